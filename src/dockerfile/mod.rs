@@ -1,0 +1,6 @@
+//! The Dockerfile front end: directives, the pest grammar, heredocs, the AST
+//! with spans, BuildKit's Dump format and the shell-word lexer.
+
+pub mod ast;
+
+pub use ast::{Directives, Dockerfile, Heredoc, Instruction, Span};

@@ -1,0 +1,1 @@
+//! (layer: see docs/architecture.md)

@@ -1,0 +1,1 @@
+//! (registry: see docs/architecture.md)
