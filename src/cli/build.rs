@@ -94,3 +94,9 @@ pub struct BuildArgs {
     /// The build context: a directory, or `-` for a tar on stdin.
     pub context: String,
 }
+
+/// Runs `builder build`.
+pub fn run(args: BuildArgs) -> anyhow::Result<i32> {
+    let _ = args;
+    anyhow::bail!("building is being wired up: use --dry-run")
+}

@@ -118,7 +118,7 @@ mod tests {
         std::fs::create_dir_all(lower.join("etc")).unwrap();
         std::fs::create_dir(&upper).unwrap();
         std::fs::write(lower.join("etc/old"), b"x").unwrap();
-        with_overlay(&[lower.clone()], &upper, dir.path(), |root| {
+        with_overlay(std::slice::from_ref(&lower), &upper, dir.path(), |root| {
             assert!(root.join("etc/old").exists());
             std::fs::write(root.join("etc/new"), b"y")?;
             std::fs::remove_file(root.join("etc/old"))
