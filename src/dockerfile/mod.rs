@@ -2,5 +2,6 @@
 //! with spans, BuildKit's Dump format and the shell-word lexer.
 
 pub mod ast;
+pub mod shell;
 
 pub use ast::{Directives, Dockerfile, Heredoc, Instruction, Span};
