@@ -5,16 +5,23 @@ use builder::dockerfile::shell::Lexer;
 use std::path::Path;
 
 fn table(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/buildkit/shell").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/buildkit/shell")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 #[test]
 fn env_var_test() {
-    let env: Vec<(String, String)> = [("PWD", "/home"), ("SHELL", "bash"), ("KOREAN", "한국어"), ("NULL", "")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let env: Vec<(String, String)> = [
+        ("PWD", "/home"),
+        ("SHELL", "bash"),
+        ("KOREAN", "한국어"),
+        ("NULL", ""),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let lex = Lexer::new('\\');
     let (mut run, mut failures) = (0, Vec::new());
     for (n, line) in table("envVarTest").lines().enumerate() {
@@ -36,7 +43,10 @@ fn env_var_test() {
             _ => false,
         };
         if !ok {
-            failures.push(format!("line {}: {input:?} expected {expected:?}, got {got:?}", n + 1));
+            failures.push(format!(
+                "line {}: {input:?} expected {expected:?}, got {got:?}",
+                n + 1
+            ));
         }
     }
     println!("envVarTest: {} of {run} lines pass", run - failures.len());
@@ -54,7 +64,10 @@ fn words_test() {
             continue;
         }
         if let Some(rest) = line.strip_prefix("ENV ") {
-            let (k, v) = rest.trim_start_matches(' ').split_once('=').expect("ENV line has =");
+            let (k, v) = rest
+                .trim_start_matches(' ')
+                .split_once('=')
+                .expect("ENV line has =");
             env.push((k.to_string(), v.to_string()));
             continue;
         }
@@ -69,7 +82,10 @@ fn words_test() {
             _ => false,
         };
         if !ok {
-            failures.push(format!("line {}: {input:?} expected {expected:?}, got {got:?}", n + 1));
+            failures.push(format!(
+                "line {}: {input:?} expected {expected:?}, got {got:?}",
+                n + 1
+            ));
         }
     }
     println!("wordsTest: {} of {run} lines pass", run - failures.len());

@@ -240,7 +240,11 @@ impl Walker<'_> {
 
     /// Processes characters until `stop` (consumed) or the end of input.
     /// Reaching the end while looking for `stop` is an error.
-    fn until(&mut self, stop: Option<char>, raw_escapes: bool) -> Result<(String, Vec<String>), String> {
+    fn until(
+        &mut self,
+        stop: Option<char>,
+        raw_escapes: bool,
+    ) -> Result<(String, Vec<String>), String> {
         let saved = std::mem::replace(&mut self.raw_escapes, raw_escapes);
         let out = self.until_inner(stop);
         self.raw_escapes = saved;
@@ -295,7 +299,9 @@ impl Walker<'_> {
             }
         }
         match stop {
-            Some(s) => Err(format!("unexpected end of statement while looking for matching {s}")),
+            Some(s) => Err(format!(
+                "unexpected end of statement while looking for matching {s}"
+            )),
             None => Ok((result, words.finish())),
         }
     }
@@ -309,7 +315,10 @@ impl Walker<'_> {
         loop {
             match self.next() {
                 None => {
-                    return Err("unexpected end of statement while looking for matching single-quote".into())
+                    return Err(
+                        "unexpected end of statement while looking for matching single-quote"
+                            .into(),
+                    )
                 }
                 Some('\'') => {
                     if self.lex.raw_quotes {
@@ -331,7 +340,10 @@ impl Walker<'_> {
         loop {
             match self.peek() {
                 None => {
-                    return Err("unexpected end of statement while looking for matching double-quote".into())
+                    return Err(
+                        "unexpected end of statement while looking for matching double-quote"
+                            .into(),
+                    )
                 }
                 Some('"') => {
                     self.pos += 1;
@@ -469,18 +481,32 @@ impl Walker<'_> {
         if value.is_none() && self.lex.skip_unset {
             return Ok(format!("${{{name}{spelled}{word}}}"));
         }
-        let empty = value.as_deref().is_none_or(|v| null_is_unset && v.is_empty());
+        let empty = value
+            .as_deref()
+            .is_none_or(|v| null_is_unset && v.is_empty());
         match op {
-            '-' => Ok(if empty { word } else { value.unwrap_or_default() }),
+            '-' => Ok(if empty {
+                word
+            } else {
+                value.unwrap_or_default()
+            }),
             '+' => Ok(if empty { String::new() } else { word }),
             '?' => match value {
                 None => Err(format!(
                     "{name}: {}",
-                    if word.is_empty() { "is not allowed to be unset" } else { &word }
+                    if word.is_empty() {
+                        "is not allowed to be unset"
+                    } else {
+                        &word
+                    }
                 )),
                 Some(v) if null_is_unset && v.is_empty() => Err(format!(
                     "{name}: {}",
-                    if word.is_empty() { "is not allowed to be empty" } else { &word }
+                    if word.is_empty() {
+                        "is not allowed to be empty"
+                    } else {
+                        &word
+                    }
                 )),
                 Some(v) => Ok(v),
             },
@@ -508,7 +534,9 @@ impl Walker<'_> {
         }
         let pattern = match self.until(Some('/'), true) {
             Ok((w, _)) => w,
-            Err(_) if self.peek().is_none() => return Err("syntax error: missing '/' in ${}".into()),
+            Err(_) if self.peek().is_none() => {
+                return Err("syntax error: missing '/' in ${}".into())
+            }
             Err(e) => return Err(e),
         };
         let replacement = match self.until(Some('}'), true) {
@@ -615,7 +643,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn word(w: &str, e: &[(&str, &str)]) -> Result<String, ExpandError> {
@@ -629,7 +660,10 @@ mod tests {
         assert_eq!(word("${P##*/}", &e).unwrap(), "tool.tar.gz");
         assert_eq!(word("${P%.*}", &e).unwrap(), "/usr/local/bin/tool.tar");
         assert_eq!(word("${P%%.*}", &e).unwrap(), "/usr/local/bin/tool");
-        assert_eq!(word("${P#nomatch}", &e).unwrap(), "/usr/local/bin/tool.tar.gz");
+        assert_eq!(
+            word("${P#nomatch}", &e).unwrap(),
+            "/usr/local/bin/tool.tar.gz"
+        );
         assert_eq!(word("${P%\\*}", &e).unwrap(), "/usr/local/bin/tool.tar.gz");
         assert!(word("${P:#x}", &e).is_err());
     }
@@ -648,8 +682,13 @@ mod tests {
     #[test]
     fn error_and_unset_reporting() {
         let err = word("${X:?must be set}", &[]).unwrap_err();
-        assert_eq!(err.to_string(), "failed to process \"${X:?must be set}\": X: must be set");
-        let r = Lexer::new('\\').process("$A ${B:-x}", &env(&[("A", "1")])).unwrap();
+        assert_eq!(
+            err.to_string(),
+            "failed to process \"${X:?must be set}\": X: must be set"
+        );
+        let r = Lexer::new('\\')
+            .process("$A ${B:-x}", &env(&[("A", "1")]))
+            .unwrap();
         assert_eq!(r.matched.iter().collect::<Vec<_>>(), ["A"]);
         assert_eq!(r.unmatched.iter().collect::<Vec<_>>(), ["B"]);
     }
@@ -657,18 +696,37 @@ mod tests {
     #[test]
     fn backtick_escape_and_raw_modes() {
         let lex = Lexer::new('`');
-        assert_eq!(lex.process_word("a`$B c\\d", &env(&[])).unwrap(), "a$B c\\d");
+        assert_eq!(
+            lex.process_word("a`$B c\\d", &env(&[])).unwrap(),
+            "a$B c\\d"
+        );
         let keep = Lexer::new('\\').keep_quotes(true);
-        assert_eq!(keep.process_word("'$A' \"$A\"", &env(&[("A", "x")])).unwrap(), "'$A' \"x\"");
+        assert_eq!(
+            keep.process_word("'$A' \"$A\"", &env(&[("A", "x")]))
+                .unwrap(),
+            "'$A' \"x\""
+        );
         let heredoc = Lexer::new('\\').skip_quotes(true);
-        assert_eq!(heredoc.process_word("echo '$A'", &env(&[("A", "x")])).unwrap(), "echo 'x'");
+        assert_eq!(
+            heredoc
+                .process_word("echo '$A'", &env(&[("A", "x")]))
+                .unwrap(),
+            "echo 'x'"
+        );
         let unset = Lexer::new('\\').skip_unset(true);
-        assert_eq!(unset.process_word("$A ${B} ${C:-d}", &env(&[("A", "x")])).unwrap(), "x ${B} ${C:-d}");
+        assert_eq!(
+            unset
+                .process_word("$A ${B} ${C:-d}", &env(&[("A", "x")]))
+                .unwrap(),
+            "x ${B} ${C:-d}"
+        );
     }
 
     #[test]
     fn nested_default_keeps_word_prefix() {
-        let words = Lexer::new('\\').process_words("ab${X:-c d} e", &env(&[])).unwrap();
+        let words = Lexer::new('\\')
+            .process_words("ab${X:-c d} e", &env(&[]))
+            .unwrap();
         assert_eq!(words, ["abc", "d", "e"]);
     }
 }
