@@ -175,16 +175,20 @@ pub(crate) fn parse_mount(spec: &str, expand: &mut ValueExpander<'_>) -> Result<
             _ => None,
         };
         match key.as_str() {
-            "type" => m.kind = match value.to_ascii_lowercase().as_str() {
-                "bind" => MountType::Bind,
-                "cache" => MountType::Cache,
-                "tmpfs" => MountType::Tmpfs,
-                "secret" => MountType::Secret,
-                "ssh" => MountType::Ssh,
-                _ => return Err(fail(format!(
+            "type" => {
+                m.kind = match value.to_ascii_lowercase().as_str() {
+                    "bind" => MountType::Bind,
+                    "cache" => MountType::Cache,
+                    "tmpfs" => MountType::Tmpfs,
+                    "secret" => MountType::Secret,
+                    "ssh" => MountType::Ssh,
+                    _ => {
+                        return Err(fail(format!(
                     "unsupported mount type {value:?} (expected bind, cache, tmpfs, secret or ssh)"
-                ))),
-            },
+                )))
+                    }
+                }
+            }
             "from" => m.from = Some(value),
             "source" | "src" => m.source = Some(value),
             "target" | "dst" | "destination" => m.target = Some(value),
@@ -226,9 +230,11 @@ pub(crate) fn parse_mount(spec: &str, expand: &mut ValueExpander<'_>) -> Result<
                     "shared" => Sharing::Shared,
                     "private" => Sharing::Private,
                     "locked" => Sharing::Locked,
-                    _ => return Err(fail(format!(
+                    _ => {
+                        return Err(fail(format!(
                         "unsupported sharing value {value:?} (expected shared, private or locked)"
-                    ))),
+                    )))
+                    }
                 })
             }
             "mode" => {
