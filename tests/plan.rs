@@ -426,3 +426,50 @@ fn evaluation_errors_are_diagnostics() {
     let e = ev.next(&p.stages[0].steps[1]).unwrap_err().to_string();
     assert!(e.contains("invalid chmod parameter"), "{e}");
 }
+
+/// Runs the plan-level negative fixtures (`testdata/dockerfiles/negative/plan-*`):
+/// each must fail with exactly the diagnostic in `expected`. `BLESS=1`
+/// rewrites the expectations (review the diff!).
+#[test]
+fn plan_negative_fixtures() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/dockerfiles/negative");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("plan-"))
+        .collect();
+    dirs.sort();
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let text = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        let mut o = opts(&text);
+        if let Ok(args) = std::fs::read_to_string(dir.join("args")) {
+            for line in args.lines().filter(|l| !l.trim().is_empty()) {
+                match line.split_once(' ') {
+                    Some(("--target", t)) => o.target = Some(t.trim().to_string()),
+                    Some(("--build-arg", kv)) => {
+                        let (k, v) = kv.trim().split_once('=').unwrap_or((kv.trim(), ""));
+                        o.build_args.insert(k.to_string(), v.to_string());
+                    }
+                    _ => panic!("{}: bad args line {line:?}", dir.display()),
+                }
+            }
+        }
+        let got = match plan::plan(&df(&text), &o) {
+            Ok(_) => "<no error>".to_string(),
+            Err(e) => e.to_string(),
+        };
+        let expected_path = dir.join("expected");
+        if std::env::var_os("BLESS").is_some() {
+            std::fs::write(&expected_path, format!("{got}\n")).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if expected.trim_end() != got {
+            failures.push(format!("{}:\n--- expected\n{}\n--- got\n{got}", dir.display(), expected.trim_end()));
+        }
+    }
+    println!("{} plan-level negative fixtures", dirs.len());
+    assert!(dirs.len() >= 15);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

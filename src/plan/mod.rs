@@ -298,8 +298,10 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
                         format!("empty platform value from expression {raw}"),
                     ));
                 }
+                // Caret under the value, after `--platform=`.
+                let part = Some((11, raw.chars().count()));
                 let p = Platform::parse(&value).map_err(|e| {
-                    src.at_flag(inst, index, None, e.to_string())
+                    src.at_flag(inst, index, part, e.to_string())
                         .help("platforms look like linux/amd64, linux/arm64 or linux/arm/v7")
                 })?;
                 (p, true)
