@@ -11,6 +11,7 @@ mod dump;
 mod heredoc;
 mod parser;
 mod prepass;
+pub mod shell;
 mod validate;
 
 pub use ast::{Directives, Dockerfile, Heredoc, Instruction, Span};
