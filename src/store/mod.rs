@@ -36,6 +36,7 @@ pub use descriptor::{Descriptor, Platform};
 pub use digest::Digest;
 pub use gc::{GcRoots, PruneReport};
 pub use index::ImageEntry;
+pub use snapshot::{decompress, Extractor};
 
 /// Environment variable overriding the default store root.
 pub const ROOT_ENV: &str = "BUILDER_ROOT";
