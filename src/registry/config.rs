@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use reqwest::Url;
 use serde::Deserialize;
 
-use super::reference::Reference;
+use super::reference::{Reference, DOCKER_HUB, DOCKER_HUB_API_HOST};
 
 /// Settings for one registry host.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -118,18 +118,26 @@ impl RegistriesConfig {
 
     /// The origin endpoint of the registry `reference` lives on.
     pub fn origin(&self, reference: &Reference) -> Endpoint {
-        let host = reference.api_host().to_string();
-        let scheme = if self.insecure(reference.registry()) || self.insecure(&host) {
+        self.registry_endpoint(reference.registry())
+    }
+
+    /// The endpoint of a registry given by name (`docker.io`, `host:5000`).
+    pub fn registry_endpoint(&self, registry: &str) -> Endpoint {
+        let host = if registry == DOCKER_HUB || registry == "index.docker.io" {
+            DOCKER_HUB_API_HOST.to_string()
+        } else {
+            registry.to_string()
+        };
+        let scheme = if self.insecure(registry) || self.insecure(&host) {
             "http"
         } else {
             "https"
         };
-        let base = Url::parse(&format!("{scheme}://{host}")).unwrap_or_else(|_| {
-            // References are validated, so this only happens for hosts the
-            // URL parser is stricter about; fall back to a URL that will
-            // fail with a clear connection error naming the host.
-            Url::parse("https://invalid.invalid").expect("static URL")
-        });
+        // Registry names come from validated references or `login`
+        // arguments; an unparsable one gets a URL that fails to connect
+        // with an error naming the host.
+        let base = Url::parse(&format!("{scheme}://{host}"))
+            .unwrap_or_else(|_| Url::parse("https://invalid.invalid").expect("static URL"));
         Endpoint {
             base,
             host,

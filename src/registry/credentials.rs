@@ -86,6 +86,17 @@ fn key_host(key: &str) -> &str {
     k.split('/').next().unwrap_or(k)
 }
 
+/// Normalises a `login`/`logout` argument (`https://index.docker.io/v1/`,
+/// `host:5000`, `http://host`) to a registry name (`docker.io`, `host:5000`).
+pub fn registry_from_arg(arg: &str) -> String {
+    let h = key_host(arg.trim());
+    if h.is_empty() || h == "index.docker.io" || h == DOCKER_HUB_API_HOST {
+        DOCKER_HUB.to_string()
+    } else {
+        h.to_string()
+    }
+}
+
 fn same_registry(a: &str, b: &str) -> bool {
     let norm = |h: &str| -> String {
         let h = key_host(h);
