@@ -5,6 +5,16 @@ use clap::{Parser, Subcommand};
 
 pub mod build;
 pub mod debug;
+pub mod pull;
+pub mod push;
+pub mod images;
+pub mod inspect;
+pub mod tag;
+pub mod rmi;
+pub mod prune;
+pub mod save;
+pub mod login;
+pub mod logout;
 
 /// builder: build OCI images from Dockerfiles, no daemon needed.
 #[derive(Debug, Parser)]
@@ -22,6 +32,26 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Look inside builder (e.g. `debug ast FILE`).
     Debug(debug::DebugArgs),
+    /// Pull images from a registry into the store.
+    Pull(pull::PullArgs),
+    /// Push an image from the store to a registry.
+    Push(push::PushArgs),
+    /// List the images in the store.
+    Images(images::ImagesArgs),
+    /// Show an image's manifest and config.
+    Inspect(inspect::InspectArgs),
+    /// Give an image another name.
+    Tag(tag::TagArgs),
+    /// Remove image names from the store.
+    Rmi(rmi::RmiArgs),
+    /// Delete store data no image or cache references.
+    Prune(prune::PruneArgs),
+    /// Write images to an OCI or docker archive.
+    Save(save::SaveArgs),
+    /// Log in to a registry.
+    Login(login::LoginArgs),
+    /// Log out from a registry.
+    Logout(logout::LogoutArgs),
     // Subcommands are added here, one line each: `Name(name::NameArgs),`
 }
 
@@ -31,6 +61,16 @@ pub fn main() -> i32 {
     let result: anyhow::Result<i32> = match cli.command {
         Command::Build(args) => build::run(args),
         Command::Debug(args) => debug::run(args),
+        Command::Pull(args) => pull::run(args),
+        Command::Push(args) => push::run(args),
+        Command::Images(args) => images::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Tag(args) => tag::run(args),
+        Command::Rmi(args) => rmi::run(args),
+        Command::Prune(args) => prune::run(args),
+        Command::Save(args) => save::run(args),
+        Command::Login(args) => login::run(args),
+        Command::Logout(args) => logout::run(args),
     };
     match result {
         Ok(code) => code,
