@@ -15,6 +15,7 @@ pub mod prune;
 pub mod save;
 pub mod login;
 pub mod logout;
+pub mod sandbox_child;
 
 /// builder: build OCI images from Dockerfiles, no daemon needed.
 #[derive(Debug, Parser)]
@@ -53,6 +54,9 @@ pub enum Command {
     /// Log out from a registry.
     Logout(logout::LogoutArgs),
     // Subcommands are added here, one line each: `Name(name::NameArgs),`
+    /// The sandbox helper of a RUN step (internal).
+    #[command(name = "__sandbox-child", hide = true)]
+    SandboxChild(sandbox_child::SandboxChildArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -71,6 +75,7 @@ pub fn main() -> i32 {
         Command::Save(args) => save::run(args),
         Command::Login(args) => login::run(args),
         Command::Logout(args) => logout::run(args),
+        Command::SandboxChild(args) => sandbox_child::run(args),
     };
     match result {
         Ok(code) => code,
