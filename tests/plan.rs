@@ -432,11 +432,17 @@ fn evaluation_errors_are_diagnostics() {
 /// rewrites the expectations (review the diff!).
 #[test]
 fn plan_negative_fixtures() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/dockerfiles/negative");
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/dockerfiles/negative");
     let mut dirs: Vec<_> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("plan-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("plan-")
+        })
         .collect();
     dirs.sort();
     let mut failures = Vec::new();
@@ -466,7 +472,11 @@ fn plan_negative_fixtures() {
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if expected.trim_end() != got {
-            failures.push(format!("{}:\n--- expected\n{}\n--- got\n{got}", dir.display(), expected.trim_end()));
+            failures.push(format!(
+                "{}:\n--- expected\n{}\n--- got\n{got}",
+                dir.display(),
+                expected.trim_end()
+            ));
         }
     }
     println!("{} plan-level negative fixtures", dirs.len());

@@ -5,17 +5,20 @@ use clap::{Parser, Subcommand};
 
 pub mod build;
 pub mod debug;
-pub mod pull;
-pub mod push;
 pub mod images;
+pub mod import;
 pub mod inspect;
-pub mod tag;
-pub mod rmi;
-pub mod prune;
-pub mod save;
 pub mod login;
 pub mod logout;
+pub mod output;
+pub mod prune;
+pub mod pull;
+pub mod push;
+pub mod rmi;
+pub mod run;
 pub mod sandbox_child;
+pub mod save;
+pub mod tag;
 
 /// builder: build OCI images from Dockerfiles, no daemon needed.
 #[derive(Debug, Parser)]
@@ -31,6 +34,10 @@ pub struct Cli {
 pub enum Command {
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
+    /// Load a root filesystem directory as a one-layer image.
+    Import(import::ImportArgs),
+    /// Run a command in an image.
+    Run(run::RunArgs),
     /// Look inside builder (e.g. `debug ast FILE`).
     Debug(debug::DebugArgs),
     /// Pull images from a registry into the store.
@@ -65,6 +72,8 @@ pub fn main() -> i32 {
     let result: anyhow::Result<i32> = match cli.command {
         Command::Build(args) => build::run(args),
         Command::Debug(args) => debug::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Import(args) => import::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Push(args) => push::run(args),
         Command::Images(args) => images::run(args),
