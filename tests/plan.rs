@@ -1,90 +1,15 @@
 //! Build-plan tests: stages, references, targets, pruning, waves, ARG/ENV
 //! scoping and expansion through the stage evaluator.
 
-use builder::dockerfile::{Directives, Dockerfile, Instruction, Span};
+use builder::dockerfile::Dockerfile;
 use builder::plan::{
     self, Base, Command, MountType, PlanOptions, Platform, SourceRef, StageEvaluator, StageState,
 };
 use std::collections::BTreeMap;
 
-/// Builds the AST for simple one-line instructions by hand (what the parser
-/// produces for them): keyword, leading `--flags`, then words; JSON arrays
-/// for exec form; ENV/LABEL as key, value, "=" triples; RUN/CMD/ENTRYPOINT
-/// shell form as the rest of the line.
+/// Parses with the real front end.
 fn df(text: &str) -> Dockerfile {
-    let mut instructions = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let column = line.len() - trimmed.len() + 1;
-        let (kw, mut rest) = trimmed.split_once(' ').unwrap_or((trimmed, ""));
-        let keyword = kw.to_ascii_lowercase();
-        let mut flags = Vec::new();
-        loop {
-            rest = rest.trim_start();
-            if !rest.starts_with("--") {
-                break;
-            }
-            let (f, r) = rest.split_once(' ').unwrap_or((rest, ""));
-            flags.push(f.to_string());
-            rest = r;
-        }
-        let mut json = false;
-        let args: Vec<String> = if rest.starts_with('[') {
-            json = true;
-            serde_json::from_str(rest).expect("json")
-        } else {
-            match keyword.as_str() {
-                "run" | "cmd" | "entrypoint" | "shell" => vec![rest.to_string()],
-                "env" | "label" => rest
-                    .split_whitespace()
-                    .flat_map(|kv| {
-                        let (k, v) = kv.split_once('=').unwrap();
-                        [k.to_string(), v.to_string(), "=".to_string()]
-                    })
-                    .collect(),
-                "healthcheck" => {
-                    let (a, b) = rest.split_once(' ').unwrap_or((rest, ""));
-                    if b.trim_start().starts_with('[') {
-                        json = true;
-                        std::iter::once(a.to_string())
-                            .chain(serde_json::from_str::<Vec<String>>(b.trim_start()).unwrap())
-                            .collect()
-                    } else if b.is_empty() {
-                        vec![a.to_string()]
-                    } else {
-                        vec![a.to_string(), b.to_string()]
-                    }
-                }
-                _ => rest.split_whitespace().map(str::to_string).collect(),
-            }
-        };
-        let child = (keyword == "onbuild").then(|| {
-            let inner = df(&format!("{}\n", rest));
-            Box::new(inner.instructions[0].clone())
-        });
-        instructions.push(Instruction {
-            keyword,
-            flags,
-            args: if child.is_some() { Vec::new() } else { args },
-            json,
-            heredocs: Vec::new(),
-            child,
-            original: trimmed.to_string(),
-            span: Span {
-                line: i + 1,
-                column,
-                end_line: i + 1,
-            },
-        });
-    }
-    Dockerfile {
-        directives: Directives::default(),
-        instructions,
-        warnings: Vec::new(),
-    }
+    builder::dockerfile::parse(text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn opts(text: &str) -> PlanOptions {
@@ -461,7 +386,9 @@ fn plan_negative_fixtures() {
                 }
             }
         }
-        let got = match plan::plan(&df(&text), &o) {
+        // The whole front end: the parser may reject some cases first.
+        let got = match builder::dockerfile::parse(&text).and_then(|parsed| plan::plan(&parsed, &o))
+        {
             Ok(_) => "<no error>".to_string(),
             Err(e) => e.to_string(),
         };

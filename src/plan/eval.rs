@@ -57,6 +57,7 @@ pub struct Evaluated {
 #[derive(Debug)]
 pub struct StageEvaluator<'p> {
     plan: &'p Plan,
+    stage: usize,
     lexer: Lexer,
     state: StageState,
     used: std::collections::BTreeSet<String>,
@@ -71,13 +72,18 @@ impl<'p> StageEvaluator<'p> {
 
     /// Starts stage `index` on the final state of the stage it is built `FROM`.
     pub fn with_base(plan: &'p Plan, index: usize, base: StageState) -> Self {
-        let _ = index;
         StageEvaluator {
             plan,
+            stage: index,
             lexer: Lexer::new(plan.escape),
             state: base,
             used: Default::default(),
         }
+    }
+
+    /// The index of the stage being evaluated.
+    pub fn stage(&self) -> usize {
+        self.stage
     }
 
     /// The state so far (hand it to stages built `FROM` this one when done).

@@ -234,7 +234,7 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     let mut declared: BTreeSet<String> = BTreeSet::new();
     for inst in &meta {
         let Command::Arg(decls) = instructions::parse_command(&src, inst)? else {
-            unreachable!("meta instructions are ARGs")
+            return Err(src.at_keyword(inst, "only ARG may come before the first FROM"));
         };
         for d in decls {
             declared.insert(d.name.clone());
