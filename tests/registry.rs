@@ -19,7 +19,10 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        Env { root: tempfile::tempdir().unwrap(), home: tempfile::tempdir().unwrap() }
+        Env {
+            root: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir().unwrap(),
+        }
     }
     fn cmd(&self) -> std::process::Command {
         builder(self.root.path(), self.home.path())
@@ -52,11 +55,18 @@ fn pull_push_round_trip_keeps_digests_and_mounts() {
     let info = env.inspect(&src);
     assert_eq!(info["Digest"], img.amd64.as_str());
     assert_eq!(info["Config"]["architecture"], "amd64");
-    assert_eq!(env.index()["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], src.as_str());
+    assert_eq!(
+        env.index()["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        src.as_str()
+    );
     verify_store(env.root.path());
     // Pulling again downloads nothing.
     let o = run(env.cmd().args(["pull", &src]));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("up to date"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("up to date"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // Push to another repo on the same registry: blobs are mounted, digest unchanged.
     let dest = format!("{}/team/copy:v1", reg.addr);
@@ -94,7 +104,10 @@ fn index_platforms_schema2_and_format_conversion() {
     env.ok(&["pull", "--platform", "linux/amd64", &multi]);
     assert_eq!(env.inspect(&multi)["Digest"], img.amd64.as_str());
     let err = env.fail(&["pull", "--platform", "linux/s390x", &multi]);
-    assert!(err.contains("no image for platform linux/s390x") && err.contains("linux/arm64/v8"), "{err}");
+    assert!(
+        err.contains("no image for platform linux/s390x") && err.contains("linux/arm64/v8"),
+        "{err}"
+    );
     // By index digest.
     let by_digest = format!("{}/library/busybox@{}", reg.addr, img.index);
     env.ok(&["pull", "--platform", "linux/amd64", &by_digest]);
@@ -105,17 +118,27 @@ fn index_platforms_schema2_and_format_conversion() {
     img.push("amd64", &s2, true, None);
     env.ok(&["pull", &s2]);
     let info = env.inspect(&s2);
-    assert_eq!(info["MediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+    assert_eq!(
+        info["MediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
     let s2_digest = info["Digest"].as_str().unwrap().to_string();
     assert_eq!(skopeo_digest(&s2, None), s2_digest);
     // Convert to OCI on push; the layers stay, the manifest changes.
     let conv = format!("{}/conv/busybox:oci", reg.addr);
     let pushed = env.ok(&["push", "--format", "oci", &s2, &conv]);
     assert_ne!(pushed.trim(), s2_digest);
-    let raw = run_ok(std::process::Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false"]).arg(format!("docker://{conv}")));
+    let raw = run_ok(
+        std::process::Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{conv}")),
+    );
     let m: Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(m["mediaType"], "application/vnd.oci.image.manifest.v1+json");
-    assert_eq!(m["config"]["mediaType"], "application/vnd.oci.image.config.v1+json");
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
     assert_eq!(m["layers"][0]["digest"], img.layer.as_str());
     // And back to docker.
     let back = format!("{}/conv/busybox:docker", reg.addr);
@@ -131,25 +154,56 @@ fn skopeo_reads_the_store_and_saved_archives() {
     img.push("amd64", &src, false, None);
     let env = Env::new();
     env.ok(&["pull", &src]);
-    let out = run_ok(std::process::Command::new("skopeo").args(["inspect"]).arg(format!("oci:{}:{src}", env.root.path().display())));
+    let out = run_ok(
+        std::process::Command::new("skopeo")
+            .args(["inspect"])
+            .arg(format!("oci:{}:{src}", env.root.path().display())),
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Digest"], img.amd64.as_str());
     assert_eq!(v["Layers"].as_array().unwrap().len(), 2);
     // skopeo can copy out of the store too.
     let copy = format!("{}/fromstore/busybox:x", reg.addr);
-    run_ok(std::process::Command::new("skopeo").args(["copy", "-q", "--dest-tls-verify=false"]).arg(format!("oci:{}:{src}", env.root.path().display())).arg(format!("docker://{copy}")));
+    run_ok(
+        std::process::Command::new("skopeo")
+            .args(["copy", "-q", "--dest-tls-verify=false"])
+            .arg(format!("oci:{}:{src}", env.root.path().display()))
+            .arg(format!("docker://{copy}")),
+    );
     assert_eq!(skopeo_digest(&copy, None), img.amd64);
 
     env.ok(&["tag", &src, "myimage:1"]);
     let dir = tempfile::tempdir().unwrap();
     let oci = dir.path().join("img.oci.tar");
     let dock = dir.path().join("img.docker.tar");
-    env.ok(&["save", "-o", oci.to_str().unwrap(), "--format", "oci", "myimage:1"]);
-    env.ok(&["save", "-o", dock.to_str().unwrap(), "--format", "docker", "myimage:1"]);
-    let o = run_ok(std::process::Command::new("skopeo").arg("inspect").arg(format!("oci-archive:{}", oci.display())));
+    env.ok(&[
+        "save",
+        "-o",
+        oci.to_str().unwrap(),
+        "--format",
+        "oci",
+        "myimage:1",
+    ]);
+    env.ok(&[
+        "save",
+        "-o",
+        dock.to_str().unwrap(),
+        "--format",
+        "docker",
+        "myimage:1",
+    ]);
+    let o = run_ok(
+        std::process::Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("oci-archive:{}", oci.display())),
+    );
     let v: Value = serde_json::from_str(&o).unwrap();
     assert_eq!(v["Digest"], img.amd64.as_str());
-    let o = run_ok(std::process::Command::new("skopeo").arg("inspect").arg(format!("docker-archive:{}", dock.display())));
+    let o = run_ok(
+        std::process::Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("docker-archive:{}", dock.display())),
+    );
     let v: Value = serde_json::from_str(&o).unwrap();
     assert_eq!(v["Architecture"], "amd64");
     assert_eq!(v["Layers"].as_array().unwrap().len(), 2);
@@ -169,16 +223,31 @@ fn skopeo_reads_the_store_and_saved_archives() {
     assert!(found);
     // Saving is deterministic.
     let again = dir.path().join("again.tar");
-    env.ok(&["save", "-o", again.to_str().unwrap(), "--format", "docker", "myimage:1"]);
+    env.ok(&[
+        "save",
+        "-o",
+        again.to_str().unwrap(),
+        "--format",
+        "docker",
+        "myimage:1",
+    ]);
     assert_eq!(fs::read(&again).unwrap(), fs::read(&dock).unwrap());
 
     // images / rmi / prune.
     let list = env.ok(&["images"]);
-    assert!(list.contains("myimage") && list.contains(&format!("{}/library/busybox", reg.addr)), "{list}");
+    assert!(
+        list.contains("myimage") && list.contains(&format!("{}/library/busybox", reg.addr)),
+        "{list}"
+    );
     env.ok(&["rmi", "myimage:1", &src]);
     let pr = env.ok(&["prune"]);
     assert!(pr.contains("Deleted 4 blobs"), "{pr}");
-    assert_eq!(fs::read_dir(env.root.path().join("blobs/sha256")).unwrap().count(), 0);
+    assert_eq!(
+        fs::read_dir(env.root.path().join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -191,10 +260,16 @@ fn basic_auth_login_and_401() {
     let err = env.fail(&["pull", &src]);
     assert!(err.contains("401") && err.contains(&src), "{err}");
     // Wrong password: login refuses and stores nothing.
-    let o = run(env.cmd().args(["login", "-u", USER, "--password-stdin", &reg.addr]).stdin_bytes(b"wrong\n"));
+    let o = run(env
+        .cmd()
+        .args(["login", "-u", USER, "--password-stdin", &reg.addr])
+        .stdin_bytes(b"wrong\n"));
     assert!(!o.status.success());
     assert!(!env.home.path().join("config.json").exists());
-    let o = run(env.cmd().args(["login", "-u", USER, "--password-stdin", &reg.addr]).stdin_bytes(format!("{PASS}\n").as_bytes()));
+    let o = run(env
+        .cmd()
+        .args(["login", "-u", USER, "--password-stdin", &reg.addr])
+        .stdin_bytes(format!("{PASS}\n").as_bytes()));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!String::from_utf8_lossy(&o.stderr).contains(PASS));
     let cfg = fs::read_to_string(env.home.path().join("config.json")).unwrap();
@@ -203,7 +278,9 @@ fn basic_auth_login_and_401() {
     assert_eq!(env.inspect(&src)["Digest"], img.amd64.as_str());
     env.ok(&["push", &src, &format!("{}/private/copy:1", reg.addr)]);
     env.ok(&["logout", &reg.addr]);
-    let cfg: Value = serde_json::from_str(&fs::read_to_string(env.home.path().join("config.json")).unwrap()).unwrap();
+    let cfg: Value =
+        serde_json::from_str(&fs::read_to_string(env.home.path().join("config.json")).unwrap())
+            .unwrap();
     assert!(cfg["auths"].as_object().unwrap().is_empty());
     let err = env.fail(&["push", &src, &format!("{}/private/copy:2", reg.addr)]);
     assert!(err.contains("401"), "{err}");
@@ -217,20 +294,45 @@ fn token_flow() {
     img.push("amd64", &src, false, Some(&format!("{USER}:{PASS}")));
     let env = Env::new();
     let err = env.fail(&["pull", &src]);
-    assert!(err.contains("401") && err.contains(&src), "{err}\n{}", reg.log());
+    assert!(
+        err.contains("401") && err.contains(&src),
+        "{err}\n{}",
+        reg.log()
+    );
     write_docker_config(env.home.path(), &reg.addr, USER, "bad");
     let err = env.fail(&["pull", &src]);
     assert!(err.contains("401"), "{err}");
     assert!(!err.contains("bad"), "password leaked: {err}");
     write_docker_config(env.home.path(), &reg.addr, USER, PASS);
-    let before = reg.token.as_ref().unwrap().requests.load(std::sync::atomic::Ordering::SeqCst);
+    let before = reg
+        .token
+        .as_ref()
+        .unwrap()
+        .requests
+        .load(std::sync::atomic::Ordering::SeqCst);
     env.ok(&["pull", &src]);
-    assert!(reg.token.as_ref().unwrap().requests.load(std::sync::atomic::Ordering::SeqCst) > before);
+    assert!(
+        reg.token
+            .as_ref()
+            .unwrap()
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > before
+    );
     // Cross-repo mount needs a token for both repositories.
-    let o = run(env.cmd().args(["push", &src, &format!("{}/tok/other:1", reg.addr)]));
+    let o = run(env
+        .cmd()
+        .args(["push", &src, &format!("{}/tok/other:1", reg.addr)]));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("2 mounted"), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = run(env.cmd().args(["login", "-u", USER, "--password-stdin", &reg.addr]).stdin_bytes(format!("{PASS}\n").as_bytes()));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("2 mounted"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(env
+        .cmd()
+        .args(["login", "-u", USER, "--password-stdin", &reg.addr])
+        .stdin_bytes(format!("{PASS}\n").as_bytes()));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -238,26 +340,64 @@ fn token_flow() {
 fn docker_io_mirror_resolution() {
     let reg = Registry::start(Auth::Plain);
     let img = make_base_image(0);
-    img.push("amd64", &format!("{}/library/ubuntu:16.04", reg.addr), false, None);
+    img.push(
+        "amd64",
+        &format!("{}/library/ubuntu:16.04", reg.addr),
+        false,
+        None,
+    );
     let env = Env::new();
     let cfg = env.home.path().join("registries.toml");
     // A dead mirror first: it is skipped with a warning.
     let dead = free_port();
-    fs::write(&cfg, format!("[registry.\"docker.io\"]\nmirrors = [\"http://127.0.0.1:{dead}\", \"http://{}\"]\n", reg.addr)).unwrap();
-    let o = run(env.cmd().args(["pull", "--registry-config", cfg.to_str().unwrap(), "ubuntu:16.04"]));
+    fs::write(
+        &cfg,
+        format!(
+            "[registry.\"docker.io\"]\nmirrors = [\"http://127.0.0.1:{dead}\", \"http://{}\"]\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let o = run(env.cmd().args([
+        "pull",
+        "--registry-config",
+        cfg.to_str().unwrap(),
+        "ubuntu:16.04",
+    ]));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains(&format!("127.0.0.1:{dead}")), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "docker.io/library/ubuntu:16.04");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "docker.io/library/ubuntu:16.04"
+    );
     assert_eq!(env.inspect("ubuntu:16.04")["Digest"], img.amd64.as_str());
     // The config is also found in $XDG_CONFIG_HOME/builder/registries.toml.
     let xdg = tempfile::tempdir().unwrap();
     fs::create_dir_all(xdg.path().join("builder")).unwrap();
-    fs::write(xdg.path().join("builder/registries.toml"), format!("[registry.\"docker.io\"]\nmirrors = [\"http://{}\"]\n", reg.addr)).unwrap();
+    fs::write(
+        xdg.path().join("builder/registries.toml"),
+        format!(
+            "[registry.\"docker.io\"]\nmirrors = [\"http://{}\"]\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
     let env2 = Env::new();
-    run_ok(env2.cmd().env("XDG_CONFIG_HOME", xdg.path()).args(["pull", "library/ubuntu:16.04"]));
+    run_ok(
+        env2.cmd()
+            .env("XDG_CONFIG_HOME", xdg.path())
+            .args(["pull", "library/ubuntu:16.04"]),
+    );
     // A missing tag on the mirror and an unreachable origin: the error names the image.
-    let err = String::from_utf8_lossy(&run(env2.cmd().env("XDG_CONFIG_HOME", xdg.path()).args(["pull", "ubuntu:nope"])).stderr).to_string();
+    let err = String::from_utf8_lossy(
+        &run(env2
+            .cmd()
+            .env("XDG_CONFIG_HOME", xdg.path())
+            .args(["pull", "ubuntu:nope"]))
+        .stderr,
+    )
+    .to_string();
     assert!(err.contains("docker.io/library/ubuntu:nope"), "{err}");
 }
 
@@ -266,7 +406,10 @@ fn not_found_and_bad_references() {
     let reg = Registry::start(Auth::Plain);
     let env = Env::new();
     let err = env.fail(&["pull", &format!("{}/library/none:1", reg.addr)]);
-    assert!(err.contains("not found") && err.contains("library/none:1"), "{err}");
+    assert!(
+        err.contains("not found") && err.contains("library/none:1"),
+        "{err}"
+    );
     let err = env.fail(&["pull", "Bad/Name"]);
     assert!(err.contains("lowercase"), "{err}");
     let err = env.fail(&["inspect", "nothing:here"]);
@@ -284,8 +427,15 @@ fn retries_on_503_and_dropped_connections_and_rejects_corrupt_blobs() {
         let env = Env::new();
         let r = format!("{}/library/busybox:flaky", proxy.addr);
         let o = run(env.cmd().args(["pull", &r]));
-        assert!(o.status.success(), "{mode:?}: {}", String::from_utf8_lossy(&o.stderr));
-        assert!(proxy.injected.load(std::sync::atomic::Ordering::SeqCst) >= 3, "{mode:?}: no failures injected");
+        assert!(
+            o.status.success(),
+            "{mode:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            proxy.injected.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+            "{mode:?}: no failures injected"
+        );
         assert_eq!(env.inspect(&r)["Digest"], img.amd64.as_str());
         verify_store(env.root.path());
     }
@@ -293,8 +443,16 @@ fn retries_on_503_and_dropped_connections_and_rejects_corrupt_blobs() {
     let env = Env::new();
     let err = env.fail(&["pull", &format!("{}/library/busybox:flaky", proxy.addr)]);
     assert!(err.contains("digest mismatch"), "{err}");
-    assert_eq!(fs::read_dir(env.root.path().join("blobs/sha256")).unwrap().count(), 0);
-    assert_eq!(fs::read_dir(env.root.path().join("tmp")).unwrap().count(), 0);
+    assert_eq!(
+        fs::read_dir(env.root.path().join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        fs::read_dir(env.root.path().join("tmp")).unwrap().count(),
+        0
+    );
 }
 
 trait StdinBytes {

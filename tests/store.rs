@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use builder::registry::{self, DockerConfig, PullOptions, Reference, RegistriesConfig, RegistryClient};
+use builder::registry::{
+    self, DockerConfig, PullOptions, Reference, RegistriesConfig, RegistryClient,
+};
 use builder::store::{Digest, Store};
 use serde_json::Value;
 use support::*;
@@ -22,7 +24,12 @@ fn tags(root: &Path) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str().unwrap().to_string())
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
@@ -40,12 +47,32 @@ fn parallel_pulls_in_threads_and_processes_give_a_consistent_store() {
     // builds in one process would).
     let handles: Vec<_> = (0..4)
         .map(|i| {
-            let (root, r) = (root.path().to_path_buf(), if i % 2 == 0 { src.clone() } else { src2.clone() });
+            let (root, r) = (
+                root.path().to_path_buf(),
+                if i % 2 == 0 {
+                    src.clone()
+                } else {
+                    src2.clone()
+                },
+            );
             std::thread::spawn(move || {
                 let store = Store::open(&root).unwrap();
-                let client = RegistryClient::new(RegistriesConfig::default(), DockerConfig::load(Path::new("/nonexistent/config.json")).unwrap()).unwrap();
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                rt.block_on(registry::pull(&client, &store, &Reference::parse(&r).unwrap(), &PullOptions::default())).unwrap()
+                let client = RegistryClient::new(
+                    RegistriesConfig::default(),
+                    DockerConfig::load(Path::new("/nonexistent/config.json")).unwrap(),
+                )
+                .unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(registry::pull(
+                    &client,
+                    &store,
+                    &Reference::parse(&r).unwrap(),
+                    &PullOptions::default(),
+                ))
+                .unwrap()
             })
         })
         .collect();
@@ -62,8 +89,19 @@ fn parallel_pulls_in_threads_and_processes_give_a_consistent_store() {
     let home = tempfile::tempdir().unwrap();
     let mut children = Vec::new();
     for i in 0..6 {
-        let r = format!("{}/library/busybox:par{}", reg.addr, if i % 2 == 0 { "" } else { "2" });
-        children.push(builder(root2.path(), home.path()).args(["pull", "-q", &r]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap());
+        let r = format!(
+            "{}/library/busybox:par{}",
+            reg.addr,
+            if i % 2 == 0 { "" } else { "2" }
+        );
+        children.push(
+            builder(root2.path(), home.path())
+                .args(["pull", "-q", &r])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
     }
     for c in children {
         let o = c.wait_with_output().unwrap();
@@ -85,16 +123,28 @@ fn a_pull_killed_mid_blob_leaves_nothing_trusted_and_can_be_repeated() {
     let root = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let slow = format!("{}/library/busybox:kill", proxy.addr);
-    let mut child = builder(root.path(), home.path()).args(["pull", &slow]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = builder(root.path(), home.path())
+        .args(["pull", &slow])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     // Wait until a blob is partly written, then kill -9.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let partial = fs::read_dir(root.path().join("tmp")).map(|d| d.flatten().any(|e| e.metadata().map(|m| m.len() > 200_000).unwrap_or(false))).unwrap_or(false);
+        let partial = fs::read_dir(root.path().join("tmp"))
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.metadata().map(|m| m.len() > 200_000).unwrap_or(false))
+            })
+            .unwrap_or(false);
         if partial {
             break;
         }
         assert!(Instant::now() < deadline, "no partial blob appeared");
-        assert!(child.try_wait().unwrap().is_none(), "pull finished before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "pull finished before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -103,7 +153,10 @@ fn a_pull_killed_mid_blob_leaves_nothing_trusted_and_can_be_repeated() {
     let blobs = verify_store(root.path());
     assert!(blobs < 4, "the pull should not have completed");
     assert!(tags(root.path()).is_empty());
-    assert!(fs::read_dir(root.path().join("tmp")).unwrap().count() > 0, "expected a stale temp file");
+    assert!(
+        fs::read_dir(root.path().join("tmp")).unwrap().count() > 0,
+        "expected a stale temp file"
+    );
 
     // Repeating the pull succeeds (directly this time, for speed).
     let home2 = tempfile::tempdir().unwrap();
@@ -128,7 +181,12 @@ fn snapshots_are_extracted_once_under_concurrency() {
     let calls = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..4)
         .map(|_| {
-            let (root, blob, diff_id, calls) = (root.path().to_path_buf(), blob.clone(), diff_id.clone(), calls.clone());
+            let (root, blob, diff_id, calls) = (
+                root.path().to_path_buf(),
+                blob.clone(),
+                diff_id.clone(),
+                calls.clone(),
+            );
             std::thread::spawn(move || {
                 let store = Store::open(&root).unwrap();
                 let mut ex = |r: &mut dyn Read, dir: &Path| {
@@ -145,9 +203,15 @@ fn snapshots_are_extracted_once_under_concurrency() {
     for h in handles {
         let p = h.join().unwrap();
         assert!(p.join("bin/busybox").is_file());
-        assert_eq!(fs::read_link(p.join("bin/sh")).unwrap(), Path::new("../bin/busybox"));
+        assert_eq!(
+            fs::read_link(p.join("bin/sh")).unwrap(),
+            Path::new("../bin/busybox")
+        );
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let meta = fs::metadata(store.snapshot_path(&diff_id).join("tmp")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777, 0o1777);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
+        0o1777
+    );
 }

@@ -28,7 +28,11 @@ fn human(n: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    if i == 0 { format!("{n}B") } else { format!("{v:.3}{}", units[i]).replace(".000", "") }
+    if i == 0 {
+        format!("{n}B")
+    } else {
+        format!("{v:.3}{}", units[i]).replace(".000", "")
+    }
 }
 
 /// Runs `builder images`.
@@ -41,11 +45,21 @@ pub fn run(args: ImagesArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    println!("{:<40} {:<16} {:<20} {:<16} {:>10}", "REPOSITORY", "TAG", "DIGEST", "PLATFORM", "SIZE");
+    println!(
+        "{:<40} {:<16} {:<20} {:<16} {:>10}",
+        "REPOSITORY", "TAG", "DIGEST", "PLATFORM", "SIZE"
+    );
     for i in images {
         let (repo, tag) = match Reference::parse(&i.name) {
             Ok(r) => {
-                let short = if args.no_trunc { r.name() } else { r.with_tag("x").familiar().trim_end_matches(":x").to_string() };
+                let short = if args.no_trunc {
+                    r.name()
+                } else {
+                    r.with_tag("x")
+                        .familiar()
+                        .trim_end_matches(":x")
+                        .to_string()
+                };
                 (short, r.tag().map_or("<none>".to_string(), str::to_string))
             }
             Err(_) => (i.name.clone(), "<none>".to_string()),
@@ -57,13 +71,27 @@ pub fn run(args: ImagesArgs) -> Result<i32> {
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .map(|m| {
                 let sz = |v: &Value| v.get("size").and_then(Value::as_u64).unwrap_or(0);
-                sz(&m["config"]) + m["layers"].as_array().map_or(0, |ls| ls.iter().map(sz).sum())
+                sz(&m["config"])
+                    + m["layers"]
+                        .as_array()
+                        .map_or(0, |ls| ls.iter().map(sz).sum())
             })
             .unwrap_or(0);
         let digest = i.descriptor.digest.to_string();
-        let short = if args.no_trunc { digest.as_str() } else { &digest[..19.min(digest.len())] };
-        let platform = i.descriptor.platform.map(|p| p.to_string()).unwrap_or_default();
-        println!("{repo:<40} {tag:<16} {short:<20} {platform:<16} {:>10}", human(size));
+        let short = if args.no_trunc {
+            digest.as_str()
+        } else {
+            &digest[..19.min(digest.len())]
+        };
+        let platform = i
+            .descriptor
+            .platform
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        println!(
+            "{repo:<40} {tag:<16} {short:<20} {platform:<16} {:>10}",
+            human(size)
+        );
     }
     Ok(0)
 }

@@ -22,8 +22,13 @@ pub fn run(args: InspectArgs) -> Result<i32> {
     let (name, desc) = find_local(&store, &args.image)?;
     let manifest: Value = serde_json::from_slice(&store.read_blob(&desc.digest)?)
         .with_context(|| format!("manifest {} is not JSON", desc.digest))?;
-    let config = match manifest.pointer("/config/digest").and_then(Value::as_str).map(Digest::parse) {
-        Some(Ok(d)) => serde_json::from_slice::<Value>(&store.read_blob(&d)?).with_context(|| format!("config {d} is not JSON"))?,
+    let config = match manifest
+        .pointer("/config/digest")
+        .and_then(Value::as_str)
+        .map(Digest::parse)
+    {
+        Some(Ok(d)) => serde_json::from_slice::<Value>(&store.read_blob(&d)?)
+            .with_context(|| format!("config {d} is not JSON"))?,
         _ => Value::Null,
     };
     let out = json!({

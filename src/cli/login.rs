@@ -35,7 +35,9 @@ pub struct LoginArgs {
 pub fn run(args: LoginArgs) -> Result<i32> {
     let password = if args.password_stdin {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("reading the password from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading the password from stdin")?;
         s.trim_end_matches(['\n', '\r']).to_string()
     } else if let Some(p) = args.password.clone() {
         eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
@@ -47,7 +49,10 @@ pub fn run(args: LoginArgs) -> Result<i32> {
         bail!("empty password");
     }
     let registry = registry_from_arg(args.registry.as_deref().unwrap_or("docker.io"));
-    let cred = Credential::Basic { username: args.username.clone(), password };
+    let cred = Credential::Basic {
+        username: args.username.clone(),
+        password,
+    };
     if !args.no_verify {
         let client = args.store.client()?;
         let ep = client.config().registry_endpoint(&registry);
@@ -55,6 +60,9 @@ pub fn run(args: LoginArgs) -> Result<i32> {
     }
     let mut cfg = DockerConfig::load_default()?;
     cfg.store(&registry, &cred)?;
-    eprintln!("Login Succeeded (credentials saved in {})", cfg.path().display());
+    eprintln!(
+        "Login Succeeded (credentials saved in {})",
+        cfg.path().display()
+    );
     Ok(0)
 }

@@ -4,16 +4,16 @@
 use clap::{Parser, Subcommand};
 
 pub mod build;
-pub mod pull;
-pub mod push;
 pub mod images;
 pub mod inspect;
-pub mod tag;
-pub mod rmi;
-pub mod prune;
-pub mod save;
 pub mod login;
 pub mod logout;
+pub mod prune;
+pub mod pull;
+pub mod push;
+pub mod rmi;
+pub mod save;
+pub mod tag;
 
 /// builder: build OCI images from Dockerfiles, no daemon needed.
 #[derive(Debug, Parser)]
@@ -25,6 +25,8 @@ pub struct Cli {
 }
 
 /// Every subcommand.
+// Parsed once per process; boxing the large build options buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a Dockerfile.

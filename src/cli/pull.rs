@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::registry::{self, DockerConfig, PullOptions, Reference, RegistriesConfig, RegistryClient};
+use crate::registry::{
+    self, DockerConfig, PullOptions, Reference, RegistriesConfig, RegistryClient,
+};
 use crate::store::{Descriptor, Platform, Store};
 
 /// Where the store and the registries config are.
@@ -33,7 +35,8 @@ impl StoreArgs {
     pub fn client(&self) -> Result<RegistryClient> {
         let config = RegistriesConfig::load(self.registry_config.as_deref())?;
         let creds = DockerConfig::load_default()?;
-        Ok(RegistryClient::new(config, creds)?.with_notify(Arc::new(|m: &str| eprintln!("warning: {m}"))))
+        Ok(RegistryClient::new(config, creds)?
+            .with_notify(Arc::new(|m: &str| eprintln!("warning: {m}"))))
     }
 }
 
@@ -66,7 +69,10 @@ pub fn find_local(store: &Store, what: &str) -> Result<(String, Descriptor)> {
             .filter(|i| i.descriptor.digest.hex().starts_with(hex))
             .collect();
         if let Some(first) = matches.first() {
-            if matches.iter().all(|m| m.descriptor.digest == first.descriptor.digest) {
+            if matches
+                .iter()
+                .all(|m| m.descriptor.digest == first.descriptor.digest)
+            {
                 return Ok((first.name.clone(), first.descriptor.clone()));
             }
             anyhow::bail!("{what} matches several images; give more digits");
@@ -75,22 +81,30 @@ pub fn find_local(store: &Store, what: &str) -> Result<(String, Descriptor)> {
     let r = Reference::parse(what)?;
     let name = store_name(&r);
     if let Some(d) = store.resolve(&name)? {
-        if r.digest().is_some_and(|want| r.tag().is_some() && d.digest.to_string() != want) {
-            anyhow::bail!("{name} is {} in the store, not {}", d.digest, r.digest().unwrap_or_default());
+        if r.digest()
+            .is_some_and(|want| r.tag().is_some() && d.digest.to_string() != want)
+        {
+            anyhow::bail!(
+                "{name} is {} in the store, not {}",
+                d.digest,
+                r.digest().unwrap_or_default()
+            );
         }
         return Ok((name, d));
     }
     // name@digest of a manifest stored under a tag.
     if let Some(want) = r.digest() {
-        if let Some(i) = store
-            .list_images()?
-            .into_iter()
-            .find(|i| i.descriptor.digest.to_string() == want && i.name.starts_with(&format!("{}:", r.name())))
-        {
+        if let Some(i) = store.list_images()?.into_iter().find(|i| {
+            i.descriptor.digest.to_string() == want && i.name.starts_with(&format!("{}:", r.name()))
+        }) {
             return Ok((i.name, i.descriptor));
         }
     }
-    anyhow::bail!("image {} not found in the store {} (pull it first)", r.familiar(), store.root().display())
+    anyhow::bail!(
+        "image {} not found in the store {} (pull it first)",
+        r.familiar(),
+        store.root().display()
+    )
 }
 
 /// `builder pull` options.
@@ -126,7 +140,11 @@ pub fn run(args: PullArgs) -> Result<i32> {
     let opts = PullOptions { platform };
     for r in &refs {
         if !args.quiet {
-            eprintln!("{}: Pulling from {}", r.tag().or(r.digest()).unwrap_or("latest"), r.repository());
+            eprintln!(
+                "{}: Pulling from {}",
+                r.tag().or(r.digest()).unwrap_or("latest"),
+                r.repository()
+            );
         }
         let img = rt.block_on(registry::pull(&client, &store, r, &opts))?;
         if args.quiet {
@@ -135,7 +153,11 @@ pub fn run(args: PullArgs) -> Result<i32> {
             eprintln!(
                 "Digest: {}\nStatus: {} ({} blobs, {} bytes from {})",
                 img.manifest.digest,
-                if img.downloaded == 0 { format!("Image is up to date for {}", r.familiar()) } else { format!("Downloaded newer image for {}", r.familiar()) },
+                if img.downloaded == 0 {
+                    format!("Image is up to date for {}", r.familiar())
+                } else {
+                    format!("Downloaded newer image for {}", r.familiar())
+                },
                 img.downloaded,
                 img.bytes,
                 img.source

@@ -48,7 +48,10 @@ pub fn run(args: PushArgs) -> Result<i32> {
     let dests: Vec<Reference> = if args.dest.is_empty() {
         vec![Reference::parse(&name)?]
     } else {
-        args.dest.iter().map(|d| Reference::parse(d)).collect::<Result<_, _>>()?
+        args.dest
+            .iter()
+            .map(|d| Reference::parse(d))
+            .collect::<Result<_, _>>()?
     };
     // Every local name of this image is a candidate mount source.
     let mount_from = store
@@ -58,7 +61,10 @@ pub fn run(args: PushArgs) -> Result<i32> {
         .filter_map(|i| Reference::parse(&i.name).ok())
         .collect();
     let client = args.store.client()?;
-    let opts = PushOptions { format: args.format.map(Into::into), mount_from };
+    let opts = PushOptions {
+        format: args.format.map(Into::into),
+        mount_from,
+    };
     let rt = runtime()?;
     let pushed = rt.block_on(registry::push(&client, &store, &desc, &dests, &opts))?;
     let digest = pushed.digest.map(|d| d.to_string()).unwrap_or_default();

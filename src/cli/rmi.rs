@@ -36,7 +36,10 @@ pub fn run(args: RmiArgs) -> Result<i32> {
     }
     if args.prune {
         let r = store.prune(&Default::default())?;
-        println!("Deleted {} blobs and {} snapshots, freed {} bytes", r.blobs_removed, r.snapshots_removed, r.bytes_freed);
+        println!(
+            "Deleted {} blobs and {} snapshots, freed {} bytes",
+            r.blobs_removed, r.snapshots_removed, r.bytes_freed
+        );
     }
     Ok(code)
 }

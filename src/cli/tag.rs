@@ -23,7 +23,10 @@ pub fn run(args: TagArgs) -> Result<i32> {
     let (_, desc) = find_local(&store, &args.source)?;
     let target = Reference::parse(&args.target)?;
     if target.digest().is_some() {
-        anyhow::bail!("refusing to create a tag with a digest reference: {}", args.target);
+        anyhow::bail!(
+            "refusing to create a tag with a digest reference: {}",
+            args.target
+        );
     }
     store.set_tag(&store_name(&target), &desc)?;
     Ok(0)

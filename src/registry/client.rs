@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{
+    HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+    WWW_AUTHENTICATE,
+};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use tokio::sync::Mutex;
 
@@ -63,6 +66,17 @@ struct HostState {
     challenge: Option<Challenge>,
     credential: Option<Option<Credential>>,
     tokens: HashMap<String, String>,
+}
+
+/// A repository on an endpoint: where blob and manifest calls go.
+#[derive(Debug, Clone, Copy)]
+pub struct Repo<'a> {
+    /// The mirror or origin to talk to.
+    pub ep: &'a Endpoint,
+    /// The registry name from the reference (`docker.io`), for mirrors' `ns`.
+    pub registry: &'a str,
+    /// The repository path (`library/ubuntu`).
+    pub name: &'a str,
 }
 
 /// A distribution-API client shared by pulls and pushes of one process.
@@ -205,8 +219,22 @@ impl RegistryClient {
         let host = ep.host.clone();
         let c = tokio::task::spawn_blocking(move || creds.credential(&host))
             .await
-            .map_err(|e| RegistryError::new(ErrorKind::Network, "reading credentials", &ep.host, e.to_string()))?
-            .map_err(|e| RegistryError::new(ErrorKind::Unauthorized, "reading credentials", &ep.host, format!("{e:#}")))?;
+            .map_err(|e| {
+                RegistryError::new(
+                    ErrorKind::Network,
+                    "reading credentials",
+                    &ep.host,
+                    e.to_string(),
+                )
+            })?
+            .map_err(|e| {
+                RegistryError::new(
+                    ErrorKind::Unauthorized,
+                    "reading credentials",
+                    &ep.host,
+                    format!("{e:#}"),
+                )
+            })?;
         self.state
             .lock()
             .await
@@ -232,7 +260,12 @@ impl RegistryClient {
             let delay = match result {
                 Ok(resp) if is_retryable_status(resp.status()) && n < attempts => {
                     let d = retry_after(resp.headers()).unwrap_or_else(|| self.retry.delay(n - 1));
-                    self.note(&format!("{what}: HTTP {} from {}, retrying in {:?}", resp.status().as_u16(), redact_url(resp.url().as_str()), d));
+                    self.note(&format!(
+                        "{what}: HTTP {} from {}, retrying in {:?}",
+                        resp.status().as_u16(),
+                        redact_url(resp.url().as_str()),
+                        d
+                    ));
                     d.min(self.retry.max_delay.max(Duration::from_secs(1)))
                 }
                 Ok(resp) => return Ok(resp),
@@ -261,7 +294,9 @@ impl RegistryClient {
         let mut url = ep.base.clone();
         url.set_path("/v2/");
         let http = self.http.clone();
-        let resp = self.send_raw(what, true, &|| Ok(http.get(url.clone()))).await?;
+        let resp = self
+            .send_raw(what, true, &|| Ok(http.get(url.clone())))
+            .await?;
         let challenge = match resp.status() {
             StatusCode::UNAUTHORIZED => resp
                 .headers()
@@ -270,7 +305,14 @@ impl RegistryClient {
                 .filter_map(|v| v.to_str().ok())
                 .filter_map(parse_challenge)
                 .next()
-                .ok_or_else(|| RegistryError::new(ErrorKind::Unauthorized, what, url.as_str(), "no usable WWW-Authenticate challenge"))?,
+                .ok_or_else(|| {
+                    RegistryError::new(
+                        ErrorKind::Unauthorized,
+                        what,
+                        url.as_str(),
+                        "no usable WWW-Authenticate challenge",
+                    )
+                })?,
             // Some registries answer 404 on /v2/ and still serve the API.
             s if s.is_success() || s == StatusCode::NOT_FOUND => Challenge::Anonymous,
             _ => return Err(status_error(resp, what).await),
@@ -287,8 +329,14 @@ impl RegistryClient {
         cred: Option<&Credential>,
         what: &str,
     ) -> Result<String, RegistryError> {
-        let mut url = Url::parse(realm)
-            .map_err(|e| RegistryError::new(ErrorKind::BadContent, what, &ep.host, format!("invalid token realm {realm:?}: {e}")))?;
+        let mut url = Url::parse(realm).map_err(|e| {
+            RegistryError::new(
+                ErrorKind::BadContent,
+                what,
+                &ep.host,
+                format!("invalid token realm {realm:?}: {e}"),
+            )
+        })?;
         let http = self.http.clone();
         let resp = match cred {
             Some(Credential::IdentityToken { token, .. }) => {
@@ -348,17 +396,32 @@ impl RegistryClient {
         serde_json::from_slice::<TokenReply>(&body)
             .ok()
             .and_then(TokenReply::into_token)
-            .ok_or_else(|| RegistryError::new(ErrorKind::BadContent, what, redact_url(realm), "token server reply has no token"))
+            .ok_or_else(|| {
+                RegistryError::new(
+                    ErrorKind::BadContent,
+                    what,
+                    redact_url(realm),
+                    "token server reply has no token",
+                )
+            })
     }
 
     /// The Authorization header value for `scopes` on `ep`, if any.
-    async fn authorization(&self, ep: &Endpoint, scopes: &[String], what: &str) -> Result<Option<String>, RegistryError> {
+    async fn authorization(
+        &self,
+        ep: &Endpoint,
+        scopes: &[String],
+        what: &str,
+    ) -> Result<Option<String>, RegistryError> {
         let key = ep.base.to_string();
         let scope_key = scopes.join(" ");
         let (challenge, token) = {
             let st = self.state.lock().await;
             let h = st.get(&key);
-            (h.and_then(|h| h.challenge.clone()), h.and_then(|h| h.tokens.get(&scope_key).cloned()))
+            (
+                h.and_then(|h| h.challenge.clone()),
+                h.and_then(|h| h.tokens.get(&scope_key).cloned()),
+            )
         };
         if let Some(t) = token {
             return Ok(Some(format!("Bearer {t}")));
@@ -367,7 +430,12 @@ impl RegistryClient {
             Some(c) => c,
             None => {
                 let c = self.ping(ep, what).await?;
-                self.state.lock().await.entry(key.clone()).or_default().challenge = Some(c.clone());
+                self.state
+                    .lock()
+                    .await
+                    .entry(key.clone())
+                    .or_default()
+                    .challenge = Some(c.clone());
                 c
             }
         };
@@ -377,7 +445,8 @@ impl RegistryClient {
             Challenge::Basic => Ok(match cred {
                 Some(Credential::Basic { username, password }) => Some(format!(
                     "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("{username}:{password}"))
                 )),
                 _ => None,
             }),
@@ -385,7 +454,13 @@ impl RegistryClient {
                 let t = self
                     .fetch_token(ep, &realm, service.as_deref(), scopes, cred.as_ref(), what)
                     .await?;
-                self.state.lock().await.entry(key).or_default().tokens.insert(scope_key, t.clone());
+                self.state
+                    .lock()
+                    .await
+                    .entry(key)
+                    .or_default()
+                    .tokens
+                    .insert(scope_key, t.clone());
                 Ok(Some(format!("Bearer {t}")))
             }
         }
@@ -438,22 +513,34 @@ impl RegistryClient {
     }
 
     /// Checks that `cred` is accepted by the registry at `ep` (for `login`).
-    pub async fn verify_login(&self, ep: &Endpoint, cred: &Credential) -> Result<(), RegistryError> {
+    pub async fn verify_login(
+        &self,
+        ep: &Endpoint,
+        cred: &Credential,
+    ) -> Result<(), RegistryError> {
         let what = format!("logging in to {}", ep.host);
         match self.ping(ep, &what).await? {
             Challenge::Anonymous => Ok(()),
-            Challenge::Bearer { realm, service } => {
-                self.fetch_token(ep, &realm, service.as_deref(), &[], Some(cred), &what).await.map(|_| ())
-            }
+            Challenge::Bearer { realm, service } => self
+                .fetch_token(ep, &realm, service.as_deref(), &[], Some(cred), &what)
+                .await
+                .map(|_| ()),
             Challenge::Basic => {
                 let Credential::Basic { username, password } = cred else {
-                    return Err(RegistryError::new(ErrorKind::Unauthorized, what, &ep.host, "an identity token cannot be used with basic auth"));
+                    return Err(RegistryError::new(
+                        ErrorKind::Unauthorized,
+                        what,
+                        &ep.host,
+                        "an identity token cannot be used with basic auth",
+                    ));
                 };
                 let mut url = ep.base.clone();
                 url.set_path("/v2/");
                 let http = self.http.clone();
                 let resp = self
-                    .send_raw(&what, true, &|| Ok(http.get(url.clone()).basic_auth(username, Some(password))))
+                    .send_raw(&what, true, &|| {
+                        Ok(http.get(url.clone()).basic_auth(username, Some(password)))
+                    })
                     .await?;
                 if resp.status().is_success() {
                     Ok(())
@@ -467,40 +554,67 @@ impl RegistryClient {
     /// GET a manifest: returns body, Content-Type and Docker-Content-Digest.
     pub async fn get_manifest(
         &self,
-        ep: &Endpoint,
-        registry: &str,
-        repo: &str,
+        target: &Repo<'_>,
         reference: &str,
         what: &str,
     ) -> Result<(Bytes, Option<String>, Option<String>), RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let url = self.v2_url(ep, registry, &format!("{repo}/manifests/{reference}"));
         let scopes = [format!("repository:{repo}:pull")];
         let resp = self
-            .send(ep, &scopes, what, true, |h| Ok(h.get(url.clone()).header(ACCEPT, MANIFEST_ACCEPT)))
+            .send(ep, &scopes, what, true, |h| {
+                Ok(h.get(url.clone()).header(ACCEPT, MANIFEST_ACCEPT))
+            })
             .await?;
         if !resp.status().is_success() {
             return Err(status_error(resp, what).await);
         }
-        let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let ct = header(CONTENT_TYPE.as_str()).map(|c| c.split(';').next().unwrap_or_default().trim().to_string());
+        let header = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let ct = header(CONTENT_TYPE.as_str())
+            .map(|c| c.split(';').next().unwrap_or_default().trim().to_string());
         let dcd = header("docker-content-digest");
         // Manifests are small; cap what we accept so a hostile server
         // cannot make us buffer gigabytes.
         if resp.content_length().is_some_and(|l| l > 8 << 20) {
-            return Err(RegistryError::new(ErrorKind::BadContent, what, url.as_str(), "manifest larger than 8 MiB"));
+            return Err(RegistryError::new(
+                ErrorKind::BadContent,
+                what,
+                url.as_str(),
+                "manifest larger than 8 MiB",
+            ));
         }
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| RegistryError::new(ErrorKind::Network, what, url.as_str(), e.to_string()))?;
+        let body = resp.bytes().await.map_err(|e| {
+            RegistryError::new(ErrorKind::Network, what, url.as_str(), e.to_string())
+        })?;
         Ok((body, ct, dcd))
     }
 
     /// GET a blob; the caller streams the body.
-    pub async fn get_blob(&self, ep: &Endpoint, registry: &str, repo: &str, digest: &str, what: &str) -> Result<Response, RegistryError> {
+    pub async fn get_blob(
+        &self,
+        target: &Repo<'_>,
+        digest: &str,
+        what: &str,
+    ) -> Result<Response, RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let url = self.v2_url(ep, registry, &format!("{repo}/blobs/{digest}"));
         let scopes = [format!("repository:{repo}:pull")];
-        let resp = self.send(ep, &scopes, what, true, |h| Ok(h.get(url.clone()))).await?;
+        let resp = self
+            .send(ep, &scopes, what, true, |h| Ok(h.get(url.clone())))
+            .await?;
         if !resp.status().is_success() {
             return Err(status_error(resp, what).await);
         }
@@ -512,10 +626,22 @@ impl RegistryClient {
     }
 
     /// HEAD a blob in `repo`: whether the registry already has it.
-    pub async fn blob_exists(&self, ep: &Endpoint, registry: &str, repo: &str, digest: &str, what: &str) -> Result<bool, RegistryError> {
+    pub async fn blob_exists(
+        &self,
+        target: &Repo<'_>,
+        digest: &str,
+        what: &str,
+    ) -> Result<bool, RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let url = self.v2_url(ep, registry, &format!("{repo}/blobs/{digest}"));
         let resp = self
-            .send(ep, &Self::push_scopes(repo), what, true, |h| Ok(h.head(url.clone())))
+            .send(ep, &Self::push_scopes(repo), what, true, |h| {
+                Ok(h.head(url.clone()))
+            })
             .await?;
         match resp.status() {
             s if s.is_success() => Ok(true),
@@ -526,13 +652,28 @@ impl RegistryClient {
 
     /// Asks the registry to mount `digest` from `from_repo` into `repo`.
     /// Returns true if it did (201); false if it started an upload instead.
-    pub async fn mount_blob(&self, ep: &Endpoint, registry: &str, repo: &str, from_repo: &str, digest: &str, what: &str) -> Result<bool, RegistryError> {
+    pub async fn mount_blob(
+        &self,
+        target: &Repo<'_>,
+        from_repo: &str,
+        digest: &str,
+        what: &str,
+    ) -> Result<bool, RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let mut url = self.v2_url(ep, registry, &format!("{repo}/blobs/uploads/"));
-        url.query_pairs_mut().append_pair("mount", digest).append_pair("from", from_repo);
+        url.query_pairs_mut()
+            .append_pair("mount", digest)
+            .append_pair("from", from_repo);
         let mut scopes = Self::push_scopes(repo);
         scopes.push(format!("repository:{from_repo}:pull"));
         let resp = self
-            .send(ep, &scopes, what, true, |h| Ok(h.post(url.clone()).header(CONTENT_LENGTH, 0)))
+            .send(ep, &scopes, what, true, |h| {
+                Ok(h.post(url.clone()).header(CONTENT_LENGTH, 0))
+            })
             .await?;
         match resp.status() {
             StatusCode::CREATED => Ok(true),
@@ -540,7 +681,9 @@ impl RegistryClient {
                 // An upload session was opened instead; cancel it politely.
                 if let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
                     if let Ok(u) = url.join(loc) {
-                        let _ = self.send(ep, &scopes, what, false, |h| Ok(h.delete(u.clone()))).await;
+                        let _ = self
+                            .send(ep, &scopes, what, false, |h| Ok(h.delete(u.clone())))
+                            .await;
                     }
                 }
                 Ok(false)
@@ -552,7 +695,19 @@ impl RegistryClient {
     /// Uploads the file at `path` as blob `digest` (POST, then one
     /// streamed PUT). The whole exchange is retried on connection errors
     /// and 5xx, since an upload session does not survive a failed PUT.
-    pub async fn upload_blob(&self, ep: &Endpoint, registry: &str, repo: &str, digest: &str, path: &Path, size: u64, what: &str) -> Result<(), RegistryError> {
+    pub async fn upload_blob(
+        &self,
+        target: &Repo<'_>,
+        digest: &str,
+        path: &Path,
+        size: u64,
+        what: &str,
+    ) -> Result<(), RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let scopes = Self::push_scopes(repo);
         let start = self.v2_url(ep, registry, &format!("{repo}/blobs/uploads/"));
         let attempts = self.retry.attempts.max(1);
@@ -561,7 +716,9 @@ impl RegistryClient {
             n += 1;
             let result: Result<(), RegistryError> = async {
                 let resp = self
-                    .send(ep, &scopes, what, true, |h| Ok(h.post(start.clone()).header(CONTENT_LENGTH, 0)))
+                    .send(ep, &scopes, what, true, |h| {
+                        Ok(h.post(start.clone()).header(CONTENT_LENGTH, 0))
+                    })
                     .await?;
                 if resp.status() != StatusCode::ACCEPTED {
                     return Err(status_error(resp, what).await);
@@ -570,13 +727,33 @@ impl RegistryClient {
                     .headers()
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| RegistryError::new(ErrorKind::BadContent, what, start.as_str(), "upload started without a Location header"))?;
-                let mut put = start
-                    .join(loc)
-                    .map_err(|e| RegistryError::new(ErrorKind::BadContent, what, start.as_str(), format!("bad upload Location {loc:?}: {e}")))?;
+                    .ok_or_else(|| {
+                        RegistryError::new(
+                            ErrorKind::BadContent,
+                            what,
+                            start.as_str(),
+                            "upload started without a Location header",
+                        )
+                    })?;
+                let mut put = start.join(loc).map_err(|e| {
+                    RegistryError::new(
+                        ErrorKind::BadContent,
+                        what,
+                        start.as_str(),
+                        format!("bad upload Location {loc:?}: {e}"),
+                    )
+                })?;
                 put.query_pairs_mut().append_pair("digest", digest);
-                let same_host = put.host_str() == ep.base.host_str() && put.port_or_known_default() == ep.base.port_or_known_default();
-                let body_err = |e: std::io::Error| RegistryError::new(ErrorKind::BadContent, what, path.display().to_string(), e.to_string());
+                let same_host = put.host_str() == ep.base.host_str()
+                    && put.port_or_known_default() == ep.base.port_or_known_default();
+                let body_err = |e: std::io::Error| {
+                    RegistryError::new(
+                        ErrorKind::BadContent,
+                        what,
+                        path.display().to_string(),
+                        e.to_string(),
+                    )
+                };
                 let resp = if same_host {
                     self.send(ep, &scopes, what, false, |h| {
                         Ok(h.request(Method::PUT, put.clone())
@@ -605,7 +782,15 @@ impl RegistryClient {
             }
             .await;
             match result {
-                Err(e) if n < attempts && matches!(e.kind, ErrorKind::Network | ErrorKind::Status(500..=599) | ErrorKind::Status(429)) => {
+                Err(e)
+                    if n < attempts
+                        && matches!(
+                            e.kind,
+                            ErrorKind::Network
+                                | ErrorKind::Status(500..=599)
+                                | ErrorKind::Status(429)
+                        ) =>
+                {
                     let d = self.retry.delay(n - 1);
                     self.note(&format!("{e}; retrying in {d:?}"));
                     tokio::time::sleep(d).await;
@@ -616,11 +801,25 @@ impl RegistryClient {
     }
 
     /// PUT a manifest under `reference` (a tag or digest) with its media type.
-    pub async fn put_manifest(&self, ep: &Endpoint, registry: &str, repo: &str, reference: &str, body: Bytes, media_type: &str, what: &str) -> Result<(), RegistryError> {
+    pub async fn put_manifest(
+        &self,
+        target: &Repo<'_>,
+        reference: &str,
+        body: Bytes,
+        media_type: &str,
+        what: &str,
+    ) -> Result<(), RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let url = self.v2_url(ep, registry, &format!("{repo}/manifests/{reference}"));
         let resp = self
             .send(ep, &Self::push_scopes(repo), what, true, |h| {
-                Ok(h.put(url.clone()).header(CONTENT_TYPE, media_type).body(body.clone()))
+                Ok(h.put(url.clone())
+                    .header(CONTENT_TYPE, media_type)
+                    .body(body.clone()))
             })
             .await?;
         if !resp.status().is_success() {
@@ -646,7 +845,9 @@ mod tests {
     #[test]
     fn registry_messages() {
         assert_eq!(
-            registry_message(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#),
+            registry_message(
+                br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#
+            ),
             "MANIFEST_UNKNOWN manifest unknown"
         );
         assert_eq!(registry_message(b"oops"), "oops");

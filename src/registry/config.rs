@@ -58,7 +58,9 @@ pub struct Endpoint {
 fn is_loopback(host: &str) -> bool {
     let h = host
         .rsplit_once(':')
-        .filter(|(h, p)| !h.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':'))
+        .filter(|(h, p)| {
+            !h.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':')
+        })
         .map_or(host, |(h, _)| h);
     h == "localhost" || h.starts_with("127.") || h == "[::1]"
 }
@@ -66,12 +68,15 @@ fn is_loopback(host: &str) -> bool {
 impl RegistriesConfig {
     /// Parses config text; `origin` names the source in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        let cfg: RegistriesConfig =
-            toml::from_str(text).with_context(|| format!("parsing registries config {}", origin.display()))?;
+        let cfg: RegistriesConfig = toml::from_str(text)
+            .with_context(|| format!("parsing registries config {}", origin.display()))?;
         for (host, hc) in &cfg.registry {
             for m in &hc.mirrors {
                 parse_base(m).with_context(|| {
-                    format!("registries config {}: mirror {m:?} of {host:?}", origin.display())
+                    format!(
+                        "registries config {}: mirror {m:?} of {host:?}",
+                        origin.display()
+                    )
                 })?;
             }
         }
@@ -225,7 +230,11 @@ insecure = false
         )
         .unwrap();
         let r = Reference::parse("ubuntu:16.04").unwrap();
-        let eps: Vec<String> = cfg.pull_endpoints(&r).iter().map(|e| e.base.to_string()).collect();
+        let eps: Vec<String> = cfg
+            .pull_endpoints(&r)
+            .iter()
+            .map(|e| e.base.to_string())
+            .collect();
         assert_eq!(
             eps,
             [
@@ -251,7 +260,9 @@ insecure = false
     #[test]
     fn rejects_bad_config() {
         let p = Path::new("t.toml");
-        assert!(RegistriesConfig::parse("[registry.\"x\"]\nmirrors = [\"http://h/path\"]", p).is_err());
+        assert!(
+            RegistriesConfig::parse("[registry.\"x\"]\nmirrors = [\"http://h/path\"]", p).is_err()
+        );
         assert!(RegistriesConfig::parse("[registry.\"x\"]\nmirror = []", p).is_err());
         let e = RegistriesConfig::parse("[registry", p).unwrap_err();
         assert!(format!("{e:#}").contains("t.toml"));

@@ -16,8 +16,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 use crate::store::descriptor::{
-    Descriptor, DOCKER_CONFIG, DOCKER_LAYER_FOREIGN, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP,
-    OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
+    Descriptor, DOCKER_CONFIG, DOCKER_LAYER_FOREIGN, DOCKER_LAYER_GZIP, DOCKER_MANIFEST,
+    OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
 };
 use crate::store::{decompress, fsutil, Digest, Store};
 
@@ -70,29 +70,42 @@ pub fn compress_layer(store: &Store, blob: &Digest) -> Result<(Digest, u64)> {
     let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = input.read(&mut buf).with_context(|| format!("reading layer {blob}"))?;
+        let n = input
+            .read(&mut buf)
+            .with_context(|| format!("reading layer {blob}"))?;
         if n == 0 {
             break;
         }
         gz.write_all(&buf[..n]).context("compressing layer")?;
     }
-    let (d, n) = gz.finish().context("finishing gzip stream")?.commit(None, None)?;
+    let (d, n) = gz
+        .finish()
+        .context("finishing gzip stream")?
+        .commit(None, None)?;
     fsutil::write_atomic(&memo, format!("{d} {n}\n").as_bytes(), 0o644)?;
     Ok((d, n))
 }
 
 /// Returns the manifest bytes and media type to export `manifest` as,
 /// storing converted blobs (config, compressed layers, manifest).
-pub fn prepare_export(store: &Store, manifest: &Descriptor, format: Option<ManifestFormat>) -> Result<(Vec<u8>, String)> {
+pub fn prepare_export(
+    store: &Store,
+    manifest: &Descriptor,
+    format: Option<ManifestFormat>,
+) -> Result<(Vec<u8>, String)> {
     let original = store.read_blob(&manifest.digest)?;
-    let mut doc: Value = serde_json::from_slice(&original).with_context(|| format!("parsing manifest {}", manifest.digest))?;
+    let mut doc: Value = serde_json::from_slice(&original)
+        .with_context(|| format!("parsing manifest {}", manifest.digest))?;
     let current = doc
         .get("mediaType")
         .and_then(Value::as_str)
         .unwrap_or(&manifest.media_type)
         .to_string();
     if current != OCI_MANIFEST && current != DOCKER_MANIFEST {
-        bail!("{} is a {current}; only image manifests can be exported", manifest.digest);
+        bail!(
+            "{} is a {current}; only image manifests can be exported",
+            manifest.digest
+        );
     }
     let target = match format {
         Some(ManifestFormat::Oci) => OCI_MANIFEST,
@@ -107,7 +120,11 @@ pub fn prepare_export(store: &Store, manifest: &Descriptor, format: Option<Manif
         .and_then(Value::as_array_mut)
         .context("manifest has no layers array")?;
     for l in layers.iter_mut() {
-        let mt = l.get("mediaType").and_then(Value::as_str).unwrap_or_default().to_string();
+        let mt = l
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let digest = Digest::parse(l.get("digest").and_then(Value::as_str).unwrap_or_default())
             .context("manifest layer without a valid digest")?;
         let comp = compression_of(&mt)?;
@@ -200,7 +217,9 @@ mod tests {
         assert_eq!(v["layers"][0]["mediaType"], OCI_LAYER_GZIP);
         let d = Digest::parse(v["layers"][0]["digest"].as_str().unwrap()).unwrap();
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(s.open_blob(&d).unwrap()).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(s.open_blob(&d).unwrap())
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, vec![7u8; 10000]);
         let (b2, _) = prepare_export(&s, &m, None).unwrap();
         assert_eq!(b, b2, "compression must be deterministic / memoised");

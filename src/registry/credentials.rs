@@ -42,10 +42,16 @@ impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Credential::Basic { username, .. } => {
-                write!(f, "Basic {{ username: {username:?}, password: <redacted> }}")
+                write!(
+                    f,
+                    "Basic {{ username: {username:?}, password: <redacted> }}"
+                )
             }
             Credential::IdentityToken { username, .. } => {
-                write!(f, "IdentityToken {{ username: {username:?}, token: <redacted> }}")
+                write!(
+                    f,
+                    "IdentityToken {{ username: {username:?}, token: <redacted> }}"
+                )
             }
         }
     }
@@ -62,7 +68,14 @@ impl fmt::Debug for DockerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DockerConfig")
             .field("path", &self.path)
-            .field("hosts", &self.doc.get("auths").and_then(Value::as_object).map(|a| a.keys().cloned().collect::<Vec<_>>()))
+            .field(
+                "hosts",
+                &self
+                    .doc
+                    .get("auths")
+                    .and_then(Value::as_object)
+                    .map(|a| a.keys().cloned().collect::<Vec<_>>()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -171,28 +184,51 @@ impl DockerConfig {
         };
         // An exact key first (docker does), then any key naming the same host.
         let key = auth_key(registry);
-        let entry = auths
-            .get(&key)
-            .or_else(|| auths.iter().find(|(k, _)| same_registry(k, registry)).map(|(_, v)| v));
+        let entry = auths.get(&key).or_else(|| {
+            auths
+                .iter()
+                .find(|(k, _)| same_registry(k, registry))
+                .map(|(_, v)| v)
+        });
         let Some(e) = entry else { return Ok(None) };
-        let s = |f: &str| e.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
+        let s = |f: &str| {
+            e.get(f)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let (mut username, mut password) = (s("username"), s("password"));
         let auth = s("auth");
         if !auth.is_empty() {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(auth.trim())
-                .with_context(|| format!("{}: the auth entry for {registry} is not valid base64", self.path.display()))?;
-            let text = String::from_utf8(raw)
-                .with_context(|| format!("{}: the auth entry for {registry} is not UTF-8", self.path.display()))?;
-            let (u, p) = text
-                .split_once(':')
-                .with_context(|| format!("{}: the auth entry for {registry} is not user:password", self.path.display()))?;
+                .with_context(|| {
+                    format!(
+                        "{}: the auth entry for {registry} is not valid base64",
+                        self.path.display()
+                    )
+                })?;
+            let text = String::from_utf8(raw).with_context(|| {
+                format!(
+                    "{}: the auth entry for {registry} is not UTF-8",
+                    self.path.display()
+                )
+            })?;
+            let (u, p) = text.split_once(':').with_context(|| {
+                format!(
+                    "{}: the auth entry for {registry} is not user:password",
+                    self.path.display()
+                )
+            })?;
             username = u.to_string();
             password = p.trim_end_matches('\n').to_string();
         }
         let identity = s("identitytoken");
         if !identity.is_empty() {
-            return Ok(Some(Credential::IdentityToken { username, token: identity }));
+            return Ok(Some(Credential::IdentityToken {
+                username,
+                token: identity,
+            }));
         }
         if username.is_empty() && password.is_empty() {
             return Ok(None);
@@ -247,7 +283,11 @@ impl DockerConfig {
             existed |= run_helper(&helper_program(&helper), "erase", &key).is_ok();
         }
         let auths = self.auths_mut();
-        let keys: Vec<String> = auths.keys().filter(|k| same_registry(k, registry)).cloned().collect();
+        let keys: Vec<String> = auths
+            .keys()
+            .filter(|k| same_registry(k, registry))
+            .cloned()
+            .collect();
         for k in keys {
             auths.remove(&k);
             existed = true;
@@ -285,18 +325,26 @@ fn run_helper(prog: &str, op: &str, input: &str) -> Result<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("running credential helper {prog} (is it installed and on PATH?)"))?;
+        .with_context(|| {
+            format!("running credential helper {prog} (is it installed and on PATH?)")
+        })?;
     child
         .stdin
         .take()
         .context("helper stdin")?
         .write_all(input.as_bytes())
         .with_context(|| format!("writing to {prog}"))?;
-    let out = child.wait_with_output().with_context(|| format!("waiting for {prog}"))?;
+    let out = child
+        .wait_with_output()
+        .with_context(|| format!("waiting for {prog}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() {
         // Helpers print their error on stdout; it never contains the secret.
-        let msg = if stdout.is_empty() { String::from_utf8_lossy(&out.stderr).trim().to_string() } else { stdout };
+        let msg = if stdout.is_empty() {
+            String::from_utf8_lossy(&out.stderr).trim().to_string()
+        } else {
+            stdout
+        };
         bail!("{prog} {op} failed: {msg}");
     }
     Ok(stdout)
@@ -308,17 +356,31 @@ fn helper_get(prog: &str, server: &str) -> Result<Option<Credential>> {
         Err(e) if format!("{e:#}").contains("credentials not found") => return Ok(None),
         Err(e) => return Err(e),
     };
-    let v: Value = serde_json::from_str(&out)
-        .with_context(|| format!("{prog} get returned invalid JSON"))?;
-    let user = v.get("Username").and_then(Value::as_str).unwrap_or_default().to_string();
-    let secret = v.get("Secret").and_then(Value::as_str).unwrap_or_default().to_string();
+    let v: Value =
+        serde_json::from_str(&out).with_context(|| format!("{prog} get returned invalid JSON"))?;
+    let user = v
+        .get("Username")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let secret = v
+        .get("Secret")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if secret.is_empty() {
         return Ok(None);
     }
     Ok(Some(if user == "<token>" {
-        Credential::IdentityToken { username: String::new(), token: secret }
+        Credential::IdentityToken {
+            username: String::new(),
+            token: secret,
+        }
     } else {
-        Credential::Basic { username: user, password: secret }
+        Credential::Basic {
+            username: user,
+            password: secret,
+        }
     }))
 }
 
@@ -342,14 +404,22 @@ mod tests {
         )
         .unwrap();
         let c = DockerConfig::load(&p).unwrap();
-        let hub = Credential::Basic { username: "hub".into(), password: "secret".into() };
+        let hub = Credential::Basic {
+            username: "hub".into(),
+            password: "secret".into(),
+        };
         assert_eq!(c.credential("docker.io").unwrap(), Some(hub.clone()));
         assert_eq!(c.credential("registry-1.docker.io").unwrap(), Some(hub));
         assert_eq!(
             c.credential("reg.example.com").unwrap(),
-            Some(Credential::Basic { username: "u".into(), password: "p".into() })
+            Some(Credential::Basic {
+                username: "u".into(),
+                password: "p".into()
+            })
         );
-        assert!(matches!(c.credential("tok.example.com").unwrap(), Some(Credential::IdentityToken { token, .. }) if token == "refresh"));
+        assert!(
+            matches!(c.credential("tok.example.com").unwrap(), Some(Credential::IdentityToken { token, .. }) if token == "refresh")
+        );
         assert_eq!(c.credential("empty.example.com").unwrap(), None);
         assert_eq!(c.credential("none.example.com").unwrap(), None);
         let dbg = format!("{:?} {:?}", c.credential("docker.io").unwrap(), c);
@@ -363,16 +433,41 @@ mod tests {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, r#"{"psFormat":"x"}"#).unwrap();
         let mut c = DockerConfig::load(&p).unwrap();
-        c.store("docker.io", &Credential::Basic { username: "a".into(), password: "b:c".into() }).unwrap();
+        c.store(
+            "docker.io",
+            &Credential::Basic {
+                username: "a".into(),
+                password: "b:c".into(),
+            },
+        )
+        .unwrap();
         let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-        assert_eq!(v["auths"]["https://index.docker.io/v1/"]["auth"], "YTpiOmM=");
+        assert_eq!(
+            v["auths"]["https://index.docker.io/v1/"]["auth"],
+            "YTpiOmM="
+        );
         assert_eq!(v["psFormat"], "x");
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let c2 = DockerConfig::load(&p).unwrap();
-        assert_eq!(c2.credential("docker.io").unwrap(), Some(Credential::Basic { username: "a".into(), password: "b:c".into() }));
+        assert_eq!(
+            c2.credential("docker.io").unwrap(),
+            Some(Credential::Basic {
+                username: "a".into(),
+                password: "b:c".into()
+            })
+        );
         assert!(c.remove("docker.io").unwrap());
         assert!(!c.remove("docker.io").unwrap());
-        assert_eq!(DockerConfig::load(&p).unwrap().credential("docker.io").unwrap(), None);
+        assert_eq!(
+            DockerConfig::load(&p)
+                .unwrap()
+                .credential("docker.io")
+                .unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -388,15 +483,25 @@ mod tests {
         let prog = helper.to_str().unwrap();
         assert_eq!(
             helper_get(prog, "127.0.0.1:5001").unwrap(),
-            Some(Credential::Basic { username: "hu".into(), password: "hs".into() })
+            Some(Credential::Basic {
+                username: "hu".into(),
+                password: "hs".into()
+            })
         );
         assert_eq!(helper_get(prog, "other").unwrap(), None);
         let p = dir.path().join("config.json");
-        std::fs::write(&p, r#"{"credsStore":"dflt","credHelpers":{"127.0.0.1:5001":"fake"}}"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"credsStore":"dflt","credHelpers":{"127.0.0.1:5001":"fake"}}"#,
+        )
+        .unwrap();
         let c = DockerConfig::load(&p).unwrap();
         assert_eq!(c.helper_for("127.0.0.1:5001").as_deref(), Some("fake"));
         assert_eq!(c.helper_for("docker.io").as_deref(), Some("dflt"));
         let err = c.credential("docker.io").unwrap_err();
-        assert!(format!("{err:#}").contains("docker-credential-dflt"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("docker-credential-dflt"),
+            "{err:#}"
+        );
     }
 }

@@ -35,7 +35,12 @@ pub struct RegistryError {
 
 impl RegistryError {
     /// Builds an error.
-    pub fn new(kind: ErrorKind, what: impl Into<String>, url: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn new(
+        kind: ErrorKind,
+        what: impl Into<String>,
+        url: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
         RegistryError {
             kind,
             what: what.into(),
@@ -78,7 +83,10 @@ pub(crate) fn registry_message(body: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         if let Some(e) = v.get("errors").and_then(|e| e.get(0)) {
             let code = e.get("code").and_then(|c| c.as_str()).unwrap_or_default();
-            let msg = e.get("message").and_then(|c| c.as_str()).unwrap_or_default();
+            let msg = e
+                .get("message")
+                .and_then(|c| c.as_str())
+                .unwrap_or_default();
             return format!("{code} {msg}").trim().to_string();
         }
     }

@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 use crate::store::descriptor::{
-    is_index, is_manifest, Descriptor, Platform, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST,
+    is_index, is_manifest, Descriptor, Platform, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,
+    OCI_MANIFEST,
 };
 
 /// The media type of a manifest document.
@@ -35,17 +36,18 @@ pub fn media_type_of(doc: &Value, content_type: Option<&str>) -> Result<String> 
 /// Picks the entry of an index for `want`: an exact variant match first,
 /// then an entry without variant.
 pub fn select_platform(index: &Value, want: &Platform) -> Result<Descriptor> {
-    let entries: Vec<Descriptor> = serde_json::from_value(index.get("manifests").cloned().unwrap_or(Value::Null))
-        .context("parsing the index's manifests")?;
+    let entries: Vec<Descriptor> =
+        serde_json::from_value(index.get("manifests").cloned().unwrap_or(Value::Null))
+            .context("parsing the index's manifests")?;
     let candidates: Vec<&Descriptor> = entries
         .iter()
         .filter(|d| is_manifest(&d.media_type))
         .filter(|d| d.platform.as_ref().is_some_and(|p| want.matches(p)))
         .collect();
     let want_n = want.clone().normalized();
-    let exact = candidates
-        .iter()
-        .find(|d| d.platform.as_ref().map(|p| p.clone().normalized().variant) == Some(want_n.variant.clone()));
+    let exact = candidates.iter().find(|d| {
+        d.platform.as_ref().map(|p| p.clone().normalized().variant) == Some(want_n.variant.clone())
+    });
     if let Some(d) = exact.or(candidates.first()) {
         return Ok((*d).clone());
     }
@@ -53,15 +55,27 @@ pub fn select_platform(index: &Value, want: &Platform) -> Result<Descriptor> {
         .iter()
         .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
         .collect();
-    bail!("no image for platform {want} (available: {})", if have.is_empty() { "none".to_string() } else { have.join(", ") })
+    bail!(
+        "no image for platform {want} (available: {})",
+        if have.is_empty() {
+            "none".to_string()
+        } else {
+            have.join(", ")
+        }
+    )
 }
 
 /// Config and layer descriptors of an image manifest.
 pub fn config_and_layers(doc: &Value) -> Result<(Descriptor, Vec<Descriptor>)> {
-    let config: Descriptor = serde_json::from_value(doc.get("config").cloned().context("manifest has no config")?)
-        .context("parsing the manifest's config descriptor")?;
-    let layers: Vec<Descriptor> = serde_json::from_value(doc.get("layers").cloned().unwrap_or(Value::Array(vec![])))
-        .context("parsing the manifest's layer descriptors")?;
+    let config: Descriptor = serde_json::from_value(
+        doc.get("config")
+            .cloned()
+            .context("manifest has no config")?,
+    )
+    .context("parsing the manifest's config descriptor")?;
+    let layers: Vec<Descriptor> =
+        serde_json::from_value(doc.get("layers").cloned().unwrap_or(Value::Array(vec![])))
+            .context("parsing the manifest's layer descriptors")?;
     Ok((config, layers))
 }
 
@@ -94,9 +108,18 @@ mod tests {
 
     #[test]
     fn media_types() {
-        assert_eq!(media_type_of(&json!({"mediaType": DOCKER_MANIFEST, "config": {}}), None).unwrap(), DOCKER_MANIFEST);
-        assert_eq!(media_type_of(&json!({"config": {}}), Some(DOCKER_MANIFEST)).unwrap(), DOCKER_MANIFEST);
-        assert_eq!(media_type_of(&json!({"manifests": []}), Some("application/json")).unwrap(), OCI_INDEX);
+        assert_eq!(
+            media_type_of(&json!({"mediaType": DOCKER_MANIFEST, "config": {}}), None).unwrap(),
+            DOCKER_MANIFEST
+        );
+        assert_eq!(
+            media_type_of(&json!({"config": {}}), Some(DOCKER_MANIFEST)).unwrap(),
+            DOCKER_MANIFEST
+        );
+        assert_eq!(
+            media_type_of(&json!({"manifests": []}), Some("application/json")).unwrap(),
+            OCI_INDEX
+        );
         assert!(media_type_of(&json!({"schemaVersion": 1}), None).is_err());
         assert!(media_type_of(&json!({}), None).is_err());
     }
@@ -111,9 +134,26 @@ mod tests {
             {"mediaType": OCI_MANIFEST, "digest": e, "size": 1, "platform": {"os": "linux", "architecture": "arm", "variant": "v6"}},
             {"mediaType": OCI_MANIFEST, "digest": f, "size": 1, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
         ]});
-        assert_eq!(select_platform(&idx, &"linux/amd64".parse().unwrap()).unwrap().digest.to_string(), d);
-        assert_eq!(select_platform(&idx, &"linux/arm64".parse().unwrap()).unwrap().digest.to_string(), f);
-        let err = select_platform(&idx, &"linux/arm/v7".parse().unwrap()).unwrap_err().to_string();
-        assert!(err.contains("linux/arm/v7") && err.contains("linux/amd64"), "{err}");
+        assert_eq!(
+            select_platform(&idx, &"linux/amd64".parse().unwrap())
+                .unwrap()
+                .digest
+                .to_string(),
+            d
+        );
+        assert_eq!(
+            select_platform(&idx, &"linux/arm64".parse().unwrap())
+                .unwrap()
+                .digest
+                .to_string(),
+            f
+        );
+        let err = select_platform(&idx, &"linux/arm/v7".parse().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("linux/arm/v7") && err.contains("linux/amd64"),
+            "{err}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
-use super::client::RegistryClient;
+use super::client::{RegistryClient, Repo};
 use super::config::Endpoint;
 use super::convert::{prepare_export, ManifestFormat};
 use super::manifest::config_and_layers;
@@ -52,14 +52,26 @@ enum BlobOutcome {
     Uploaded,
 }
 
-async fn push_blob(client: &RegistryClient, store: &Store, ep: &Endpoint, dest: &Reference, d: &Descriptor, mounts: &[String]) -> Result<BlobOutcome> {
+async fn push_blob(
+    client: &RegistryClient,
+    store: &Store,
+    ep: &Endpoint,
+    dest: &Reference,
+    d: &Descriptor,
+    mounts: &[String],
+) -> Result<BlobOutcome> {
     let digest = d.digest.to_string();
+    let target = Repo {
+        ep,
+        registry: dest.registry(),
+        name: dest.repository(),
+    };
     let what = format!("pushing blob {digest} to {}", dest.name());
-    if client.blob_exists(ep, dest.registry(), dest.repository(), &digest, &what).await? {
+    if client.blob_exists(&target, &digest, &what).await? {
         return Ok(BlobOutcome::Skipped);
     }
     for from in mounts {
-        match client.mount_blob(ep, dest.registry(), dest.repository(), from, &digest, &what).await {
+        match client.mount_blob(&target, from, &digest, &what).await {
             Ok(true) => return Ok(BlobOutcome::Mounted),
             Ok(false) => {}
             // A failed mount (e.g. no pull access to the source) is not
@@ -70,15 +82,26 @@ async fn push_blob(client: &RegistryClient, store: &Store, ep: &Endpoint, dest: 
     let path = store.blob_path(&d.digest);
     let size = store.blob_size(&d.digest)?;
     if size != d.size {
-        bail!("blob {digest} in the store has {size} bytes, the manifest says {}", d.size);
+        bail!(
+            "blob {digest} in the store has {size} bytes, the manifest says {}",
+            d.size
+        );
     }
-    client.upload_blob(ep, dest.registry(), dest.repository(), &digest, &path, size, &what).await?;
+    client
+        .upload_blob(&target, &digest, &path, size, &what)
+        .await?;
     Ok(BlobOutcome::Uploaded)
 }
 
 /// Pushes the image whose manifest is `manifest` to every reference in
 /// `dests` (each a tag, or a digest that must match).
-pub async fn push(client: &RegistryClient, store: &Store, manifest: &Descriptor, dests: &[Reference], opts: &PushOptions) -> Result<PushedImage> {
+pub async fn push(
+    client: &RegistryClient,
+    store: &Store,
+    manifest: &Descriptor,
+    dests: &[Reference],
+    opts: &PushOptions,
+) -> Result<PushedImage> {
     if dests.is_empty() {
         bail!("no destination to push to");
     }
@@ -92,7 +115,10 @@ pub async fn push(client: &RegistryClient, store: &Store, manifest: &Descriptor,
     for d in std::iter::once(&config).chain(layers.iter()) {
         if !blobs.iter().any(|b| b.digest == d.digest) {
             if !store.has_blob(&d.digest) {
-                bail!("blob {} of the image is not in the store; pull or rebuild the image", d.digest);
+                bail!(
+                    "blob {} of the image is not in the store; pull or rebuild the image",
+                    d.digest
+                );
             }
             blobs.push(d.clone());
         }
@@ -123,10 +149,14 @@ pub async fn push(client: &RegistryClient, store: &Store, manifest: &Descriptor,
             .filter(|m| m.registry() == dest.registry() && m.repository() != dest.repository())
             .map(|m| m.repository().to_string())
             .collect();
-        let outcomes: Vec<BlobOutcome> = futures::stream::iter(blobs.iter().map(|b| push_blob(client, store, &ep, dest, b, &mounts)))
-            .buffer_unordered(CONCURRENT_UPLOADS)
-            .try_collect()
-            .await?;
+        let outcomes: Vec<BlobOutcome> = futures::stream::iter(
+            blobs
+                .iter()
+                .map(|b| push_blob(client, store, &ep, dest, b, &mounts)),
+        )
+        .buffer_unordered(CONCURRENT_UPLOADS)
+        .try_collect()
+        .await?;
         for o in outcomes {
             match o {
                 BlobOutcome::Skipped => result.skipped += 1,
@@ -138,7 +168,17 @@ pub async fn push(client: &RegistryClient, store: &Store, manifest: &Descriptor,
             let at = r.tag().map_or_else(|| digest.to_string(), str::to_string);
             let what = format!("pushing manifest {r}");
             client
-                .put_manifest(&ep, r.registry(), r.repository(), &at, body.clone(), &media_type, &what)
+                .put_manifest(
+                    &Repo {
+                        ep: &ep,
+                        registry: r.registry(),
+                        name: r.repository(),
+                    },
+                    &at,
+                    body.clone(),
+                    &media_type,
+                    &what,
+                )
                 .await?;
         }
     }

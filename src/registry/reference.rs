@@ -35,7 +35,9 @@ pub enum ReferenceError {
     #[error("invalid reference format: repository name must be lowercase: {0:?}")]
     Uppercase(String),
     /// The name is longer than 255 characters.
-    #[error("invalid reference format: repository name must not be more than 255 characters: {0:?}")]
+    #[error(
+        "invalid reference format: repository name must not be more than 255 characters: {0:?}"
+    )]
     NameTooLong(String),
     /// The tag does not match `[\w][\w.-]{0,127}`.
     #[error("invalid reference format: invalid tag in {0:?} (tags are [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})")]
@@ -53,8 +55,9 @@ static DOMAIN_RE: LazyLock<Regex> = LazyLock::new(|| {
     let ipv6 = r"\[(?:[a-fA-F0-9:]+)\]";
     Regex::new(&format!(r"^(?:{comp}(?:\.{comp})*|{ipv6})(?::[0-9]+)?$")).expect("static regex")
 });
-static PATH_COMPONENT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$").expect("static regex"));
+static PATH_COMPONENT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$").expect("static regex")
+});
 static TAG_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[\w][\w.-]{0,127}$").expect("static regex"));
 static DIGEST_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -247,8 +250,18 @@ impl Reference {
 
 fn digest_hex_ok(d: &str) -> bool {
     match d.split_once(':') {
-        Some(("sha256", hex)) => hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
-        Some(("sha512", hex)) => hex.len() == 128 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        Some(("sha256", hex)) => {
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        }
+        Some(("sha512", hex)) => {
+            hex.len() == 128
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        }
         Some((_, _)) => true,
         None => false,
     }
@@ -299,10 +312,16 @@ mod tests {
             ("ubuntu:16.04", "docker.io/library/ubuntu:16.04"),
             ("user/app", "docker.io/user/app:latest"),
             ("docker.io/ubuntu", "docker.io/library/ubuntu:latest"),
-            ("index.docker.io/library/ubuntu:1", "docker.io/library/ubuntu:1"),
+            (
+                "index.docker.io/library/ubuntu:1",
+                "docker.io/library/ubuntu:1",
+            ),
             ("localhost/app", "localhost/app:latest"),
             ("localhost:5000/a/b/c:v1", "localhost:5000/a/b/c:v1"),
-            ("127.0.0.1:5000/library/busybox:latest", "127.0.0.1:5000/library/busybox:latest"),
+            (
+                "127.0.0.1:5000/library/busybox:latest",
+                "127.0.0.1:5000/library/busybox:latest",
+            ),
             ("quay.io/coreos/etcd", "quay.io/coreos/etcd:latest"),
             ("Example.COM/app", "Example.COM/app:latest"),
             ("[::1]:5000/app:x", "[::1]:5000/app:x"),
@@ -326,8 +345,14 @@ mod tests {
         assert_eq!(r.tag(), Some("16.04"));
         assert_eq!(r.manifest_ref(), D);
         assert_eq!(r.familiar(), format!("host:5000/ubuntu:16.04@{D}"));
-        assert_eq!(Reference::parse("ubuntu").unwrap().api_host(), "registry-1.docker.io");
-        assert_eq!(Reference::parse("ubuntu").unwrap().familiar(), "ubuntu:latest");
+        assert_eq!(
+            Reference::parse("ubuntu").unwrap().api_host(),
+            "registry-1.docker.io"
+        );
+        assert_eq!(
+            Reference::parse("ubuntu").unwrap().familiar(),
+            "ubuntu:latest"
+        );
         assert_eq!(Reference::parse_named("x/y").unwrap().tag(), None);
     }
 
@@ -337,25 +362,61 @@ mod tests {
         let cases: Vec<(String, ReferenceError)> = vec![
             ("".into(), ReferenceError::Empty),
             ("Ubuntu".into(), ReferenceError::Uppercase("Ubuntu".into())),
-            ("user/App".into(), ReferenceError::Uppercase("user/App".into())),
-            ("ubuntu:".into(), ReferenceError::InvalidTag("ubuntu:".into())),
-            ("ubuntu:-x".into(), ReferenceError::InvalidTag("ubuntu:-x".into())),
-            (format!("ubuntu:{}", "t".repeat(129)), ReferenceError::InvalidTag(format!("ubuntu:{}", "t".repeat(129)))),
-            ("ubuntu@sha256:abc".into(), ReferenceError::InvalidDigest("ubuntu@sha256:abc".into())),
-            (format!("ubuntu@{}", D.to_uppercase().replace("SHA256", "sha256")), ReferenceError::InvalidDigest(format!("ubuntu@{}", D.to_uppercase().replace("SHA256", "sha256")))),
-            ("ubuntu@".into(), ReferenceError::InvalidDigest("ubuntu@".into())),
+            (
+                "user/App".into(),
+                ReferenceError::Uppercase("user/App".into()),
+            ),
+            (
+                "ubuntu:".into(),
+                ReferenceError::InvalidTag("ubuntu:".into()),
+            ),
+            (
+                "ubuntu:-x".into(),
+                ReferenceError::InvalidTag("ubuntu:-x".into()),
+            ),
+            (
+                format!("ubuntu:{}", "t".repeat(129)),
+                ReferenceError::InvalidTag(format!("ubuntu:{}", "t".repeat(129))),
+            ),
+            (
+                "ubuntu@sha256:abc".into(),
+                ReferenceError::InvalidDigest("ubuntu@sha256:abc".into()),
+            ),
+            (
+                format!("ubuntu@{}", D.to_uppercase().replace("SHA256", "sha256")),
+                ReferenceError::InvalidDigest(format!(
+                    "ubuntu@{}",
+                    D.to_uppercase().replace("SHA256", "sha256")
+                )),
+            ),
+            (
+                "ubuntu@".into(),
+                ReferenceError::InvalidDigest("ubuntu@".into()),
+            ),
             ("a//b".into(), ReferenceError::InvalidFormat("a//b".into())),
             ("/a".into(), ReferenceError::InvalidFormat("/a".into())),
             ("a/".into(), ReferenceError::InvalidFormat("a/".into())),
             ("-a".into(), ReferenceError::InvalidFormat("-a".into())),
             ("a_-b".into(), ReferenceError::InvalidFormat("a_-b".into())),
-            ("a___b".into(), ReferenceError::InvalidFormat("a___b".into())),
-            ("host:port/x".into(), ReferenceError::InvalidFormat("host:port/x".into())),
-            ("-host.com/x".into(), ReferenceError::InvalidFormat("-host.com/x".into())),
+            (
+                "a___b".into(),
+                ReferenceError::InvalidFormat("a___b".into()),
+            ),
+            (
+                "host:port/x".into(),
+                ReferenceError::InvalidFormat("host:port/x".into()),
+            ),
+            (
+                "-host.com/x".into(),
+                ReferenceError::InvalidFormat("-host.com/x".into()),
+            ),
             ("a b".into(), ReferenceError::InvalidFormat("a b".into())),
             (":tag".into(), ReferenceError::InvalidFormat(":tag".into())),
             (long.clone(), ReferenceError::NameTooLong(long)),
-            (D[7..].to_string(), ReferenceError::HexIdentifier(D[7..].to_string())),
+            (
+                D[7..].to_string(),
+                ReferenceError::HexIdentifier(D[7..].to_string()),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(Reference::parse(&input), Err(want), "input {input:?}");

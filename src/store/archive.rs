@@ -53,7 +53,12 @@ fn header(path: &str, size: u64, mode: u32, kind: tar::EntryType) -> tar::Header
 }
 
 /// Writes `images` from `store` to `out` (atomically: temp file + rename).
-pub fn save_archive(store: &Store, images: &[ArchiveImage], format: ArchiveFormat, out: &Path) -> Result<()> {
+pub fn save_archive(
+    store: &Store,
+    images: &[ArchiveImage],
+    format: ArchiveFormat,
+    out: &Path,
+) -> Result<()> {
     if images.is_empty() {
         bail!("no images to save");
     }
@@ -92,11 +97,18 @@ pub fn save_archive(store: &Store, images: &[ArchiveImage], format: ArchiveForma
             entry
                 .annotations
                 .insert("io.containerd.image.name".into(), name.clone());
-            let tag = name.rsplit_once(':').map(|(_, t)| t).filter(|t| !t.contains('/'));
+            let tag = name
+                .rsplit_once(':')
+                .map(|(_, t)| t)
+                .filter(|t| !t.contains('/'));
             if let Some(t) = tag.filter(|_| format == ArchiveFormat::Docker) {
-                entry.annotations.insert(REF_NAME_ANNOTATION.into(), t.to_string());
+                entry
+                    .annotations
+                    .insert(REF_NAME_ANNOTATION.into(), t.to_string());
             } else {
-                entry.annotations.insert(REF_NAME_ANNOTATION.into(), name.clone());
+                entry
+                    .annotations
+                    .insert(REF_NAME_ANNOTATION.into(), name.clone());
             }
         }
         index_entries.push(entry);
@@ -134,25 +146,34 @@ pub fn save_archive(store: &Store, images: &[ArchiveImage], format: ArchiveForma
     {
         let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
         let add_bytes = |tar: &mut tar::Builder<_>, path: &str, bytes: &[u8]| -> Result<()> {
-            let mut h = header(path, bytes.len() as u64, 0o644, tar::EntryType::Regular);
-            tar.append(&mut h, bytes).with_context(|| format!("writing {path}"))
+            let h = header(path, bytes.len() as u64, 0o644, tar::EntryType::Regular);
+            tar.append(&h, bytes)
+                .with_context(|| format!("writing {path}"))
         };
         for d in ["blobs/", "blobs/sha256/"] {
-            let mut h = header(d, 0, 0o755, tar::EntryType::Directory);
-            tar.append(&mut h, std::io::empty())?;
+            let h = header(d, 0, 0o755, tar::EntryType::Directory);
+            tar.append(&h, std::io::empty())?;
         }
         for b in &blobs {
             let f = store.open_blob(b)?;
             let size = f.metadata()?.len();
             let path = format!("blobs/sha256/{}", b.hex());
-            let mut h = header(&path, size, 0o644, tar::EntryType::Regular);
-            tar.append(&mut h, f.take(size))
+            let h = header(&path, size, 0o644, tar::EntryType::Regular);
+            tar.append(&h, f.take(size))
                 .with_context(|| format!("writing blob {b}"))?;
         }
         add_bytes(&mut tar, "index.json", &serde_json::to_vec(&index)?)?;
         if format == ArchiveFormat::Docker {
-            add_bytes(&mut tar, "manifest.json", &serde_json::to_vec(&docker_manifest)?)?;
-            add_bytes(&mut tar, "repositories", &serde_json::to_vec(&repositories)?)?;
+            add_bytes(
+                &mut tar,
+                "manifest.json",
+                &serde_json::to_vec(&docker_manifest)?,
+            )?;
+            add_bytes(
+                &mut tar,
+                "repositories",
+                &serde_json::to_vec(&repositories)?,
+            )?;
         }
         add_bytes(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         let mut w = tar.into_inner().context("finishing the archive")?;

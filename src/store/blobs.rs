@@ -106,7 +106,8 @@ impl Store {
     /// Opens a stored blob for reading.
     pub fn open_blob(&self, digest: &Digest) -> Result<File> {
         let p = self.blob_path(digest);
-        File::open(&p).with_context(|| format!("blob {digest} is not in the store ({})", p.display()))
+        File::open(&p)
+            .with_context(|| format!("blob {digest} is not in the store ({})", p.display()))
     }
 
     /// Reads a whole blob (for manifests and configs; use [`Store::open_blob`]
@@ -149,7 +150,11 @@ impl Store {
     }
 
     /// Stores everything `reader` yields, verifying it against `expected`.
-    pub fn put_blob_reader(&self, mut reader: impl Read, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+    pub fn put_blob_reader(
+        &self,
+        mut reader: impl Read,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64)> {
         if let Some(d) = expected {
             if self.has_blob(d) {
                 return Ok((d.clone(), self.blob_size(d)?));
@@ -184,12 +189,18 @@ mod tests {
         w.write_all(b"hello!").unwrap();
         assert!(w.commit(Some(&wrong), None).is_err());
         assert!(!s.has_blob(&wrong));
-        assert_eq!(fs::read_dir(s.tmp_dir()).unwrap().count(), 0, "temp file left behind");
+        assert_eq!(
+            fs::read_dir(s.tmp_dir()).unwrap().count(),
+            0,
+            "temp file left behind"
+        );
         let mut w = s.blob_writer().unwrap();
         w.write_all(b"abc").unwrap();
         let err = w.commit(None, Some(4)).unwrap_err().to_string();
         assert!(err.contains("size mismatch"), "{err}");
-        let (d2, n) = s.put_blob_reader(&b"abc"[..], Some(&Digest::of(b"abc"))).unwrap();
+        let (d2, n) = s
+            .put_blob_reader(&b"abc"[..], Some(&Digest::of(b"abc")))
+            .unwrap();
         assert_eq!((d2.clone(), n), (Digest::of(b"abc"), 3));
         assert_eq!(s.blob_size(&d2).unwrap(), 3);
     }

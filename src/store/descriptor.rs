@@ -30,8 +30,7 @@ pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json"
 /// Docker layer (always gzip on the wire).
 pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 /// Docker foreign layer (not distributable; kept as-is).
-pub const DOCKER_LAYER_FOREIGN: &str =
-    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+pub const DOCKER_LAYER_FOREIGN: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 /// The annotation an OCI layout uses for tag names.
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
@@ -91,7 +90,11 @@ pub struct Platform {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// OS version (Windows).
-    #[serde(default, rename = "os.version", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "os.version",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// OS features (Windows).
     #[serde(default, rename = "os.features", skip_serializing_if = "Vec::is_empty")]
@@ -233,7 +236,9 @@ mod tests {
     fn descriptor_json() {
         let d = Descriptor::new(OCI_CONFIG, Digest::of(b"{}"), 2);
         let j = serde_json::to_string(&d).unwrap();
-        assert!(j.starts_with(r#"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:"#));
+        assert!(j.starts_with(
+            r#"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:"#
+        ));
         let back: Descriptor = serde_json::from_str(&j).unwrap();
         assert_eq!(back, d);
     }

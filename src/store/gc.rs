@@ -62,7 +62,9 @@ impl Store {
         }
         let roots_dir = self.cache_dir().join("roots");
         if roots_dir.is_dir() {
-            for e in fs::read_dir(&roots_dir).with_context(|| format!("listing {}", roots_dir.display()))? {
+            for e in fs::read_dir(&roots_dir)
+                .with_context(|| format!("listing {}", roots_dir.display()))?
+            {
                 let p = e?.path();
                 if p.is_file() {
                     for d in digests_in_file(&p)? {
@@ -79,7 +81,12 @@ impl Store {
             // Only small JSON documents are parsed: descriptors say what
             // they are; untyped roots are sniffed if they are small.
             let looks_json = match &media_type {
-                Some(mt) => is_manifest(mt) || is_index(mt) || mt.ends_with("+json") || mt.ends_with(".json"),
+                Some(mt) => {
+                    is_manifest(mt)
+                        || is_index(mt)
+                        || mt.ends_with("+json")
+                        || mt.ends_with(".json")
+                }
                 None => self.blob_size(&d)? < 4 << 20,
             };
             if !looks_json {
@@ -90,7 +97,10 @@ impl Store {
             };
             let child = |x: &Value| -> Option<(Digest, Option<String>)> {
                 let dg = Digest::parse(x.get("digest")?.as_str()?).ok()?;
-                let mt = x.get("mediaType").and_then(Value::as_str).map(str::to_string);
+                let mt = x
+                    .get("mediaType")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 Some((dg, mt))
             };
             if let Some(ms) = v.get("manifests").and_then(Value::as_array) {
@@ -126,7 +136,9 @@ impl Store {
         let (blobs, snaps) = self.reachable(extra)?;
         let mut report = PruneReport::default();
         let blob_dir = self.root.join("blobs/sha256");
-        for e in fs::read_dir(&blob_dir).with_context(|| format!("listing {}", blob_dir.display()))? {
+        for e in
+            fs::read_dir(&blob_dir).with_context(|| format!("listing {}", blob_dir.display()))?
+        {
             let e = e?;
             let name = e.file_name();
             let keep = Digest::from_hex(&name.to_string_lossy())
@@ -140,7 +152,9 @@ impl Store {
             }
         }
         let snap_dir = self.root.join("snapshots");
-        for e in fs::read_dir(&snap_dir).with_context(|| format!("listing {}", snap_dir.display()))? {
+        for e in
+            fs::read_dir(&snap_dir).with_context(|| format!("listing {}", snap_dir.display()))?
+        {
             let e = e?;
             let keep = Digest::from_hex(&e.file_name().to_string_lossy())
                 .map(|d| snaps.contains(&d))
@@ -192,13 +206,20 @@ mod tests {
         let layer = s.put_blob_bytes(b"layer", None).unwrap();
         let diff = Digest::of(b"diff");
         let config = s
-            .put_blob_bytes(format!(r#"{{"rootfs":{{"type":"layers","diff_ids":["{diff}"]}}}}"#).as_bytes(), None)
+            .put_blob_bytes(
+                format!(r#"{{"rootfs":{{"type":"layers","diff_ids":["{diff}"]}}}}"#).as_bytes(),
+                None,
+            )
             .unwrap();
         let manifest = format!(
             r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":1}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":5}}]}}"#
         );
         let m = s.put_blob_bytes(manifest.as_bytes(), None).unwrap();
-        s.set_tag("a:1", &Descriptor::new(OCI_MANIFEST, m.clone(), manifest.len() as u64)).unwrap();
+        s.set_tag(
+            "a:1",
+            &Descriptor::new(OCI_MANIFEST, m.clone(), manifest.len() as u64),
+        )
+        .unwrap();
         let junk = s.put_blob_bytes(b"junk", None).unwrap();
         let cached = s.put_blob_bytes(b"cached", None).unwrap();
         fs::write(s.cache_dir().join("roots/steps"), format!("{cached}\n")).unwrap();
@@ -206,7 +227,10 @@ mod tests {
         fs::create_dir_all(s.snapshot_path(&junk).join("ro")).unwrap();
         fs::write(s.tmp_dir().join("blob-stale"), b"x").unwrap();
         let r = s.prune(&GcRoots::default()).unwrap();
-        assert_eq!((r.blobs_removed, r.snapshots_removed, r.temp_removed), (1, 1, 1));
+        assert_eq!(
+            (r.blobs_removed, r.snapshots_removed, r.temp_removed),
+            (1, 1, 1)
+        );
         for d in [&layer, &config, &m, &cached] {
             assert!(s.has_blob(d), "{d} removed");
         }
@@ -214,7 +238,10 @@ mod tests {
         assert!(s.snapshot_path(&diff).is_dir());
         s.remove_tag("a:1").unwrap();
         let r = s
-            .prune(&GcRoots { blobs: vec![layer.clone()], snapshots: vec![] })
+            .prune(&GcRoots {
+                blobs: vec![layer.clone()],
+                snapshots: vec![],
+            })
             .unwrap();
         assert_eq!(r.blobs_removed, 2);
         assert!(s.has_blob(&layer) && !s.has_blob(&m));

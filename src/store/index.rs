@@ -136,14 +136,20 @@ mod tests {
         let m = s.put_blob_bytes(b"{}", None).unwrap();
         let d = Descriptor::new(OCI_MANIFEST, m.clone(), 2);
         assert!(s
-            .set_tag("x/y:1", &Descriptor::new(OCI_MANIFEST, super::super::Digest::of(b"no"), 2))
+            .set_tag(
+                "x/y:1",
+                &Descriptor::new(OCI_MANIFEST, super::super::Digest::of(b"no"), 2)
+            )
             .is_err());
         s.set_tag("docker.io/library/a:1", &d).unwrap();
         s.set_tag("docker.io/library/a:2", &d).unwrap();
         s.set_tag("docker.io/library/a:1", &d).unwrap();
         let list = s.list_images().unwrap();
         assert_eq!(list.len(), 2);
-        assert_eq!(s.resolve("docker.io/library/a:1").unwrap().unwrap().digest, m);
+        assert_eq!(
+            s.resolve("docker.io/library/a:1").unwrap().unwrap().digest,
+            m
+        );
         assert!(s.remove_tag("docker.io/library/a:1").unwrap());
         assert!(!s.remove_tag("docker.io/library/a:1").unwrap());
         assert!(s.resolve("docker.io/library/a:1").unwrap().is_none());

@@ -115,7 +115,13 @@ impl Store {
     pub fn lock(&self, name: &str) -> Result<lock::FileLock> {
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         lock::exclusive(&self.root.join("locks").join(format!("{safe}.lock")))
     }

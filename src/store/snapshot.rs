@@ -60,8 +60,7 @@ impl Store {
             .context("creating a temp dir for a snapshot")?;
         let file = self.open_blob(blob)?;
         let mut hashing = HashingReader::new(decompress(file)?);
-        extract(&mut hashing, tmp.path())
-            .with_context(|| format!("extracting layer {blob}"))?;
+        extract(&mut hashing, tmp.path()).with_context(|| format!("extracting layer {blob}"))?;
         let (got, _) = hashing
             .finish()
             .with_context(|| format!("reading layer {blob}"))?;
@@ -70,7 +69,11 @@ impl Store {
         }
         let tmp_path = tmp.keep();
         fs::rename(&tmp_path, &target).with_context(|| {
-            format!("renaming snapshot {} into {}", tmp_path.display(), target.display())
+            format!(
+                "renaming snapshot {} into {}",
+                tmp_path.display(),
+                target.display()
+            )
         })?;
         fsutil::sync_dir(&self.root.join("snapshots"))?;
         Ok(target)

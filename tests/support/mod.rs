@@ -42,29 +42,64 @@ pub fn ensure_packages() {
         ];
         let missing: Vec<&str> = need
             .iter()
-            .filter(|(bin, _)| !Command::new("sh").arg("-c").arg(format!("command -v {bin}")).output().is_ok_and(|o| o.status.success()))
+            .filter(|(bin, _)| {
+                !Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("command -v {bin}"))
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
             .map(|(_, pkg)| *pkg)
             .collect();
         if missing.is_empty() {
             return;
         }
-        let ok = Command::new("apt-get").args(["install", "-y", "-q"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive").status().is_ok_and(|s| s.success())
-            || (Command::new("apt-get").args(["update", "-q"]).status().is_ok_and(|s| s.success())
-                && Command::new("apt-get").args(["install", "-y", "-q"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive").status().is_ok_and(|s| s.success()));
+        let ok = Command::new("apt-get")
+            .args(["install", "-y", "-q"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+            || (Command::new("apt-get")
+                .args(["update", "-q"])
+                .status()
+                .is_ok_and(|s| s.success())
+                && Command::new("apt-get")
+                    .args(["install", "-y", "-q"])
+                    .args(&missing)
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status()
+                    .is_ok_and(|s| s.success()));
         assert!(ok, "could not install {missing:?}; install them and rerun");
     });
 }
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
-/// Minimal blocking HTTP/1.1 request; returns (status, headers, body).
-pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+/// An HTTP reply: status, lower-cased headers, body.
+pub type Reply = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Minimal blocking HTTP/1.1 request.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Reply> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -81,7 +116,11 @@ pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
 fn read_head(r: &mut impl BufRead) -> std::io::Result<(u16, Vec<(String, String)>)> {
     let mut line = String::new();
     r.read_line(&mut line)?;
-    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut hdrs = Vec::new();
     loop {
         line.clear();
@@ -140,9 +179,21 @@ impl Registry {
             Auth::Plain => String::new(),
             Auth::Htpasswd => {
                 let hp = dir.path().join("htpasswd");
-                let st = Command::new("htpasswd").args(["-Bbc"]).arg(&hp).args([USER, PASS]).output().unwrap();
-                assert!(st.status.success(), "htpasswd: {}", String::from_utf8_lossy(&st.stderr));
-                format!("auth:\n  htpasswd:\n    realm: builder-test\n    path: {}\n", hp.display())
+                let st = Command::new("htpasswd")
+                    .args(["-Bbc"])
+                    .arg(&hp)
+                    .args([USER, PASS])
+                    .output()
+                    .unwrap();
+                assert!(
+                    st.status.success(),
+                    "htpasswd: {}",
+                    String::from_utf8_lossy(&st.stderr)
+                );
+                format!(
+                    "auth:\n  htpasswd:\n    realm: builder-test\n    path: {}\n",
+                    hp.display()
+                )
             }
             Auth::Token => {
                 let ts = TokenServer::start(dir.path());
@@ -173,7 +224,12 @@ impl Registry {
             .stderr(log)
             .spawn()
             .expect("starting docker-registry");
-        let reg = Registry { addr: addr.clone(), child, token, _dir: dir };
+        let reg = Registry {
+            addr: addr.clone(),
+            child,
+            token,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok((s, _, _)) = http(&addr, "GET", "/v2/", &[], b"") {
@@ -181,7 +237,11 @@ impl Registry {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "registry did not start: {}", fs::read_to_string(reg._dir.path().join("registry.log")).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "registry did not start: {}",
+                fs::read_to_string(reg._dir.path().join("registry.log")).unwrap_or_default()
+            );
             thread::sleep(Duration::from_millis(50));
         }
         reg
@@ -234,7 +294,11 @@ fn libtrust_kid(spki_der: &[u8]) -> String {
             nbits -= 5;
         }
     }
-    out.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).to_string()).collect::<Vec<_>>().join(":")
+    out.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).to_string())
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 impl TokenServer {
@@ -242,17 +306,34 @@ impl TokenServer {
         let key = dir.join("token.key");
         let cert = dir.join("token.crt");
         let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=builder-test-token"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=builder-test-token",
+            ])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
             .arg(&cert)
             .output()
             .unwrap();
-        assert!(out.status.success(), "openssl req: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl req: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let spki = Command::new("sh")
             .arg("-c")
-            .arg(format!("openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform DER", cert.display()))
+            .arg(format!(
+                "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform DER",
+                cert.display()
+            ))
             .output()
             .unwrap();
         assert!(spki.status.success());
@@ -275,7 +356,12 @@ impl TokenServer {
                 });
             }
         });
-        TokenServer { addr, cert, requests, stop }
+        TokenServer {
+            addr,
+            cert,
+            requests,
+            stop,
+        }
     }
 }
 
@@ -298,8 +384,14 @@ fn serve_token(conn: TcpStream, key: &Path, kid: &str) -> std::io::Result<()> {
         h
     });
     let mut w = conn;
-    let authed = hdrs.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.clone());
-    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}")));
+    let authed = hdrs
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.clone());
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"))
+    );
     let user = match authed {
         Some(a) if a == expected => USER,
         Some(_) => {
@@ -312,7 +404,10 @@ fn serve_token(conn: TcpStream, key: &Path, kid: &str) -> std::io::Result<()> {
     let mut access = Vec::new();
     for kv in query.split('&') {
         if let Some(("scope", v)) = kv.split_once('=') {
-            let v = v.replace("%3A", ":").replace("%2F", "/").replace("%2C", ",");
+            let v = v
+                .replace("%3A", ":")
+                .replace("%2F", "/")
+                .replace("%2C", ",");
             let parts: Vec<&str> = v.split(':').collect();
             // Anonymous users get a token without access: the registry
             // then answers 401, as a real one would.
@@ -321,21 +416,32 @@ fn serve_token(conn: TcpStream, key: &Path, kid: &str) -> std::io::Result<()> {
             }
         }
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let header = json!({"typ": "JWT", "alg": "RS256", "kid": kid});
     let claims = json!({
         "iss": "builder-test-issuer", "sub": user, "aud": "builder-test-registry",
         "exp": now + 600, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", rand_u64()),
         "access": access,
     });
-    let signing_input = format!("{}.{}", b64url(header.to_string().as_bytes()), b64url(claims.to_string().as_bytes()));
+    let signing_input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
     let mut child = Command::new("openssl")
         .args(["dgst", "-sha256", "-sign"])
         .arg(key)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
-    child.stdin.take().unwrap().write_all(signing_input.as_bytes())?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(signing_input.as_bytes())?;
     let sig = child.wait_with_output()?.stdout;
     let token = format!("{signing_input}.{}", b64url(&sig));
     let body = json!({"token": token, "access_token": token, "expires_in": 600}).to_string();
@@ -345,7 +451,9 @@ fn serve_token(conn: TcpStream, key: &Path, kid: &str) -> std::io::Result<()> {
 
 fn rand_u64() -> u64 {
     let mut b = [0u8; 8];
-    fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).unwrap();
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .unwrap();
     u64::from_le_bytes(b)
 }
 
@@ -399,11 +507,21 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, injected, stop }
+        Proxy {
+            addr,
+            injected,
+            stop,
+        }
     }
 }
 
-fn proxy_conn(conn: TcpStream, upstream: &str, mode: ProxyMode, injected: &AtomicUsize, seen: &Mutex<HashSet<String>>) -> std::io::Result<()> {
+fn proxy_conn(
+    conn: TcpStream,
+    upstream: &str,
+    mode: ProxyMode,
+    injected: &AtomicUsize,
+    seen: &Mutex<HashSet<String>>,
+) -> std::io::Result<()> {
     let mut r = BufReader::new(conn.try_clone()?);
     let mut w = conn;
     // One request per connection: we force `Connection: close`.
@@ -480,20 +598,29 @@ fn proxy_conn(conn: TcpStream, upstream: &str, mode: ProxyMode, injected: &Atomi
 
 /// Runs a command, returning its output.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
 }
 
 /// Runs a command and asserts success; returns stdout.
 pub fn run_ok(cmd: &mut Command) -> String {
     let o = run(cmd);
-    assert!(o.status.success(), "{cmd:?} failed: {}\n{}", String::from_utf8_lossy(&o.stderr), String::from_utf8_lossy(&o.stdout));
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
 /// The `builder` binary with a store root and an isolated docker config.
 pub fn builder(root: &Path, docker_config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_builder"));
-    c.env("BUILDER_ROOT", root).env("DOCKER_CONFIG", docker_config).env_remove("XDG_CONFIG_HOME").env("HOME", docker_config);
+    c.env("BUILDER_ROOT", root)
+        .env("DOCKER_CONFIG", docker_config)
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", docker_config);
     c
 }
 
@@ -515,17 +642,35 @@ pub fn busybox_layer_tar() -> Vec<u8> {
     ensure_packages();
     let bb = fs::read("/bin/busybox").expect("/bin/busybox (busybox-static)");
     let list = run_ok(Command::new("/bin/busybox").arg("--list-full"));
-    let mut links: Vec<String> = list.lines().map(str::to_string).filter(|l| !l.is_empty() && l != "bin/busybox").collect();
+    let mut links: Vec<String> = list
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty() && l != "bin/busybox")
+        .collect();
     links.sort();
     links.dedup();
     let mut b = tar::Builder::new(Vec::new());
-    let dirs = [("bin/", 0o755), ("etc/", 0o755), ("root/", 0o700), ("sbin/", 0o755), ("tmp/", 0o1777), ("usr/", 0o755), ("usr/bin/", 0o755), ("usr/local/", 0o755), ("usr/local/bin/", 0o755), ("usr/sbin/", 0o755)];
-    let mut entries: Vec<(String, Option<&[u8]>, Option<String>, u32)> = Vec::new();
+    let dirs = [
+        ("bin/", 0o755),
+        ("etc/", 0o755),
+        ("root/", 0o700),
+        ("sbin/", 0o755),
+        ("tmp/", 0o1777),
+        ("usr/", 0o755),
+        ("usr/bin/", 0o755),
+        ("usr/local/", 0o755),
+        ("usr/local/bin/", 0o755),
+        ("usr/sbin/", 0o755),
+    ];
+    // (path, file content, symlink target, mode)
+    type Entry<'a> = (String, Option<&'a [u8]>, Option<String>, u32);
+    let mut entries: Vec<Entry> = Vec::new();
     for (d, m) in dirs {
         entries.push((d.to_string(), None, None, m));
     }
     entries.push(("bin/busybox".into(), Some(&bb), None, 0o755));
-    let passwd = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+    let passwd =
+        b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
     let group = b"root:x:0:\nnogroup:x:65534:\n";
     entries.push(("etc/passwd".into(), Some(passwd), None, 0o644));
     entries.push(("etc/group".into(), Some(group), None, 0o644));
@@ -595,11 +740,16 @@ pub fn make_base_image(extra: usize) -> BaseImage {
     let diff_id = digest(&tar);
     let gz = gzip(&tar);
     let (layer, layer_size) = put_blob(p, &gz);
-    let mut layers = vec![json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_size})];
+    let mut layers = vec![
+        json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_size}),
+    ];
     let mut diff_ids = vec![json!(diff_id)];
     if extra > 0 {
         let mut data = vec![0u8; extra];
-        fs::File::open("/dev/urandom").unwrap().read_exact(&mut data).unwrap();
+        fs::File::open("/dev/urandom")
+            .unwrap()
+            .read_exact(&mut data)
+            .unwrap();
         let mut b = tar::Builder::new(Vec::new());
         let mut h = tar_header("random.bin", tar::EntryType::Regular, 0o644, extra as u64);
         h.set_cksum();
@@ -646,7 +796,14 @@ pub fn make_base_image(extra: usize) -> BaseImage {
         refd(&id, in_, "application/vnd.oci.image.index.v1+json", "index"),
     ]});
     fs::write(p.join("index.json"), top.to_string()).unwrap();
-    BaseImage { amd64: digests[0].0.clone(), arm64: digests[1].0.clone(), index: id, layer, diff_id, layout }
+    BaseImage {
+        amd64: digests[0].0.clone(),
+        arm64: digests[1].0.clone(),
+        index: id,
+        layer,
+        diff_id,
+        layout,
+    }
 }
 
 impl BaseImage {
@@ -664,7 +821,8 @@ impl BaseImage {
         if let Some(cr) = creds {
             c.args(["--dest-creds", cr]);
         }
-        c.arg(format!("oci:{}:{which}", self.layout.path().display())).arg(format!("docker://{dest}"));
+        c.arg(format!("oci:{}:{which}", self.layout.path().display()))
+            .arg(format!("docker://{dest}"));
         run_ok(&mut c);
     }
 }
@@ -687,13 +845,20 @@ pub fn verify_store(root: &Path) -> usize {
         let e = e.unwrap();
         let name = e.file_name().to_string_lossy().to_string();
         let got = digest(&fs::read(e.path()).unwrap());
-        assert_eq!(got, format!("sha256:{name}"), "blob {name} has wrong content");
+        assert_eq!(
+            got,
+            format!("sha256:{name}"),
+            "blob {name} has wrong content"
+        );
         n += 1;
     }
     let idx: Value = serde_json::from_slice(&fs::read(root.join("index.json")).unwrap()).unwrap();
     for m in idx["manifests"].as_array().unwrap() {
         let d = m["digest"].as_str().unwrap();
-        assert!(root.join("blobs/sha256").join(&d[7..]).is_file(), "tagged manifest {d} missing");
+        assert!(
+            root.join("blobs/sha256").join(&d[7..]).is_file(),
+            "tagged manifest {d} missing"
+        );
     }
     n
 }
