@@ -68,6 +68,17 @@ struct HostState {
     tokens: HashMap<String, String>,
 }
 
+/// A repository on an endpoint: where blob and manifest calls go.
+#[derive(Debug, Clone, Copy)]
+pub struct Repo<'a> {
+    /// The mirror or origin to talk to.
+    pub ep: &'a Endpoint,
+    /// The registry name from the reference (`docker.io`), for mirrors' `ns`.
+    pub registry: &'a str,
+    /// The repository path (`library/ubuntu`).
+    pub name: &'a str,
+}
+
 /// A distribution-API client shared by pulls and pushes of one process.
 pub struct RegistryClient {
     http: reqwest::Client,
@@ -543,12 +554,15 @@ impl RegistryClient {
     /// GET a manifest: returns body, Content-Type and Docker-Content-Digest.
     pub async fn get_manifest(
         &self,
-        ep: &Endpoint,
-        registry: &str,
-        repo: &str,
+        target: &Repo<'_>,
         reference: &str,
         what: &str,
     ) -> Result<(Bytes, Option<String>, Option<String>), RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let url = self.v2_url(ep, registry, &format!("{repo}/manifests/{reference}"));
         let scopes = [format!("repository:{repo}:pull")];
         let resp = self
@@ -587,12 +601,15 @@ impl RegistryClient {
     /// GET a blob; the caller streams the body.
     pub async fn get_blob(
         &self,
-        ep: &Endpoint,
-        registry: &str,
-        repo: &str,
+        target: &Repo<'_>,
         digest: &str,
         what: &str,
     ) -> Result<Response, RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let url = self.v2_url(ep, registry, &format!("{repo}/blobs/{digest}"));
         let scopes = [format!("repository:{repo}:pull")];
         let resp = self
@@ -611,12 +628,15 @@ impl RegistryClient {
     /// HEAD a blob in `repo`: whether the registry already has it.
     pub async fn blob_exists(
         &self,
-        ep: &Endpoint,
-        registry: &str,
-        repo: &str,
+        target: &Repo<'_>,
         digest: &str,
         what: &str,
     ) -> Result<bool, RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let url = self.v2_url(ep, registry, &format!("{repo}/blobs/{digest}"));
         let resp = self
             .send(ep, &Self::push_scopes(repo), what, true, |h| {
@@ -634,13 +654,16 @@ impl RegistryClient {
     /// Returns true if it did (201); false if it started an upload instead.
     pub async fn mount_blob(
         &self,
-        ep: &Endpoint,
-        registry: &str,
-        repo: &str,
+        target: &Repo<'_>,
         from_repo: &str,
         digest: &str,
         what: &str,
     ) -> Result<bool, RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let mut url = self.v2_url(ep, registry, &format!("{repo}/blobs/uploads/"));
         url.query_pairs_mut()
             .append_pair("mount", digest)
@@ -674,14 +697,17 @@ impl RegistryClient {
     /// and 5xx, since an upload session does not survive a failed PUT.
     pub async fn upload_blob(
         &self,
-        ep: &Endpoint,
-        registry: &str,
-        repo: &str,
+        target: &Repo<'_>,
         digest: &str,
         path: &Path,
         size: u64,
         what: &str,
     ) -> Result<(), RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let scopes = Self::push_scopes(repo);
         let start = self.v2_url(ep, registry, &format!("{repo}/blobs/uploads/"));
         let attempts = self.retry.attempts.max(1);
@@ -777,14 +803,17 @@ impl RegistryClient {
     /// PUT a manifest under `reference` (a tag or digest) with its media type.
     pub async fn put_manifest(
         &self,
-        ep: &Endpoint,
-        registry: &str,
-        repo: &str,
+        target: &Repo<'_>,
         reference: &str,
         body: Bytes,
         media_type: &str,
         what: &str,
     ) -> Result<(), RegistryError> {
+        let Repo {
+            ep,
+            registry,
+            name: repo,
+        } = *target;
         let url = self.v2_url(ep, registry, &format!("{repo}/manifests/{reference}"));
         let resp = self
             .send(ep, &Self::push_scopes(repo), what, true, |h| {

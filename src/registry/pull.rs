@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
-use super::client::RegistryClient;
+use super::client::{RegistryClient, Repo};
 use super::config::Endpoint;
 use super::error::{ErrorKind, RegistryError};
 use super::manifest::{
@@ -76,7 +76,15 @@ async fn fetch_manifest(
     what: &str,
 ) -> Result<FetchedManifest> {
     let (bytes, ct, header_digest) = client
-        .get_manifest(ep, r.registry(), r.repository(), at, what)
+        .get_manifest(
+            &Repo {
+                ep,
+                registry: r.registry(),
+                name: r.repository(),
+            },
+            at,
+            what,
+        )
         .await?;
     let digest = Digest::of(&bytes);
     if at.starts_with("sha256:") && at != digest.to_string() {
@@ -153,9 +161,11 @@ async fn fetch_blob(
         let result: Result<u64> = async {
             let resp = client
                 .get_blob(
-                    ep,
-                    r.registry(),
-                    r.repository(),
+                    &Repo {
+                        ep,
+                        registry: r.registry(),
+                        name: r.repository(),
+                    },
                     &d.digest.to_string(),
                     &what,
                 )

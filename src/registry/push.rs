@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
-use super::client::RegistryClient;
+use super::client::{RegistryClient, Repo};
 use super::config::Endpoint;
 use super::convert::{prepare_export, ManifestFormat};
 use super::manifest::config_and_layers;
@@ -61,18 +61,17 @@ async fn push_blob(
     mounts: &[String],
 ) -> Result<BlobOutcome> {
     let digest = d.digest.to_string();
+    let target = Repo {
+        ep,
+        registry: dest.registry(),
+        name: dest.repository(),
+    };
     let what = format!("pushing blob {digest} to {}", dest.name());
-    if client
-        .blob_exists(ep, dest.registry(), dest.repository(), &digest, &what)
-        .await?
-    {
+    if client.blob_exists(&target, &digest, &what).await? {
         return Ok(BlobOutcome::Skipped);
     }
     for from in mounts {
-        match client
-            .mount_blob(ep, dest.registry(), dest.repository(), from, &digest, &what)
-            .await
-        {
+        match client.mount_blob(&target, from, &digest, &what).await {
             Ok(true) => return Ok(BlobOutcome::Mounted),
             Ok(false) => {}
             // A failed mount (e.g. no pull access to the source) is not
@@ -89,15 +88,7 @@ async fn push_blob(
         );
     }
     client
-        .upload_blob(
-            ep,
-            dest.registry(),
-            dest.repository(),
-            &digest,
-            &path,
-            size,
-            &what,
-        )
+        .upload_blob(&target, &digest, &path, size, &what)
         .await?;
     Ok(BlobOutcome::Uploaded)
 }
@@ -178,9 +169,11 @@ pub async fn push(
             let what = format!("pushing manifest {r}");
             client
                 .put_manifest(
-                    &ep,
-                    r.registry(),
-                    r.repository(),
+                    &Repo {
+                        ep: &ep,
+                        registry: r.registry(),
+                        name: r.repository(),
+                    },
                     &at,
                     body.clone(),
                     &media_type,

@@ -146,20 +146,20 @@ pub fn save_archive(
     {
         let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
         let add_bytes = |tar: &mut tar::Builder<_>, path: &str, bytes: &[u8]| -> Result<()> {
-            let mut h = header(path, bytes.len() as u64, 0o644, tar::EntryType::Regular);
-            tar.append(&mut h, bytes)
+            let h = header(path, bytes.len() as u64, 0o644, tar::EntryType::Regular);
+            tar.append(&h, bytes)
                 .with_context(|| format!("writing {path}"))
         };
         for d in ["blobs/", "blobs/sha256/"] {
-            let mut h = header(d, 0, 0o755, tar::EntryType::Directory);
-            tar.append(&mut h, std::io::empty())?;
+            let h = header(d, 0, 0o755, tar::EntryType::Directory);
+            tar.append(&h, std::io::empty())?;
         }
         for b in &blobs {
             let f = store.open_blob(b)?;
             let size = f.metadata()?.len();
             let path = format!("blobs/sha256/{}", b.hex());
-            let mut h = header(&path, size, 0o644, tar::EntryType::Regular);
-            tar.append(&mut h, f.take(size))
+            let h = header(&path, size, 0o644, tar::EntryType::Regular);
+            tar.append(&h, f.take(size))
                 .with_context(|| format!("writing blob {b}"))?;
         }
         add_bytes(&mut tar, "index.json", &serde_json::to_vec(&index)?)?;

@@ -83,14 +83,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Minimal blocking HTTP/1.1 request; returns (status, headers, body).
+/// An HTTP reply: status, lower-cased headers, body.
+pub type Reply = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Minimal blocking HTTP/1.1 request.
 pub fn http(
     addr: &str,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+) -> std::io::Result<Reply> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut req = format!(
@@ -659,7 +662,9 @@ pub fn busybox_layer_tar() -> Vec<u8> {
         ("usr/local/bin/", 0o755),
         ("usr/sbin/", 0o755),
     ];
-    let mut entries: Vec<(String, Option<&[u8]>, Option<String>, u32)> = Vec::new();
+    // (path, file content, symlink target, mode)
+    type Entry<'a> = (String, Option<&'a [u8]>, Option<String>, u32);
+    let mut entries: Vec<Entry> = Vec::new();
     for (d, m) in dirs {
         entries.push((d.to_string(), None, None, m));
     }
