@@ -21,7 +21,6 @@ pub(super) fn run(
     out_w: OwnedFd,
     err_w: OwnedFd,
     rep_w: OwnedFd,
-    _helper_mask: &SigSet,
 ) -> ! {
     let mut report = std::fs::File::from(rep_w);
     let mut created = Vec::new();

@@ -89,8 +89,7 @@ fn supervise() -> anyhow::Result<()> {
     for s in STOP_SIGNALS {
         mask.add(s);
     }
-    let mut old_mask = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old_mask))?;
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
 
     unshare(CloneFlags::CLONE_NEWPID).context("creating the PID namespace (needs root)")?;
@@ -98,7 +97,7 @@ fn supervise() -> anyhow::Result<()> {
     let pid = match unsafe { fork() }.context("forking the sandbox init")? {
         ForkResult::Child => {
             drop((out_r, err_r, rep_r, sigfd));
-            init::run(&spec, staging.path(), out_w, err_w, rep_w, &old_mask)
+            init::run(&spec, staging.path(), out_w, err_w, rep_w)
         }
         ForkResult::Parent { child } => child,
     };
@@ -170,11 +169,16 @@ fn relay(
     let mut reports = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
 
-    let stop = |interrupted: &mut Option<i32>, sig: i32| {
+    // Kills the init. Once it was reaped the run has ended on its own (and
+    // its pid may be reused), so there is nothing to stop.
+    let stop = |interrupted: &mut Option<i32>, reaped: bool, sig: i32| {
+        if reaped {
+            return;
+        }
         if interrupted.is_none() {
             *interrupted = Some(sig);
         }
-        // The init may already be gone; ESRCH is fine.
+        // ESRCH (exited, not yet reaped) is fine.
         let _ = kill(pid, Signal::SIGKILL);
     };
 
@@ -208,7 +212,7 @@ fn relay(
                 if signo == Signal::SIGCHLD as i32 {
                     code = code.or(reap(pid)?);
                 } else {
-                    stop(&mut interrupted, signo);
+                    stop(&mut interrupted, code.is_some(), signo);
                 }
             }
         }
@@ -217,7 +221,7 @@ fn relay(
             match stdin.read(&mut buf) {
                 Ok(0) | Err(_) => {
                     lifeline_open = false;
-                    stop(&mut interrupted, 0);
+                    stop(&mut interrupted, code.is_some(), 0);
                 }
                 Ok(_) => {} // Nothing more is expected; ignore extra bytes.
             }
@@ -243,7 +247,7 @@ fn relay(
                         .is_err()
                     {
                         parent_gone = true;
-                        stop(&mut interrupted, 0);
+                        stop(&mut interrupted, code.is_some(), 0);
                     }
                 }
                 Some(_) => {}
