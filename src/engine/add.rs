@@ -103,9 +103,36 @@ pub fn extract_archive(path: &Path, kind: ArchiveKind, dest: &Path) -> Result<()
     archive.set_unpack_xattrs(true);
     archive.set_overwrite(true);
     std::fs::create_dir_all(dest)?;
-    archive
-        .unpack(dest)
-        .with_context(|| format!("extracting {} into {}", path.display(), dest.display()))
+    let entries = archive
+        .entries()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let mut entry = entry.with_context(|| format!("reading {}", path.display()))?;
+        // Replace what an earlier layer or archive put there (the tar crate
+        // refuses to hard-link over an existing file).
+        if let Ok(rel) = entry.path() {
+            let target = dest.join(&rel);
+            if let Ok(m) = std::fs::symlink_metadata(&target) {
+                if !m.is_dir() && target.starts_with(dest) {
+                    let _ = std::fs::remove_file(&target);
+                }
+            }
+        }
+        if entry.header().entry_type().is_dir() {
+            // Directory metadata is applied last, after their contents exist.
+            dirs.push(entry);
+            continue;
+        }
+        entry
+            .unpack_in(dest)
+            .with_context(|| format!("extracting {} into {}", path.display(), dest.display()))?;
+    }
+    for mut dir in dirs {
+        dir.unpack_in(dest)
+            .with_context(|| format!("extracting {} into {}", path.display(), dest.display()))?;
+    }
+    Ok(())
 }
 
 /// A file fetched for `ADD URL`.

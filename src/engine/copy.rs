@@ -47,6 +47,15 @@ impl CopyOptions {
 #[derive(Debug, Default)]
 pub struct HardlinkMap {
     seen: HashMap<(u64, u64), PathBuf>,
+    off: bool,
+}
+
+impl HardlinkMap {
+    /// A map that never links: every path becomes its own file, as BuildKit's
+    /// COPY writes hardlinked sources.
+    pub fn disabled() -> Self {
+        HardlinkMap { seen: HashMap::new(), off: true }
+    }
 }
 
 /// Copies `src` (file, dir, symlink or special file) to `dst`. A directory
@@ -67,7 +76,7 @@ pub fn copy_entry(
         return Ok(());
     }
     replace_non_dir(dst)?;
-    if meta.nlink() > 1 && !ft.is_dir() {
+    if meta.nlink() > 1 && !ft.is_dir() && !links.off {
         let key = (meta.dev(), meta.ino());
         if let Some(first) = links.seen.get(&key) {
             return fs::hard_link(first, dst).map_err(|e| with_path(e, dst));

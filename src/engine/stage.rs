@@ -192,9 +192,8 @@ impl<'a> StageRunner<'a> {
                 let args = self.with_shell(&cl.args, cl.exec_form);
                 let cfg = &mut self.image.config.config;
                 cfg.cmd = args.clone();
-                if !cl.exec_form {
-                    cfg.args_escaped = true;
-                }
+                // BuildKit marks every CMD so (Docker's Windows-era flag).
+                cfg.args_escaped = true;
                 self.history(format!("CMD {}", history::go_string_list(&args)), false);
             }
             Command::Entrypoint(cl) => {
@@ -463,7 +462,7 @@ impl<'a> StageRunner<'a> {
                     || selected.iter().any(|s| s.wildcard)
                     || dest_path.is_dir();
                 let parent_owner = owner.unwrap_or((0, 0));
-                let mut links = HardlinkMap::default();
+                let mut links = HardlinkMap::disabled();
                 let place_file =
                     |src: &Path, name: &std::ffi::OsStr, links: &mut HardlinkMap| -> Result<()> {
                         let target = if dest_is_dir {
@@ -482,14 +481,13 @@ impl<'a> StageRunner<'a> {
                     for m in &source.matches {
                         if m.kind == FileKind::Dir {
                             mkdir_all(&dest_path, parent_owner)?;
+                            // Hardlinks are kept inside one copied directory,
+                            // never across sources (each is its own copy).
+                            let mut dir_links = HardlinkMap::default();
                             for entry in &m.entries {
                                 let target = dest_path.join(&entry.dest);
                                 let keep = entry.dest.as_os_str().is_empty();
-                                if entry.kind == FileKind::Symlink {
-                                    place_entry(&entry.path, &target, &opts, &mut links, keep)?;
-                                } else {
-                                    place_entry(&entry.path, &target, &opts, &mut links, keep)?;
-                                }
+                                place_entry(&entry.path, &target, &opts, &mut dir_links, keep)?;
                             }
                         } else if add && unpack && m.kind == FileKind::File {
                             match super::add::detect_archive(&m.path)? {
@@ -563,7 +561,7 @@ impl<'a> StageRunner<'a> {
         let store = &self.shared.store;
         let lowers = self.image.lowers(store)?;
         let cfg = &self.image.config.config;
-        let user = sandbox::user::resolve(&lowers, &cfg.user)?;
+        let user = run_user(&lowers, &cfg.user)?;
         let cwd = if cfg.working_dir.is_empty() {
             "/".to_string()
         } else {
@@ -572,6 +570,10 @@ impl<'a> StageRunner<'a> {
         let mut env: Vec<String> = ev.run_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if !ev.run_env.iter().any(|(k, _)| k == "PATH") {
             env.push(format!("PATH={}", sandbox::DEFAULT_PATH));
+        }
+        // runc sets HOME from passwd when the environment has none.
+        if !ev.run_env.iter().any(|(k, _)| k == "HOME") {
+            env.push(format!("HOME={}", sandbox::user::home_dir(&lowers, user.uid)));
         }
         let dirs = self.step_dirs()?;
         let upper = dirs.path().join("upper");
@@ -797,6 +799,15 @@ impl<'a> StageRunner<'a> {
             }
         }))
     }
+}
+
+/// The identity a RUN gets, as runc sets it up: the primary group is
+/// always the first supplementary group too.
+pub fn run_user(lowers: &[PathBuf], spec: &str) -> Result<sandbox::User> {
+    let mut user = sandbox::user::resolve(lowers, spec)?;
+    user.additional_gids.retain(|g| *g != user.gid);
+    user.additional_gids.insert(0, user.gid);
+    Ok(user)
 }
 
 fn first_line(s: &str) -> String {

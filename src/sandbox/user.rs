@@ -98,6 +98,23 @@ pub fn resolve(layers: &[PathBuf], spec: &str) -> Result<User, UserError> {
     Ok(user)
 }
 
+/// The home directory of `uid` in the rootfs's `/etc/passwd` (what runc
+/// puts in `HOME` when the image sets none), `/` when it has none.
+pub fn home_dir(layers: &[PathBuf], uid: u32) -> String {
+    read_etc(layers, "etc/passwd")
+        .ok()
+        .flatten()
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let f: Vec<&str> = line.trim().split(':').collect();
+                (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid))
+                    .then(|| f[5].to_string())
+                    .filter(|h| !h.is_empty())
+            })
+        })
+        .unwrap_or_else(|| "/".to_string())
+}
+
 struct PasswdEntry<'a> {
     name: &'a str,
     uid: u32,
