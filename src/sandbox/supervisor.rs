@@ -19,8 +19,8 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
 use super::protocol::{self, Frame, Report, Stream};
-use super::spec::RunSpec;
-use super::{cleanup, init, write_fd1};
+use super::spec::{RootFs, RunSpec};
+use super::{cleanup, init, overlay, write_fd1};
 
 /// Entry point of the hidden subcommand; returns the helper's exit code
 /// (0 once a final frame was delivered).
@@ -107,6 +107,9 @@ fn supervise() -> anyhow::Result<()> {
     let (created, error) = parse_reports(&ended.reports);
     let removed_from = spec.rootfs.write_dir();
     cleanup::remove_created(removed_from, &created);
+    if let RootFs::Overlay { work, .. } = &spec.rootfs {
+        overlay::clear_volatile_marker(work);
+    }
     drop(staging);
 
     let frame = if let Some(msg) = error {
