@@ -488,7 +488,7 @@ fn no_leftover_mounts(f: &Fixture) {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let upper = f.upper.to_str().unwrap();
     assert!(
-        !info.contains(upper) && !info.contains(".builder-sandbox-"),
+        !info.contains(upper) && !info.contains(".builder-sandbox"),
         "leftover mounts:\n{info}"
     );
 }
@@ -560,9 +560,30 @@ fn killed_helper_takes_the_run_with_it() {
     let mut stdin = helper.stdin.take().unwrap();
     sandbox::protocol::write_spec(&mut stdin, &serde_json::to_vec(&spec).unwrap()).unwrap();
     wait_for("both sleeps", || processes_with_arg(marker).len() == 2);
+    let staging = std::env::temp_dir()
+        .join(".builder-sandbox")
+        .join(format!("{}-", helper.id()));
+    let leftover = || {
+        std::fs::read_dir(staging.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .any(|e| {
+                e.path()
+                    .to_str()
+                    .unwrap()
+                    .starts_with(staging.to_str().unwrap())
+            })
+    };
+    assert!(leftover());
     helper.kill().unwrap();
     helper.wait().unwrap();
     wait_for("the run to die", || processes_with_arg(marker).is_empty());
+    // The next run removes the staging dir the killed helper left behind.
+    // (It needs a fresh upper/work: a killed run leaves them unusable, as
+    // any crashed volatile overlay does.)
+    let fresh = Fixture::new();
+    run_ok(&fresh.spec(&["true"]));
+    assert!(!leftover(), "stale staging dir not removed");
 }
 
 #[test]
