@@ -41,6 +41,9 @@ pub struct RunSpec {
 pub enum RootFs {
     /// `overlay(lowerdir=lowers, upperdir=upper, workdir=work)`; `lowers` is
     /// the snapshot chain, top layer first. Every change lands in `upper`.
+    /// The overlay is `volatile` (no sync at unmount): if the helper is
+    /// killed, discard `upper` and `work` — the kernel refuses to mount that
+    /// work dir again — and run the step anew.
     Overlay {
         /// Read-only layers, top first (may be empty: `FROM scratch`).
         lowers: Vec<PathBuf>,

@@ -8,6 +8,7 @@
 
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -19,8 +20,8 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
 use super::protocol::{self, Frame, Report, Stream};
-use super::spec::RunSpec;
-use super::{cleanup, init, write_fd1};
+use super::spec::{RootFs, RunSpec};
+use super::{cleanup, init, overlay, write_fd1};
 
 /// Entry point of the hidden subcommand; returns the helper's exit code
 /// (0 once a final frame was delivered).
@@ -71,9 +72,16 @@ fn supervise() -> anyhow::Result<()> {
 
     // The staging dir is only a mount point: the init mounts a private tmpfs
     // on it in its own mount namespace, so on the host it stays empty.
+    let parent = std::env::temp_dir().join(STAGING_PARENT);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&parent)
+        .with_context(|| format!("creating {}", parent.display()))?;
+    remove_stale_staging(&parent);
     let staging = tempfile::Builder::new()
-        .prefix(".builder-sandbox-")
-        .tempdir()
+        .prefix(&format!("{}-", std::process::id()))
+        .tempdir_in(&parent)
         .context("creating the sandbox staging dir")?;
 
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC)?;
@@ -107,6 +115,9 @@ fn supervise() -> anyhow::Result<()> {
     let (created, error) = parse_reports(&ended.reports);
     let removed_from = spec.rootfs.write_dir();
     cleanup::remove_created(removed_from, &created);
+    if let RootFs::Overlay { work, .. } = &spec.rootfs {
+        overlay::clear_volatile_marker(work);
+    }
     drop(staging);
 
     let frame = if let Some(msg) = error {
@@ -119,6 +130,31 @@ fn supervise() -> anyhow::Result<()> {
     // A parent that went away gets nothing; the run is already dead.
     let _ = frame.write_to(&mut FdOut);
     Ok(())
+}
+
+/// Where the staging dirs live, under the temp dir.
+const STAGING_PARENT: &str = ".builder-sandbox";
+
+/// Removes the (empty) staging dirs of helpers that were killed before they
+/// could clean up; their names start with the helper's pid.
+fn remove_stale_staging(parent: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            // rmdir only: a dir that is not empty is not ours to judge.
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
 }
 
 /// Checks what the init would otherwise fail on half-way.
