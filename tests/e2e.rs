@@ -208,11 +208,9 @@ fn runc_run(layout: &Path, tag: &str, scratch: &Path) -> String {
     let mut cfg = read_json(&cfg_path);
     cfg["process"]["terminal"] = Value::Bool(false);
     fs::write(&cfg_path, cfg.to_string()).unwrap();
-    let id = format!(
-        "e2e-{}-{}",
-        std::process::id(),
-        scratch.file_name().unwrap().to_string_lossy()
-    );
+    // Unique per test: the world's temp dir name (runc ids are global).
+    let world = scratch.parent().unwrap().file_name().unwrap();
+    let id = format!("{}-{}", world.to_string_lossy(), std::process::id());
     let o = run(Command::new("runc")
         .args(["run", "--bundle"])
         .arg(&bundle)
