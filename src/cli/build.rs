@@ -171,6 +171,8 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         dockerfile_text: text.clone(),
         dockerfile_name: file_name.clone(),
         runtime: rt.handle().clone(),
+        no_cache: args.no_cache,
+        no_cache_stages: args.no_cache_filter.clone(),
     });
     let image = match engine.build(&plan, &context) {
         Ok(img) => img,
