@@ -173,7 +173,8 @@ pub(crate) fn to_diagnostic(lines: &Lines, logical: &LogicalLine, err: LineError
     let (line, byte) = logical.locate(err.offset);
     let physical = lines.physical(line);
     let column = char_column(physical, byte);
-    let remaining = physical.chars().count() + 1 - column.min(physical.chars().count() + 1);
+    // The caret stays on the line even when the token continues on the next one.
+    let remaining = physical.get(byte..).map_or(0, |r| r.chars().count());
     let mut diag = Diagnostic::at(lines.source(), line, column, err.message)
         .width(err.width.min(remaining.max(1)));
     if let Some(help) = err.help {
