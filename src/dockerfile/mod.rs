@@ -12,6 +12,7 @@ mod fast;
 mod heredoc;
 mod parser;
 mod prepass;
+pub mod shell;
 mod validate;
 
 pub use ast::{Directives, Dockerfile, Heredoc, Instruction, Span};
