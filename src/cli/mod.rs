@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod build;
+pub mod debug;
 pub mod images;
 pub mod inspect;
 pub mod login;
@@ -12,6 +13,7 @@ pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod rmi;
+pub mod sandbox_child;
 pub mod save;
 pub mod tag;
 
@@ -31,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
+    /// Look inside builder (e.g. `debug ast FILE`).
+    Debug(debug::DebugArgs),
     /// Pull images from a registry into the store.
     Pull(pull::PullArgs),
     /// Push an image from the store to a registry.
@@ -52,6 +56,9 @@ pub enum Command {
     /// Log out from a registry.
     Logout(logout::LogoutArgs),
     // Subcommands are added here, one line each: `Name(name::NameArgs),`
+    /// The sandbox helper of a RUN step (internal).
+    #[command(name = "__sandbox-child", hide = true)]
+    SandboxChild(sandbox_child::SandboxChildArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -59,6 +66,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result: anyhow::Result<i32> = match cli.command {
         Command::Build(args) => build::run(args),
+        Command::Debug(args) => debug::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Push(args) => push::run(args),
         Command::Images(args) => images::run(args),
@@ -69,6 +77,7 @@ pub fn main() -> i32 {
         Command::Save(args) => save::run(args),
         Command::Login(args) => login::run(args),
         Command::Logout(args) => logout::run(args),
+        Command::SandboxChild(args) => sandbox_child::run(args),
     };
     match result {
         Ok(code) => code,
@@ -77,4 +86,21 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Reads a Dockerfile from a path, or from stdin for `-`; returns the name
+/// shown in messages and the text.
+pub fn read_dockerfile(path: &std::path::Path) -> anyhow::Result<(String, String)> {
+    use anyhow::Context as _;
+    use std::io::Read as _;
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the Dockerfile from stdin")?;
+        return Ok(("-".to_string(), text));
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the Dockerfile {}", path.display()))?;
+    Ok((path.display().to_string(), text))
 }
