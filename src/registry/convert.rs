@@ -5,12 +5,9 @@
 //! If nothing needs changing the manifest bytes are returned untouched, so
 //! a pulled image is pushed with the digest it was pulled with.
 //!
-//! Compression here is gzip via flate2 at the default level, remembered in
-//! `ROOT/cache/compressed/<diffid-hex>.gzip` so each layer is compressed
-//! once. When the `layer` module's `compress` (zstd, levels, both cores)
-//! lands, [`compress_layer`] is the one place to call it from.
-
-use std::io::{Read, Write};
+//! Compression is gzip by `crate::layer::compress` at its default level,
+//! remembered in `ROOT/cache/compressed/<blob-hex>.gzip` so each layer is
+//! compressed once.
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -19,7 +16,7 @@ use crate::store::descriptor::{
     Descriptor, DOCKER_CONFIG, DOCKER_LAYER_FOREIGN, DOCKER_LAYER_GZIP, DOCKER_MANIFEST,
     OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
 };
-use crate::store::{decompress, fsutil, Digest, Store};
+use crate::store::{fsutil, Digest, Store};
 
 /// The manifest format to push or save in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,23 +62,21 @@ pub fn compress_layer(store: &Store, blob: &Digest) -> Result<(Digest, u64)> {
             }
         }
     }
-    let mut input = decompress(store.open_blob(blob)?)?;
-    let writer = store.blob_writer()?;
-    let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = input
-            .read(&mut buf)
-            .with_context(|| format!("reading layer {blob}"))?;
-        if n == 0 {
-            break;
-        }
-        gz.write_all(&buf[..n]).context("compressing layer")?;
-    }
-    let (d, n) = gz
-        .finish()
-        .context("finishing gzip stream")?
-        .commit(None, None)?;
+    // The layer module's streaming compressor (digest computed in the same
+    // pass); its temp file lands in the store's tmp dir and is adopted.
+    let raw = std::io::BufReader::new(store.open_blob(blob)?);
+    let (_, plain) =
+        crate::layer::decompress(raw).with_context(|| format!("reading layer {blob}"))?;
+    let c = crate::layer::compress(
+        plain,
+        &store.tmp_dir(),
+        crate::layer::Compression::Gzip,
+        None,
+    )
+    .with_context(|| format!("compressing layer {blob}"))?;
+    let d = Digest::parse(&c.digest.to_string())?;
+    let n = c.size;
+    store.adopt_blob(&c.path, &d, n)?;
     fsutil::write_atomic(&memo, format!("{d} {n}\n").as_bytes(), 0o644)?;
     Ok((d, n))
 }
@@ -171,6 +166,7 @@ pub fn prepare_export(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     fn image(store: &Store, layer_mt: &str, layer: &[u8]) -> Descriptor {
         let l = store.put_blob_bytes(layer, None).unwrap();
