@@ -53,7 +53,11 @@ fn dests(sources: &[SelectedSource]) -> Vec<String> {
         .collect()
 }
 
-fn select(ctx: &BuildContext, sources: &[&str], opts: &SelectOptions) -> Result<Vec<SelectedSource>, ContextError> {
+fn select(
+    ctx: &BuildContext,
+    sources: &[&str],
+    opts: &SelectOptions,
+) -> Result<Vec<SelectedSource>, ContextError> {
     let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
     ctx.resolve_sources(&sources, opts)
 }
@@ -85,27 +89,89 @@ fn dockerignore_table() {
         (
             "",
             &[
-                "README.md", "build", "build/out", "build/out/app", "build/tmp", "build/tmp/junk", "docs",
-                "docs/deep", "docs/deep/guide.md", "docs/intro.md", "docs/logo.png", "empty", "main.go",
-                "node_modules", "node_modules/a", "node_modules/a/index.js", "node_modules/keep.js", "src",
-                "src/app.log", "src/lib", "src/lib/x.log", "src/lib/x.rs",
+                "README.md",
+                "build",
+                "build/out",
+                "build/out/app",
+                "build/tmp",
+                "build/tmp/junk",
+                "docs",
+                "docs/deep",
+                "docs/deep/guide.md",
+                "docs/intro.md",
+                "docs/logo.png",
+                "empty",
+                "main.go",
+                "node_modules",
+                "node_modules/a",
+                "node_modules/a/index.js",
+                "node_modules/keep.js",
+                "src",
+                "src/app.log",
+                "src/lib",
+                "src/lib/x.log",
+                "src/lib/x.rs",
             ],
         ),
         // `*.md` is anchored at the root; `docs/*.md` only one level in docs.
-        ("*.md\nnode_modules\nbuild\nsrc\nempty", &["docs", "docs/deep", "docs/deep/guide.md", "docs/intro.md", "docs/logo.png", "main.go"]),
-        ("docs/*.md\nnode_modules\nbuild\nsrc\nempty", &["README.md", "docs", "docs/deep", "docs/deep/guide.md", "docs/logo.png", "main.go"]),
-        ("**/*.md\nnode_modules\nbuild\nsrc\nempty", &["docs", "docs/deep", "docs/logo.png", "main.go"]),
+        (
+            "*.md\nnode_modules\nbuild\nsrc\nempty",
+            &[
+                "docs",
+                "docs/deep",
+                "docs/deep/guide.md",
+                "docs/intro.md",
+                "docs/logo.png",
+                "main.go",
+            ],
+        ),
+        (
+            "docs/*.md\nnode_modules\nbuild\nsrc\nempty",
+            &[
+                "README.md",
+                "docs",
+                "docs/deep",
+                "docs/deep/guide.md",
+                "docs/logo.png",
+                "main.go",
+            ],
+        ),
+        (
+            "**/*.md\nnode_modules\nbuild\nsrc\nempty",
+            &["docs", "docs/deep", "docs/logo.png", "main.go"],
+        ),
         // Re-include inside an excluded directory: the directory appears with only that file.
-        ("*\n!node_modules/keep.js", &["node_modules", "node_modules/keep.js"]),
+        (
+            "*\n!node_modules/keep.js",
+            &["node_modules", "node_modules/keep.js"],
+        ),
         // Re-include with a wildcard below an excluded directory.
         ("*\n!src/**/*.rs", &["src", "src/lib", "src/lib/x.rs"]),
         // `foo/**` excludes the contents, not the directory.
-        ("build/**\ndocs\nnode_modules\nsrc\nempty\n*.md\nmain.go", &["build"]),
+        (
+            "build/**\ndocs\nnode_modules\nsrc\nempty\n*.md\nmain.go",
+            &["build"],
+        ),
         // `**/x` at any depth, trailing slash and leading slash cleaned.
-        ("**/*.log\n/docs/\nnode_modules/\nbuild/\n./empty\n*.md\nmain.go", &["src", "src/lib", "src/lib/x.rs"]),
+        (
+            "**/*.log\n/docs/\nnode_modules/\nbuild/\n./empty\n*.md\nmain.go",
+            &["src", "src/lib", "src/lib/x.rs"],
+        ),
         // Last match wins.
-        ("*\n!docs\ndocs/deep", &["docs", "docs/intro.md", "docs/logo.png"]),
-        ("*\n!docs\ndocs/deep\n!docs/deep/guide.md", &["docs", "docs/deep", "docs/deep/guide.md", "docs/intro.md", "docs/logo.png"]),
+        (
+            "*\n!docs\ndocs/deep",
+            &["docs", "docs/intro.md", "docs/logo.png"],
+        ),
+        (
+            "*\n!docs\ndocs/deep\n!docs/deep/guide.md",
+            &[
+                "docs",
+                "docs/deep",
+                "docs/deep/guide.md",
+                "docs/intro.md",
+                "docs/logo.png",
+            ],
+        ),
         // `.` matches nothing, comments and blanks are skipped; ` #x` is a pattern.
         ("# all\n.\n\n*\n!main.go\n #main.go", &["main.go"]),
         // Escaped wildcard is literal.
@@ -130,12 +196,19 @@ fn dockerfile_specific_ignore_file_takes_precedence() {
     let dir = tempfile::tempdir().unwrap();
     tree(dir.path(), &["a.txt", "b.txt", "build/app.Dockerfile"]);
     fs::write(dir.path().join(".dockerignore"), "a.txt\n").unwrap();
-    fs::write(dir.path().join("build/app.Dockerfile.dockerignore"), "b.txt\n").unwrap();
+    fs::write(
+        dir.path().join("build/app.Dockerfile.dockerignore"),
+        "b.txt\n",
+    )
+    .unwrap();
     let spec = IgnoreSpec::Auto {
         dockerfile: Some(PathBuf::from("build/app.Dockerfile")),
     };
     let ctx = BuildContext::from_dir(dir.path(), spec).unwrap();
-    assert_eq!(ctx.ignore_file().unwrap(), ctx.root().join("build/app.Dockerfile.dockerignore"));
+    assert_eq!(
+        ctx.ignore_file().unwrap(),
+        ctx.root().join("build/app.Dockerfile.dockerignore")
+    );
     assert!(ctx.contains("a.txt").unwrap());
     assert!(!ctx.contains("b.txt").unwrap());
 }
@@ -144,7 +217,8 @@ fn dockerfile_specific_ignore_file_takes_precedence() {
 fn bad_ignore_pattern_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join(".dockerignore"), "[\n").unwrap();
-    let err = BuildContext::from_dir(dir.path(), IgnoreSpec::Auto { dockerfile: None }).unwrap_err();
+    let err =
+        BuildContext::from_dir(dir.path(), IgnoreSpec::Auto { dockerfile: None }).unwrap_err();
     assert!(matches!(err, ContextError::Pattern { .. }), "{err}");
     assert!(err.to_string().contains(".dockerignore"), "{err}");
 }
@@ -156,7 +230,10 @@ fn missing_and_ignored_sources_are_not_found() {
     assert_eq!(err.to_string(), "\"/missing.txt\": not found");
     for hidden in ["secret.env", "logs", "logs/x.log", "./logs/../secret.env"] {
         let err = select(&ctx, &[hidden], &SelectOptions::default()).unwrap_err();
-        assert!(matches!(err, ContextError::NotFound { .. }), "{hidden}: {err}");
+        assert!(
+            matches!(err, ContextError::NotFound { .. }),
+            "{hidden}: {err}"
+        );
     }
     // The first missing source is named even after good ones.
     let err = select(&ctx, &["a.txt", "nope/deeper"], &SelectOptions::default()).unwrap_err();
@@ -175,7 +252,10 @@ fn sources_cannot_escape_the_context() {
     assert_eq!(sel(&ctx, &["sub/../../sub/b.txt"]), vec!["b.txt"]);
     let selected = select(&ctx, &["../a.txt"], &SelectOptions::default()).unwrap();
     assert_eq!(selected[0].normalized, "/a.txt");
-    assert_eq!(selected[0].matches[0].path, dir.path().canonicalize().unwrap().join("a.txt"));
+    assert_eq!(
+        selected[0].matches[0].path,
+        dir.path().canonicalize().unwrap().join("a.txt")
+    );
 }
 
 #[test]
@@ -183,7 +263,18 @@ fn directory_sources_copy_their_contents() {
     let (_dir, ctx) = ctx_with_ignore(&["dir/a", "dir/sub/b", "dir/empty/", "top"], "");
     assert_eq!(sel(&ctx, &["dir"]), vec!["a", "empty", "sub", "sub/b"]);
     assert_eq!(sel(&ctx, &["dir/"]), vec!["a", "empty", "sub", "sub/b"]);
-    assert_eq!(sel(&ctx, &["."]), vec![".dockerignore", "dir", "dir/a", "dir/empty", "dir/sub", "dir/sub/b", "top"]);
+    assert_eq!(
+        sel(&ctx, &["."]),
+        vec![
+            ".dockerignore",
+            "dir",
+            "dir/a",
+            "dir/empty",
+            "dir/sub",
+            "dir/sub/b",
+            "top"
+        ]
+    );
     let s = select(&ctx, &["dir", "top"], &SelectOptions::default()).unwrap();
     assert_eq!(s[0].matches[0].kind, FileKind::Dir);
     assert_eq!(s[1].matches[0].kind, FileKind::File);
@@ -199,7 +290,17 @@ fn directory_sources_copy_their_contents() {
 #[test]
 fn wildcards_follow_go_filepath_match() {
     let (_dir, ctx) = ctx_with_ignore(
-        &["a.txt", "b.txt", "c.md", "docs/d.txt", "dir1/x", "dir1/sub/y", "dir2/z", "file[1].txt", "hidden.txt"],
+        &[
+            "a.txt",
+            "b.txt",
+            "c.md",
+            "docs/d.txt",
+            "dir1/x",
+            "dir1/sub/y",
+            "dir2/z",
+            "file[1].txt",
+            "hidden.txt",
+        ],
         "hidden.txt\n",
     );
     // `*` stays in one directory; ignored files are invisible to wildcards.
@@ -245,19 +346,29 @@ fn symlinks_as_sources_are_followed_inside_dirs_kept() {
 
     let s = select(&ctx, &["link-to-file"], &SelectOptions::default()).unwrap();
     let m = &s[0].matches[0];
-    assert_eq!((m.kind, m.name.to_str().unwrap()), (FileKind::File, "link-to-file"));
+    assert_eq!(
+        (m.kind, m.name.to_str().unwrap()),
+        (FileKind::File, "link-to-file")
+    );
     assert_eq!(m.path, root.join("real/file"));
     assert_eq!(m.entries[0].dest, PathBuf::from("link-to-file"));
     assert_eq!(m.entries[0].kind, FileKind::File);
 
     // A symlink to a directory copies the directory's contents; the link inside stays a link.
     let s = select(&ctx, &["link-to-dir"], &SelectOptions::default()).unwrap();
-    let inner: Vec<_> = s[0].entries().map(|e| (e.dest.clone(), e.kind, e.link_target.clone())).collect();
+    let inner: Vec<_> = s[0]
+        .entries()
+        .map(|e| (e.dest.clone(), e.kind, e.link_target.clone()))
+        .collect();
     assert_eq!(
         inner,
         vec![
             (PathBuf::from("file"), FileKind::File, None),
-            (PathBuf::from("inner"), FileKind::Symlink, Some(PathBuf::from("file"))),
+            (
+                PathBuf::from("inner"),
+                FileKind::Symlink,
+                Some(PathBuf::from("file"))
+            ),
         ]
     );
 
@@ -284,16 +395,30 @@ fn ignored_symlink_target_is_not_found() {
 
 #[test]
 fn copy_of_excluded_dir_with_reincluded_child() {
-    let (_dir, ctx) = ctx_with_ignore(&["node_modules/a/x.js", "node_modules/keep.js"], "node_modules\n!node_modules/keep.js\n");
+    let (_dir, ctx) = ctx_with_ignore(
+        &["node_modules/a/x.js", "node_modules/keep.js"],
+        "node_modules\n!node_modules/keep.js\n",
+    );
     assert_eq!(sel(&ctx, &["node_modules"]), vec!["keep.js"]);
-    assert_eq!(sel(&ctx, &["."]), vec![".dockerignore", "node_modules", "node_modules/keep.js"]);
+    assert_eq!(
+        sel(&ctx, &["."]),
+        vec![".dockerignore", "node_modules", "node_modules/keep.js"]
+    );
     assert!(select(&ctx, &["node_modules/a"], &SelectOptions::default()).is_err());
 }
 
 #[test]
 fn exclude_flag() {
     let (_dir, ctx) = ctx_with_ignore(
-        &["dir/a.md", "dir/b.txt", "dir/sub/c.md", "dir/sub/d.txt", "dir/docs/e.md", "top.md", "top.txt"],
+        &[
+            "dir/a.md",
+            "dir/b.txt",
+            "dir/sub/c.md",
+            "dir/sub/d.txt",
+            "dir/docs/e.md",
+            "top.md",
+            "top.txt",
+        ],
         "",
     );
     let opts = |ex: &[&str]| SelectOptions {
@@ -302,16 +427,31 @@ fn exclude_flag() {
     };
     let pick = |srcs: &[&str], ex: &[&str]| dests(&select(&ctx, srcs, &opts(ex)).unwrap());
     // Patterns are relative to the copied directory; `*` stays at its top level.
-    assert_eq!(pick(&["dir"], &["*.md"]), vec!["b.txt", "docs", "docs/e.md", "sub", "sub/c.md", "sub/d.txt"]);
-    assert_eq!(pick(&["dir"], &["**/*.md"]), vec!["b.txt", "docs", "sub", "sub/d.txt"]);
+    assert_eq!(
+        pick(&["dir"], &["*.md"]),
+        vec!["b.txt", "docs", "docs/e.md", "sub", "sub/c.md", "sub/d.txt"]
+    );
+    assert_eq!(
+        pick(&["dir"], &["**/*.md"]),
+        vec!["b.txt", "docs", "sub", "sub/d.txt"]
+    );
     // Excluding a directory drops everything inside it.
     assert_eq!(pick(&["dir"], &["sub", "docs"]), vec!["a.md", "b.txt"]);
     // `!` re-includes inside an excluded directory; the directory is created for it.
-    assert_eq!(pick(&["dir"], &["sub", "!sub/d.txt"]), vec!["a.md", "b.txt", "docs", "docs/e.md", "sub", "sub/d.txt"]);
-    assert_eq!(pick(&["dir"], &["*", "!**/*.txt"]), vec!["b.txt", "sub", "sub/d.txt"]);
+    assert_eq!(
+        pick(&["dir"], &["sub", "!sub/d.txt"]),
+        vec!["a.md", "b.txt", "docs", "docs/e.md", "sub", "sub/d.txt"]
+    );
+    assert_eq!(
+        pick(&["dir"], &["*", "!**/*.txt"]),
+        vec!["b.txt", "sub", "sub/d.txt"]
+    );
     // A match itself is never excluded (BuildKit applies --exclude below each match).
     assert_eq!(pick(&["*.md"], &["top.md"]), vec!["top.md"]);
-    assert_eq!(pick(&["."], &["dir", "*.md", ".dockerignore"]), vec!["top.txt"]);
+    assert_eq!(
+        pick(&["."], &["dir", "*.md", ".dockerignore"]),
+        vec!["top.txt"]
+    );
     // Bad patterns are reported as coming from --exclude.
     let err = select(&ctx, &["dir"], &opts(&["["])).unwrap_err();
     assert!(err.to_string().contains("--exclude"), "{err}");
@@ -320,7 +460,15 @@ fn exclude_flag() {
 #[test]
 fn parents_flag() {
     let (_dir, ctx) = ctx_with_ignore(
-        &["a/b/x.txt", "a/b/y.md", "a/c/z.txt", "pkg/one/package.json", "pkg/two/package.json", "pkg/two/src/i.js", "package.json"],
+        &[
+            "a/b/x.txt",
+            "a/b/y.md",
+            "a/c/z.txt",
+            "pkg/one/package.json",
+            "pkg/two/package.json",
+            "pkg/two/src/i.js",
+            "package.json",
+        ],
         "",
     );
     let parents = SelectOptions {
@@ -330,13 +478,38 @@ fn parents_flag() {
     let pick = |srcs: &[&str]| dests(&select(&ctx, srcs, &parents).unwrap());
     // The path relative to the context is kept, with its parent directories.
     assert_eq!(pick(&["a/b/x.txt"]), vec!["a", "a/b", "a/b/x.txt"]);
-    assert_eq!(pick(&["a/*/*.txt"]), vec!["a", "a/b", "a/b/x.txt", "a/c", "a/c/z.txt"]);
-    assert_eq!(pick(&["**/package.json"]), vec!["package.json", "pkg", "pkg/one", "pkg/one/package.json", "pkg/two", "pkg/two/package.json"]);
+    assert_eq!(
+        pick(&["a/*/*.txt"]),
+        vec!["a", "a/b", "a/b/x.txt", "a/c", "a/c/z.txt"]
+    );
+    assert_eq!(
+        pick(&["**/package.json"]),
+        vec![
+            "package.json",
+            "pkg",
+            "pkg/one",
+            "pkg/one/package.json",
+            "pkg/two",
+            "pkg/two/package.json"
+        ]
+    );
     // A directory brings its contents.
-    assert_eq!(pick(&["pkg/two"]), vec!["pkg", "pkg/two", "pkg/two/package.json", "pkg/two/src", "pkg/two/src/i.js"]);
+    assert_eq!(
+        pick(&["pkg/two"]),
+        vec![
+            "pkg",
+            "pkg/two",
+            "pkg/two/package.json",
+            "pkg/two/src",
+            "pkg/two/src/i.js"
+        ]
+    );
     // `/./` pivots: paths are kept relative to the part before it.
     assert_eq!(pick(&["a/./b/x.txt"]), vec!["b", "b/x.txt"]);
-    assert_eq!(pick(&["./pkg/./*/package.json"]), vec!["one", "one/package.json", "two", "two/package.json"]);
+    assert_eq!(
+        pick(&["./pkg/./*/package.json"]),
+        vec!["one", "one/package.json", "two", "two/package.json"]
+    );
     // Literal paths must exist; wildcards may match nothing.
     let err = select(&ctx, &["a/nope.txt"], &parents).unwrap_err();
     assert_eq!(err.to_string(), "\"/a/nope.txt\": not found");
@@ -346,7 +519,10 @@ fn parents_flag() {
         excludes: vec!["**/*.md".into()],
         parents: true,
     };
-    assert_eq!(dests(&select(&ctx, &["a/b"], &both).unwrap()), vec!["a", "a/b", "a/b/x.txt"]);
+    assert_eq!(
+        dests(&select(&ctx, &["a/b"], &both).unwrap()),
+        vec!["a", "a/b", "a/b/x.txt"]
+    );
 }
 
 fn tar_bytes(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
@@ -395,15 +571,32 @@ fn tar_context_plain_and_compressed() {
     let gz = gz.finish().unwrap();
     let zst = zstd::encode_all(&raw[..], 1).unwrap();
     for (label, bytes) in [("plain", raw.clone()), ("gzip", gz), ("zstd", zst)] {
-        let ctx = BuildContext::from_tar(&bytes[..], IgnoreSpec::Auto { dockerfile: None }).unwrap();
+        let ctx =
+            BuildContext::from_tar(&bytes[..], IgnoreSpec::Auto { dockerfile: None }).unwrap();
         let root = ctx.root().to_path_buf();
         assert_eq!(
             ctx.list().unwrap(),
-            [".dockerignore", "Dockerfile", "abs", "abs/name.txt", "link", "src", "src/main.rs"].map(PathBuf::from),
+            [
+                ".dockerignore",
+                "Dockerfile",
+                "abs",
+                "abs/name.txt",
+                "link",
+                "src",
+                "src/main.rs"
+            ]
+            .map(PathBuf::from),
             "{label}"
         );
-        assert_eq!(fs::read_link(root.join("link")).unwrap(), PathBuf::from("src/main.rs"));
-        let mode = fs::metadata(root.join("src/main.rs")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            fs::read_link(root.join("link")).unwrap(),
+            PathBuf::from("src/main.rs")
+        );
+        let mode = fs::metadata(root.join("src/main.rs"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o755, "{label}");
         let s = select(&ctx, &["link"], &SelectOptions::default()).unwrap();
         assert_eq!(s[0].matches[0].path, root.join("src/main.rs"));
@@ -453,7 +646,10 @@ fn fast_index(path: &Path) -> MetadataIndex {
 fn digest_ignores_mtime_and_reuses_unchanged_files() {
     let state = tempfile::tempdir().unwrap();
     let index_path = state.path().join("ctx-index");
-    let (dir, ctx) = ctx_with_ignore(&["app/a.txt", "app/b.txt", "app/sub/c.txt", "app/l -> a.txt"], "");
+    let (dir, ctx) = ctx_with_ignore(
+        &["app/a.txt", "app/b.txt", "app/sub/c.txt", "app/l -> a.txt"],
+        "",
+    );
     age(dir.path());
 
     let mut idx = fast_index(&index_path);
@@ -472,7 +668,8 @@ fn digest_ignores_mtime_and_reuses_unchanged_files() {
     // Touch: new mtime, same content → same digest, but the file is re-read.
     let a = dir.path().join("app/a.txt");
     let f = fs::File::options().write(true).open(&a).unwrap();
-    f.set_modified(SystemTime::now() - Duration::from_secs(3600)).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
     drop(f);
     assert_eq!(digest_of(&ctx, &["app"], &mut idx), d1);
     assert_eq!(idx.stats().files_read, 1);
@@ -488,7 +685,11 @@ fn digest_ignores_mtime_and_reuses_unchanged_files() {
     assert_eq!(idx.stats().files_read, 2);
 
     // Mode change changes the digest too.
-    fs::set_permissions(dir.path().join("app/b.txt"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::set_permissions(
+        dir.path().join("app/b.txt"),
+        fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     let d3 = digest_of(&ctx, &["app"], &mut idx);
     assert_ne!(d3, d2);
 
@@ -506,13 +707,29 @@ fn digest_depends_on_selection_not_location() {
     let (_d2, ctx2) = ctx_with_ignore(spec, "");
     let mut idx = MetadataIndex::in_memory();
     let one = digest_of(&ctx1, &["x"], &mut idx);
-    assert_eq!(one, digest_of(&ctx2, &["x"], &mut idx), "same tree elsewhere, same digest");
+    assert_eq!(
+        one,
+        digest_of(&ctx2, &["x"], &mut idx),
+        "same tree elsewhere, same digest"
+    );
     // Different selections of identical bytes differ where the copy result differs.
-    assert_ne!(digest_of(&ctx1, &["x/a"], &mut idx), digest_of(&ctx1, &["y/a"], &mut idx).replace('0', "1"));
-    assert_ne!(digest_of(&ctx1, &["x"], &mut idx), digest_of(&ctx1, &["y"], &mut idx));
-    assert_ne!(digest_of(&ctx1, &["x/a", "y"], &mut idx), digest_of(&ctx1, &["y", "x/a"], &mut idx));
+    assert_ne!(
+        digest_of(&ctx1, &["x/a"], &mut idx),
+        digest_of(&ctx1, &["y/a"], &mut idx).replace('0', "1")
+    );
+    assert_ne!(
+        digest_of(&ctx1, &["x"], &mut idx),
+        digest_of(&ctx1, &["y"], &mut idx)
+    );
+    assert_ne!(
+        digest_of(&ctx1, &["x/a", "y"], &mut idx),
+        digest_of(&ctx1, &["y", "x/a"], &mut idx)
+    );
     // Empty wildcard selection has a stable digest.
-    assert_eq!(digest_of(&ctx1, &["*.none"], &mut idx), digest_of(&ctx2, &["*.none"], &mut idx));
+    assert_eq!(
+        digest_of(&ctx1, &["*.none"], &mut idx),
+        digest_of(&ctx2, &["*.none"], &mut idx)
+    );
 }
 
 #[test]
@@ -526,7 +743,10 @@ fn index_survives_only_atomic_writes() {
     idx.save().unwrap();
     assert!(index_path.exists());
     // No temp files left next to it.
-    let names: Vec<_> = fs::read_dir(index_path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = fs::read_dir(index_path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("index")]);
     // Entries of deleted files are dropped on the next save.
     fs::remove_file(dir.path().join("f")).unwrap();
@@ -553,7 +773,11 @@ fn big_context() {
     for f in 0..20_000 {
         fs::write(dir.path().join(format!("node_modules/pkg/{f}.js")), "x").unwrap();
     }
-    fs::write(dir.path().join(".dockerignore"), "node_modules\n**/f09*.txt\n").unwrap();
+    fs::write(
+        dir.path().join(".dockerignore"),
+        "node_modules\n**/f09*.txt\n",
+    )
+    .unwrap();
     eprintln!("created 120k files in {:?}", start.elapsed());
     std::thread::sleep(Duration::from_millis(200));
 
@@ -574,7 +798,11 @@ fn big_context() {
     let t = std::time::Instant::now();
     let s = select(&ctx, &["."], &SelectOptions::default()).unwrap();
     let d2 = ctx.digest_sources(&s, &mut idx).unwrap();
-    eprintln!("warm select+digest in {:?} ({:?})", t.elapsed(), idx.stats());
+    eprintln!(
+        "warm select+digest in {:?} ({:?})",
+        t.elapsed(),
+        idx.stats()
+    );
     assert_eq!(d1, d2);
     assert_eq!(idx.stats().files_read, 0);
     let _ = fs::remove_file(index_path);

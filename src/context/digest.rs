@@ -191,7 +191,9 @@ impl MetadataIndex {
     /// directory). Entries not used in this session are kept only if their
     /// file still exists. Does nothing for in-memory indexes or when unchanged.
     pub fn save(&mut self) -> Result<()> {
-        let Some(path) = self.path.clone() else { return Ok(()) };
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
         let before = self.entries.len();
         self.entries
             .retain(|p, e| e.touched || std::fs::symlink_metadata(p).is_ok());
@@ -209,8 +211,11 @@ impl MetadataIndex {
             write_entries(&mut w, &self.entries).map_err(|e| ContextError::io(tmp.path(), e))?;
             w.flush().map_err(|e| ContextError::io(tmp.path(), e))?;
         }
-        tmp.as_file().sync_all().map_err(|e| ContextError::io(tmp.path(), e))?;
-        tmp.persist(&path).map_err(|e| ContextError::io(&path, e.error))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| ContextError::io(tmp.path(), e))?;
+        tmp.persist(&path)
+            .map_err(|e| ContextError::io(&path, e.error))?;
         File::open(&dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| ContextError::io(&dir, e))?;
@@ -229,7 +234,9 @@ struct Hashed {
 }
 
 fn hash_file(path: &Path, racy_window: Duration) -> Result<Hashed> {
-    let started = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let io_err = |e| ContextError::io(path, e);
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -323,11 +330,14 @@ pub fn digest_sources(sources: &[SelectedSource], index: &mut MetadataIndex) -> 
                     FileKind::Symlink => {
                         let target = match &e.link_target {
                             Some(t) => t.clone(),
-                            None => std::fs::read_link(&e.path).map_err(|err| ContextError::io(&e.path, err))?,
+                            None => std::fs::read_link(&e.path)
+                                .map_err(|err| ContextError::io(&e.path, err))?,
                         };
                         put(&mut h, target.as_os_str().as_bytes());
                     }
-                    FileKind::CharDevice | FileKind::BlockDevice => h.update(e.metadata.rdev().to_le_bytes()),
+                    FileKind::CharDevice | FileKind::BlockDevice => {
+                        h.update(e.metadata.rdev().to_le_bytes())
+                    }
                     FileKind::Dir | FileKind::Fifo | FileKind::Socket => {}
                 }
             }
@@ -338,9 +348,14 @@ pub fn digest_sources(sources: &[SelectedSource], index: &mut MetadataIndex) -> 
 
 /// Hashes files, spreading large batches over the available cores.
 fn hash_many<'p>(paths: &[&'p Path], racy_window: Duration) -> Result<Vec<(&'p Path, Hashed)>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     if threads < 2 || paths.len() < PARALLEL_THRESHOLD {
-        return paths.iter().map(|p| Ok((*p, hash_file(p, racy_window)?))).collect();
+        return paths
+            .iter()
+            .map(|p| Ok((*p, hash_file(p, racy_window)?)))
+            .collect();
     }
     let chunk = paths.len().div_ceil(threads);
     std::thread::scope(|scope| {
@@ -348,7 +363,9 @@ fn hash_many<'p>(paths: &[&'p Path], racy_window: Duration) -> Result<Vec<(&'p P
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || -> Result<Vec<(&'p Path, Hashed)>> {
-                    part.iter().map(|p| Ok((*p, hash_file(p, racy_window)?))).collect()
+                    part.iter()
+                        .map(|p| Ok((*p, hash_file(p, racy_window)?)))
+                        .collect()
                 })
             })
             .collect();
@@ -363,7 +380,10 @@ fn hash_many<'p>(paths: &[&'p Path], racy_window: Duration) -> Result<Vec<(&'p P
     })
 }
 
-fn write_entries(w: &mut impl Write, entries: &HashMap<PathBuf, IndexEntry>) -> std::io::Result<()> {
+fn write_entries(
+    w: &mut impl Write,
+    entries: &HashMap<PathBuf, IndexEntry>,
+) -> std::io::Result<()> {
     let mut body = Vec::with_capacity(entries.len() * 128);
     body.extend_from_slice(MAGIC);
     body.extend_from_slice(&(entries.len() as u64).to_le_bytes());
@@ -490,7 +510,11 @@ mod tests {
         idx.set_racy_window(Duration::from_secs(3600));
         idx.file_digest(&file, &meta).unwrap();
         idx.file_digest(&file, &meta).unwrap();
-        assert_eq!(idx.stats().files_read, 2, "a just-written file must be re-read");
+        assert_eq!(
+            idx.stats().files_read,
+            2,
+            "a just-written file must be re-read"
+        );
         idx.set_racy_window(Duration::ZERO);
         idx.file_digest(&file, &meta).unwrap();
         idx.file_digest(&file, &meta).unwrap();

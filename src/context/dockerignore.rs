@@ -87,7 +87,11 @@ pub fn load_ignore(root: &Path, spec: &IgnoreSpec) -> Result<LoadedIgnore, Conte
         IgnoreSpec::Auto { dockerfile } => {
             let mut candidates = Vec::new();
             if let Some(df) = dockerfile {
-                let df = if df.is_absolute() { df.clone() } else { root.join(df) };
+                let df = if df.is_absolute() {
+                    df.clone()
+                } else {
+                    root.join(df)
+                };
                 if let Some(name) = df.file_name() {
                     let mut ignore_name = name.to_os_string();
                     ignore_name.push(".dockerignore");
@@ -118,10 +122,10 @@ pub fn load_ignore(root: &Path, spec: &IgnoreSpec) -> Result<LoadedIgnore, Conte
 /// Builds the matcher for loaded patterns, naming the file in errors.
 pub fn build_matcher(loaded: &LoadedIgnore) -> Result<PatternMatcher, ContextError> {
     PatternMatcher::new(&loaded.patterns).map_err(|source| ContextError::Pattern {
-        origin: loaded
-            .source
-            .as_ref()
-            .map_or_else(|| "ignore patterns".to_string(), |p| p.display().to_string()),
+        origin: loaded.source.as_ref().map_or_else(
+            || "ignore patterns".to_string(),
+            |p| p.display().to_string(),
+        ),
         source,
     })
 }
@@ -169,14 +173,27 @@ mod tests {
         let loaded = load_ignore(root, &auto(Some("build/app.Dockerfile"))).unwrap();
         assert_eq!(loaded.patterns, vec!["from-context"]);
 
-        std::fs::write(root.join("build/app.Dockerfile.dockerignore"), "from-dockerfile\n").unwrap();
+        std::fs::write(
+            root.join("build/app.Dockerfile.dockerignore"),
+            "from-dockerfile\n",
+        )
+        .unwrap();
         let loaded = load_ignore(root, &auto(Some("build/app.Dockerfile"))).unwrap();
         assert_eq!(loaded.patterns, vec!["from-dockerfile"]);
-        assert_eq!(loaded.source.unwrap(), root.join("build/app.Dockerfile.dockerignore"));
+        assert_eq!(
+            loaded.source.unwrap(),
+            root.join("build/app.Dockerfile.dockerignore")
+        );
 
         // Absolute Dockerfile paths work the same.
         let abs = root.join("build/app.Dockerfile");
-        let loaded = load_ignore(root, &IgnoreSpec::Auto { dockerfile: Some(abs) }).unwrap();
+        let loaded = load_ignore(
+            root,
+            &IgnoreSpec::Auto {
+                dockerfile: Some(abs),
+            },
+        )
+        .unwrap();
         assert_eq!(loaded.patterns, vec!["from-dockerfile"]);
 
         // Dockerfile from stdin: only the context's file.

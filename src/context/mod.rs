@@ -60,17 +60,26 @@ impl BuildContext {
 
     /// Like [`Self::from_tar`], extracting below `parent` (e.g. the state dir,
     /// when the temp dir is small).
-    pub fn from_tar_in(reader: impl Read, ignore: IgnoreSpec, parent: &Path) -> Result<BuildContext> {
+    pub fn from_tar_in(
+        reader: impl Read,
+        ignore: IgnoreSpec,
+        parent: &Path,
+    ) -> Result<BuildContext> {
         let tmp = tempfile::Builder::new()
             .prefix("builder-context-")
             .tempdir_in(parent)
             .map_err(|e| ContextError::io(parent, e))?;
         tarball::extract(reader, tmp.path())?;
-        let root = std::fs::canonicalize(tmp.path()).map_err(|e| ContextError::io(tmp.path(), e))?;
+        let root =
+            std::fs::canonicalize(tmp.path()).map_err(|e| ContextError::io(tmp.path(), e))?;
         Self::with_root(root, ignore, Some(tmp))
     }
 
-    fn with_root(root: PathBuf, ignore: IgnoreSpec, extracted: Option<tempfile::TempDir>) -> Result<BuildContext> {
+    fn with_root(
+        root: PathBuf,
+        ignore: IgnoreSpec,
+        extracted: Option<tempfile::TempDir>,
+    ) -> Result<BuildContext> {
         let loaded = load_ignore(&root, &ignore)?;
         let matcher = dockerignore::build_matcher(&loaded)?;
         Ok(BuildContext {
@@ -107,14 +116,21 @@ impl BuildContext {
     /// not hidden by `.dockerignore`). Symlinks are not followed.
     pub fn contains(&self, rel: &str) -> Result<bool> {
         let norm = select::normalize(rel);
-        Ok(self.view().lookup(norm.trim_start_matches('/').as_bytes())?.is_some())
+        Ok(self
+            .view()
+            .lookup(norm.trim_start_matches('/').as_bytes())?
+            .is_some())
     }
 
     /// Resolves COPY/ADD sources (paths relative to the context root, already
     /// variable-expanded) into the entries to copy, with BuildKit's rules; see
     /// [`select`]. A missing literal source fails with
     /// [`ContextError::NotFound`] (`"/foo": not found`).
-    pub fn resolve_sources(&self, sources: &[String], opts: &SelectOptions) -> Result<Vec<SelectedSource>> {
+    pub fn resolve_sources(
+        &self,
+        sources: &[String],
+        opts: &SelectOptions,
+    ) -> Result<Vec<SelectedSource>> {
         select::resolve_sources(self.view(), sources, opts)
     }
 
@@ -130,7 +146,11 @@ impl BuildContext {
     }
 
     /// The content digest of selected sources; see [`digest_sources`].
-    pub fn digest_sources(&self, selected: &[SelectedSource], index: &mut MetadataIndex) -> Result<String> {
+    pub fn digest_sources(
+        &self,
+        selected: &[SelectedSource],
+        index: &mut MetadataIndex,
+    ) -> Result<String> {
         digest::digest_sources(selected, index)
     }
 }

@@ -179,8 +179,15 @@ impl PatternMatcher {
         self.evaluate(path, Some(parent), None)
     }
 
-    fn evaluate(&self, path: &[u8], parent: Option<&MatchInfo>, mut out: Option<&mut Vec<bool>>) -> bool {
-        let parent_bits = parent.map(|p| p.parent_matched.as_slice()).filter(|b| b.len() == self.patterns.len());
+    fn evaluate(
+        &self,
+        path: &[u8],
+        parent: Option<&MatchInfo>,
+        mut out: Option<&mut Vec<bool>>,
+    ) -> bool {
+        let parent_bits = parent
+            .map(|p| p.parent_matched.as_slice())
+            .filter(|b| b.len() == self.patterns.len());
         let mut matched = false;
         for (i, pattern) in self.patterns.iter().enumerate() {
             let mut hit = parent_bits.is_some_and(|b| b[i]);
@@ -440,8 +447,16 @@ mod tests {
             ("a(b)c/def", "a(b)c/def", true),
             ("a(b)c/def", "a(b)c/xyz", false),
             ("a.|)$(}+{bc", "a.|)$(}+{bc", true),
-            ("dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", true),
-            ("dist/*.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", true),
+            (
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                true,
+            ),
+            (
+                "dist/*.whl",
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                true,
+            ),
             // `*` never crosses `/`; a top-level pattern only matches at the root.
             ("*.md", "README.md", true),
             ("*.md", "docs/intro.md", false),
@@ -482,7 +497,11 @@ mod tests {
             (&["*.go"], "pkg/fileutils.go", false),
             (&["**/*.go"], "pkg/fileutils.go", true),
             (&["*.go", "!fileutils.go"], "fileutils.go", false),
-            (&["*.go", "!fileutils.go", "fileutils.go"], "fileutils.go", true),
+            (
+                &["*.go", "!fileutils.go", "fileutils.go"],
+                "fileutils.go",
+                true,
+            ),
             // A matched parent directory matches everything below it.
             (&["docs"], "docs/a/b.md", true),
             (&["docs", "!docs/keep.md"], "docs/keep.md", false),
@@ -492,8 +511,16 @@ mod tests {
             // Last match wins, in both directions.
             (&["!a", "a"], "a", true),
             (&["a", "!a", "a/b"], "a/b", true),
-            (&["**/node_modules", "!app/node_modules/keep"], "app/node_modules/keep", false),
-            (&["**/node_modules", "!app/node_modules/keep"], "lib/node_modules/x", true),
+            (
+                &["**/node_modules", "!app/node_modules/keep"],
+                "app/node_modules/keep",
+                false,
+            ),
+            (
+                &["**/node_modules", "!app/node_modules/keep"],
+                "lib/node_modules/x",
+                true,
+            ),
             // `.` and `/` never match a path inside the context.
             (&["."], "file", false),
             (&["/"], "file", false),
@@ -502,8 +529,16 @@ mod tests {
             (&["!a/../b"], "b", true),
         ];
         for (patterns, path, want) in cases {
-            assert_eq!(m(patterns, path), *want, "{patterns:?} vs {path:?} (path match)");
-            assert_eq!(walk_match(patterns, path), *want, "{patterns:?} vs {path:?} (walk match)");
+            assert_eq!(
+                m(patterns, path),
+                *want,
+                "{patterns:?} vs {path:?} (path match)"
+            );
+            assert_eq!(
+                walk_match(patterns, path),
+                *want,
+                "{patterns:?} vs {path:?} (walk match)"
+            );
         }
     }
 
@@ -529,11 +564,29 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(PatternMatcher::new(&["!"]).unwrap_err(), PatternError::IllegalExclusion);
-        assert!(matches!(PatternMatcher::new(&["["]), Err(PatternError::Syntax(_))));
-        assert!(matches!(PatternMatcher::new(&["a\\"]), Err(PatternError::Syntax(_))));
-        assert!(matches!(PatternMatcher::new(&["[a-"]), Err(PatternError::Syntax(_))));
-        assert!(PatternMatcher::new(&["", "  ", "ok"]).unwrap().patterns().len() == 1);
+        assert_eq!(
+            PatternMatcher::new(&["!"]).unwrap_err(),
+            PatternError::IllegalExclusion
+        );
+        assert!(matches!(
+            PatternMatcher::new(&["["]),
+            Err(PatternError::Syntax(_))
+        ));
+        assert!(matches!(
+            PatternMatcher::new(&["a\\"]),
+            Err(PatternError::Syntax(_))
+        ));
+        assert!(matches!(
+            PatternMatcher::new(&["[a-"]),
+            Err(PatternError::Syntax(_))
+        ));
+        assert!(
+            PatternMatcher::new(&["", "  ", "ok"])
+                .unwrap()
+                .patterns()
+                .len()
+                == 1
+        );
     }
 
     #[test]

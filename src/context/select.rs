@@ -185,14 +185,20 @@ fn read_link_of(meta: &Metadata, path: &std::path::Path) -> Result<Option<PathBu
 }
 
 /// Resolves sources against a filtered context.
-pub(crate) fn resolve_sources(view: View<'_>, sources: &[String], opts: &SelectOptions) -> Result<Vec<SelectedSource>> {
+pub(crate) fn resolve_sources(
+    view: View<'_>,
+    sources: &[String],
+    opts: &SelectOptions,
+) -> Result<Vec<SelectedSource>> {
     let excludes = if opts.excludes.is_empty() {
         None
     } else {
-        Some(PatternMatcher::new(&opts.excludes).map_err(|source| ContextError::Pattern {
-            origin: "--exclude".to_string(),
-            source,
-        })?)
+        Some(
+            PatternMatcher::new(&opts.excludes).map_err(|source| ContextError::Pattern {
+                origin: "--exclude".to_string(),
+                source,
+            })?,
+        )
     };
     sources
         .iter()
@@ -223,9 +229,11 @@ fn resolve_one(
                 return Err(ContextError::NotFound { path: required });
             }
         }
-        include = Some(PatternMatcher::new(&[include_pattern]).map_err(|source| ContextError::Pattern {
-            origin: "--parents source".to_string(),
-            source,
+        include = Some(PatternMatcher::new(&[include_pattern]).map_err(|source| {
+            ContextError::Pattern {
+                origin: "--parents source".to_string(),
+                source,
+            }
         })?);
         src = pivot;
     }
@@ -290,7 +298,12 @@ fn resolve_one(
 /// Finds paths below `base` matching a Go wildcard pattern, as BuildKit's
 /// `resolveWildcards`: the whole relative path must match, and a matching
 /// directory is not descended into.
-fn match_wildcard(view: View<'_>, base: &Located, pattern: &str, shown: &str) -> Result<Vec<Vec<u8>>> {
+fn match_wildcard(
+    view: View<'_>,
+    base: &Located,
+    pattern: &str,
+    shown: &str,
+) -> Result<Vec<Vec<u8>>> {
     let pat = pattern.as_bytes();
     go_match(pat, b"").map_err(|_| ContextError::BadWildcard {
         source_path: shown.to_string(),
@@ -306,7 +319,11 @@ fn match_wildcard(view: View<'_>, base: &Located, pattern: &str, shown: &str) ->
             out.push(node.rel.to_vec());
             return Ok(Flow::SkipDir);
         }
-        Ok(if node.depth >= max_depth { Flow::SkipDir } else { Flow::Continue })
+        Ok(if node.depth >= max_depth {
+            Flow::SkipDir
+        } else {
+            Flow::Continue
+        })
     })?;
     Ok(out)
 }
@@ -401,7 +418,10 @@ mod tests {
 
     #[test]
     fn wildcard_split() {
-        assert_eq!(split_wildcards("/a/b/*.txt"), ("/a/b".into(), "*.txt".into()));
+        assert_eq!(
+            split_wildcards("/a/b/*.txt"),
+            ("/a/b".into(), "*.txt".into())
+        );
         assert_eq!(split_wildcards("/a/*/c"), ("/a".into(), "*/c".into()));
         assert_eq!(split_wildcards("/a/b"), ("/a/b".into(), "".into()));
         assert_eq!(split_wildcards("/"), ("/".into(), "".into()));

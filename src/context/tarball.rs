@@ -79,7 +79,9 @@ pub fn extract(reader: impl Read, dst: &Path) -> Result<()> {
             directories.push(entry);
             continue;
         }
-        let unpacked = entry.unpack_in(dst).map_err(|e| ContextError::io(&dst.join(&rel), e))?;
+        let unpacked = entry
+            .unpack_in(dst)
+            .map_err(|e| ContextError::io(&dst.join(&rel), e))?;
         if !unpacked {
             return Err(ContextError::UnsafeTarEntry {
                 entry: name.display().to_string(),
@@ -89,7 +91,8 @@ pub fn extract(reader: impl Read, dst: &Path) -> Result<()> {
     directories.sort_by(|a, b| b.path_bytes().cmp(&a.path_bytes()));
     for mut dir in directories {
         let name = dir.path().map_err(tar_err)?.into_owned();
-        dir.unpack_in(dst).map_err(|e| ContextError::io(&dst.join(&name), e))?;
+        dir.unpack_in(dst)
+            .map_err(|e| ContextError::io(&dst.join(&name), e))?;
     }
     Ok(())
 }

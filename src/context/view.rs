@@ -110,15 +110,27 @@ impl<'a> View<'a> {
         let mut info = MatchInfo::default();
         let mut cur_rel = Vec::with_capacity(rel.len());
         let mut abs = self.root.to_path_buf();
-        let comps: Vec<&[u8]> = rel.split(|b| *b == b'/').filter(|c| !c.is_empty()).collect();
+        let comps: Vec<&[u8]> = rel
+            .split(|b| *b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
         if comps.is_empty() {
-            let Some(meta) = lstat(self.root)? else { return Ok(None) };
-            return Ok(Some(Located { rel: Vec::new(), abs, meta, info }));
+            let Some(meta) = lstat(self.root)? else {
+                return Ok(None);
+            };
+            return Ok(Some(Located {
+                rel: Vec::new(),
+                abs,
+                meta,
+                info,
+            }));
         }
         let last = comps.len() - 1;
         for (i, comp) in comps.iter().enumerate() {
             push_component(&mut cur_rel, &mut abs, comp);
-            let Some(meta) = lstat(&abs)? else { return Ok(None) };
+            let Some(meta) = lstat(&abs)? else {
+                return Ok(None);
+            };
             let is_dir = meta.is_dir();
             if i < last && !is_dir {
                 return Ok(None);
@@ -129,14 +141,20 @@ impl<'a> View<'a> {
                 return Ok(None);
             }
             if i == last {
-                let located = Located { rel: cur_rel, abs, meta, info };
+                let located = Located {
+                    rel: cur_rel,
+                    abs,
+                    meta,
+                    info,
+                };
                 if matched && !self.has_visible_descendant(&located)? {
                     return Ok(None);
                 }
                 return Ok(Some(located));
             }
         }
-        unreachable!("loop returns on the last component")
+        // Not reached: the last component always returns above.
+        Ok(None)
     }
 
     /// Whether an (excluded) directory contains anything re-included.
@@ -179,9 +197,12 @@ impl<'a> View<'a> {
                 Some(loc) if loc.meta.file_type().is_symlink() => {
                     links += 1;
                     if links > MAX_SYMLINKS {
-                        return Err(ContextError::SymlinkLoop { path: shown.to_string() });
+                        return Err(ContextError::SymlinkLoop {
+                            path: shown.to_string(),
+                        });
                     }
-                    let target = std::fs::read_link(&loc.abs).map_err(|e| ContextError::io(&loc.abs, e))?;
+                    let target =
+                        std::fs::read_link(&loc.abs).map_err(|e| ContextError::io(&loc.abs, e))?;
                     let target = target.into_os_string().into_vec();
                     resolved.pop();
                     if target.starts_with(b"/") {
@@ -201,11 +222,19 @@ impl<'a> View<'a> {
 
     /// Walks everything below `base` that the filtered view contains, in
     /// lexical order, parents before children. Returns true if stopped.
-    pub fn walk(&self, base: &Located, cb: &mut dyn FnMut(&Node<'_>) -> Result<Flow>) -> Result<bool> {
+    pub fn walk(
+        &self,
+        base: &Located,
+        cb: &mut dyn FnMut(&Node<'_>) -> Result<Flow>,
+    ) -> Result<bool> {
         if !base.meta.is_dir() {
             return Ok(false);
         }
-        let base_len = if base.rel.is_empty() { 0 } else { base.rel.len() + 1 };
+        let base_len = if base.rel.is_empty() {
+            0
+        } else {
+            base.rel.len() + 1
+        };
         let mut st = WalkState {
             rel: base.rel.clone(),
             abs: base.abs.clone(),
@@ -226,7 +255,10 @@ impl<'a> View<'a> {
         let rd = std::fs::read_dir(&st.abs).map_err(|e| ContextError::io(&st.abs, e))?;
         for entry in rd {
             let entry = entry.map_err(|e| ContextError::io(&st.abs, e))?;
-            let is_dir = entry.file_type().map_err(|e| ContextError::io(&entry.path(), e))?.is_dir();
+            let is_dir = entry
+                .file_type()
+                .map_err(|e| ContextError::io(&entry.path(), e))?
+                .is_dir();
             names.push((entry.file_name(), is_dir));
         }
         names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -256,14 +288,19 @@ impl<'a> View<'a> {
         let (matched, info) = if is_dir {
             self.ignore.matches_with_parent(&st.rel, parent)
         } else {
-            (self.ignore.matches_with_parent_leaf(&st.rel, parent), MatchInfo::default())
+            (
+                self.ignore.matches_with_parent_leaf(&st.rel, parent),
+                MatchInfo::default(),
+            )
         };
         if matched {
             if !is_dir || self.ignore.can_skip_dir(&st.rel) {
                 return Ok(Ctl::Continue);
             }
             // Excluded directory: it appears only if something below is re-included.
-            let Some(meta) = lstat(&st.abs)? else { return Ok(Ctl::Continue) };
+            let Some(meta) = lstat(&st.abs)? else {
+                return Ok(Ctl::Continue);
+            };
             st.pending.push(Pending {
                 depth,
                 emitted: false,
@@ -276,7 +313,9 @@ impl<'a> View<'a> {
         if let Some(ctl) = self.flush_pending(st, cb)? {
             return Ok(ctl);
         }
-        let Some(meta) = lstat(&st.abs)? else { return Ok(Ctl::Continue) };
+        let Some(meta) = lstat(&st.abs)? else {
+            return Ok(Ctl::Continue);
+        };
         let node = Node {
             rel: &st.rel,
             sub: &st.rel[st.base_len..],
@@ -303,14 +342,20 @@ impl<'a> View<'a> {
     }
 
     /// Emits excluded ancestor directories that turned out to contain something visible.
-    fn flush_pending(&self, st: &mut WalkState, cb: &mut dyn FnMut(&Node<'_>) -> Result<Flow>) -> Result<Option<Ctl>> {
+    fn flush_pending(
+        &self,
+        st: &mut WalkState,
+        cb: &mut dyn FnMut(&Node<'_>) -> Result<Flow>,
+    ) -> Result<Option<Ctl>> {
         for i in 0..st.pending.len() {
             if st.pending[i].emitted {
                 continue;
             }
             st.pending[i].emitted = true;
             let depth = st.pending[i].depth;
-            let Some((rel, abs, meta)) = st.pending[i].data.as_ref() else { continue };
+            let Some((rel, abs, meta)) = st.pending[i].data.as_ref() else {
+                continue;
+            };
             let node = Node {
                 rel,
                 sub: &rel[st.base_len..],
