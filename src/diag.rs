@@ -70,7 +70,11 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.message)?;
         } else {
-            writeln!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+            writeln!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )?;
             let gutter = self.line.to_string();
             writeln!(f, "{} | {}", gutter, self.source_line)?;
             // Tabs in the line keep their width under the caret.
@@ -80,7 +84,13 @@ impl fmt::Display for Diagnostic {
                 .take(self.column - 1)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            write!(f, "{} | {}{}", " ".repeat(gutter.len()), pad, "^".repeat(self.width))?;
+            write!(
+                f,
+                "{} | {}{}",
+                " ".repeat(gutter.len()),
+                pad,
+                "^".repeat(self.width)
+            )?;
         }
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;

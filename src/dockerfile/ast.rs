@@ -25,7 +25,11 @@ pub struct Directives {
 
 impl Default for Directives {
     fn default() -> Self {
-        Directives { syntax: None, escape: '\\', check: None }
+        Directives {
+            syntax: None,
+            escape: '\\',
+            check: None,
+        }
     }
 }
 

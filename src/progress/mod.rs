@@ -1,1 +1,306 @@
-//! (progress: see docs/architecture.md)
+//! Build events and their renderers: indicatif bars on a terminal,
+//! BuildKit-style numbered plain lines for CI logs, one JSON object per line
+//! for tools, or nothing. Renderers only display; they decide nothing.
+
+mod plain;
+mod tty;
+
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use plain::PlainRenderer;
+pub use tty::TtyRenderer;
+
+/// One thing that happened during a build. `step` numbers are unique per
+/// build and shared by every event of the same step (BuildKit's `#N`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A step (or a pull, an export) started; `name` is e.g. `[build 2/4] RUN make`.
+    Started { step: usize, name: String },
+    /// A line of output of a step (RUN output, pull notes).
+    Log { step: usize, line: String },
+    /// Byte progress of a transfer inside a step.
+    Progress {
+        step: usize,
+        id: String,
+        current: u64,
+        total: u64,
+    },
+    /// The step's result came from the cache.
+    Cached { step: usize },
+    /// The step finished.
+    Done { step: usize, seconds: f64 },
+    /// The step failed.
+    Error { step: usize, message: String },
+    /// The build finished (summary).
+    Summary {
+        run: usize,
+        cached: usize,
+        seconds: f64,
+        image: Option<String>,
+    },
+}
+
+/// Something that shows events.
+pub trait Renderer: Send {
+    /// Shows one event.
+    fn event(&mut self, event: &Event);
+    /// Flushes and tears down (bars cleared, cursor restored).
+    fn finish(&mut self) {}
+}
+
+/// The `--progress` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// tty when stderr is a terminal, plain otherwise.
+    Auto,
+    /// indicatif view.
+    Tty,
+    /// numbered plain lines.
+    Plain,
+    /// JSON lines.
+    Json,
+    /// nothing.
+    Quiet,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Mode::Auto),
+            "tty" => Ok(Mode::Tty),
+            "plain" => Ok(Mode::Plain),
+            "json" | "rawjson" => Ok(Mode::Json),
+            "quiet" | "none" => Ok(Mode::Quiet),
+            other => Err(format!(
+                "unknown progress mode {other:?}: use auto, tty, plain, json or quiet"
+            )),
+        }
+    }
+}
+
+/// Renders events as JSON lines on stderr.
+#[derive(Debug, Default)]
+pub struct JsonRenderer;
+
+impl Renderer for JsonRenderer {
+    fn event(&mut self, event: &Event) {
+        if let Ok(line) = serde_json::to_string(event) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Drops every event.
+#[derive(Debug, Default)]
+pub struct QuietRenderer;
+
+impl Renderer for QuietRenderer {
+    fn event(&mut self, _event: &Event) {}
+}
+
+/// The handle the engine reports through: cheap to clone, thread-safe,
+/// numbering steps and counting run/cached steps for the summary.
+#[derive(Clone)]
+pub struct Progress {
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    renderer: Box<dyn Renderer>,
+    next_step: usize,
+    run: usize,
+    cached: usize,
+    started: Instant,
+    step_started: std::collections::HashMap<usize, Instant>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress").finish_non_exhaustive()
+    }
+}
+
+impl Progress {
+    /// A handle rendering with `mode` (Auto resolved against stderr).
+    pub fn new(mode: Mode) -> Self {
+        let renderer: Box<dyn Renderer> = match mode {
+            Mode::Auto if std::io::stderr().is_terminal() => Box::new(TtyRenderer::new()),
+            Mode::Auto | Mode::Plain => Box::new(PlainRenderer::new(std::io::stderr())),
+            Mode::Tty => Box::new(TtyRenderer::new()),
+            Mode::Json => Box::new(JsonRenderer),
+            Mode::Quiet => Box::new(QuietRenderer),
+        };
+        Self::with_renderer(renderer)
+    }
+
+    /// A handle over any renderer (tests use a recording one).
+    pub fn with_renderer(renderer: Box<dyn Renderer>) -> Self {
+        Progress {
+            inner: Arc::new(Mutex::new(Inner {
+                renderer,
+                next_step: 1,
+                run: 0,
+                cached: 0,
+                started: Instant::now(),
+                step_started: Default::default(),
+            })),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        // A renderer that panicked must not take the build down with it.
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// Starts a step and returns its number.
+    pub fn start(&self, name: impl Into<String>) -> usize {
+        self.with(|i| {
+            let step = i.next_step;
+            i.next_step += 1;
+            i.step_started.insert(step, Instant::now());
+            i.renderer.event(&Event::Started {
+                step,
+                name: name.into(),
+            });
+            step
+        })
+    }
+
+    /// A line of output of `step`.
+    pub fn log(&self, step: usize, line: impl Into<String>) {
+        self.with(|i| {
+            i.renderer.event(&Event::Log {
+                step,
+                line: line.into(),
+            })
+        })
+    }
+
+    /// Byte progress of a transfer.
+    pub fn progress(&self, step: usize, id: &str, current: u64, total: u64) {
+        self.with(|i| {
+            i.renderer.event(&Event::Progress {
+                step,
+                id: id.to_string(),
+                current,
+                total,
+            })
+        })
+    }
+
+    /// Marks `step` as served from the cache (and done).
+    pub fn cached(&self, step: usize) {
+        self.with(|i| {
+            i.cached += 1;
+            i.step_started.remove(&step);
+            i.renderer.event(&Event::Cached { step })
+        })
+    }
+
+    /// Marks `step` as done; `executed` counts it as a step that ran.
+    pub fn done(&self, step: usize, executed: bool) {
+        self.with(|i| {
+            if executed {
+                i.run += 1;
+            }
+            let seconds = i
+                .step_started
+                .remove(&step)
+                .map(|t| t.elapsed())
+                .unwrap_or(Duration::ZERO)
+                .as_secs_f64();
+            i.renderer.event(&Event::Done { step, seconds })
+        })
+    }
+
+    /// Marks `step` as failed.
+    pub fn error(&self, step: usize, message: impl Into<String>) {
+        self.with(|i| {
+            i.step_started.remove(&step);
+            i.renderer.event(&Event::Error {
+                step,
+                message: message.into(),
+            })
+        })
+    }
+
+    /// Ends the build with a summary and tears the renderer down.
+    pub fn finish(&self, image: Option<String>) {
+        self.with(|i| {
+            let event = Event::Summary {
+                run: i.run,
+                cached: i.cached,
+                seconds: i.started.elapsed().as_secs_f64(),
+                image,
+            };
+            i.renderer.event(&event);
+            i.renderer.finish();
+        })
+    }
+
+    /// (steps run, steps cached) so far.
+    pub fn counts(&self) -> (usize, usize) {
+        self.with(|i| (i.run, i.cached))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Record(Arc<Mutex<Vec<Event>>>);
+    impl Renderer for Record {
+        fn event(&mut self, e: &Event) {
+            self.0.lock().unwrap().push(e.clone());
+        }
+    }
+
+    #[test]
+    fn numbers_steps_and_counts() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let p = Progress::with_renderer(Box::new(Record(seen.clone())));
+        let a = p.start("[1/2] FROM x");
+        let b = p.start("[2/2] RUN y");
+        assert_eq!((a, b), (1, 2));
+        p.cached(a);
+        p.log(b, "hello");
+        p.done(b, true);
+        p.finish(Some("sha256:abc".into()));
+        assert_eq!(p.counts(), (1, 1));
+        let events = seen.lock().unwrap();
+        assert!(matches!(
+            events.last(),
+            Some(Event::Summary {
+                run: 1,
+                cached: 1,
+                ..
+            })
+        ));
+        assert_eq!(
+            events[3],
+            Event::Log {
+                step: 2,
+                line: "hello".into()
+            }
+        );
+    }
+
+    #[test]
+    fn json_events_are_tagged() {
+        let line = serde_json::to_string(&Event::Cached { step: 3 }).unwrap();
+        assert_eq!(line, r#"{"event":"cached","step":3}"#);
+    }
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!("plain".parse::<Mode>().unwrap(), Mode::Plain);
+        assert!("fancy".parse::<Mode>().is_err());
+    }
+}

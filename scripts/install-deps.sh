@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages builder's demo and tests use, only those missing.
+# Idempotent; needs root (apt-get).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+want=(docker-registry apache2-utils busybox-static skopeo umoci openssl curl xz-utils bzip2 zstd ca-certificates)
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Record the parity suite's expectations from the reference: Docker 26.1 with BuildKit 0.13.
+#   scripts/record-parity.sh [CASE-PREFIX...]     (default: every case)
+# Writes tests/parity/cases/*/expected.json and tests/parity/base.json.
+#
+# Recording (not CI) needs the helper scripts in $TOOLS (default /work/shared/tools): a local
+# registry on 127.0.0.1:5000 (start-registry.sh) and dockerd 26.1 mirroring docker.io to it
+# (start-dockerd.sh). The base image `busybox:latest` is this repo's scripts/mkrootfs-busybox.sh
+# rootfs as one layer (umoci + skopeo), pushed as 127.0.0.1:5000/library/busybox:latest, so the
+# cases' `FROM busybox` resolves to it. STOP_DOCKERD=1 stops dockerd at the end.
+# Env: PARITY_OUT (work dir, default /tmp/parity-record), TOOLS, CARGO_TARGET_DIR (passed on).
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+TOOLS=${TOOLS:-/work/shared/tools}
+OUT=${PARITY_OUT:-/tmp/parity-record}
+REG=127.0.0.1:5000
+DOCKER=(env DOCKER_BUILDKIT=1 /usr/bin/docker)
+ENVPATH=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+need=(umoci skopeo busybox-static tar gzip bzip2 xz-utils)
+missing=(); for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+"$TOOLS/start-registry.sh"
+"$TOOLS/start-dockerd.sh"
+
+rm -rf "$OUT"; mkdir -p "$OUT"
+echo "== base image"
+bash "$REPO/scripts/mkrootfs-busybox.sh" "$OUT/rootfs"
+L=$OUT/layout
+umoci init --layout "$L"
+umoci new --image "$L:latest"
+umoci insert --image "$L:latest" --history.created_by "parity base: busybox rootfs" "$OUT/rootfs" /
+umoci config --image "$L:latest" --no-history --config.cmd sh --config.env "$ENVPATH" --architecture amd64 --os linux
+umoci gc --layout "$L"
+skopeo copy -q --dest-tls-verify=false "oci:$L:latest" "docker://$REG/library/busybox:latest"
+# Make sure dockerd sees this very image (not an older busybox:latest it pulled before).
+"${DOCKER[@]}" pull -q busybox:latest >/dev/null
+want=$(skopeo inspect --tls-verify=false --raw --config "docker://$REG/library/busybox:latest" | sha256sum | cut -d' ' -f1)
+have=$("${DOCKER[@]}" image inspect -f '{{.Id}}' busybox:latest)
+[ "sha256:$want" = "$have" ] || { echo "dockerd's busybox:latest is $have, registry has sha256:$want" >&2; exit 1; }
+"${DOCKER[@]}" save -o "$OUT/base.tar" busybox:latest
+
+echo "== contexts"
+filter=$(IFS=,; echo "$*")
+cd "$REPO"
+PARITY_OUT=$OUT PARITY_CASES=$filter cargo test -q --test parity -- --ignored --exact prepare_contexts >/dev/null
+
+echo "== docker builds"
+for d in "$OUT"/cases/*/; do
+  name=$(basename "$d")
+  mapfile -t args <"$d/docker-args"
+  tag=parity/$name:latest
+  echo "-- $name"
+  if ! "${DOCKER[@]}" build --progress=plain -t "$tag" -f "$d/ctx/Dockerfile" "${args[@]}" "$d/ctx" >"$d/build.log" 2>&1; then
+    tail -30 "$d/build.log" >&2; echo "docker build failed for $name (log: $d/build.log)" >&2; exit 1
+  fi
+  "${DOCKER[@]}" save -o "$d/image.tar" "$tag"
+done
+
+echo "== expectations"
+PARITY_OUT=$OUT PARITY_CASES=$filter cargo test -q --test parity -- --ignored --exact record --nocapture
+if [ "${STOP_DOCKERD:-0}" = 1 ]; then "$TOOLS/stop-dockerd.sh"; fi
+echo "recorded into $REPO/tests/parity (work files in $OUT)"

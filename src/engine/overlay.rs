@@ -1,0 +1,238 @@
+//! Overlay mounts for steps that change files in this process (COPY, ADD,
+//! WORKDIR): the mount lives in a private mount namespace of one dedicated
+//! thread, so it disappears with that thread whatever happens, and the host's
+//! mount table never sees it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+
+/// Mounts `overlay(lower = lowers (top first), upper, work)` and calls `f`
+/// with the merged root, in a dedicated thread with its own mount namespace.
+/// With no lower layers an empty directory stands in (overlay needs one).
+pub fn with_overlay<R, F>(lowers: &[PathBuf], upper: &Path, work: &Path, f: F) -> io::Result<R>
+where
+    F: FnOnce(&Path) -> io::Result<R> + Send,
+    R: Send,
+{
+    let lowers = lowers.to_vec();
+    let upper = upper.to_path_buf();
+    let work = work.to_path_buf();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || mount_and_run(&lowers, &upper, &work, f))
+            .join()
+            .map_err(|_| io::Error::other("the overlay worker thread panicked"))?
+    })
+}
+
+fn mount_and_run<R, F>(lowers: &[PathBuf], upper: &Path, work: &Path, f: F) -> io::Result<R>
+where
+    F: FnOnce(&Path) -> io::Result<R>,
+{
+    // CLONE_FS too: this thread then has its own cwd, used below to keep
+    // the lowerdir option short (the kernel limits mount data to a page).
+    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_FS).map_err(io::Error::from)?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(io::Error::from)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("builder-ovl-")
+        .tempdir_in(work)?;
+    let merged = scratch.path().join("m");
+    let ovl_work = scratch.path().join("w");
+    let empty = scratch.path().join("e");
+    for d in [&merged, &ovl_work, &empty] {
+        std::fs::create_dir(d)?;
+    }
+    let lower_list: Vec<PathBuf> = if lowers.is_empty() {
+        vec![empty.clone()]
+    } else {
+        lowers.to_vec()
+    };
+    let options = overlay_options(&lower_list, upper, &ovl_work);
+    mount(
+        Some("overlay"),
+        &merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    )
+    .map_err(|e| io::Error::other(format!("mounting overlay for a step: {e}")))?;
+    let result = f(&merged);
+    // Unmount before the scratch dir is removed; the namespace would drop it
+    // anyway when the thread ends.
+    let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
+    result
+}
+
+/// One overlay to mount: read-only (`upper == None`, for reading another
+/// stage's files) or writable.
+#[derive(Debug, Clone)]
+pub struct OverlaySpec {
+    /// Snapshot dirs, top first (may be empty).
+    pub lowers: Vec<PathBuf>,
+    /// The upper dir for a writable mount.
+    pub upper: Option<PathBuf>,
+}
+
+/// Mounts every spec (in one private mount namespace of a dedicated
+/// thread) and calls `f` with their merged roots, in order.
+pub fn with_overlays<R, F>(specs: &[OverlaySpec], scratch_parent: &Path, f: F) -> io::Result<R>
+where
+    F: FnOnce(&[PathBuf]) -> io::Result<R> + Send,
+    R: Send,
+{
+    let specs = specs.to_vec();
+    let scratch_parent = scratch_parent.to_path_buf();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_FS).map_err(io::Error::from)?;
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    None::<&str>,
+                )
+                .map_err(io::Error::from)?;
+                let scratch = tempfile::Builder::new()
+                    .prefix("builder-ovl-")
+                    .tempdir_in(&scratch_parent)?;
+                let empty = scratch.path().join("e");
+                std::fs::create_dir(&empty)?;
+                let mut roots = Vec::new();
+                for (i, spec) in specs.iter().enumerate() {
+                    let merged = scratch.path().join(format!("m{i}"));
+                    std::fs::create_dir(&merged)?;
+                    let mut lowers = spec.lowers.clone();
+                    let options = match &spec.upper {
+                        Some(upper) => {
+                            if lowers.is_empty() {
+                                lowers.push(empty.clone());
+                            }
+                            let work = scratch.path().join(format!("w{i}"));
+                            std::fs::create_dir(&work)?;
+                            overlay_options(&lowers, upper, &work)
+                        }
+                        None => {
+                            // A read-only overlay needs two lower dirs.
+                            lowers.push(empty.clone());
+                            if lowers.len() < 2 {
+                                lowers.push(empty.clone());
+                            }
+                            readonly_options(&lowers)
+                        }
+                    };
+                    mount(
+                        Some("overlay"),
+                        &merged,
+                        Some("overlay"),
+                        MsFlags::empty(),
+                        Some(options.as_str()),
+                    )
+                    .map_err(|e| io::Error::other(format!("mounting overlay for a step: {e}")))?;
+                    roots.push(merged);
+                }
+                let result = f(&roots);
+                for root in roots.iter().rev() {
+                    let _ = nix::mount::umount2(root, nix::mount::MntFlags::MNT_DETACH);
+                }
+                result
+            })
+            .join()
+            .map_err(|_| io::Error::other("the overlay worker thread panicked"))?
+    })
+}
+
+fn readonly_options(lowers: &[PathBuf]) -> String {
+    let lower = lowers
+        .iter()
+        .map(|l| escape(&l.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(":");
+    format!("lowerdir={lower},redirect_dir=off,metacopy=off,index=off")
+}
+
+/// Builds the option string; lower dirs sharing a parent are named relative
+/// to it (after a chdir) so dozens of layers fit in one page.
+fn overlay_options(lowers: &[PathBuf], upper: &Path, work: &Path) -> String {
+    let common = lowers[0]
+        .parent()
+        .filter(|p| lowers.iter().all(|l| l.parent() == Some(p)));
+    let lower = match common {
+        Some(parent) if std::env::set_current_dir(parent).is_ok() => lowers
+            .iter()
+            .map(|l| escape(&l.file_name().unwrap_or_default().to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(":"),
+        _ => lowers
+            .iter()
+            .map(|l| escape(&l.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(":"),
+    };
+    format!(
+        "lowerdir={lower},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
+        escape(&upper.to_string_lossy()),
+        escape(&work.to_string_lossy())
+    )
+}
+
+/// Overlay splits its options at `,` and lower dirs at `:`; both are escaped.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace(':', "\\:")
+        .replace(',', "\\,")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn writes_land_in_upper_and_deletes_become_whiteouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let lower = dir.path().join("l");
+        let upper = dir.path().join("u");
+        std::fs::create_dir_all(lower.join("etc")).unwrap();
+        std::fs::create_dir(&upper).unwrap();
+        std::fs::write(lower.join("etc/old"), b"x").unwrap();
+        with_overlay(std::slice::from_ref(&lower), &upper, dir.path(), |root| {
+            assert!(root.join("etc/old").exists());
+            std::fs::write(root.join("etc/new"), b"y")?;
+            std::fs::remove_file(root.join("etc/old"))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(upper.join("etc/new")).unwrap(), b"y");
+        let wh = std::fs::symlink_metadata(upper.join("etc/old")).unwrap();
+        assert_eq!(wh.rdev(), 0, "whiteout is a 0:0 char device");
+        assert!(lower.join("etc/old").exists(), "lower untouched");
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mounts.contains("builder-ovl-"),
+            "no mount leaks into the process"
+        );
+    }
+
+    #[test]
+    fn scratch_has_an_empty_lower() {
+        let dir = tempfile::tempdir().unwrap();
+        let upper = dir.path().join("u");
+        std::fs::create_dir(&upper).unwrap();
+        with_overlay(&[], &upper, dir.path(), |root| {
+            std::fs::write(root.join("f"), b"1")
+        })
+        .unwrap();
+        assert!(upper.join("f").exists());
+    }
+}
