@@ -8,24 +8,30 @@ set -euo pipefail
 COLD_RUNS=${COLD_RUNS:-2}
 CACHED_RUNS=${CACHED_RUNS:-3}
 . "$(dirname "$0")/lib.sh"
-FILES=${FILES:-20000}
-BYTES=${BYTES:-500000000}
 
-setup_tools
-base_busybox
+# The whole body is one function: bash reads it completely before running it, so editing
+# this file during a long run cannot change the run.
+main() {
+  FILES=${FILES:-20000}
+  BYTES=${BYTES:-500000000}
 
-ctx=$CACHE/copy-heavy-$FILES-$BYTES
-if [ ! -f "$ctx.ok" ]; then
-  log "generating $ctx ($FILES files, $BYTES bytes)"
-  rm -rf "$ctx"
-  python3 "$BENCH_DIR/gen-context.py" "$ctx" "$FILES" "$BYTES"
-  cat >"$ctx/Dockerfile" <<'DF'
+  setup_tools
+  base_busybox
+
+  ctx=$CACHE/copy-heavy-$FILES-$BYTES
+  if [ ! -f "$ctx.ok" ]; then
+    log "generating $ctx ($FILES files, $BYTES bytes)"
+    rm -rf "$ctx"
+    python3 "$BENCH_DIR/gen-context.py" "$ctx" "$FILES" "$BYTES"
+    cat >"$ctx/Dockerfile" <<'DF'
 FROM busybox
 COPY . /data
 COPY d00/ /extra/
 DF
-  touch "$ctx.ok"
-fi
+    touch "$ctx.ok"
+  fi
 
-bench_build copy-heavy "$ctx"
-table copy-heavy
+  bench_build copy-heavy "$ctx"
+  table copy-heavy
+}
+main "$@"

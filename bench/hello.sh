@@ -8,22 +8,26 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-setup_tools
-base_debian
+# The whole body is one function: bash reads it completely before running it, so editing
+# this file during a long run cannot change the run.
+main() {
 
-hello=$OUT/ctx/hello
-rm -rf "$hello"; mkdir -p "$hello"
-cp "$REPO/examples/hello/helloworld" "$hello/helloworld"
-cat >"$hello/Dockerfile" <<'DF'
+  setup_tools
+  base_debian
+
+  hello=$OUT/ctx/hello
+  rm -rf "$hello"; mkdir -p "$hello"
+  cp "$REPO/examples/hello/helloworld" "$hello/helloworld"
+  cat >"$hello/Dockerfile" <<'DF'
 FROM ubuntu:16.04
 COPY helloworld /usr/local/bin
 RUN chmod +x /usr/local/bin/helloworld
 CMD ["helloworld"]
 DF
 
-two=$OUT/ctx/two-stage
-rm -rf "$two"; mkdir -p "$two"
-cat >"$two/Dockerfile" <<'DF'
+  two=$OUT/ctx/two-stage
+  rm -rf "$two"; mkdir -p "$two"
+  cat >"$two/Dockerfile" <<'DF'
 FROM debian:bookworm AS build
 RUN mkdir -p /out/lib && for i in $(seq 1 500); do seq 1 $i > /out/lib/f$i.txt; done \
  && dd if=/dev/zero of=/out/blob bs=1M count=20 status=none && echo done > /out/stamp
@@ -33,6 +37,8 @@ RUN ls /opt/app/lib | wc -l > /opt/app/count && test "$(cat /opt/app/count)" = 5
 CMD ["cat", "/opt/app/count"]
 DF
 
-bench_build hello "$hello"
-bench_build two-stage "$two"
-table hello two-stage
+  bench_build hello "$hello"
+  bench_build two-stage "$two"
+  table hello two-stage
+}
+main "$@"

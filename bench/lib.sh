@@ -213,7 +213,11 @@ base_debian() { # library/debian:bookworm and the same image as library/ubuntu:1
   if [ "${FORCE_BASE:-0}" = 1 ] || ! in_registry library/debian:bookworm || ! in_registry library/ubuntu:16.04; then
     bash "$REPO/scripts/mkbase-debian.sh" "$CACHE/debian-rootfs" >&2
     push_base "$CACHE/debian-rootfs" library/debian:bookworm bash
-    push_base "$CACHE/debian-rootfs" library/ubuntu:16.04 bash
+    if [ "${FORCE_BASE:-0}" = 1 ] || ! in_registry library/ubuntu:16.04; then
+      log "base: copying $REG/library/debian:bookworm to library/ubuntu:16.04"
+      skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+        "docker://$REG/library/debian:bookworm" "docker://$REG/library/ubuntu:16.04"
+    fi
   fi
 }
 
