@@ -9,6 +9,7 @@
 #   bench/cache.sh             env: CACHED_RUNS (5), CHANGE_RUNS (2), JOBS_RUNS (3), CTX_FILES (100000),
 #                              CTX_BYTES (100000000), TOOLS, OUT, BUILDER, RUN_TIMEOUT
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # The whole body is one function: bash reads it completely before running it, so editing

@@ -7,6 +7,7 @@
 set -euo pipefail
 COLD_RUNS=${COLD_RUNS:-2}
 CACHED_RUNS=${CACHED_RUNS:-3}
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # The whole body is one function: bash reads it completely before running it, so editing

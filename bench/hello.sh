@@ -6,6 +6,7 @@
 #   two-stage  FROM debian:bookworm AS build: RUN makes files; FROM debian:bookworm: COPY --from + RUN
 #   bench/hello.sh             env: COLD_RUNS (3), CACHED_RUNS (5), TOOLS, OUT, BUILDER, RUN_TIMEOUT
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # The whole body is one function: bash reads it completely before running it, so editing

@@ -69,14 +69,14 @@ setup_tools() {
       buildkit)
         # Benchmarks are not CI: the peers are started with the shared helper scripts.
         if ! "${DOCKER[@]}" version >/dev/null 2>&1; then
-          [ -x "$PEER_TOOLS/start-dockerd.sh" ] && "$PEER_TOOLS/start-dockerd.sh" >&2 || true
+          if [ -x "$PEER_TOOLS/start-dockerd.sh" ]; then "$PEER_TOOLS/start-dockerd.sh" >&2 || true; fi
         fi
         if ! "${DOCKER[@]}" version -f '{{.Server.Version}}' 2>/dev/null | grep -q '^26\.'; then
           log "buildkit: no dockerd 26 (start $PEER_TOOLS/start-dockerd.sh); skipped"; continue
         fi ;;
       buildah)
         if ! command -v buildah >/dev/null; then
-          [ -x "$PEER_TOOLS/setup-peers.sh" ] && "$PEER_TOOLS/setup-peers.sh" >&2 || true
+          if [ -x "$PEER_TOOLS/setup-peers.sh" ]; then "$PEER_TOOLS/setup-peers.sh" >&2 || true; fi
         fi
         command -v buildah >/dev/null || { log "buildah: not installed; skipped"; continue; }
         write_buildah_registries ;;
@@ -136,9 +136,9 @@ build_cmd() {
 wipe() {
   case $1 in
     builder)  rm -rf "$BROOT" ;;
-    buildkit) local ids
-              ids=$("${DOCKER[@]}" images -q --filter 'reference=bench/*' 2>/dev/null | sort -u)
-              [ -z "$ids" ] || "${DOCKER[@]}" rmi -f $ids >/dev/null 2>&1 || true
+    buildkit) local ids=()
+              mapfile -t ids < <("${DOCKER[@]}" images -q --filter 'reference=bench/*' 2>/dev/null | sort -u)
+              [ ${#ids[@]} -eq 0 ] || "${DOCKER[@]}" rmi -f "${ids[@]}" >/dev/null 2>&1 || true
               "${DOCKER[@]}" builder prune -af >/dev/null ;;
     buildah)  "${BAH[@]}" rm -a >/dev/null 2>&1 || true
               "${BAH[@]}" rmi -a -f >/dev/null 2>&1 || true ;;
@@ -313,7 +313,7 @@ table() {
     done
     local peer
     for peer in buildkit buildah; do
-      tool_enabled builder && tool_enabled "$peer" || continue
+      if ! tool_enabled builder || ! tool_enabled "$peer"; then continue; fi
       printf '%-22s %-9s %9s %9s\n' "$sc" "b/$peer" \
         "$(ratio "$(stat_of "$sc" builder cold)" "$(stat_of "$sc" "$peer" cold)")" \
         "$(ratio "$(stat_of "$sc" builder cached)" "$(stat_of "$sc" "$peer" cached)")"

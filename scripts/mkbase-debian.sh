@@ -55,9 +55,9 @@ if ! debootstrap --variant=minbase --cache-dir="$(cd "$DEBS" && pwd)" "$SUITE" "
 fi
 
 # Drop what records when or where the install happened.
-rm -rf "$R"/var/lib/apt/lists/* "$R"/var/cache/apt/*.bin "$R"/var/cache/apt/archives/*.deb \
-       "$R"/var/cache/ldconfig/aux-cache "$R"/var/lib/dpkg/*-old "$R"/var/cache/debconf/*-old \
-       "$R"/dev/* "$R"/run/* "$R"/tmp/* "$R"/etc/hostname "$R"/etc/resolv.conf
+rm -rf "${R:?}"/var/lib/apt/lists/* "${R:?}"/var/cache/apt/*.bin "${R:?}"/var/cache/apt/archives/*.deb \
+       "${R:?}"/var/cache/ldconfig/aux-cache "${R:?}"/var/lib/dpkg/*-old "${R:?}"/var/cache/debconf/*-old \
+       "${R:?}"/dev/* "${R:?}"/run/* "${R:?}"/tmp/* "${R:?}"/etc/hostname "${R:?}"/etc/resolv.conf
 mkdir -p "$R/var/lib/apt/lists/partial" "$R/var/cache/apt/archives/partial"
 find "$R/var/log" -type f -exec truncate -s 0 {} +
 : >"$R/etc/machine-id"
