@@ -1,8 +1,19 @@
 //! `builder build`: Dockerfile + context → image, like `docker build`.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
+
+use super::pull::{runtime, StoreArgs};
+use crate::context::{BuildContext, IgnoreSpec};
+use crate::engine::{Engine, EngineOptions};
+use crate::plan::instructions::Network;
+use crate::plan::{PlanOptions, Platform};
+use crate::progress::{Mode, Progress};
+use crate::registry::Reference;
 
 /// Options of `builder build`, named as `docker build` / `docker buildx build` names them.
 #[derive(Debug, Args)]
@@ -96,7 +107,278 @@ pub struct BuildArgs {
 }
 
 /// Runs `builder build`.
-pub fn run(args: BuildArgs) -> anyhow::Result<i32> {
-    let _ = args;
-    anyhow::bail!("building is being wired up: use --dry-run")
+pub fn run(args: BuildArgs) -> Result<i32> {
+    let (file_name, text, dockerfile_path) = read_dockerfile(&args)?;
+    let df = match crate::dockerfile::parse(&text) {
+        Ok(df) => df,
+        Err(diag) => bail!("{}", diag.in_file(file_name)),
+    };
+    let build_args = parse_build_args(&args.build_args)?;
+    let platform = match &args.platform {
+        Some(p) => Some(Platform::parse(p).map_err(|e| anyhow!("--platform {p}: {e:?}"))?),
+        None => None,
+    };
+    let opts = PlanOptions {
+        build_args,
+        target: args.target.clone(),
+        platform,
+        build_platform: None,
+        source: text.clone(),
+        file: file_name.clone(),
+    };
+    let plan = match crate::plan::plan(&df, &opts) {
+        Ok(p) => p,
+        Err(diag) => bail!("{diag}"),
+    };
+    if args.dry_run {
+        print!("{}", plan.render_dry_run());
+        return Ok(0);
+    }
+    let mode: Mode = if args.quiet {
+        Mode::Quiet
+    } else {
+        args.progress.parse().map_err(|e: String| anyhow!(e))?
+    };
+    let progress = Progress::new(mode);
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+
+    let store_args = StoreArgs {
+        root: args.root.clone(),
+        registry_config: args.registry_config.clone(),
+    };
+    let store = Arc::new(store_args.open_store()?);
+    let client = Arc::new(store_args.client()?);
+    let context = open_context(&args.context, dockerfile_path.as_deref(), &store)?;
+    let rt = runtime()?;
+    let network = match args.network.as_str() {
+        "default" | "host" => Network::Default,
+        "none" => Network::None,
+        other => bail!("--network {other}: use default, host or none"),
+    };
+    let engine = Engine::new(EngineOptions {
+        store: store.clone(),
+        client: client.clone(),
+        progress: progress.clone(),
+        source_date_epoch: args.source_date_epoch,
+        network,
+        secrets: parse_secrets(&args.secrets)?,
+        ssh: parse_ssh(&args.ssh)?,
+        pull: args.pull.parse().map_err(|e: String| anyhow!(e))?,
+        jobs: args.jobs.unwrap_or(usize::MAX),
+        helper: PathBuf::from("/proc/self/exe"),
+        dockerfile_text: text.clone(),
+        dockerfile_name: file_name.clone(),
+        runtime: rt.handle().clone(),
+    });
+    let image = match engine.build(&plan, &context) {
+        Ok(img) => img,
+        Err(e) => {
+            progress.finish(None);
+            return Err(e);
+        }
+    };
+    let tags: Vec<String> = args
+        .tags
+        .iter()
+        .map(|t| {
+            Reference::parse(t)
+                .map(|r| super::pull::store_name(&r))
+                .map_err(|e| anyhow!("-t {t}: {e}"))
+        })
+        .collect::<Result<_>>()?;
+    let labels = parse_labels(&args.labels)?;
+    let stored =
+        crate::engine::store_image(&store, &image, args.source_date_epoch, &labels, &tags)?;
+    progress.finish(Some(stored.config_digest.to_string()));
+
+    if let Some(path) = &args.iidfile {
+        crate::store::fsutil::write_atomic(
+            path,
+            stored.config_digest.to_string().as_bytes(),
+            0o644,
+        )?;
+    }
+    let mut pushed_digest = None;
+    if args.push {
+        if tags.is_empty() {
+            bail!("--push needs at least one -t NAME:TAG");
+        }
+        let dests: Vec<Reference> = tags
+            .iter()
+            .map(|t| Reference::parse(t))
+            .collect::<Result<_, _>>()?;
+        let format = match args.format.as_str() {
+            "oci" => None,
+            "docker" => Some(crate::registry::ManifestFormat::Docker),
+            other => bail!("--format {other}: use oci or docker"),
+        };
+        let opts = crate::registry::PushOptions {
+            format,
+            mount_from: Vec::new(),
+        };
+        let pushed = rt.block_on(crate::registry::push(
+            &client,
+            &store,
+            &stored.manifest,
+            &dests,
+            &opts,
+        ))?;
+        pushed_digest = pushed.digest.map(|d| d.to_string());
+        if !args.quiet {
+            for d in &dests {
+                eprintln!(
+                    "pushed {} ({})",
+                    d.familiar(),
+                    pushed_digest.clone().unwrap_or_default()
+                );
+            }
+        }
+    }
+    for output in &args.outputs {
+        super::output::write_output(&store, &stored, output, &client, &rt)?;
+    }
+    if let Some(path) = &args.metadata_file {
+        let meta = serde_json::json!({
+            "containerimage.config.digest": stored.config_digest.to_string(),
+            "containerimage.digest": pushed_digest.clone().unwrap_or_else(|| stored.manifest.digest.to_string()),
+            "image.name": tags.join(","),
+        });
+        crate::store::fsutil::write_atomic(
+            path,
+            serde_json::to_string_pretty(&meta)?.as_bytes(),
+            0o644,
+        )?;
+    }
+    if args.quiet {
+        println!("{}", stored.config_digest);
+    }
+    Ok(0)
+}
+
+/// The Dockerfile: name for messages, text, and its path when it is a file.
+fn read_dockerfile(args: &BuildArgs) -> Result<(String, String, Option<PathBuf>)> {
+    let path = match &args.file {
+        Some(f) if f == "-" => {
+            let (name, text) = super::read_dockerfile(Path::new("-"))?;
+            return Ok((name, text, None));
+        }
+        Some(f) => PathBuf::from(f),
+        None if args.context == "-" => {
+            bail!("with the context on stdin, give the Dockerfile with -f")
+        }
+        None => Path::new(&args.context).join("Dockerfile"),
+    };
+    let (_, text) = super::read_dockerfile(&path)?;
+    let name = if args.file.is_none() {
+        "Dockerfile".to_string()
+    } else {
+        path.display().to_string()
+    };
+    Ok((name, text, Some(path)))
+}
+
+fn open_context(
+    spec: &str,
+    dockerfile: Option<&Path>,
+    store: &crate::store::Store,
+) -> Result<BuildContext> {
+    if spec == "-" {
+        let ignore = IgnoreSpec::Auto { dockerfile: None };
+        return BuildContext::from_tar_in(std::io::stdin().lock(), ignore, &store.tmp_dir())
+            .context("reading the build context tar from stdin");
+    }
+    let root = Path::new(spec);
+    if !root.is_dir() {
+        bail!("the build context {spec} is not a directory");
+    }
+    let dockerfile =
+        dockerfile.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+    BuildContext::from_dir(root, IgnoreSpec::Auto { dockerfile })
+        .with_context(|| format!("opening the build context {spec}"))
+}
+
+fn parse_build_args(raw: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for a in raw {
+        match a.split_once('=') {
+            Some((k, v)) => {
+                out.insert(k.to_string(), v.to_string());
+            }
+            // `--build-arg NAME` takes the value from the environment, as docker does.
+            None => {
+                if let Ok(v) = std::env::var(a) {
+                    out.insert(a.clone(), v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_labels(raw: &[String]) -> Result<Vec<(String, String)>> {
+    raw.iter()
+        .map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("--label {l}: expected KEY=VALUE"))
+        })
+        .collect()
+}
+
+/// `--secret id=X,src=FILE|env=VAR` (also `source=`, `type=file|env`).
+fn parse_secrets(raw: &[String]) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    for spec in raw {
+        let mut id = None;
+        let mut src = None;
+        let mut env = None;
+        for field in spec.split(',') {
+            let (k, v) = field
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--secret {spec}: expected key=value fields"))?;
+            match k {
+                "id" => id = Some(v.to_string()),
+                "src" | "source" => src = Some(v.to_string()),
+                "env" => env = Some(v.to_string()),
+                "type" => {}
+                other => bail!("--secret: unknown field {other}"),
+            }
+        }
+        let id = id
+            .or_else(|| src.clone().or_else(|| env.clone()))
+            .ok_or_else(|| anyhow!("--secret {spec}: needs id="))?;
+        let content = match (src, env) {
+            (Some(path), _) => {
+                std::fs::read(&path).with_context(|| format!("--secret id={id}: reading {path}"))?
+            }
+            (None, Some(var)) => std::env::var(&var)
+                .map_err(|_| anyhow!("--secret id={id}: environment variable {var} is not set"))?
+                .into_bytes(),
+            (None, None) => std::env::var(&id)
+                .map_err(|_| anyhow!("--secret id={id}: give src=FILE or env=VAR"))?
+                .into_bytes(),
+        };
+        out.insert(id, content);
+    }
+    Ok(out)
+}
+
+/// `--ssh default` (from `SSH_AUTH_SOCK`) or `--ssh ID=SOCKET`.
+fn parse_ssh(raw: &[String]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut out = BTreeMap::new();
+    for spec in raw {
+        let (id, path) = match spec.split_once('=') {
+            Some((id, p)) => (id.to_string(), PathBuf::from(p)),
+            None => (
+                spec.clone(),
+                std::env::var_os("SSH_AUTH_SOCK")
+                    .map(PathBuf::from)
+                    .ok_or_else(|| anyhow!("--ssh {spec}: SSH_AUTH_SOCK is not set"))?,
+            ),
+        };
+        out.insert(id, path);
+    }
+    Ok(out)
 }

@@ -4,6 +4,21 @@
 use clap::{Parser, Subcommand};
 
 pub mod build;
+pub mod debug;
+pub mod images;
+pub mod import;
+pub mod inspect;
+pub mod login;
+pub mod logout;
+pub mod output;
+pub mod prune;
+pub mod pull;
+pub mod push;
+pub mod rmi;
+pub mod run;
+pub mod sandbox_child;
+pub mod save;
+pub mod tag;
 
 /// builder: build OCI images from Dockerfiles, no daemon needed.
 #[derive(Debug, Parser)]
@@ -19,7 +34,36 @@ pub struct Cli {
 pub enum Command {
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
+    /// Load a root filesystem directory as a one-layer image.
+    Import(import::ImportArgs),
+    /// Run a command in an image.
+    Run(run::RunArgs),
+    /// Look inside builder (e.g. `debug ast FILE`).
+    Debug(debug::DebugArgs),
+    /// Pull images from a registry into the store.
+    Pull(pull::PullArgs),
+    /// Push an image from the store to a registry.
+    Push(push::PushArgs),
+    /// List the images in the store.
+    Images(images::ImagesArgs),
+    /// Show an image's manifest and config.
+    Inspect(inspect::InspectArgs),
+    /// Give an image another name.
+    Tag(tag::TagArgs),
+    /// Remove image names from the store.
+    Rmi(rmi::RmiArgs),
+    /// Delete store data no image or cache references.
+    Prune(prune::PruneArgs),
+    /// Write images to an OCI or docker archive.
+    Save(save::SaveArgs),
+    /// Log in to a registry.
+    Login(login::LoginArgs),
+    /// Log out from a registry.
+    Logout(logout::LogoutArgs),
     // Subcommands are added here, one line each: `Name(name::NameArgs),`
+    /// The sandbox helper of a RUN step (internal).
+    #[command(name = "__sandbox-child", hide = true)]
+    SandboxChild(sandbox_child::SandboxChildArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -27,6 +71,20 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result: anyhow::Result<i32> = match cli.command {
         Command::Build(args) => build::run(args),
+        Command::Debug(args) => debug::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Pull(args) => pull::run(args),
+        Command::Push(args) => push::run(args),
+        Command::Images(args) => images::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Tag(args) => tag::run(args),
+        Command::Rmi(args) => rmi::run(args),
+        Command::Prune(args) => prune::run(args),
+        Command::Save(args) => save::run(args),
+        Command::Login(args) => login::run(args),
+        Command::Logout(args) => logout::run(args),
+        Command::SandboxChild(args) => sandbox_child::run(args),
     };
     match result {
         Ok(code) => code,
@@ -35,4 +93,21 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Reads a Dockerfile from a path, or from stdin for `-`; returns the name
+/// shown in messages and the text.
+pub fn read_dockerfile(path: &std::path::Path) -> anyhow::Result<(String, String)> {
+    use anyhow::Context as _;
+    use std::io::Read as _;
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the Dockerfile from stdin")?;
+        return Ok(("-".to_string(), text));
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the Dockerfile {}", path.display()))?;
+    Ok((path.display().to_string(), text))
 }

@@ -1,6 +1,19 @@
 //! The Dockerfile front end: directives, the pest grammar, heredocs, the AST
 //! with spans, BuildKit's Dump format and the shell-word lexer.
+//!
+//! [`parse`] runs the line pre-pass (`prepass`: directives, escape character,
+//! continuations, heredoc bodies), the grammar in `grammar/dockerfile.pest` on each
+//! logical line (`parser`), heredoc detection (`heredoc`) and BuildKit's shape checks
+//! (`validate`). [`dump`] prints the AST in BuildKit's `Node.Dump()` format.
 
 pub mod ast;
+mod dump;
+mod heredoc;
+mod parser;
+mod prepass;
+pub mod shell;
+mod validate;
 
 pub use ast::{Directives, Dockerfile, Heredoc, Instruction, Span};
+pub use dump::{dump, go_quote};
+pub use parser::parse;

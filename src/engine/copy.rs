@@ -102,6 +102,39 @@ pub fn copy_entry(
     set_times(dst, &meta)
 }
 
+/// Creates one selected entry at `dst` (its parent exists). A directory
+/// that already exists gets the source's owner and mode (BuildKit
+/// overwrites the metadata of directories a copy passes through), unless
+/// `keep_existing_dir` (the copy's destination directory itself).
+pub fn place_entry(
+    src: &Path,
+    dst: &Path,
+    opts: &CopyOptions,
+    links: &mut HardlinkMap,
+    keep_existing_dir: bool,
+) -> io::Result<()> {
+    let meta = fs::symlink_metadata(src).map_err(|e| with_path(e, src))?;
+    if !meta.is_dir() {
+        return copy_entry(src, dst, opts, links);
+    }
+    match fs::symlink_metadata(dst) {
+        Ok(m) if m.is_dir() => {
+            if keep_existing_dir {
+                return Ok(());
+            }
+            let (uid, gid) = opts.owner_for(&meta);
+            chown_nofollow(dst, uid, gid)?;
+            fs::set_permissions(dst, fs::Permissions::from_mode(opts.mode_for(&meta)))
+                .map_err(|e| with_path(e, dst))?;
+            set_times(dst, &meta)
+        }
+        _ => {
+            ensure_dir(dst, &meta, opts)?;
+            set_times(dst, &meta)
+        }
+    }
+}
+
 /// Copies the entries of directory `src` into directory `dst` (which must exist).
 pub fn copy_dir_contents(
     src: &Path,

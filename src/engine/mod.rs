@@ -1,7 +1,337 @@
 //! The build engine: runs a plan's stages over snapshots, one step at a time
-//! (cache lookup, execution, layer commit), stages in parallel on tokio.
+//! (expansion, execution, layer commit), independent stages at once.
+//!
+//! Stages run on scoped OS threads (their work is file system and process
+//! work that would block an async runtime), each starting as soon as the
+//! stages it needs are done; registry I/O runs on the tokio runtime the
+//! caller provides. The first failure cancels the others: their running
+//! RUN processes are killed and no further step starts.
 
 pub mod add;
+pub mod base;
+pub mod commit;
 pub mod copy;
+pub mod export;
 pub mod fsroot;
+pub mod history;
 pub mod overlay;
+pub mod stage;
+pub mod state;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use anyhow::{anyhow, bail, Result};
+
+pub use base::PullPolicy;
+pub use export::{store_image, StoredImage};
+pub use state::{LayerRef, StageImage};
+
+use crate::context::BuildContext;
+use crate::plan::instructions::Network;
+use crate::plan::{Base, Plan, SourceRef};
+use crate::progress::Progress;
+use crate::registry::RegistryClient;
+use crate::store::Store;
+
+/// Everything a build needs besides the plan and the context.
+pub struct EngineOptions {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The registry client (mirrors, credentials).
+    pub client: Arc<RegistryClient>,
+    /// Where events go.
+    pub progress: Progress,
+    /// Clamp for timestamps.
+    pub source_date_epoch: Option<i64>,
+    /// `--network` for every RUN.
+    pub network: Network,
+    /// `--secret` contents by id.
+    pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `--ssh` agent sockets by id.
+    pub ssh: BTreeMap<String, PathBuf>,
+    /// `--pull`.
+    pub pull: PullPolicy,
+    /// `--jobs`: concurrent RUN steps.
+    pub jobs: usize,
+    /// The binary re-executed as the sandbox helper.
+    pub helper: PathBuf,
+    /// The Dockerfile text (for errors pointing at a line).
+    pub dockerfile_text: String,
+    /// The Dockerfile name shown in errors.
+    pub dockerfile_name: String,
+    /// The async runtime for registry I/O.
+    pub runtime: tokio::runtime::Handle,
+}
+
+/// State shared by the stages of one build.
+pub struct Shared {
+    pub(crate) store: Arc<Store>,
+    pub(crate) client: Arc<RegistryClient>,
+    pub(crate) progress: Progress,
+    pub(crate) epoch: Option<i64>,
+    pub(crate) network: Network,
+    pub(crate) secrets: BTreeMap<String, Vec<u8>>,
+    pub(crate) ssh: BTreeMap<String, PathBuf>,
+    pub(crate) pull: PullPolicy,
+    pub(crate) helper: PathBuf,
+    pub(crate) dockerfile_text: String,
+    pub(crate) dockerfile_name: String,
+    runtime: tokio::runtime::Handle,
+    cancelled: AtomicBool,
+    killers: Mutex<Vec<crate::sandbox::Killer>>,
+    jobs: usize,
+    running: Mutex<usize>,
+    running_changed: Condvar,
+}
+
+/// A slot in the `--jobs` limit, released on drop.
+pub struct RunPermit<'a>(&'a Shared);
+
+impl Drop for RunPermit<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
+        *n -= 1;
+        self.0.running_changed.notify_one();
+    }
+}
+
+impl Shared {
+    fn new(o: EngineOptions) -> Self {
+        Shared {
+            store: o.store,
+            client: o.client,
+            progress: o.progress,
+            epoch: o.source_date_epoch,
+            network: o.network,
+            secrets: o.secrets,
+            ssh: o.ssh,
+            pull: o.pull,
+            helper: o.helper,
+            dockerfile_text: o.dockerfile_text,
+            dockerfile_name: o.dockerfile_name,
+            runtime: o.runtime,
+            cancelled: AtomicBool::new(false),
+            killers: Mutex::new(Vec::new()),
+            jobs: o.jobs.max(1),
+            running: Mutex::new(0),
+            running_changed: Condvar::new(),
+        }
+    }
+
+    /// Runs a future to completion on the build's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// Waits for a free `--jobs` slot.
+    pub fn run_permit(&self) -> RunPermit<'_> {
+        let mut n = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= self.jobs {
+            n = self
+                .running_changed
+                .wait(n)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+        RunPermit(self)
+    }
+
+    /// Remembers a running step so a failure elsewhere can stop it.
+    pub fn register_killer(&self, killer: crate::sandbox::Killer) {
+        let cancelled = self.cancelled.load(Ordering::SeqCst);
+        if cancelled {
+            killer.kill();
+        }
+        self.killers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(killer);
+    }
+
+    /// Stops every running step; later steps will not start.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        for k in self
+            .killers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            k.kill();
+        }
+    }
+
+    /// An error when the build was cancelled.
+    pub fn check_cancelled(&self) -> Result<()> {
+        if self.cancelled.load(Ordering::SeqCst) {
+            bail!("cancelled: another stage failed");
+        }
+        Ok(())
+    }
+}
+
+/// Runs builds.
+pub struct Engine {
+    shared: Shared,
+}
+
+/// Per-stage outcome slots: `None` while running.
+type Slots = Mutex<Vec<Option<std::result::Result<StageImage, ()>>>>;
+
+impl Engine {
+    /// An engine with these options.
+    pub fn new(options: EngineOptions) -> Self {
+        Engine {
+            shared: Shared::new(options),
+        }
+    }
+
+    /// The shared build state (store, progress).
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Builds the plan's target stage and returns its image.
+    pub fn build(&self, plan: &Plan, context: &BuildContext) -> Result<StageImage> {
+        let order = plan.build_order();
+        let slots: Slots = Mutex::new(vec![None; plan.stages.len()]);
+        let changed = Condvar::new();
+        let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for &index in &order {
+                let (slots, changed, first_error) = (&slots, &changed, &first_error);
+                scope.spawn(move || {
+                    let outcome = self.run_stage(plan, context, index, slots, changed);
+                    let mut guard = slots.lock().unwrap_or_else(|e| e.into_inner());
+                    match outcome {
+                        Ok(image) => guard[index] = Some(Ok(image)),
+                        Err(e) => {
+                            guard[index] = Some(Err(()));
+                            let mut fe = first_error.lock().unwrap_or_else(|e| e.into_inner());
+                            if fe.is_none() && !self.shared.cancelled.load(Ordering::SeqCst) {
+                                *fe = Some(e);
+                            }
+                            self.shared.cancel();
+                        }
+                    }
+                    changed.notify_all();
+                });
+            }
+        });
+        if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e);
+        }
+        let mut slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
+        match slots[plan.target].take() {
+            Some(Ok(image)) => Ok(image),
+            _ => Err(anyhow!("the target stage did not finish")),
+        }
+    }
+
+    fn wait_for(
+        &self,
+        slots: &Slots,
+        changed: &Condvar,
+        deps: &[usize],
+    ) -> Result<Vec<Option<StageImage>>> {
+        let mut guard = slots.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if deps.iter().any(|&d| matches!(guard[d], Some(Err(())))) {
+                bail!("cancelled: a stage this one needs failed");
+            }
+            if deps.iter().all(|&d| guard[d].is_some()) {
+                return Ok(guard
+                    .iter()
+                    .map(|s| match s {
+                        Some(Ok(img)) => Some(img.clone()),
+                        _ => None,
+                    })
+                    .collect());
+            }
+            guard = changed.wait(guard).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn run_stage(
+        &self,
+        plan: &Plan,
+        context: &BuildContext,
+        index: usize,
+        slots: &Slots,
+        changed: &Condvar,
+    ) -> Result<StageImage> {
+        let stage = &plan.stages[index];
+        let done = self.wait_for(slots, changed, &stage.deps)?;
+        self.shared.check_cancelled()?;
+        let total = stage.steps.len() + 1;
+        let from_name = format!(
+            "[{} 1/{total}] FROM {}",
+            stage.display_name(),
+            describe_base(plan, &stage.base)
+        );
+        let id = self.shared.progress.start(from_name);
+        let base = match &stage.base {
+            Base::Scratch => Ok(base::scratch(&stage.platform)),
+            Base::Stage(i) => done[*i]
+                .clone()
+                .ok_or_else(|| anyhow!("stage {i} did not finish")),
+            Base::Image(r) => self
+                .shared
+                .block_on(base::resolve_image(
+                    &self.shared.store,
+                    &self.shared.client,
+                    r,
+                    &stage.platform,
+                    self.shared.pull,
+                ))
+                .map(|(img, _)| img),
+        };
+        let base = match base {
+            Ok(b) => {
+                self.shared.progress.done(id, true);
+                b
+            }
+            Err(e) => {
+                self.shared.progress.error(id, format!("{e:#}"));
+                return Err(e);
+            }
+        };
+        // Images named by COPY --from / RUN --mount=from are fetched up front.
+        let mut images: HashMap<String, StageImage> = HashMap::new();
+        for step in &stage.steps {
+            for src in &step.sources {
+                if let SourceRef::Image(r) = src {
+                    if images.contains_key(r) {
+                        continue;
+                    }
+                    let (img, _) = self.shared.block_on(base::resolve_image(
+                        &self.shared.store,
+                        &self.shared.client,
+                        r,
+                        &stage.platform,
+                        self.shared.pull,
+                    ))?;
+                    images.insert(r.clone(), img);
+                }
+            }
+        }
+        let lookup = |r: &SourceRef| -> Option<StageImage> {
+            match r {
+                SourceRef::Stage(i) => done.get(*i).cloned().flatten(),
+                SourceRef::Image(name) => images.get(name).cloned(),
+            }
+        };
+        stage::StageRunner::new(&self.shared, plan, stage, context, &lookup, base).run()
+    }
+}
+
+fn describe_base(plan: &Plan, base: &Base) -> String {
+    match base {
+        Base::Scratch => "scratch".to_string(),
+        Base::Image(r) => r.clone(),
+        Base::Stage(i) => plan.stages[*i].display_name(),
+    }
+}

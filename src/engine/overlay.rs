@@ -73,6 +73,95 @@ where
     result
 }
 
+/// One overlay to mount: read-only (`upper == None`, for reading another
+/// stage's files) or writable.
+#[derive(Debug, Clone)]
+pub struct OverlaySpec {
+    /// Snapshot dirs, top first (may be empty).
+    pub lowers: Vec<PathBuf>,
+    /// The upper dir for a writable mount.
+    pub upper: Option<PathBuf>,
+}
+
+/// Mounts every spec (in one private mount namespace of a dedicated
+/// thread) and calls `f` with their merged roots, in order.
+pub fn with_overlays<R, F>(specs: &[OverlaySpec], scratch_parent: &Path, f: F) -> io::Result<R>
+where
+    F: FnOnce(&[PathBuf]) -> io::Result<R> + Send,
+    R: Send,
+{
+    let specs = specs.to_vec();
+    let scratch_parent = scratch_parent.to_path_buf();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_FS).map_err(io::Error::from)?;
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    None::<&str>,
+                )
+                .map_err(io::Error::from)?;
+                let scratch = tempfile::Builder::new()
+                    .prefix("builder-ovl-")
+                    .tempdir_in(&scratch_parent)?;
+                let empty = scratch.path().join("e");
+                std::fs::create_dir(&empty)?;
+                let mut roots = Vec::new();
+                for (i, spec) in specs.iter().enumerate() {
+                    let merged = scratch.path().join(format!("m{i}"));
+                    std::fs::create_dir(&merged)?;
+                    let mut lowers = spec.lowers.clone();
+                    let options = match &spec.upper {
+                        Some(upper) => {
+                            if lowers.is_empty() {
+                                lowers.push(empty.clone());
+                            }
+                            let work = scratch.path().join(format!("w{i}"));
+                            std::fs::create_dir(&work)?;
+                            overlay_options(&lowers, upper, &work)
+                        }
+                        None => {
+                            // A read-only overlay needs two lower dirs.
+                            lowers.push(empty.clone());
+                            if lowers.len() < 2 {
+                                lowers.push(empty.clone());
+                            }
+                            readonly_options(&lowers)
+                        }
+                    };
+                    mount(
+                        Some("overlay"),
+                        &merged,
+                        Some("overlay"),
+                        MsFlags::empty(),
+                        Some(options.as_str()),
+                    )
+                    .map_err(|e| io::Error::other(format!("mounting overlay for a step: {e}")))?;
+                    roots.push(merged);
+                }
+                let result = f(&roots);
+                for root in roots.iter().rev() {
+                    let _ = nix::mount::umount2(root, nix::mount::MntFlags::MNT_DETACH);
+                }
+                result
+            })
+            .join()
+            .map_err(|_| io::Error::other("the overlay worker thread panicked"))?
+    })
+}
+
+fn readonly_options(lowers: &[PathBuf]) -> String {
+    let lower = lowers
+        .iter()
+        .map(|l| escape(&l.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(":");
+    format!("lowerdir={lower},redirect_dir=off,metacopy=off,index=off")
+}
+
 /// Builds the option string; lower dirs sharing a parent are named relative
 /// to it (after a chdir) so dozens of layers fit in one page.
 fn overlay_options(lowers: &[PathBuf], upper: &Path, work: &Path) -> String {

@@ -1,1 +1,19 @@
-//! (layer: see docs/architecture.md)
+//! Layer tars: deterministic writing (plain dirs and overlay upper dirs → OCI diffs), safe
+//! extraction into overlay-format snapshots, and compression when a layer leaves the store.
+//! Digests are always computed in the same streaming pass as the bytes they cover.
+
+mod compress;
+mod digest;
+mod extract;
+mod root;
+mod tarheader;
+mod write;
+mod xattrs;
+
+pub use compress::{
+    compress, compress_file, compress_many, compress_to, decompress, detect, CompressedBlob,
+    Compression, StreamFormat,
+};
+pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
+pub use extract::{extract, ExtractError, ExtractOptions, Extracted};
+pub use write::{write, write_to, SourceKind, WriteOptions, WrittenLayer};

@@ -1,1 +1,551 @@
-//! (plan: see docs/architecture.md)
+//! The build plan: typed instructions grouped into stages, ARG/ENV scoping,
+//! predefined args, `--build-arg`, `--target`, stage references and the
+//! stage DAG with stages the target does not need pruned.
+//!
+//! Words stay raw in the plan because the base image's ENV (known only after
+//! pulling it) takes part in expansion; the engine walks each stage with a
+//! [`StageEvaluator`], which expands every instruction exactly where Docker
+//! does and tracks the environment and the ARGs in scope.
+
+pub mod args;
+pub mod duration;
+mod eval;
+mod flags;
+pub mod instructions;
+pub mod mount;
+pub mod platform;
+mod render;
+mod source;
+
+pub use eval::{Evaluated, StageEvaluator, StageState};
+pub use instructions::{Command, Copy, From, Healthcheck, Run};
+pub use mount::{Mount, MountType, Sharing};
+pub use platform::Platform;
+pub use source::SourceText;
+
+use crate::diag::Diagnostic;
+use crate::dockerfile::shell::Lexer;
+use crate::dockerfile::{Dockerfile, Instruction};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// `--build-arg NAME=VALUE` (the last one for a name wins).
+    pub build_args: BTreeMap<String, String>,
+    /// `--target`: the stage to build; the last stage when `None`.
+    pub target: Option<String>,
+    /// `--platform`: the target platform; the host's when `None`.
+    pub platform: Option<Platform>,
+    /// The platform the build runs on; the host's when `None`.
+    pub build_platform: Option<Platform>,
+    /// The Dockerfile text, so diagnostics can show the offending line.
+    pub source: String,
+    /// The Dockerfile name shown in diagnostics (`Dockerfile` when empty).
+    pub file: String,
+}
+
+/// Where a stage starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    /// An image reference (expanded, as written otherwise).
+    Image(String),
+    /// An earlier stage, by index.
+    Stage(usize),
+    /// `FROM scratch`: an empty filesystem.
+    Scratch,
+}
+
+/// Where `COPY --from` or `RUN --mount=from=` takes files from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceRef {
+    /// A stage of this Dockerfile, by index.
+    Stage(usize),
+    /// An image reference.
+    Image(String),
+}
+
+/// One instruction of a stage: the AST node, its typed form (raw words) and
+/// the stages or images it reads from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The instruction as parsed (for spans, `original`, history text).
+    pub ast: Instruction,
+    /// Flags and arguments checked and sorted, words unexpanded.
+    pub command: Command,
+    /// Stages or images this instruction reads from.
+    pub sources: Vec<SourceRef>,
+}
+
+/// One build stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// Position among the stages (what `--from=N` refers to).
+    pub index: usize,
+    /// `AS name`, lower-cased.
+    pub name: Option<String>,
+    /// The FROM instruction.
+    pub from: Instruction,
+    /// What it starts from.
+    pub base: Base,
+    /// The platform it builds for.
+    pub platform: Platform,
+    /// True when `FROM --platform` set the platform.
+    pub platform_explicit: bool,
+    /// Its instructions after FROM.
+    pub steps: Vec<Step>,
+    /// Stages it needs (base and sources), ascending.
+    pub deps: Vec<usize>,
+    /// False when the target does not need this stage (it is not built).
+    pub needed: bool,
+}
+
+impl Stage {
+    /// The name shown to users: `AS` name or `stage-N`.
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{}", self.index))
+    }
+}
+
+/// The checked build plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// All stages in file order (pruned ones have `needed == false`).
+    pub stages: Vec<Stage>,
+    /// The stage to build.
+    pub target: usize,
+    /// Needed stages grouped in waves: every stage's deps are in earlier waves,
+    /// so the stages of one wave can run in parallel.
+    pub waves: Vec<Vec<usize>>,
+    /// Global ARGs after `--build-arg` and predefined args (what FROM sees and
+    /// what an in-stage `ARG name` without a value inherits).
+    pub global_args: Vec<(String, String)>,
+    /// The `--build-arg`s given.
+    pub build_args: BTreeMap<String, String>,
+    /// The target platform.
+    pub platform: Platform,
+    /// The escape character of the Dockerfile.
+    pub escape: char,
+    /// Non-fatal findings (e.g. unconsumed build args).
+    pub warnings: Vec<String>,
+    /// The Dockerfile text, for diagnostics raised while evaluating.
+    pub source: SourceText,
+}
+
+impl Plan {
+    /// Needed stages in an order where every stage comes after its deps.
+    pub fn build_order(&self) -> Vec<usize> {
+        self.waves.iter().flatten().copied().collect()
+    }
+
+    /// An evaluator for stage `index` on top of an image whose config has `base_env`.
+    pub fn evaluator(&self, index: usize, base_env: &[(String, String)]) -> StageEvaluator<'_> {
+        StageEvaluator::new(self, index, base_env)
+    }
+
+    /// A plain-text summary: stages, bases, deps and the parallel waves.
+    pub fn render_dry_run(&self) -> String {
+        render::dry_run(self)
+    }
+}
+
+/// Checks a parsed Dockerfile and turns it into a [`Plan`].
+pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
+    let file = if opts.file.is_empty() {
+        "Dockerfile"
+    } else {
+        opts.file.as_str()
+    };
+    let src = SourceText::new(&opts.source, file);
+    let lexer = Lexer::new(df.directives.escape);
+    let host = Platform::host();
+    let platform = opts.platform.clone().unwrap_or_else(|| host.clone());
+    let build_platform = opts.build_platform.clone().unwrap_or(host);
+
+    // Split the file into global ARGs and stages.
+    let mut meta: Vec<&Instruction> = Vec::new();
+    let mut groups: Vec<(&Instruction, Vec<&Instruction>)> = Vec::new();
+    for inst in &df.instructions {
+        let kw = inst.keyword.to_ascii_lowercase();
+        if kw == "from" {
+            groups.push((inst, Vec::new()));
+        } else if let Some((_, body)) = groups.last_mut() {
+            body.push(inst);
+        } else if kw == "arg" {
+            meta.push(inst);
+        } else {
+            return Err(src
+                .at_keyword(inst, "no build stage in current context")
+                .help("only ARG may come before the first FROM"));
+        }
+    }
+    if groups.is_empty() {
+        return Err(
+            Diagnostic::whole_file("the Dockerfile contains no stages to build")
+                .in_file(file)
+                .help("add a FROM instruction"),
+        );
+    }
+
+    // Stage headers first: names are needed for --target (TARGETSTAGE).
+    let mut froms = Vec::new();
+    for (inst, _) in &groups {
+        froms.push(instructions::parse_from(&src, inst)?);
+    }
+    let names: Vec<Option<String>> = froms.iter().map(|f| f.name.clone()).collect();
+    for (i, n) in names.iter().enumerate() {
+        if let Some(n) = n {
+            if names[..i].iter().any(|m| m.as_ref() == Some(n)) {
+                let inst = groups[i].0;
+                return Err(src.at_text(inst, n, 0, format!("duplicate stage name {n:?}")));
+            }
+        }
+    }
+    let target = match &opts.target {
+        None => groups.len() - 1,
+        Some(t) => match names
+            .iter()
+            .position(|n| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(t)))
+        {
+            Some(i) => i,
+            None => {
+                let list: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
+                let help = if list.is_empty() {
+                    "the Dockerfile has no named stages (name one with FROM image AS name)"
+                        .to_string()
+                } else {
+                    format!("available stages: {}", list.join(", "))
+                };
+                return Err(Diagnostic::whole_file(format!(
+                    "target stage {t:?} could not be found"
+                ))
+                .in_file(file)
+                .help(help));
+            }
+        },
+    };
+    let target_stage = names[target].clone().unwrap_or_else(|| "default".into());
+
+    // Global ARGs: predefined, then each global ARG (build arg over default).
+    let mut global_args =
+        args::predefined_args(&build_platform, &platform, &target_stage, &opts.build_args);
+    let mut declared: BTreeSet<String> = BTreeSet::new();
+    for inst in &meta {
+        let Command::Arg(decls) = instructions::parse_command(&src, inst)? else {
+            return Err(src.at_keyword(inst, "only ARG may come before the first FROM"));
+        };
+        for d in decls {
+            declared.insert(d.name.clone());
+            let value = match (opts.build_args.get(&d.name), &d.default) {
+                (Some(v), _) => Some(v.clone()),
+                (None, Some(def)) => Some(
+                    lexer
+                        .process_word(def, &global_args)
+                        .map_err(|e| src.at_text(inst, def, 0, e.to_string()))?,
+                ),
+                (None, None) => None,
+            };
+            if let Some(v) = value {
+                args::set_var(&mut global_args, &d.name, &v);
+            }
+        }
+    }
+
+    // Stages: base, platform, typed steps and their sources.
+    let mut stages: Vec<Stage> = Vec::new();
+    for (i, ((inst, body), from)) in groups.iter().zip(&froms).enumerate() {
+        let image = lexer
+            .process_word(&from.image, &global_args)
+            .map_err(|e| src.at_text(inst, &from.image, 0, e.to_string()))?;
+        if image.is_empty() {
+            return Err(src
+                .at_text(
+                    inst,
+                    &from.image,
+                    0,
+                    format!("base name ({}) should not be blank", from.image),
+                )
+                .help("declare the ARG before the first FROM, or give it a default"));
+        }
+        let base = if image.eq_ignore_ascii_case("scratch") {
+            Base::Scratch
+        } else {
+            match names[..i]
+                .iter()
+                .position(|n| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&image)))
+            {
+                Some(j) => Base::Stage(j),
+                None => Base::Image(image),
+            }
+        };
+        let (stage_platform, explicit) = match &from.platform {
+            Some(raw) => {
+                let index = inst
+                    .flags
+                    .iter()
+                    .position(|f| f.starts_with("--platform"))
+                    .unwrap_or(0);
+                let value = lexer
+                    .process_word(raw, &global_args)
+                    .map_err(|e| src.at_flag(inst, index, None, e.to_string()))?;
+                if value.is_empty() {
+                    return Err(src.at_flag(
+                        inst,
+                        index,
+                        None,
+                        format!("empty platform value from expression {raw}"),
+                    ));
+                }
+                // Caret under the value, after `--platform=`.
+                let part = Some((11, raw.chars().count()));
+                let p = Platform::parse(&value).map_err(|e| {
+                    src.at_flag(inst, index, part, e.to_string())
+                        .help("platforms look like linux/amd64, linux/arm64 or linux/arm/v7")
+                })?;
+                (p, true)
+            }
+            None => match &base {
+                Base::Stage(j) => (stages[*j].platform.clone(), false),
+                _ => (platform.clone(), false),
+            },
+        };
+        let mut steps = Vec::new();
+        for inst in body {
+            let command = instructions::parse_command(&src, inst)?;
+            let sources = step_sources(&src, inst, &command, &names)?;
+            steps.push(Step {
+                ast: (*inst).clone(),
+                command,
+                sources,
+            });
+        }
+        let mut deps: BTreeSet<usize> = BTreeSet::new();
+        if let Base::Stage(j) = base {
+            deps.insert(j);
+        }
+        for s in steps.iter().flat_map(|s| &s.sources) {
+            if let SourceRef::Stage(j) = s {
+                deps.insert(*j);
+            }
+        }
+        stages.push(Stage {
+            index: i,
+            name: from.name.clone(),
+            from: (*inst).clone(),
+            base,
+            platform: stage_platform,
+            platform_explicit: explicit,
+            steps,
+            deps: deps.into_iter().collect(),
+            needed: false,
+        });
+    }
+
+    check_cycles(&src, &stages)?;
+
+    // Mark what the target needs; later-stage references are errors there.
+    let mut stack = vec![target];
+    while let Some(i) = stack.pop() {
+        if stages[i].needed {
+            continue;
+        }
+        stages[i].needed = true;
+        stack.extend(stages[i].deps.iter().copied());
+    }
+    for st in stages.iter().filter(|s| s.needed) {
+        for step in &st.steps {
+            for s in &step.sources {
+                if let SourceRef::Stage(j) = *s {
+                    if j > st.index {
+                        let what = if matches!(step.command, Command::Run(_)) {
+                            "mount from"
+                        } else {
+                            "copy from"
+                        };
+                        let needle = stages[j].name.clone().unwrap_or_else(|| j.to_string());
+                        return Err(src
+                            .at_text(
+                                &step.ast,
+                                &needle,
+                                0,
+                                format!(
+                                    "cannot {what} stage {:?}, it needs to be defined before current stage {:?}",
+                                    needle,
+                                    st.display_name()
+                                ),
+                            )
+                            .help("move the stage above this one"));
+                    }
+                }
+            }
+        }
+    }
+
+    let waves = waves(&stages);
+
+    let mut warnings = df.warnings.clone();
+    for st in stages.iter().filter(|s| s.needed) {
+        for step in &st.steps {
+            if let Command::Arg(decls) = &step.command {
+                declared.extend(decls.iter().map(|d| d.name.clone()));
+            }
+        }
+    }
+    let unused: Vec<&str> = opts
+        .build_args
+        .keys()
+        .filter(|k| !declared.contains(*k) && !args::is_predefined_arg(k) && !args::is_proxy_arg(k))
+        .map(String::as_str)
+        .collect();
+    if !unused.is_empty() {
+        warnings.push(format!(
+            "[Warning] One or more build-args [{}] were not consumed",
+            unused.join(" ")
+        ));
+    }
+
+    Ok(Plan {
+        stages,
+        target,
+        waves,
+        global_args,
+        build_args: opts.build_args.clone(),
+        platform,
+        escape: df.directives.escape,
+        warnings,
+        source: src,
+    })
+}
+
+/// Resolves `COPY --from` and `RUN --mount=from=` references.
+fn step_sources(
+    src: &SourceText,
+    inst: &Instruction,
+    command: &Command,
+    names: &[Option<String>],
+) -> Result<Vec<SourceRef>, Diagnostic> {
+    let by_name = |r: &str| {
+        names
+            .iter()
+            .position(|n| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(r)))
+            .map_or_else(|| SourceRef::Image(r.to_string()), SourceRef::Stage)
+    };
+    match command {
+        Command::Copy(c) => {
+            let Some(from) = &c.from else {
+                return Ok(Vec::new());
+            };
+            if let Ok(n) = from.parse::<i64>() {
+                if n < 0 || n as usize >= names.len() {
+                    let index = inst
+                        .flags
+                        .iter()
+                        .position(|f| f.starts_with("--from"))
+                        .unwrap_or(0);
+                    return Err(src
+                        .at_flag(
+                            inst,
+                            index,
+                            Some((0, format!("--from={from}").chars().count())),
+                            format!("invalid stage index {n}"),
+                        )
+                        .help(format!("stage indexes run from 0 to {}", names.len() - 1)));
+                }
+                return Ok(vec![SourceRef::Stage(n as usize)]);
+            }
+            Ok(vec![by_name(from)])
+        }
+        Command::Run(r) => {
+            let mut out = Vec::new();
+            for spec in &r.mounts {
+                let mut defer = |v: &str| {
+                    Ok(if v.contains('$') {
+                        None
+                    } else {
+                        Some(v.to_string())
+                    })
+                };
+                if let Ok(m) = mount::parse_mount(spec, &mut defer) {
+                    if let Some(f) = m.from.filter(|f| !f.is_empty()) {
+                        out.push(by_name(&f));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Rejects stages that (transitively) depend on themselves.
+fn check_cycles(src: &SourceText, stages: &[Stage]) -> Result<(), Diagnostic> {
+    // 0 = unvisited, 1 = on the current path, 2 = done.
+    fn visit(i: usize, stages: &[Stage], state: &mut [u8]) -> Option<usize> {
+        state[i] = 1;
+        for &d in &stages[i].deps {
+            if state[d] == 1 {
+                return Some(i);
+            }
+            if state[d] == 0 {
+                if let Some(x) = visit(d, stages, state) {
+                    return Some(x);
+                }
+            }
+        }
+        state[i] = 2;
+        None
+    }
+    let mut state = vec![0u8; stages.len()];
+    for i in 0..stages.len() {
+        if state[i] != 0 {
+            continue;
+        }
+        if let Some(at) = visit(i, stages, &mut state) {
+            let st = &stages[at];
+            // Point at the instruction that closes the loop.
+            let step = st.steps.iter().find(|s| {
+                s.sources
+                    .iter()
+                    .any(|r| matches!(r, SourceRef::Stage(j) if state[*j] == 1))
+            });
+            let msg = format!(
+                "circular dependency detected on stage: {}",
+                stages[i].display_name()
+            );
+            return Err(match step {
+                Some(s) => src.at_keyword(&s.ast, msg),
+                None => src.at_keyword(&st.from, msg),
+            }
+            .help("a stage cannot copy or mount from itself or from a stage that depends on it"));
+        }
+    }
+    Ok(())
+}
+
+/// Groups needed stages by depth: wave n holds stages whose deps all lie in
+/// waves before n.
+fn waves(stages: &[Stage]) -> Vec<Vec<usize>> {
+    let mut level = vec![0usize; stages.len()];
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    // Deps of needed stages are earlier in the file (checked above), so one
+    // pass in file order sees every dep's level first.
+    for st in stages.iter().filter(|s| s.needed) {
+        let l = st.deps.iter().map(|&d| level[d] + 1).max().unwrap_or(0);
+        level[st.index] = l;
+        if out.len() <= l {
+            out.resize(l + 1, Vec::new());
+        }
+        out[l].push(st.index);
+    }
+    out
+}
+
+/// The last value of `name` in an ordered variable list.
+fn shell_get(list: &[(String, String)], name: &str) -> Option<String> {
+    list.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}

@@ -1,0 +1,169 @@
+//! `builder pull`, plus the options and helpers the other image commands
+//! share (store root, registries config, local lookup).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::registry::{
+    self, DockerConfig, PullOptions, Reference, RegistriesConfig, RegistryClient,
+};
+use crate::store::{Descriptor, Platform, Store};
+
+/// Where the store and the registries config are.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The store's state directory (default: `$BUILDER_ROOT`, `/var/lib/builder` for root,
+    /// `$XDG_DATA_HOME/builder` otherwise).
+    #[arg(long, env = "BUILDER_ROOT")]
+    pub root: Option<PathBuf>,
+    /// The registries configuration file (mirrors, insecure registries).
+    #[arg(long)]
+    pub registry_config: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// Opens the store.
+    pub fn open_store(&self) -> Result<Store> {
+        let root = self.root.clone().unwrap_or_else(Store::default_root);
+        Store::open(&root).with_context(|| format!("opening the store at {}", root.display()))
+    }
+
+    /// A registry client with the config and docker credentials; notes go to stderr.
+    pub fn client(&self) -> Result<RegistryClient> {
+        let config = RegistriesConfig::load(self.registry_config.as_deref())?;
+        let creds = DockerConfig::load_default()?;
+        Ok(RegistryClient::new(config, creds)?
+            .with_notify(Arc::new(|m: &str| eprintln!("warning: {m}"))))
+    }
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// The store name a reference is tagged under (`name:tag` or `name@digest`).
+pub fn store_name(r: &Reference) -> String {
+    match (r.tag(), r.digest()) {
+        (Some(t), _) => format!("{}:{t}", r.name()),
+        (None, Some(d)) => format!("{}@{d}", r.name()),
+        (None, None) => format!("{}:latest", r.name()),
+    }
+}
+
+/// Finds a local image by reference (`ubuntu`, `host/x:1`, `x@sha256:…`) or
+/// by manifest digest / digest prefix (`sha256:ab12…`, `ab12…`).
+pub fn find_local(store: &Store, what: &str) -> Result<(String, Descriptor)> {
+    let hex = what.strip_prefix("sha256:").unwrap_or(what);
+    if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let matches: Vec<_> = store
+            .list_images()?
+            .into_iter()
+            .filter(|i| i.descriptor.digest.hex().starts_with(hex))
+            .collect();
+        if let Some(first) = matches.first() {
+            if matches
+                .iter()
+                .all(|m| m.descriptor.digest == first.descriptor.digest)
+            {
+                return Ok((first.name.clone(), first.descriptor.clone()));
+            }
+            anyhow::bail!("{what} matches several images; give more digits");
+        }
+    }
+    let r = Reference::parse(what)?;
+    let name = store_name(&r);
+    if let Some(d) = store.resolve(&name)? {
+        if r.digest()
+            .is_some_and(|want| r.tag().is_some() && d.digest.to_string() != want)
+        {
+            anyhow::bail!(
+                "{name} is {} in the store, not {}",
+                d.digest,
+                r.digest().unwrap_or_default()
+            );
+        }
+        return Ok((name, d));
+    }
+    // name@digest of a manifest stored under a tag.
+    if let Some(want) = r.digest() {
+        if let Some(i) = store.list_images()?.into_iter().find(|i| {
+            i.descriptor.digest.to_string() == want && i.name.starts_with(&format!("{}:", r.name()))
+        }) {
+            return Ok((i.name, i.descriptor));
+        }
+    }
+    anyhow::bail!(
+        "image {} not found in the store {} (pull it first)",
+        r.familiar(),
+        store.root().display()
+    )
+}
+
+/// `builder pull` options.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The platform to pull from a multi-platform image (default: this machine's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print only the image digest.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The images to pull (`ubuntu:16.04`, `host:5000/app@sha256:…`).
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+/// Runs `builder pull`.
+pub fn run(args: PullArgs) -> Result<i32> {
+    let platform: Platform = match &args.platform {
+        Some(p) => p.parse()?,
+        None => Platform::host(),
+    };
+    let refs = args
+        .images
+        .iter()
+        .map(|s| Reference::parse(s).map_err(anyhow::Error::from))
+        .collect::<Result<Vec<_>>>()?;
+    let store = args.store.open_store()?;
+    let client = args.store.client()?;
+    let rt = runtime()?;
+    let opts = PullOptions { platform };
+    for r in &refs {
+        if !args.quiet {
+            eprintln!(
+                "{}: Pulling from {}",
+                r.tag().or(r.digest()).unwrap_or("latest"),
+                r.repository()
+            );
+        }
+        let img = rt.block_on(registry::pull(&client, &store, r, &opts))?;
+        if args.quiet {
+            println!("{}", img.manifest.digest);
+        } else {
+            eprintln!(
+                "Digest: {}\nStatus: {} ({} blobs, {} bytes from {})",
+                img.manifest.digest,
+                if img.downloaded == 0 {
+                    format!("Image is up to date for {}", r.familiar())
+                } else {
+                    format!("Downloaded newer image for {}", r.familiar())
+                },
+                img.downloaded,
+                img.bytes,
+                img.source
+            );
+            println!("{}", img.name);
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,87 @@
+//! `builder push NAME[:TAG] [DEST...]`.
+
+use anyhow::Result;
+use clap::Args;
+
+use super::pull::{find_local, runtime, StoreArgs};
+use crate::registry::{self, ManifestFormat, PushOptions, Reference};
+
+/// Manifest format choices for `--format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    /// OCI media types.
+    Oci,
+    /// Docker schema2 media types.
+    Docker,
+}
+
+impl From<FormatArg> for ManifestFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Oci => ManifestFormat::Oci,
+            FormatArg::Docker => ManifestFormat::Docker,
+        }
+    }
+}
+
+/// `builder push` options.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Convert the manifest's media types (default: keep the stored format).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Print only the pushed digest.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The local image to push.
+    pub image: String,
+    /// Where to push (default: the image's own name); several for several tags.
+    pub dest: Vec<String>,
+}
+
+/// Runs `builder push`.
+pub fn run(args: PushArgs) -> Result<i32> {
+    let store = args.store.open_store()?;
+    let (name, desc) = find_local(&store, &args.image)?;
+    let dests: Vec<Reference> = if args.dest.is_empty() {
+        vec![Reference::parse(&name)?]
+    } else {
+        args.dest
+            .iter()
+            .map(|d| Reference::parse(d))
+            .collect::<Result<_, _>>()?
+    };
+    // Every local name of this image is a candidate mount source.
+    let mount_from = store
+        .list_images()?
+        .into_iter()
+        .filter(|i| i.descriptor.digest == desc.digest)
+        .filter_map(|i| Reference::parse(&i.name).ok())
+        .collect();
+    let client = args.store.client()?;
+    let opts = PushOptions {
+        format: args.format.map(Into::into),
+        mount_from,
+    };
+    let rt = runtime()?;
+    let pushed = rt.block_on(registry::push(&client, &store, &desc, &dests, &opts))?;
+    let digest = pushed.digest.map(|d| d.to_string()).unwrap_or_default();
+    if args.quiet {
+        println!("{digest}");
+    } else {
+        for d in &dests {
+            eprintln!(
+                "{}: digest: {digest} size: {} ({} uploaded, {} mounted, {} already present)",
+                d.familiar(),
+                pushed.size,
+                pushed.uploaded,
+                pushed.mounted,
+                pushed.skipped
+            );
+        }
+        println!("{digest}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,68 @@
+//! Errors of the build context, typed so the engine can tell "not found" apart.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::pattern::PatternError;
+
+/// What can go wrong while reading a build context.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// A COPY/ADD source does not exist in the context (or is excluded by
+    /// `.dockerignore`). Rendered like BuildKit: `"/foo": not found`.
+    #[error("{path:?}: not found")]
+    NotFound {
+        /// The source as normalised (absolute within the context, e.g. `/foo`).
+        path: String,
+    },
+    /// An ignore, exclude or include pattern is malformed.
+    #[error("invalid pattern in {origin}: {source}")]
+    Pattern {
+        /// Where the pattern came from (a file or a flag).
+        origin: String,
+        /// What is wrong with it.
+        source: PatternError,
+    },
+    /// A COPY wildcard is malformed.
+    #[error("invalid wildcard in COPY source {source_path:?}: syntax error in pattern")]
+    BadWildcard {
+        /// The normalised source.
+        source_path: String,
+    },
+    /// Following symlinks inside the context did not terminate.
+    #[error("too many levels of symbolic links resolving {path:?} in the build context")]
+    SymlinkLoop {
+        /// The source being resolved.
+        path: String,
+    },
+    /// A tar stream tried to write outside the context directory.
+    #[error("build context tar entry {entry:?} escapes the context")]
+    UnsafeTarEntry {
+        /// The entry name as found in the archive.
+        entry: String,
+    },
+    /// The context root is not a directory.
+    #[error("build context {0} is not a directory")]
+    NotADirectory(PathBuf),
+    /// An I/O error on a named path.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path being read or written.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl ContextError {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: &Path, source: io::Error) -> Self {
+        ContextError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Shorthand for results in this module.
+pub type Result<T, E = ContextError> = std::result::Result<T, E>;

@@ -1,0 +1,523 @@
+//! From source text to the AST: the pre-pass hands over logical lines, the pest grammar
+//! (`grammar/dockerfile.pest`) splits each into keyword, flags and arguments, and the
+//! per-instruction argument rules below mirror BuildKit's line parsers.
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+use super::ast::{Dockerfile, Heredoc, Instruction, Span};
+use super::dump::go_quote;
+use super::heredoc::heredocs_in_line;
+use super::prepass::{char_column, Lines, LogicalLine};
+use super::validate;
+use crate::diag::Diagnostic;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/dockerfile.pest"]
+struct Grammar;
+
+/// Go's encoding/json gives up on arrays nested deeper than this.
+const MAX_JSON_DEPTH: usize = 10_000;
+
+/// An error inside one logical line, located by byte offsets into its joined text.
+#[derive(Debug)]
+pub(crate) struct LineError {
+    /// Byte offset of the offending token in the logical line.
+    pub offset: usize,
+    /// Characters the caret should cover.
+    pub width: usize,
+    /// One-line reason.
+    pub message: String,
+    /// Advice, if any.
+    pub help: Option<String>,
+}
+
+impl LineError {
+    pub(crate) fn new(offset: usize, token: &str, message: impl Into<String>) -> Self {
+        LineError {
+            offset,
+            width: token.chars().count().max(1),
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// An instruction plus what validation needs beyond the AST.
+pub(crate) struct Parsed {
+    pub inst: Instruction,
+    /// The keyword as written.
+    pub keyword_raw: String,
+    /// Byte offset of the keyword in the logical line.
+    pub keyword_offset: usize,
+    /// Byte offset of the first argument (after flags) in the logical line.
+    pub args_offset: usize,
+    /// The same for the ONBUILD trigger.
+    pub child: Option<Box<Parsed>>,
+}
+
+/// Parses a Dockerfile into its AST.
+///
+/// Accepts what BuildKit's parser accepts and, like BuildKit's next stage, rejects unknown
+/// instructions and instructions missing required arguments. Errors point at the offending
+/// token.
+pub fn parse(source: &str) -> Result<Dockerfile, Diagnostic> {
+    let mut lines = Lines::new(source);
+    let mut instructions = Vec::new();
+    // Shape errors are reported only if the whole file parses, as BuildKit reports parser
+    // errors for the whole file before it looks at any instruction.
+    let mut first_shape_error: Option<Diagnostic> = None;
+
+    while let Some(mut logical) = lines.next_logical()? {
+        let esc = lines.escape();
+        let mut parsed = parse_instruction(&logical.text, 0, esc)
+            .map_err(|e| to_diagnostic(&lines, &logical, e))?;
+
+        if can_contain_heredoc(&parsed.inst) && logical.text.contains("<<") {
+            let marks = heredocs_in_line(&logical.text).map_err(|message| {
+                to_diagnostic(&lines, &logical, LineError::new(0, &logical.text, message))
+            })?;
+            let mut heredocs = Vec::with_capacity(marks.len());
+            for mark in marks {
+                let Some(content) = lines.heredoc_body(&mark.name, mark.chomp) else {
+                    let token = logical.text.get(mark.start..mark.end).unwrap_or("<<");
+                    let err = LineError::new(
+                        mark.start,
+                        token,
+                        format!("unterminated heredoc: no line `{}` ends it", mark.name),
+                    )
+                    .help(format!(
+                        "end the heredoc with a line containing only `{}`{}",
+                        mark.name,
+                        if mark.chomp {
+                            " (leading tabs allowed)"
+                        } else {
+                            ""
+                        }
+                    ));
+                    return Err(to_diagnostic(&lines, &logical, err));
+                };
+                heredocs.push(Heredoc {
+                    name: mark.name,
+                    content,
+                    expand: mark.expand,
+                    chomp: mark.chomp,
+                });
+            }
+            if let Some(child) = parsed.inst.child.as_mut() {
+                child.heredocs = heredocs.clone();
+            }
+            parsed.inst.heredocs = heredocs;
+        }
+
+        logical.end_line = lines.line_number();
+        set_spans(&lines, &logical, &mut parsed);
+        if first_shape_error.is_none() {
+            if let Err(e) = validate::check(&parsed) {
+                first_shape_error = Some(to_diagnostic(&lines, &logical, e));
+            }
+        }
+        instructions.push(parsed.inst);
+    }
+
+    if let Some(err) = first_shape_error {
+        return Err(err);
+    }
+    if instructions.is_empty() {
+        return Err(Diagnostic::whole_file("file with no instructions")
+            .help("a Dockerfile needs at least one instruction, usually `FROM <image>`"));
+    }
+    Ok(Dockerfile {
+        directives: lines.directives_found.clone(),
+        instructions,
+        warnings: std::mem::take(&mut lines.warnings),
+    })
+}
+
+/// RUN, COPY and ADD in shell form (also as an ONBUILD trigger) may own heredocs.
+fn can_contain_heredoc(inst: &Instruction) -> bool {
+    let inst = match (&inst.keyword[..], &inst.child) {
+        ("onbuild", Some(child)) => child,
+        _ => inst,
+    };
+    matches!(&inst.keyword[..], "run" | "copy" | "add") && !inst.json
+}
+
+/// Fills in line/column spans from the logical line's offset map.
+fn set_spans(lines: &Lines, logical: &LogicalLine, parsed: &mut Parsed) {
+    let (line, byte) = logical.locate(parsed.keyword_offset);
+    parsed.inst.span = Span {
+        line,
+        column: char_column(lines.physical(line), byte),
+        end_line: logical.end_line,
+    };
+    if let (Some(child), Some(child_inst)) = (parsed.child.as_mut(), parsed.inst.child.as_mut()) {
+        let (line, byte) = logical.locate(child.keyword_offset);
+        child_inst.span = Span {
+            line,
+            column: char_column(lines.physical(line), byte),
+            end_line: logical.end_line,
+        };
+        child.inst.span = child_inst.span;
+    }
+}
+
+/// Turns a line-relative error into a located diagnostic.
+pub(crate) fn to_diagnostic(lines: &Lines, logical: &LogicalLine, err: LineError) -> Diagnostic {
+    let (line, byte) = logical.locate(err.offset);
+    let physical = lines.physical(line);
+    let column = char_column(physical, byte);
+    let remaining = physical.chars().count() + 1 - column.min(physical.chars().count() + 1);
+    let mut diag = Diagnostic::at(lines.source(), line, column, err.message)
+        .width(err.width.min(remaining.max(1)));
+    if let Some(help) = err.help {
+        diag = diag.help(help);
+    }
+    diag
+}
+
+/// Parses one instruction; `text` starts at byte `base` of the logical line.
+pub(crate) fn parse_instruction(text: &str, base: usize, esc: char) -> Result<Parsed, LineError> {
+    let start_trimmed = text.trim_start();
+    let base = base + (text.len() - start_trimmed.len());
+    let trimmed = start_trimmed.trim_end();
+    if trimmed.is_empty() {
+        return Err(
+            LineError::new(base, " ", "missing instruction after line continuation")
+                .help("remove the escape character at the end of the previous line"),
+        );
+    }
+    let rule = if esc == '`' {
+        Rule::line_bt
+    } else {
+        Rule::line_bs
+    };
+    let top = Grammar::parse(rule, trimmed)
+        .ok()
+        .and_then(|mut pairs| pairs.next())
+        .ok_or_else(|| LineError::new(base, trimmed, "cannot parse this instruction"))?;
+
+    let mut keyword_raw = "";
+    let mut flags = Vec::new();
+    let mut rest: Option<(usize, &str)> = None;
+    for pair in top.into_inner() {
+        match pair.as_rule() {
+            Rule::keyword => keyword_raw = pair.as_str(),
+            Rule::flags => {
+                for flag in pair.into_inner() {
+                    let value = flag_value(flag.clone());
+                    if value == "--" {
+                        let after = &trimmed[flag.as_span().end()..];
+                        let args = after.trim_start();
+                        rest = Some((flag.as_span().end() + (after.len() - args.len()), args));
+                        break;
+                    }
+                    flags.push(value);
+                }
+            }
+            Rule::rest if rest.is_none() => rest = Some((pair.as_span().start(), pair.as_str())),
+            _ => {}
+        }
+    }
+    let (rest_at, rest) = rest.unwrap_or((trimmed.len(), ""));
+    let args_offset = base + rest_at;
+    let keyword = keyword_raw.to_ascii_lowercase();
+
+    let mut args = Vec::new();
+    let mut json = false;
+    let mut child = None;
+    match &keyword[..] {
+        "add" | "copy" | "volume" => match try_json(rest, args_offset)? {
+            Some(list) => (args, json) = (list, true),
+            None => args = split_list(rest),
+        },
+        "cmd" | "entrypoint" | "run" | "shell" => (args, json) = maybe_json(rest, args_offset)?,
+        "env" | "label" => args = name_values(rest, args_offset, &keyword, esc)?,
+        "arg" => {
+            args = words(rest, esc)
+                .into_iter()
+                .map(|(_, w)| w.to_string())
+                .collect()
+        }
+        "expose" | "from" => args = split_list(rest),
+        "maintainer" | "stopsignal" | "user" | "workdir" if !rest.is_empty() => {
+            args.push(rest.to_string());
+        }
+        "healthcheck" => (args, json) = healthcheck(rest, args_offset)?,
+        "onbuild" if !rest.is_empty() => {
+            child = Some(Box::new(parse_instruction(rest, args_offset, esc)?));
+        }
+        // Empty forms, and unknown keywords (validation rejects them), keep no arguments.
+        _ => {}
+    }
+
+    let inst = Instruction {
+        keyword,
+        flags,
+        args,
+        json,
+        heredocs: Vec::new(),
+        child: child.as_ref().map(|c| Box::new(c.inst.clone())),
+        original: text.to_string(),
+        span: Span::default(),
+    };
+    Ok(Parsed {
+        inst,
+        keyword_raw: keyword_raw.to_string(),
+        keyword_offset: base,
+        args_offset,
+        child,
+    })
+}
+
+/// The value of a `--flag` word: quotes removed, escapes resolved.
+fn flag_value(flag: Pair<Rule>) -> String {
+    let mut value = String::from("--");
+    for part in flag.into_inner() {
+        match part.as_rule() {
+            Rule::flag_escaped => value.push_str(part.into_inner().as_str()),
+            _ => value.push_str(part.as_str()),
+        }
+    }
+    value
+}
+
+/// Exec form if `rest` is a JSON array of strings, shell form (one argument) otherwise.
+fn maybe_json(rest: &str, offset: usize) -> Result<(Vec<String>, bool), LineError> {
+    if rest.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    Ok(match try_json(rest, offset)? {
+        Some(list) => (list, true),
+        None => (vec![rest.to_string()], false),
+    })
+}
+
+/// `Some(elements)` for a JSON array of strings, `None` when `rest` is not valid JSON (or not
+/// an array), an error for valid JSON with other elements.
+fn try_json(rest: &str, offset: usize) -> Result<Option<Vec<String>>, LineError> {
+    if !rest.starts_with('[') || json_depth(rest) > MAX_JSON_DEPTH {
+        return Ok(None);
+    }
+    // A grammar failure (including pest's stack guard on absurd nesting) means "not JSON".
+    let Some(array) = Grammar::parse(Rule::exec_form, rest)
+        .ok()
+        .and_then(|mut p| p.next())
+    else {
+        return Ok(None);
+    };
+    let mut elements = Vec::new();
+    let mut first_other: Option<Pair<Rule>> = None;
+    for pair in array.into_inner() {
+        match pair.as_rule() {
+            Rule::json_string => elements.push(decode_json_string(pair)),
+            Rule::non_string => {
+                // encoding/json fails on numbers a float64 cannot hold: not JSON then.
+                let overflow = pair.clone().into_inner().flatten().any(|p| {
+                    p.as_rule() == Rule::json_number
+                        && !p.as_str().parse::<f64>().is_ok_and(f64::is_finite)
+                });
+                if overflow {
+                    return Ok(None);
+                }
+                first_other.get_or_insert(pair);
+            }
+            _ => {}
+        }
+    }
+    if let Some(other) = first_other {
+        return Err(LineError::new(
+            offset + other.as_span().start(),
+            other.as_str(),
+            "when using JSON array syntax, arrays must be comprised of strings only",
+        )
+        .help("quote every element, e.g. [\"echo\", \"hello\"]"));
+    }
+    Ok(Some(elements))
+}
+
+/// Deepest `[`/`{` nesting outside strings (cheap guard before the recursive grammar).
+fn json_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Decodes a JSON string literal as Go does (lone surrogates become U+FFFD).
+fn decode_json_string(pair: Pair<Rule>) -> String {
+    let pieces: Vec<Pair<Rule>> = pair.into_inner().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while let Some(piece) = pieces.get(i) {
+        i += 1;
+        let s = piece.as_str();
+        if piece.as_rule() != Rule::json_escape {
+            out.push_str(s);
+            continue;
+        }
+        let unit = |s: &str| {
+            s.strip_prefix("\\u")
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+        };
+        match s {
+            "\\\"" => out.push('"'),
+            "\\\\" => out.push('\\'),
+            "\\/" => out.push('/'),
+            "\\b" => out.push('\u{8}'),
+            "\\f" => out.push('\u{c}'),
+            "\\n" => out.push('\n'),
+            "\\r" => out.push('\r'),
+            "\\t" => out.push('\t'),
+            _ => {
+                let Some(code) = unit(s) else { continue };
+                if (0xD800..0xDC00).contains(&code) {
+                    let low = pieces.get(i).and_then(|p| unit(p.as_str()));
+                    if let Some(low @ 0xDC00..=0xDFFF) = low {
+                        let c = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                        out.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
+                        i += 1;
+                        continue;
+                    }
+                }
+                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+            }
+        }
+    }
+    out
+}
+
+/// Words split on Go's `[\t\v\f\r ]+`.
+fn split_list(rest: &str) -> Vec<String> {
+    if rest.is_empty() {
+        return Vec::new();
+    }
+    match Grammar::parse(Rule::list, rest) {
+        Ok(pairs) => pairs
+            .flatten()
+            .filter(|p| p.as_rule() == Rule::item)
+            .map(|p| p.as_str().to_string())
+            .collect(),
+        // The list rule accepts any text; keep the text whole if that ever changes.
+        Err(_) => vec![rest.to_string()],
+    }
+}
+
+/// BuildKit's parseWords: words with quotes and escapes kept, with their byte offsets.
+fn words(rest: &str, esc: char) -> Vec<(usize, &str)> {
+    let rule = if esc == '`' {
+        Rule::words_bt
+    } else {
+        Rule::words_bs
+    };
+    match Grammar::parse(rule, rest) {
+        Ok(pairs) => pairs
+            .flatten()
+            .filter(|p| p.as_rule() == Rule::word)
+            .filter_map(|w| {
+                let text = w.into_inner().find(|p| p.as_rule() == Rule::word_text)?;
+                Some((text.as_span().start(), text.as_str()))
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// ENV and LABEL: `key value` (legacy) or `key=value ...`, as key, value, separator triples.
+fn name_values(
+    rest: &str,
+    offset: usize,
+    keyword: &str,
+    esc: char,
+) -> Result<Vec<String>, LineError> {
+    let upper = keyword.to_ascii_uppercase();
+    let words = words(rest, esc);
+    let Some(&(first_at, first)) = words.first() else {
+        return Ok(Vec::new());
+    };
+    if !first.contains('=') {
+        let is_sep = |c: char| matches!(c, ' ' | '\t' | '\u{0B}' | '\u{0C}' | '\r');
+        let Some(split) = rest.find(is_sep) else {
+            return Err(LineError::new(
+                offset + first_at,
+                first,
+                format!("{upper} must have two arguments"),
+            )
+            .help(format!("give it a value: `{upper} {rest}=value`")));
+        };
+        let value = rest[split..].trim_start_matches(is_sep);
+        return Ok(vec![
+            rest[..split].to_string(),
+            value.to_string(),
+            String::new(),
+        ]);
+    }
+    let mut args = Vec::with_capacity(words.len() * 3);
+    for (at, word) in words {
+        let Some((key, value)) = word.split_once('=') else {
+            return Err(LineError::new(
+                offset + at,
+                word,
+                format!(
+                    "Syntax error - can't find = in {}. Must be of the form: name=value",
+                    go_quote(word)
+                ),
+            )
+            .help(format!(
+                "once one pair uses `=`, every pair must: `{word}=value`"
+            )));
+        };
+        args.extend([key.to_string(), value.to_string(), "=".to_string()]);
+    }
+    Ok(args)
+}
+
+/// HEALTHCHECK: the type word, then the command in exec or shell form.
+fn healthcheck(rest: &str, offset: usize) -> Result<(Vec<String>, bool), LineError> {
+    if rest.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let Some(top) = Grammar::parse(Rule::healthcheck, rest)
+        .ok()
+        .and_then(|mut p| p.next())
+    else {
+        return Ok((vec![rest.to_string()], false));
+    };
+    let mut typ = "";
+    let mut cmd = ("", 0);
+    for pair in top.into_inner() {
+        match pair.as_rule() {
+            Rule::health_type => typ = pair.as_str(),
+            Rule::rest => cmd = (pair.as_str(), pair.as_span().start()),
+            _ => {}
+        }
+    }
+    let (cmd_args, json) = maybe_json(cmd.0, offset + cmd.1)?;
+    let mut args = Vec::with_capacity(1 + cmd_args.len());
+    args.push(typ.to_string());
+    args.extend(cmd_args);
+    Ok((args, json))
+}

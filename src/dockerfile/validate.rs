@@ -1,0 +1,127 @@
+//! Shape checks BuildKit makes when it turns parser nodes into instructions: the keyword must
+//! be known and instructions that cannot mean anything without arguments must have them.
+//! Messages are BuildKit's. Flag values and argument meaning are `plan/`'s business.
+
+use super::parser::{LineError, Parsed};
+
+/// The instructions BuildKit knows, upper case.
+pub(crate) const KEYWORDS: [&str; 18] = [
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// Checks one parsed instruction (and its ONBUILD trigger).
+pub(crate) fn check(parsed: &Parsed) -> Result<(), LineError> {
+    let inst = &parsed.inst;
+    let upper = inst.keyword.to_ascii_uppercase();
+    let at_keyword =
+        |message: String| LineError::new(parsed.keyword_offset, &parsed.keyword_raw, message);
+    if !KEYWORDS.contains(&upper.as_str()) {
+        let mut err = at_keyword(format!("unknown instruction: {}", parsed.keyword_raw));
+        if let Some(best) = suggestion(&upper) {
+            err = err.help(format!("did you mean {best}?"));
+        }
+        return Err(err);
+    }
+    let n = inst.args.len();
+    let missing = match &inst.keyword[..] {
+        "from" => {
+            let ok = n == 1 || (n == 3 && inst.args[1].eq_ignore_ascii_case("as"));
+            (!ok).then(|| {
+                at_keyword("FROM requires either one or three arguments".into())
+                    .help("use `FROM <image>` or `FROM <image> AS <name>`")
+            })
+        }
+        "maintainer" | "workdir" | "user" | "stopsignal" => {
+            (n != 1).then(|| at_keyword(format!("{upper} requires exactly one argument")))
+        }
+        "add" | "copy" => (n < 2).then(|| {
+            at_keyword(format!(
+                "{upper} requires at least two arguments, but only one was provided. \
+                 Destination could not be determined"
+            ))
+            .help(format!("use `{upper} <source>... <destination>`"))
+        }),
+        "env" | "label" | "arg" | "expose" | "volume" | "onbuild" => (n == 0
+            && inst.child.is_none())
+        .then(|| at_keyword(format!("{upper} requires at least one argument"))),
+        _ => None,
+    };
+    if let Some(err) = missing {
+        return Err(err);
+    }
+    if matches!(&inst.keyword[..], "env" | "label")
+        && inst.args.chunks(3).any(|kv| kv[0].is_empty())
+    {
+        return Err(LineError::new(
+            parsed.args_offset,
+            "=",
+            format!("{upper} names can not be blank"),
+        )
+        .help("write `NAME=value`"));
+    }
+    if let Some(child) = &parsed.child {
+        match &child.inst.keyword[..] {
+            "onbuild" => {
+                return Err(LineError::new(
+                    child.keyword_offset,
+                    &child.keyword_raw,
+                    "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+                ))
+            }
+            "from" | "maintainer" => {
+                return Err(LineError::new(
+                    child.keyword_offset,
+                    &child.keyword_raw,
+                    format!(
+                        "{} isn't allowed as an ONBUILD trigger",
+                        child.inst.keyword.to_ascii_uppercase()
+                    ),
+                ))
+            }
+            _ => check(child)?,
+        }
+    }
+    Ok(())
+}
+
+/// The known keyword closest to `word` (edit distance at most 2), if any.
+fn suggestion(word: &str) -> Option<&'static str> {
+    KEYWORDS
+        .iter()
+        .map(|k| (edit_distance(word, k), *k))
+        .filter(|&(d, _)| d <= 2)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -1,0 +1,41 @@
+//! Turning a step's overlay upper dir into a layer: deterministic tar into
+//! the store (uncompressed, keyed by diffID, as Docker keeps built layers),
+//! then the upper dir itself becomes the layer's snapshot (it already is in
+//! overlay format), so the next step mounts it without extracting anything.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use super::state::LayerRef;
+use crate::layer::{write, SourceKind, WriteOptions};
+use crate::store::{Descriptor, Digest, Store};
+
+/// OCI media type of an uncompressed layer.
+pub const MEDIA_TYPE_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// Commits `upper` as a layer; `upper` is moved into the store's snapshots
+/// (or removed when an identical snapshot is already there).
+pub fn commit_upper(store: &Store, upper: &Path, epoch: Option<i64>) -> Result<LayerRef> {
+    let opts = WriteOptions {
+        kind: SourceKind::OverlayUpper,
+        source_date_epoch: epoch,
+    };
+    let written = write(upper, &store.tmp_dir(), &opts).context("writing the layer tar")?;
+    let diff_id = Digest::parse(&format!("sha256:{}", written.diff_id.hex()))
+        .context("the layer writer returned a bad digest")?;
+    let stored = store.put_blob_file(&written.path, Some(&diff_id));
+    let _ = std::fs::remove_file(&written.path);
+    let (digest, size) = stored?;
+    let snapshot = store.snapshot_path(&diff_id);
+    if !snapshot.exists() {
+        // Same filesystem (both under the store root): an atomic rename.
+        if std::fs::rename(upper, &snapshot).is_err() && !snapshot.exists() {
+            // Not fatal: the snapshot is extracted from the blob when needed.
+        }
+    }
+    Ok(LayerRef {
+        diff_id,
+        blob: Descriptor::new(MEDIA_TYPE_LAYER_TAR, digest, size),
+    })
+}

@@ -1,0 +1,465 @@
+//! Safe extraction of a layer tar into a snapshot directory in overlayfs format.
+//!
+//! Input may be gzip, zstd, bzip2, xz or plain (detected by magic). OCI whiteouts become overlay
+//! whiteouts (`.wh.x` → 0:0 char device `x`; `.wh..wh..opq` → `trusted.overlay.opaque=y`).
+//! Every write happens relative to a directory fd resolved by [`Root`], so no entry — `../`,
+//! absolute names, symlinked parents, symlink chains, hardlinks to outside — can touch anything
+//! outside `dest`. The diffID (sha256 of the uncompressed stream) and the blob digest are computed
+//! in the same pass. On a digest mismatch the files are already written: extract into a fresh
+//! temp dir and rename it into place only on success.
+
+use super::compress::{decompress, StreamFormat};
+use super::digest::{Digest, HashingReader};
+use super::root::{clean, fd_path, Root};
+use super::write::IO_BUF;
+use super::xattrs;
+use anyhow::{anyhow, bail, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::{
+    fchmod, fchmodat, fstatat, futimens, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, Mode,
+    SFlag, UtimensatFlags,
+};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use tar::EntryType;
+
+/// Errors a caller may want to tell apart from I/O failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// The uncompressed stream does not hash to the expected diffID.
+    #[error("layer diffID mismatch: expected {expected}, got {actual}")]
+    DiffIdMismatch {
+        /// What the caller expected (from the image config).
+        expected: Digest,
+        /// What the stream hashed to.
+        actual: Digest,
+    },
+    /// An entry tried to leave the destination or is otherwise not allowed.
+    #[error("refusing layer entry {entry:?}: {reason}")]
+    Unsafe {
+        /// The entry's path as written in the tar.
+        entry: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+}
+
+/// Options for [`extract`].
+#[derive(Debug, Clone, Default)]
+pub struct ExtractOptions {
+    /// When set, the uncompressed stream must hash to this diffID.
+    pub expected_diff_id: Option<Digest>,
+}
+
+/// What [`extract`] found.
+#[derive(Debug, Clone)]
+pub struct Extracted {
+    /// sha256 of the uncompressed tar.
+    pub diff_id: Digest,
+    /// Uncompressed size in bytes.
+    pub size: u64,
+    /// sha256 of the bytes as read (equals `diff_id` for a plain tar).
+    pub blob_digest: Digest,
+    /// Size of the bytes as read.
+    pub blob_size: u64,
+    /// The compression that was detected.
+    pub format: StreamFormat,
+}
+
+/// Extracts the layer read from `input` into the existing directory `dest`.
+pub fn extract<R: Read>(input: R, dest: &Path, opts: &ExtractOptions) -> Result<Extracted> {
+    let root = Root::open(dest).with_context(|| format!("opening {}", dest.display()))?;
+    let mut raw = HashingReader::new(input);
+    let (format, diff_id, size) = {
+        let buffered = BufReader::with_capacity(IO_BUF, &mut raw);
+        let (format, decoded) = decompress(buffered)?;
+        let mut plain = HashingReader::new(BufReader::with_capacity(64 * 1024, decoded));
+        Extractor::new(&root).run(&mut plain)?;
+        plain.drain().context("reading the end of the layer")?;
+        let (d, n) = plain.finish();
+        (format, d, n)
+    };
+    raw.drain().context("reading the end of the layer blob")?;
+    let (blob_digest, blob_size) = raw.finish();
+    if let Some(expected) = opts.expected_diff_id {
+        if expected != diff_id {
+            return Err(ExtractError::DiffIdMismatch {
+                expected,
+                actual: diff_id,
+            }
+            .into());
+        }
+    }
+    Ok(Extracted {
+        diff_id,
+        size,
+        blob_digest,
+        blob_size,
+        format,
+    })
+}
+
+/// Owner, mode, time and xattrs of one entry (PAX values already applied).
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// (requested components, open fd, real components) of a resolved parent directory.
+type CachedParent = (Vec<Vec<u8>>, OwnedFd, Vec<Vec<u8>>);
+
+struct Extractor<'a> {
+    root: &'a Root,
+    /// Last resolved parent: (requested comps, fd, real comps). Dropped whenever anything is
+    /// removed, since a removal can invalidate it.
+    cache: Option<CachedParent>,
+    /// Directory mtimes, applied last because creating children changes them.
+    dir_times: Vec<(Vec<Vec<u8>>, i64)>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Extractor<'a> {
+    fn new(root: &'a Root) -> Self {
+        Extractor {
+            root,
+            cache: None,
+            dir_times: Vec::new(),
+            buf: vec![0; IO_BUF],
+        }
+    }
+
+    fn run<R: Read>(&mut self, input: &mut R) -> Result<()> {
+        let mut archive = tar::Archive::new(input);
+        for entry in archive.entries().context("reading layer tar")? {
+            let mut entry = entry.context("reading layer tar entry")?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            self.entry(&mut entry)
+                .with_context(|| format!("extracting {name:?}"))?;
+        }
+        for (comps, mtime) in std::mem::take(&mut self.dir_times).into_iter().rev() {
+            let Some((name, parent)) = comps.split_last() else {
+                continue;
+            };
+            let dir = self.root.open_dir(parent, false);
+            let t = TimeSpec::new(mtime, 0);
+            if let Ok(dir) = dir {
+                match utimensat(
+                    &dir.fd,
+                    OsStr::from_bytes(name),
+                    &t,
+                    &t,
+                    UtimensatFlags::NoFollowSymlink,
+                ) {
+                    Ok(()) | Err(Errno::ENOENT) => {}
+                    Err(e) => return Err(e).context("setting directory mtime"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn parent(&mut self, comps: &[Vec<u8>]) -> Result<(OwnedFd, Vec<Vec<u8>>)> {
+        if let Some((key, fd, real)) = &self.cache {
+            if key.as_slice() == comps {
+                return Ok((fd.try_clone()?, real.clone()));
+            }
+        }
+        let d = self
+            .root
+            .open_dir(comps, true)
+            .context("resolving parent directory")?;
+        self.cache = Some((comps.to_vec(), d.fd.try_clone()?, d.comps.clone()));
+        Ok((d.fd, d.comps))
+    }
+
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
+        let kind = entry.header().entry_type();
+        if kind == EntryType::XGlobalHeader {
+            return Ok(());
+        }
+        let raw_path = entry.path_bytes().into_owned();
+        let unsafe_err = |reason| ExtractError::Unsafe {
+            entry: String::from_utf8_lossy(&raw_path).into_owned(),
+            reason,
+        };
+        let comps = clean(&raw_path).ok_or_else(|| unsafe_err("path leaves the layer root"))?;
+        let Some((name, parent_comps)) = comps.split_last() else {
+            return Ok(()); // the root itself ("./"): a snapshot's root is made by the store
+        };
+        let meta = read_meta(entry)?;
+
+        if let Some(target) = name.strip_prefix(b".wh.") {
+            let (dir, _) = self.parent(parent_comps)?;
+            if target == b".wh..opq" {
+                return xattrs::set(&fd_path(&dir, b"."), b"trusted.overlay.opaque", b"y")
+                    .context("marking directory opaque");
+            }
+            if target.starts_with(b".wh.") {
+                return Ok(()); // other AUFS metadata (.wh..wh.plnk, …) has no overlay meaning
+            }
+            if target.is_empty() || target == b"." || target == b".." {
+                return Err(unsafe_err("invalid whiteout name").into());
+            }
+            self.remove_existing(&dir, target, false)?;
+            mknodat(
+                &dir,
+                OsStr::from_bytes(target),
+                SFlag::S_IFCHR,
+                Mode::empty(),
+                makedev(0, 0),
+            )
+            .context("creating whiteout")?;
+            fchownat(
+                &dir,
+                OsStr::from_bytes(target),
+                Some(Uid::from_raw(0)),
+                Some(Gid::from_raw(0)),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .context("chown of whiteout")?;
+            return Ok(());
+        }
+
+        let (dir, real_parent) = self.parent(parent_comps)?;
+        let n = OsStr::from_bytes(name);
+        let is_dir = kind == EntryType::Directory;
+        self.remove_existing(&dir, name, is_dir)?;
+
+        match kind {
+            EntryType::Directory => {
+                match mkdirat(&dir, n, Mode::from_bits_truncate(0o700)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(e).context("creating directory"),
+                }
+                self.apply_meta(&dir, name, &meta, false)?;
+                let mut real = real_parent;
+                real.push(name.to_vec());
+                self.dir_times.push((real, meta.mtime));
+            }
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let fd = openat(
+                    &dir,
+                    n,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )
+                .context("creating file")?;
+                let mut file = File::from(fd);
+                copy_buf(entry, &mut file, &mut self.buf).context("writing file content")?;
+                fchown(
+                    &file,
+                    Some(Uid::from_raw(meta.uid)),
+                    Some(Gid::from_raw(meta.gid)),
+                )
+                .context("chown")?;
+                for (k, v) in &meta.xattrs {
+                    set_xattr_tolerant(xattrs::fset(file.as_fd(), k, v), k)?;
+                }
+                fchmod(&file, Mode::from_bits_truncate(meta.mode)).context("chmod")?;
+                let t = TimeSpec::new(meta.mtime, 0);
+                futimens(&file, &t, &t).context("setting mtime")?;
+            }
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| anyhow!("symlink without a target"))?;
+                // The target is only data: it is never followed here, and later lookups through
+                // it are confined by `Root`.
+                symlinkat(OsStr::from_bytes(&target), &dir, n).context("creating symlink")?;
+                self.apply_meta(&dir, name, &meta, true)?;
+            }
+            EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| anyhow!("hardlink without a target"))?;
+                let tcomps = clean(&target)
+                    .ok_or_else(|| unsafe_err("hardlink target leaves the layer root"))?;
+                let Some((tname, tparent)) = tcomps.split_last() else {
+                    return Err(unsafe_err("hardlink to the layer root").into());
+                };
+                let tdir = self
+                    .root
+                    .open_dir(tparent, false)
+                    .map_err(|_| unsafe_err("hardlink target is not extracted"))?;
+                let st = fstatat(
+                    &tdir.fd,
+                    OsStr::from_bytes(tname),
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                )
+                .map_err(|_| unsafe_err("hardlink target is not extracted"))?;
+                if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
+                    return Err(unsafe_err("hardlink to a directory").into());
+                }
+                linkat(
+                    &tdir.fd,
+                    OsStr::from_bytes(tname),
+                    &dir,
+                    n,
+                    AtFlags::empty(),
+                )
+                .context("creating hardlink")?;
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                let (sflag, dev) = match kind {
+                    EntryType::Fifo => (SFlag::S_IFIFO, 0),
+                    _ => {
+                        let major = entry.header().device_major()?.unwrap_or(0);
+                        let minor = entry.header().device_minor()?.unwrap_or(0);
+                        let f = if kind == EntryType::Char {
+                            SFlag::S_IFCHR
+                        } else {
+                            SFlag::S_IFBLK
+                        };
+                        (f, makedev(u64::from(major), u64::from(minor)))
+                    }
+                };
+                mknodat(&dir, n, sflag, Mode::from_bits_truncate(0o600), dev)
+                    .context("creating device node")?;
+                self.apply_meta(&dir, name, &meta, false)?;
+            }
+            other => bail!("unsupported tar entry type {other:?}"),
+        }
+        Ok(())
+    }
+
+    /// Makes room for `name`: an existing directory is kept when a directory comes in, anything
+    /// else is removed (a directory recursively, without following symlinks).
+    fn remove_existing(&mut self, dir: &OwnedFd, name: &[u8], keep_dir: bool) -> Result<()> {
+        let n = OsStr::from_bytes(name);
+        let st = match fstatat(dir, n, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(e).context("checking existing entry"),
+        };
+        let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+        if is_dir && keep_dir {
+            return Ok(());
+        }
+        self.cache = None;
+        if is_dir {
+            std::fs::remove_dir_all(fd_path(dir, name)).context("removing existing directory")?;
+        } else {
+            unlinkat(dir, n, UnlinkatFlags::NoRemoveDir).context("removing existing entry")?;
+        }
+        Ok(())
+    }
+
+    /// chown → xattrs → chmod → mtime (chown clears setuid bits and file capabilities, so it
+    /// goes first). Symlinks keep their 0777 mode and get no xattrs (Linux refuses user.* there).
+    fn apply_meta(&self, dir: &OwnedFd, name: &[u8], meta: &Meta, symlink: bool) -> Result<()> {
+        let n = OsStr::from_bytes(name);
+        fchownat(
+            dir,
+            n,
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .context("chown")?;
+        if !symlink {
+            let p = fd_path(dir, name);
+            for (k, v) in &meta.xattrs {
+                set_xattr_tolerant(xattrs::set(&p, k, v), k)?;
+            }
+            fchmodat(
+                dir,
+                n,
+                Mode::from_bits_truncate(meta.mode),
+                FchmodatFlags::FollowSymlink,
+            )
+            .context("chmod")?;
+        }
+        let t = TimeSpec::new(meta.mtime, 0);
+        utimensat(dir, n, &t, &t, UtimensatFlags::NoFollowSymlink).context("setting mtime")?;
+        Ok(())
+    }
+}
+
+/// A filesystem without xattr support is not an error (the layer still extracts); anything else is.
+fn set_xattr_tolerant(r: std::io::Result<()>, name: &[u8]) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(()),
+        Err(e) => {
+            Err(e).with_context(|| format!("setting xattr {}", String::from_utf8_lossy(name)))
+        }
+    }
+}
+
+fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
+    let h = entry.header();
+    let old = h.as_old();
+    let mut meta = Meta {
+        mode: numeric(h.mode().map(u64::from), &old.mode).context("bad mode")? as u32 & 0o7777,
+        uid: u32::try_from(numeric(h.uid(), &old.uid).context("bad uid")?)
+            .context("uid too large")?,
+        gid: u32::try_from(numeric(h.gid(), &old.gid).context("bad gid")?)
+            .context("gid too large")?,
+        mtime: i64::try_from(numeric(h.mtime(), &old.mtime).context("bad mtime")?)
+            .unwrap_or(i64::MAX),
+        xattrs: Vec::new(),
+    };
+    if let Some(pax) = entry.pax_extensions().context("reading PAX header")? {
+        for ext in pax {
+            let ext = ext.context("reading PAX record")?;
+            let key = ext.key_bytes();
+            let value = ext.value_bytes();
+            let num = || std::str::from_utf8(value).ok().map(str::trim);
+            match key {
+                b"uid" => meta.uid = num().and_then(|s| s.parse().ok()).context("bad PAX uid")?,
+                b"gid" => meta.gid = num().and_then(|s| s.parse().ok()).context("bad PAX gid")?,
+                b"mtime" => {
+                    // "seconds[.fraction]"; the fraction is dropped (layers carry whole seconds).
+                    let s = num().context("bad PAX mtime")?;
+                    let whole = s.split('.').next().unwrap_or(s);
+                    meta.mtime = whole.parse().context("bad PAX mtime")?;
+                }
+                _ => {
+                    if let Some(x) = key.strip_prefix(b"SCHILY.xattr.") {
+                        // overlayfs' own xattrs would let a layer forge redirects or opacity.
+                        if !x.starts_with(b"trusted.overlay.") && !x.starts_with(b"user.overlay.") {
+                            meta.xattrs.push((x.to_vec(), value.to_vec()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(meta)
+}
+
+/// A numeric header field; an empty (all NUL/space) field reads as 0, as Go's archive/tar does.
+fn numeric(parsed: std::io::Result<u64>, raw: &[u8]) -> std::io::Result<u64> {
+    match parsed {
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        r => r,
+    }
+}
+
+fn copy_buf<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> std::io::Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = match r.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}

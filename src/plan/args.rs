@@ -1,0 +1,78 @@
+//! Build arguments that exist without an `ARG` in the global scope
+//! (platform ones) or that RUN sees without declaration (proxies).
+
+use super::platform::Platform;
+
+/// Proxy variables that `--build-arg` passes to RUN without an `ARG`
+/// (upper and lower case), and which are never written to the image.
+pub const PROXY_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ftp_proxy",
+    "no_proxy",
+    "all_proxy",
+];
+
+/// True for the proxy variables (any case, as BuildKit compares them).
+pub fn is_proxy_arg(name: &str) -> bool {
+    PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(name))
+}
+
+/// The predefined global arguments for a build, in BuildKit's order:
+/// `BUILD*` from the build platform, `TARGET*` from the target platform and
+/// `TARGETSTAGE`. A `--build-arg` of the same name overrides the value.
+pub fn predefined_args(
+    build: &Platform,
+    target: &Platform,
+    target_stage: &str,
+    overrides: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let values = [
+        ("BUILDPLATFORM", build.to_string()),
+        ("BUILDOS", build.os.clone()),
+        ("BUILDOSVERSION", String::new()),
+        ("BUILDARCH", build.architecture.clone()),
+        ("BUILDVARIANT", build.variant.clone()),
+        ("TARGETPLATFORM", target.to_string()),
+        ("TARGETOS", target.os.clone()),
+        ("TARGETOSVERSION", String::new()),
+        ("TARGETARCH", target.architecture.clone()),
+        ("TARGETVARIANT", target.variant.clone()),
+        ("TARGETSTAGE", target_stage.to_string()),
+    ];
+    values
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), overrides.get(k).cloned().unwrap_or(v)))
+        .collect()
+}
+
+/// True for the names [`predefined_args`] defines.
+pub fn is_predefined_arg(name: &str) -> bool {
+    matches!(
+        name,
+        "BUILDPLATFORM"
+            | "BUILDOS"
+            | "BUILDOSVERSION"
+            | "BUILDARCH"
+            | "BUILDVARIANT"
+            | "TARGETPLATFORM"
+            | "TARGETOS"
+            | "TARGETOSVERSION"
+            | "TARGETARCH"
+            | "TARGETVARIANT"
+            | "TARGETSTAGE"
+    )
+}
+
+/// Sets `name` in an ordered environment, replacing an earlier entry in place.
+pub(crate) fn set_var(list: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match list.iter_mut().find(|(k, _)| k == name) {
+        Some(slot) => slot.1 = value.to_string(),
+        None => list.push((name.to_string(), value.to_string())),
+    }
+}

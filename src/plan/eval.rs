@@ -1,0 +1,266 @@
+//! Walking one stage instruction by instruction, expanding words exactly
+//! where Docker does, with the environment the stage has at that point.
+
+use super::args::{is_proxy_arg, set_var};
+use super::instructions::{check_chmod, check_port, check_signal, mount_diag, Command, KeyValue};
+use super::mount::{parse_mount, Mount};
+use super::{Plan, Step};
+use crate::diag::Diagnostic;
+use crate::dockerfile::shell::Lexer;
+
+/// What a stage hands on to a stage built `FROM` it (and what an image base
+/// provides: only `env`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageState {
+    /// The image config's Env: base image ENV plus ENV instructions.
+    pub env: Vec<(String, String)>,
+    /// The environment RUN and expansion see: `env` with ARG values mixed in
+    /// in instruction order (a later ARG or ENV of the same name wins, as in
+    /// BuildKit).
+    pub run_env: Vec<(String, String)>,
+    /// ARGs in scope with their values (never persisted in the image).
+    pub args: Vec<(String, String)>,
+}
+
+impl StageState {
+    /// The state at the start of a stage based on an image whose config Env is `env`.
+    pub fn from_image_env(env: &[(String, String)]) -> Self {
+        StageState {
+            env: env.to_vec(),
+            run_env: env.to_vec(),
+            args: Vec::new(),
+        }
+    }
+}
+
+/// One instruction after expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluated {
+    /// The instruction with every word Docker expands expanded (RUN, CMD,
+    /// ENTRYPOINT, HEALTHCHECK, SHELL and ONBUILD text is left as written).
+    pub command: Command,
+    /// RUN mounts, parsed after expansion.
+    pub mounts: Vec<Mount>,
+    /// COPY/ADD `--chmod` as a mode.
+    pub chmod: Option<u32>,
+    /// Config Env after this instruction.
+    pub env: Vec<(String, String)>,
+    /// What a RUN here sees: `run_env` plus proxy build args (undeclared).
+    pub run_env: Vec<(String, String)>,
+    /// ARGs in scope after this instruction.
+    pub args: Vec<(String, String)>,
+    /// Variable names the expansion used that were set.
+    pub used_vars: Vec<String>,
+}
+
+/// Evaluates the steps of one stage in order.
+#[derive(Debug)]
+pub struct StageEvaluator<'p> {
+    plan: &'p Plan,
+    stage: usize,
+    lexer: Lexer,
+    state: StageState,
+    used: std::collections::BTreeSet<String>,
+}
+
+impl<'p> StageEvaluator<'p> {
+    /// Starts stage `index` on a base image whose config Env is `base_env`
+    /// (empty for scratch).
+    pub fn new(plan: &'p Plan, index: usize, base_env: &[(String, String)]) -> Self {
+        Self::with_base(plan, index, StageState::from_image_env(base_env))
+    }
+
+    /// Starts stage `index` on the final state of the stage it is built `FROM`.
+    pub fn with_base(plan: &'p Plan, index: usize, base: StageState) -> Self {
+        StageEvaluator {
+            plan,
+            stage: index,
+            lexer: Lexer::new(plan.escape),
+            state: base,
+            used: Default::default(),
+        }
+    }
+
+    /// The index of the stage being evaluated.
+    pub fn stage(&self) -> usize {
+        self.stage
+    }
+
+    /// The state so far (hand it to stages built `FROM` this one when done).
+    pub fn state(&self) -> &StageState {
+        &self.state
+    }
+
+    /// Expands one step and applies its effect on ENV/ARG scope.
+    pub fn next(&mut self, step: &Step) -> Result<Evaluated, Diagnostic> {
+        self.used.clear();
+        let mut mounts = Vec::new();
+        let mut chmod = None;
+        let command = match &step.command {
+            Command::Env(pairs) => {
+                let pairs = self.kvs(step, pairs)?;
+                for kv in &pairs {
+                    set_var(&mut self.state.env, &kv.key, &kv.value);
+                    set_var(&mut self.state.run_env, &kv.key, &kv.value);
+                }
+                Command::Env(pairs)
+            }
+            Command::Label(pairs) => Command::Label(self.kvs(step, pairs)?),
+            Command::Arg(decls) => {
+                let mut out = Vec::new();
+                for d in decls {
+                    let value = if let Some(v) = self.plan.build_args.get(&d.name) {
+                        Some(v.clone())
+                    } else if let Some(def) = &d.default {
+                        Some(self.word(step, def)?)
+                    } else {
+                        super::shell_get(&self.plan.global_args, &d.name)
+                    };
+                    if let Some(v) = &value {
+                        set_var(&mut self.state.run_env, &d.name, v);
+                        set_var(&mut self.state.args, &d.name, v);
+                    }
+                    out.push(super::instructions::ArgDecl {
+                        name: d.name.clone(),
+                        default: value,
+                    });
+                }
+                Command::Arg(out)
+            }
+            Command::Workdir(p) => Command::Workdir(self.word(step, p)?),
+            Command::User(u) => Command::User(self.word(step, u)?),
+            Command::StopSignal(s) => {
+                let v = self.word(step, s)?;
+                check_signal(&v).map_err(|e| self.plan.source.at_text(&step.ast, s, 0, e))?;
+                Command::StopSignal(v)
+            }
+            Command::Volume(vs) => {
+                let mut out = Vec::new();
+                for v in vs {
+                    out.push(self.word(step, v)?);
+                }
+                Command::Volume(out)
+            }
+            Command::Expose(ps) => {
+                let mut out = Vec::new();
+                for p in ps {
+                    let words = self
+                        .lexer
+                        .process(p, &self.state.run_env)
+                        .map_err(|e| self.expand_diag(step, p, e))?;
+                    self.used.extend(words.matched);
+                    for w in words.words {
+                        check_port(&w).map_err(|e| self.plan.source.at_text(&step.ast, p, 0, e))?;
+                        out.push(w);
+                    }
+                }
+                Command::Expose(out)
+            }
+            Command::Copy(c) => {
+                let mut c = c.clone();
+                c.chown = self.opt_word(step, c.chown.as_deref())?;
+                c.chmod = self.opt_word(step, c.chmod.as_deref())?;
+                c.checksum = self.opt_word(step, c.checksum.as_deref())?;
+                for s in c.sources.iter_mut() {
+                    *s = self.word(step, s)?;
+                }
+                c.dest = self.word(step, &c.dest)?;
+                let heredoc_lexer = Lexer::new(self.plan.escape).skip_quotes(true);
+                for f in c.inline.iter_mut().filter(|f| f.expand) {
+                    let e = heredoc_lexer
+                        .process(&f.data, &self.state.run_env)
+                        .map_err(|e| self.expand_diag(step, &f.name, e))?;
+                    self.used.extend(e.matched);
+                    f.data = e.result;
+                }
+                if let Some(m) = &c.chmod {
+                    let index = step
+                        .ast
+                        .flags
+                        .iter()
+                        .position(|f| f.starts_with("--chmod"))
+                        .unwrap_or(0);
+                    chmod = Some(
+                        check_chmod(m)
+                            .map_err(|e| self.plan.source.at_flag(&step.ast, index, None, e))?,
+                    );
+                }
+                Command::Copy(c)
+            }
+            Command::Run(r) => {
+                let mut mount_index = 0;
+                for (index, flag) in step.ast.flags.iter().enumerate() {
+                    if !flag.starts_with("--mount=") {
+                        continue;
+                    }
+                    let Some(spec) = r.mounts.get(mount_index) else {
+                        break;
+                    };
+                    mount_index += 1;
+                    let env = &self.state.run_env;
+                    let lexer = self.lexer;
+                    let mut used = Vec::new();
+                    let mut expand = |v: &str| {
+                        let e = lexer.process(v, env).map_err(|e| e.to_string())?;
+                        used.extend(e.matched);
+                        Ok(Some(e.result))
+                    };
+                    let m = parse_mount(spec, &mut expand)
+                        .map_err(|e| mount_diag(&self.plan.source, &step.ast, index, spec, e))?;
+                    self.used.extend(used);
+                    mounts.push(m);
+                }
+                Command::Run(r.clone())
+            }
+            other => other.clone(),
+        };
+        let mut run_env = self.state.run_env.clone();
+        for (k, v) in &self.plan.build_args {
+            if is_proxy_arg(k) && !run_env.iter().any(|(n, _)| n == k) {
+                run_env.push((k.clone(), v.clone()));
+            }
+        }
+        Ok(Evaluated {
+            command,
+            mounts,
+            chmod,
+            env: self.state.env.clone(),
+            run_env,
+            args: self.state.args.clone(),
+            used_vars: self.used.iter().cloned().collect(),
+        })
+    }
+
+    fn expand_diag(
+        &self,
+        step: &Step,
+        word: &str,
+        e: crate::dockerfile::shell::ExpandError,
+    ) -> Diagnostic {
+        self.plan.source.at_text(&step.ast, word, 0, e.to_string())
+    }
+
+    fn word(&mut self, step: &Step, w: &str) -> Result<String, Diagnostic> {
+        let e = self
+            .lexer
+            .process(w, &self.state.run_env)
+            .map_err(|e| self.expand_diag(step, w, e))?;
+        self.used.extend(e.matched);
+        Ok(e.result)
+    }
+
+    fn opt_word(&mut self, step: &Step, w: Option<&str>) -> Result<Option<String>, Diagnostic> {
+        w.map(|w| self.word(step, w)).transpose()
+    }
+
+    fn kvs(&mut self, step: &Step, pairs: &[KeyValue]) -> Result<Vec<KeyValue>, Diagnostic> {
+        let mut out = Vec::new();
+        for kv in pairs {
+            out.push(KeyValue {
+                key: self.word(step, &kv.key)?,
+                value: self.word(step, &kv.value)?,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,290 @@
+//! The helper process (`builder __sandbox-child`): reads the spec, creates
+//! the PID namespace, forks the init, relays its output as frames, kills it
+//! on a signal or when the parent goes away, and after it ends removes the
+//! mount points the sandbox created from the write dir.
+//!
+//! The helper is single-threaded (it runs before any runtime is built), so
+//! forking here is safe.
+
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{kill, signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, pipe2, ForkResult, Pid};
+
+use super::protocol::{self, Frame, Report, Stream};
+use super::spec::RunSpec;
+use super::{cleanup, init, write_fd1};
+
+/// Entry point of the hidden subcommand; returns the helper's exit code
+/// (0 once a final frame was delivered).
+pub fn helper_main() -> i32 {
+    match supervise() {
+        Ok(()) => 0,
+        Err(e) => {
+            let msg = format!("sandbox: {e:#}");
+            if Frame::SetupError(msg.clone()).write_to(&mut FdOut).is_err() {
+                eprintln!("{msg}");
+            }
+            1
+        }
+    }
+}
+
+/// `io::Write` over fd 1 without buffering.
+struct FdOut;
+
+impl io::Write for FdOut {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        write_fd1(buf).map(|()| buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Signals that end the run when the helper receives them.
+const STOP_SIGNALS: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+fn supervise() -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let json = {
+        let mut stdin = std::mem::ManuallyDrop::new(super::unsafe_fd_file(0));
+        protocol::read_spec(&mut *stdin).context("reading the run spec from stdin")?
+    };
+    let spec: RunSpec = serde_json::from_slice(&json).context("decoding the run spec")?;
+    if let Err(msg) = validate(&spec) {
+        Frame::SetupError(msg).write_to(&mut FdOut)?;
+        return Ok(());
+    }
+
+    // The staging dir is only a mount point: the init mounts a private tmpfs
+    // on it in its own mount namespace, so on the host it stays empty.
+    let staging = tempfile::Builder::new()
+        .prefix(".builder-sandbox-")
+        .tempdir()
+        .context("creating the sandbox staging dir")?;
+
+    let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC)?;
+    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC)?;
+    let (rep_r, rep_w) = pipe2(OFlag::O_CLOEXEC)?;
+
+    // A write to the parent after it is gone must be an error, not death:
+    // the run still has to be killed and cleaned up.
+    // SAFETY: setting a signal to SIG_IGN installs no handler code.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn)? };
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    for s in STOP_SIGNALS {
+        mask.add(s);
+    }
+    let mut old_mask = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old_mask))?;
+    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+
+    unshare(CloneFlags::CLONE_NEWPID).context("creating the PID namespace (needs root)")?;
+    // SAFETY: the helper is single-threaded, so the child may run any code.
+    let pid = match unsafe { fork() }.context("forking the sandbox init")? {
+        ForkResult::Child => {
+            drop((out_r, err_r, rep_r, sigfd));
+            init::run(&spec, staging.path(), out_w, err_w, rep_w, &old_mask)
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop((out_w, err_w, rep_w));
+
+    let ended = relay(pid, &sigfd, out_r, err_r, rep_r)?;
+    let (created, error) = parse_reports(&ended.reports);
+    let removed_from = spec.rootfs.write_dir();
+    cleanup::remove_created(removed_from, &created);
+    drop(staging);
+
+    let frame = if let Some(msg) = error {
+        Frame::SetupError(msg)
+    } else if let Some(sig) = ended.interrupted {
+        Frame::Interrupted(sig)
+    } else {
+        Frame::Exit(ended.code)
+    };
+    // A parent that went away gets nothing; the run is already dead.
+    let _ = frame.write_to(&mut FdOut);
+    Ok(())
+}
+
+/// Checks what the init would otherwise fail on half-way.
+fn validate(spec: &RunSpec) -> Result<(), String> {
+    if spec.argv.is_empty() {
+        return Err("sandbox: empty command".into());
+    }
+    if !spec.cwd.starts_with('/') {
+        return Err(format!(
+            "sandbox: working directory {:?} is not absolute",
+            spec.cwd
+        ));
+    }
+    for m in &spec.mounts {
+        if !m.target().starts_with('/') {
+            return Err(format!(
+                "sandbox: mount target {:?} is not absolute",
+                m.target()
+            ));
+        }
+    }
+    Ok(())
+}
+
+struct Ended {
+    code: i32,
+    interrupted: Option<i32>,
+    reports: Vec<u8>,
+}
+
+/// Relays output until the init is reaped and every pipe is closed.
+fn relay(
+    pid: Pid,
+    sigfd: &SignalFd,
+    out_r: OwnedFd,
+    err_r: OwnedFd,
+    rep_r: OwnedFd,
+) -> anyhow::Result<Ended> {
+    let mut pipes: [(Option<OwnedFd>, Option<Stream>); 3] = [
+        (Some(out_r), Some(Stream::Stdout)),
+        (Some(err_r), Some(Stream::Stderr)),
+        (Some(rep_r), None),
+    ];
+    let mut lifeline_open = true;
+    let mut parent_gone = false;
+    let mut code = None;
+    let mut interrupted = None;
+    let mut reports = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+
+    let stop = |interrupted: &mut Option<i32>, sig: i32| {
+        if interrupted.is_none() {
+            *interrupted = Some(sig);
+        }
+        // The init may already be gone; ESRCH is fine.
+        let _ = kill(pid, Signal::SIGKILL);
+    };
+
+    while code.is_none() || pipes.iter().any(|p| p.0.is_some()) {
+        let stdin = std::mem::ManuallyDrop::new(super::unsafe_fd_file(0));
+        let mut fds = vec![PollFd::new(sigfd.as_fd(), PollFlags::POLLIN)];
+        if lifeline_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        let first_pipe = fds.len();
+        let mut open_idx = Vec::new();
+        for (i, (fd, _)) in pipes.iter().enumerate() {
+            if let Some(fd) = fd {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                open_idx.push(i);
+            }
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+
+        if ready[0] {
+            while let Some(info) = sigfd.read_signal()? {
+                let signo = info.ssi_signo as i32;
+                if signo == Signal::SIGCHLD as i32 {
+                    code = code.or(reap(pid)?);
+                } else {
+                    stop(&mut interrupted, signo);
+                }
+            }
+        }
+        if lifeline_open && ready[1] {
+            let mut stdin = std::mem::ManuallyDrop::new(super::unsafe_fd_file(0));
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    lifeline_open = false;
+                    stop(&mut interrupted, 0);
+                }
+                Ok(_) => {} // Nothing more is expected; ignore extra bytes.
+            }
+        }
+        for (k, &i) in open_idx.iter().enumerate() {
+            if !ready[first_pipe + k] {
+                continue;
+            }
+            let (fd, stream) = &mut pipes[i];
+            let n = match nix::unistd::read(fd.as_ref().expect("open pipe"), &mut buf) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if n == 0 {
+                *fd = None;
+                continue;
+            }
+            match stream {
+                Some(s) if !parent_gone => {
+                    if Frame::Output(*s, buf[..n].to_vec())
+                        .write_to(&mut FdOut)
+                        .is_err()
+                    {
+                        parent_gone = true;
+                        stop(&mut interrupted, 0);
+                    }
+                }
+                Some(_) => {}
+                None => reports.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+    Ok(Ended {
+        code: code.unwrap_or(1),
+        interrupted,
+        reports,
+    })
+}
+
+/// Non-blocking reap of the init; `Some(exit code)` once it ended.
+fn reap(pid: Pid) -> anyhow::Result<Option<i32>> {
+    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        Ok(status) => Ok(exit_code(status)),
+        Err(Errno::ECHILD) => Ok(Some(1)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+/// Splits the init's report lines into created paths and the setup error.
+fn parse_reports(bytes: &[u8]) -> (Vec<String>, Option<String>) {
+    let mut created = Vec::new();
+    let mut error = None;
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        match serde_json::from_slice::<Report>(line) {
+            Ok(Report::Created(p)) => created.push(p),
+            Ok(Report::Error(e)) => error = Some(e),
+            Err(e) => error = Some(format!("sandbox: garbled report from the init: {e}")),
+        }
+    }
+    (created, error)
+}
