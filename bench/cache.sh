@@ -78,4 +78,4 @@ DF
       "--jobs 1" "$j1" "default jobs" "$jn" "ratio default/--jobs 1" "$(ratio "$jn" "$j1")"
   fi
 }
-main "$@"
+main "$@"; exit $?

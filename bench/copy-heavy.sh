@@ -35,4 +35,4 @@ DF
   bench_build copy-heavy "$ctx"
   table copy-heavy
 }
-main "$@"
+main "$@"; exit $?

@@ -42,4 +42,4 @@ DF
   bench_build two-stage "$two"
   table hello two-stage
 }
-main "$@"
+main "$@"; exit $?

@@ -13,4 +13,4 @@ main() {
   TOOLS="builder buildkit buildah" # read by table
   table "$@"
 }
-main "$@"
+main "$@"; exit $?
