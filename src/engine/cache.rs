@@ -29,7 +29,9 @@ pub struct KeyBuilder {
 impl KeyBuilder {
     /// A key derived from `parent` (the previous step's key).
     pub fn new(parent: &str) -> Self {
-        let mut k = KeyBuilder { hasher: Sha256::new() };
+        let mut k = KeyBuilder {
+            hasher: Sha256::new(),
+        };
         k.part("version", KEY_VERSION);
         k.part("parent", parent);
         k
@@ -78,7 +80,10 @@ pub fn lookup(store: &Store, key: &str) -> Option<(ImageConfig, Vec<LayerRef>)> 
         if !store.has_blob(&l.blob.digest) {
             return None;
         }
-        layers.push(LayerRef { diff_id, blob: l.blob });
+        layers.push(LayerRef {
+            diff_id,
+            blob: l.blob,
+        });
     }
     if config.rootfs.diff_ids.len() != layers.len() {
         return None;
@@ -95,7 +100,10 @@ pub fn record(store: &Store, key: &str, image: &StageImage) -> Result<()> {
         layers: image
             .layers
             .iter()
-            .map(|l| RecordLayer { diff_id: l.diff_id.to_string(), blob: l.blob.clone() })
+            .map(|l| RecordLayer {
+                diff_id: l.diff_id.to_string(),
+                blob: l.blob.clone(),
+            })
             .collect(),
     };
     let mut roots = String::new();
@@ -105,8 +113,16 @@ pub fn record(store: &Store, key: &str, image: &StageImage) -> Result<()> {
     let roots_dir = store.cache_dir().join("roots");
     std::fs::create_dir_all(&roots_dir)?;
     // Roots first: a record whose blobs could be pruned must never exist.
-    fsutil::write_atomic(&roots_dir.join(format!("step-{key}")), roots.as_bytes(), 0o644)?;
-    fsutil::write_atomic(&record_path(store, key), &serde_json::to_vec(&record)?, 0o644)
+    fsutil::write_atomic(
+        &roots_dir.join(format!("step-{key}")),
+        roots.as_bytes(),
+        0o644,
+    )?;
+    fsutil::write_atomic(
+        &record_path(store, key),
+        &serde_json::to_vec(&record)?,
+        0o644,
+    )
 }
 
 /// Removes every step record (and its GC roots); returns how many.
@@ -117,7 +133,9 @@ pub fn clear(store: &Store) -> Result<usize> {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if let Some(key) = name.strip_suffix(".json") {
-                let _ = std::fs::remove_file(store.cache_dir().join("roots").join(format!("step-{key}")));
+                let _ = std::fs::remove_file(
+                    store.cache_dir().join("roots").join(format!("step-{key}")),
+                );
                 if std::fs::remove_file(e.path()).is_ok() {
                     n += 1;
                 }

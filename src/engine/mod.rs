@@ -237,7 +237,12 @@ impl Engine {
             }
         });
         // The metadata index only speeds later builds up: failing to save it is not an error.
-        let _ = self.shared.context_index.lock().unwrap_or_else(|e| e.into_inner()).save();
+        let _ = self
+            .shared
+            .context_index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .save();
         if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(e);
         }

@@ -150,11 +150,22 @@ impl<'a> StageRunner<'a> {
                         k.part("from", &src.cache_key);
                     }
                     None => {
-                        let local: Vec<String> = c.sources.iter().filter(|s| !is_url(s)).cloned().collect();
-                        let select = SelectOptions { excludes: c.excludes.clone(), parents: c.parents };
+                        let local: Vec<String> =
+                            c.sources.iter().filter(|s| !is_url(s)).cloned().collect();
+                        let select = SelectOptions {
+                            excludes: c.excludes.clone(),
+                            parents: c.parents,
+                        };
                         let selected = self.context.resolve_sources(&local, &select)?;
-                        let mut index = self.shared.context_index.lock().unwrap_or_else(|e| e.into_inner());
-                        k.part("context", &self.context.digest_sources(&selected, &mut index)?);
+                        let mut index = self
+                            .shared
+                            .context_index
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner());
+                        k.part(
+                            "context",
+                            &self.context.digest_sources(&selected, &mut index)?,
+                        );
                     }
                 }
                 if c.sources.iter().any(|s| is_url(s)) && c.checksum.is_none() {
@@ -167,21 +178,33 @@ impl<'a> StageRunner<'a> {
                 k.part("network", &format!("{:?}", self.shared.network));
                 for m in &ev.mounts {
                     // Secrets count by id only; their content never enters a key.
-                    k.part("mount", &format!("{:?}/{:?}/{:?}/{:?}", m.kind, m.id, m.target, m.from));
+                    k.part(
+                        "mount",
+                        &format!("{:?}/{:?}/{:?}/{:?}", m.kind, m.id, m.target, m.from),
+                    );
                     if m.kind == MountType::Bind {
                         match &m.from {
                             None => {
                                 let src = m.source.clone().unwrap_or_else(|| "/".to_string());
-                                let selected = self.context.resolve_sources(&[src], &SelectOptions::default())?;
-                                let mut index =
-                                    self.shared.context_index.lock().unwrap_or_else(|e| e.into_inner());
-                                k.part("bind", &self.context.digest_sources(&selected, &mut index)?);
+                                let selected = self
+                                    .context
+                                    .resolve_sources(&[src], &SelectOptions::default())?;
+                                let mut index = self
+                                    .shared
+                                    .context_index
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner());
+                                k.part(
+                                    "bind",
+                                    &self.context.digest_sources(&selected, &mut index)?,
+                                );
                             }
                             Some(from) => {
                                 let r = self
                                     .stage_ref(from, from.parse().ok())
                                     .unwrap_or_else(|| SourceRef::Image(from.clone()));
-                                let key = (self.sources)(&r).map(|i| i.cache_key).unwrap_or_default();
+                                let key =
+                                    (self.sources)(&r).map(|i| i.cache_key).unwrap_or_default();
                                 k.part("bind-from", &key);
                             }
                         }
@@ -409,7 +432,15 @@ impl<'a> StageRunner<'a> {
         // Stamped when the step runs, so a cached rebuild keeps the image ID.
         // Metadata steps take their parent's time, so only executed layers move it.
         let inherited = (!layer)
-            .then(|| self.image.config.history.iter().skip(self.image.base_history).rev().find_map(|h| h.created.clone()))
+            .then(|| {
+                self.image
+                    .config
+                    .history
+                    .iter()
+                    .skip(self.image.base_history)
+                    .rev()
+                    .find_map(|h| h.created.clone())
+            })
             .flatten();
         let created = match self.shared.epoch {
             Some(secs) => crate::image::format_rfc3339_nano(secs, 0),
@@ -683,7 +714,10 @@ impl<'a> StageRunner<'a> {
         }
         // runc sets HOME from passwd when the environment has none.
         if !ev.run_env.iter().any(|(k, _)| k == "HOME") {
-            env.push(format!("HOME={}", sandbox::user::home_dir(&lowers, user.uid)));
+            env.push(format!(
+                "HOME={}",
+                sandbox::user::home_dir(&lowers, user.uid)
+            ));
         }
         let dirs = self.step_dirs()?;
         let upper = dirs.path().join("upper");
