@@ -1,5 +1,6 @@
-//! Fuzz target: the Dockerfile parser and the Dump printer must never panic, and a
-//! successful parse must satisfy the AST's basic invariants.
+//! Fuzz target: the Dockerfile parser, the Dump printer, the planner and the
+//! stage evaluator must never panic, and a successful parse must satisfy the
+//! AST's basic invariants.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +18,27 @@ fuzz_target!(|data: &[u8]| {
             }
             let dumped = builder::dockerfile::dump(&df);
             assert_eq!(dumped.lines().count(), df.instructions.len());
+            let opts = builder::plan::PlanOptions {
+                source: source.to_string(),
+                ..Default::default()
+            };
+            match builder::plan::plan(&df, &opts) {
+                Ok(plan) => {
+                    let _ = plan.render_dry_run();
+                    for &index in &plan.build_order() {
+                        let mut eval = plan.evaluator(index, &[]);
+                        for step in &plan.stages[index].steps {
+                            if let Err(d) = eval.next(step) {
+                                let _ = d.to_string();
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(diag) => {
+                    let _ = diag.to_string();
+                }
+            }
         }
         Err(diag) => {
             let _ = diag.to_string();
