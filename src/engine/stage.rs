@@ -775,8 +775,8 @@ impl<'a> StageRunner<'a> {
                 format!("\nlast output:\n  {}", last.join("\n  "))
             };
             bail!(
-                "the command {} exited with code {code}{shown}",
-                history::go_string_list(argv)
+                "process {:?} did not complete successfully: exit code: {code}{shown}",
+                argv.join(" ")
             );
         }
         self.commit(&upper)
