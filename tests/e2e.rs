@@ -752,3 +752,46 @@ fn iidfile_and_quiet_agree() {
         "the ID is not the stored image's config digest"
     );
 }
+
+/// `--compression` decides how built (stored plain) layers leave: zstd and
+/// uncompressed variants reach the registry with matching media types.
+#[test]
+fn push_compression_variants() {
+    let reg = Registry::start(Auth::Plain);
+    let w = World::with_base();
+    let regcfg = w.path("registries.toml");
+    fs::write(
+        &regcfg,
+        format!("[registry.\"{a}\"]\ninsecure = true\n", a = reg.addr),
+    )
+    .unwrap();
+    let ctx = w.context("ctx", "FROM ubuntu:16.04\nRUN echo data > /data\n", &[]);
+    for (algo, media) in [
+        ("zstd", "application/vnd.oci.image.layer.v1.tar+zstd"),
+        ("uncompressed", "application/vnd.oci.image.layer.v1.tar"),
+        ("gzip", "application/vnd.oci.image.layer.v1.tar+gzip"),
+    ] {
+        let dest = format!("{}/e2e/comp:{algo}", reg.addr);
+        w.build_ok(
+            &[
+                "--registry-config",
+                regcfg.to_str().unwrap(),
+                "-t",
+                &dest,
+                "--push",
+                "--compression",
+                algo,
+            ],
+            &ctx,
+        );
+        let raw = run_ok(
+            Command::new("skopeo")
+                .args(["inspect", "--raw", "--tls-verify=false"])
+                .arg(format!("docker://{dest}")),
+        );
+        let manifest: Value = serde_json::from_str(&raw).unwrap();
+        let layers = manifest["layers"].as_array().unwrap();
+        let last = layers.last().unwrap();
+        assert_eq!(last["mediaType"], media, "{algo}: {manifest}");
+    }
+}

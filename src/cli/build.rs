@@ -219,6 +219,10 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         let opts = crate::registry::PushOptions {
             format,
             mount_from: Vec::new(),
+            compression: super::push::export_compression(
+                &args.compression,
+                args.compression_level,
+            )?,
         };
         let pushed = rt.block_on(crate::registry::push(
             &client,

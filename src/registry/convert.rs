@@ -48,11 +48,38 @@ fn compression_of(mt: &str) -> Result<Compression> {
     })
 }
 
+/// How layers stored uncompressed are compressed when they leave the store
+/// (`--compression`, `--compression-level`); gzip at its default level
+/// unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExportCompression {
+    /// The algorithm (`Uncompressed` keeps plain tars).
+    pub algorithm: Option<crate::layer::Compression>,
+    /// The level (the algorithm's default when `None`).
+    pub level: Option<i32>,
+}
+
 /// Compresses the (possibly compressed) layer blob `blob` to gzip, storing
 /// the result; memoised by the layer's uncompressed digest.
 pub fn compress_layer(store: &Store, blob: &Digest) -> Result<(Digest, u64)> {
+    compress_layer_with(store, blob, crate::layer::Compression::Gzip, None)
+}
+
+/// Like [`compress_layer`] with a chosen algorithm and level; each
+/// (layer, algorithm, level) variant is made once and remembered.
+pub fn compress_layer_with(
+    store: &Store,
+    blob: &Digest,
+    algorithm: crate::layer::Compression,
+    level: Option<i32>,
+) -> Result<(Digest, u64)> {
     let memo_dir = store.cache_dir().join("compressed");
-    let memo = memo_dir.join(format!("{}.gzip", blob.hex()));
+    let suffix = match (algorithm, level) {
+        (crate::layer::Compression::Gzip, None) => "gzip".to_string(),
+        (a, None) => format!("{a:?}").to_lowercase(),
+        (a, Some(l)) => format!("{}-{l}", format!("{a:?}").to_lowercase()),
+    };
+    let memo = memo_dir.join(format!("{}.{suffix}", blob.hex()));
     if let Ok(text) = std::fs::read_to_string(&memo) {
         if let Some((d, n)) = text.trim().split_once(' ') {
             if let (Ok(d), Ok(n)) = (Digest::parse(d), n.parse::<u64>()) {
@@ -67,13 +94,8 @@ pub fn compress_layer(store: &Store, blob: &Digest) -> Result<(Digest, u64)> {
     let raw = std::io::BufReader::new(store.open_blob(blob)?);
     let (_, plain) =
         crate::layer::decompress(raw).with_context(|| format!("reading layer {blob}"))?;
-    let c = crate::layer::compress(
-        plain,
-        &store.tmp_dir(),
-        crate::layer::Compression::Gzip,
-        None,
-    )
-    .with_context(|| format!("compressing layer {blob}"))?;
+    let c = crate::layer::compress(plain, &store.tmp_dir(), algorithm, level)
+        .with_context(|| format!("compressing layer {blob}"))?;
     let d = Digest::parse(&c.digest.to_string())?;
     let n = c.size;
     store.adopt_blob(&c.path, &d, n)?;
@@ -87,6 +109,16 @@ pub fn prepare_export(
     store: &Store,
     manifest: &Descriptor,
     format: Option<ManifestFormat>,
+) -> Result<(Vec<u8>, String)> {
+    prepare_export_with(store, manifest, format, ExportCompression::default())
+}
+
+/// Like [`prepare_export`], compressing plain layers as `compression` says.
+pub fn prepare_export_with(
+    store: &Store,
+    manifest: &Descriptor,
+    format: Option<ManifestFormat>,
+    compression: ExportCompression,
 ) -> Result<(Vec<u8>, String)> {
     let original = store.read_blob(&manifest.digest)?;
     let mut doc: Value = serde_json::from_slice(&original)
@@ -123,13 +155,34 @@ pub fn prepare_export(
         let digest = Digest::parse(l.get("digest").and_then(Value::as_str).unwrap_or_default())
             .context("manifest layer without a valid digest")?;
         let comp = compression_of(&mt)?;
-        let recompress = comp == Compression::None || (docker && comp == Compression::Zstd);
+        use crate::layer::Compression as Algo;
+        // Docker's schema2 has no zstd layers: gzip there.
+        let wanted = match compression.algorithm.unwrap_or(Algo::Gzip) {
+            Algo::Zstd if docker => Algo::Gzip,
+            a => a,
+        };
+        let keep_plain = comp == Compression::None && wanted == Algo::Uncompressed;
+        let recompress =
+            (comp == Compression::None && !keep_plain) || (docker && comp == Compression::Zstd);
+        let mut comp = comp;
         if recompress {
-            let (d, n) = compress_layer(store, &digest)?;
+            let algo = if comp == Compression::None {
+                wanted
+            } else {
+                Algo::Gzip
+            };
+            let (d, n) = compress_layer_with(store, &digest, algo, compression.level)?;
             l["digest"] = Value::String(d.to_string());
             l["size"] = Value::from(n);
+            comp = if algo == Algo::Zstd {
+                Compression::Zstd
+            } else {
+                Compression::Gzip
+            };
         }
         let new_mt = match (comp, docker) {
+            (Compression::None, true) => DOCKER_LAYER_TAR,
+            (Compression::None, false) => OCI_LAYER_TAR,
             (Compression::Foreign, true) => DOCKER_LAYER_FOREIGN,
             (Compression::Foreign, false) => OCI_NONDIST_GZIP,
             (Compression::Zstd, false) => OCI_LAYER_ZSTD,
