@@ -32,11 +32,6 @@ fn negative_dockerfiles_fail_with_expected_errors() {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        // `plan-*` cases parse fine and fail in the planner: tests/plan.rs
-        // (`plan_negative_fixtures`) runs them through parse and plan.
-        if name.starts_with("plan-") {
-            continue;
-        }
         let source = fs::read_to_string(case.join("Dockerfile")).expect("Dockerfile");
         let got = match parse(&source) {
             Ok(_) => {
