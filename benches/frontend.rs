@@ -27,7 +27,7 @@ fn generate() -> String {
         count += 1;
         s.push_str("ARG VERSION\nARG TARGETARCH\n");
         count += 2;
-        let mut i = 0;
+        let mut i: usize = 0;
         while count < (st + 1) * PER_STAGE {
             match i % 9 {
                 0 => s.push_str(&format!("ENV APP_{i}=/opt/app-${{VERSION}} PATH=/opt/bin:$PATH\n")),

@@ -818,3 +818,45 @@ fn gnu_tar_reads_our_layers_identically() {
     );
     assert_eq!(describe(&src), describe(&dest));
 }
+
+/// Timing of write / extract / compress on a real tree. Not a correctness test:
+/// `BENCH_DIR=/some/tree cargo test --release --test layer bench -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark; needs BENCH_DIR"]
+fn bench_layer_pipeline() {
+    let src = PathBuf::from(std::env::var("BENCH_DIR").expect("BENCH_DIR"));
+    let t = tempfile::tempdir_in(src.parent().unwrap()).unwrap();
+    let time = |what: &str, f: &mut dyn FnMut()| {
+        let start = std::time::Instant::now();
+        f();
+        eprintln!("{what}: {:.2?}", start.elapsed());
+    };
+    let mut w = None;
+    time("write (tar + sha256)", &mut || {
+        w = Some(layer::write(&src, t.path(), &WriteOptions::default()).unwrap());
+    });
+    let w = w.unwrap();
+    eprintln!("  tar size {} MB", w.size / 1_000_000);
+    let dest = t.path().join("x");
+    fs::create_dir(&dest).unwrap();
+    time("extract (plain)", &mut || {
+        layer::extract(
+            fs::File::open(&w.path).unwrap(),
+            &dest,
+            &ExtractOptions::default(),
+        )
+        .unwrap();
+    });
+    for c in [Compression::Gzip, Compression::Zstd] {
+        time(&format!("compress {c}"), &mut || {
+            let b = layer::compress_file(&w.path, t.path(), c, None).unwrap();
+            eprintln!("  {c} size {} MB", b.size / 1_000_000);
+        });
+    }
+    let paths = vec![w.path.clone(), w.path.clone()];
+    time("compress_many gzip ×2 (both cores)", &mut || {
+        for r in layer::compress_many(&paths, t.path(), Compression::Gzip, None) {
+            r.unwrap();
+        }
+    });
+}

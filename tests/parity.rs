@@ -243,7 +243,6 @@ fn check_case(
 /// The comparison with BuildKit: every case not in known-differences.txt must list exactly as
 /// recorded. Needs root and the builder engine (import, build, save).
 #[test]
-#[ignore = "needs the build engine; the lead enables it once `builder import/build/save` exist"]
 fn parity_matches_buildkit() -> Result<()> {
     let work = tempfile::tempdir()?;
     let root = work.path().join("store");

@@ -171,6 +171,8 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         dockerfile_text: text.clone(),
         dockerfile_name: file_name.clone(),
         runtime: rt.handle().clone(),
+        no_cache: args.no_cache,
+        no_cache_stages: args.no_cache_filter.clone(),
     });
     let image = match engine.build(&plan, &context) {
         Ok(img) => img,
@@ -217,6 +219,10 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         let opts = crate::registry::PushOptions {
             format,
             mount_from: Vec::new(),
+            compression: super::push::export_compression(
+                &args.compression,
+                args.compression_level,
+            )?,
         };
         let pushed = rt.block_on(crate::registry::push(
             &client,

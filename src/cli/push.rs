@@ -32,6 +32,12 @@ pub struct PushArgs {
     /// Convert the manifest's media types (default: keep the stored format).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// Compression of layers stored uncompressed: gzip (default), zstd or uncompressed.
+    #[arg(long, default_value = "gzip")]
+    pub compression: String,
+    /// Compression level (gzip 0-9, zstd 1-22).
+    #[arg(long)]
+    pub compression_level: Option<i32>,
     /// Print only the pushed digest.
     #[arg(short, long)]
     pub quiet: bool,
@@ -64,6 +70,7 @@ pub fn run(args: PushArgs) -> Result<i32> {
     let opts = PushOptions {
         format: args.format.map(Into::into),
         mount_from,
+        compression: export_compression(&args.compression, args.compression_level)?,
     };
     let rt = runtime()?;
     let pushed = rt.block_on(registry::push(&client, &store, &desc, &dests, &opts))?;
@@ -84,4 +91,20 @@ pub fn run(args: PushArgs) -> Result<i32> {
         println!("{digest}");
     }
     Ok(0)
+}
+
+/// `--compression` and `--compression-level`, checked.
+pub fn export_compression(
+    algorithm: &str,
+    level: Option<i32>,
+) -> Result<crate::registry::convert::ExportCompression> {
+    let algo: crate::layer::Compression = algorithm.parse()?;
+    let level = match level {
+        Some(l) => Some(algo.check_level(l)?),
+        None => None,
+    };
+    Ok(crate::registry::convert::ExportCompression {
+        algorithm: Some(algo),
+        level,
+    })
 }

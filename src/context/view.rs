@@ -153,7 +153,8 @@ impl<'a> View<'a> {
                 return Ok(Some(located));
             }
         }
-        unreachable!("loop returns on the last component")
+        // Not reached: the last component always returns above.
+        Ok(None)
     }
 
     /// Whether an (excluded) directory contains anything re-included.

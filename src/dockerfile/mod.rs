@@ -8,6 +8,7 @@
 
 pub mod ast;
 mod dump;
+mod fast;
 mod heredoc;
 mod parser;
 mod prepass;
@@ -17,3 +18,6 @@ mod validate;
 pub use ast::{Directives, Dockerfile, Heredoc, Instruction, Span};
 pub use dump::{dump, go_quote};
 pub use parser::parse;
+
+#[cfg(test)]
+mod tests;

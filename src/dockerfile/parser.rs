@@ -7,6 +7,7 @@ use pest::Parser as _;
 
 use super::ast::{Dockerfile, Heredoc, Instruction, Span};
 use super::dump::go_quote;
+use super::fast;
 use super::heredoc::heredocs_in_line;
 use super::prepass::{char_column, Lines, LogicalLine};
 use super::validate;
@@ -172,7 +173,8 @@ pub(crate) fn to_diagnostic(lines: &Lines, logical: &LogicalLine, err: LineError
     let (line, byte) = logical.locate(err.offset);
     let physical = lines.physical(line);
     let column = char_column(physical, byte);
-    let remaining = physical.chars().count() + 1 - column.min(physical.chars().count() + 1);
+    // The caret stays on the line even when the token continues on the next one.
+    let remaining = physical.get(byte..).map_or(0, |r| r.chars().count());
     let mut diag = Diagnostic::at(lines.source(), line, column, err.message)
         .width(err.width.min(remaining.max(1)));
     if let Some(help) = err.help {
@@ -192,39 +194,15 @@ pub(crate) fn parse_instruction(text: &str, base: usize, esc: char) -> Result<Pa
                 .help("remove the escape character at the end of the previous line"),
         );
     }
-    let rule = if esc == '`' {
-        Rule::line_bt
+    // The keyword ends at the first `[\t\v\f\r ]` (Go's reWhitespace), not at any Unicode space.
+    let keyword_raw = &trimmed[..trimmed.find(is_sep).unwrap_or(trimmed.len())];
+    let after = rest_from(trimmed, keyword_raw.len());
+    let (flags, rest) = if after.1.starts_with("--") {
+        parse_flags(trimmed, after.0, esc)
     } else {
-        Rule::line_bs
+        (Vec::new(), after)
     };
-    let top = Grammar::parse(rule, trimmed)
-        .ok()
-        .and_then(|mut pairs| pairs.next())
-        .ok_or_else(|| LineError::new(base, trimmed, "cannot parse this instruction"))?;
-
-    let mut keyword_raw = "";
-    let mut flags = Vec::new();
-    let mut rest: Option<(usize, &str)> = None;
-    for pair in top.into_inner() {
-        match pair.as_rule() {
-            Rule::keyword => keyword_raw = pair.as_str(),
-            Rule::flags => {
-                for flag in pair.into_inner() {
-                    let value = flag_value(flag.clone());
-                    if value == "--" {
-                        let after = &trimmed[flag.as_span().end()..];
-                        let args = after.trim_start();
-                        rest = Some((flag.as_span().end() + (after.len() - args.len()), args));
-                        break;
-                    }
-                    flags.push(value);
-                }
-            }
-            Rule::rest if rest.is_none() => rest = Some((pair.as_span().start(), pair.as_str())),
-            _ => {}
-        }
-    }
-    let (rest_at, rest) = rest.unwrap_or((trimmed.len(), ""));
+    let (rest_at, rest) = rest;
     let args_offset = base + rest_at;
     let keyword = keyword_raw.to_ascii_lowercase();
 
@@ -275,6 +253,50 @@ pub(crate) fn parse_instruction(text: &str, base: usize, esc: char) -> Result<Pa
     })
 }
 
+/// Go's `[\t\v\f\r ]`.
+fn is_sep(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\u{0B}' | '\u{0C}' | '\r')
+}
+
+/// Builder flags of `text[from..]` (which starts with `--`) and the arguments after them.
+fn parse_flags(text: &str, from: usize, esc: char) -> (Vec<String>, (usize, &str)) {
+    match text.get(from..).and_then(fast::flags) {
+        Some((flags, at)) => (flags, rest_from(text, from + at)),
+        None => grammar_flags(text, from, esc),
+    }
+}
+
+/// [`parse_flags`] by the grammar alone.
+fn grammar_flags(text: &str, from: usize, esc: char) -> (Vec<String>, (usize, &str)) {
+    let rule = if esc == '`' {
+        Rule::flags_bt
+    } else {
+        Rule::flags_bs
+    };
+    let input = text.get(from..).unwrap_or("");
+    let Some(top) = Grammar::parse(rule, input).ok().and_then(|mut p| p.next()) else {
+        return (Vec::new(), rest_from(text, from));
+    };
+    let mut flags = Vec::new();
+    let mut end = top.as_span().end();
+    for flag in top.into_inner().flat_map(|p| p.into_inner()) {
+        let value = flag_value(flag.clone());
+        if value == "--" {
+            end = flag.as_span().end();
+            break;
+        }
+        flags.push(value);
+    }
+    (flags, rest_from(text, from + end))
+}
+
+/// The arguments: what follows byte `from`, without leading white space, and its offset.
+fn rest_from(text: &str, from: usize) -> (usize, &str) {
+    let after = text.get(from..).unwrap_or("");
+    let args = after.trim_start();
+    (from + (after.len() - args.len()), args)
+}
+
 /// The value of a `--flag` word: quotes removed, escapes resolved.
 fn flag_value(flag: Pair<Rule>) -> String {
     let mut value = String::from("--");
@@ -301,7 +323,18 @@ fn maybe_json(rest: &str, offset: usize) -> Result<(Vec<String>, bool), LineErro
 /// `Some(elements)` for a JSON array of strings, `None` when `rest` is not valid JSON (or not
 /// an array), an error for valid JSON with other elements.
 fn try_json(rest: &str, offset: usize) -> Result<Option<Vec<String>>, LineError> {
-    if !rest.starts_with('[') || json_depth(rest) > MAX_JSON_DEPTH {
+    if !rest.starts_with('[') {
+        return Ok(None);
+    }
+    match fast::json_strings(rest) {
+        Some(strings) => Ok(Some(strings)),
+        None => grammar_json(rest, offset),
+    }
+}
+
+/// [`try_json`] by the grammar alone.
+fn grammar_json(rest: &str, offset: usize) -> Result<Option<Vec<String>>, LineError> {
+    if json_depth(rest) > MAX_JSON_DEPTH {
         return Ok(None);
     }
     // A grammar failure (including pest's stack guard on absurd nesting) means "not JSON".
@@ -315,7 +348,11 @@ fn try_json(rest: &str, offset: usize) -> Result<Option<Vec<String>>, LineError>
     let mut first_other: Option<Pair<Rule>> = None;
     for pair in array.into_inner() {
         match pair.as_rule() {
-            Rule::json_string => elements.push(decode_json_string(pair)),
+            Rule::json_string => match decode_json_string(pair) {
+                Some(s) => elements.push(s),
+                // A raw control character: encoding/json rejects the text, so shell form.
+                None => return Ok(None),
+            },
             Rule::non_string => {
                 // encoding/json fails on numbers a float64 cannot hold: not JSON then.
                 let overflow = pair.clone().into_inner().flatten().any(|p| {
@@ -367,8 +404,9 @@ fn json_depth(text: &str) -> usize {
     max
 }
 
-/// Decodes a JSON string literal as Go does (lone surrogates become U+FFFD).
-fn decode_json_string(pair: Pair<Rule>) -> String {
+/// Decodes a JSON string literal as Go does (lone surrogates become U+FFFD); `None` if it
+/// holds a raw control character, which makes it invalid JSON.
+fn decode_json_string(pair: Pair<Rule>) -> Option<String> {
     let pieces: Vec<Pair<Rule>> = pair.into_inner().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -376,6 +414,9 @@ fn decode_json_string(pair: Pair<Rule>) -> String {
         i += 1;
         let s = piece.as_str();
         if piece.as_rule() != Rule::json_escape {
+            if s.bytes().any(|b| b < 0x20) {
+                return None;
+            }
             out.push_str(s);
             continue;
         }
@@ -407,27 +448,24 @@ fn decode_json_string(pair: Pair<Rule>) -> String {
             }
         }
     }
-    out
+    Some(out)
 }
 
 /// Words split on Go's `[\t\v\f\r ]+`.
 fn split_list(rest: &str) -> Vec<String> {
-    if rest.is_empty() {
-        return Vec::new();
-    }
-    match Grammar::parse(Rule::list, rest) {
-        Ok(pairs) => pairs
-            .flatten()
-            .filter(|p| p.as_rule() == Rule::item)
-            .map(|p| p.as_str().to_string())
-            .collect(),
-        // The list rule accepts any text; keep the text whole if that ever changes.
-        Err(_) => vec![rest.to_string()],
-    }
+    rest.split(is_sep)
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// BuildKit's parseWords: words with quotes and escapes kept, with their byte offsets.
 fn words(rest: &str, esc: char) -> Vec<(usize, &str)> {
+    fast::words(rest).unwrap_or_else(|| grammar_words(rest, esc))
+}
+
+/// [`words`] by the grammar alone.
+fn grammar_words(rest: &str, esc: char) -> Vec<(usize, &str)> {
     let rule = if esc == '`' {
         Rule::words_bt
     } else {
@@ -459,7 +497,6 @@ fn name_values(
         return Ok(Vec::new());
     };
     if !first.contains('=') {
-        let is_sep = |c: char| matches!(c, ' ' | '\t' | '\u{0B}' | '\u{0C}' | '\r');
         let Some(split) = rest.find(is_sep) else {
             return Err(LineError::new(
                 offset + first_at,
@@ -520,4 +557,76 @@ fn healthcheck(rest: &str, offset: usize) -> Result<(Vec<String>, bool), LineErr
     args.push(typ.to_string());
     args.extend(cmd_args);
     Ok((args, json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random strings over the characters that matter to the grammar.
+    fn samples() -> Vec<String> {
+        const ALPHABET: [char; 18] = [
+            'a', '=', ' ', '"', '\'', '\t', '\u{a0}', '-', '[', ']', ',', '\\', '`', 'é', '1', '{',
+            ':', '\u{3000}',
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut out = Vec::new();
+        for i in 0..12_000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (seed >> 59) as usize;
+            let mut s = String::new();
+            let mut x = seed;
+            for _ in 0..len {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                s.push(ALPHABET[(x >> 33) as usize % ALPHABET.len()]);
+            }
+            out.push(match i % 3 {
+                0 => format!("--{s}"),
+                1 => format!("[{s}"),
+                _ => s,
+            });
+        }
+        out.extend(
+            [
+                "--a --b=c x",
+                "-- --x",
+                "--a=\"b c\" d",
+                "[\"a\", \"b\"]",
+                "[ ]",
+                "[\"\"]",
+            ]
+            .map(String::from),
+        );
+        out
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_grammar() {
+        for s in samples() {
+            let trimmed = s.trim();
+            for esc in ['\\', '`'] {
+                if fast::words(trimmed).is_some() {
+                    assert_eq!(
+                        words(trimmed, esc),
+                        grammar_words(trimmed, esc),
+                        "words of {s:?}"
+                    );
+                }
+                if trimmed.starts_with("--") && fast::flags(trimmed).is_some() {
+                    assert_eq!(
+                        parse_flags(trimmed, 0, esc),
+                        grammar_flags(trimmed, 0, esc),
+                        "flags of {s:?}"
+                    );
+                }
+            }
+            if trimmed.starts_with('[') && fast::json_strings(trimmed).is_some() {
+                let fast = try_json(trimmed, 0).ok().flatten();
+                let slow = grammar_json(trimmed, 0).ok().flatten();
+                assert_eq!(fast, slow, "json of {s:?}");
+            }
+        }
+    }
 }

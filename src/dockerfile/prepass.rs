@@ -38,7 +38,7 @@ impl LogicalLine {
     pub fn locate(&self, offset: usize) -> (usize, usize) {
         let idx = self.segments.partition_point(|s| s.offset <= offset);
         match self.segments.get(idx.saturating_sub(1)) {
-            Some(seg) => (seg.line, seg.column + (offset - seg.offset.min(offset))),
+            Some(seg) => (seg.line, seg.column + offset.saturating_sub(seg.offset)),
             None => (self.start_line, 0),
         }
     }

@@ -48,7 +48,9 @@ pub fn scratch(platform: &Platform) -> StageImage {
     config.rootfs.kind = "layers".to_string();
     config.config.working_dir = "/".to_string();
     config.config.env = vec![format!("PATH={}", crate::sandbox::DEFAULT_PATH)];
-    from_config(config, Vec::new())
+    let mut image = from_config(config, Vec::new());
+    image.cache_key = format!("scratch:{platform}");
+    image
 }
 
 /// A stage image from a base config and its layers; makes sure PATH is
@@ -75,6 +77,7 @@ pub fn from_config(mut config: ImageConfig, layers: Vec<LayerRef>) -> StageImage
         layers,
         scope: StageState::from_image_env(&env),
         base_history,
+        cache_key: String::new(),
     }
 }
 
@@ -151,5 +154,7 @@ pub fn load_local(
         let diff_id = Digest::parse(diff).with_context(|| format!("bad diffID {diff}"))?;
         layers.push(LayerRef { diff_id, blob });
     }
-    Ok((from_config(config, layers), desc.digest.clone()))
+    let mut image = from_config(config, layers);
+    image.cache_key = format!("image:{}", desc.digest);
+    Ok((image, desc.digest.clone()))
 }

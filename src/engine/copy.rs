@@ -54,7 +54,10 @@ impl HardlinkMap {
     /// A map that never links: every path becomes its own file, as BuildKit's
     /// COPY writes hardlinked sources.
     pub fn disabled() -> Self {
-        HardlinkMap { seen: HashMap::new(), off: true }
+        HardlinkMap {
+            seen: HashMap::new(),
+            off: true,
+        }
     }
 }
 

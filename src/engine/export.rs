@@ -27,13 +27,23 @@ pub fn store_image(
     tags: &[String],
 ) -> Result<StoredImage> {
     let mut config = image.config.clone();
+    // The image is as new as its last step (so an unchanged rebuild gives
+    // the same ID), or SOURCE_DATE_EPOCH when given.
     let created = match epoch {
         Some(secs) => image::format_rfc3339_nano(secs, 0),
-        None => image::now_rfc3339_nano(),
+        None => config
+            .history
+            .iter()
+            .skip(image.base_history)
+            .rev()
+            .find_map(|h| h.created.clone())
+            .unwrap_or_else(image::now_rfc3339_nano),
     };
     config.created = Some(created.clone());
     for h in config.history.iter_mut().skip(image.base_history) {
-        h.created = Some(created.clone());
+        if epoch.is_some() || h.created.is_none() {
+            h.created = Some(created.clone());
+        }
     }
     for (k, v) in labels {
         config.config.labels.insert(k.clone(), v.clone());

@@ -31,7 +31,7 @@ pub fn go_quote_rune(n: i64) -> String {
         0..=127 => format!("\\x{n:02x}"),
         _ => match u32::try_from(n).ok().and_then(char::from_u32) {
             Some(c) if !c.is_control() => c.to_string(),
-            _ if n <= 0xffff && n >= 0 => format!("\\u{n:04x}"),
+            _ if (0..=0xffff).contains(&n) => format!("\\u{n:04x}"),
             _ => format!("\\U{:08x}", n as u32),
         },
     };

@@ -9,6 +9,7 @@
 
 pub mod add;
 pub mod base;
+pub mod cache;
 pub mod commit;
 pub mod copy;
 pub mod export;
@@ -64,6 +65,10 @@ pub struct EngineOptions {
     pub dockerfile_name: String,
     /// The async runtime for registry I/O.
     pub runtime: tokio::runtime::Handle,
+    /// `--no-cache`: run every step.
+    pub no_cache: bool,
+    /// `--no-cache-filter`: stages (by name or index) that run every step.
+    pub no_cache_stages: Vec<String>,
 }
 
 /// State shared by the stages of one build.
@@ -80,6 +85,9 @@ pub struct Shared {
     pub(crate) dockerfile_text: String,
     pub(crate) dockerfile_name: String,
     runtime: tokio::runtime::Handle,
+    pub(crate) no_cache: bool,
+    pub(crate) no_cache_stages: Vec<String>,
+    pub(crate) context_index: Mutex<crate::context::MetadataIndex>,
     cancelled: AtomicBool,
     killers: Mutex<Vec<crate::sandbox::Killer>>,
     jobs: usize,
@@ -100,6 +108,7 @@ impl Drop for RunPermit<'_> {
 
 impl Shared {
     fn new(o: EngineOptions) -> Self {
+        let index_path = o.store.cache_dir().join("context-index");
         Shared {
             store: o.store,
             client: o.client,
@@ -112,7 +121,13 @@ impl Shared {
             helper: o.helper,
             dockerfile_text: o.dockerfile_text,
             dockerfile_name: o.dockerfile_name,
+            context_index: Mutex::new(
+                crate::context::MetadataIndex::open(index_path)
+                    .unwrap_or_else(|_| crate::context::MetadataIndex::in_memory()),
+            ),
             runtime: o.runtime,
+            no_cache: o.no_cache,
+            no_cache_stages: o.no_cache_stages,
             cancelled: AtomicBool::new(false),
             killers: Mutex::new(Vec::new()),
             jobs: o.jobs.max(1),
@@ -221,6 +236,13 @@ impl Engine {
                 });
             }
         });
+        // The metadata index only speeds later builds up: failing to save it is not an error.
+        let _ = self
+            .shared
+            .context_index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .save();
         if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(e);
         }

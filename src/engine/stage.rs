@@ -81,9 +81,10 @@ impl<'a> StageRunner<'a> {
             let result = evaluator
                 .next(step)
                 .map_err(|d| anyhow!("{d}"))
-                .and_then(|ev| self.step(step, &ev, id));
+                .and_then(|ev| self.cached_step(step, &ev, id));
             match result {
-                Ok(()) => self.shared.progress.done(id, true),
+                Ok(true) => self.shared.progress.cached(id),
+                Ok(false) => self.shared.progress.done(id, true),
                 Err(e) => {
                     self.shared.progress.error(id, format!("{e:#}"));
                     return Err(e);
@@ -92,6 +93,128 @@ impl<'a> StageRunner<'a> {
         }
         self.image.scope = evaluator.state().clone();
         Ok(self.image)
+    }
+
+    /// Runs a step through the step cache; true when its result came from
+    /// the cache (no mount, no extraction, no process).
+    fn cached_step(&mut self, step: &Step, ev: &Evaluated, id: usize) -> Result<bool> {
+        let (key, layered) = self.step_key(ev).map_err(|e| self.located(step, e))?;
+        let store = &self.shared.store;
+        if layered && self.cache_enabled() {
+            if let Some((config, layers)) = super::cache::lookup(store, &key) {
+                self.image.config = config;
+                self.image.layers = layers;
+                self.image.cache_key = key;
+                return Ok(true);
+            }
+        }
+        self.step(step, ev, id)?;
+        if layered {
+            super::cache::record(store, &key, &self.image)?;
+        }
+        self.image.cache_key = key;
+        Ok(false)
+    }
+
+    fn cache_enabled(&self) -> bool {
+        if self.shared.no_cache {
+            return false;
+        }
+        let name = self.stage.name.clone().unwrap_or_default();
+        let index = self.stage.index.to_string();
+        !self
+            .shared
+            .no_cache_stages
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&name) || *s == index)
+    }
+
+    /// The cache key of a step and whether it makes a layer (only those are
+    /// looked up; metadata steps are cheaper to redo than to look up).
+    fn step_key(&self, ev: &Evaluated) -> Result<(String, bool)> {
+        let mut k = super::cache::KeyBuilder::new(&self.image.cache_key);
+        let cfg = &self.image.config.config;
+        k.part("instruction", &format!("{:?}", ev.command));
+        k.part("platform", &self.stage.platform.to_string());
+        k.part("user", &cfg.user);
+        k.part("workdir", &cfg.working_dir);
+        k.part("shell", &format!("{:?}", cfg.shell));
+        k.part("env", &format!("{:?}", ev.run_env));
+        k.part("args", &format!("{:?}", self.arg_names));
+        let layered = match &ev.command {
+            Command::Workdir(p) => normalize_workdir(&cfg.working_dir, p) != "/",
+            Command::Copy(c) => {
+                match &c.from {
+                    Some(_) => {
+                        let src = self.stage_source(c)?;
+                        k.part("from", &src.cache_key);
+                    }
+                    None => {
+                        let local: Vec<String> =
+                            c.sources.iter().filter(|s| !is_url(s)).cloned().collect();
+                        let select = SelectOptions {
+                            excludes: c.excludes.clone(),
+                            parents: c.parents,
+                        };
+                        let selected = self.context.resolve_sources(&local, &select)?;
+                        let mut index = self
+                            .shared
+                            .context_index
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner());
+                        k.part(
+                            "context",
+                            &self.context.digest_sources(&selected, &mut index)?,
+                        );
+                    }
+                }
+                if c.sources.iter().any(|s| is_url(s)) && c.checksum.is_none() {
+                    // A URL without a checksum can change at any time: always fetch.
+                    k.part("nonce", &format!("{:?}", std::time::SystemTime::now()));
+                }
+                true
+            }
+            Command::Run(_) => {
+                k.part("network", &format!("{:?}", self.shared.network));
+                for m in &ev.mounts {
+                    // Secrets count by id only; their content never enters a key.
+                    k.part(
+                        "mount",
+                        &format!("{:?}/{:?}/{:?}/{:?}", m.kind, m.id, m.target, m.from),
+                    );
+                    if m.kind == MountType::Bind {
+                        match &m.from {
+                            None => {
+                                let src = m.source.clone().unwrap_or_else(|| "/".to_string());
+                                let selected = self
+                                    .context
+                                    .resolve_sources(&[src], &SelectOptions::default())?;
+                                let mut index = self
+                                    .shared
+                                    .context_index
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner());
+                                k.part(
+                                    "bind",
+                                    &self.context.digest_sources(&selected, &mut index)?,
+                                );
+                            }
+                            Some(from) => {
+                                let r = self
+                                    .stage_ref(from, from.parse().ok())
+                                    .unwrap_or_else(|| SourceRef::Image(from.clone()));
+                                let key =
+                                    (self.sources)(&r).map(|i| i.cache_key).unwrap_or_default();
+                                k.part("bind-from", &key);
+                            }
+                        }
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
+        Ok((k.finish(), layered))
     }
 
     fn trigger_steps(&self, triggers: &[String]) -> Result<Vec<Step>> {
@@ -306,7 +429,25 @@ impl<'a> StageRunner<'a> {
     }
 
     fn history(&mut self, created_by: String, layer: bool) {
+        // Stamped when the step runs, so a cached rebuild keeps the image ID.
+        // Metadata steps take their parent's time, so only executed layers move it.
+        let inherited = (!layer)
+            .then(|| {
+                self.image
+                    .config
+                    .history
+                    .iter()
+                    .skip(self.image.base_history)
+                    .rev()
+                    .find_map(|h| h.created.clone())
+            })
+            .flatten();
+        let created = match self.shared.epoch {
+            Some(secs) => crate::image::format_rfc3339_nano(secs, 0),
+            None => inherited.unwrap_or_else(crate::image::now_rfc3339_nano),
+        };
         self.image.config.history.push(History {
+            created: Some(created),
             created_by,
             comment: "buildkit.dockerfile.v0".to_string(),
             empty_layer: !layer,
@@ -573,7 +714,10 @@ impl<'a> StageRunner<'a> {
         }
         // runc sets HOME from passwd when the environment has none.
         if !ev.run_env.iter().any(|(k, _)| k == "HOME") {
-            env.push(format!("HOME={}", sandbox::user::home_dir(&lowers, user.uid)));
+            env.push(format!(
+                "HOME={}",
+                sandbox::user::home_dir(&lowers, user.uid)
+            ));
         }
         let dirs = self.step_dirs()?;
         let upper = dirs.path().join("upper");
@@ -631,8 +775,8 @@ impl<'a> StageRunner<'a> {
                 format!("\nlast output:\n  {}", last.join("\n  "))
             };
             bail!(
-                "the command {} exited with code {code}{shown}",
-                history::go_string_list(argv)
+                "process {:?} did not complete successfully: exit code: {code}{shown}",
+                argv.join(" ")
             );
         }
         self.commit(&upper)

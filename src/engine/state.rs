@@ -30,6 +30,8 @@ pub struct StageImage {
     pub scope: StageState,
     /// History entries that came with the base image.
     pub base_history: usize,
+    /// The step cache key of the last step (or of the base).
+    pub cache_key: String,
 }
 
 impl StageImage {

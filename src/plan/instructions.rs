@@ -822,7 +822,7 @@ const SIGNALS: &[&str] = &[
 /// Checks a STOPSIGNAL value: a number, a name with or without `SIG`, or `RTMIN+n`.
 pub(crate) fn check_signal(s: &str) -> Result<(), String> {
     if let Ok(n) = s.parse::<u32>() {
-        return if n >= 1 && n <= 64 {
+        return if (1..=64).contains(&n) {
             Ok(())
         } else {
             Err(format!("Invalid signal: {s}"))

@@ -221,7 +221,7 @@ impl RegistryClient {
             .await
             .map_err(|e| {
                 RegistryError::new(
-                    ErrorKind::Network,
+                    ErrorKind::Credentials,
                     "reading credentials",
                     &ep.host,
                     e.to_string(),
@@ -229,7 +229,7 @@ impl RegistryClient {
             })?
             .map_err(|e| {
                 RegistryError::new(
-                    ErrorKind::Unauthorized,
+                    ErrorKind::Credentials,
                     "reading credentials",
                     &ep.host,
                     format!("{e:#}"),

@@ -5,12 +5,9 @@
 //! If nothing needs changing the manifest bytes are returned untouched, so
 //! a pulled image is pushed with the digest it was pulled with.
 //!
-//! Compression here is gzip via flate2 at the default level, remembered in
-//! `ROOT/cache/compressed/<diffid-hex>.gzip` so each layer is compressed
-//! once. When the `layer` module's `compress` (zstd, levels, both cores)
-//! lands, [`compress_layer`] is the one place to call it from.
-
-use std::io::{Read, Write};
+//! Compression is gzip by `crate::layer::compress` at its default level,
+//! remembered in `ROOT/cache/compressed/<blob-hex>.gzip` so each layer is
+//! compressed once.
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -19,7 +16,7 @@ use crate::store::descriptor::{
     Descriptor, DOCKER_CONFIG, DOCKER_LAYER_FOREIGN, DOCKER_LAYER_GZIP, DOCKER_MANIFEST,
     OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
 };
-use crate::store::{decompress, fsutil, Digest, Store};
+use crate::store::{fsutil, Digest, Store};
 
 /// The manifest format to push or save in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,11 +48,38 @@ fn compression_of(mt: &str) -> Result<Compression> {
     })
 }
 
+/// How layers stored uncompressed are compressed when they leave the store
+/// (`--compression`, `--compression-level`); gzip at its default level
+/// unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExportCompression {
+    /// The algorithm (`Uncompressed` keeps plain tars).
+    pub algorithm: Option<crate::layer::Compression>,
+    /// The level (the algorithm's default when `None`).
+    pub level: Option<i32>,
+}
+
 /// Compresses the (possibly compressed) layer blob `blob` to gzip, storing
 /// the result; memoised by the layer's uncompressed digest.
 pub fn compress_layer(store: &Store, blob: &Digest) -> Result<(Digest, u64)> {
+    compress_layer_with(store, blob, crate::layer::Compression::Gzip, None)
+}
+
+/// Like [`compress_layer`] with a chosen algorithm and level; each
+/// (layer, algorithm, level) variant is made once and remembered.
+pub fn compress_layer_with(
+    store: &Store,
+    blob: &Digest,
+    algorithm: crate::layer::Compression,
+    level: Option<i32>,
+) -> Result<(Digest, u64)> {
     let memo_dir = store.cache_dir().join("compressed");
-    let memo = memo_dir.join(format!("{}.gzip", blob.hex()));
+    let suffix = match (algorithm, level) {
+        (crate::layer::Compression::Gzip, None) => "gzip".to_string(),
+        (a, None) => format!("{a:?}").to_lowercase(),
+        (a, Some(l)) => format!("{}-{l}", format!("{a:?}").to_lowercase()),
+    };
+    let memo = memo_dir.join(format!("{}.{suffix}", blob.hex()));
     if let Ok(text) = std::fs::read_to_string(&memo) {
         if let Some((d, n)) = text.trim().split_once(' ') {
             if let (Ok(d), Ok(n)) = (Digest::parse(d), n.parse::<u64>()) {
@@ -65,23 +89,16 @@ pub fn compress_layer(store: &Store, blob: &Digest) -> Result<(Digest, u64)> {
             }
         }
     }
-    let mut input = decompress(store.open_blob(blob)?)?;
-    let writer = store.blob_writer()?;
-    let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = input
-            .read(&mut buf)
-            .with_context(|| format!("reading layer {blob}"))?;
-        if n == 0 {
-            break;
-        }
-        gz.write_all(&buf[..n]).context("compressing layer")?;
-    }
-    let (d, n) = gz
-        .finish()
-        .context("finishing gzip stream")?
-        .commit(None, None)?;
+    // The layer module's streaming compressor (digest computed in the same
+    // pass); its temp file lands in the store's tmp dir and is adopted.
+    let raw = std::io::BufReader::new(store.open_blob(blob)?);
+    let (_, plain) =
+        crate::layer::decompress(raw).with_context(|| format!("reading layer {blob}"))?;
+    let c = crate::layer::compress(plain, &store.tmp_dir(), algorithm, level)
+        .with_context(|| format!("compressing layer {blob}"))?;
+    let d = Digest::parse(&c.digest.to_string())?;
+    let n = c.size;
+    store.adopt_blob(&c.path, &d, n)?;
     fsutil::write_atomic(&memo, format!("{d} {n}\n").as_bytes(), 0o644)?;
     Ok((d, n))
 }
@@ -92,6 +109,16 @@ pub fn prepare_export(
     store: &Store,
     manifest: &Descriptor,
     format: Option<ManifestFormat>,
+) -> Result<(Vec<u8>, String)> {
+    prepare_export_with(store, manifest, format, ExportCompression::default())
+}
+
+/// Like [`prepare_export`], compressing plain layers as `compression` says.
+pub fn prepare_export_with(
+    store: &Store,
+    manifest: &Descriptor,
+    format: Option<ManifestFormat>,
+    compression: ExportCompression,
 ) -> Result<(Vec<u8>, String)> {
     let original = store.read_blob(&manifest.digest)?;
     let mut doc: Value = serde_json::from_slice(&original)
@@ -128,13 +155,34 @@ pub fn prepare_export(
         let digest = Digest::parse(l.get("digest").and_then(Value::as_str).unwrap_or_default())
             .context("manifest layer without a valid digest")?;
         let comp = compression_of(&mt)?;
-        let recompress = comp == Compression::None || (docker && comp == Compression::Zstd);
+        use crate::layer::Compression as Algo;
+        // Docker's schema2 has no zstd layers: gzip there.
+        let wanted = match compression.algorithm.unwrap_or(Algo::Gzip) {
+            Algo::Zstd if docker => Algo::Gzip,
+            a => a,
+        };
+        let keep_plain = comp == Compression::None && wanted == Algo::Uncompressed;
+        let recompress =
+            (comp == Compression::None && !keep_plain) || (docker && comp == Compression::Zstd);
+        let mut comp = comp;
         if recompress {
-            let (d, n) = compress_layer(store, &digest)?;
+            let algo = if comp == Compression::None {
+                wanted
+            } else {
+                Algo::Gzip
+            };
+            let (d, n) = compress_layer_with(store, &digest, algo, compression.level)?;
             l["digest"] = Value::String(d.to_string());
             l["size"] = Value::from(n);
+            comp = if algo == Algo::Zstd {
+                Compression::Zstd
+            } else {
+                Compression::Gzip
+            };
         }
         let new_mt = match (comp, docker) {
+            (Compression::None, true) => DOCKER_LAYER_TAR,
+            (Compression::None, false) => OCI_LAYER_TAR,
             (Compression::Foreign, true) => DOCKER_LAYER_FOREIGN,
             (Compression::Foreign, false) => OCI_NONDIST_GZIP,
             (Compression::Zstd, false) => OCI_LAYER_ZSTD,
@@ -171,6 +219,7 @@ pub fn prepare_export(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     fn image(store: &Store, layer_mt: &str, layer: &[u8]) -> Descriptor {
         let l = store.put_blob_bytes(layer, None).unwrap();

@@ -18,6 +18,8 @@ pub enum ErrorKind {
     Network,
     /// Content did not match its digest or size, or was malformed.
     BadContent,
+    /// The docker config or a credential helper failed.
+    Credentials,
 }
 
 /// A failed registry operation.
@@ -71,6 +73,7 @@ impl fmt::Display for RegistryError {
             ErrorKind::Status(s) => write!(f, "{what}: registry answered HTTP {s} at {url}{detail}"),
             ErrorKind::Network => write!(f, "{what}: cannot talk to {url}{detail}"),
             ErrorKind::BadContent => write!(f, "{what}: bad content from {url}{detail}"),
+            ErrorKind::Credentials => write!(f, "{what}: cannot get the credentials for {url}{detail}"),
         }
     }
 }

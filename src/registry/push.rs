@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::client::{RegistryClient, Repo};
 use super::config::Endpoint;
-use super::convert::{prepare_export, ManifestFormat};
+use super::convert::ManifestFormat;
 use super::manifest::config_and_layers;
 use super::reference::Reference;
 use crate::store::{Descriptor, Digest, Store};
@@ -27,6 +27,8 @@ pub struct PushOptions {
     /// Other references to this image on the same registry, tried as
     /// cross-repository mount sources.
     pub mount_from: Vec<Reference>,
+    /// How plain (built) layers are compressed on the way out.
+    pub compression: super::convert::ExportCompression,
 }
 
 /// What a push did.
@@ -107,7 +109,8 @@ pub async fn push(
     }
     // Conversion may compress layers; that happens before any upload
     // starts, so blocking this task does not stall other transfers.
-    let (bytes, media_type) = prepare_export(store, manifest, opts.format)?;
+    let (bytes, media_type) =
+        super::convert::prepare_export_with(store, manifest, opts.format, opts.compression)?;
     let digest = Digest::of(&bytes);
     let doc: Value = serde_json::from_slice(&bytes)?;
     let (config, layers) = config_and_layers(&doc)?;

@@ -165,6 +165,32 @@ impl Store {
         w.commit(expected, None)
     }
 
+    /// Moves a finished temp file (in [`Store::tmp_dir`], already fsynced,
+    /// its digest computed while it was written, e.g. by the layer
+    /// compressor) into the store as blob `digest`. The size is checked
+    /// against the file; a mismatch deletes the file and fails.
+    pub fn adopt_blob(&self, path: &Path, digest: &Digest, size: u64) -> Result<()> {
+        let actual = fs::metadata(path)
+            .with_context(|| format!("stat {}", path.display()))?
+            .len();
+        if actual != size {
+            let _ = fs::remove_file(path);
+            bail!(
+                "blob {digest}: {} has {actual} bytes, expected {size}",
+                path.display()
+            );
+        }
+        let target = self.blob_path(digest);
+        if target.exists() {
+            let _ = fs::remove_file(path);
+            return Ok(());
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(0o644)).context("chmod blob")?;
+        fs::rename(path, &target)
+            .with_context(|| format!("renaming {} into {}", path.display(), target.display()))?;
+        fsutil::sync_dir(&self.root.join("blobs/sha256"))
+    }
+
     /// Stores a copy of the file at `path`, verifying it against `expected`.
     pub fn put_blob_file(&self, path: &Path, expected: Option<&Digest>) -> Result<(Digest, u64)> {
         let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;

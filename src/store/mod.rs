@@ -72,6 +72,10 @@ impl Store {
             let p = root.join(d);
             fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
         }
+        // Absolute from here on: overlay options and snapshot paths must not
+        // depend on the process's (or a mount thread's) working directory.
+        let root =
+            &fs::canonicalize(root).with_context(|| format!("resolving {}", root.display()))?;
         let gc_lock = lock::shared(&root.join("locks/gc.lock"))?;
         let store = Store {
             root: root.to_path_buf(),
