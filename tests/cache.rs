@@ -1,0 +1,180 @@
+//! The step cache through the real CLI: a change to a copied file, a build
+//! arg a step uses, the base image, or a Dockerfile line invalidates exactly
+//! the steps from that point on; mtime-only changes invalidate nothing.
+//! Needs root (overlay mounts, namespaces) and busybox-static.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn builder() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_builder"))
+}
+
+fn run_ok(c: &mut Command) -> String {
+    let o = c.output().expect("running builder");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{c:?} failed:\n{all}");
+    all
+}
+
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = dir.path().join("rootfs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mkrootfs-busybox.sh");
+        let o = Command::new("bash")
+            .arg(script)
+            .arg(&rootfs)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "mkrootfs: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let w = World { dir };
+        w.import("base:1", "one");
+        w
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// Imports the rootfs as `tag`, with a marker env so two imports differ.
+    fn import(&self, tag: &str, marker: &str) {
+        run_ok(
+            builder()
+                .arg("import")
+                .arg("--root")
+                .arg(self.root())
+                .args(["--env", &format!("MARKER={marker}"), "-t", tag])
+                .arg(self.dir.path().join("rootfs")),
+        );
+    }
+
+    fn ctx(&self) -> PathBuf {
+        self.dir.path().join("ctx")
+    }
+
+    /// Builds and returns, per step line `[stage-0 N/M] …`, whether it was CACHED.
+    fn build(&self, extra: &[&str]) -> Vec<(String, bool)> {
+        let log = run_ok(
+            builder()
+                .args(["build", "--progress", "plain", "--root"])
+                .arg(self.root())
+                .args(extra)
+                .args(["-t", "out"])
+                .arg(self.ctx()),
+        );
+        let mut steps: Vec<(usize, String, bool)> = Vec::new();
+        for line in log.lines() {
+            let mut parts = line.splitn(2, ' ');
+            let (Some(num), Some(rest)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let Some(n) = num.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()) else {
+                continue;
+            };
+            if rest.starts_with('[') {
+                steps.push((n, rest.to_string(), false));
+            } else if rest == "CACHED" {
+                if let Some(s) = steps.iter_mut().find(|s| s.0 == n) {
+                    s.2 = true;
+                }
+            }
+        }
+        steps
+            .into_iter()
+            .map(|(_, name, cached)| (name, cached))
+            .collect()
+    }
+}
+
+/// Which of the layer steps (COPY a, RUN using ARG, COPY b, RUN) came from the cache.
+fn cached(steps: &[(String, bool)]) -> Vec<bool> {
+    steps
+        .iter()
+        .filter(|(name, _)| name.contains("COPY") || name.contains("RUN"))
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+#[test]
+fn invalidation_is_exact() {
+    let w = World::new();
+    fs::create_dir_all(w.ctx()).unwrap();
+    fs::write(w.ctx().join("a.txt"), "a1").unwrap();
+    fs::write(w.ctx().join("b.txt"), "b1").unwrap();
+    let dockerfile = "FROM base:1\nCOPY a.txt /a\nARG V=1\nRUN echo $V > /v\nCOPY b.txt /b\nRUN cat /a /b /v > /all\n";
+    fs::write(w.ctx().join("Dockerfile"), dockerfile).unwrap();
+
+    assert_eq!(
+        cached(&w.build(&[])),
+        vec![false, false, false, false],
+        "cold build"
+    );
+    assert_eq!(
+        cached(&w.build(&[])),
+        vec![true, true, true, true],
+        "unchanged rebuild"
+    );
+
+    // mtime only (touch, a fresh checkout): nothing changes.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    fs::File::options()
+        .write(true)
+        .open(w.ctx().join("a.txt"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    assert_eq!(cached(&w.build(&[])), vec![true, true, true, true], "touch");
+
+    // A copied file: that step and everything after it.
+    fs::write(w.ctx().join("b.txt"), "b2").unwrap();
+    assert_eq!(
+        cached(&w.build(&[])),
+        vec![true, true, false, false],
+        "b.txt changed"
+    );
+
+    // A build arg a RUN uses: from that RUN on.
+    assert_eq!(
+        cached(&w.build(&["--build-arg", "V=2"])),
+        vec![true, false, false, false],
+        "build arg"
+    );
+
+    // A Dockerfile line: from that line on.
+    let changed = dockerfile.replace("cat /a /b /v", "cat /v /b /a");
+    fs::write(w.ctx().join("Dockerfile"), changed).unwrap();
+    assert_eq!(
+        cached(&w.build(&[])),
+        vec![true, true, true, false],
+        "last line changed"
+    );
+
+    // The base image (same tag, new digest): everything.
+    w.import("base:1", "two");
+    assert_eq!(
+        cached(&w.build(&[])),
+        vec![false, false, false, false],
+        "new base digest"
+    );
+
+    // --no-cache runs everything even when nothing changed.
+    assert_eq!(
+        cached(&w.build(&["--no-cache"])),
+        vec![false, false, false, false],
+        "--no-cache"
+    );
+}
