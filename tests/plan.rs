@@ -232,10 +232,10 @@ RUN --mount=type=cache,target=/cache/$VERSION,id=$LOCAL make
         .map(|s| ev.next(s).unwrap_or_else(|e| panic!("{e}")))
         .collect();
     // ARG VERSION re-declared without value inherits the build arg.
-    assert_eq!(out[0].args, [("VERSION".to_string(), "3.20".to_string())]);
+    assert_eq!(*out[0].args, [("VERSION".to_string(), "3.20".to_string())]);
     assert_eq!(out[1].args[1], ("LOCAL".to_string(), "l-3.20".to_string()));
     assert_eq!(
-        out[2].env,
+        *out[2].env,
         [
             ("PATH".to_string(), "/opt/bin:/usr/bin".to_string()),
             ("HOME".to_string(), "/root".to_string())
@@ -299,7 +299,7 @@ fn predefined_platform_args() {
         .unwrap();
     // BUILDARCH was not declared in the stage, so it expands to nothing.
     assert_eq!(
-        last.env,
+        *last.env,
         [
             ("A".into(), "arm64".into()),
             ("B".into(), "linux/arm64".into()),

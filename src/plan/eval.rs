@@ -8,27 +8,31 @@ use super::{Plan, Step};
 use crate::diag::Diagnostic;
 use crate::dockerfile::shell::Lexer;
 
+/// An ordered list of variables, shared between evaluation results (most
+/// instructions change none, so each result shares the previous list).
+pub type Vars = std::sync::Arc<Vec<(String, String)>>;
+
 /// What a stage hands on to a stage built `FROM` it (and what an image base
 /// provides: only `env`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StageState {
     /// The image config's Env: base image ENV plus ENV instructions.
-    pub env: Vec<(String, String)>,
+    pub env: Vars,
     /// The environment RUN and expansion see: `env` with ARG values mixed in
     /// in instruction order (a later ARG or ENV of the same name wins, as in
     /// BuildKit).
-    pub run_env: Vec<(String, String)>,
+    pub run_env: Vars,
     /// ARGs in scope with their values (never persisted in the image).
-    pub args: Vec<(String, String)>,
+    pub args: Vars,
 }
 
 impl StageState {
     /// The state at the start of a stage based on an image whose config Env is `env`.
     pub fn from_image_env(env: &[(String, String)]) -> Self {
         StageState {
-            env: env.to_vec(),
-            run_env: env.to_vec(),
-            args: Vec::new(),
+            env: Vars::new(env.to_vec()),
+            run_env: Vars::new(env.to_vec()),
+            args: Vars::default(),
         }
     }
 }
@@ -44,11 +48,11 @@ pub struct Evaluated {
     /// COPY/ADD `--chmod` as a mode.
     pub chmod: Option<u32>,
     /// Config Env after this instruction.
-    pub env: Vec<(String, String)>,
+    pub env: Vars,
     /// What a RUN here sees: `run_env` plus proxy build args (undeclared).
-    pub run_env: Vec<(String, String)>,
+    pub run_env: Vars,
     /// ARGs in scope after this instruction.
-    pub args: Vec<(String, String)>,
+    pub args: Vars,
     /// Variable names the expansion used that were set.
     pub used_vars: Vec<String>,
 }
@@ -100,8 +104,16 @@ impl<'p> StageEvaluator<'p> {
             Command::Env(pairs) => {
                 let pairs = self.kvs(step, pairs)?;
                 for kv in &pairs {
-                    set_var(&mut self.state.env, &kv.key, &kv.value);
-                    set_var(&mut self.state.run_env, &kv.key, &kv.value);
+                    set_var(
+                        std::sync::Arc::make_mut(&mut self.state.env),
+                        &kv.key,
+                        &kv.value,
+                    );
+                    set_var(
+                        std::sync::Arc::make_mut(&mut self.state.run_env),
+                        &kv.key,
+                        &kv.value,
+                    );
                 }
                 Command::Env(pairs)
             }
@@ -117,8 +129,12 @@ impl<'p> StageEvaluator<'p> {
                         super::shell_get(&self.plan.global_args, &d.name)
                     };
                     if let Some(v) = &value {
-                        set_var(&mut self.state.run_env, &d.name, v);
-                        set_var(&mut self.state.args, &d.name, v);
+                        set_var(
+                            std::sync::Arc::make_mut(&mut self.state.run_env),
+                            &d.name,
+                            v,
+                        );
+                        set_var(std::sync::Arc::make_mut(&mut self.state.args), &d.name, v);
                     }
                     out.push(super::instructions::ArgDecl {
                         name: d.name.clone(),
@@ -146,7 +162,7 @@ impl<'p> StageEvaluator<'p> {
                 for p in ps {
                     let words = self
                         .lexer
-                        .process(p, &self.state.run_env)
+                        .process(p, &*self.state.run_env)
                         .map_err(|e| self.expand_diag(step, p, e))?;
                     self.used.extend(words.matched);
                     for w in words.words {
@@ -168,7 +184,7 @@ impl<'p> StageEvaluator<'p> {
                 let heredoc_lexer = Lexer::new(self.plan.escape).skip_quotes(true);
                 for f in c.inline.iter_mut().filter(|f| f.expand) {
                     let e = heredoc_lexer
-                        .process(&f.data, &self.state.run_env)
+                        .process(&f.data, &*self.state.run_env)
                         .map_err(|e| self.expand_diag(step, &f.name, e))?;
                     self.used.extend(e.matched);
                     f.data = e.result;
@@ -197,7 +213,7 @@ impl<'p> StageEvaluator<'p> {
                         break;
                     };
                     mount_index += 1;
-                    let env = &self.state.run_env;
+                    let env = &*self.state.run_env;
                     let lexer = self.lexer;
                     let mut used = Vec::new();
                     let mut expand = |v: &str| {
@@ -217,7 +233,7 @@ impl<'p> StageEvaluator<'p> {
         let mut run_env = self.state.run_env.clone();
         for (k, v) in &self.plan.build_args {
             if is_proxy_arg(k) && !run_env.iter().any(|(n, _)| n == k) {
-                run_env.push((k.clone(), v.clone()));
+                std::sync::Arc::make_mut(&mut run_env).push((k.clone(), v.clone()));
             }
         }
         Ok(Evaluated {
@@ -243,7 +259,7 @@ impl<'p> StageEvaluator<'p> {
     fn word(&mut self, step: &Step, w: &str) -> Result<String, Diagnostic> {
         let e = self
             .lexer
-            .process(w, &self.state.run_env)
+            .process(w, &*self.state.run_env)
             .map_err(|e| self.expand_diag(step, w, e))?;
         self.used.extend(e.matched);
         Ok(e.result)

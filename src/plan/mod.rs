@@ -17,7 +17,7 @@ pub mod platform;
 mod render;
 mod source;
 
-pub use eval::{Evaluated, StageEvaluator, StageState};
+pub use eval::{Evaluated, StageEvaluator, StageState, Vars};
 pub use instructions::{Command, Copy, From, Healthcheck, Run};
 pub use mount::{Mount, MountType, Sharing};
 pub use platform::Platform;
