@@ -10,67 +10,18 @@ use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 
 /// Mounts `overlay(lower = lowers (top first), upper, work)` and calls `f`
-/// with the merged root, in a dedicated thread with its own mount namespace.
-/// With no lower layers an empty directory stands in (overlay needs one).
+/// with the merged root, in a dedicated thread with its own mount namespace
+/// (see [`with_overlays`]). With no lower layers an empty directory stands in.
 pub fn with_overlay<R, F>(lowers: &[PathBuf], upper: &Path, work: &Path, f: F) -> io::Result<R>
 where
     F: FnOnce(&Path) -> io::Result<R> + Send,
     R: Send,
 {
-    let lowers = lowers.to_vec();
-    let upper = upper.to_path_buf();
-    let work = work.to_path_buf();
-    std::thread::scope(|scope| {
-        scope
-            .spawn(move || mount_and_run(&lowers, &upper, &work, f))
-            .join()
-            .map_err(|_| io::Error::other("the overlay worker thread panicked"))?
-    })
-}
-
-fn mount_and_run<R, F>(lowers: &[PathBuf], upper: &Path, work: &Path, f: F) -> io::Result<R>
-where
-    F: FnOnce(&Path) -> io::Result<R>,
-{
-    // CLONE_FS too: this thread then has its own cwd, used below to keep
-    // the lowerdir option short (the kernel limits mount data to a page).
-    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_FS).map_err(io::Error::from)?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(io::Error::from)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("builder-ovl-")
-        .tempdir_in(work)?;
-    let merged = scratch.path().join("m");
-    let ovl_work = scratch.path().join("w");
-    let empty = scratch.path().join("e");
-    for d in [&merged, &ovl_work, &empty] {
-        std::fs::create_dir(d)?;
-    }
-    let lower_list: Vec<PathBuf> = if lowers.is_empty() {
-        vec![empty.clone()]
-    } else {
-        lowers.to_vec()
+    let spec = OverlaySpec {
+        lowers: lowers.to_vec(),
+        upper: Some(upper.to_path_buf()),
     };
-    let options = overlay_options(&lower_list, upper, &ovl_work);
-    mount(
-        Some("overlay"),
-        &merged,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(options.as_str()),
-    )
-    .map_err(|e| io::Error::other(format!("mounting overlay for a step: {e}")))?;
-    let result = f(&merged);
-    // Unmount before the scratch dir is removed; the namespace would drop it
-    // anyway when the thread ends.
-    let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
-    result
+    with_overlays(&[spec], work, |roots| f(&roots[0]))
 }
 
 /// One overlay to mount: read-only (`upper == None`, for reading another
