@@ -84,6 +84,12 @@ impl std::str::FromStr for Mode {
     }
 }
 
+/// The closing line of a build: steps run, cached, time and image.
+pub fn summary_line(run: usize, cached: usize, seconds: f64, image: Option<&str>) -> String {
+    let image = image.map(|i| format!(", image {i}")).unwrap_or_default();
+    format!("done: {run} steps run, {cached} cached in {seconds:.1}s{image}")
+}
+
 /// Renders events as JSON lines on stderr.
 #[derive(Debug, Default)]
 pub struct JsonRenderer;

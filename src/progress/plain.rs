@@ -48,13 +48,10 @@ impl<W: Write + Send> Renderer for PlainRenderer<W> {
                 seconds,
                 image,
             } => {
-                let image = image
-                    .as_deref()
-                    .map(|i| format!(", image {i}"))
-                    .unwrap_or_default();
                 writeln!(
                     self.out,
-                    "done: {run} steps run, {cached} cached in {seconds:.1}s{image}"
+                    "{}",
+                    super::summary_line(*run, *cached, *seconds, image.as_deref())
                 )
             }
         };

@@ -122,12 +122,11 @@ impl Renderer for TtyRenderer {
                 seconds,
                 image,
             } => {
-                let image = image
-                    .as_deref()
-                    .map(|i| format!(", image {i}"))
-                    .unwrap_or_default();
-                let _ = self.multi.println(format!(
-                    "done: {run} steps run, {cached} cached in {seconds:.1}s{image}"
+                let _ = self.multi.println(super::summary_line(
+                    *run,
+                    *cached,
+                    *seconds,
+                    image.as_deref(),
                 ));
             }
         }
