@@ -156,16 +156,7 @@ impl<'a> StageRunner<'a> {
                             excludes: c.excludes.clone(),
                             parents: c.parents,
                         };
-                        let selected = self.context.resolve_sources(&local, &select)?;
-                        let mut index = self
-                            .shared
-                            .context_index
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner());
-                        k.part(
-                            "context",
-                            &self.context.digest_sources(&selected, &mut index)?,
-                        );
+                        k.part("context", &self.context_digest(&local, &select)?);
                     }
                 }
                 if c.sources.iter().any(|s| is_url(s)) && c.checksum.is_none() {
@@ -186,17 +177,9 @@ impl<'a> StageRunner<'a> {
                         match &m.from {
                             None => {
                                 let src = m.source.clone().unwrap_or_else(|| "/".to_string());
-                                let selected = self
-                                    .context
-                                    .resolve_sources(&[src], &SelectOptions::default())?;
-                                let mut index = self
-                                    .shared
-                                    .context_index
-                                    .lock()
-                                    .unwrap_or_else(|e| e.into_inner());
                                 k.part(
                                     "bind",
-                                    &self.context.digest_sources(&selected, &mut index)?,
+                                    &self.context_digest(&[src], &SelectOptions::default())?,
                                 );
                             }
                             Some(from) => {
@@ -215,6 +198,18 @@ impl<'a> StageRunner<'a> {
             _ => false,
         };
         Ok((k.finish(), layered))
+    }
+
+    /// The content digest of context sources, through the build's metadata
+    /// index (unchanged files are not read again).
+    fn context_digest(&self, sources: &[String], select: &SelectOptions) -> Result<String> {
+        let selected = self.context.resolve_sources(sources, select)?;
+        let mut index = self
+            .shared
+            .context_index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(self.context.digest_sources(&selected, &mut index)?)
     }
 
     fn trigger_steps(&self, triggers: &[String]) -> Result<Vec<Step>> {
