@@ -23,6 +23,7 @@ pub mod fsutil;
 mod gc;
 mod index;
 pub mod lock;
+mod pipe;
 mod snapshot;
 
 use std::fs;

@@ -8,7 +8,7 @@
 //! processes extract each layer once.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -20,7 +20,7 @@ use super::{fsutil, Store};
 pub type Extractor<'a> = dyn FnMut(&mut dyn Read, &Path) -> Result<()> + 'a;
 
 /// Wraps `reader` in the decompressor its first bytes call for.
-pub fn decompress<'a>(reader: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
+pub fn decompress<'a>(reader: impl Read + Send + 'a) -> Result<Box<dyn Read + Send + 'a>> {
     let mut buf = BufReader::with_capacity(256 * 1024, reader);
     let head = buf.fill_buf().context("reading layer header")?;
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
@@ -58,12 +58,21 @@ impl Store {
             .prefix("snap-")
             .tempdir_in(self.tmp_dir())
             .context("creating a temp dir for a snapshot")?;
-        let file = self.open_blob(blob)?;
-        let mut hashing = HashingReader::new(decompress(file)?);
-        extract(&mut hashing, tmp.path()).with_context(|| format!("extracting layer {blob}"))?;
-        let (got, _) = hashing
-            .finish()
-            .with_context(|| format!("reading layer {blob}"))?;
+        let hashing = HashingReader::new(decompress(self.open_blob(blob)?)?);
+        // Inflate + hash on one core, create files on the other.
+        let got = std::thread::scope(|s| -> Result<Digest> {
+            let (mut reader, producer) = super::pipe::spawn_reader(s, hashing, |h| h.finish());
+            let extracted = extract(&mut reader, tmp.path())
+                .with_context(|| format!("extracting layer {blob}"))
+                // The digest covers the whole stream, trailing padding too.
+                .and_then(|()| Ok(io::copy(&mut reader, &mut io::sink())?));
+            drop(reader);
+            let hashed = producer
+                .join()
+                .map_err(|_| anyhow::anyhow!("layer reader thread panicked"))?;
+            extracted?;
+            Ok(hashed.with_context(|| format!("reading layer {blob}"))?.0)
+        })?;
         if got != *diff_id {
             bail!("layer {blob} does not match its diffID: expected {diff_id}, got {got}");
         }
