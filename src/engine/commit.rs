@@ -24,9 +24,10 @@ pub fn commit_upper(store: &Store, upper: &Path, epoch: Option<i64>) -> Result<L
     let written = write(upper, &store.tmp_dir(), &opts).context("writing the layer tar")?;
     let diff_id = Digest::parse(&format!("sha256:{}", written.diff_id.hex()))
         .context("the layer writer returned a bad digest")?;
-    let stored = store.put_blob_file(&written.path, Some(&diff_id));
-    let _ = std::fs::remove_file(&written.path);
-    let (digest, size) = stored?;
+    // The writer fsynced the tar in the store's tmp dir and hashed it as it
+    // wrote: it is moved in, not copied and hashed again.
+    let (digest, size) = (diff_id.clone(), written.size);
+    store.adopt_blob(&written.path, &digest, size)?;
     let snapshot = store.snapshot_path(&diff_id);
     if !snapshot.exists() {
         // Same filesystem (both under the store root): an atomic rename.

@@ -131,8 +131,11 @@ fn overlay_options(lowers: &[PathBuf], upper: &Path, work: &Path) -> String {
             .collect::<Vec<_>>()
             .join(":"),
     };
+    // `volatile`: no syncfs of the whole upper file system at unmount (seconds
+    // after a large COPY). The layer tar is fsynced when committed; the upper
+    // dir, kept as the snapshot, can always be re-extracted from it.
     format!(
-        "lowerdir={lower},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
+        "lowerdir={lower},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off,volatile",
         escape(&upper.to_string_lossy()),
         escape(&work.to_string_lossy())
     )
