@@ -242,8 +242,10 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             }
         }
     }
+    let output_compression =
+        super::push::export_compression(&args.compression, args.compression_level)?;
     for output in &args.outputs {
-        super::output::write_output(&store, &stored, output, &client, &rt)?;
+        super::output::write_output(&store, &stored, output, &client, &rt, output_compression)?;
     }
     if let Some(path) = &args.metadata_file {
         let meta = serde_json::json!({

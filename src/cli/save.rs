@@ -1,12 +1,19 @@
-//! `builder save -o FILE [--format oci|docker] REF...`.
+//! `builder save -o FILE [--format oci|docker] [--compression ALGO]
+//! [--compression-level N] REF...`.
+//!
+//! Like `docker save` (Docker 25+): the manifests inside use OCI media
+//! types and, by default, every layer is an uncompressed tar (pulled gzip
+//! layers are decompressed too). `--compression gzip|zstd` compresses every
+//! layer instead; each variant is made once and remembered in the store.
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 
 use super::pull::{find_local, StoreArgs};
-use crate::registry::Reference;
+use crate::registry::convert::{export_manifest, ExportCompression, ExportOptions};
+use crate::registry::{ManifestFormat, Reference};
 use crate::store::{save_archive, ArchiveFormat, ArchiveImage};
 
 /// Archive formats for `--format`.
@@ -29,6 +36,13 @@ pub struct SaveArgs {
     /// Archive format.
     #[arg(long, value_enum, default_value = "docker")]
     pub format: SaveFormat,
+    /// Layer compression in the archive: uncompressed (default, as `docker
+    /// save`), gzip or zstd; applied to every layer.
+    #[arg(long, default_value = "uncompressed")]
+    pub compression: String,
+    /// Compression level (gzip 0-9, zstd -7-22).
+    #[arg(long)]
+    pub compression_level: Option<i32>,
     /// The images to save.
     #[arg(required = true)]
     pub images: Vec<String>,
@@ -37,6 +51,11 @@ pub struct SaveArgs {
 /// Runs `builder save`.
 pub fn run(args: SaveArgs) -> Result<i32> {
     let store = args.store.open_store()?;
+    let opts = ExportOptions {
+        format: Some(ManifestFormat::Oci),
+        compression: ExportCompression::parse(&args.compression, args.compression_level)?,
+        force: true,
+    };
     let mut images = Vec::new();
     for i in &args.images {
         let (name, desc) = find_local(&store, i)?;
@@ -45,7 +64,8 @@ pub fn run(args: SaveArgs) -> Result<i32> {
         images.push(ArchiveImage {
             familiar: r.as_ref().filter(|_| tagged).map(Reference::familiar),
             name: Some(name),
-            manifest: desc,
+            manifest: export_manifest(&store, &desc, &opts)
+                .with_context(|| format!("preparing {i} for the archive"))?,
         });
     }
     let format = match args.format {
