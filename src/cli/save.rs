@@ -1,14 +1,16 @@
 //! `builder save -o FILE [--format oci|docker] [--compression ALGO]
 //! [--compression-level N] REF...`.
 //!
-//! Like `docker save` (Docker 25+): the manifests inside use OCI media
-//! types and, by default, every layer is an uncompressed tar (pulled gzip
-//! layers are decompressed too). `--compression gzip|zstd` compresses every
-//! layer instead; each variant is made once and remembered in the store.
+//! By default layers are written as stored: built layers as uncompressed
+//! tars (as `docker save` writes every layer), pulled layers as their
+//! registry blobs, so a pulled image keeps its manifest digest (as `docker
+//! save` with the containerd image store does). `--compression
+//! gzip|zstd|uncompressed` converts every layer, pulled ones too, and writes
+//! OCI media types; each variant is made once and remembered in the store.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::pull::{find_local, StoreArgs};
@@ -36,10 +38,10 @@ pub struct SaveArgs {
     /// Archive format.
     #[arg(long, value_enum, default_value = "docker")]
     pub format: SaveFormat,
-    /// Layer compression in the archive: uncompressed (default, as `docker
-    /// save`), gzip or zstd; applied to every layer.
-    #[arg(long, default_value = "uncompressed")]
-    pub compression: String,
+    /// Layer compression for every layer: gzip, zstd or uncompressed
+    /// (default: as stored, so built layers are uncompressed).
+    #[arg(long)]
+    pub compression: Option<String>,
     /// Compression level (gzip 0-9, zstd -7-22).
     #[arg(long)]
     pub compression_level: Option<i32>,
@@ -51,10 +53,24 @@ pub struct SaveArgs {
 /// Runs `builder save`.
 pub fn run(args: SaveArgs) -> Result<i32> {
     let store = args.store.open_store()?;
-    let opts = ExportOptions {
-        format: Some(ManifestFormat::Oci),
-        compression: ExportCompression::parse(&args.compression, args.compression_level)?,
-        force: true,
+    let opts = match &args.compression {
+        Some(algo) => ExportOptions {
+            format: Some(ManifestFormat::Oci),
+            compression: ExportCompression::parse(algo, args.compression_level)?,
+            force: true,
+        },
+        None if args.compression_level.is_some() => {
+            bail!("--compression-level needs --compression gzip or zstd")
+        }
+        // Nothing is converted: plain stays plain, registry blobs stay.
+        None => ExportOptions {
+            format: None,
+            compression: ExportCompression {
+                algorithm: Some(crate::layer::Compression::Uncompressed),
+                level: None,
+            },
+            force: false,
+        },
     };
     let mut images = Vec::new();
     for i in &args.images {

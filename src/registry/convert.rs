@@ -227,17 +227,16 @@ fn convert_layers(
         std::cmp::Reverse(std::fs::metadata(store.blob_path(&jobs[i].0)).map_or(0, |m| m.len()))
     });
     let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<(Digest, u64)>>>> =
-        jobs.iter().map(|_| Mutex::new(None)).collect();
+    type Slot = Mutex<Option<Result<(Digest, u64)>>>;
+    let results: Vec<Slot> = jobs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| loop {
-                let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let (blob, algo) = &jobs[i];
-                let r = compress_layer_with(store, blob, *algo, level);
-                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            s.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let (blob, algo) = &jobs[i];
+                    let r = compress_layer_with(store, blob, *algo, level);
+                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                }
             });
         }
     });
@@ -438,5 +437,82 @@ mod tests {
         assert_eq!(out, vec![7u8; 10000]);
         let (b2, _) = prepare_export(&s, &m, None).unwrap();
         assert_eq!(b, b2, "compression must be deterministic / memoised");
+    }
+
+    #[test]
+    fn conversion_rules() {
+        use crate::layer::Compression as A;
+        // Plain layers always take the wanted compression.
+        assert_eq!(
+            conversion(Compression::None, A::Zstd, false, false),
+            Some(A::Zstd)
+        );
+        assert_eq!(
+            conversion(Compression::None, A::Uncompressed, false, false),
+            None
+        );
+        // Compressed layers are kept unless forced.
+        assert_eq!(conversion(Compression::Gzip, A::Zstd, false, false), None);
+        assert_eq!(
+            conversion(Compression::Gzip, A::Zstd, false, true),
+            Some(A::Zstd)
+        );
+        assert_eq!(
+            conversion(Compression::Gzip, A::Uncompressed, false, true),
+            Some(A::Uncompressed)
+        );
+        // Docker media types have no zstd here.
+        assert_eq!(
+            conversion(Compression::None, A::Zstd, true, false),
+            Some(A::Gzip)
+        );
+        assert_eq!(
+            conversion(Compression::Zstd, A::Zstd, true, false),
+            Some(A::Gzip)
+        );
+        // Foreign layers are never rewritten.
+        assert_eq!(conversion(Compression::Foreign, A::Zstd, false, true), None);
+    }
+
+    #[test]
+    fn forced_export_converts_every_layer_and_keeps_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&[5u8; 4096]).unwrap();
+        let mut m = image(&s, OCI_LAYER_GZIP, &gz.finish().unwrap());
+        m.platform = Some(crate::store::Platform::host());
+        let opts = ExportOptions {
+            format: Some(ManifestFormat::Oci),
+            compression: ExportCompression::parse("zstd", Some(19)).unwrap(),
+            force: true,
+        };
+        let d = export_manifest(&s, &m, &opts).unwrap();
+        assert_ne!(d.digest, m.digest);
+        assert_eq!(d.platform, m.platform);
+        let v: Value = serde_json::from_slice(&s.read_blob(&d.digest).unwrap()).unwrap();
+        assert_eq!(v["layers"][0]["mediaType"], OCI_LAYER_ZSTD);
+        let l = Digest::parse(v["layers"][0]["digest"].as_str().unwrap()).unwrap();
+        let back = zstd::decode_all(s.open_blob(&l).unwrap()).unwrap();
+        assert_eq!(back, vec![5u8; 4096]);
+        let memo = variant_memo(
+            &s,
+            &m_layer(&s, &m),
+            crate::layer::Compression::Zstd,
+            Some(19),
+        );
+        assert!(memo.unwrap().is_file());
+        // Unforced, the gzip layer is kept and nothing changes.
+        let keep = ExportOptions {
+            force: false,
+            ..opts
+        };
+        assert_eq!(export_manifest(&s, &m, &keep).unwrap().digest, m.digest);
+        assert!(ExportCompression::parse("gzip", Some(10)).is_err());
+    }
+
+    fn m_layer(s: &Store, m: &Descriptor) -> Digest {
+        let v: Value = serde_json::from_slice(&s.read_blob(&m.digest).unwrap()).unwrap();
+        Digest::parse(v["layers"][0]["digest"].as_str().unwrap()).unwrap()
     }
 }
