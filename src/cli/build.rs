@@ -253,8 +253,10 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             }
         }
     }
+    let output_compression =
+        super::push::export_compression(&args.compression, args.compression_level)?;
     for output in &args.outputs {
-        super::output::write_output(&store, &stored, output, &client, &rt)?;
+        super::output::write_output(&store, &stored, output, &client, &rt, output_compression)?;
     }
     for spec in &cache_to {
         match engine.export_cache(&plan, spec) {

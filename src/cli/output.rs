@@ -1,6 +1,14 @@
 //! `builder build --output type=…,dest=…`: where a built image goes besides
 //! the store — an OCI or docker archive, the flattened rootfs as a tar or a
 //! directory, or a registry.
+//!
+//! Archives and registry outputs take BuildKit's exporter attributes
+//! `compression=gzip|zstd|uncompressed`, `compression-level=N`,
+//! `force-compression=true|false` and `oci-mediatypes=true|false`; without
+//! them the build's `--compression`/`--compression-level` apply (gzip by
+//! default, as BuildKit). As in BuildKit, layers that are already
+//! compressed (pulled base layers) keep their blobs unless
+//! `force-compression=true`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,7 +17,8 @@ use anyhow::{anyhow, bail, Context as _, Result};
 
 use crate::engine::overlay::{with_overlays, OverlaySpec};
 use crate::engine::StoredImage;
-use crate::registry::{Reference, RegistryClient};
+use crate::registry::convert::{export_manifest, ExportCompression, ExportOptions};
+use crate::registry::{ManifestFormat, Reference, RegistryClient};
 use crate::store::{save_archive, ArchiveFormat, ArchiveImage, Store};
 
 /// Parses `type=X,dest=Y,…` into its fields.
@@ -32,35 +41,85 @@ pub fn parse_output(spec: &str) -> Result<BTreeMap<String, String>> {
     Ok(fields)
 }
 
-/// Writes one `--output`.
+/// A boolean exporter attribute (`true`/`false`, `1`/`0`), if given.
+fn bool_attr(f: &BTreeMap<String, String>, key: &str, spec: &str) -> Result<Option<bool>> {
+    f.get(key)
+        .map(|v| match v.as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            other => bail!("--output {spec}: {key}={other}: expected true or false"),
+        })
+        .transpose()
+}
+
+/// The layer compression an output asks for: its `compression=` and
+/// `compression-level=` attributes over the build's `defaults`.
+fn output_compression(
+    f: &BTreeMap<String, String>,
+    spec: &str,
+    defaults: ExportCompression,
+) -> Result<ExportCompression> {
+    let level =
+        match f.get("compression-level") {
+            Some(l) => Some(l.parse::<i32>().with_context(|| {
+                format!("--output {spec}: compression-level={l} is not a number")
+            })?),
+            None => defaults.level,
+        };
+    let algo = match f.get("compression") {
+        Some(a) => a.clone(),
+        None => defaults.algorithm.unwrap_or_default().to_string(),
+    };
+    ExportCompression::parse(&algo, level).with_context(|| format!("--output {spec}"))
+}
+
+/// Writes one `--output`; `compression` is the build's `--compression` and
+/// `--compression-level`, which the output's own attributes override.
 pub fn write_output(
     store: &Store,
     image: &StoredImage,
     spec: &str,
     client: &RegistryClient,
     rt: &tokio::runtime::Runtime,
+    compression: ExportCompression,
 ) -> Result<()> {
     let f = parse_output(spec)?;
+    let compression = output_compression(&f, spec, compression)?;
+    let force = bool_attr(&f, "force-compression", spec)?.unwrap_or(false);
+    let oci_types = bool_attr(&f, "oci-mediatypes", spec)?;
     let dest = || -> Result<PathBuf> {
         f.get("dest")
             .map(PathBuf::from)
             .ok_or_else(|| anyhow!("--output {spec}: missing dest="))
     };
     let name = f.get("name").cloned();
-    let archive = |format| -> Result<()> {
+    let archive = |format, manifest_format: Option<ManifestFormat>| -> Result<()> {
+        let opts = ExportOptions {
+            format: match oci_types {
+                Some(true) => Some(ManifestFormat::Oci),
+                Some(false) => Some(ManifestFormat::Docker),
+                None => manifest_format,
+            },
+            compression,
+            force,
+        };
+        let manifest = export_manifest(store, &image.manifest, &opts)
+            .context("preparing the image for the archive")?;
         let img = ArchiveImage {
             familiar: name
                 .as_deref()
                 .and_then(|n| Reference::parse(n).ok())
                 .map(|r| r.familiar()),
             name: name.clone(),
-            manifest: image.manifest.clone(),
+            manifest,
         };
         save_archive(store, &[img], format, &dest()?)
     };
     match f["type"].as_str() {
-        "oci" => archive(ArchiveFormat::Oci),
-        "docker" => archive(ArchiveFormat::Docker),
+        // type=oci writes OCI media types; type=docker keeps the build's
+        // (`--format`, OCI by default) unless oci-mediatypes= says.
+        "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
+        "docker" => archive(ArchiveFormat::Docker, None),
         "tar" => rootfs(store, image, |root| {
             let out = dest()?;
             let tmp = out.with_extension("tmp");
@@ -85,8 +144,21 @@ pub fn write_output(
         }),
         "registry" | "image" => {
             let target = name.ok_or_else(|| anyhow!("--output {spec}: missing name="))?;
+            if force {
+                bail!("--output {spec}: force-compression applies to oci and docker archives only");
+            }
             let r = Reference::parse(&target)?;
-            let opts = crate::registry::PushOptions::default();
+            let opts = crate::registry::PushOptions {
+                format: oci_types.map(|oci| {
+                    if oci {
+                        ManifestFormat::Oci
+                    } else {
+                        ManifestFormat::Docker
+                    }
+                }),
+                compression,
+                ..Default::default()
+            };
             rt.block_on(crate::registry::push(
                 client,
                 store,

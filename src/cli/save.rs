@@ -1,12 +1,21 @@
-//! `builder save -o FILE [--format oci|docker] REF...`.
+//! `builder save -o FILE [--format oci|docker] [--compression ALGO]
+//! [--compression-level N] REF...`.
+//!
+//! By default layers are written as stored: built layers as uncompressed
+//! tars (as `docker save` writes every layer), pulled layers as their
+//! registry blobs, so a pulled image keeps its manifest digest (as `docker
+//! save` with the containerd image store does). `--compression
+//! gzip|zstd|uncompressed` converts every layer, pulled ones too, and writes
+//! OCI media types; each variant is made once and remembered in the store.
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::pull::{find_local, StoreArgs};
-use crate::registry::Reference;
+use crate::registry::convert::{export_manifest, ExportCompression, ExportOptions};
+use crate::registry::{ManifestFormat, Reference};
 use crate::store::{save_archive, ArchiveFormat, ArchiveImage};
 
 /// Archive formats for `--format`.
@@ -29,6 +38,13 @@ pub struct SaveArgs {
     /// Archive format.
     #[arg(long, value_enum, default_value = "docker")]
     pub format: SaveFormat,
+    /// Layer compression for every layer: gzip, zstd or uncompressed
+    /// (default: as stored, so built layers are uncompressed).
+    #[arg(long)]
+    pub compression: Option<String>,
+    /// Compression level (gzip 0-9, zstd -7-22).
+    #[arg(long)]
+    pub compression_level: Option<i32>,
     /// The images to save.
     #[arg(required = true)]
     pub images: Vec<String>,
@@ -37,6 +53,25 @@ pub struct SaveArgs {
 /// Runs `builder save`.
 pub fn run(args: SaveArgs) -> Result<i32> {
     let store = args.store.open_store()?;
+    let opts = match &args.compression {
+        Some(algo) => ExportOptions {
+            format: Some(ManifestFormat::Oci),
+            compression: ExportCompression::parse(algo, args.compression_level)?,
+            force: true,
+        },
+        None if args.compression_level.is_some() => {
+            bail!("--compression-level needs --compression gzip or zstd")
+        }
+        // Nothing is converted: plain stays plain, registry blobs stay.
+        None => ExportOptions {
+            format: None,
+            compression: ExportCompression {
+                algorithm: Some(crate::layer::Compression::Uncompressed),
+                level: None,
+            },
+            force: false,
+        },
+    };
     let mut images = Vec::new();
     for i in &args.images {
         let (name, desc) = find_local(&store, i)?;
@@ -45,7 +80,8 @@ pub fn run(args: SaveArgs) -> Result<i32> {
         images.push(ArchiveImage {
             familiar: r.as_ref().filter(|_| tagged).map(Reference::familiar),
             name: Some(name),
-            manifest: desc,
+            manifest: export_manifest(&store, &desc, &opts)
+                .with_context(|| format!("preparing {i} for the archive"))?,
         });
     }
     let format = match args.format {

@@ -5,9 +5,11 @@
 //! If nothing needs changing the manifest bytes are returned untouched, so
 //! a pulled image is pushed with the digest it was pulled with.
 //!
-//! Compression is gzip by `crate::layer::compress` at its default level,
-//! remembered in `ROOT/cache/compressed/<blob-hex>.gzip` so each layer is
-//! compressed once.
+//! Compression is by `crate::layer::compress` (gzip at its default level
+//! unless told otherwise), remembered per (layer blob, algorithm, level) in
+//! `ROOT/cache/compressed/` (see [`variant_memo`]) so each variant is made
+//! once. Pushes and archives (`save`, `build --output type=oci|docker`)
+//! share this code; several layers are converted at once on every core.
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -59,6 +61,42 @@ pub struct ExportCompression {
     pub level: Option<i32>,
 }
 
+impl ExportCompression {
+    /// `--compression ALGO` and `--compression-level N`, checked
+    /// (`uncompressed`/`none`, `gzip`, `zstd`; gzip 0-9, zstd -7-22).
+    pub fn parse(algorithm: &str, level: Option<i32>) -> Result<ExportCompression> {
+        let algo: crate::layer::Compression = algorithm.parse()?;
+        let level = level.map(|l| algo.check_level(l)).transpose()?;
+        Ok(ExportCompression {
+            algorithm: Some(algo),
+            level,
+        })
+    }
+}
+
+/// Where the variant (`blob`, `algorithm`, `level`) of a layer is
+/// remembered: `ROOT/cache/compressed/<blob-hex>.<algorithm>-<level>`
+/// (just `.uncompressed` for plain tars), holding "<digest> <size>".
+/// The level is resolved first, so "default" and its number share a file.
+pub fn variant_memo(
+    store: &Store,
+    blob: &Digest,
+    algorithm: crate::layer::Compression,
+    level: Option<i32>,
+) -> Result<std::path::PathBuf> {
+    let suffix = match algorithm {
+        crate::layer::Compression::Uncompressed => algorithm.to_string(),
+        a => {
+            let l = a.check_level(level.unwrap_or(a.default_level()))?;
+            format!("{a}-{l}")
+        }
+    };
+    Ok(store
+        .cache_dir()
+        .join("compressed")
+        .join(format!("{}.{suffix}", blob.hex())))
+}
+
 /// Compresses the (possibly compressed) layer blob `blob` to gzip, storing
 /// the result; memoised by the layer's uncompressed digest.
 pub fn compress_layer(store: &Store, blob: &Digest) -> Result<(Digest, u64)> {
@@ -73,13 +111,7 @@ pub fn compress_layer_with(
     algorithm: crate::layer::Compression,
     level: Option<i32>,
 ) -> Result<(Digest, u64)> {
-    let memo_dir = store.cache_dir().join("compressed");
-    let suffix = match (algorithm, level) {
-        (crate::layer::Compression::Gzip, None) => "gzip".to_string(),
-        (a, None) => format!("{a:?}").to_lowercase(),
-        (a, Some(l)) => format!("{}-{l}", format!("{a:?}").to_lowercase()),
-    };
-    let memo = memo_dir.join(format!("{}.{suffix}", blob.hex()));
+    let memo = variant_memo(store, blob, algorithm, level)?;
     if let Ok(text) = std::fs::read_to_string(&memo) {
         if let Some((d, n)) = text.trim().split_once(' ') {
             if let (Ok(d), Ok(n)) = (Digest::parse(d), n.parse::<u64>()) {
@@ -114,11 +146,116 @@ pub fn prepare_export(
 }
 
 /// Like [`prepare_export`], compressing plain layers as `compression` says.
+/// Layers that are already compressed keep their blobs (a push can then
+/// skip or mount them); see [`ExportOptions::force`] to recompress them.
 pub fn prepare_export_with(
     store: &Store,
     manifest: &Descriptor,
     format: Option<ManifestFormat>,
     compression: ExportCompression,
+) -> Result<(Vec<u8>, String)> {
+    prepare_export_opts(
+        store,
+        manifest,
+        &ExportOptions {
+            format,
+            compression,
+            force: false,
+        },
+    )
+}
+
+/// Everything an export may change about an image's manifest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// Convert the manifest's media types (`None` keeps the stored format).
+    pub format: Option<ManifestFormat>,
+    /// The layer compression wanted.
+    pub compression: ExportCompression,
+    /// Recompress layers that are already compressed another way too
+    /// (BuildKit's `force-compression=true`; `save` always forces, as
+    /// `docker save` writes every layer the same way).
+    pub force: bool,
+}
+
+/// The algorithm a layer blob must be converted to, if any.
+fn conversion(
+    comp: Compression,
+    wanted: crate::layer::Compression,
+    docker: bool,
+    force: bool,
+) -> Option<crate::layer::Compression> {
+    use crate::layer::Compression as Algo;
+    // Docker's schema2 has no zstd layers here: gzip there.
+    let wanted = match wanted {
+        Algo::Zstd if docker => Algo::Gzip,
+        a => a,
+    };
+    let have = match comp {
+        // Foreign (non-distributable) layers are referenced, never rewritten.
+        Compression::Foreign => return None,
+        Compression::None => Algo::Uncompressed,
+        Compression::Gzip => Algo::Gzip,
+        Compression::Zstd => Algo::Zstd,
+    };
+    if have == wanted {
+        None
+    } else if have == Algo::Uncompressed || force {
+        Some(wanted)
+    } else if have == Algo::Zstd && docker {
+        Some(Algo::Gzip)
+    } else {
+        None
+    }
+}
+
+/// Runs `jobs` (layer blob, target algorithm) on up to
+/// `available_parallelism` threads, biggest blob first, so several large
+/// layers use every core; results are in the order of `jobs`.
+fn convert_layers(
+    store: &Store,
+    jobs: &[(Digest, crate::layer::Compression)],
+    level: Option<i32>,
+) -> Vec<Result<(Digest, u64)>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(jobs.len());
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(std::fs::metadata(store.blob_path(&jobs[i].0)).map_or(0, |m| m.len()))
+    });
+    let next = AtomicUsize::new(0);
+    type Slot = Mutex<Option<Result<(Digest, u64)>>>;
+    let results: Vec<Slot> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let (blob, algo) = &jobs[i];
+                    let r = compress_layer_with(store, blob, *algo, level);
+                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| Err(anyhow::anyhow!("layer conversion worker did not run")))
+        })
+        .collect()
+}
+
+/// Like [`prepare_export`] with every option: returns the manifest bytes
+/// and media type, storing converted blobs (layers, manifest).
+pub fn prepare_export_opts(
+    store: &Store,
+    manifest: &Descriptor,
+    opts: &ExportOptions,
 ) -> Result<(Vec<u8>, String)> {
     let original = store.read_blob(&manifest.digest)?;
     let mut doc: Value = serde_json::from_slice(&original)
@@ -134,7 +271,7 @@ pub fn prepare_export_with(
             manifest.digest
         );
     }
-    let target = match format {
+    let target = match opts.format {
         Some(ManifestFormat::Oci) => OCI_MANIFEST,
         Some(ManifestFormat::Docker) => DOCKER_MANIFEST,
         None => current.as_str(),
@@ -142,11 +279,18 @@ pub fn prepare_export_with(
     .to_string();
     let docker = target == DOCKER_MANIFEST;
     let mut changed = target != current;
+    let wanted = opts
+        .compression
+        .algorithm
+        .unwrap_or(crate::layer::Compression::Gzip);
     let layers = doc
         .get_mut("layers")
         .and_then(Value::as_array_mut)
         .context("manifest has no layers array")?;
-    for l in layers.iter_mut() {
+    // First decide every layer's conversion, then run them together.
+    let mut plan = Vec::with_capacity(layers.len());
+    let mut jobs: Vec<(Digest, crate::layer::Compression)> = Vec::new();
+    for l in layers.iter() {
         let mt = l
             .get("mediaType")
             .and_then(Value::as_str)
@@ -155,29 +299,32 @@ pub fn prepare_export_with(
         let digest = Digest::parse(l.get("digest").and_then(Value::as_str).unwrap_or_default())
             .context("manifest layer without a valid digest")?;
         let comp = compression_of(&mt)?;
-        use crate::layer::Compression as Algo;
-        // Docker's schema2 has no zstd layers: gzip there.
-        let wanted = match compression.algorithm.unwrap_or(Algo::Gzip) {
-            Algo::Zstd if docker => Algo::Gzip,
-            a => a,
-        };
-        let keep_plain = comp == Compression::None && wanted == Algo::Uncompressed;
-        let recompress =
-            (comp == Compression::None && !keep_plain) || (docker && comp == Compression::Zstd);
+        let job = conversion(comp, wanted, docker, opts.force).map(|algo| {
+            let key = (digest.clone(), algo);
+            // A layer listed twice is converted once.
+            jobs.iter().position(|j| *j == key).unwrap_or_else(|| {
+                jobs.push(key);
+                jobs.len() - 1
+            })
+        });
+        plan.push((mt, comp, job));
+    }
+    let converted = convert_layers(store, &jobs, opts.compression.level);
+    let converted: Vec<(Digest, u64)> = converted
+        .into_iter()
+        .zip(&jobs)
+        .map(|(r, (blob, algo))| r.with_context(|| format!("converting layer {blob} to {algo}")))
+        .collect::<Result<_>>()?;
+    for (l, (mt, comp, job)) in layers.iter_mut().zip(plan) {
         let mut comp = comp;
-        if recompress {
-            let algo = if comp == Compression::None {
-                wanted
-            } else {
-                Algo::Gzip
-            };
-            let (d, n) = compress_layer_with(store, &digest, algo, compression.level)?;
+        if let Some(j) = job {
+            let (d, n) = &converted[j];
             l["digest"] = Value::String(d.to_string());
-            l["size"] = Value::from(n);
-            comp = if algo == Algo::Zstd {
-                Compression::Zstd
-            } else {
-                Compression::Gzip
+            l["size"] = Value::from(*n);
+            comp = match jobs[j].1 {
+                crate::layer::Compression::Gzip => Compression::Gzip,
+                crate::layer::Compression::Zstd => Compression::Zstd,
+                crate::layer::Compression::Uncompressed => Compression::None,
             };
         }
         let new_mt = match (comp, docker) {
@@ -189,7 +336,7 @@ pub fn prepare_export_with(
             (_, true) => DOCKER_LAYER_GZIP,
             (_, false) => OCI_LAYER_GZIP,
         };
-        if recompress || new_mt != mt {
+        if job.is_some() || new_mt != mt {
             l["mediaType"] = Value::String(new_mt.to_string());
             changed = true;
         }
@@ -214,6 +361,24 @@ pub fn prepare_export_with(
     let bytes = serde_json::to_vec(&doc)?;
     store.put_blob_bytes(&bytes, None)?;
     Ok((bytes, target))
+}
+
+/// Prepares `manifest` for an archive or other export (see
+/// [`prepare_export_opts`]) and returns the descriptor of the manifest to
+/// write, stored in the store, keeping `manifest`'s platform and
+/// annotations. The config is never rewritten (only its media type when
+/// the format changes), so the image ID stays the same.
+pub fn export_manifest(
+    store: &Store,
+    manifest: &Descriptor,
+    opts: &ExportOptions,
+) -> Result<Descriptor> {
+    let (bytes, media_type) = prepare_export_opts(store, manifest, opts)?;
+    let mut d = manifest.clone();
+    d.digest = Digest::of(&bytes);
+    d.size = bytes.len() as u64;
+    d.media_type = media_type;
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -272,5 +437,82 @@ mod tests {
         assert_eq!(out, vec![7u8; 10000]);
         let (b2, _) = prepare_export(&s, &m, None).unwrap();
         assert_eq!(b, b2, "compression must be deterministic / memoised");
+    }
+
+    #[test]
+    fn conversion_rules() {
+        use crate::layer::Compression as A;
+        // Plain layers always take the wanted compression.
+        assert_eq!(
+            conversion(Compression::None, A::Zstd, false, false),
+            Some(A::Zstd)
+        );
+        assert_eq!(
+            conversion(Compression::None, A::Uncompressed, false, false),
+            None
+        );
+        // Compressed layers are kept unless forced.
+        assert_eq!(conversion(Compression::Gzip, A::Zstd, false, false), None);
+        assert_eq!(
+            conversion(Compression::Gzip, A::Zstd, false, true),
+            Some(A::Zstd)
+        );
+        assert_eq!(
+            conversion(Compression::Gzip, A::Uncompressed, false, true),
+            Some(A::Uncompressed)
+        );
+        // Docker media types have no zstd here.
+        assert_eq!(
+            conversion(Compression::None, A::Zstd, true, false),
+            Some(A::Gzip)
+        );
+        assert_eq!(
+            conversion(Compression::Zstd, A::Zstd, true, false),
+            Some(A::Gzip)
+        );
+        // Foreign layers are never rewritten.
+        assert_eq!(conversion(Compression::Foreign, A::Zstd, false, true), None);
+    }
+
+    #[test]
+    fn forced_export_converts_every_layer_and_keeps_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&[5u8; 4096]).unwrap();
+        let mut m = image(&s, OCI_LAYER_GZIP, &gz.finish().unwrap());
+        m.platform = Some(crate::store::Platform::host());
+        let opts = ExportOptions {
+            format: Some(ManifestFormat::Oci),
+            compression: ExportCompression::parse("zstd", Some(19)).unwrap(),
+            force: true,
+        };
+        let d = export_manifest(&s, &m, &opts).unwrap();
+        assert_ne!(d.digest, m.digest);
+        assert_eq!(d.platform, m.platform);
+        let v: Value = serde_json::from_slice(&s.read_blob(&d.digest).unwrap()).unwrap();
+        assert_eq!(v["layers"][0]["mediaType"], OCI_LAYER_ZSTD);
+        let l = Digest::parse(v["layers"][0]["digest"].as_str().unwrap()).unwrap();
+        let back = zstd::decode_all(s.open_blob(&l).unwrap()).unwrap();
+        assert_eq!(back, vec![5u8; 4096]);
+        let memo = variant_memo(
+            &s,
+            &m_layer(&s, &m),
+            crate::layer::Compression::Zstd,
+            Some(19),
+        );
+        assert!(memo.unwrap().is_file());
+        // Unforced, the gzip layer is kept and nothing changes.
+        let keep = ExportOptions {
+            force: false,
+            ..opts
+        };
+        assert_eq!(export_manifest(&s, &m, &keep).unwrap().digest, m.digest);
+        assert!(ExportCompression::parse("gzip", Some(10)).is_err());
+    }
+
+    fn m_layer(s: &Store, m: &Descriptor) -> Digest {
+        let v: Value = serde_json::from_slice(&s.read_blob(&m.digest).unwrap()).unwrap();
+        Digest::parse(v["layers"][0]["digest"].as_str().unwrap()).unwrap()
     }
 }

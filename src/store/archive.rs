@@ -2,8 +2,10 @@
 //!
 //! Both formats are an OCI image layout in a tar (as Docker 25+ writes
 //! them); the docker format adds `manifest.json` and `repositories`, which
-//! `docker load` and skopeo's `docker-archive:` read. Layer blobs are
-//! copied as stored (docker load decompresses gzip/zstd layers itself).
+//! `docker load` and skopeo's `docker-archive:` read. Blobs are copied as
+//! the given manifests name them: callers convert layers to the wanted
+//! compression first (`registry::convert::export_manifest`, which stores
+//! the variants); docker load and skopeo decompress gzip/zstd layers.
 //! Entries are sorted and their headers fixed (mtime 0, root-owned), so the
 //! same images give the same archive bytes.
 
