@@ -224,3 +224,26 @@ fn bad_flags_are_errors() {
         assert!(err.contains("invalid") || err.contains("filter"), "{err}");
     }
 }
+
+#[test]
+fn prune_waits_for_other_store_users() {
+    let dir = tempfile::tempdir().unwrap();
+    // Any open store (a running build holds one) keeps prune from starting,
+    // so it never removes a record a build is writing or about to use.
+    let store = builder::store::Store::open(dir.path()).unwrap();
+    let mut child = builder()
+        .args(["prune", "--root"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "prune ran while the store was in use"
+    );
+    drop(store);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Total reclaimed space"));
+}
