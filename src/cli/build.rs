@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::pull::{runtime, StoreArgs};
 use crate::context::{BuildContext, IgnoreSpec};
-use crate::engine::{Engine, EngineOptions};
+use crate::engine::{CacheSpec, Engine, EngineOptions};
 use crate::plan::instructions::Network;
 use crate::plan::{PlanOptions, Platform};
 use crate::progress::{Mode, Progress};
@@ -157,6 +157,16 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         "none" => Network::None,
         other => bail!("--network {other}: use default, host or none"),
     };
+    let cache_from: Vec<CacheSpec> = args
+        .cache_from
+        .iter()
+        .map(|s| CacheSpec::parse_import(s))
+        .collect::<Result<_>>()?;
+    let cache_to: Vec<CacheSpec> = args
+        .cache_to
+        .iter()
+        .map(|s| CacheSpec::parse_export(s))
+        .collect::<Result<_>>()?;
     let engine = Engine::new(EngineOptions {
         store: store.clone(),
         client: client.clone(),
@@ -173,6 +183,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         runtime: rt.handle().clone(),
         no_cache: args.no_cache,
         no_cache_stages: args.no_cache_filter.clone(),
+        cache_from: cache_from.clone(),
     });
     let image = match engine.build(&plan, &context) {
         Ok(img) => img,
@@ -244,6 +255,19 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     }
     for output in &args.outputs {
         super::output::write_output(&store, &stored, output, &client, &rt)?;
+    }
+    for spec in &cache_to {
+        match engine.export_cache(&plan, spec) {
+            Ok(s) if !args.quiet => eprintln!(
+                "exported cache to {} ({} step records, {} layers, {})",
+                spec.location, s.records, s.layers, s.digest
+            ),
+            Ok(_) => {}
+            Err(e) if spec.ignore_error => {
+                eprintln!("warning: cache export to {} failed: {e:#}", spec.location)
+            }
+            Err(e) => return Err(e),
+        }
     }
     if let Some(path) = &args.metadata_file {
         let meta = serde_json::json!({

@@ -10,6 +10,8 @@
 pub mod add;
 pub mod base;
 pub mod cache;
+pub mod cache_io;
+pub mod cache_spec;
 pub mod commit;
 pub mod copy;
 pub mod export;
@@ -27,6 +29,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use anyhow::{anyhow, bail, Result};
 
 pub use base::PullPolicy;
+pub use cache_io::{ExportSummary, StepOutcome};
+pub use cache_spec::{CacheMode, CacheSpec};
 pub use export::{store_image, StoredImage};
 pub use state::{LayerRef, StageImage};
 
@@ -69,6 +73,8 @@ pub struct EngineOptions {
     pub no_cache: bool,
     /// `--no-cache-filter`: stages (by name or index) that run every step.
     pub no_cache_stages: Vec<String>,
+    /// `--cache-from`: shared caches to read step records from.
+    pub cache_from: Vec<CacheSpec>,
 }
 
 /// State shared by the stages of one build.
@@ -93,6 +99,10 @@ pub struct Shared {
     jobs: usize,
     running: Mutex<usize>,
     running_changed: Condvar,
+    /// Records imported with `--cache-from`.
+    pub(crate) imported: cache_io::ImportedCache,
+    /// Every layered step of this build, for `--cache-to`.
+    pub(crate) outcomes: Mutex<Vec<StepOutcome>>,
 }
 
 /// A slot in the `--jobs` limit, released on drop.
@@ -109,6 +119,7 @@ impl Drop for RunPermit<'_> {
 impl Shared {
     fn new(o: EngineOptions) -> Self {
         let index_path = o.store.cache_dir().join("context-index");
+        let imported = import_caches(&o);
         Shared {
             store: o.store,
             client: o.client,
@@ -133,7 +144,41 @@ impl Shared {
             jobs: o.jobs.max(1),
             running: Mutex::new(0),
             running_changed: Condvar::new(),
+            imported,
+            outcomes: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Makes sure the blobs of `layers` are in the store, fetching those
+    /// an imported cache promised but nobody needed until now.
+    pub fn fetch_missing(&self, layers: &[LayerRef]) -> Result<()> {
+        if self.imported.is_empty() || layers.iter().all(|l| self.store.has_blob(&l.blob.digest)) {
+            return Ok(());
+        }
+        self.block_on(
+            self.imported
+                .fetch_missing(&self.store, &self.client, layers),
+        )
+    }
+
+    /// The snapshot dirs of `image`'s chain (top first), fetching and
+    /// extracting what is missing.
+    pub fn lowers(&self, image: &StageImage) -> Result<Vec<PathBuf>> {
+        self.fetch_missing(&image.layers)?;
+        image.lowers(&self.store)
+    }
+
+    /// Remembers what a layered step produced, for `--cache-to`.
+    pub(crate) fn note_outcome(&self, stage: usize, image: &StageImage) {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(StepOutcome {
+                stage,
+                key: image.cache_key.clone(),
+                config: image.config.clone(),
+                layers: image.layers.clone(),
+            });
     }
 
     /// Runs a future to completion on the build's runtime.
@@ -248,9 +293,47 @@ impl Engine {
         }
         let mut slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
         match slots[plan.target].take() {
-            Some(Ok(image)) => Ok(image),
+            Some(Ok(image)) => {
+                // The result's layers must be in the store, even those a
+                // cache import only promised.
+                self.shared.fetch_missing(&image.layers)?;
+                Ok(image)
+            }
             _ => Err(anyhow!("the target stage did not finish")),
         }
+    }
+
+    /// Exports this build's step records to `spec` (`--cache-to`): with
+    /// `mode=min` the stages the result is built on, with `mode=max` all.
+    pub fn export_cache(&self, plan: &Plan, spec: &CacheSpec) -> Result<ExportSummary> {
+        let mut chain = vec![plan.target];
+        while let Base::Stage(i) = plan.stages[*chain.last().unwrap_or(&plan.target)].base {
+            if chain.contains(&i) {
+                break;
+            }
+            chain.push(i);
+        }
+        let outcomes = self
+            .shared
+            .outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let steps: Vec<StepOutcome> = outcomes
+            .iter()
+            .filter(|o| spec.mode == CacheMode::Max || chain.contains(&o.stage))
+            .cloned()
+            .collect();
+        drop(outcomes);
+        // Layers a cache import promised are fetched before they are re-exported.
+        for s in &steps {
+            self.shared.fetch_missing(&s.layers)?;
+        }
+        self.shared.block_on(cache_io::export(
+            &self.shared.store,
+            &self.shared.client,
+            spec,
+            &steps,
+        ))
     }
 
     fn wait_for(
@@ -348,6 +431,33 @@ impl Engine {
         };
         stage::StageRunner::new(&self.shared, plan, stage, context, &lookup, base).run()
     }
+}
+
+/// Reads every `--cache-from`; a cache that cannot be read is a warning,
+/// as in BuildKit: the build runs, only slower.
+fn import_caches(o: &EngineOptions) -> cache_io::ImportedCache {
+    let mut imported = cache_io::ImportedCache::default();
+    for spec in &o.cache_from {
+        let id = o
+            .progress
+            .start(format!("importing cache manifest from {}", spec.location));
+        match o
+            .runtime
+            .block_on(imported.import(&o.store, &o.client, spec))
+        {
+            Ok(0) => o.progress.log(id, "no cache there yet"),
+            Ok(n) => o.progress.log(id, format!("{n} step records")),
+            Err(e) => o.progress.log(
+                id,
+                format!(
+                    "warning: cannot import the cache from {}: {e:#}",
+                    spec.location
+                ),
+            ),
+        }
+        o.progress.done(id, false);
+    }
+    imported
 }
 
 fn describe_base(plan: &Plan, base: &Base) -> String {

@@ -105,14 +105,26 @@ impl<'a> StageRunner<'a> {
                 self.image.config = config;
                 self.image.layers = layers;
                 self.image.cache_key = key;
+                self.shared.note_outcome(self.stage.index, &self.image);
+                return Ok(true);
+            }
+            if let Some((config, layers)) = self.shared.imported.lookup(&key) {
+                self.image.config = config;
+                self.image.layers = layers;
+                self.image.cache_key = key.clone();
+                // Recorded here too: it serves later builds once its blobs
+                // are fetched (a record whose blobs are missing never hits).
+                super::cache::record(store, &key, &self.image)?;
+                self.shared.note_outcome(self.stage.index, &self.image);
                 return Ok(true);
             }
         }
         self.step(step, ev, id)?;
+        self.image.cache_key = key.clone();
         if layered {
             super::cache::record(store, &key, &self.image)?;
+            self.shared.note_outcome(self.stage.index, &self.image);
         }
-        self.image.cache_key = key;
         Ok(false)
     }
 
@@ -465,7 +477,7 @@ impl<'a> StageRunner<'a> {
     }
 
     fn workdir_layer(&mut self, wd: &str) -> Result<()> {
-        let lowers = self.image.lowers(&self.shared.store)?;
+        let lowers = self.shared.lowers(&self.image)?;
         let owner = if self.image.config.config.user.is_empty() {
             (0, 0)
         } else {
@@ -489,8 +501,7 @@ impl<'a> StageRunner<'a> {
     }
 
     fn copy(&mut self, c: &Copy, ev: &Evaluated) -> Result<()> {
-        let store = &self.shared.store;
-        let lowers = self.image.lowers(store)?;
+        let lowers = self.shared.lowers(&self.image)?;
         let owner = match &c.chown {
             Some(spec) => Some(chown_ids(&lowers, spec)?),
             None => None,
@@ -503,7 +514,7 @@ impl<'a> StageRunner<'a> {
         let (source_lowers, preserve_owner) = match &c.from {
             Some(_) => {
                 let from = self.stage_source(c)?;
-                (Some(from.lowers(store)?), true)
+                (Some(self.shared.lowers(&from)?), true)
             }
             None => (None, false),
         };
@@ -694,8 +705,7 @@ impl<'a> StageRunner<'a> {
     }
 
     fn run_step(&mut self, run: &Run, ev: &Evaluated, argv: &[String], id: usize) -> Result<()> {
-        let store = &self.shared.store;
-        let lowers = self.image.lowers(store)?;
+        let lowers = self.shared.lowers(&self.image)?;
         let cfg = &self.image.config.config;
         let user = run_user(&lowers, &cfg.user)?;
         let cwd = if cfg.working_dir.is_empty() {
@@ -805,7 +815,7 @@ impl<'a> StageRunner<'a> {
                             .unwrap_or_else(|| SourceRef::Image(from.clone()));
                         let img = (self.sources)(&r)
                             .ok_or_else(|| anyhow!("--mount from={from}: not available"))?;
-                        let lowers = img.lowers(&self.shared.store)?;
+                        let lowers = self.shared.lowers(&img)?;
                         // The sandbox runs in another process, so the stage's
                         // files are copied out of a read-only overlay.
                         let copy = scratch.join(format!("bind-{}", keep_alive.len()));

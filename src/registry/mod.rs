@@ -3,6 +3,7 @@
 //! CLI's `config.json` and helpers), and pull/push with streaming, retries
 //! and digest checks. Layout on disk is the store's business.
 
+pub mod artifact;
 pub mod auth;
 pub mod client;
 pub mod config;
@@ -20,5 +21,5 @@ pub use convert::ManifestFormat;
 pub use credentials::{Credential, DockerConfig};
 pub use error::{ErrorKind, RegistryError};
 pub use pull::{pull, PullOptions, PulledImage};
-pub use push::{push, PushOptions, PushedImage};
+pub use push::{push, push_manifest_bytes, PushOptions, PushedImage};
 pub use reference::{Reference, ReferenceError};

@@ -58,17 +58,17 @@ pub struct PulledImage {
     pub source: String,
 }
 
-struct FetchedManifest {
-    bytes: bytes::Bytes,
-    media_type: String,
-    digest: Digest,
+pub(crate) struct FetchedManifest {
+    pub(crate) bytes: bytes::Bytes,
+    pub(crate) media_type: String,
+    pub(crate) digest: Digest,
 }
 
 fn bad(what: &str, ep: &Endpoint, detail: impl Into<String>) -> RegistryError {
     RegistryError::new(ErrorKind::BadContent, what, ep.base.as_str(), detail)
 }
 
-async fn fetch_manifest(
+pub(crate) async fn fetch_manifest(
     client: &RegistryClient,
     ep: &Endpoint,
     r: &Reference,
@@ -146,7 +146,7 @@ async fn resolve(
 }
 
 /// Downloads one blob into the store, restarting on a broken stream.
-async fn fetch_blob(
+pub(crate) async fn fetch_blob(
     client: &RegistryClient,
     store: &Store,
     ep: &Endpoint,

@@ -111,6 +111,23 @@ pub async fn push(
     // starts, so blocking this task does not stall other transfers.
     let (bytes, media_type) =
         super::convert::prepare_export_with(store, manifest, opts.format, opts.compression)?;
+    push_manifest_bytes(client, store, bytes, media_type, dests, &opts.mount_from).await
+}
+
+/// Pushes a manifest exactly as given (no conversion) after the blobs it
+/// names, which must be in the store: the path for documents that are not
+/// images, such as an exported build cache.
+pub async fn push_manifest_bytes(
+    client: &RegistryClient,
+    store: &Store,
+    bytes: Vec<u8>,
+    media_type: String,
+    dests: &[Reference],
+    mount_from: &[Reference],
+) -> Result<PushedImage> {
+    if dests.is_empty() {
+        bail!("no destination to push to");
+    }
     let digest = Digest::of(&bytes);
     let doc: Value = serde_json::from_slice(&bytes)?;
     let (config, layers) = config_and_layers(&doc)?;
@@ -146,8 +163,7 @@ pub async fn push(
     for refs in by_repo.values() {
         let dest = refs[0];
         let ep = client.config().origin(dest);
-        let mounts: Vec<String> = opts
-            .mount_from
+        let mounts: Vec<String> = mount_from
             .iter()
             .filter(|m| m.registry() == dest.registry() && m.repository() != dest.repository())
             .map(|m| m.repository().to_string())
