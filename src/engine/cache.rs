@@ -7,7 +7,9 @@
 //! they name are listed in `ROOT/cache/roots/step-<key>` so `prune` keeps
 //! them while the record exists.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
@@ -15,7 +17,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::state::{LayerRef, StageImage};
 use crate::image::ImageConfig;
-use crate::store::{fsutil, Descriptor, Digest, Store};
+use crate::store::{fsutil, CacheEntry, CacheKind, Descriptor, Digest, Store};
 
 /// Bumped whenever what a key covers changes, so old records stop matching.
 const KEY_VERSION: &str = "builder-step-cache-v1";
@@ -68,10 +70,27 @@ fn record_path(store: &Store, key: &str) -> PathBuf {
     store.cache_dir().join("steps").join(format!("{key}.json"))
 }
 
+fn roots_path(store: &Store, key: &str) -> PathBuf {
+    store.cache_dir().join("roots").join(format!("step-{key}"))
+}
+
+/// Where `RUN --mount=type=cache` dirs live: `ROOT/cache/mounts/<id-hex>`.
+pub fn mounts_dir(store: &Store) -> PathBuf {
+    store.cache_dir().join("mounts")
+}
+
 /// Looks up `key`; returns the config and layers it recorded when every
 /// blob they need is still in the store.
+///
+/// A hit marks the record as used now (its mtime), which is what `prune`
+/// orders by. A record without its roots file is a half-removed one and
+/// never used: nothing would keep its snapshots alive.
 pub fn lookup(store: &Store, key: &str) -> Option<(ImageConfig, Vec<LayerRef>)> {
-    let bytes = std::fs::read(record_path(store, key)).ok()?;
+    if !roots_path(store, key).is_file() {
+        return None;
+    }
+    let path = record_path(store, key);
+    let bytes = std::fs::read(&path).ok()?;
     let record: Record = serde_json::from_slice(&bytes).ok()?;
     let config: ImageConfig = serde_json::from_value(record.config).ok()?;
     let mut layers = Vec::new();
@@ -88,6 +107,9 @@ pub fn lookup(store: &Store, key: &str) -> Option<(ImageConfig, Vec<LayerRef>)> 
     if config.rootfs.diff_ids.len() != layers.len() {
         return None;
     }
+    // Best effort: a record we cannot touch still serves this build; at
+    // worst prune treats it as older than it is.
+    let _ = touch(&path);
     Some((config, layers))
 }
 
@@ -145,6 +167,91 @@ pub fn clear(store: &Store) -> Result<usize> {
     Ok(n)
 }
 
+/// Sets `path`'s mtime to now: the last-use time of a record or a cache
+/// mount dir (no rewrite, the content stays as it is).
+pub fn touch(path: &Path) -> std::io::Result<()> {
+    File::open(path)?.set_modified(SystemTime::now())
+}
+
+fn mtime(path: &Path) -> SystemTime {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// Reads a step roots file (blob digest and diffID lines); unreadable or
+/// malformed lines root nothing, which only makes the entry look smaller.
+fn roots_in(path: &Path) -> Vec<Digest> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| Digest::parse(l.trim()).ok())
+        .collect()
+}
+
+/// Every build cache entry in the store, for `Store::prune_cache`: step
+/// records (last use = the record's mtime), roots files left without a
+/// record by an interrupted write or removal, and cache mount dirs (last
+/// use = the dir's mtime).
+pub fn entries(store: &Store) -> Result<Vec<CacheEntry>> {
+    let mut out = Vec::new();
+    let steps = store.cache_dir().join("steps");
+    let mut keys = std::collections::HashSet::new();
+    for e in read_dir_if_any(&steps)? {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(key) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let roots = roots_path(store, key);
+        keys.insert(key.to_string());
+        out.push(CacheEntry {
+            kind: CacheKind::Step,
+            id: key.to_string(),
+            last_used: mtime(&e.path()),
+            roots: roots_in(&roots),
+            // The record goes first: without it the roots are inert.
+            paths: vec![e.path(), roots],
+        });
+    }
+    for e in read_dir_if_any(&store.cache_dir().join("roots"))? {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(key) = name.strip_prefix("step-") else {
+            continue;
+        };
+        if keys.contains(key) || name.starts_with(".tmp-") {
+            continue;
+        }
+        out.push(CacheEntry {
+            kind: CacheKind::Step,
+            id: key.to_string(),
+            last_used: mtime(&e.path()),
+            roots: roots_in(&e.path()),
+            paths: vec![e.path()],
+        });
+    }
+    for e in read_dir_if_any(&mounts_dir(store))? {
+        out.push(CacheEntry {
+            kind: CacheKind::Mount,
+            id: e.file_name().to_string_lossy().to_string(),
+            last_used: mtime(&e.path()),
+            roots: Vec::new(),
+            paths: vec![e.path()],
+        });
+    }
+    Ok(out)
+}
+
+/// The entries of `dir`, none if it does not exist.
+fn read_dir_if_any(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .collect::<std::io::Result<Vec<_>>>()
+            .with_context(|| format!("listing {}", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("listing {}", dir.display())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +265,59 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c, "length prefixes keep parts apart");
         assert_ne!(a, d, "parent key matters");
+    }
+
+    fn image(store: &Store) -> StageImage {
+        let blob = store.put_blob_bytes(b"layer tar", None).unwrap();
+        let mut config = ImageConfig::default();
+        config.rootfs.diff_ids = vec![blob.to_string()];
+        StageImage {
+            config,
+            layers: vec![LayerRef {
+                diff_id: blob.clone(),
+                blob: Descriptor::new("application/vnd.oci.image.layer.v1.tar", blob, 9),
+            }],
+            scope: Default::default(),
+            base_history: 0,
+            cache_key: String::new(),
+        }
+    }
+
+    #[test]
+    fn hits_mark_last_use_and_entries_list_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let img = image(&store);
+        record(&store, "k1", &img).unwrap();
+        let old = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let path = record_path(&store, "k1");
+        File::open(&path).unwrap().set_modified(old).unwrap();
+        assert_eq!(mtime(&path), old);
+        let before = SystemTime::now() - std::time::Duration::from_secs(1);
+        let (_, layers) = lookup(&store, "k1").expect("hit");
+        assert_eq!(layers.len(), 1);
+        assert!(mtime(&path) > before, "a hit refreshes last use");
+
+        std::fs::create_dir_all(mounts_dir(&store).join("m1")).unwrap();
+        std::fs::write(roots_path(&store, "orphan"), "").unwrap();
+        let mut es = entries(&store).unwrap();
+        es.sort_by(|a, b| a.id.cmp(&b.id));
+        let summary: Vec<_> = es
+            .iter()
+            .map(|e| (e.kind, e.id.as_str(), e.roots.len(), e.paths.len()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (CacheKind::Step, "k1", 2, 2),
+                (CacheKind::Mount, "m1", 0, 1),
+                (CacheKind::Step, "orphan", 0, 1),
+            ]
+        );
+        assert_eq!(es[0].paths[0], path, "the record goes before its roots");
+
+        // Without its roots file a record is never used.
+        std::fs::remove_file(roots_path(&store, "k1")).unwrap();
+        assert!(lookup(&store, "k1").is_none());
     }
 }

@@ -876,6 +876,7 @@ impl<'a> StageRunner<'a> {
                         Some(nix::unistd::Gid::from_raw(m.gid.unwrap_or(0))),
                     )?;
                 }
+                let _ = super::cache::touch(&dir); // last use, for `prune`
                 if m.sharing == Some(Sharing::Locked) || m.sharing == Some(Sharing::Private) {
                     let lock = self
                         .shared

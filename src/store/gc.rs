@@ -6,11 +6,12 @@
 //! passes. From each manifest the walk keeps its config and layers, from
 //! each index its children, and from each config its `rootfs.diff_ids`
 //! snapshots. GC runs under the exclusive store lock, so no other process
-//! is mid-write; everything in `ROOT/tmp` is then stale and removed too.
+//! is mid-write; everything in `ROOT/tmp` is then stale and removed too, as
+//! are `.tmp-*` files of interrupted atomic writes in `ROOT/cache/{roots,steps}`.
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -37,7 +38,7 @@ pub struct PruneReport {
     pub snapshots_removed: usize,
     /// Stale temp entries deleted.
     pub temp_removed: usize,
-    /// Bytes freed by deleted blobs.
+    /// Bytes freed by deleted blobs and snapshot dirs (their files' sizes).
     pub bytes_freed: u64,
 }
 
@@ -51,8 +52,13 @@ fn digests_in_file(path: &Path) -> Result<Vec<Digest>> {
 }
 
 impl Store {
-    /// Computes the set of blobs and snapshot diffIDs reachable from roots.
-    fn reachable(&self, extra: &GcRoots) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
+    /// Computes the set of blobs and snapshot diffIDs reachable from the
+    /// tags, `extra` and the files in `ROOT/cache/roots/` except `ignore`.
+    pub(super) fn reachable_from(
+        &self,
+        extra: &GcRoots,
+        ignore: &HashSet<PathBuf>,
+    ) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
         let mut blobs = HashSet::new();
         let mut snaps: HashSet<Digest> = extra.snapshots.iter().cloned().collect();
         let mut todo: Vec<(Digest, Option<String>)> =
@@ -66,7 +72,7 @@ impl Store {
                 .with_context(|| format!("listing {}", roots_dir.display()))?
             {
                 let p = e?.path();
-                if p.is_file() {
+                if p.is_file() && !ignore.contains(&p) && !is_temp(&p) {
                     for d in digests_in_file(&p)? {
                         snaps.insert(d.clone());
                         todo.push((d, None));
@@ -132,8 +138,9 @@ impl Store {
         result
     }
 
-    fn prune_locked(&self, extra: &GcRoots) -> Result<PruneReport> {
-        let (blobs, snaps) = self.reachable(extra)?;
+    /// [`Store::prune`] for a caller that already holds the exclusive lock.
+    pub(super) fn prune_locked(&self, extra: &GcRoots) -> Result<PruneReport> {
+        let (blobs, snaps) = self.reachable_from(extra, &HashSet::new())?;
         let mut report = PruneReport::default();
         let blob_dir = self.root.join("blobs/sha256");
         for e in
@@ -160,6 +167,7 @@ impl Store {
                 .map(|d| snaps.contains(&d))
                 .unwrap_or(false);
             if !keep {
+                report.bytes_freed += super::cache_prune::disk_usage(&e.path());
                 remove_any(&e.path())?;
                 report.snapshots_removed += 1;
             }
@@ -168,11 +176,32 @@ impl Store {
             remove_any(&e?.path())?;
             report.temp_removed += 1;
         }
+        // Torn atomic writes of cache files (a crash before the rename).
+        for dir in ["roots", "steps"] {
+            let dir = self.cache_dir().join(dir);
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries {
+                let p = e?.path();
+                if is_temp(&p) {
+                    remove_any(&p)?;
+                    report.temp_removed += 1;
+                }
+            }
+        }
         Ok(report)
     }
 }
 
-fn remove_any(p: &Path) -> Result<()> {
+/// A temp file of [`super::fsutil::write_atomic`], not yet renamed.
+fn is_temp(p: &Path) -> bool {
+    p.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(".tmp-"))
+}
+
+/// Removes a file or a whole tree (read-only dirs included).
+pub(super) fn remove_any(p: &Path) -> Result<()> {
     let meta = fs::symlink_metadata(p).with_context(|| format!("stat {}", p.display()))?;
     if meta.is_dir() {
         make_writable(p);

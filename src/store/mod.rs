@@ -17,6 +17,7 @@
 
 mod archive;
 mod blobs;
+mod cache_prune;
 pub mod descriptor;
 pub mod digest;
 pub mod fsutil;
@@ -33,6 +34,7 @@ use anyhow::{Context, Result};
 
 pub use archive::{save_archive, ArchiveFormat, ArchiveImage};
 pub use blobs::BlobWriter;
+pub use cache_prune::{CacheEntry, CacheKind, CachePolicy, CachePruneReport};
 pub use descriptor::{Descriptor, Platform};
 pub use digest::Digest;
 pub use gc::{GcRoots, PruneReport};
