@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use super::state::LayerRef;
-use crate::layer::{write, SourceKind, WriteOptions};
+use crate::layer::{write, write_planned, PlannedEntry, SourceKind, WriteOptions};
 use crate::store::{Descriptor, Digest, Store};
 
 /// OCI media type of an uncompressed layer.
@@ -38,5 +38,28 @@ pub fn commit_upper(store: &Store, upper: &Path, epoch: Option<i64>) -> Result<L
     Ok(LayerRef {
         diff_id,
         blob: Descriptor::new(MEDIA_TYPE_LAYER_TAR, digest, size),
+    })
+}
+
+/// Commits a layer described entry by entry (see `engine::direct_copy`):
+/// the tar is written from the sources and moved into the store; no
+/// snapshot is made until a later step needs one.
+pub fn commit_planned(
+    store: &Store,
+    entries: &[PlannedEntry],
+    epoch: Option<i64>,
+) -> Result<LayerRef> {
+    let opts = WriteOptions {
+        kind: SourceKind::Plain,
+        source_date_epoch: epoch,
+    };
+    let written =
+        write_planned(entries, &store.tmp_dir(), &opts).context("writing the layer tar")?;
+    let diff_id = Digest::parse(&format!("sha256:{}", written.diff_id.hex()))
+        .context("the layer writer returned a bad digest")?;
+    store.adopt_blob(&written.path, &diff_id, written.size)?;
+    Ok(LayerRef {
+        blob: Descriptor::new(MEDIA_TYPE_LAYER_TAR, diff_id.clone(), written.size),
+        diff_id,
     })
 }

@@ -26,7 +26,8 @@ pub struct CopyOptions {
 }
 
 impl CopyOptions {
-    fn owner_for(&self, meta: &fs::Metadata) -> (u32, u32) {
+    /// The owner a copied entry gets.
+    pub(crate) fn owner_for(&self, meta: &fs::Metadata) -> (u32, u32) {
         match self.owner {
             Some(o) => o,
             None if self.preserve_owner => (meta.uid(), meta.gid()),
@@ -34,7 +35,8 @@ impl CopyOptions {
         }
     }
 
-    fn mode_for(&self, meta: &fs::Metadata) -> u32 {
+    /// The permission bits a copied entry gets.
+    pub(crate) fn mode_for(&self, meta: &fs::Metadata) -> u32 {
         match self.mode {
             Some(m) => m & 0o7777,
             None => meta.permissions().mode() & 0o7777,

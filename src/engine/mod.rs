@@ -14,6 +14,7 @@ pub mod cache_io;
 pub mod cache_spec;
 pub mod commit;
 pub mod copy;
+pub mod direct_copy;
 pub mod export;
 pub mod fsroot;
 pub mod history;

@@ -524,6 +524,30 @@ impl<'a> StageRunner<'a> {
             preserve_owner,
         };
         let dirs = self.step_dirs()?;
+        let select = SelectOptions {
+            excludes: c.excludes.clone(),
+            parents: c.parents,
+        };
+        // Context files into a destination the image lacks: the layer is
+        // written straight from the context (see `direct_copy`).
+        let plain_context_copy = super::direct_copy::enabled()
+            && c.from.is_none()
+            && !c.add
+            && !c.parents
+            && c.inline.is_empty()
+            && !c.sources.iter().any(|s| is_url(s));
+        if plain_context_copy {
+            let selected = self.context.resolve_sources(&c.sources, &select)?;
+            let now = now_secs();
+            if let Some(entries) =
+                super::direct_copy::plan(&lowers, dirs.path(), &selected, &dest, &opts, now)?
+            {
+                let layer =
+                    super::commit::commit_planned(&self.shared.store, &entries, self.shared.epoch)?;
+                self.image.push_layer(layer);
+                return Ok(());
+            }
+        }
         let upper = dirs.path().join("upper");
         std::fs::create_dir(&upper)?;
 
@@ -585,10 +609,6 @@ impl<'a> StageRunner<'a> {
         }
         let context = self.context;
         let unpack = c.add && c.unpack.unwrap_or(true);
-        let select = SelectOptions {
-            excludes: c.excludes.clone(),
-            parents: c.parents,
-        };
         let add = c.add;
         with_overlays(&specs, dirs.path(), |roots| {
             let root = &roots[0];
@@ -1141,6 +1161,14 @@ fn healthcheck(hc: &Healthcheck) -> (ImageHealthcheck, String) {
         ..Default::default()
     };
     (cfg, text)
+}
+
+/// Seconds since the epoch now (0 if the clock is before 1970).
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

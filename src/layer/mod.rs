@@ -5,6 +5,7 @@
 mod compress;
 mod digest;
 mod extract;
+mod planned;
 mod root;
 mod tarheader;
 mod write;
@@ -16,4 +17,5 @@ pub use compress::{
 };
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
 pub use extract::{extract, ExtractError, ExtractOptions, Extracted};
-pub use write::{write, write_to, SourceKind, WriteOptions, WrittenLayer};
+pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
+pub use write::{read_xattrs, write, write_to, SourceKind, WriteOptions, WrittenLayer};

@@ -240,7 +240,7 @@ fn emit<W: Write>(
 
 /// Copies exactly `size` bytes; a file that changed length while archived is an error, since the
 /// header already promised `size` bytes.
-fn copy_exact<W: Write>(file: File, w: &mut W, size: u64) -> Result<()> {
+pub(crate) fn copy_exact<W: Write>(file: File, w: &mut W, size: u64) -> Result<()> {
     let mut limited = file.take(size);
     let n = io::copy(&mut limited, w).context("copying file content")?;
     if n != size {
@@ -299,7 +299,8 @@ fn keep_xattr(name: &[u8], kind: SourceKind) -> bool {
         || name.starts_with(b"trusted.")
 }
 
-fn read_xattrs(path: &Path, kind: SourceKind) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+/// The xattrs of `path` a layer carries (see `keep_xattr`), sorted by name.
+pub fn read_xattrs(path: &Path, kind: SourceKind) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::new();
     for name in xattrs::list(path).context("listing xattrs")? {
         if !keep_xattr(&name, kind) {

@@ -1,0 +1,294 @@
+//! COPY from the build context straight into a layer tar.
+//!
+//! The layer a COPY of context files makes is known before anything is
+//! written: the destination's existing ancestors (copied up, as overlayfs
+//! would), the directories it creates, and the selected entries with their
+//! new owners and modes. Its tar is written from the context files
+//! directly — no writable overlay, no copy of every file into an upper dir
+//! and no second walk to archive it — and the snapshot is extracted from
+//! the tar only if a later step mounts it. Shapes whose overlay result
+//! needs more than that (a symlink on the way, a directory replacing a file
+//! or the reverse, two sources writing one path) return `None` and go
+//! through the overlay path.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::copy::CopyOptions;
+use super::overlay::{with_overlays, OverlaySpec};
+use crate::context::{FileKind, SelectedSource};
+use crate::layer::{layer_order, read_xattrs, PlannedEntry, PlannedKind, SourceKind};
+
+/// Whether COPYs may take this path: `BUILDER_COPY_VIA_OVERLAY=1` sends
+/// every COPY through the overlay (the tests compare the two; it is also a
+/// way out should a copy ever differ).
+pub fn enabled() -> bool {
+    std::env::var_os("BUILDER_COPY_VIA_OVERLAY").is_none_or(|v| v != "1")
+}
+
+/// The image's file system as the plan sees it: a read-only overlay of
+/// the lower layers (`None` for an empty image).
+struct Image<'a>(Option<&'a Path>);
+
+impl Image<'_> {
+    /// `lstat` of `rel` in the image; `None` when it does not exist.
+    fn look(&self, rel: &[u8]) -> std::io::Result<Option<fs::Metadata>> {
+        let Some(root) = self.0 else {
+            return Ok(None);
+        };
+        match fs::symlink_metadata(root.join(std::ffi::OsStr::from_bytes(rel))) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An existing directory, as overlayfs copies it up.
+    fn copied_up(&self, rel: &[u8], meta: &fs::Metadata, mtime: i64) -> Result<PlannedEntry> {
+        let root = self.0.unwrap_or(Path::new("/"));
+        let xattrs = read_xattrs(
+            &root.join(std::ffi::OsStr::from_bytes(rel)),
+            SourceKind::OverlayUpper,
+        )?;
+        Ok(PlannedEntry {
+            rel: rel.to_vec(),
+            kind: PlannedKind::Dir,
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mtime,
+            xattrs,
+        })
+    }
+}
+
+/// The entries of the layer `COPY <selected> <dest>` makes, or `None` when
+/// the copy is not of the shape this handles. `dest` is absolute (a
+/// trailing `/` means a directory); `lowers` are the image's snapshot dirs
+/// (top first); `scratch` is a dir for a read-only mount of them.
+pub fn plan(
+    lowers: &[PathBuf],
+    scratch: &Path,
+    selected: &[SelectedSource],
+    dest: &str,
+    opts: &CopyOptions,
+    now: i64,
+) -> Result<Option<Vec<PlannedEntry>>> {
+    let matches: usize = selected.iter().map(|s| s.matches.len()).sum();
+    let comps: Vec<&str> = dest.split('/').filter(|c| !c.is_empty()).collect();
+    if matches == 0 || comps.iter().any(|c| *c == "." || *c == "..") {
+        return Ok(None);
+    }
+    if lowers.is_empty() {
+        return plan_in(&Image(None), selected, dest, &comps, opts, now);
+    }
+    let spec = OverlaySpec {
+        lowers: lowers.to_vec(),
+        upper: None,
+    };
+    let planned = with_overlays(&[spec], scratch, |roots| {
+        plan_in(&Image(Some(&roots[0])), selected, dest, &comps, opts, now)
+            .map_err(std::io::Error::other)
+    })?;
+    Ok(planned)
+}
+
+fn plan_in(
+    image: &Image<'_>,
+    selected: &[SelectedSource],
+    dest: &str,
+    comps: &[&str],
+    opts: &CopyOptions,
+    now: i64,
+) -> Result<Option<Vec<PlannedEntry>>> {
+    let matches: usize = selected.iter().map(|s| s.matches.len()).sum();
+    // The destination's ancestors that exist (directories only: a symlink
+    // on the way redirects the copy, which the overlay path resolves).
+    let mut existing: Vec<(Vec<u8>, fs::Metadata)> = Vec::new();
+    for i in 0..comps.len() {
+        let rel = comps[..=i].join("/").into_bytes();
+        match image.look(&rel)? {
+            Some(m) if m.is_dir() => existing.push((rel, m)),
+            Some(_) => return Ok(None),
+            None => break,
+        }
+    }
+    // The root always exists.
+    let dest_exists = existing.len() == comps.len();
+    let dest_is_dir = dest.ends_with('/')
+        || dest_exists
+        || matches > 1
+        || selected.iter().any(|s| s.wildcard)
+        || selected
+            .iter()
+            .flat_map(|s| &s.matches)
+            .any(|m| m.kind == FileKind::Dir);
+    let parent_owner = opts.owner.unwrap_or((0, 0));
+    let mut out = Vec::new();
+    let last = existing.len().wrapping_sub(1);
+    for (i, (rel, meta)) in existing.iter().enumerate() {
+        // The directory the first new entry goes into gets a new mtime.
+        let mtime = if i == last { now } else { meta.mtime() };
+        out.push(image.copied_up(rel, meta, mtime)?);
+    }
+    let new_dirs = if dest_is_dir {
+        comps.len()
+    } else {
+        comps.len() - 1
+    };
+    for depth in existing.len()..new_dirs {
+        out.push(PlannedEntry {
+            rel: comps[..=depth].join("/").into_bytes(),
+            kind: PlannedKind::Dir,
+            mode: 0o755,
+            uid: parent_owner.0,
+            gid: parent_owner.1,
+            mtime: now,
+            xattrs: Vec::new(),
+        });
+    }
+    let fixed = out.len();
+    let dest_rel = comps.join("/").into_bytes();
+    // Hardlinks are kept inside one copied directory (per match), never
+    // between separately named sources: the overlay path does the same.
+    let mut groups: HashMap<Vec<u8>, (usize, u64, u64)> = HashMap::new();
+    let mut match_index = 0;
+    for source in selected {
+        for m in &source.matches {
+            match_index += 1;
+            if m.kind == FileKind::Dir {
+                for entry in &m.entries {
+                    if entry.dest.as_os_str().is_empty() {
+                        continue; // the destination dir itself, handled above
+                    }
+                    let rel = join(&dest_rel, entry.dest.as_os_str().as_bytes());
+                    let Some(e) = planned(
+                        rel,
+                        entry.kind,
+                        &entry.path,
+                        &entry.metadata,
+                        entry.link_target.as_deref(),
+                        opts,
+                    )?
+                    else {
+                        continue;
+                    };
+                    if entry.kind == FileKind::File && entry.metadata.nlink() > 1 {
+                        groups.insert(
+                            e.rel.clone(),
+                            (match_index, entry.metadata.dev(), entry.metadata.ino()),
+                        );
+                    }
+                    out.push(e);
+                }
+            } else if m.kind == FileKind::File {
+                let rel = if dest_is_dir {
+                    join(&dest_rel, m.name.as_bytes())
+                } else {
+                    dest_rel.clone()
+                };
+                if let Some(e) = planned(rel, m.kind, &m.path, &m.metadata, None, opts)? {
+                    out.push(e);
+                }
+            } else {
+                return Ok(None);
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    if !out.iter().all(|e| seen.insert(e.rel.clone())) {
+        return Ok(None); // two sources write one path: the overlay path decides
+    }
+    if dest_exists {
+        // Into an existing directory: a new entry may meet an old one. Same
+        // kind (directory over directory, non-directory over non-directory)
+        // replaces it as the overlay path would; anything else (an opaque
+        // directory over a file, a file over a directory) goes that way.
+        for e in &out[fixed..] {
+            if let Some(old) = image.look(&e.rel)? {
+                if old.is_dir() != (e.kind == PlannedKind::Dir) {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| layer_order(&a.rel, &b.rel));
+    // The first of each linked group in layer order holds the content, as
+    // the directory writer makes it.
+    let mut first: HashMap<(usize, u64, u64), Vec<u8>> = HashMap::new();
+    for e in &mut out {
+        if let Some(g) = groups.get(&e.rel) {
+            match first.get(g) {
+                Some(to) => e.kind = PlannedKind::Hardlink(to.clone()),
+                None => {
+                    first.insert(*g, e.rel.clone());
+                }
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if dir.is_empty() {
+        return name.to_vec();
+    }
+    let mut out = dir.to_vec();
+    out.push(b'/');
+    out.extend_from_slice(name);
+    out
+}
+
+/// One copied entry as the overlay path would leave it: owner and mode
+/// from the copy options, the source's mtime, no xattrs.
+fn planned(
+    rel: Vec<u8>,
+    kind: FileKind,
+    path: &Path,
+    meta: &fs::Metadata,
+    link: Option<&Path>,
+    opts: &CopyOptions,
+) -> Result<Option<PlannedEntry>> {
+    let (uid, gid) = opts.owner_for(meta);
+    let mut mode = opts.mode_for(meta);
+    let kind = match kind {
+        FileKind::File => PlannedKind::File {
+            source: path.to_path_buf(),
+            size: meta.len(),
+        },
+        FileKind::Dir => PlannedKind::Dir,
+        FileKind::Symlink => {
+            mode = 0o777;
+            let target = match link {
+                Some(t) => t.to_path_buf(),
+                None => fs::read_link(path)?,
+            };
+            PlannedKind::Symlink(target.as_os_str().as_bytes().to_vec())
+        }
+        FileKind::Fifo => PlannedKind::Fifo,
+        FileKind::CharDevice => PlannedKind::Char(
+            u64::from(libc::major(meta.rdev())),
+            u64::from(libc::minor(meta.rdev())),
+        ),
+        FileKind::BlockDevice => PlannedKind::Block(
+            u64::from(libc::major(meta.rdev())),
+            u64::from(libc::minor(meta.rdev())),
+        ),
+        // A tar cannot carry sockets; the directory writer drops them too.
+        FileKind::Socket => return Ok(None),
+    };
+    Ok(Some(PlannedEntry {
+        rel,
+        kind,
+        mode,
+        uid,
+        gid,
+        mtime: meta.mtime(),
+        xattrs: Vec::new(),
+    }))
+}

@@ -1,0 +1,208 @@
+//! COPY from the context written straight into a layer tar
+//! (`engine::direct_copy`) must give the image the overlay path gives:
+//! every COPY shape here is built both ways and the layers (entry by entry:
+//! path, type, mode, owner, size, content, link) and the final root file
+//! systems compared. Needs root (overlay mounts) and busybox-static.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::run_ok;
+
+const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn world() -> tempfile::TempDir {
+    support::ensure_packages();
+    let dir = tempfile::Builder::new()
+        .prefix("direct-copy-")
+        .tempdir()
+        .unwrap();
+    run_ok(
+        Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mkrootfs-busybox.sh"))
+            .arg(dir.path().join("rootfs")),
+    );
+    dir
+}
+
+fn builder(dir: &Path, overlay_only: bool) -> Command {
+    let mut c = support::builder(&dir.join("store"), &dir.join("docker"));
+    if overlay_only {
+        c.env("BUILDER_COPY_VIA_OVERLAY", "1");
+    } else {
+        c.env_remove("BUILDER_COPY_VIA_OVERLAY");
+    }
+    c
+}
+
+/// A context with the shapes COPY meets: nested and empty dirs, hardlinks
+/// inside a dir, symlinks, special modes, files named like ones in the base.
+fn context(dir: &Path) -> PathBuf {
+    let ctx = dir.join("ctx");
+    fs::create_dir_all(ctx.join("tree/sub/deeper")).unwrap();
+    fs::create_dir_all(ctx.join("tree/empty")).unwrap();
+    fs::write(ctx.join("tree/a.txt"), "a\n").unwrap();
+    fs::write(ctx.join("tree/sub/b.txt"), "bb\n").unwrap();
+    fs::write(ctx.join("tree/sub/deeper/c.bin"), vec![7u8; 70_000]).unwrap();
+    fs::hard_link(ctx.join("tree/a.txt"), ctx.join("tree/sub/a-link.txt")).unwrap();
+    symlink("sub/b.txt", ctx.join("tree/rel-link")).unwrap();
+    symlink("/etc/passwd", ctx.join("tree/abs-link")).unwrap();
+    fs::write(ctx.join("tree/suid"), "#!/bin/sh\n").unwrap();
+    fs::set_permissions(ctx.join("tree/suid"), fs::Permissions::from_mode(0o4755)).unwrap();
+    fs::set_permissions(ctx.join("tree/sub"), fs::Permissions::from_mode(0o750)).unwrap();
+    fs::write(ctx.join("one.txt"), "one\n").unwrap();
+    fs::write(ctx.join("two.txt"), "two\n").unwrap();
+    fs::write(ctx.join("hosts"), "127.0.0.1 copied\n").unwrap();
+    symlink("one.txt", ctx.join("top-link")).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM base:1\n\
+         COPY tree /fresh/\n\
+         COPY tree /deep/new/path\n\
+         WORKDIR /app\n\
+         COPY . .\n\
+         COPY one.txt two.txt ./multi/\n\
+         COPY *.txt /globbed/\n\
+         COPY one.txt /single-file\n\
+         COPY top-link /etc/\n\
+         COPY hosts /etc/hosts\n\
+         COPY --chmod=0640 --chown=7:8 tree /chowned\n\
+         COPY tree/ /usr/\n\
+         COPY tree/sub /bin/\n\
+         COPY tree /\n",
+    )
+    .unwrap();
+    ctx
+}
+
+/// Builds the context with one of the two paths; returns the OCI archive
+/// (uncompressed layers) and the root file system directory.
+fn build(dir: &Path, ctx: &Path, overlay_only: bool) -> (PathBuf, PathBuf) {
+    let name = if overlay_only { "overlay" } else { "direct" };
+    let archive = dir.join(format!("{name}.tar"));
+    let rootfs = dir.join(format!("{name}-rootfs"));
+    run_ok(
+        builder(dir, overlay_only)
+            .args(["build", "--no-cache", "--source-date-epoch", "1000"])
+            .arg("--output")
+            .arg(format!(
+                "type=oci,dest={},compression=uncompressed",
+                archive.display()
+            ))
+            .arg("--output")
+            .arg(format!("type=local,dest={}", rootfs.display()))
+            .arg(ctx),
+    );
+    (archive, rootfs)
+}
+
+/// Every layer of an OCI archive as a list of entry descriptions.
+fn layers(archive: &Path) -> Vec<Vec<String>> {
+    let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut a = tar::Archive::new(fs::File::open(archive).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().to_string();
+        let mut b = Vec::new();
+        e.read_to_end(&mut b).unwrap();
+        blobs.insert(p, b);
+    }
+    let json = |p: &str| -> Value { serde_json::from_slice(&blobs[p]).unwrap() };
+    let blob = |d: &Value| {
+        format!(
+            "blobs/sha256/{}",
+            d.as_str().unwrap().trim_start_matches("sha256:")
+        )
+    };
+    let index = json("index.json");
+    let manifest = json(&blob(&index["manifests"][0]["digest"]));
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let mut out = Vec::new();
+            let data = &blobs[&blob(&l["digest"])];
+            let mut t = tar::Archive::new(&data[..]);
+            for e in t.entries().unwrap() {
+                let mut e = e.unwrap();
+                let h = e.header().clone();
+                let mut content = Vec::new();
+                e.read_to_end(&mut content).unwrap();
+                out.push(format!(
+                    "{} {:?} {:o} {}:{} {} {} {:?}",
+                    String::from_utf8_lossy(&e.path_bytes()),
+                    h.entry_type(),
+                    h.mode().unwrap(),
+                    h.uid().unwrap(),
+                    h.gid().unwrap(),
+                    content.len(),
+                    support::digest(&content),
+                    h.link_name_bytes()
+                        .map(|l| String::from_utf8_lossy(&l).to_string()),
+                ));
+            }
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn direct_copies_make_the_layers_the_overlay_makes() {
+    let w = world();
+    run_ok(
+        builder(w.path(), false)
+            .args(["import", "--source-date-epoch", "0", "--env", PATH_ENV])
+            .args(["--cmd", "sh", "-t", "base:1"])
+            .arg(w.path().join("rootfs")),
+    );
+    let ctx = context(w.path());
+    let (direct, direct_root) = build(w.path(), &ctx, false);
+    let (overlay, overlay_root) = build(w.path(), &ctx, true);
+    let (d, o) = (layers(&direct), layers(&overlay));
+    assert_eq!(d.len(), o.len(), "layer count");
+    for (i, (dl, ol)) in d.iter().zip(&o).enumerate() {
+        assert_eq!(dl, ol, "layer {i} differs (direct vs overlay)");
+    }
+    // And the root file systems (everything but mtimes) agree.
+    let list = |root: &Path| -> Vec<String> {
+        let mut v: Vec<String> = walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .into_iter()
+            .map(|e| {
+                let e = e.unwrap();
+                let m = fs::symlink_metadata(e.path()).unwrap();
+                use std::os::unix::fs::MetadataExt;
+                let content = if m.is_file() {
+                    support::digest(&fs::read(e.path()).unwrap())
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} {:o} {}:{} {}",
+                    e.path().strip_prefix(root).unwrap().display(),
+                    m.mode(),
+                    m.uid(),
+                    m.gid(),
+                    content
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(list(&direct_root), list(&overlay_root));
+    // The shapes were really exercised: the fresh copy holds the tree.
+    assert!(direct_root.join("fresh/sub/deeper/c.bin").is_file());
+    assert_eq!(
+        fs::read_link(direct_root.join("deep/new/path/rel-link")).unwrap(),
+        Path::new("sub/b.txt")
+    );
+}
