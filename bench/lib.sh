@@ -143,6 +143,10 @@ wipe() {
     buildah)  "${BAH[@]}" rm -a >/dev/null 2>&1 || true
               "${BAH[@]}" rmi -a -f >/dev/null 2>&1 || true ;;
   esac
+  # The deletes reach the disk before the clock starts, for every tool alike. (ext4 still skips
+  # inodes freed in the last minutes when it allocates new ones, so a build that creates many
+  # files right after a large wipe is slower: that cost varies run to run, see README.)
+  sync
 }
 
 # ---------------------------------------------------------------- registry and base images
