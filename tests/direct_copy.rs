@@ -63,7 +63,15 @@ fn context(dir: &Path) -> PathBuf {
     symlink("one.txt", ctx.join("top-link")).unwrap();
     fs::write(
         ctx.join("Dockerfile"),
-        "FROM base:1\n\
+        "FROM base:1 AS src\n\
+         RUN mkdir -p /out/d/e /out/empty && echo x > /out/d/f && ln /out/d/f /out/d/g \\\n\
+             && ln -s f /out/d/l && echo y > /out/d/e/y && chown 5:6 /out/d/f /out/d/e \\\n\
+             && chmod 4711 /out/d/f && chmod 700 /out/d/e\n\
+         FROM base:1\n\
+         COPY --from=src /out /from-stage\n\
+         COPY --from=src /out/d/f /single-from\n\
+         COPY --from=src /out/d/ /etc/\n\
+         COPY --chown=3:4 --from=src /out /from-chowned/\n\
          COPY tree /fresh/\n\
          COPY tree /deep/new/path\n\
          WORKDIR /app\n\
@@ -201,6 +209,7 @@ fn direct_copies_make_the_layers_the_overlay_makes() {
     assert_eq!(list(&direct_root), list(&overlay_root));
     // The shapes were really exercised: the fresh copy holds the tree.
     assert!(direct_root.join("fresh/sub/deeper/c.bin").is_file());
+    assert!(direct_root.join("from-stage/d/e/y").is_file());
     assert_eq!(
         fs::read_link(direct_root.join("deep/new/path/rel-link")).unwrap(),
         Path::new("sub/b.txt")

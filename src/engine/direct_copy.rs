@@ -1,9 +1,9 @@
-//! COPY from the build context straight into a layer tar.
+//! COPY from the build context or another stage straight into a layer tar.
 //!
 //! The layer a COPY of context files makes is known before anything is
 //! written: the destination's existing ancestors (copied up, as overlayfs
 //! would), the directories it creates, and the selected entries with their
-//! new owners and modes. Its tar is written from the context files
+//! new owners and modes. Its tar is written from the source files
 //! directly — no writable overlay, no copy of every file into an upper dir
 //! and no second walk to archive it — and the snapshot is extracted from
 //! the tar only if a later step mounts it. Shapes whose overlay result
@@ -67,35 +67,73 @@ impl Image<'_> {
     }
 }
 
-/// The entries of the layer `COPY <selected> <dest>` makes, or `None` when
-/// the copy is not of the shape this handles. `dest` is absolute (a
-/// trailing `/` means a directory); `lowers` are the image's snapshot dirs
-/// (top first); `scratch` is a dir for a read-only mount of them.
-pub fn plan(
+/// Makes the layer of `COPY <sources> <dest>` without a writable overlay
+/// when it can: `select` resolves the sources (given the root of the
+/// `--from` image when `source_lowers` is set, else `None` for the build
+/// context), `write` turns the planned entries into the layer while the
+/// sources are still mounted. `None` when the copy is not of a shape this
+/// handles (the caller then copies through an overlay). `dest` is
+/// absolute (a trailing `/` means a directory); `lowers` are the image's
+/// snapshot dirs, top first; `scratch` holds the read-only mounts.
+#[allow(clippy::too_many_arguments)]
+pub fn copy_layer<T, S, W>(
     lowers: &[PathBuf],
+    source_lowers: Option<&[PathBuf]>,
     scratch: &Path,
-    selected: &[SelectedSource],
+    select: S,
     dest: &str,
     opts: &CopyOptions,
     now: i64,
-) -> Result<Option<Vec<PlannedEntry>>> {
-    let matches: usize = selected.iter().map(|s| s.matches.len()).sum();
+    write: W,
+) -> Result<Option<T>>
+where
+    T: Send,
+    S: FnOnce(Option<&Path>) -> Result<Vec<SelectedSource>> + Send,
+    W: FnOnce(&[PlannedEntry]) -> Result<T> + Send,
+{
     let comps: Vec<&str> = dest.split('/').filter(|c| !c.is_empty()).collect();
-    if matches == 0 || comps.iter().any(|c| *c == "." || *c == "..") {
+    if comps.iter().any(|c| *c == "." || *c == "..") {
         return Ok(None);
     }
-    if lowers.is_empty() {
-        return plan_in(&Image(None), selected, dest, &comps, opts, now);
-    }
-    let spec = OverlaySpec {
-        lowers: lowers.to_vec(),
-        upper: None,
+    let finish = |image: &Image<'_>, selected: &[SelectedSource]| -> Result<Option<T>> {
+        match plan_in(image, selected, dest, &comps, opts, now)? {
+            Some(entries) => Ok(Some(write(&entries)?)),
+            None => Ok(None),
+        }
     };
-    let planned = with_overlays(&[spec], scratch, |roots| {
-        plan_in(&Image(Some(&roots[0])), selected, dest, &comps, opts, now)
-            .map_err(std::io::Error::other)
+    if lowers.is_empty() && source_lowers.is_none() {
+        let selected = select(None)?;
+        return finish(&Image(None), &selected);
+    }
+    // An empty image is not mounted (overlay refuses a lower-only mount
+    // of nothing): its root is `None`.
+    let mut specs = Vec::new();
+    if !lowers.is_empty() {
+        specs.push(OverlaySpec {
+            lowers: lowers.to_vec(),
+            upper: None,
+        });
+    }
+    if let Some(src) = source_lowers {
+        specs.push(OverlaySpec {
+            lowers: src.to_vec(),
+            upper: None,
+        });
+    }
+    let done = with_overlays(&specs, scratch, |roots| {
+        (|| {
+            let (image_root, source_root) = match (lowers.is_empty(), source_lowers.is_some()) {
+                (false, true) => (roots.first(), roots.get(1)),
+                (false, false) => (roots.first(), None),
+                (true, _) => (None, roots.first()),
+            };
+            let image = Image(image_root.map(PathBuf::as_path));
+            let selected = select(source_root.map(PathBuf::as_path))?;
+            finish(&image, &selected)
+        })()
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))
     })?;
-    Ok(planned)
+    Ok(done)
 }
 
 fn plan_in(
@@ -107,6 +145,9 @@ fn plan_in(
     now: i64,
 ) -> Result<Option<Vec<PlannedEntry>>> {
     let matches: usize = selected.iter().map(|s| s.matches.len()).sum();
+    if matches == 0 {
+        return Ok(None); // the overlay path reports what is missing
+    }
     // The destination's ancestors that exist (directories only: a symlink
     // on the way redirects the copy, which the overlay path resolves).
     let mut existing: Vec<(Vec<u8>, fs::Metadata)> = Vec::new();

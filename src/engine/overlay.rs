@@ -75,10 +75,13 @@ where
                             overlay_options(&lowers, upper, &work)
                         }
                         None => {
-                            // A read-only overlay needs two lower dirs.
+                            // A read-only overlay needs two lower dirs, and
+                            // overlayfs refuses one dir twice (ELOOP).
                             lowers.push(empty.clone());
                             if lowers.len() < 2 {
-                                lowers.push(empty.clone());
+                                let second = scratch.path().join(format!("e{i}"));
+                                std::fs::create_dir(&second)?;
+                                lowers.push(second);
                             }
                             readonly_options(&lowers)
                         }

@@ -528,22 +528,38 @@ impl<'a> StageRunner<'a> {
             excludes: c.excludes.clone(),
             parents: c.parents,
         };
-        // Context files into a destination the image lacks: the layer is
-        // written straight from the context (see `direct_copy`).
-        let plain_context_copy = super::direct_copy::enabled()
-            && c.from.is_none()
+        // Files from the context or a stage: the layer is written straight
+        // from them when the copy's shape allows (see `direct_copy`).
+        let direct = super::direct_copy::enabled()
             && !c.add
             && !c.parents
             && c.inline.is_empty()
             && !c.sources.iter().any(|s| is_url(s));
-        if plain_context_copy {
-            let selected = self.context.resolve_sources(&c.sources, &select)?;
-            let now = now_secs();
-            if let Some(entries) =
-                super::direct_copy::plan(&lowers, dirs.path(), &selected, &dest, &opts, now)?
-            {
-                let layer =
-                    super::commit::commit_planned(&self.shared.store, &entries, self.shared.epoch)?;
+        if direct {
+            let (context, sources, store, epoch) = (
+                self.context,
+                &c.sources,
+                &self.shared.store,
+                self.shared.epoch,
+            );
+            let select_from = |src_root: Option<&Path>| -> Result<_> {
+                Ok(match src_root {
+                    Some(root) => BuildContext::from_dir(root, IgnoreSpec::None)?
+                        .resolve_sources(sources, &select)?,
+                    None => context.resolve_sources(sources, &select)?,
+                })
+            };
+            let layer = super::direct_copy::copy_layer(
+                &lowers,
+                source_lowers.as_deref(),
+                dirs.path(),
+                select_from,
+                &dest,
+                &opts,
+                now_secs(),
+                |entries| super::commit::commit_planned(store, entries, epoch),
+            )?;
+            if let Some(layer) = layer {
                 self.image.push_layer(layer);
                 return Ok(());
             }
