@@ -132,20 +132,28 @@ build_cmd() {
   esac
 }
 
+# discard DIR : moves a daemonless tool's whole state out of the way (into $TRASH, which the user
+# deletes after the benchmarks). Deleting tens of thousands of inodes right before a timed run makes ext4 skip them, slowly,
+# when the run creates files (see README): that cost belongs to no build.
+TRASH=$OUT/trash
+discard() {
+  [ -e "$1" ] || return 0
+  mkdir -p "$TRASH"
+  mv "$1" "$TRASH/$(basename "$1").$(date +%s%N)"
+}
+
 # wipe TOOL : everything the tool cached or pulled goes; the next build is cold.
 wipe() {
   case $1 in
-    builder)  rm -rf "$BROOT" ;;
+    builder)  discard "$BROOT" ;;
     buildkit) local ids=()
               mapfile -t ids < <("${DOCKER[@]}" images -q --filter 'reference=bench/*' 2>/dev/null | sort -u)
               [ ${#ids[@]} -eq 0 ] || "${DOCKER[@]}" rmi -f "${ids[@]}" >/dev/null 2>&1 || true
               "${DOCKER[@]}" builder prune -af >/dev/null ;;
-    buildah)  "${BAH[@]}" rm -a >/dev/null 2>&1 || true
-              "${BAH[@]}" rmi -a -f >/dev/null 2>&1 || true ;;
+    buildah)  "${BAH[@]}" rm -a >/dev/null 2>&1 || true   # no container (or mount) left
+              discard "$OUT/buildah/root"; discard "$OUT/buildah/run" ;;
   esac
-  # The deletes reach the disk before the clock starts, for every tool alike. (ext4 still skips
-  # inodes freed in the last minutes when it allocates new ones, so a build that creates many
-  # files right after a large wipe is slower: that cost varies run to run, see README.)
+  # Whatever was written or deleted reaches the disk before the clock starts, for every tool.
   sync
 }
 
@@ -252,7 +260,8 @@ record() { # record SCENARIO TOOL KIND SECS RSS_KB : one line per run into resul
 
 RUNFILE=$OUT/.run-$$.tsv
 : >"$RUNFILE"
-trap 'rm -f "$RUNFILE" "$OUT/.rss"' EXIT
+# The trash is left for the user: deleting it here would slow the next script's first builds.
+trap 'rm -f "$RUNFILE" "$OUT/.rss"; [ ! -d "$TRASH" ] || log "old tool state is in $TRASH: rm -rf it when done"' EXIT
 
 # measure SCENARIO TOOL KIND RUNS PREP_FUNC CMD... : RUNS timed runs, PREP_FUNC (untimed) before each.
 # A failed run is recorded as FAIL and stops this series.
