@@ -3,24 +3,17 @@
 //! the steps from that point on; mtime-only changes invalidate nothing.
 //! Needs root (overlay mounts, namespaces) and busybox-static.
 
+mod support;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn builder() -> Command {
     Command::new(env!("CARGO_BIN_EXE_builder"))
 }
 
-fn run_ok(c: &mut Command) -> String {
-    let o = c.output().expect("running builder");
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{c:?} failed:\n{all}");
-    all
-}
+use support::run_ok_all as run_ok;
 
 struct World {
     dir: tempfile::TempDir,
@@ -29,18 +22,6 @@ struct World {
 impl World {
     fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let rootfs = dir.path().join("rootfs");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mkrootfs-busybox.sh");
-        let o = Command::new("bash")
-            .arg(script)
-            .arg(&rootfs)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "mkrootfs: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
         let w = World { dir };
         w.import("base:1", "one");
         w
@@ -58,7 +39,7 @@ impl World {
                 .arg("--root")
                 .arg(self.root())
                 .args(["--env", &format!("MARKER={marker}"), "-t", tag])
-                .arg(self.dir.path().join("rootfs")),
+                .arg(support::busybox_rootfs("cache-busybox-rootfs")),
         );
     }
 

@@ -7,9 +7,8 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::Once;
 
 use support::{run, run_ok, Auth, Registry};
 
@@ -19,18 +18,7 @@ const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 const BIG: usize = 3_000_000;
 
 fn rootfs() -> PathBuf {
-    static ONCE: Once = Once::new();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache-share-busybox-rootfs");
-    ONCE.call_once(|| {
-        support::ensure_packages();
-        let _ = fs::remove_dir_all(&dir);
-        run_ok(
-            Command::new("bash")
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mkrootfs-busybox.sh"))
-                .arg(&dir),
-        );
-    });
-    dir
+    support::busybox_rootfs("cache-share-busybox-rootfs")
 }
 
 /// A registry holding the base image, a registries.toml for it, and a

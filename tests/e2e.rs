@@ -16,7 +16,6 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Once;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -30,21 +29,9 @@ fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello")
 }
 
-/// The busybox rootfs, made once per test process by the repository's own
-/// script (the demo uses the same one).
+/// The busybox rootfs (the demo uses the same script).
 fn rootfs() -> PathBuf {
-    static ONCE: Once = Once::new();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-busybox-rootfs");
-    ONCE.call_once(|| {
-        support::ensure_packages();
-        let _ = fs::remove_dir_all(&dir);
-        run_ok(
-            Command::new("bash")
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mkrootfs-busybox.sh"))
-                .arg(&dir),
-        );
-    });
-    dir
+    support::busybox_rootfs("e2e-busybox-rootfs")
 }
 
 /// One test's private world: a store root, a docker config dir, scratch.

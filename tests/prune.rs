@@ -3,6 +3,8 @@
 //! a cache hit counts as a use, and tagged images always survive.
 //! Needs root (overlay mounts, namespaces) and busybox-static.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,16 +13,7 @@ fn builder() -> Command {
     Command::new(env!("CARGO_BIN_EXE_builder"))
 }
 
-fn run_ok(c: &mut Command) -> String {
-    let o = c.output().expect("running builder");
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{c:?} failed:\n{all}");
-    all
-}
+use support::run_ok_all as run_ok;
 
 /// A store with the busybox rootfs imported as `base:1`, and build contexts.
 struct World {
@@ -30,18 +23,7 @@ struct World {
 impl World {
     fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let rootfs = dir.path().join("rootfs");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mkrootfs-busybox.sh");
-        let o = Command::new("bash")
-            .arg(script)
-            .arg(&rootfs)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "mkrootfs: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let rootfs = support::busybox_rootfs("prune-busybox-rootfs");
         let w = World { dir };
         run_ok(
             builder()

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 
 use super::digest::HashingWriter;
 use super::tarheader::{write_end, write_header, write_padding, EntryHeader, Kind};
-use super::write::{copy_exact, WriteOptions, WrittenLayer, IO_BUF};
+use super::write::{copy_exact, to_temp_file, WriteOptions, WrittenLayer, IO_BUF};
 
 /// What an entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,31 +73,19 @@ pub fn write_planned(
     tmp_dir: &std::path::Path,
     opts: &WriteOptions,
 ) -> Result<WrittenLayer> {
-    let tmp = tempfile::Builder::new()
-        .prefix(".layer-")
-        .suffix(".tar.tmp")
-        .tempfile_in(tmp_dir)
-        .with_context(|| format!("creating temp file in {}", tmp_dir.display()))?;
-    let mut w = BufWriter::with_capacity(IO_BUF, HashingWriter::new(tmp.as_file()));
-    for e in entries {
-        emit(&mut w, e, opts)
-            .with_context(|| format!("adding {} to layer", String::from_utf8_lossy(&e.rel)))?;
-    }
-    write_end(&mut w).context("writing end of layer tar")?;
-    let hw = w
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .context("flushing layer tar")?;
-    let (file, diff_id, size) = hw.finish();
-    file.sync_all()
-        .with_context(|| format!("fsync of {}", tmp.path().display()))?;
-    let (_file, path) = tmp
-        .keep()
-        .with_context(|| format!("keeping temp file in {}", tmp_dir.display()))?;
-    Ok(WrittenLayer {
-        path,
-        diff_id,
-        size,
+    to_temp_file(tmp_dir, |file| {
+        let mut w = BufWriter::with_capacity(IO_BUF, HashingWriter::new(file));
+        for e in entries {
+            emit(&mut w, e, opts)
+                .with_context(|| format!("adding {} to layer", String::from_utf8_lossy(&e.rel)))?;
+        }
+        write_end(&mut w).context("writing end of layer tar")?;
+        let hw = w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .context("flushing layer tar")?;
+        let (_, diff_id, size) = hw.finish();
+        Ok((diff_id, size))
     })
 }
 

@@ -53,13 +53,26 @@ pub struct WrittenLayer {
 
 /// Writes `src` as a layer tar into a new temp file in `tmp_dir`, fsyncs it, and returns it.
 pub fn write(src: &Path, tmp_dir: &Path, opts: &WriteOptions) -> Result<WrittenLayer> {
+    to_temp_file(tmp_dir, |file| {
+        let (diff_id, size, _) = write_to(src, file, opts)?;
+        Ok((diff_id, size))
+    })
+}
+
+/// Runs `fill` on a new temp file in `tmp_dir` (it writes a layer tar and
+/// returns its diffID and size), then fsyncs and keeps the file.
+pub(crate) fn to_temp_file(
+    tmp_dir: &Path,
+    fill: impl FnOnce(&File) -> Result<(Digest, u64)>,
+) -> Result<WrittenLayer> {
     let tmp = tempfile::Builder::new()
         .prefix(".layer-")
         .suffix(".tar.tmp")
         .tempfile_in(tmp_dir)
         .with_context(|| format!("creating temp file in {}", tmp_dir.display()))?;
-    let (diff_id, size, file) = write_to(src, tmp.as_file(), opts)?;
-    file.sync_all()
+    let (diff_id, size) = fill(tmp.as_file())?;
+    tmp.as_file()
+        .sync_all()
         .with_context(|| format!("fsync of {}", tmp.path().display()))?;
     let (_file, path) = tmp
         .keep()

@@ -89,7 +89,7 @@ impl Store {
             .insert(REF_NAME_ANNOTATION.to_string(), name.to_string());
         let _l = self.lock("index")?;
         let mut index = read_index(self)?;
-        if index.manifests.iter().any(|m| *m == d) {
+        if index.manifests.contains(&d) {
             // Already so: an unchanged rebuild rewrites (and fsyncs) nothing.
             return Ok(());
         }

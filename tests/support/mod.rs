@@ -871,3 +871,35 @@ pub fn write_docker_config(dir: &Path, host: &str, user: &str, pass: &str) {
     fs::write(&p, json!({"auths": {host: {"auth": auth}}}).to_string()).unwrap();
     fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
 }
+
+/// The busybox rootfs of `scripts/mkrootfs-busybox.sh` (the demo's base),
+/// made once per test process under the target's tmp dir as `name`.
+pub fn busybox_rootfs(name: &str) -> PathBuf {
+    static MADE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if !made.iter().any(|n| n == name) {
+        ensure_packages();
+        let _ = fs::remove_dir_all(&dir);
+        run_ok(
+            Command::new("bash")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mkrootfs-busybox.sh"))
+                .arg(&dir),
+        );
+        made.push(name.to_string());
+    }
+    dir
+}
+
+/// Runs a command and asserts success; returns stdout and stderr together
+/// (build logs go to stderr).
+pub fn run_ok_all(cmd: &mut Command) -> String {
+    let o = run(cmd);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{cmd:?} failed:\n{all}");
+    all
+}
