@@ -121,7 +121,10 @@ struct PasswdEntry<'a> {
     gid: u32,
 }
 
-fn parse_passwd(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
+/// The records of a colon-separated file (`/etc/passwd`, `/etc/group`):
+/// each line's fields after the name and password, with its name. Blank
+/// lines and comments are skipped.
+fn colon_records(text: &str) -> impl Iterator<Item = (&str, std::str::Split<'_, char>)> {
     text.lines().filter_map(|line| {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -130,6 +133,12 @@ fn parse_passwd(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
         let mut f = line.split(':');
         let name = f.next()?;
         let _password = f.next();
+        Some((name, f))
+    })
+}
+
+fn parse_passwd(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
+    colon_records(text).filter_map(|(name, mut f)| {
         let uid = f.next()?.parse().ok()?;
         let gid = f.next()?.parse().ok()?;
         Some(PasswdEntry { name, uid, gid })
@@ -143,14 +152,7 @@ struct GroupEntry<'a> {
 }
 
 fn parse_group(text: &str) -> impl Iterator<Item = GroupEntry<'_>> {
-    text.lines().filter_map(|line| {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            return None;
-        }
-        let mut f = line.split(':');
-        let name = f.next()?;
-        let _password = f.next();
+    colon_records(text).filter_map(|(name, mut f)| {
         let gid = f.next()?.parse().ok()?;
         let members = f
             .next()
