@@ -24,6 +24,20 @@ pub use metadata::set_env;
 pub use run::run_user;
 pub use workdir::normalize_workdir;
 
+/// The most layers an image may stack: Docker's overlay2 driver refuses a
+/// longer chain (moby `layer.maxLayerDepth`), so no image it could not run
+/// is ever produced here.
+pub const MAX_LAYER_DEPTH: usize = 125;
+
+/// Docker's error for a chain longer than [`MAX_LAYER_DEPTH`], with the
+/// count and what to do.
+fn max_depth_error(what: &str) -> anyhow::Error {
+    anyhow!(
+        "max depth exceeded: {what}, and an image stacks at most {MAX_LAYER_DEPTH} layers \
+         (merge RUN/COPY steps, or copy the result into a fresh stage)"
+    )
+}
+
 /// Where COPY --from and RUN --mount=from read: a finished stage or image.
 pub type SourceImages<'a> = dyn Fn(&SourceRef) -> Option<StageImage> + Sync + 'a;
 
@@ -63,6 +77,22 @@ impl<'a> StageRunner<'a> {
 
     /// Runs ONBUILD triggers of the base, then every step; returns the image.
     pub fn run(mut self) -> Result<StageImage> {
+        if self.image.layers.len() > MAX_LAYER_DEPTH {
+            let from = &self.stage.from;
+            let err = max_depth_error(&format!(
+                "the base image has {} layers",
+                self.image.layers.len()
+            ));
+            let diag = crate::diag::Diagnostic::at(
+                &self.shared.dockerfile_text,
+                from.span.line,
+                from.span.column,
+                format!("FROM failed: {err:#}"),
+            )
+            .in_file(self.shared.dockerfile_name.clone())
+            .width(4);
+            return Err(anyhow!("{diag}"));
+        }
         let mut evaluator = crate::plan::StageEvaluator::with_base(
             self.plan,
             self.stage.index,
@@ -106,6 +136,15 @@ impl<'a> StageRunner<'a> {
     /// the cache (no mount, no extraction, no process).
     fn cached_step(&mut self, step: &Step, ev: &Evaluated, id: usize) -> Result<bool> {
         let (key, layered) = self.step_key(ev).map_err(|e| self.located(step, e))?;
+        if layered && self.image.layers.len() >= MAX_LAYER_DEPTH {
+            return Err(self.located(
+                step,
+                max_depth_error(&format!(
+                    "this step would add layer {}",
+                    self.image.layers.len() + 1
+                )),
+            ));
+        }
         let store = &self.shared.store;
         if layered && self.cache_enabled() {
             if let Some((config, layers)) = super::cache::lookup(store, &key) {
