@@ -164,7 +164,7 @@ pub(super) fn reclaim(tmp_root: &Path, own: Option<&Path>, exclusive: bool) -> R
         let path = tmp_root.join(name);
         let result = if !name.starts_with(PREFIX) {
             if exclusive {
-                remove_all(&path).map(|()| true)
+                remove_if_there(&path)
             } else {
                 Ok(false)
             }
@@ -173,7 +173,8 @@ pub(super) fn reclaim(tmp_root: &Path, own: Option<&Path>, exclusive: bool) -> R
         } else if tmp_root.join(format!("{name}{LOCK_SUFFIX}")).exists() {
             Ok(false) // its lock decides
         } else {
-            remove_all(&path).map(|()| true)
+            // No lock: dead, or just reclaimed through its lock (listed before it).
+            remove_if_there(&path)
         };
         match result {
             Ok(true) => removed += 1,
@@ -185,6 +186,16 @@ pub(super) fn reclaim(tmp_root: &Path, own: Option<&Path>, exclusive: bool) -> R
     match first_err {
         Some(e) => Err(e),
         None => Ok(removed),
+    }
+}
+
+/// Removes `path` unless it is already gone; true if this call removed it.
+/// (Another reclaimer may be removing it at the same time.)
+fn remove_if_there(path: &Path) -> Result<bool> {
+    match remove_all(path) {
+        Ok(()) => Ok(true),
+        Err(_) if fs::symlink_metadata(path).is_err() => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -203,9 +214,7 @@ fn reclaim_area(lock_path: &Path, dir: &Path) -> Result<bool> {
     if !still_linked(&lock, lock_path)? {
         return Ok(false); // another reclaimer was first
     }
-    if fs::symlink_metadata(dir).is_ok() {
-        remove_all(dir)?;
-    }
+    remove_if_there(dir)?;
     fs::remove_file(lock_path).with_context(|| format!("removing {}", lock_path.display()))?;
     Ok(true)
 }
@@ -235,6 +244,8 @@ mod tests {
         fs::write(tmp.join("blob-old"), b"x").unwrap();
 
         assert_eq!(reclaim(tmp, None, false).unwrap(), 2);
+        // Listed before its lock or after it, a reclaimed area is no error.
+        assert!(!remove_if_there(&dead_dir).unwrap());
         assert!(!dead_dir.exists() && !tmp.join("area-9-dead.lock").exists());
         assert!(!tmp.join("area-1-orphan").exists());
         assert!(
