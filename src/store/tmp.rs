@@ -16,8 +16,9 @@
 //!   in between: then start again with a new name), then mkdir the area;
 //! - reclaim: open a lock file, try to flock it without waiting, check the
 //!   name still points at it, remove the area, unlink the lock file, unlock;
-//! - an area dir without a lock file is dead (its owner or a reclaimer was
-//!   interrupted between the two removals) and is removed;
+//! - an area dir without a lock file is dead: a live owner's lock file
+//!   exists from before its dir until after it; such a dir was just
+//!   reclaimed through its lock (listed first) or not made by builder;
 //! - anything else in `ROOT/tmp` comes from a builder older than areas and
 //!   is removed only when the caller holds the store's exclusive GC lock.
 
