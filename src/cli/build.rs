@@ -318,7 +318,7 @@ fn open_context(
 ) -> Result<BuildContext> {
     if spec == "-" {
         let ignore = IgnoreSpec::Auto { dockerfile: None };
-        return BuildContext::from_tar_in(std::io::stdin().lock(), ignore, &store.tmp_dir())
+        return BuildContext::from_tar_in(std::io::stdin().lock(), ignore, &store.temp_dir()?)
             .context("reading the build context tar from stdin");
     }
     let root = Path::new(spec);

@@ -1,7 +1,9 @@
 //! Overlay mounts for steps that change files in this process (COPY, ADD,
 //! WORKDIR): the mount lives in a private mount namespace of one dedicated
 //! thread, so it disappears with that thread whatever happens, and the host's
-//! mount table never sees it.
+//! mount table never sees it. The mount itself is `sandbox::overlay::mount`,
+//! the one mechanism every overlay goes through (any depth, repeated lower
+//! dirs).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -65,35 +67,32 @@ where
                     let merged = scratch.path().join(format!("m{i}"));
                     std::fs::create_dir(&merged)?;
                     let mut lowers = spec.lowers.clone();
-                    let options = match &spec.upper {
+                    let work = scratch.path().join(format!("w{i}"));
+                    let upper = match &spec.upper {
                         Some(upper) => {
                             if lowers.is_empty() {
                                 lowers.push(empty.clone());
                             }
-                            let work = scratch.path().join(format!("w{i}"));
                             std::fs::create_dir(&work)?;
-                            overlay_options(&lowers, upper, &work)
+                            Some((upper, &work))
                         }
                         None => {
-                            // A read-only overlay needs two lower dirs, and
-                            // overlayfs refuses one dir twice (ELOOP).
+                            // A read-only overlay needs two distinct lower
+                            // dirs: the chain (repeats count once) plus
+                            // empty ones.
+                            lowers = crate::sandbox::overlay::distinct_lowers(&lowers);
                             lowers.push(empty.clone());
                             if lowers.len() < 2 {
                                 let second = scratch.path().join(format!("e{i}"));
                                 std::fs::create_dir(&second)?;
                                 lowers.push(second);
                             }
-                            readonly_options(&lowers)
+                            None
                         }
                     };
-                    mount(
-                        Some("overlay"),
-                        &merged,
-                        Some("overlay"),
-                        MsFlags::empty(),
-                        Some(options.as_str()),
-                    )
-                    .map_err(|e| io::Error::other(format!("mounting overlay for a step: {e}")))?;
+                    crate::sandbox::overlay::mount(&lowers, upper, &merged).map_err(|e| {
+                        io::Error::other(format!("mounting overlay for a step: {e:#}"))
+                    })?;
                     roots.push(merged);
                 }
                 let result = f(&roots);
@@ -105,50 +104,6 @@ where
             .join()
             .map_err(|_| io::Error::other("the overlay worker thread panicked"))?
     })
-}
-
-fn readonly_options(lowers: &[PathBuf]) -> String {
-    let lower = lowers
-        .iter()
-        .map(|l| escape(&l.to_string_lossy()))
-        .collect::<Vec<_>>()
-        .join(":");
-    format!("lowerdir={lower},redirect_dir=off,metacopy=off,index=off")
-}
-
-/// Builds the option string; lower dirs sharing a parent are named relative
-/// to it (after a chdir) so dozens of layers fit in one page.
-fn overlay_options(lowers: &[PathBuf], upper: &Path, work: &Path) -> String {
-    let common = lowers[0]
-        .parent()
-        .filter(|p| lowers.iter().all(|l| l.parent() == Some(p)));
-    let lower = match common {
-        Some(parent) if std::env::set_current_dir(parent).is_ok() => lowers
-            .iter()
-            .map(|l| escape(&l.file_name().unwrap_or_default().to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join(":"),
-        _ => lowers
-            .iter()
-            .map(|l| escape(&l.to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join(":"),
-    };
-    // `volatile`: no syncfs of the whole upper file system at unmount (seconds
-    // after a large COPY). The layer tar is fsynced when committed; the upper
-    // dir, kept as the snapshot, can always be re-extracted from it.
-    format!(
-        "lowerdir={lower},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off,volatile",
-        escape(&upper.to_string_lossy()),
-        escape(&work.to_string_lossy())
-    )
-}
-
-/// Overlay splits its options at `,` and lower dirs at `:`; both are escaped.
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace(':', "\\:")
-        .replace(',', "\\,")
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ mod cleanup;
 mod init;
 mod mountapi;
 mod net;
-mod overlay;
+pub mod overlay;
 mod process;
 pub mod protocol;
 mod rootfs;

@@ -1,5 +1,7 @@
 //! Mounting overlayfs with options that keep the upper dir a full diff
-//! (`redirect_dir=off,metacopy=off,index=off`).
+//! (`redirect_dir=off,metacopy=off,index=off`). Every overlay the project
+//! mounts (RUN, COPY/ADD/WORKDIR, read-only views for `COPY --from`,
+//! `RUN --mount=from=`, `--output`, `builder run`) goes through [`mount`].
 //!
 //! A writable overlay is also `volatile`: without it, every unmount (the end
 //! of every run) syncs the whole filesystem holding the upper dir, which
@@ -10,12 +12,18 @@
 //! blocks remounting it; [`clear_volatile_marker`] removes it after a clean
 //! end of the run.
 //!
-//! `mount(2)` copies its option string into one page, so the classic form
-//! holds at most 4095 bytes — about 55 lower layers with store paths. Longer
-//! chains use the new mount API, passing each lower with `lowerdir+`
-//! (Linux 6.8+); older kernels get the lowers as short paths relative to
-//! their common parent (overlay resolves them against the cwd at mount
-//! time). Overlay itself stacks at most 500 lowers.
+//! Any chain mounts:
+//! - A lower dir that appears twice (two steps with byte-identical layers
+//!   share one snapshot; classic-builder images repeat `diff_ids`) makes
+//!   overlayfs fail with ELOOP. Only the topmost occurrence is kept: it
+//!   shadows the lower one for every path the dir holds, so the merged view
+//!   is the same.
+//! - `mount(2)` copies its option string into one page (about 55 store
+//!   paths). Lowers are passed one `lowerdir+` each through the new mount
+//!   API (Linux 6.8+), which has no such limit; older kernels get them as
+//!   one-to-three-character symlinks in a scratch dir the mounting thread
+//!   chdirs into (overlay resolves lower paths, following symlinks, at mount
+//!   time), so 500 lowers (overlay's own limit) fit in a page.
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -32,6 +40,9 @@ const FIXED: [(&str, &str); 3] = [
     ("index", "off"),
 ];
 
+/// Overlayfs stacks at most this many lower dirs (`OVL_MAX_STACK`).
+const OVL_MAX_STACK: usize = 500;
+
 /// Largest option string `mount(2)` accepts (one page, NUL included).
 fn page_limit() -> usize {
     // SAFETY: sysconf has no preconditions.
@@ -39,19 +50,37 @@ fn page_limit() -> usize {
     usize::try_from(page).unwrap_or(4096).saturating_sub(1)
 }
 
-/// Mounts `overlay(lowers, upper?)` on `target`; `lowers` top first.
-pub(super) fn mount(
-    lowers: &[PathBuf],
-    upper: Option<(&PathBuf, &PathBuf)>,
-    target: &Path,
-) -> Result<()> {
-    let data = options(lowers.iter().map(|p| p.as_os_str().as_bytes()), upper);
-    if data.len() <= page_limit() {
-        return classic(&data, target);
+/// The lower dirs overlay is given: `lowers` (top first) with each dir kept
+/// only at its topmost occurrence.
+pub fn distinct_lowers(lowers: &[PathBuf]) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    lowers
+        .iter()
+        .filter(|l| seen.insert(l.as_path()))
+        .cloned()
+        .collect()
+}
+
+/// Mounts `overlay(lowers, upper?)` on `target`; `lowers` top first, any
+/// length and with repeats (see the module docs). A read-only overlay
+/// (`upper == None`) needs two distinct lower dirs.
+///
+/// Errors: the kernel's refusal with its log messages (e.g. an upper dir on
+/// a file system overlay cannot use), or more than 500 distinct lowers.
+pub fn mount(lowers: &[PathBuf], upper: Option<(&PathBuf, &PathBuf)>, target: &Path) -> Result<()> {
+    let lowers = distinct_lowers(lowers);
+    if lowers.is_empty() {
+        bail!("an overlay needs at least one lower dir");
     }
-    match fsconfig_mount(lowers, upper, target) {
+    if lowers.len() > OVL_MAX_STACK {
+        bail!(
+            "{} lower dirs: overlayfs stacks at most {OVL_MAX_STACK}",
+            lowers.len()
+        );
+    }
+    match fsconfig_mount(&lowers, upper, target) {
         Ok(()) => Ok(()),
-        Err(FsError::Unsupported) => relative_mount(lowers, upper, target),
+        Err(FsError::Unsupported) => linked_mount(&lowers, upper, target),
         Err(FsError::Failed(e)) => Err(e),
     }
 }
@@ -104,42 +133,40 @@ fn classic(data: &[u8], target: &Path) -> Result<()> {
     .with_context(|| format!("mounting overlay on {}", target.display()))
 }
 
-/// Mounts with lowers given relative to their common parent.
-fn relative_mount(
+/// The mount for kernels without `lowerdir+`: each lower is a short
+/// symlink (`0`, `1`, …) in a scratch dir beside `target`, named relative to
+/// it after a chdir. Callers run in a thread or process of their own
+/// (`CLONE_FS` unshared or a helper process), so the chdir touches no one.
+fn linked_mount(
     lowers: &[PathBuf],
     upper: Option<(&PathBuf, &PathBuf)>,
     target: &Path,
 ) -> Result<()> {
-    let parent = common_parent(lowers).context("overlay lower dirs have no common parent")?;
-    let rel: Vec<&[u8]> = lowers
-        .iter()
-        .map(|l| l.strip_prefix(&parent).map(|r| r.as_os_str().as_bytes()))
-        .collect::<Result<_, _>>()?;
-    let data = options(rel.into_iter(), upper);
+    let parent = target.parent().unwrap_or(Path::new("/"));
+    let links = tempfile::Builder::new()
+        .prefix(".lowers-")
+        .tempdir_in(parent)
+        .with_context(|| format!("creating lower dir links in {}", parent.display()))?;
+    let mut names = Vec::with_capacity(lowers.len());
+    for (i, l) in lowers.iter().enumerate() {
+        let name = i.to_string();
+        std::os::unix::fs::symlink(l, links.path().join(&name))?;
+        names.push(name);
+    }
+    let data = options(names.iter().map(|n| n.as_bytes()), upper);
     if data.len() > page_limit() {
         bail!(
-            "overlay options for {} lower dirs are {} bytes; the kernel takes at most {} \
-             (and `lowerdir+`, which lifts the limit, needs Linux 6.8)",
+            "overlay options for {} lower dirs are {} bytes; mount(2) takes at most {}",
             lowers.len(),
             data.len(),
             page_limit()
         );
     }
     let cwd = std::env::current_dir()?;
-    std::env::set_current_dir(&parent)?;
+    std::env::set_current_dir(links.path())?;
     let result = classic(&data, target);
     std::env::set_current_dir(cwd)?;
     result
-}
-
-fn common_parent(paths: &[PathBuf]) -> Option<PathBuf> {
-    let mut parent = paths.first()?.parent()?.to_path_buf();
-    for p in paths {
-        while !p.starts_with(&parent) {
-            parent = parent.parent()?.to_path_buf();
-        }
-    }
-    Some(parent)
 }
 
 enum FsError {
@@ -312,12 +339,80 @@ mod tests {
     }
 
     #[test]
-    fn common_parent_of_snapshots() {
-        let p = common_parent(&[
-            PathBuf::from("/s/snap/a"),
-            PathBuf::from("/s/snap/b"),
-            PathBuf::from("/s/x/c"),
-        ]);
-        assert_eq!(p, Some(PathBuf::from("/s")));
+    fn repeated_lowers_keep_the_topmost() {
+        let p = |s: &str| PathBuf::from(s);
+        let got = distinct_lowers(&[p("/a"), p("/b"), p("/a"), p("/c"), p("/b")]);
+        assert_eq!(got, vec![p("/a"), p("/b"), p("/c")]);
+    }
+
+    /// Both mechanisms, on real overlays: 130 lowers with repeats, each
+    /// holding one file, and a repeated dir shadowing a lower one.
+    type MountFn = fn(&[PathBuf], Option<(&PathBuf, &PathBuf)>, &Path) -> Result<()>;
+
+    fn deep_chain(mount_fn: MountFn) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lowers = Vec::new();
+        for i in 0..130 {
+            let l = dir.path().join(format!("snapshot-with-a-long-name-{i:04}"));
+            std::fs::create_dir(&l).unwrap();
+            std::fs::write(l.join(format!("f{i}")), i.to_string()).unwrap();
+            std::fs::write(l.join("top"), i.to_string()).unwrap();
+            lowers.push(l);
+        }
+        lowers.reverse(); // top first
+        let mut chain = lowers.clone();
+        chain.push(lowers[0].clone()); // the top layer again, at the bottom
+        let (upper, work, merged) = (
+            dir.path().join("u"),
+            dir.path().join("w"),
+            dir.path().join("m"),
+        );
+        for d in [&upper, &work, &merged] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let lowers = distinct_lowers(&chain);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            nix::sched::unshare(
+                nix::sched::CloneFlags::CLONE_NEWNS | nix::sched::CloneFlags::CLONE_FS,
+            )
+            .unwrap();
+            mount2(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .unwrap();
+            mount_fn(&lowers, Some((&upper, &work)), &merged).unwrap();
+            let files = std::fs::read_dir(&merged).unwrap().count();
+            let top = std::fs::read_to_string(merged.join("top")).unwrap();
+            tx.send((files, top)).unwrap();
+        })
+        .join()
+        .unwrap();
+        let (files, top) = rx.recv().unwrap();
+        assert_eq!(files, 131, "one file per layer plus `top`");
+        assert_eq!(top, "129", "the topmost layer wins");
+    }
+
+    #[test]
+    fn deep_chain_through_the_mount_api() {
+        deep_chain(|l, u, t| match fsconfig_mount(l, u, t) {
+            Ok(()) => Ok(()),
+            Err(FsError::Unsupported) => panic!("this kernel lacks lowerdir+"),
+            Err(FsError::Failed(e)) => Err(e),
+        });
+    }
+
+    #[test]
+    fn deep_chain_through_linked_paths() {
+        deep_chain(linked_mount);
+    }
+
+    #[test]
+    fn deep_chain_through_mount() {
+        deep_chain(mount);
     }
 }

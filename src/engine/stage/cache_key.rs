@@ -1,0 +1,94 @@
+//! Step cache keys: what a step's result depends on (instruction, config,
+//! platform, context content digests, the keys of stages it reads).
+
+use anyhow::Result;
+
+use super::workdir::normalize_workdir;
+use super::{is_url, StageRunner};
+use crate::context::SelectOptions;
+use crate::plan::{Command, Evaluated, MountType, SourceRef};
+
+impl StageRunner<'_> {
+    /// The cache key of a step and whether it makes a layer (only those are
+    /// looked up; metadata steps are cheaper to redo than to look up).
+    pub(super) fn step_key(&self, ev: &Evaluated) -> Result<(String, bool)> {
+        let mut k = crate::engine::cache::KeyBuilder::new(&self.image.cache_key);
+        let cfg = &self.image.config.config;
+        k.part("instruction", &format!("{:?}", ev.command));
+        k.part("platform", &self.stage.platform.to_string());
+        k.part("user", &cfg.user);
+        k.part("workdir", &cfg.working_dir);
+        k.part("shell", &format!("{:?}", cfg.shell));
+        k.part("env", &format!("{:?}", ev.run_env));
+        k.part("args", &format!("{:?}", self.arg_names));
+        let layered = match &ev.command {
+            Command::Workdir(p) => normalize_workdir(&cfg.working_dir, p) != "/",
+            Command::Copy(c) => {
+                match &c.from {
+                    Some(_) => {
+                        let src = self.stage_source(c)?;
+                        k.part("from", &src.cache_key);
+                    }
+                    None => {
+                        let local: Vec<String> =
+                            c.sources.iter().filter(|s| !is_url(s)).cloned().collect();
+                        let select = SelectOptions {
+                            excludes: c.excludes.clone(),
+                            parents: c.parents,
+                        };
+                        k.part("context", &self.context_digest(&local, &select)?);
+                    }
+                }
+                if c.sources.iter().any(|s| is_url(s)) && c.checksum.is_none() {
+                    // A URL without a checksum can change at any time: always fetch.
+                    k.part("nonce", &format!("{:?}", std::time::SystemTime::now()));
+                }
+                true
+            }
+            Command::Run(_) => {
+                k.part("network", &format!("{:?}", self.shared.network));
+                for m in &ev.mounts {
+                    // Secrets count by id only; their content never enters a key.
+                    k.part(
+                        "mount",
+                        &format!("{:?}/{:?}/{:?}/{:?}", m.kind, m.id, m.target, m.from),
+                    );
+                    if m.kind == MountType::Bind {
+                        match &m.from {
+                            None => {
+                                let src = m.source.clone().unwrap_or_else(|| "/".to_string());
+                                k.part(
+                                    "bind",
+                                    &self.context_digest(&[src], &SelectOptions::default())?,
+                                );
+                            }
+                            Some(from) => {
+                                let r = self
+                                    .stage_ref(from, from.parse().ok())
+                                    .unwrap_or_else(|| SourceRef::Image(from.clone()));
+                                let key =
+                                    (self.sources)(&r).map(|i| i.cache_key).unwrap_or_default();
+                                k.part("bind-from", &key);
+                            }
+                        }
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
+        Ok((k.finish(), layered))
+    }
+
+    /// The content digest of context sources, through the build's metadata
+    /// index (unchanged files are not read again).
+    fn context_digest(&self, sources: &[String], select: &SelectOptions) -> Result<String> {
+        let selected = self.context.resolve_sources(sources, select)?;
+        let mut index = self
+            .shared
+            .context_index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(self.context.digest_sources(&selected, &mut index)?)
+    }
+}

@@ -1,0 +1,306 @@
+//! COPY and ADD: the direct path (layer written straight from the sources,
+//! `engine/direct_copy.rs`) when the shape allows, else the overlay path
+//! (sources placed into a writable overlay, its upper dir committed).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use super::workdir::clean_abs;
+use super::{is_url, StageRunner};
+use crate::context::{BuildContext, FileKind, IgnoreSpec, SelectOptions};
+use crate::engine::copy::{mkdir_all, place_entry, CopyOptions, HardlinkMap};
+use crate::engine::overlay::{with_overlays, OverlaySpec};
+use crate::plan::instructions::Copy;
+use crate::plan::{Evaluated, Step};
+use crate::sandbox;
+
+impl StageRunner<'_> {
+    pub(super) fn copy_step(&mut self, step: &Step, c: &Copy, ev: &Evaluated) -> Result<()> {
+        self.copy(c, ev).map_err(|e| self.located(step, e))?;
+        let mut msg = String::from(if c.add { "ADD" } else { "COPY" });
+        if c.parents {
+            msg.push_str(" --parents");
+        }
+        if let Some(o) = &c.chown {
+            msg.push_str(&format!(" --chown={o}"));
+        }
+        if let Some(m) = &c.chmod {
+            msg.push_str(&format!(" --chmod={m}"));
+        }
+        for s in &c.sources {
+            msg.push(' ');
+            msg.push_str(s);
+        }
+        for f in &c.inline {
+            msg.push_str(&format!(" <<{}", f.name));
+        }
+        msg.push_str(&format!(" {} # buildkit", c.dest));
+        self.history(msg, true);
+        Ok(())
+    }
+
+    fn copy(&mut self, c: &Copy, ev: &Evaluated) -> Result<()> {
+        let lowers = self.shared.lowers(&self.image)?;
+        let owner = match &c.chown {
+            Some(spec) => Some(chown_ids(&lowers, spec)?),
+            None => None,
+        };
+        let wd = &self.image.config.config.working_dir;
+        let dest = dest_relative_to_workdir(wd, &c.dest);
+        let dest_is_dir_hint = dest.ends_with('/');
+
+        // Where the sources come from.
+        let (source_lowers, preserve_owner) = match &c.from {
+            Some(_) => {
+                let from = self.stage_source(c)?;
+                (Some(self.shared.lowers(&from)?), true)
+            }
+            None => (None, false),
+        };
+        let opts = CopyOptions {
+            owner,
+            mode: ev.chmod,
+            preserve_owner,
+        };
+        let dirs = self.step_dirs()?;
+        let select = SelectOptions {
+            excludes: c.excludes.clone(),
+            parents: c.parents,
+        };
+        // Files from the context or a stage: the layer is written straight
+        // from them when the copy's shape allows (see `direct_copy`).
+        let direct = crate::engine::direct_copy::enabled()
+            && !c.add
+            && !c.parents
+            && c.inline.is_empty()
+            && !c.sources.iter().any(|s| is_url(s));
+        if direct {
+            let (context, sources, store, epoch) = (
+                self.context,
+                &c.sources,
+                &self.shared.store,
+                self.shared.epoch,
+            );
+            let select_from = |src_root: Option<&Path>| -> Result<_> {
+                Ok(match src_root {
+                    Some(root) => BuildContext::from_dir(root, IgnoreSpec::None)?
+                        .resolve_sources(sources, &select)?,
+                    None => context.resolve_sources(sources, &select)?,
+                })
+            };
+            let layer = crate::engine::direct_copy::copy_layer(
+                &lowers,
+                source_lowers.as_deref(),
+                dirs.path(),
+                select_from,
+                &dest,
+                &opts,
+                now_secs(),
+                |entries| crate::engine::commit::commit_planned(store, entries, epoch),
+            )?;
+            if let Some(layer) = layer {
+                self.image.push_layer(layer);
+                return Ok(());
+            }
+        }
+        let upper = dirs.path().join("upper");
+        std::fs::create_dir(&upper)?;
+
+        // Downloads happen before mounting (they are async).
+        let mut downloads = Vec::new();
+        let mut local_sources = Vec::new();
+        for s in &c.sources {
+            if is_url(s) {
+                if !c.add {
+                    bail!("source can't be a URL for COPY: {s}");
+                }
+                let dl = self.shared.block_on(crate::engine::add::download(
+                    s,
+                    dirs.path(),
+                    c.checksum.as_deref(),
+                ))?;
+                let named = dirs.path().join(format!("dl-{}", downloads.len()));
+                std::fs::create_dir(&named)?;
+                let file = named.join(&dl.file_name);
+                std::fs::rename(&dl.path, &file)?;
+                if let Some(m) = dl.modified {
+                    let t = filetime_from(m);
+                    nix::sys::stat::utimensat(
+                        nix::fcntl::AT_FDCWD,
+                        &file,
+                        &t,
+                        &t,
+                        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+                    )?;
+                }
+                std::fs::set_permissions(
+                    &file,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )?;
+                downloads.push(file);
+            } else {
+                local_sources.push(s.clone());
+            }
+        }
+        let inline_dir = dirs.path().join("inline");
+        std::fs::create_dir(&inline_dir)?;
+        let mut inline_files = Vec::new();
+        for f in &c.inline {
+            let p = inline_dir.join(&f.name);
+            std::fs::write(&p, f.data.as_bytes())?;
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+            inline_files.push(p);
+        }
+
+        let mut specs = vec![OverlaySpec {
+            lowers,
+            upper: Some(upper.clone()),
+        }];
+        if let Some(src) = &source_lowers {
+            specs.push(OverlaySpec {
+                lowers: src.clone(),
+                upper: None,
+            });
+        }
+        let context = self.context;
+        let unpack = c.add && c.unpack.unwrap_or(true);
+        let add = c.add;
+        with_overlays(&specs, dirs.path(), |roots| {
+            let root = &roots[0];
+            let result: Result<()> = (|| {
+                let selected = match roots.get(1) {
+                    Some(src_root) => {
+                        let view = BuildContext::from_dir(src_root, IgnoreSpec::None)?;
+                        view.resolve_sources(&local_sources, &select)?
+                    }
+                    None => context.resolve_sources(&local_sources, &select)?,
+                };
+                let matches: usize = selected.iter().map(|s| s.matches.len()).sum::<usize>()
+                    + downloads.len()
+                    + inline_files.len();
+                let dest_path = crate::engine::fsroot::resolve_in_root(root, &dest, true)?;
+                let dest_is_dir = dest_is_dir_hint
+                    || matches > 1
+                    || selected.iter().any(|s| s.wildcard)
+                    || dest_path.is_dir();
+                let parent_owner = owner.unwrap_or((0, 0));
+                let mut links = HardlinkMap::disabled();
+                let place_file =
+                    |src: &Path, name: &std::ffi::OsStr, links: &mut HardlinkMap| -> Result<()> {
+                        let target = if dest_is_dir {
+                            mkdir_all(&dest_path, parent_owner)?;
+                            dest_path.join(name)
+                        } else {
+                            if let Some(p) = dest_path.parent() {
+                                mkdir_all(p, parent_owner)?;
+                            }
+                            dest_path.clone()
+                        };
+                        place_entry(src, &target, &opts, links, false)?;
+                        Ok(())
+                    };
+                for source in &selected {
+                    for m in &source.matches {
+                        if m.kind == FileKind::Dir {
+                            mkdir_all(&dest_path, parent_owner)?;
+                            // Hardlinks are kept inside one copied directory,
+                            // never across sources (each is its own copy).
+                            let mut dir_links = HardlinkMap::default();
+                            for entry in &m.entries {
+                                let target = dest_path.join(&entry.dest);
+                                let keep = entry.dest.as_os_str().is_empty();
+                                place_entry(&entry.path, &target, &opts, &mut dir_links, keep)?;
+                            }
+                        } else if add && unpack && m.kind == FileKind::File {
+                            match crate::engine::add::detect_archive(&m.path)? {
+                                Some(kind) => {
+                                    mkdir_all(&dest_path, parent_owner)?;
+                                    crate::engine::add::extract_archive(&m.path, kind, &dest_path)?;
+                                }
+                                None => place_file(&m.path, &m.name, &mut links)?,
+                            }
+                        } else {
+                            place_file(&m.path, &m.name, &mut links)?;
+                        }
+                    }
+                }
+                for file in downloads.iter().chain(inline_files.iter()) {
+                    let name = file.file_name().unwrap_or_default().to_os_string();
+                    place_file(file, &name, &mut links)?;
+                }
+                Ok(())
+            })();
+            result.map_err(|e| std::io::Error::other(format!("{e:#}")))
+        })?;
+        self.commit(&upper)
+    }
+}
+
+fn filetime_from(t: std::time::SystemTime) -> nix::sys::time::TimeSpec {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    nix::sys::time::TimeSpec::new(d.as_secs() as i64, 0)
+}
+
+/// A COPY destination made absolute against WORKDIR, keeping a trailing `/`
+/// (which means "a directory").
+pub fn dest_relative_to_workdir(workdir: &str, dest: &str) -> String {
+    let trailing = dest.ends_with('/') || dest == "." || dest.is_empty() || dest.ends_with("/.");
+    let abs = if dest.starts_with('/') {
+        clean_abs(dest)
+    } else {
+        clean_abs(&format!(
+            "{}/{dest}",
+            if workdir.is_empty() { "/" } else { workdir }
+        ))
+    };
+    if trailing && abs != "/" {
+        format!("{abs}/")
+    } else {
+        abs
+    }
+}
+
+/// `--chown` to numeric ids, BuildKit's way: a name uses its passwd uid and
+/// primary gid; a bare number is used for both uid and gid.
+fn chown_ids(lowers: &[PathBuf], spec: &str) -> Result<(u32, u32)> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let (uid, mut gid) = match user.parse::<u32>() {
+        Ok(n) => (n, n),
+        Err(_) => {
+            let u = sandbox::user::resolve(lowers, user)?;
+            (u.uid, u.gid)
+        }
+    };
+    if let Some(g) = group {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => sandbox::user::resolve(lowers, &format!("0:{g}"))?.gid,
+        };
+    }
+    Ok((uid, gid))
+}
+
+/// Seconds since the epoch now (0 if the clock is before 1970).
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dest_rules() {
+        assert_eq!(dest_relative_to_workdir("/w", "."), "/w/");
+        assert_eq!(dest_relative_to_workdir("/w", "x/"), "/w/x/");
+        assert_eq!(dest_relative_to_workdir("/w", "../up.txt"), "/up.txt");
+        assert_eq!(dest_relative_to_workdir("/", "/var/tmp/."), "/var/tmp/");
+    }
+}

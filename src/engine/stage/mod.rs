@@ -1,0 +1,321 @@
+//! Running one stage: each instruction after expansion changes the image
+//! config (metadata instructions) or adds a layer (WORKDIR, COPY, ADD, RUN)
+//! over the stage's snapshot chain.
+
+mod cache_key;
+mod copy_dispatch;
+mod metadata;
+mod run;
+mod run_mount;
+mod workdir;
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context as _, Result};
+
+use super::state::StageImage;
+use super::Shared;
+use crate::context::BuildContext;
+use crate::image::History;
+use crate::plan::instructions::Copy;
+use crate::plan::{Command, Evaluated, Plan, SourceRef, Stage, Step};
+
+pub use metadata::set_env;
+pub use run::run_user;
+pub use workdir::normalize_workdir;
+
+/// The most layers an image may stack: Docker's overlay2 driver refuses a
+/// longer chain (moby `layer.maxLayerDepth`), so no image it could not run
+/// is ever produced here.
+pub const MAX_LAYER_DEPTH: usize = 125;
+
+/// Docker's error for a chain longer than [`MAX_LAYER_DEPTH`], with the
+/// count and what to do.
+fn max_depth_error(what: &str) -> anyhow::Error {
+    anyhow!(
+        "max depth exceeded: {what}, and an image stacks at most {MAX_LAYER_DEPTH} layers \
+         (merge RUN/COPY steps, or copy the result into a fresh stage)"
+    )
+}
+
+/// Where COPY --from and RUN --mount=from read: a finished stage or image.
+pub type SourceImages<'a> = dyn Fn(&SourceRef) -> Option<StageImage> + Sync + 'a;
+
+/// Runs the steps of `stage` on top of `image`.
+pub struct StageRunner<'a> {
+    shared: &'a Shared,
+    plan: &'a Plan,
+    stage: &'a Stage,
+    context: &'a BuildContext,
+    sources: &'a SourceImages<'a>,
+    image: StageImage,
+    /// Every ARG declared in the stage, in order (BuildKit lists them, even
+    /// twice, in RUN history).
+    arg_names: Vec<String>,
+}
+
+impl<'a> StageRunner<'a> {
+    /// A runner for `stage` starting from `image`.
+    pub fn new(
+        shared: &'a Shared,
+        plan: &'a Plan,
+        stage: &'a Stage,
+        context: &'a BuildContext,
+        sources: &'a SourceImages<'a>,
+        image: StageImage,
+    ) -> Self {
+        StageRunner {
+            shared,
+            plan,
+            stage,
+            context,
+            sources,
+            image,
+            arg_names: Vec::new(),
+        }
+    }
+
+    /// Runs ONBUILD triggers of the base, then every step; returns the image.
+    pub fn run(mut self) -> Result<StageImage> {
+        if self.image.layers.len() > MAX_LAYER_DEPTH {
+            let from = &self.stage.from;
+            let err = max_depth_error(&format!(
+                "the base image has {} layers",
+                self.image.layers.len()
+            ));
+            let diag = crate::diag::Diagnostic::at(
+                &self.shared.dockerfile_text,
+                from.span.line,
+                from.span.column,
+                format!("FROM failed: {err:#}"),
+            )
+            .in_file(self.shared.dockerfile_name.clone())
+            .width(4);
+            return Err(anyhow!("{diag}"));
+        }
+        let mut evaluator = crate::plan::StageEvaluator::with_base(
+            self.plan,
+            self.stage.index,
+            self.image.scope.clone(),
+        );
+        let triggers = std::mem::take(&mut self.image.config.config.on_build);
+        let trigger_steps = self.trigger_steps(&triggers)?;
+        let total = self.stage.steps.len() + trigger_steps.len() + 1;
+        for (i, step) in trigger_steps
+            .iter()
+            .chain(self.stage.steps.iter())
+            .enumerate()
+        {
+            self.shared.check_cancelled()?;
+            let name = format!(
+                "[{} {}/{}] {}",
+                self.stage.display_name(),
+                i + 2,
+                total,
+                first_line(&step.ast.original)
+            );
+            let id = self.shared.progress.start(name);
+            let result = evaluator
+                .next(step)
+                .map_err(|d| anyhow!("{d}"))
+                .and_then(|ev| self.cached_step(step, &ev, id));
+            match result {
+                Ok(true) => self.shared.progress.cached(id),
+                Ok(false) => self.shared.progress.done(id, true),
+                Err(e) => {
+                    self.shared.progress.error(id, format!("{e:#}"));
+                    return Err(e);
+                }
+            }
+        }
+        self.image.scope = evaluator.state().clone();
+        Ok(self.image)
+    }
+
+    /// Runs a step through the step cache; true when its result came from
+    /// the cache (no mount, no extraction, no process).
+    fn cached_step(&mut self, step: &Step, ev: &Evaluated, id: usize) -> Result<bool> {
+        let (key, layered) = self.step_key(ev).map_err(|e| self.located(step, e))?;
+        if layered && self.image.layers.len() >= MAX_LAYER_DEPTH {
+            return Err(self.located(
+                step,
+                max_depth_error(&format!(
+                    "this step would add layer {}",
+                    self.image.layers.len() + 1
+                )),
+            ));
+        }
+        let store = &self.shared.store;
+        if layered && self.cache_enabled() {
+            if let Some((config, layers)) = super::cache::lookup(store, &key) {
+                self.image.config = config;
+                self.image.layers = layers;
+                self.image.cache_key = key;
+                self.shared.note_outcome(self.stage.index, &self.image);
+                return Ok(true);
+            }
+            if let Some((config, layers)) = self.shared.imported.lookup(&key) {
+                self.image.config = config;
+                self.image.layers = layers;
+                self.image.cache_key = key.clone();
+                // Recorded here too: it serves later builds once its blobs
+                // are fetched (a record whose blobs are missing never hits).
+                super::cache::record(store, &key, &self.image)?;
+                self.shared.note_outcome(self.stage.index, &self.image);
+                return Ok(true);
+            }
+        }
+        self.step(step, ev, id)?;
+        self.image.cache_key = key.clone();
+        if layered {
+            super::cache::record(store, &key, &self.image)?;
+            self.shared.note_outcome(self.stage.index, &self.image);
+        }
+        Ok(false)
+    }
+
+    fn cache_enabled(&self) -> bool {
+        if self.shared.no_cache {
+            return false;
+        }
+        let name = self.stage.name.clone().unwrap_or_default();
+        let index = self.stage.index.to_string();
+        !self
+            .shared
+            .no_cache_stages
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&name) || *s == index)
+    }
+
+    fn trigger_steps(&self, triggers: &[String]) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        for trigger in triggers {
+            let df = crate::dockerfile::parse(trigger)
+                .map_err(|d| anyhow!("ONBUILD trigger {trigger:?} of the base image: {d}"))?;
+            for inst in df.instructions {
+                let src = crate::plan::SourceText::new(trigger, "ONBUILD");
+                let command = crate::plan::instructions::parse_command(&src, &inst)
+                    .map_err(|d| anyhow!("ONBUILD trigger {trigger:?}: {d}"))?;
+                steps.push(Step {
+                    ast: inst,
+                    command,
+                    sources: Vec::new(),
+                });
+            }
+        }
+        Ok(steps)
+    }
+
+    /// The error for a failed step, pointing at its Dockerfile line.
+    fn located(&self, step: &Step, err: anyhow::Error) -> anyhow::Error {
+        let diag = crate::diag::Diagnostic::at(
+            &self.shared.dockerfile_text,
+            step.ast.span.line,
+            step.ast.span.column,
+            format!("{} failed: {err:#}", step.command.keyword()),
+        )
+        .in_file(self.shared.dockerfile_name.clone())
+        .width(step.command.keyword().len());
+        anyhow!("{diag}")
+    }
+
+    /// Applies one evaluated instruction: metadata instructions change the
+    /// config, WORKDIR/COPY/ADD/RUN add a layer (each in its own module).
+    fn step(&mut self, step: &Step, ev: &Evaluated, id: usize) -> Result<()> {
+        match &ev.command {
+            Command::Workdir(path) => self.workdir_step(step, path),
+            Command::Copy(c) => self.copy_step(step, c, ev),
+            Command::Run(run) => self.run_step(step, run, ev, id),
+            _ => self.metadata_step(step, ev),
+        }
+    }
+
+    fn with_shell(&self, args: &[String], exec_form: bool) -> Vec<String> {
+        if exec_form {
+            return args.to_vec();
+        }
+        let mut out = self.shell();
+        out.extend(args.iter().cloned());
+        out
+    }
+
+    fn shell(&self) -> Vec<String> {
+        let sh = &self.image.config.config.shell;
+        if sh.is_empty() {
+            vec!["/bin/sh".to_string(), "-c".to_string()]
+        } else {
+            sh.clone()
+        }
+    }
+
+    fn history(&mut self, created_by: String, layer: bool) {
+        // Stamped when the step runs, so a cached rebuild keeps the image ID.
+        // Metadata steps take their parent's time, so only executed layers move it.
+        let inherited = (!layer)
+            .then(|| {
+                self.image
+                    .config
+                    .history
+                    .iter()
+                    .skip(self.image.base_history)
+                    .rev()
+                    .find_map(|h| h.created.clone())
+            })
+            .flatten();
+        let created = match self.shared.epoch {
+            Some(secs) => crate::image::format_rfc3339_nano(secs, 0),
+            None => inherited.unwrap_or_else(crate::image::now_rfc3339_nano),
+        };
+        self.image.config.history.push(History {
+            created: Some(created),
+            created_by,
+            comment: "buildkit.dockerfile.v0".to_string(),
+            empty_layer: !layer,
+            ..Default::default()
+        });
+    }
+
+    /// A fresh upper dir for a step, on the store's filesystem.
+    fn step_dirs(&self) -> Result<tempfile::TempDir> {
+        tempfile::Builder::new()
+            .prefix("step-")
+            .tempdir_in(self.shared.store.tmp_dir())
+            .context("creating a step directory")
+    }
+
+    fn commit(&mut self, upper: &Path) -> Result<()> {
+        let layer = super::commit::commit_upper(&self.shared.store, upper, self.shared.epoch)?;
+        self.image.push_layer(layer);
+        Ok(())
+    }
+
+    fn stage_source(&self, c: &Copy) -> Result<StageImage> {
+        let from = c.from.as_deref().unwrap_or_default();
+        let by_index = from.parse::<usize>().ok();
+        let reference = self
+            .stage_ref(from, by_index)
+            .unwrap_or_else(|| SourceRef::Image(from.to_string()));
+        (self.sources)(&reference)
+            .ok_or_else(|| anyhow!("COPY --from={from}: source not available"))
+    }
+
+    fn stage_ref(&self, from: &str, by_index: Option<usize>) -> Option<SourceRef> {
+        let lower = from.to_ascii_lowercase();
+        self.plan
+            .stages
+            .iter()
+            .find(|s| {
+                s.index < self.stage.index
+                    && (s.name.as_deref() == Some(&lower) || by_index == Some(s.index))
+            })
+            .map(|s| SourceRef::Stage(s.index))
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}

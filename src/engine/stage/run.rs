@@ -1,0 +1,163 @@
+//! RUN: the command in the sandbox over the stage's snapshot chain; its
+//! overlay upper dir becomes the layer.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+
+use super::metadata::lookup;
+use super::StageRunner;
+use crate::engine::history;
+use crate::plan::instructions::{Network, Run};
+use crate::plan::{Evaluated, Step};
+use crate::sandbox;
+
+impl StageRunner<'_> {
+    pub(super) fn run_step(
+        &mut self,
+        step: &Step,
+        run: &Run,
+        ev: &Evaluated,
+        id: usize,
+    ) -> Result<()> {
+        let argv = self.run_argv(run);
+        self.execute(run, ev, &argv, id)
+            .map_err(|e| self.located(step, e))?;
+        let args: Vec<(String, String)> = self
+            .arg_names
+            .iter()
+            .map(|n| {
+                let v = lookup(&ev.run_env, n).unwrap_or_default();
+                (n.clone(), v)
+            })
+            .collect();
+        let text = history::run(&args, &argv);
+        self.history(text, true);
+        Ok(())
+    }
+
+    fn run_argv(&self, run: &Run) -> Vec<String> {
+        let cl = &run.command;
+        if cl.exec_form {
+            return cl.args.clone();
+        }
+        let text = cl.args.join(" ");
+        let script = if cl.heredocs.len() == 1 && is_only_heredoc(&text, &cl.heredocs[0].name) {
+            cl.heredocs[0].content.clone()
+        } else {
+            let mut s = text;
+            for h in &cl.heredocs {
+                s.push('\n');
+                s.push_str(&h.content);
+                s.push_str(&h.name);
+            }
+            s
+        };
+        let mut argv = self.shell();
+        argv.push(script);
+        argv
+    }
+
+    fn execute(&mut self, run: &Run, ev: &Evaluated, argv: &[String], id: usize) -> Result<()> {
+        let lowers = self.shared.lowers(&self.image)?;
+        let cfg = &self.image.config.config;
+        let user = run_user(&lowers, &cfg.user)?;
+        let cwd = if cfg.working_dir.is_empty() {
+            "/".to_string()
+        } else {
+            cfg.working_dir.clone()
+        };
+        let mut env: Vec<String> = ev.run_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !ev.run_env.iter().any(|(k, _)| k == "PATH") {
+            env.push(format!("PATH={}", sandbox::DEFAULT_PATH));
+        }
+        // runc sets HOME from passwd when the environment has none.
+        if !ev.run_env.iter().any(|(k, _)| k == "HOME") {
+            env.push(format!(
+                "HOME={}",
+                sandbox::user::home_dir(&lowers, user.uid)
+            ));
+        }
+        let dirs = self.step_dirs()?;
+        let upper = dirs.path().join("upper");
+        let work = dirs.path().join("work");
+        std::fs::create_dir(&upper)?;
+        std::fs::create_dir(&work)?;
+        let network = match (run.network, self.shared.network) {
+            (Network::None, _) | (Network::Default, Network::None) => sandbox::Network::None,
+            _ => sandbox::Network::Host,
+        };
+        let mut mounts = Vec::new();
+        let mut keep_alive = Vec::new();
+        for m in &ev.mounts {
+            if let Some(mount) = self.run_mount(m, &mut env, dirs.path(), &mut keep_alive)? {
+                mounts.push(mount);
+            }
+        }
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let spec = sandbox::RunSpec {
+            rootfs: sandbox::RootFs::Overlay {
+                lowers,
+                upper: upper.clone(),
+                work,
+            },
+            argv: argv.to_vec(),
+            env,
+            cwd,
+            user,
+            hostname: "buildkitsandbox".to_string(),
+            network,
+            mounts,
+            etc: sandbox::EtcFiles::defaults("buildkitsandbox", &host_resolv),
+        };
+        let mut tail: VecDeque<String> = VecDeque::new();
+        let progress = self.shared.progress.clone();
+        let code = {
+            let _permit = self.shared.run_permit();
+            let running = sandbox::spawn(&self.shared.helper, &spec)?;
+            self.shared.register_killer(running.killer());
+            running.wait(|_, line| {
+                let line = String::from_utf8_lossy(line).into_owned();
+                if tail.len() == 10 {
+                    tail.pop_front();
+                }
+                tail.push_back(line.clone());
+                progress.log(id, line);
+            })?
+        };
+        drop(keep_alive);
+        if code != 0 {
+            let last: Vec<String> = tail.into_iter().collect();
+            let shown = if last.is_empty() {
+                String::new()
+            } else {
+                format!("\nlast output:\n  {}", last.join("\n  "))
+            };
+            bail!(
+                "process {:?} did not complete successfully: exit code: {code}{shown}",
+                argv.join(" ")
+            );
+        }
+        self.commit(&upper)
+    }
+}
+
+/// The identity a RUN gets, as runc sets it up: the primary group is
+/// always the first supplementary group too.
+pub fn run_user(lowers: &[PathBuf], spec: &str) -> Result<sandbox::User> {
+    let mut user = sandbox::user::resolve(lowers, spec)?;
+    user.additional_gids.retain(|g| *g != user.gid);
+    user.additional_gids.insert(0, user.gid);
+    Ok(user)
+}
+
+fn is_only_heredoc(text: &str, name: &str) -> bool {
+    let t = text.trim();
+    let rest = t
+        .strip_prefix("<<-")
+        .or_else(|| t.strip_prefix("<<"))
+        .unwrap_or("");
+    let rest = rest.trim_matches(|c| c == '"' || c == '\'');
+    !t.is_empty() && rest == name
+}
