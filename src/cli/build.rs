@@ -108,8 +108,10 @@ pub struct BuildArgs {
 
 /// Runs `builder build`.
 pub fn run(args: BuildArgs) -> Result<i32> {
-    let (file_name, text, dockerfile_path) = read_dockerfile(&args)?;
-    let df = match crate::dockerfile::parse(&text) {
+    let (file_name, bytes, dockerfile_path) = read_dockerfile(&args)?;
+    // Bytes that are not UTF-8 are read as BuildKit reads them (see dockerfile::parse_bytes).
+    let text = crate::dockerfile::decode(&bytes);
+    let df = match crate::dockerfile::parse_bytes(&bytes) {
         Ok(df) => df,
         Err(diag) => bail!("{}", diag.in_file(file_name)),
     };
@@ -289,8 +291,8 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The Dockerfile: name for messages, text, and its path when it is a file.
-fn read_dockerfile(args: &BuildArgs) -> Result<(String, String, Option<PathBuf>)> {
+/// The Dockerfile: name for messages, its bytes, and its path when it is a file.
+fn read_dockerfile(args: &BuildArgs) -> Result<(String, Vec<u8>, Option<PathBuf>)> {
     let path = match &args.file {
         Some(f) if f == "-" => {
             let (name, text) = super::read_dockerfile(Path::new("-"))?;

@@ -141,6 +141,13 @@ impl Plan {
         self.waves.iter().flatten().copied().collect()
     }
 
+    /// The stage `COPY --from=NAME` or `RUN --mount=from=NAME` names, as BuildKit finds it:
+    /// case-insensitive, the last stage of the file with that name.
+    pub fn stage_named(&self, name: &str) -> Option<usize> {
+        let names: Vec<Option<String>> = self.stages.iter().map(|s| s.name.clone()).collect();
+        stages::StageNames::new(&names).find(name)
+    }
+
     /// An evaluator for stage `index` on top of an image whose config has `base_env`.
     pub fn evaluator(&self, index: usize, base_env: &[(String, String)]) -> StageEvaluator<'_> {
         StageEvaluator::new(self, index, base_env)
