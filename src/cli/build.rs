@@ -108,6 +108,11 @@ pub struct BuildArgs {
 
 /// Runs `builder build`.
 pub fn run(args: BuildArgs) -> Result<i32> {
+    // Before any work: only the host's platform can be built (no emulation yet).
+    let platform = match &args.platform {
+        Some(p) => Some(crate::plan::platform::native_target(p, &Platform::host())?),
+        None => None,
+    };
     let (file_name, bytes, dockerfile_path) = read_dockerfile(&args)?;
     // Bytes that are not UTF-8 are read as BuildKit reads them (see dockerfile::parse_bytes).
     let text = crate::dockerfile::decode(&bytes);
@@ -116,10 +121,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         Err(diag) => bail!("{}", diag.in_file(file_name)),
     };
     let build_args = parse_build_args(&args.build_args)?;
-    let platform = match &args.platform {
-        Some(p) => Some(Platform::parse(p).map_err(|e| anyhow!("--platform {p}: {e:?}"))?),
-        None => None,
-    };
+
     let opts = PlanOptions {
         build_args,
         target: args.target.clone(),
