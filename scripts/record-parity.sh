@@ -7,7 +7,10 @@
 # registry on 127.0.0.1:5000 (start-registry.sh) and dockerd 26.1 mirroring docker.io to it
 # (start-dockerd.sh). The base image `busybox:latest` is this repo's scripts/mkrootfs-busybox.sh
 # rootfs as one layer (umoci + skopeo), pushed as 127.0.0.1:5000/library/busybox:latest, so the
-# cases' `FROM busybox` resolves to it. STOP_DOCKERD=1 stops dockerd at the end.
+# cases' `FROM busybox` resolves to it. Per-case base images (a case's `base` file) are made by
+# tests/parity/bases.rs from the same rootfs and pushed as 127.0.0.1:5000/library/NAME:latest.
+# Cases with an `expect-error` file must fail; their build log becomes expected-error.json.
+# STOP_DOCKERD=1 stops dockerd at the end. DOCKER_HOST selects another dockerd (same mirror).
 # Env: PARITY_OUT (work dir, default /tmp/parity-record), TOOLS, CARGO_TARGET_DIR (passed on).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,12 +52,31 @@ filter=$(IFS=,; echo "$*")
 cd "$REPO"
 PARITY_OUT=$OUT PARITY_CASES=$filter cargo test -q --test parity -- --ignored --exact prepare_contexts >/dev/null
 
+echo "== per-case base images"
+for b in "$OUT"/bases/*/; do
+  [ -d "$b" ] || continue
+  name=$(basename "$b")
+  skopeo copy -q --dest-tls-verify=false "oci:$b:latest" "docker://$REG/library/$name:latest"
+  "${DOCKER[@]}" pull -q "$name:latest" >/dev/null
+  want=$(skopeo inspect --tls-verify=false --raw --config "docker://$REG/library/$name:latest" | sha256sum | cut -d' ' -f1)
+  have=$("${DOCKER[@]}" image inspect -f '{{.Id}}' "$name:latest")
+  [ "sha256:$want" = "$have" ] || { echo "dockerd's $name:latest is $have, registry has sha256:$want" >&2; exit 1; }
+  echo "-- $name"
+done
+
 echo "== docker builds"
 for d in "$OUT"/cases/*/; do
   name=$(basename "$d")
   mapfile -t args <"$d/docker-args"
   tag=parity/$name:latest
   echo "-- $name"
+  if [ -e "$d/expect-error" ]; then
+    if "${DOCKER[@]}" build --progress=plain -t "$tag" -f "$d/ctx/Dockerfile" "${args[@]}" "$d/ctx" >"$d/build.log" 2>&1; then
+      echo "docker built $name, which has expect-error (log: $d/build.log)" >&2; exit 1
+    fi
+    grep '^ERROR: ' "$d/build.log" | tail -1
+    continue
+  fi
   if ! "${DOCKER[@]}" build --progress=plain -t "$tag" -f "$d/ctx/Dockerfile" "${args[@]}" "$d/ctx" >"$d/build.log" 2>&1; then
     tail -30 "$d/build.log" >&2; echo "docker build failed for $name (log: $d/build.log)" >&2; exit 1
   fi
