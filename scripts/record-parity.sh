@@ -17,7 +17,33 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 TOOLS=${TOOLS:-/work/shared/tools}
 OUT=${PARITY_OUT:-/tmp/parity-record}
 REG=127.0.0.1:5000
-DOCKER=(env DOCKER_BUILDKIT=1 /usr/bin/docker)
+# The docker CLI: 26.1 with buildx 0.13 (Debian trixie's docker-cli + docker-buildx, unpacked under
+# $CLI_ROOT), whose failure output is `Dockerfile:N`, the excerpt and `ERROR: failed to solve: ...`
+# (expected-error.json needs them; Debian 12's 20.10 CLI prints neither). DOCKER_CLI overrides it.
+CLI_ROOT=${CLI_ROOT:-/tmp/docker26-cli}
+fetch_cli() {
+  local R=$CLI_ROOT A=$CLI_ROOT.apt
+  [ -x "$R/usr/bin/docker" ] && [ -x "$R/usr/libexec/docker/cli-plugins/docker-buildx" ] && return 0
+  mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/etc" "$A/debs"
+  local M; M=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    grep -E '^[[:space:]]*(deb|URIs:)[[:space:]]' | grep -oE 'https?://[^[:space:]]+' | grep -E '/debian/?$' | head -1 || true)
+  [ -n "$M" ] || { echo "no Debian mirror in the apt sources" >&2; return 1; }
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $M trixie main" >"$A/etc/sources.list"
+  local o=(-o Dir::Etc::SourceList="$A/etc/sources.list" -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$A/lists"
+           -o Dir::Cache="$A/cache" -o Dir::State::status=/dev/null -o APT::Sandbox::User=root -q)
+  apt-get "${o[@]}" update >/dev/null
+  (cd "$A/debs" && rm -f ./*.deb && apt-get "${o[@]}" download docker-cli docker-buildx >/dev/null)
+  rm -rf "$R"; mkdir -p "$R"
+  for d in "$A"/debs/*.deb; do dpkg -x "$d" "$R"; done
+}
+if [ -z "${DOCKER_CLI:-}" ]; then
+  fetch_cli
+  mkdir -p "$CLI_ROOT/config/cli-plugins"
+  ln -sf "$CLI_ROOT/usr/libexec/docker/cli-plugins/docker-buildx" "$CLI_ROOT/config/cli-plugins/docker-buildx"
+  DOCKER=(env DOCKER_CONFIG="$CLI_ROOT/config" "$CLI_ROOT/usr/bin/docker")
+else
+  DOCKER=(env DOCKER_BUILDKIT=1 "$DOCKER_CLI")
+fi
 ENVPATH=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 need=(umoci skopeo busybox-static tar gzip bzip2 xz-utils)
@@ -28,7 +54,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 "$TOOLS/start-registry.sh"
-"$TOOLS/start-dockerd.sh"
+# A dockerd of your own (same registry mirror) can be named with DOCKER_HOST instead.
+[ -n "${DOCKER_HOST:-}" ] || "$TOOLS/start-dockerd.sh"
 
 rm -rf "$OUT"; mkdir -p "$OUT"
 echo "== base image"

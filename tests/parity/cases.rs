@@ -52,7 +52,7 @@ pub fn suite_dir() -> PathBuf {
 }
 
 /// All cases, sorted by name, optionally filtered by `PARITY_CASES` (comma-separated name
-/// prefixes) and `PARITY_KIND` (`run` or `norun`).
+/// prefixes or case numbers) and `PARITY_KIND` (`run` or `norun`).
 pub fn load_cases() -> Result<Vec<Case>> {
     let root = suite_dir().join("cases");
     let mut names: Vec<String> = std::fs::read_dir(&root)
@@ -74,7 +74,7 @@ pub fn load_cases() -> Result<Vec<Case>> {
     let kind = std::env::var("PARITY_KIND").ok();
     let mut cases = Vec::new();
     for name in names {
-        if !only.is_empty() && !only.iter().any(|p| name.starts_with(p.as_str())) {
+        if !only.is_empty() && !only.iter().any(|p| selects(p, &name)) {
             continue;
         }
         let case = load_case(&root.join(&name))?;
@@ -86,6 +86,16 @@ pub fn load_cases() -> Result<Vec<Case>> {
         cases.push(case);
     }
     Ok(cases)
+}
+
+/// Whether `PARITY_CASES` prefix `p` selects case `name`: a number selects that case number only
+/// (`10` is `10-…`, not `100-…`), anything else is a plain name prefix.
+pub fn selects(p: &str, name: &str) -> bool {
+    if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+        name.strip_prefix(p).is_some_and(|r| r.starts_with('-'))
+    } else {
+        name.starts_with(p)
+    }
 }
 
 /// Reads one case directory's metadata.

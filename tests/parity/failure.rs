@@ -4,7 +4,8 @@
 //!
 //! - `error`: Docker's last `ERROR: ...` line, exactly as printed (`ERROR: failed to solve: ...`)
 //! - `source`: the Dockerfile excerpt Docker printed above it (`Dockerfile:N`, the `>>>` line and
-//!   its neighbours), empty when it printed none
+//!   its neighbours), empty when it printed none; lines over [`MAX_SOURCE_LINE`] bytes are cut
+//!   (marked `…`), so a case about a huge line does not copy it into its expectation
 //! - `line`: that N, or `null`
 //! - `builder_must_contain`: the fragments
 //!
@@ -14,6 +15,20 @@
 use super::cases::Case;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
+
+/// Longest excerpt line kept in full in `source`.
+pub const MAX_SOURCE_LINE: usize = 300;
+
+fn cut(line: &str) -> String {
+    if line.len() <= MAX_SOURCE_LINE {
+        return line.to_string();
+    }
+    let mut end = MAX_SOURCE_LINE;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end])
+}
 
 /// Docker's error (last `ERROR: ` line) and the Dockerfile excerpt before it, from a
 /// `docker build --progress=plain` log.
@@ -32,7 +47,7 @@ pub fn parse_docker_log(log: &str) -> Result<(String, Vec<String>, Option<u64>)>
         if lines[start + 1..err_at].iter().all(|l| {
             l.starts_with("----") || l.trim_start().starts_with(|c: char| c.is_ascii_digit())
         }) {
-            source = lines[start..err_at].iter().map(|s| s.to_string()).collect();
+            source = lines[start..err_at].iter().map(|s| cut(s)).collect();
             line = lines[start]["Dockerfile:".len()..].parse().ok();
         }
     }

@@ -296,6 +296,16 @@ fn docker_errors_parse_and_builder_errors_are_checked() -> Result<()> {
     let (_, source, line) = failure::parse_docker_log("x\nERROR: failed to solve: bad\n")?;
     assert!(source.is_empty() && line.is_none());
     assert!(failure::parse_docker_log("all good\n").is_err());
+    let long = format!(
+        "Dockerfile:2\n--------------------\n   2 | >>> RUN {}\n--------------------\nERROR: failed to solve: x\n",
+        "a".repeat(1000)
+    );
+    let (_, source, _) = failure::parse_docker_log(&long)?;
+    assert_eq!(
+        source[2].len(),
+        failure::MAX_SOURCE_LINE + "…".len(),
+        "long lines cut"
+    );
 
     assert!(failure::names_line("e/Dockerfile:12:1: COPY failed", 12));
     assert!(!failure::names_line("Dockerfile:123: x", 12));
@@ -320,4 +330,15 @@ fn docker_errors_parse_and_builder_errors_are_checked() -> Result<()> {
     );
     assert!(failure::check(&expected, true, "")[0].starts_with("builder built it"));
     Ok(())
+}
+
+#[test]
+fn case_numbers_select_one_case() {
+    use super::cases::selects;
+    assert!(selects("10", "10-copy-empty-dir"));
+    assert!(!selects("10", "100-scratch-chown"));
+    assert!(selects("100", "100-scratch-chown"));
+    assert!(selects("01", "01-copy-file-to-dir"));
+    assert!(selects("1", "1-x") && !selects("1", "10-x"));
+    assert!(selects("deep", "deep-x") && !selects("deep", "62-deep"));
 }
