@@ -19,7 +19,6 @@ mod failure;
 mod lister;
 #[path = "parity/selftests.rs"]
 mod selftests;
-#[allow(dead_code)]
 #[path = "support/mod.rs"]
 mod support;
 

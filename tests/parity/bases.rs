@@ -57,6 +57,11 @@ pub fn history(name: &str) -> Result<Vec<(String, bool)>> {
     Ok(h)
 }
 
+/// Extended attributes of one entry: (name, value).
+type Xattrs<'a> = &'a [(&'a str, &'a [u8])];
+/// A file of a generated layer: path, mode, content, xattrs.
+type GenFile<'a> = (&'a str, u32, &'a [u8], Xattrs<'a>);
+
 /// A tar header with fixed owner and mtime.
 fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
@@ -70,12 +75,9 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
 }
 
 /// A layer of directories (`name/`) and files (name, mode, content, xattrs).
-fn layer(
-    dirs: &[(&str, &[(&str, &[u8])])],
-    files: &[(&str, u32, &[u8], &[(&str, &[u8])])],
-) -> Vec<u8> {
+fn layer(dirs: &[(&str, Xattrs)], files: &[GenFile]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
-    let pax = |b: &mut tar::Builder<Vec<u8>>, x: &[(&str, &[u8])]| {
+    let pax = |b: &mut tar::Builder<Vec<u8>>, x: Xattrs| {
         if !x.is_empty() {
             let recs: Vec<(String, &[u8])> = x
                 .iter()
