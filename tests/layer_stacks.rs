@@ -3,8 +3,9 @@
 //! mount, and long chains overflow `mount(2)`'s one-page option string. Every overlay the
 //! project mounts must take them: RUN, COPY, WORKDIR, the read-only views of `COPY --from` and
 //! `RUN --mount=from=`, `--output type=local` and `builder run`. Docker 26.1 / BuildKit 0.13
-//! builds all of these; beyond 125 layers it fails with "max depth exceeded" (moby's
-//! `layer.maxLayerDepth`), and so must builder, naming the step.
+//! builds all of these (parity cases 62–74); its overlay2 driver puts a new layer or mount on at
+//! most 128 layers, so an image may hold 129 but nothing runs on it ("max depth exceeded",
+//! cases 119–123), and so must builder, naming the step.
 
 mod support;
 
@@ -176,28 +177,28 @@ fn deep_chains_of_runs_and_copies() {
     assert_eq!(w.run_in("deep", "cat /count /after-runs"), "120\na\n");
 }
 
-/// A Dockerfile with a 125-layer stage `deep` (the most Docker stacks) read every way an
+/// A Dockerfile with a 128-layer stage `deep` (the deepest Docker still reads) read every way an
 /// overlay is mounted: COPY --from (file and directory), RUN --mount=from=, --output
 /// type=local and builder run.
 #[test]
-fn a_125_layer_chain_is_read_through_every_overlay() {
+fn a_128_layer_chain_is_read_through_every_overlay() {
     let w = World::new();
     let mut df = String::from("FROM busybox AS deep\n");
-    // 1 base layer + 124 steps = 125 layers; half of them identical.
+    // 1 base layer + 127 steps = 128 layers; half of them identical.
     for i in 0..62 {
         df.push_str(&format!("RUN mkdir -p /d && echo {i} > /d/f{i}\n"));
         if i < 61 {
             df.push_str("RUN true\n");
         }
     }
-    df.push_str("COPY a.txt /d/last\n");
+    df.push_str("RUN true\nRUN true\nRUN true\nCOPY a.txt /d/last\n");
     df.push_str(
         "FROM busybox\nCOPY --from=deep /d/f61 /one\nCOPY --from=deep /d /all/\n\
          RUN --mount=type=bind,from=deep,source=/d,target=/m ls /m | wc -l > /mounted\n",
     );
     let ctx = w.context("ctx", &df, &[("a.txt", "a\n")]);
     w.build_ok(&["-t", "deep", "--target", "deep"], &ctx);
-    assert_eq!(diff_ids(&w.config("deep")).len(), 125);
+    assert_eq!(diff_ids(&w.config("deep")).len(), 128);
     assert_eq!(w.run_in("deep", "cat /d/f0 /d/f61 /d/last"), "0\n61\na\n");
 
     w.build_ok(&["-t", "reader"], &ctx);
@@ -220,20 +221,36 @@ fn a_125_layer_chain_is_read_through_every_overlay() {
     assert!(out.join("bin/busybox").is_file());
 }
 
-/// Layer 126 is Docker's "max depth exceeded"; builder says so at the step that adds it.
+/// 129 layers build; a step on them is Docker's "max depth exceeded", and so is reading the
+/// 129-layer stage with COPY --from: builder says so at the step.
 #[test]
-fn more_than_125_layers_is_max_depth_exceeded_at_the_step() {
+fn a_step_on_129_layers_is_max_depth_exceeded_at_the_step() {
     let w = World::new();
-    let mut df = String::from("FROM busybox\n");
-    for i in 0..125 {
-        df.push_str(&format!("RUN echo {i} > /f{i}\n"));
+    let mut df = String::from("FROM busybox AS deep\n");
+    for i in 0..128 {
+        df.push_str(&format!("COPY a.txt /f{i}\n"));
     }
-    let ctx = w.context("ctx", &df, &[]);
-    let err = w.build_err(&["-t", "too-deep"], &ctx);
+    let ctx = w.context("ctx", &df, &[("a.txt", "a\n")]);
+    w.build_ok(&["-t", "d129"], &ctx);
+    assert_eq!(diff_ids(&w.config("d129")).len(), 129);
+    let ctx = w.context(
+        "run",
+        &format!("{df}RUN ls / > /list\n"),
+        &[("a.txt", "a\n")],
+    );
+    let err = w.build_err(&["-t", "d130"], &ctx);
     assert!(err.contains("max depth exceeded"), "{err}");
-    // Line 126 holds the 125th RUN: the 126th layer.
-    assert!(err.contains("Dockerfile:126"), "{err}");
-    assert!(err.contains("125"), "{err}");
+    // Line 130 holds the RUN that would be layer 130.
+    assert!(err.contains("Dockerfile:130"), "{err}");
+
+    let ctx = w.context(
+        "from",
+        &format!("{df}FROM busybox\nCOPY --from=deep /f1 /f1\n"),
+        &[("a.txt", "a\n")],
+    );
+    let err = w.build_err(&["-t", "reads-129"], &ctx);
+    assert!(err.contains("max depth exceeded"), "{err}");
+    assert!(err.contains("Dockerfile:131"), "{err}");
 }
 
 /// A layer tar holding one file `name` with `content`.
@@ -298,8 +315,8 @@ fn push_stacked_image(layers: &[Vec<u8>], dest: &str) {
 }
 
 /// Base images from a registry: one whose diff_ids repeat, one with 100 layers. Both build
-/// with RUN and COPY on top (Docker builds both), and the 100-layer one takes 25 more layers,
-/// not 26.
+/// with RUN and COPY on top (Docker builds both), and the 100-layer one takes 29 more layers,
+/// not 30.
 #[test]
 fn base_images_with_repeated_and_many_layers() {
     let reg = Registry::start(Auth::Plain);
@@ -345,13 +362,13 @@ fn base_images_with_repeated_and_many_layers() {
     let hundred = format!("{}/stacks/hundred:latest", reg.addr);
     push_stacked_image(&layers, &hundred);
     let mut df = format!("FROM {hundred}\n");
-    for i in 0..24 {
+    for i in 0..28 {
         df.push_str(&format!("COPY a.txt /c{i}\n"));
     }
     df.push_str("RUN ls /l | wc -l > /count\n");
     let ctx = w.context("hundred", &df, &[("a.txt", "a\n")]);
     w.build_ok(&["--registry-config", &regcfg, "-t", "on-hundred"], &ctx);
-    assert_eq!(diff_ids(&w.config("on-hundred")).len(), 125);
+    assert_eq!(diff_ids(&w.config("on-hundred")).len(), 129);
     assert_eq!(
         w.run_in("on-hundred", "cat /count /l/1 /l/99"),
         "99\n1\n99\n"
@@ -360,5 +377,5 @@ fn base_images_with_repeated_and_many_layers() {
     let ctx = w.context("over", &format!("{df}RUN true\n"), &[("a.txt", "a\n")]);
     let err = w.build_err(&["--registry-config", &regcfg, "-t", "over"], &ctx);
     assert!(err.contains("max depth exceeded"), "{err}");
-    assert!(err.contains("Dockerfile:27"), "{err}");
+    assert!(err.contains("Dockerfile:31"), "{err}");
 }

@@ -24,18 +24,34 @@ pub use metadata::set_env;
 pub use run::run_user;
 pub use workdir::normalize_workdir;
 
-/// The most layers an image may stack: Docker's overlay2 driver refuses a
-/// longer chain (moby `layer.maxLayerDepth`), so no image it could not run
-/// is ever produced here.
-pub const MAX_LAYER_DEPTH: usize = 125;
+/// The most layers a new layer or mount may sit on. Docker 26.1's overlay2
+/// driver refuses more lower dirs (moby `overlay2.maxDepth`, "max depth
+/// exceeded"): an image may hold `MAX_LOWER_DEPTH + 1` = 129 layers, but no
+/// step runs on a 129-layer parent and a 129-layer stage cannot be read by
+/// `COPY --from` or `RUN --mount=from=` (parity cases 119–123). builder
+/// keeps the same limit so that what it builds, Docker can build on.
+pub const MAX_LOWER_DEPTH: usize = 128;
 
-/// Docker's error for a chain longer than [`MAX_LAYER_DEPTH`], with the
+/// Docker's error for a chain deeper than [`MAX_LOWER_DEPTH`], with the
 /// count and what to do.
 fn max_depth_error(what: &str) -> anyhow::Error {
     anyhow!(
-        "max depth exceeded: {what}, and an image stacks at most {MAX_LAYER_DEPTH} layers \
-         (merge RUN/COPY steps, or copy the result into a fresh stage)"
+        "max depth exceeded: {what}, and a layer or mount sits on at most {MAX_LOWER_DEPTH} \
+         layers, as Docker's overlay2 (merge RUN/COPY steps, or copy the result into a fresh \
+         stage)"
     )
+}
+
+/// Refuses to read `image` (by `COPY --from`, `RUN --mount=from=`) when a
+/// mount over it would exceed [`MAX_LOWER_DEPTH`], as Docker does.
+fn check_readable(image: &StageImage, from: &str) -> Result<()> {
+    if image.layers.len() > MAX_LOWER_DEPTH {
+        return Err(max_depth_error(&format!(
+            "{from} has {} layers",
+            image.layers.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Where COPY --from and RUN --mount=from read: a finished stage or image.
@@ -77,7 +93,7 @@ impl<'a> StageRunner<'a> {
 
     /// Runs ONBUILD triggers of the base, then every step; returns the image.
     pub fn run(mut self) -> Result<StageImage> {
-        if self.image.layers.len() > MAX_LAYER_DEPTH {
+        if self.image.layers.len() > MAX_LOWER_DEPTH + 1 {
             let from = &self.stage.from;
             let err = max_depth_error(&format!(
                 "the base image has {} layers",
@@ -136,12 +152,12 @@ impl<'a> StageRunner<'a> {
     /// the cache (no mount, no extraction, no process).
     fn cached_step(&mut self, step: &Step, ev: &Evaluated, id: usize) -> Result<bool> {
         let (key, layered) = self.step_key(ev).map_err(|e| self.located(step, e))?;
-        if layered && self.image.layers.len() >= MAX_LAYER_DEPTH {
+        if layered && self.image.layers.len() > MAX_LOWER_DEPTH {
             return Err(self.located(
                 step,
                 max_depth_error(&format!(
-                    "this step would add layer {}",
-                    self.image.layers.len() + 1
+                    "this step would run on {} layers",
+                    self.image.layers.len()
                 )),
             ));
         }
@@ -295,8 +311,10 @@ impl<'a> StageRunner<'a> {
         let reference = self
             .stage_ref(from, by_index)
             .unwrap_or_else(|| SourceRef::Image(from.to_string()));
-        (self.sources)(&reference)
-            .ok_or_else(|| anyhow!("COPY --from={from}: source not available"))
+        let image = (self.sources)(&reference)
+            .ok_or_else(|| anyhow!("COPY --from={from}: source not available"))?;
+        check_readable(&image, from)?;
+        Ok(image)
     }
 
     /// The earlier stage `from` names: by index, else by name as the plan resolved it.

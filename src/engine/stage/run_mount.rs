@@ -41,6 +41,7 @@ impl StageRunner<'_> {
                             .unwrap_or_else(|| SourceRef::Image(from.clone()));
                         let img = (self.sources)(&r)
                             .ok_or_else(|| anyhow!("--mount from={from}: not available"))?;
+                        super::check_readable(&img, from)?;
                         let lowers = self.shared.lowers(&img)?;
                         // The sandbox runs in another process, so the stage's
                         // files are copied out of a read-only overlay.
