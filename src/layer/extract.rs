@@ -1,7 +1,7 @@
 //! Safe extraction of a layer tar into a snapshot directory in overlayfs format.
 //!
 //! Input may be gzip, zstd, bzip2, xz or plain (detected by magic). OCI whiteouts become overlay
-//! whiteouts (`.wh.x` → 0:0 char device `x`; `.wh..wh..opq` → `trusted.overlay.opaque=y`).
+//! whiteouts (`.wh.x` → 0:0 char device `x`; `.wh..wh..opq` → `trusted.overlay.opaque=y`, `user.overlay.opaque=y` in a user namespace).
 //! Every write happens relative to a directory fd resolved by [`Root`], so no entry — `../`,
 //! absolute names, symlinked parents, symlink chains, hardlinks to outside — can touch anything
 //! outside `dest`. The diffID (sha256 of the uncompressed stream) and the blob digest are computed
@@ -201,7 +201,8 @@ impl<'a> Extractor<'a> {
         if let Some(target) = name.strip_prefix(b".wh.") {
             let (dir, _) = self.parent(parent_comps)?;
             if target == b".wh..opq" {
-                return xattrs::set(&fd_path(&dir, b"."), b"trusted.overlay.opaque", b"y")
+                let xattr = xattrs::opaque_xattr().to_bytes();
+                return xattrs::set(&fd_path(&dir, b"."), xattr, b"y")
                     .context("marking directory opaque");
             }
             if target.starts_with(b".wh.") {

@@ -9,7 +9,7 @@ mod planned;
 mod root;
 mod tarheader;
 mod write;
-mod xattrs;
+pub mod xattrs;
 
 pub use compress::{
     compress, compress_file, compress_many, compress_to, decompress, detect, CompressedBlob,
