@@ -261,11 +261,11 @@ impl<'a> Extractor<'a> {
                 .context("creating file")?;
                 let mut file = File::from(fd);
                 copy_buf(entry, &mut file, &mut self.buf).context("writing file content")?;
-                fchown(
+                squash_unmapped(fchown(
                     &file,
                     Some(Uid::from_raw(meta.uid)),
                     Some(Gid::from_raw(meta.gid)),
-                )
+                ))
                 .context("chown")?;
                 for (k, v) in &meta.xattrs {
                     set_xattr_tolerant(xattrs::fset(file.as_fd(), k, v), k)?;
@@ -363,13 +363,13 @@ impl<'a> Extractor<'a> {
     /// goes first). Symlinks keep their 0777 mode and get no xattrs (Linux refuses user.* there).
     fn apply_meta(&self, dir: &OwnedFd, name: &[u8], meta: &Meta, symlink: bool) -> Result<()> {
         let n = OsStr::from_bytes(name);
-        fchownat(
+        squash_unmapped(fchownat(
             dir,
             n,
             Some(Uid::from_raw(meta.uid)),
             Some(Gid::from_raw(meta.gid)),
             AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
+        ))
         .context("chown")?;
         if !symlink {
             let p = fd_path(dir, name);
@@ -462,5 +462,15 @@ fn copy_buf<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> std::io:
         };
         w.write_all(&buf[..n])?;
         total += n as u64;
+    }
+}
+
+/// In a user namespace with a single-ID map (no /etc/subuid ranges; builder
+/// warned when it entered it) an owner outside the map cannot be set
+/// (EINVAL): the file keeps the namespace's root as owner ("squashed").
+fn squash_unmapped(r: nix::Result<()>) -> nix::Result<()> {
+    match r {
+        Err(Errno::EINVAL) if xattrs::in_user_namespace() => Ok(()),
+        other => other,
     }
 }

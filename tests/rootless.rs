@@ -1,0 +1,286 @@
+//! Level 2 (rootless) with real parts: a test user made with `useradd`, its
+//! /etc/subuid and /etc/subgid ranges, the setuid `newuidmap`/`newgidmap`
+//! of Debian's `uidmap`, builder run as that user through `setpriv` with its
+//! own store under `$XDG_DATA_HOME`. Its images must equal root's to the
+//! byte. Needs root (to make the user), busybox-static and uidmap.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+use support::run_ok_all as run_ok;
+
+/// The user with subordinate ranges, and one without any.
+const USER: &str = "builder-rl";
+const USER_NO_RANGES: &str = "builder-rl1";
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_builder")
+}
+
+fn sh(cmd: &str) {
+    let o = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Makes both users (kept if they exist) and uidmap; the first gets the
+/// range 300000-365535 (whatever useradd gave it is replaced), the second
+/// none.
+fn users() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if Command::new("sh")
+            .args(["-c", "command -v newuidmap"])
+            .output()
+            .is_ok_and(|o| !o.status.success())
+        {
+            sh("apt-get install -y -q uidmap >/dev/null 2>&1 || \
+                (apt-get update -q >/dev/null && apt-get install -y -q uidmap >/dev/null)");
+        }
+        for u in [USER, USER_NO_RANGES] {
+            sh(&format!("id -u {u} >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin {u}"));
+            for f in ["/etc/subuid", "/etc/subgid"] {
+                sh(&format!("sed -i '/^{u}:/d' {f}"));
+            }
+        }
+        sh(&format!("echo {USER}:300000:65536 >> /etc/subuid"));
+        sh(&format!("echo {USER}:300000:65536 >> /etc/subgid"));
+    });
+}
+
+/// A scratch dir everyone can enter (the test users read the context).
+fn scratch() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("rootless-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// builder as `user` (setpriv), with `home` as HOME and XDG_DATA_HOME.
+fn as_user(user: &str, home: &Path) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid", user, "--regid", user, "--init-groups", "--", bin()])
+        .env_remove("BUILDER_ROOT")
+        .env_remove("BUILDER_ISOLATION")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"));
+    c
+}
+
+fn as_root(store: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.env("BUILDER_ROOT", store)
+        .env_remove("BUILDER_ISOLATION")
+        .env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+fn output(cmd: &mut Command) -> (bool, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
+    );
+    (status.success(), text)
+}
+
+/// A store holding the busybox rootfs as `busybox:latest`, imported by root
+/// (the user cannot read root-owned files with their owners), copied into
+/// `dest` and given to `owner` when set.
+fn seeded_store(dest: &Path, owner: Option<&str>) {
+    static SEED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let seed = SEED.get_or_init(|| {
+        let seed = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rootless-seed-store");
+        let _ = fs::remove_dir_all(&seed);
+        let rootfs = support::busybox_rootfs("rootless-busybox-rootfs");
+        run_ok(as_root(&seed).args(["import", "--source-date-epoch", "0"]).args([
+            "--env",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "-t",
+            "busybox:latest",
+            rootfs.to_str().unwrap(),
+        ]));
+        seed
+    });
+    fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    sh(&format!("cp -a {} {}", seed.display(), dest.display()));
+    if let Some(u) = owner {
+        // The whole home: dest is HOME/data/builder.
+        let home = dest.ancestors().nth(2).unwrap();
+        sh(&format!("chown -R {u}: {}", home.display()));
+    }
+}
+
+const DOCKERFILE: &str = "\
+FROM busybox:latest
+RUN mkdir -p /data/a /data/b && echo one > /data/a/x && echo two > /data/b/y \\
+ && chown 1000:1000 /data/a/x && chown 33:44 /data/b && chmod 4755 /data/a/x \\
+ && chmod 2755 /data/b && ln /data/b/y /data/b/hard && rm -rf /root \\
+ && rm -rf /usr/local && mkdir -p /usr/local/bin && echo k > /usr/local/bin/k
+COPY f.txt /data/f.txt
+RUN chown 65534:65534 /data/f.txt && rm /data/b/hard
+";
+
+fn context(dir: &Path) -> PathBuf {
+    let ctx = dir.join("ctx");
+    fs::create_dir(&ctx).unwrap();
+    fs::write(ctx.join("Dockerfile"), DOCKERFILE).unwrap();
+    fs::write(ctx.join("f.txt"), "hello\n").unwrap();
+    sh(&format!("chmod -R a+rX {}", ctx.display()));
+    ctx
+}
+
+fn diff_ids(inspect_json: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(inspect_json).unwrap();
+    v["Manifest"]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn rootless_build_equals_the_root_build_and_runs() {
+    users();
+    let dir = scratch();
+    let ctx = context(dir.path());
+    let build = |c: &mut Command, iid: &Path| {
+        let out = run_ok(c.args(["build", "--source-date-epoch", "0", "--progress", "plain"]).args([
+            "--iidfile",
+            iid.to_str().unwrap(),
+            "-t",
+            "t:1",
+            ctx.to_str().unwrap(),
+        ]));
+        (fs::read_to_string(iid).unwrap(), out)
+    };
+
+    let root_store = dir.path().join("root-store");
+    seeded_store(&root_store, None);
+    let (root_iid, _) = build(&mut as_root(&root_store), &dir.path().join("root.iid"));
+
+    let home = dir.path().join("home");
+    seeded_store(&home.join("data/builder"), Some(USER));
+    let iid = home.join("user.iid");
+    let (user_iid, log) = build(&mut as_user(USER, &home), &iid);
+    assert!(!log.contains("warning"), "a range map needs no warning:\n{log}");
+    assert_eq!(user_iid, root_iid, "rootless image differs from root's:\n{log}");
+    let inspect = |c: &mut Command| run_ok(c.args(["inspect", "t:1"]));
+    let (root_layers, user_layers) = (
+        diff_ids(&inspect(&mut as_root(&root_store))),
+        diff_ids(&inspect(&mut as_user(USER, &home))),
+    );
+    assert_eq!(user_layers.len(), 4);
+    assert_eq!(user_layers, root_layers);
+
+    // The owners inside are the image's; on the host they are the user's
+    // subordinate ids (1000 in the image = 300000 + 999).
+    let out = run_ok(as_user(USER, &home).args([
+        "run",
+        "--rm",
+        "t:1",
+        "sh",
+        "-c",
+        "id -u; stat -c '%u:%g %a' /data/a/x /data/b /data/f.txt; cat /data/a/x; ls /dev/null /proc/1",
+    ]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.starts_with(&["0", "1000:1000 4755", "33:44 2755", "65534:65534 644", "one"]), "{out}");
+    let snapshots = home.join("data/builder/snapshots");
+    let found = Command::new("find")
+        .args([snapshots.to_str().unwrap(), "-path", "*/data/a/x", "-uid", "300999"])
+        .output()
+        .unwrap();
+    assert!(
+        !found.stdout.is_empty(),
+        "no snapshot file owned by host uid 300999 under {}",
+        snapshots.display()
+    );
+}
+
+#[test]
+fn info_names_the_level_and_why() {
+    users();
+    let dir = scratch();
+    let (ok, root_info) = output(as_root(&dir.path().join("s")).arg("info"));
+    assert!(ok, "{root_info}");
+    assert!(root_info.starts_with("isolation: namespaces\n"), "{root_info}");
+    assert!(root_info.contains("\nkernel: "), "{root_info}");
+
+    let home = dir.path().join("home");
+    let (ok, info) = output(as_user(USER, &home).arg("info"));
+    assert!(ok, "{info}");
+    assert!(info.starts_with("isolation: rootless\n"), "{info}");
+    assert!(info.contains("subuid ranges: 300000-365535 (65536)"), "{info}");
+    assert!(info.contains("newuidmap: /"), "{info}");
+    assert!(
+        info.contains(&format!("store: {}", home.join("data/builder").display())),
+        "{info}"
+    );
+
+    let (ok, info) = output(as_user(USER_NO_RANGES, &home).arg("info"));
+    assert!(ok, "{info}");
+    assert!(info.starts_with("isolation: rootless\n"), "{info}");
+    assert!(info.contains("subuid ranges: none"), "{info}");
+}
+
+#[test]
+fn forced_levels_that_cannot_work_say_what_is_missing() {
+    users();
+    let dir = scratch();
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    sh(&format!("chown {USER}: {}", home.display()));
+    let ctx = context(dir.path());
+    for (level, expect) in [
+        ("namespaces", "needs root with CAP_SYS_ADMIN"),
+        ("chroot", "not implemented yet"),
+    ] {
+        let (ok, out) = output(
+            as_user(USER, &home)
+                .args(["build", "--isolation", level])
+                .arg(&ctx),
+        );
+        assert!(!ok, "--isolation {level} should fail:\n{out}");
+        assert!(out.contains(expect), "--isolation {level}:\n{out}");
+        assert!(out.contains("hostUsers: false"), "no fixes listed:\n{out}");
+        assert!(!out.contains("EPERM") && !out.contains("EINVAL"), "{out}");
+    }
+}
+
+#[test]
+fn single_id_map_warns_and_builds_root_owned_files() {
+    users();
+    let dir = scratch();
+    let home = dir.path().join("home");
+    seeded_store(&home.join("data/builder"), Some(USER_NO_RANGES));
+    let ctx = dir.path().join("ctx1");
+    fs::create_dir(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:latest\nRUN echo hi > /hi && id -u > /uid\n",
+    )
+    .unwrap();
+    sh(&format!("chmod -R a+rX {}", ctx.display()));
+    let (ok, out) = output(as_user(USER_NO_RANGES, &home).args(["build", "-t", "s:1"]).arg(&ctx));
+    assert!(ok, "{out}");
+    assert!(out.contains("warning:") && out.contains("no /etc/subuid"), "{out}");
+    let out = run_ok(as_user(USER_NO_RANGES, &home).args(["run", "--rm", "s:1", "cat", "/hi", "/uid"]));
+    assert!(out.contains("hi\n0\n"), "{out}");
+}
