@@ -46,7 +46,9 @@ fn users() {
                 (apt-get update -q >/dev/null && apt-get install -y -q uidmap >/dev/null)");
         }
         for u in [USER, USER_NO_RANGES] {
-            sh(&format!("id -u {u} >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin {u}"));
+            sh(&format!(
+                "id -u {u} >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin {u}"
+            ));
             for f in ["/etc/subuid", "/etc/subgid"] {
                 sh(&format!("sed -i '/^{u}:/d' {f}"));
             }
@@ -69,12 +71,20 @@ fn scratch() -> tempfile::TempDir {
 /// builder as `user` (setpriv), with `home` as HOME and XDG_DATA_HOME.
 fn as_user(user: &str, home: &Path) -> Command {
     let mut c = Command::new("setpriv");
-    c.args(["--reuid", user, "--regid", user, "--init-groups", "--", bin()])
-        .env_remove("BUILDER_ROOT")
-        .env_remove("BUILDER_ISOLATION")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"));
+    c.args([
+        "--reuid",
+        user,
+        "--regid",
+        user,
+        "--init-groups",
+        "--",
+        bin(),
+    ])
+    .env_remove("BUILDER_ROOT")
+    .env_remove("BUILDER_ISOLATION")
+    .env_remove("SOURCE_DATE_EPOCH")
+    .env("HOME", home)
+    .env("XDG_DATA_HOME", home.join("data"));
     c
 }
 
@@ -109,13 +119,17 @@ fn seeded_store(dest: &Path, owner: Option<&str>) {
         let seed = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rootless-seed-store");
         let _ = fs::remove_dir_all(&seed);
         let rootfs = support::busybox_rootfs("rootless-busybox-rootfs");
-        run_ok(as_root(&seed).args(["import", "--source-date-epoch", "0"]).args([
-            "--env",
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "-t",
-            "busybox:latest",
-            rootfs.to_str().unwrap(),
-        ]));
+        run_ok(
+            as_root(&seed)
+                .args(["import", "--source-date-epoch", "0"])
+                .args([
+                    "--env",
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "-t",
+                    "busybox:latest",
+                    rootfs.to_str().unwrap(),
+                ]),
+        );
         seed
     });
     fs::create_dir_all(dest.parent().unwrap()).unwrap();
@@ -162,13 +176,16 @@ fn rootless_build_equals_the_root_build_and_runs() {
     let dir = scratch();
     let ctx = context(dir.path());
     let build = |c: &mut Command, iid: &Path| {
-        let out = run_ok(c.args(["build", "--source-date-epoch", "0", "--progress", "plain"]).args([
-            "--iidfile",
-            iid.to_str().unwrap(),
-            "-t",
-            "t:1",
-            ctx.to_str().unwrap(),
-        ]));
+        let out = run_ok(
+            c.args(["build", "--source-date-epoch", "0", "--progress", "plain"])
+                .args([
+                    "--iidfile",
+                    iid.to_str().unwrap(),
+                    "-t",
+                    "t:1",
+                    ctx.to_str().unwrap(),
+                ]),
+        );
         (fs::read_to_string(iid).unwrap(), out)
     };
 
@@ -180,8 +197,14 @@ fn rootless_build_equals_the_root_build_and_runs() {
     seeded_store(&home.join("data/builder"), Some(USER));
     let iid = home.join("user.iid");
     let (user_iid, log) = build(&mut as_user(USER, &home), &iid);
-    assert!(!log.contains("warning"), "a range map needs no warning:\n{log}");
-    assert_eq!(user_iid, root_iid, "rootless image differs from root's:\n{log}");
+    assert!(
+        !log.contains("warning"),
+        "a range map needs no warning:\n{log}"
+    );
+    assert_eq!(
+        user_iid, root_iid,
+        "rootless image differs from root's:\n{log}"
+    );
     let inspect = |c: &mut Command| run_ok(c.args(["inspect", "t:1"]));
     let (root_layers, user_layers) = (
         diff_ids(&inspect(&mut as_root(&root_store))),
@@ -201,10 +224,25 @@ fn rootless_build_equals_the_root_build_and_runs() {
         "id -u; stat -c '%u:%g %a' /data/a/x /data/b /data/f.txt; cat /data/a/x; ls /dev/null /proc/1",
     ]));
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines.starts_with(&["0", "1000:1000 4755", "33:44 2755", "65534:65534 644", "one"]), "{out}");
+    assert!(
+        lines.starts_with(&[
+            "0",
+            "1000:1000 4755",
+            "33:44 2755",
+            "65534:65534 644",
+            "one"
+        ]),
+        "{out}"
+    );
     let snapshots = home.join("data/builder/snapshots");
     let found = Command::new("find")
-        .args([snapshots.to_str().unwrap(), "-path", "*/data/a/x", "-uid", "300999"])
+        .args([
+            snapshots.to_str().unwrap(),
+            "-path",
+            "*/data/a/x",
+            "-uid",
+            "300999",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -220,14 +258,20 @@ fn info_names_the_level_and_why() {
     let dir = scratch();
     let (ok, root_info) = output(as_root(&dir.path().join("s")).arg("info"));
     assert!(ok, "{root_info}");
-    assert!(root_info.starts_with("isolation: namespaces\n"), "{root_info}");
+    assert!(
+        root_info.starts_with("isolation: namespaces\n"),
+        "{root_info}"
+    );
     assert!(root_info.contains("\nkernel: "), "{root_info}");
 
     let home = dir.path().join("home");
     let (ok, info) = output(as_user(USER, &home).arg("info"));
     assert!(ok, "{info}");
     assert!(info.starts_with("isolation: rootless\n"), "{info}");
-    assert!(info.contains("subuid ranges: 300000-365535 (65536)"), "{info}");
+    assert!(
+        info.contains("subuid ranges: 300000-365535 (65536)"),
+        "{info}"
+    );
     assert!(info.contains("newuidmap: /"), "{info}");
     assert!(
         info.contains(&format!("store: {}", home.join("data/builder").display())),
@@ -278,9 +322,17 @@ fn single_id_map_warns_and_builds_root_owned_files() {
     )
     .unwrap();
     sh(&format!("chmod -R a+rX {}", ctx.display()));
-    let (ok, out) = output(as_user(USER_NO_RANGES, &home).args(["build", "-t", "s:1"]).arg(&ctx));
+    let (ok, out) = output(
+        as_user(USER_NO_RANGES, &home)
+            .args(["build", "-t", "s:1"])
+            .arg(&ctx),
+    );
     assert!(ok, "{out}");
-    assert!(out.contains("warning:") && out.contains("no /etc/subuid"), "{out}");
-    let out = run_ok(as_user(USER_NO_RANGES, &home).args(["run", "--rm", "s:1", "cat", "/hi", "/uid"]));
+    assert!(
+        out.contains("warning:") && out.contains("no /etc/subuid"),
+        "{out}"
+    );
+    let out =
+        run_ok(as_user(USER_NO_RANGES, &home).args(["run", "--rm", "s:1", "cat", "/hi", "/uid"]));
     assert!(out.contains("hi\n0\n"), "{out}");
 }
