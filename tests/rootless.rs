@@ -250,6 +250,24 @@ fn rootless_build_equals_the_root_build_and_runs() {
         "no snapshot file owned by host uid 300999 under {}",
         snapshots.display()
     );
+
+    // Snapshots extracted from the layer blobs in the namespace: owners,
+    // setuid bits and the opaque /usr/local (user.overlay.opaque) survive.
+    fs::remove_dir_all(&snapshots).unwrap();
+    fs::create_dir(&snapshots).unwrap();
+    sh(&format!("chown {USER}: {}", snapshots.display()));
+    let out = run_ok(as_user(USER, &home).args([
+        "run",
+        "--rm",
+        "t:1",
+        "sh",
+        "-c",
+        "stat -c '%u:%g %a' /data/a/x /data/b; ls /usr/local; ls /root 2>&1 || echo gone",
+    ]));
+    assert!(
+        out.starts_with("1000:1000 4755\n33:44 2755\nbin\n") && out.contains("gone"),
+        "{out}"
+    );
 }
 
 #[test]
