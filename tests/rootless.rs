@@ -354,3 +354,61 @@ fn single_id_map_warns_and_builds_root_owned_files() {
         run_ok(as_user(USER_NO_RANGES, &home).args(["run", "--rm", "s:1", "cat", "/hi", "/uid"]));
     assert!(out.contains("hi\n0\n"), "{out}");
 }
+
+/// Root without CAP_SYS_ADMIN (a container's default capabilities, with
+/// seccomp allowing unshare): the identity map, same image as level 1.
+#[test]
+fn root_without_cap_sys_admin_builds_the_same_image_in_a_user_namespace() {
+    let dir = scratch();
+    let ctx = context(dir.path());
+    let no_admin = |store: &Path| {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--bounding-set",
+            "-sys_admin",
+            "--inh-caps",
+            "-sys_admin",
+            "--",
+            bin(),
+        ])
+        .env("BUILDER_ROOT", store)
+        .env_remove("BUILDER_ISOLATION")
+        .env_remove("SOURCE_DATE_EPOCH");
+        c
+    };
+    let (ok, info) = output(no_admin(&dir.path().join("s")).arg("info"));
+    assert!(ok, "{info}");
+    assert!(info.starts_with("isolation: rootless\n"), "{info}");
+    assert!(info.contains("no CAP_SYS_ADMIN"), "{info}");
+    assert!(info.contains("every id to itself"), "{info}");
+
+    let mut iids = Vec::new();
+    for (name, admin) in [("admin", true), ("no-admin", false)] {
+        let store = dir.path().join(name);
+        seeded_store(&store, None);
+        let mut c = if admin {
+            as_root(&store)
+        } else {
+            no_admin(&store)
+        };
+        let iid = dir.path().join(format!("{name}.iid"));
+        run_ok(
+            c.args(["build", "--source-date-epoch", "0", "--iidfile"])
+                .args([iid.to_str().unwrap(), "-t", "t:1", ctx.to_str().unwrap()]),
+        );
+        iids.push(fs::read_to_string(&iid).unwrap());
+    }
+    assert_eq!(iids[0], iids[1], "level 2 as root differs from level 1");
+    let out = run_ok(no_admin(&dir.path().join("no-admin")).args([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "t:1",
+        "stat",
+        "-c",
+        "%u:%g %a",
+        "/data/a/x",
+    ]));
+    assert!(out.starts_with("1000:1000 4755\n"), "{out}");
+}

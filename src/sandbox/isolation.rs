@@ -71,6 +71,9 @@ pub struct Probe {
     pub user: Option<String>,
     /// CAP_SYS_ADMIN in the effective set.
     pub sys_admin: bool,
+    /// CAP_SETUID and CAP_SETGID in the effective set (any ID map can be
+    /// written).
+    pub set_ids: bool,
     /// Already in a non-initial user namespace.
     pub in_userns: bool,
     /// `Ok` if a forked child could unshare a user namespace, else why not.
@@ -102,6 +105,9 @@ impl Probe {
                 caps::Capability::CAP_SYS_ADMIN,
             )
             .unwrap_or(false),
+            set_ids: [caps::Capability::CAP_SETUID, caps::Capability::CAP_SETGID]
+                .into_iter()
+                .all(|c| caps::has_cap(None, caps::CapSet::Effective, c).unwrap_or(false)),
             in_userns: userns::in_user_namespace(),
             userns: try_unshare_user(),
             kernel: nix::sys::utsname::uname()
@@ -117,6 +123,9 @@ impl Probe {
 
     /// The id map a re-exec would use.
     pub fn id_map(&self) -> IdMap {
+        if self.euid == 0 && self.set_ids {
+            return IdMap::Identity;
+        }
         match (&self.newuidmap, &self.newgidmap) {
             (Some(u), Some(g)) if !self.subuid.is_empty() && !self.subgid.is_empty() => {
                 IdMap::Ranges {
@@ -216,7 +225,7 @@ impl Probe {
 
     /// The warning a single-ID map deserves, if it is used.
     pub fn single_map_warning(&self) -> Option<String> {
-        if self.id_map() != IdMap::Single || self.euid == 0 {
+        if self.id_map() != IdMap::Single {
             return None;
         }
         let missing = if self.newuidmap.is_none() || self.newgidmap.is_none() {
@@ -363,6 +372,14 @@ pub fn report(probe: &Probe, choice: Choice, root: &Path) -> String {
     out += &format!("newgidmap: {}\n", tool(&probe.newgidmap));
     out += &format!("subuid ranges: {}\n", ranges(&probe.subuid));
     out += &format!("subgid ranges: {}\n", ranges(&probe.subgid));
+    out += &format!(
+        "id map for rootless: {}\n",
+        match probe.id_map() {
+            IdMap::Ranges { .. } => "0 → the user, 1… → the subordinate ranges (newuidmap)",
+            IdMap::Identity => "every id to itself (root with CAP_SETUID and CAP_SETGID)",
+            IdMap::Single => "0 → the user only (other owners are squashed)",
+        }
+    );
     out += &format!("store: {}\n", root.display());
     out
 }
@@ -377,6 +394,7 @@ mod tests {
             egid: euid,
             user: None,
             sys_admin,
+            set_ids: euid == 0,
             in_userns: false,
             userns: if userns {
                 Ok(())
@@ -397,6 +415,8 @@ mod tests {
         assert_eq!(l, Level::Namespaces);
         let (l, _) = probe(1000, false, true).choose(Choice::Auto).unwrap();
         assert_eq!(l, Level::Rootless(IdMap::Single));
+        let (l, _) = probe(0, false, true).choose(Choice::Auto).unwrap();
+        assert_eq!(l, Level::Rootless(IdMap::Identity), "root keeps its ids");
         let (l, why) = probe(0, false, false).choose(Choice::Auto).unwrap();
         assert_eq!(l, Level::Chroot);
         assert!(why.contains("root without CAP_SYS_ADMIN"), "{why}");

@@ -46,6 +46,9 @@ pub enum IdMap {
     },
     /// Only 0 → the user: files owned by other ids cannot be created.
     Single,
+    /// Every id this process has, mapped to itself: root with CAP_SETUID and
+    /// CAP_SETGID (but without CAP_SYS_ADMIN) may write any map.
+    Identity,
 }
 
 pub use crate::layer::xattrs::in_user_namespace;
@@ -205,6 +208,14 @@ fn write_maps(pid: u32, map: &IdMap) -> Result<()> {
                 }
             }
         }
+        IdMap::Identity => {
+            let dir = format!("/proc/{pid}");
+            for kind in ["uid", "gid"] {
+                let own = std::fs::read_to_string(format!("/proc/self/{kind}_map"))?;
+                std::fs::write(format!("{dir}/{kind}_map"), identity_map(&own))
+                    .with_context(|| format!("writing the child's {kind} map"))?;
+            }
+        }
         IdMap::Single => {
             let dir = format!("/proc/{pid}");
             std::fs::write(format!("{dir}/setgroups"), "deny")
@@ -216,6 +227,27 @@ fn write_maps(pid: u32, map: &IdMap) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A map giving the child every id of `own` (this process's map), each
+/// mapped to itself — but never the whole initial map `0 0 4294967295`: the
+/// child must see that it is in a user namespace ([`in_user_namespace`]
+/// reads the map), so the last id, 4294967294, is left out.
+fn identity_map(own: &str) -> String {
+    own.lines()
+        .filter_map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let count = if f[..] == [0, 0, 4294967295] {
+                f[2] - 1
+            } else {
+                *f.get(2)?
+            };
+            (f.len() == 3).then(|| format!("{} {} {count}\n", f[0], f[0]))
+        })
+        .collect()
 }
 
 /// In the re-executed child (when [`REEXEC_ENV`] is set): enters the user
@@ -300,6 +332,15 @@ mod tests {
             }]
         );
         assert!(parse_subids(text, "dave", 5).is_empty());
+    }
+
+    #[test]
+    fn identity_maps_keep_the_inside_ids() {
+        assert_eq!(
+            identity_map("         0     100000      65536\n  65536  1000 1\n"),
+            "0 0 65536\n65536 65536 1\n"
+        );
+        assert_eq!(identity_map("0 0 4294967295\n"), "0 0 4294967294\n");
     }
 
     #[test]
