@@ -412,3 +412,41 @@ fn root_without_cap_sys_admin_builds_the_same_image_in_a_user_namespace() {
     ]));
     assert!(out.starts_with("1000:1000 4755\n"), "{out}");
 }
+
+/// Neither level works (root without CAP_SYS_ADMIN where no user namespace
+/// can be created — here a user namespace whose max_user_namespaces is 0):
+/// info says chroot and why, a build fails with the fixes, not an errno.
+#[test]
+fn no_level_works_and_the_error_lists_the_fixes() {
+    let dir = scratch();
+    let ctx = context(dir.path());
+    let script = format!(
+        "echo 0 > /proc/sys/user/max_user_namespaces && \
+         setpriv --bounding-set -sys_admin --inh-caps -sys_admin {b} info && \
+         exec setpriv --bounding-set -sys_admin --inh-caps -sys_admin {b} build -q {ctx}",
+        b = bin(),
+        ctx = ctx.display()
+    );
+    let (ok, out) = output(
+        Command::new("unshare")
+            .args(["--user", "--map-root-user", "sh", "-c", &script])
+            .env("BUILDER_ROOT", dir.path().join("s"))
+            .env_remove("BUILDER_ISOLATION"),
+    );
+    assert!(!ok, "the build should fail:\n{out}");
+    assert!(out.starts_with("isolation: chroot"), "{out}");
+    assert!(
+        out.contains("user namespaces: unavailable: unshare(CLONE_NEWUSER)"),
+        "{out}"
+    );
+    let error = &out[out.find("error:").expect("an error line")..];
+    assert!(error.contains("no isolation level works here"), "{error}");
+    for fix in [
+        "hostUsers: false",
+        "seccomp=unconfined",
+        "/etc/subuid",
+        "volume",
+    ] {
+        assert!(error.contains(fix), "missing {fix:?}:\n{error}");
+    }
+}
