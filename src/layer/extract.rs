@@ -468,7 +468,7 @@ fn copy_buf<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> std::io:
 /// In a user namespace with a single-ID map (no /etc/subuid ranges; builder
 /// warned when it entered it) an owner outside the map cannot be set
 /// (EINVAL): the file keeps the namespace's root as owner ("squashed").
-fn squash_unmapped(r: nix::Result<()>) -> nix::Result<()> {
+pub fn squash_unmapped(r: nix::Result<()>) -> nix::Result<()> {
     match r {
         Err(Errno::EINVAL) if xattrs::in_user_namespace() => Ok(()),
         other => other,

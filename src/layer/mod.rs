@@ -16,6 +16,6 @@ pub use compress::{
     Compression, StreamFormat,
 };
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
-pub use extract::{extract, ExtractError, ExtractOptions, Extracted};
+pub use extract::{extract, squash_unmapped, ExtractError, ExtractOptions, Extracted};
 pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
 pub use write::{read_xattrs, write, write_to, SourceKind, WriteOptions, WrittenLayer};

@@ -289,6 +289,18 @@ fn try_unshare_user() -> std::result::Result<(), String> {
 /// to go on in this process, `Ok(Some(code))` when it ran re-executed in a
 /// user namespace. `needs_sandbox` commands fail at the chroot level.
 pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<i32>> {
+    // Level 1's common case needs no probe child.
+    if matches!(choice, Choice::Auto | Choice::Namespaces)
+        && nix::unistd::geteuid().is_root()
+        && caps::has_cap(
+            None,
+            caps::CapSet::Effective,
+            caps::Capability::CAP_SYS_ADMIN,
+        )
+        .unwrap_or(false)
+    {
+        return Ok(None);
+    }
     let probe = Probe::run();
     let (level, reason) = probe.choose(choice)?;
     match level {
