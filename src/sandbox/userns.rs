@@ -20,7 +20,8 @@ use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 
-/// Set in the re-executed child: `READ_FD,WRITE_FD` of the handshake pipes.
+/// Set in the re-executed child: `READ_FD,WRITE_FD` of the handshake pipes
+/// and the parent's pid.
 pub const REEXEC_ENV: &str = "_BUILDER_USERNS_FDS";
 
 /// One range of subordinate ids: `count` ids from `start`.
@@ -126,7 +127,12 @@ pub fn reexec(map: &IdMap, root: &Path) -> Result<i32> {
     for fd in [&to_child_w, &to_parent_r] {
         fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
     }
-    let fds = format!("{},{}", to_child_r.as_raw_fd(), to_parent_w.as_raw_fd());
+    let fds = format!(
+        "{},{},{}",
+        to_child_r.as_raw_fd(),
+        to_parent_w.as_raw_fd(),
+        std::process::id()
+    );
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(std::env::args_os().skip(1))
         .env(REEXEC_ENV, fds)
@@ -141,9 +147,7 @@ pub fn reexec(map: &IdMap, root: &Path) -> Result<i32> {
     drop((to_child_r, to_parent_w));
     let mut from_child = std::fs::File::from(to_parent_r);
     let mut to_child = std::fs::File::from(to_child_w);
-    // Ctrl-C reaches the child too (same process group); the parent only
-    // waits for it.
-    ignore_stop_signals();
+    forward_stop_signals(child.id());
     let mut byte = [0u8; 1];
     let handshake = match from_child.read(&mut byte) {
         Ok(1) => write_maps(child.id(), map),
@@ -168,11 +172,30 @@ pub fn reexec(map: &IdMap, root: &Path) -> Result<i32> {
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
-fn ignore_stop_signals() {
+/// The re-executed child, for the signal handler.
+static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = CHILD.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// SIGTERM and SIGHUP sent to this process (a CI job being cancelled) are
+/// passed on to `child`; SIGINT and SIGQUIT from the terminal reach it
+/// anyway (same process group), so this process ignores them and waits.
+fn forward_stop_signals(child: u32) {
     use nix::sys::signal::{signal, SigHandler, Signal};
-    for s in [Signal::SIGINT, Signal::SIGQUIT, Signal::SIGTERM] {
+    CHILD.store(child as i32, std::sync::atomic::Ordering::Relaxed);
+    for s in [Signal::SIGINT, Signal::SIGQUIT] {
         // SAFETY: SIG_IGN installs no handler code.
         let _ = unsafe { signal(s, SigHandler::SigIgn) };
+    }
+    for s in [Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only loads an atomic and calls kill(2).
+        let _ = unsafe { signal(s, SigHandler::Handler(forward)) };
     }
 }
 
@@ -262,8 +285,8 @@ pub fn enter_if_reexecuted() -> Result<()> {
     std::env::remove_var(REEXEC_ENV);
     let fds = fds.to_string_lossy().into_owned();
     let parsed: Vec<i32> = fds.split(',').filter_map(|f| f.parse().ok()).collect();
-    let [from_parent, to_parent] = parsed[..] else {
-        bail!("{REEXEC_ENV}={fds}: expected two fds");
+    let [from_parent, to_parent, parent] = parsed[..] else {
+        bail!("{REEXEC_ENV}={fds}: expected two fds and a pid");
     };
     // SAFETY: the parent passed these inherited pipe ends to this process
     // only; nothing else owns them.
@@ -276,17 +299,6 @@ pub fn enter_if_reexecuted() -> Result<()> {
     for f in [&from_parent, &to_parent] {
         fcntl(f, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
     }
-    // The namespace must not outlive the user's process.
-    // SAFETY: plain prctl with integer arguments.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
     unshare(CloneFlags::CLONE_NEWUSER).context("creating the user namespace")?;
     (&to_parent).write_all(b"1")?;
     drop(to_parent);
@@ -298,6 +310,21 @@ pub fn enter_if_reexecuted() -> Result<()> {
     let root_g = nix::unistd::Gid::from_raw(0);
     nix::unistd::setresgid(root_g, root_g, root_g).context("becoming gid 0 in the namespace")?;
     nix::unistd::setresuid(root, root, root).context("becoming uid 0 in the namespace")?;
+    // The namespace must not outlive the user's process (set after the
+    // credential change, which may clear it).
+    // SAFETY: plain prctl with integer arguments.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    if nix::unistd::getppid().as_raw() != parent {
+        bail!("the parent builder process ended");
+    }
     unshare(CloneFlags::CLONE_NEWNS).context("creating the mount namespace")?;
     mount(
         None::<&str>,
