@@ -450,3 +450,57 @@ fn no_level_works_and_the_error_lists_the_fixes() {
         assert!(error.contains(fix), "missing {fix:?}:\n{error}");
     }
 }
+
+/// SIGTERM to the user's builder (a cancelled CI job) reaches the
+/// re-executed one in the namespace: the build stops and its RUN is gone.
+#[test]
+fn sigterm_stops_the_build_in_the_namespace() {
+    users();
+    let dir = scratch();
+    let home = dir.path().join("home");
+    seeded_store(&home.join("data/builder"), Some(USER));
+    let ctx = dir.path().join("ctx-sleep");
+    fs::create_dir(&ctx).unwrap();
+    // A marker argument so only this test's sleep is looked for.
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:latest\nRUN sleep 3617\n",
+    )
+    .unwrap();
+    sh(&format!("chmod -R a+rX {}", ctx.display()));
+    let mut child = as_user(USER, &home)
+        .args(["build", "--no-cache", "-q"])
+        .arg(&ctx)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sleeping = || {
+        Command::new("pgrep")
+            .args(["-u", USER, "-f", "sleep 3617"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let start = std::time::Instant::now();
+    while !sleeping() {
+        assert!(start.elapsed().as_secs() < 30, "the RUN never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // setpriv exec'd builder: this pid is the user's (parent) builder.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed().as_secs() < 20, "builder ignored SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!sleeping(), "the RUN outlived the build");
+}
