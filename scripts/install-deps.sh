@@ -3,7 +3,7 @@
 # Idempotent; needs root (apt-get).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-want=(docker-registry apache2-utils busybox-static skopeo umoci runc oci-image-tool openssl curl xz-utils bzip2 zstd ca-certificates)
+want=(docker-registry apache2-utils busybox-static skopeo umoci runc oci-image-tool openssl curl xz-utils bzip2 zstd ca-certificates uidmap)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

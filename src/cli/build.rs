@@ -18,6 +18,10 @@ use crate::registry::Reference;
 /// Options of `builder build`, named as `docker build` / `docker buildx build` names them.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
+    /// How builds are isolated: `auto` (the best level available, see `builder info`),
+    /// `namespaces` (root with CAP_SYS_ADMIN), `rootless` (a user namespace), `chroot`.
+    #[arg(long, value_enum)]
+    pub isolation: Option<crate::sandbox::isolation::Choice>,
     /// The Dockerfile (default: CONTEXT/Dockerfile; `-` reads it from stdin).
     #[arg(short = 'f', long = "file")]
     pub file: Option<String>,

@@ -7,6 +7,7 @@ pub mod build;
 pub mod debug;
 pub mod images;
 pub mod import;
+pub mod info;
 pub mod inspect;
 pub mod login;
 pub mod logout;
@@ -62,6 +63,8 @@ pub enum Command {
     Login(login::LoginArgs),
     /// Log out from a registry.
     Logout(logout::LogoutArgs),
+    /// Show the isolation level builder uses here and why.
+    Info(info::InfoArgs),
     // Subcommands are added here, one line each: `Name(name::NameArgs),`
     /// The sandbox helper of a RUN step (internal).
     #[command(name = "__sandbox-child", hide = true)]
@@ -70,7 +73,19 @@ pub enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
+    if let Err(err) = crate::sandbox::userns::enter_if_reexecuted() {
+        eprintln!("error: entering the user namespace: {err:#}");
+        return 1;
+    }
     let cli = Cli::parse();
+    match isolate(&cli.command) {
+        Ok(None) => {}
+        Ok(Some(code)) => return code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return 1;
+        }
+    }
     let result: anyhow::Result<i32> = match cli.command {
         Command::Build(args) => build::run(args),
         Command::Debug(args) => debug::run(args),
@@ -86,6 +101,7 @@ pub fn main() -> i32 {
         Command::Save(args) => save::run(args),
         Command::Login(args) => login::run(args),
         Command::Logout(args) => logout::run(args),
+        Command::Info(args) => info::run(args),
         Command::SandboxChild(args) => sandbox_child::run(args),
     };
     match result {
@@ -95,6 +111,24 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Picks the isolation level for commands that run the sandbox or create or
+/// remove files with other owners in the store: `Some(exit code)` when the
+/// command ran re-executed in a user namespace (rootless), `None` to run it
+/// here.
+fn isolate(command: &Command) -> anyhow::Result<Option<i32>> {
+    use crate::sandbox::isolation::{self, Choice};
+    let (flag, needs_sandbox) = match command {
+        Command::Build(a) => (a.isolation, true),
+        Command::Run(a) => (a.isolation, true),
+        Command::Import(_) | Command::Pull(_) | Command::Rmi(_) | Command::Prune(_) => {
+            (None, false)
+        }
+        _ => return Ok(None),
+    };
+    let choice = Choice::resolve(flag)?;
+    isolation::enter(choice, needs_sandbox, &crate::store::Store::default_root())
 }
 
 /// Reads a Dockerfile from a path, or from stdin for `-`; returns the name

@@ -15,6 +15,10 @@ use crate::sandbox::{self, Stream};
 #[derive(Debug, Args)]
 #[command(trailing_var_arg = true)]
 pub struct RunArgs {
+    /// How builds are isolated: `auto` (the best level available, see `builder info`),
+    /// `namespaces` (root with CAP_SYS_ADMIN), `rootless` (a user namespace), `chroot`.
+    #[arg(long, value_enum)]
+    pub isolation: Option<crate::sandbox::isolation::Choice>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Remove the container's filesystem afterwards (always done; accepted for docker compatibility).

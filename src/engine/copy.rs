@@ -206,7 +206,12 @@ fn copy_file(
         Err(e) => return Err(with_path(e, dst)),
     };
     copy_bytes(&mut input, &mut out, meta.len()).map_err(|e| with_path(e, dst))?;
-    std::os::unix::fs::fchown(&out, Some(uid), Some(gid)).map_err(|e| with_path(e, dst))?;
+    crate::layer::squash_unmapped(nix::unistd::fchown(
+        &out,
+        Some(Uid::from_raw(uid)),
+        Some(Gid::from_raw(gid)),
+    ))
+    .map_err(|e| with_path(e.into(), dst))?;
     // chmod after chown: chown clears setuid/setgid bits.
     out.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| with_path(e, dst))?;
@@ -280,13 +285,13 @@ pub fn mkdir_all(dir: &Path, owner: (u32, u32)) -> io::Result<()> {
 }
 
 fn chown_nofollow(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
-    fchownat(
+    crate::layer::squash_unmapped(fchownat(
         nix::fcntl::AT_FDCWD,
         path,
         Some(Uid::from_raw(uid)),
         Some(Gid::from_raw(gid)),
         FchownatFlags::AT_SYMLINK_NOFOLLOW,
-    )
+    ))
     .map_err(|e| with_path(e.into(), path))
 }
 

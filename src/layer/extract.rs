@@ -1,7 +1,7 @@
 //! Safe extraction of a layer tar into a snapshot directory in overlayfs format.
 //!
 //! Input may be gzip, zstd, bzip2, xz or plain (detected by magic). OCI whiteouts become overlay
-//! whiteouts (`.wh.x` → 0:0 char device `x`; `.wh..wh..opq` → `trusted.overlay.opaque=y`).
+//! whiteouts (`.wh.x` → 0:0 char device `x`; `.wh..wh..opq` → `trusted.overlay.opaque=y`, `user.overlay.opaque=y` in a user namespace).
 //! Every write happens relative to a directory fd resolved by [`Root`], so no entry — `../`,
 //! absolute names, symlinked parents, symlink chains, hardlinks to outside — can touch anything
 //! outside `dest`. The diffID (sha256 of the uncompressed stream) and the blob digest are computed
@@ -201,7 +201,8 @@ impl<'a> Extractor<'a> {
         if let Some(target) = name.strip_prefix(b".wh.") {
             let (dir, _) = self.parent(parent_comps)?;
             if target == b".wh..opq" {
-                return xattrs::set(&fd_path(&dir, b"."), b"trusted.overlay.opaque", b"y")
+                let xattr = xattrs::opaque_xattr().to_bytes();
+                return xattrs::set(&fd_path(&dir, b"."), xattr, b"y")
                     .context("marking directory opaque");
             }
             if target.starts_with(b".wh.") {
@@ -260,11 +261,11 @@ impl<'a> Extractor<'a> {
                 .context("creating file")?;
                 let mut file = File::from(fd);
                 copy_buf(entry, &mut file, &mut self.buf).context("writing file content")?;
-                fchown(
+                squash_unmapped(fchown(
                     &file,
                     Some(Uid::from_raw(meta.uid)),
                     Some(Gid::from_raw(meta.gid)),
-                )
+                ))
                 .context("chown")?;
                 for (k, v) in &meta.xattrs {
                     set_xattr_tolerant(xattrs::fset(file.as_fd(), k, v), k)?;
@@ -362,13 +363,13 @@ impl<'a> Extractor<'a> {
     /// goes first). Symlinks keep their 0777 mode and get no xattrs (Linux refuses user.* there).
     fn apply_meta(&self, dir: &OwnedFd, name: &[u8], meta: &Meta, symlink: bool) -> Result<()> {
         let n = OsStr::from_bytes(name);
-        fchownat(
+        squash_unmapped(fchownat(
             dir,
             n,
             Some(Uid::from_raw(meta.uid)),
             Some(Gid::from_raw(meta.gid)),
             AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
+        ))
         .context("chown")?;
         if !symlink {
             let p = fd_path(dir, name);
@@ -461,5 +462,15 @@ fn copy_buf<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> std::io:
         };
         w.write_all(&buf[..n])?;
         total += n as u64;
+    }
+}
+
+/// In a user namespace with a single-ID map (no /etc/subuid ranges; builder
+/// warned when it entered it) an owner outside the map cannot be set
+/// (EINVAL): the file keeps the namespace's root as owner ("squashed").
+pub fn squash_unmapped(r: nix::Result<()>) -> nix::Result<()> {
+    match r {
+        Err(Errno::EINVAL) if xattrs::in_user_namespace() => Ok(()),
+        other => other,
     }
 }

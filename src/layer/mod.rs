@@ -9,13 +9,13 @@ mod planned;
 mod root;
 mod tarheader;
 mod write;
-mod xattrs;
+pub mod xattrs;
 
 pub use compress::{
     compress, compress_file, compress_many, compress_to, decompress, detect, CompressedBlob,
     Compression, StreamFormat,
 };
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
-pub use extract::{extract, ExtractError, ExtractOptions, Extracted};
+pub use extract::{extract, squash_unmapped, ExtractError, ExtractOptions, Extracted};
 pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
 pub use write::{read_xattrs, write, write_to, SourceKind, WriteOptions, WrittenLayer};

@@ -6,6 +6,26 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+/// Whether this process runs in a user namespace other than the initial one
+/// (its uid map is not the identity over all 2³² ids): overlays are then
+/// mounted with `userxattr` and mark opaque dirs with `user.overlay.opaque`.
+pub fn in_user_namespace() -> bool {
+    static IN_USERNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN_USERNS.get_or_init(|| match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
+        Err(_) => false,
+    })
+}
+
+/// The xattr overlayfs marks opaque directories with in this process.
+pub fn opaque_xattr() -> &'static std::ffi::CStr {
+    if in_user_namespace() {
+        c"user.overlay.opaque"
+    } else {
+        c"trusted.overlay.opaque"
+    }
+}
+
 fn cpath(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))

@@ -25,7 +25,9 @@
 //! [`run`] blocks; call it from `tokio::task::spawn_blocking`.
 
 mod cleanup;
+mod dev;
 mod init;
+pub mod isolation;
 mod mountapi;
 mod net;
 pub mod overlay;
@@ -35,6 +37,7 @@ mod rootfs;
 pub mod spec;
 mod supervisor;
 pub mod user;
+pub mod userns;
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;

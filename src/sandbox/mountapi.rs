@@ -87,3 +87,57 @@ pub(super) fn attach(tree: &OwnedFd, target: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A new detached mount of a file system without a source (`proc`,
+/// `sysfs`), nosuid, nodev and noexec, for attaching later.
+pub(super) fn fresh_fs(fstype: &str, options: &[(&str, &str)]) -> io::Result<OwnedFd> {
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const MOUNT_ATTR_NOSUID_NODEV_NOEXEC: libc::c_uint = 0x2 | 0x4 | 0x8;
+    let name = CString::new(fstype).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: NUL-terminated name and FSOPEN_CLOEXEC.
+    let fd = unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), 1 as libc::c_uint) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fsopen returned a new fd owned by nobody else.
+    let fs = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let config = |cmd: libc::c_uint, key: Option<&CString>, value: Option<&CString>| {
+        // SAFETY: valid fd; key and value are NUL-terminated or null.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                cmd,
+                key.map_or(std::ptr::null(), |k| k.as_ptr()),
+                value.map_or(std::ptr::null(), |v| v.as_ptr()),
+                0 as libc::c_int,
+            )
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    for (k, v) in options {
+        let k = CString::new(*k).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let v = CString::new(*v).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        config(FSCONFIG_SET_STRING, Some(&k), Some(&v))?;
+    }
+    config(FSCONFIG_CMD_CREATE, None, None)?;
+    // SAFETY: valid fs context fd and flags.
+    let m = unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            1 as libc::c_uint, // FSMOUNT_CLOEXEC
+            MOUNT_ATTR_NOSUID_NODEV_NOEXEC,
+        )
+    };
+    if m < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fsmount returned a new fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(m as i32) })
+}

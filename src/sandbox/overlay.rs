@@ -34,11 +34,23 @@ use anyhow::{bail, Context as _, Result};
 use nix::mount::{mount as mount2, MsFlags};
 
 /// Options after the lower/upper/work dirs.
-const FIXED: [(&str, &str); 3] = [
-    ("redirect_dir", "off"),
-    ("metacopy", "off"),
-    ("index", "off"),
-];
+/// In a user namespace `redirect_dir` must be `nofollow` (`off` there
+/// means "follow", which conflicts with `userxattr`); neither creates
+/// redirects.
+fn fixed() -> [(&'static str, &'static str); 3] {
+    let redirect = if userxattr() { "nofollow" } else { "off" };
+    [
+        ("redirect_dir", redirect),
+        ("metacopy", "off"),
+        ("index", "off"),
+    ]
+}
+
+/// Whether overlays need `userxattr` (Linux 5.11+): in a user namespace
+/// (rootless), where overlayfs keeps its markers in `user.overlay.*`.
+fn userxattr() -> bool {
+    crate::layer::xattrs::in_user_namespace()
+}
 
 /// Overlayfs stacks at most this many lower dirs (`OVL_MAX_STACK`).
 const OVL_MAX_STACK: usize = 500;
@@ -103,11 +115,14 @@ fn options<'a>(
         data.extend_from_slice(b",workdir=");
         escape_into(&mut data, w.as_os_str().as_bytes());
     }
-    for (k, v) in FIXED {
+    for (k, v) in fixed() {
         data.extend_from_slice(format!(",{k}={v}").as_bytes());
     }
     if upper.is_some() {
         data.extend_from_slice(b",volatile");
+    }
+    if userxattr() {
+        data.extend_from_slice(b",userxattr");
     }
     data
 }
@@ -236,24 +251,31 @@ fn fsconfig_mount(
         set("workdir", w.as_os_str().as_bytes())
             .map_err(|e| fail(format!("overlay work dir {}", w.display()), e))?;
     }
-    for (k, v) in FIXED {
+    for (k, v) in fixed() {
         set(k, v.as_bytes()).map_err(|e| fail(format!("overlay option {k}={v}"), e))?;
     }
+    let mut flags = Vec::new();
     if upper.is_some() {
+        flags.push(c"volatile");
+    }
+    if userxattr() {
+        flags.push(c"userxattr");
+    }
+    for flag in flags {
         // SAFETY: valid fd and NUL-terminated key; a flag takes no value.
         let r = unsafe {
             libc::syscall(
                 libc::SYS_fsconfig,
                 fd as libc::c_int,
                 FSCONFIG_SET_FLAG,
-                c"volatile".as_ptr(),
+                flag.as_ptr(),
                 std::ptr::null::<libc::c_char>(),
                 0 as libc::c_int,
             )
         };
         if r < 0 {
             return Err(fail(
-                "overlay option volatile".into(),
+                format!("overlay option {}", flag.to_string_lossy()),
                 std::io::Error::last_os_error(),
             ));
         }

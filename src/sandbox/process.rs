@@ -66,10 +66,20 @@ pub(super) fn prepare(spec: &RunSpec) -> Result<Command> {
         .iter()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    setgroups(&groups).context("setting supplementary groups")?;
+    // A user namespace with a single-ID map has setgroups denied: the
+    // supplementary groups then stay the namespace's (none mapped).
+    if !setgroups_denied() {
+        setgroups(&groups).context("setting supplementary groups")?;
+    }
     setgid(Gid::from_raw(u.gid)).with_context(|| format!("setting gid {}", u.gid))?;
     setuid(Uid::from_raw(u.uid)).with_context(|| format!("setting uid {}", u.uid))?;
     Ok(Command { path, argv, env })
+}
+
+/// Whether this user namespace forbids setgroups(2) (`/proc/self/setgroups`
+/// is `deny`, as with a single-ID map written without newgidmap).
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 
 /// Replaces the process with the command; returns only the error.

@@ -14,11 +14,10 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::unistd::{chown, fchdir, pivot_root, Gid, Uid};
 
 use super::spec::{Mount, Network, RootFs, RunSpec};
-use super::{mountapi, net, overlay};
+use super::{dev, mountapi, net, overlay};
 
 /// Docker's masked paths: hidden behind /dev/null (files) or an empty
 /// read-only tmpfs (dirs).
@@ -43,16 +42,6 @@ const READONLY: &[&str] = &[
     "/proc/irq",
     "/proc/sys",
     "/proc/sysrq-trigger",
-];
-
-/// Character devices of Docker's default /dev: name, major, minor.
-const DEVICES: &[(&str, u64, u64)] = &[
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
 ];
 
 /// A mount source opened before the pivot, mounted after it.
@@ -103,28 +92,40 @@ pub(super) fn setup(spec: &RunSpec, staging: &Path, created: &mut Vec<String>) -
     mount_rootfs(&spec.rootfs, staging, &root)?;
     let planned = plan_mounts(spec, staging)?;
 
+    // In a user namespace /proc and /sys must be made while the host's are
+    // still visible, and device nodes can only be bound from the host.
+    let host = dev::HostSources::open()?;
+
     pivot(&root)?;
     let root_dev = std::fs::metadata("/")?.dev();
     let mut mp = MountPoints { root_dev, created };
 
     mp.ensure("/proc", true)?;
-    mount(
-        Some("proc"),
-        "/proc",
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
+    match &host {
+        Some(h) => mountapi::attach(&h.proc, Path::new("/proc")),
+        None => mount(
+            Some("proc"),
+            "/proc",
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .map_err(std::io::Error::from),
+    }
     .context("mounting /proc")?;
-    setup_dev(&mut mp)?;
+    dev::setup(&mut mp, host.as_ref())?;
     mp.ensure("/sys", true)?;
-    mount(
-        Some("sysfs"),
-        "/sys",
-        Some("sysfs"),
-        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
+    match &host {
+        Some(h) => mountapi::attach(&h.sys, Path::new("/sys")),
+        None => mount(
+            Some("sysfs"),
+            "/sys",
+            Some("sysfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .map_err(std::io::Error::from),
+    }
     .context("mounting /sys read-only")?;
     mask_paths()?;
 
@@ -305,66 +306,6 @@ fn pivot(root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn setup_dev(mp: &mut MountPoints<'_>) -> Result<()> {
-    mp.ensure("/dev", true)?;
-    mount(
-        Some("tmpfs"),
-        "/dev",
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-        Some("mode=755,size=65536k"),
-    )
-    .context("mounting /dev")?;
-    for (name, major, minor) in DEVICES {
-        let path = format!("/dev/{name}");
-        mknod(
-            path.as_str(),
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            makedev(*major, *minor),
-        )
-        .with_context(|| format!("creating {path}"))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
-    }
-    for dir in ["/dev/pts", "/dev/shm", "/dev/mqueue"] {
-        std::fs::create_dir(dir)?;
-    }
-    mount(
-        Some("devpts"),
-        "/dev/pts",
-        Some("devpts"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
-    )
-    .context("mounting /dev/pts")?;
-    mount(
-        Some("shm"),
-        "/dev/shm",
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
-    )
-    .context("mounting /dev/shm")?;
-    mount(
-        Some("mqueue"),
-        "/dev/mqueue",
-        Some("mqueue"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
-    .context("mounting /dev/mqueue")?;
-    for (link, target) in [
-        ("/dev/ptmx", "pts/ptmx"),
-        ("/dev/fd", "/proc/self/fd"),
-        ("/dev/stdin", "/proc/self/fd/0"),
-        ("/dev/stdout", "/proc/self/fd/1"),
-        ("/dev/stderr", "/proc/self/fd/2"),
-    ] {
-        std::os::unix::fs::symlink(target, link).with_context(|| format!("creating {link}"))?;
-    }
-    Ok(())
-}
-
 fn mask_paths() -> Result<()> {
     for path in MASKED {
         let Ok(meta) = std::fs::metadata(path) else {
@@ -463,13 +404,13 @@ fn components(path: &str) -> Vec<&std::ffi::OsStr> {
 
 /// Creates missing mount points and records the ones created on the rootfs
 /// itself (not on a tmpfs or bind mounted inside it).
-struct MountPoints<'a> {
+pub(super) struct MountPoints<'a> {
     root_dev: u64,
     created: &'a mut Vec<String>,
 }
 
 impl MountPoints<'_> {
-    fn ensure(&mut self, target: &str, dir: bool) -> Result<()> {
+    pub(super) fn ensure(&mut self, target: &str, dir: bool) -> Result<()> {
         let parts = components(target);
         let mut cur = PathBuf::from("/");
         for (i, part) in parts.iter().enumerate() {

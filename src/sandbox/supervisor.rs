@@ -72,7 +72,7 @@ fn supervise() -> anyhow::Result<()> {
 
     // The staging dir is only a mount point: the init mounts a private tmpfs
     // on it in its own mount namespace, so on the host it stays empty.
-    let parent = std::env::temp_dir().join(STAGING_PARENT);
+    let parent = std::env::temp_dir().join(staging_parent());
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -132,8 +132,14 @@ fn supervise() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where the staging dirs live, under the temp dir.
-const STAGING_PARENT: &str = ".builder-sandbox";
+/// Where the staging dirs live, under the temp dir: one dir per host user,
+/// since a rootless builder cannot enter root's (mode 0700).
+fn staging_parent() -> String {
+    match super::userns::host_uid() {
+        0 => ".builder-sandbox".to_string(),
+        uid => format!(".builder-sandbox-{uid}"),
+    }
+}
 
 /// Removes the (empty) staging dirs of helpers that were killed before they
 /// could clean up; their names start with the helper's pid.

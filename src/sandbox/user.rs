@@ -121,6 +121,13 @@ struct PasswdEntry<'a> {
     gid: u32,
 }
 
+/// The host's name for `uid` (from `/etc/passwd`), if it has one.
+pub fn passwd_name(uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    let name = parse_passwd(&text).find(|e| e.uid == uid)?.name.to_string();
+    Some(name)
+}
+
 /// The records of a colon-separated file (`/etc/passwd`, `/etc/group`):
 /// each line's fields after the name and password, with its name. Blank
 /// lines and comments are skipped.
@@ -276,7 +283,7 @@ fn is_opaque(dir: &Path) -> bool {
     let n = unsafe {
         libc::lgetxattr(
             path.as_ptr(),
-            c"trusted.overlay.opaque".as_ptr(),
+            crate::layer::xattrs::opaque_xattr().as_ptr(),
             buf.as_mut_ptr().cast(),
             buf.len(),
         )

@@ -1,0 +1,483 @@
+//! Isolation levels: which way of running builder this process can use,
+//! found by probing (capabilities, a real `unshare(CLONE_NEWUSER)` in a
+//! forked child) and forced with `--isolation` or `BUILDER_ISOLATION`.
+//!
+//! 1. `namespaces`: root with CAP_SYS_ADMIN; namespaces and overlayfs.
+//! 2. `rootless`: user namespaces can be created; builder re-executes
+//!    itself in one ([`userns`](super::userns)) and runs as level 1 there.
+//! 3. `chroot`: neither; not implemented yet, so it is an error that says
+//!    what is missing and how to get level 1 or 2.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use super::userns::{self, IdMap, IdRange};
+
+/// Environment variable read when `--isolation` is not given.
+pub const ISOLATION_ENV: &str = "BUILDER_ISOLATION";
+
+/// What `--isolation` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Choice {
+    /// The best level this process can use.
+    #[default]
+    Auto,
+    /// Root with CAP_SYS_ADMIN.
+    Namespaces,
+    /// A user namespace (newuidmap/newgidmap with /etc/subuid ranges).
+    Rootless,
+    /// No namespaces, chroot only (not implemented yet).
+    Chroot,
+}
+
+impl Choice {
+    /// `flag`, else `BUILDER_ISOLATION`, else auto.
+    pub fn resolve(flag: Option<Choice>) -> Result<Choice> {
+        if let Some(c) = flag {
+            return Ok(c);
+        }
+        match std::env::var(ISOLATION_ENV).ok().filter(|v| !v.is_empty()) {
+            None => Ok(Choice::Auto),
+            Some(v) => <Choice as clap::ValueEnum>::from_str(&v, true).map_err(|_| {
+                anyhow::anyhow!(
+                    "{ISOLATION_ENV}={v}: expected auto, namespaces, rootless or chroot"
+                )
+            }),
+        }
+    }
+}
+
+/// The level a process runs at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Level {
+    /// Level 1 here, in this process (also inside a user namespace already
+    /// entered, where this process is root with CAP_SYS_ADMIN).
+    Namespaces,
+    /// Level 2: re-execute in a new user namespace with this map.
+    Rootless(IdMap),
+    /// Level 3: nothing works yet.
+    Chroot,
+}
+
+/// What was found about this process and host.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Effective uid.
+    pub euid: u32,
+    /// Effective gid.
+    pub egid: u32,
+    /// The user's name (from /etc/passwd), if any.
+    pub user: Option<String>,
+    /// CAP_SYS_ADMIN in the effective set.
+    pub sys_admin: bool,
+    /// CAP_SETUID and CAP_SETGID in the effective set (any ID map can be
+    /// written).
+    pub set_ids: bool,
+    /// Already in a non-initial user namespace.
+    pub in_userns: bool,
+    /// `Ok` if a forked child could unshare a user namespace, else why not.
+    pub userns: std::result::Result<(), String>,
+    /// `uname -r`.
+    pub kernel: String,
+    /// newuidmap and newgidmap, when installed.
+    pub newuidmap: Option<PathBuf>,
+    /// See `newuidmap`.
+    pub newgidmap: Option<PathBuf>,
+    /// The user's /etc/subuid ranges.
+    pub subuid: Vec<IdRange>,
+    /// The user's /etc/subgid ranges.
+    pub subgid: Vec<IdRange>,
+}
+
+impl Probe {
+    /// Probes this process (forks one short-lived child).
+    pub fn run() -> Probe {
+        let euid = nix::unistd::geteuid().as_raw();
+        let user = super::user::passwd_name(euid);
+        let name = user.clone().unwrap_or_default();
+        Probe {
+            euid,
+            egid: nix::unistd::getegid().as_raw(),
+            sys_admin: caps::has_cap(
+                None,
+                caps::CapSet::Effective,
+                caps::Capability::CAP_SYS_ADMIN,
+            )
+            .unwrap_or(false),
+            set_ids: [caps::Capability::CAP_SETUID, caps::Capability::CAP_SETGID]
+                .into_iter()
+                .all(|c| caps::has_cap(None, caps::CapSet::Effective, c).unwrap_or(false)),
+            in_userns: userns::in_user_namespace(),
+            userns: try_unshare_user(),
+            kernel: nix::sys::utsname::uname()
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            newuidmap: userns::which("newuidmap"),
+            newgidmap: userns::which("newgidmap"),
+            subuid: userns::subids("/etc/subuid", &name, euid),
+            subgid: userns::subids("/etc/subgid", &name, nix::unistd::getegid().as_raw()),
+            user,
+        }
+    }
+
+    /// The id map a re-exec would use.
+    pub fn id_map(&self) -> IdMap {
+        if self.euid == 0 && self.set_ids {
+            return IdMap::Identity;
+        }
+        match (&self.newuidmap, &self.newgidmap) {
+            (Some(u), Some(g)) if !self.subuid.is_empty() && !self.subgid.is_empty() => {
+                IdMap::Ranges {
+                    tools: (u.clone(), g.clone()),
+                    uids: self.subuid.clone(),
+                    gids: self.subgid.clone(),
+                }
+            }
+            _ => IdMap::Single,
+        }
+    }
+
+    /// Kernel major.minor, if it parses.
+    fn kernel_version(&self) -> Option<(u32, u32)> {
+        let mut it = self.kernel.split(['.', '-']);
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    }
+
+    /// Overlayfs can be mounted in a user namespace with `userxattr` (5.11+).
+    pub fn overlay_in_userns(&self) -> bool {
+        self.kernel_version().is_some_and(|v| v >= (5, 11))
+    }
+
+    /// Root with CAP_SYS_ADMIN.
+    fn level1(&self) -> bool {
+        self.euid == 0 && self.sys_admin
+    }
+
+    /// Why level 2 cannot be used, if it cannot.
+    fn level2_missing(&self) -> Option<String> {
+        if let Err(why) = &self.userns {
+            return Some(format!("user namespaces are not available ({why})"));
+        }
+        if !self.overlay_in_userns() {
+            return Some(format!(
+                "Linux {} cannot mount overlayfs in a user namespace (5.11 or later can)",
+                self.kernel
+            ));
+        }
+        None
+    }
+
+    /// The level for `choice`, with the reason it was chosen.
+    pub fn choose(&self, choice: Choice) -> Result<(Level, String)> {
+        let rootless = || Level::Rootless(self.id_map());
+        match choice {
+            Choice::Auto if self.level1() && self.in_userns => Ok((
+                Level::Namespaces,
+                "root with CAP_SYS_ADMIN in a user namespace (rootless: the namespace is \
+                 already set up)"
+                    .into(),
+            )),
+            Choice::Auto if self.level1() => Ok((
+                Level::Namespaces,
+                "root with CAP_SYS_ADMIN: namespaces and overlayfs".into(),
+            )),
+            Choice::Auto => match self.level2_missing() {
+                None => Ok((
+                    rootless(),
+                    format!(
+                        "{}: re-executing in a user namespace",
+                        self.who_without_admin()
+                    ),
+                )),
+                Some(missing) => Ok((
+                    Level::Chroot,
+                    format!("{}, and {missing}", self.who_without_admin()),
+                )),
+            },
+            Choice::Namespaces if self.level1() => {
+                Ok((Level::Namespaces, "forced by --isolation".into()))
+            }
+            Choice::Namespaces => bail!(
+                "--isolation namespaces needs root with CAP_SYS_ADMIN, and this process is {}\n{}",
+                self.who_without_admin(),
+                FIXES
+            ),
+            Choice::Rootless if self.level1() && self.in_userns => Ok((
+                Level::Namespaces,
+                "forced; already in a user namespace".into(),
+            )),
+            Choice::Rootless => match self.level2_missing() {
+                None => Ok((rootless(), "forced by --isolation".into())),
+                Some(missing) => bail!("--isolation rootless: {missing}\n{FIXES}"),
+            },
+            Choice::Chroot => Ok((Level::Chroot, "forced by --isolation".into())),
+        }
+    }
+
+    fn who_without_admin(&self) -> String {
+        if self.euid == 0 {
+            "root without CAP_SYS_ADMIN".into()
+        } else {
+            format!("uid {} (not root)", self.euid)
+        }
+    }
+
+    /// The warning a single-ID map deserves, if it is used.
+    pub fn single_map_warning(&self) -> Option<String> {
+        if self.id_map() != IdMap::Single {
+            return None;
+        }
+        let missing = if self.newuidmap.is_none() || self.newgidmap.is_none() {
+            "newuidmap/newgidmap are not installed (Debian: apt-get install uidmap)".to_string()
+        } else {
+            format!(
+                "{} has no /etc/subuid and /etc/subgid ranges (usermod --add-subuids \
+                 100000-165535 --add-subgids 100000-165535 {})",
+                self.user.as_deref().unwrap_or("this user"),
+                self.user.as_deref().unwrap_or("USER")
+            )
+        };
+        Some(format!(
+            "warning: {missing}; mapping only uid/gid 0 to the user, so files owned by \
+             other ids cannot be created"
+        ))
+    }
+}
+
+/// What to do when no level works.
+pub const FIXES: &str = "\
+To run builder here, any of:
+  - run it as root with CAP_SYS_ADMIN (docker run --privileged, with a volume for the store: \
+-v builder-store:/var/lib/builder);
+  - allow user namespaces: in Kubernetes `hostUsers: false` in the pod spec; in Docker or \
+podman `--security-opt seccomp=unconfined` (and AppArmor unconfined where it applies); \
+on a host, kernel.unprivileged_userns_clone=1 / user.max_user_namespaces > 0;
+  - give the user subordinate ids: an /etc/subuid and /etc/subgid entry \
+(usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) and the uidmap \
+package (newuidmap, newgidmap).
+The chroot level (no namespaces at all) is not implemented yet.";
+
+/// Forks a child that tries `unshare(CLONE_NEWUSER)`; `Err` names the errno.
+fn try_unshare_user() -> std::result::Result<(), String> {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    // SAFETY: the child only makes syscalls and _exits, which is sound even
+    // if this process had other threads.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            let code = match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER) {
+                Ok(()) => 0,
+                Err(e) => e as i32,
+            };
+            // SAFETY: _exit is async-signal-safe and skips the parent's
+            // destructors.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, 0)) => Ok(()),
+            Ok(WaitStatus::Exited(_, errno)) => Err(format!(
+                "unshare(CLONE_NEWUSER): {}",
+                nix::errno::Errno::from_raw(errno).desc()
+            )),
+            other => Err(format!("probe child: {other:?}")),
+        },
+        Err(e) => Err(format!("fork: {e}")),
+    }
+}
+
+/// Decides how a command that needs the sandbox or the store runs: `Ok(None)`
+/// to go on in this process, `Ok(Some(code))` when it ran re-executed in a
+/// user namespace. `needs_sandbox` commands fail at the chroot level.
+pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<i32>> {
+    // Level 1's common case needs no probe child.
+    if matches!(choice, Choice::Auto | Choice::Namespaces)
+        && nix::unistd::geteuid().is_root()
+        && caps::has_cap(
+            None,
+            caps::CapSet::Effective,
+            caps::Capability::CAP_SYS_ADMIN,
+        )
+        .unwrap_or(false)
+    {
+        return Ok(None);
+    }
+    let probe = Probe::run();
+    let (level, reason) = probe.choose(choice)?;
+    match level {
+        Level::Namespaces => Ok(None),
+        Level::Rootless(map) => {
+            if let Some(w) = probe.single_map_warning() {
+                eprintln!("{w}");
+            }
+            userns::reexec(&map, root).map(Some)
+        }
+        Level::Chroot if needs_sandbox => bail!(
+            "no isolation level works here: {reason}.\n{FIXES}\n(`builder info` shows what was probed.)"
+        ),
+        Level::Chroot => Ok(None),
+    }
+}
+
+/// The report `builder info` prints.
+pub fn report(probe: &Probe, choice: Choice, root: &Path) -> String {
+    let (level, reason) = match probe.choose(choice) {
+        Ok((Level::Namespaces, r)) if probe.in_userns => ("rootless".to_string(), r),
+        Ok((Level::Namespaces, r)) => ("namespaces".to_string(), r),
+        Ok((Level::Rootless(_), r)) => ("rootless".to_string(), r),
+        Ok((Level::Chroot, r)) => (
+            "chroot (not implemented yet: builds fail here)".to_string(),
+            format!("{r}\n{FIXES}"),
+        ),
+        Err(e) => ("none".to_string(), format!("{e:#}")),
+    };
+    let ranges = |r: &[IdRange]| {
+        if r.is_empty() {
+            "none".to_string()
+        } else {
+            r.iter()
+                .map(|r| format!("{}-{} ({})", r.start, r.start + r.count - 1, r.count))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let tool = |p: &Option<PathBuf>| match p {
+        Some(p) => p.display().to_string(),
+        None => "not found (Debian: apt-get install uidmap)".to_string(),
+    };
+    let mut out = format!("isolation: {level}\nreason: {reason}\n");
+    out += &format!("kernel: {}\n", probe.kernel);
+    out += &format!(
+        "user: uid {} gid {}{}{}\n",
+        probe.euid,
+        probe.egid,
+        probe
+            .user
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default(),
+        if probe.sys_admin {
+            ", CAP_SYS_ADMIN"
+        } else {
+            ", no CAP_SYS_ADMIN"
+        }
+    );
+    out += &format!(
+        "in a user namespace: {}\n",
+        if probe.in_userns { "yes" } else { "no" }
+    );
+    out += &format!(
+        "user namespaces: {}\n",
+        match &probe.userns {
+            Ok(()) => "available".to_string(),
+            Err(e) => format!("unavailable: {e}"),
+        }
+    );
+    out += &format!(
+        "overlayfs in a user namespace: {}\n",
+        if probe.overlay_in_userns() {
+            "supported (userxattr, Linux 5.11+)"
+        } else {
+            "unsupported (needs Linux 5.11+)"
+        }
+    );
+    out += &format!("newuidmap: {}\n", tool(&probe.newuidmap));
+    out += &format!("newgidmap: {}\n", tool(&probe.newgidmap));
+    out += &format!("subuid ranges: {}\n", ranges(&probe.subuid));
+    out += &format!("subgid ranges: {}\n", ranges(&probe.subgid));
+    out += &format!(
+        "id map for rootless: {}\n",
+        match probe.id_map() {
+            IdMap::Ranges { .. } => "0 → the user, 1… → the subordinate ranges (newuidmap)",
+            IdMap::Identity => "every id to itself (root with CAP_SETUID and CAP_SETGID)",
+            IdMap::Single => "0 → the user only (other owners are squashed)",
+        }
+    );
+    out += &format!("store: {}\n", root.display());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(euid: u32, sys_admin: bool, userns: bool) -> Probe {
+        Probe {
+            euid,
+            egid: euid,
+            user: None,
+            sys_admin,
+            set_ids: euid == 0,
+            in_userns: false,
+            userns: if userns {
+                Ok(())
+            } else {
+                Err("unshare(CLONE_NEWUSER): Operation not permitted".into())
+            },
+            kernel: "6.1.0-18-amd64".into(),
+            newuidmap: None,
+            newgidmap: None,
+            subuid: vec![],
+            subgid: vec![],
+        }
+    }
+
+    #[test]
+    fn auto_picks_the_best_level() {
+        let (l, _) = probe(0, true, true).choose(Choice::Auto).unwrap();
+        assert_eq!(l, Level::Namespaces);
+        let (l, _) = probe(1000, false, true).choose(Choice::Auto).unwrap();
+        assert_eq!(l, Level::Rootless(IdMap::Single));
+        let (l, _) = probe(0, false, true).choose(Choice::Auto).unwrap();
+        assert_eq!(l, Level::Rootless(IdMap::Identity), "root keeps its ids");
+        let (l, why) = probe(0, false, false).choose(Choice::Auto).unwrap();
+        assert_eq!(l, Level::Chroot);
+        assert!(why.contains("root without CAP_SYS_ADMIN"), "{why}");
+        assert!(why.contains("Operation not permitted"), "{why}");
+    }
+
+    #[test]
+    fn forcing_an_unavailable_level_explains_the_fixes() {
+        let e = probe(1000, false, true)
+            .choose(Choice::Namespaces)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("CAP_SYS_ADMIN") && e.contains("hostUsers: false"),
+            "{e}"
+        );
+        let e = probe(0, false, false)
+            .choose(Choice::Rootless)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("seccomp=unconfined") && e.contains("subuid"),
+            "{e}"
+        );
+        let mut old = probe(1000, false, true);
+        old.kernel = "5.10.0".into();
+        let e = old.choose(Choice::Rootless).unwrap_err().to_string();
+        assert!(e.contains("5.11"), "{e}");
+    }
+
+    #[test]
+    fn ranges_and_tools_give_a_range_map() {
+        let mut p = probe(1000, false, true);
+        p.subuid = vec![IdRange {
+            start: 100000,
+            count: 65536,
+        }];
+        p.subgid = p.subuid.clone();
+        assert_eq!(p.id_map(), IdMap::Single, "no newuidmap: single map");
+        assert!(p.single_map_warning().unwrap().contains("uidmap"));
+        p.newuidmap = Some("/usr/bin/newuidmap".into());
+        p.newgidmap = Some("/usr/bin/newgidmap".into());
+        assert!(matches!(p.id_map(), IdMap::Ranges { .. }));
+        assert!(p.single_map_warning().is_none());
+        let text = report(&p, Choice::Auto, Path::new("/s"));
+        assert!(text.starts_with("isolation: rootless\n"), "{text}");
+        assert!(
+            text.contains("subuid ranges: 100000-165535 (65536)"),
+            "{text}"
+        );
+    }
+}
