@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::copy::CopyOptions;
+use super::copy::{kept_xattrs, CopyOptions};
 use super::overlay::{with_overlays, OverlaySpec};
 use crate::context::{FileKind, SelectedSource};
-use crate::layer::{layer_order, read_xattrs, PlannedEntry, PlannedKind, SourceKind};
+use crate::layer::{layer_order, read_xattrs, PlannedEntry, PlannedKind};
 
 /// Whether COPYs may take this path: `BUILDER_COPY_VIA_OVERLAY=1` sends
 /// every COPY through the overlay (the tests compare the two; it is also a
@@ -51,10 +51,7 @@ impl Image<'_> {
     /// An existing directory, as overlayfs copies it up.
     fn copied_up(&self, rel: &[u8], meta: &fs::Metadata, mtime: i64) -> Result<PlannedEntry> {
         let root = self.0.unwrap_or(Path::new("/"));
-        let xattrs = read_xattrs(
-            &root.join(std::ffi::OsStr::from_bytes(rel)),
-            SourceKind::OverlayUpper,
-        )?;
+        let xattrs = read_xattrs(&root.join(std::ffi::OsStr::from_bytes(rel)))?;
         Ok(PlannedEntry {
             rel: rel.to_vec(),
             kind: PlannedKind::Dir,
@@ -286,7 +283,7 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
 }
 
 /// One copied entry as the overlay path would leave it: owner and mode
-/// from the copy options, the source's mtime, no xattrs.
+/// from the copy options, the source's mtime, the xattrs a copy keeps.
 fn planned(
     rel: Vec<u8>,
     kind: FileKind,
@@ -330,6 +327,6 @@ fn planned(
         uid,
         gid,
         mtime: meta.mtime(),
-        xattrs: Vec::new(),
+        xattrs: kept_xattrs(path, meta, opts)?,
     }))
 }

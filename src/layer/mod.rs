@@ -18,4 +18,7 @@ pub use compress::{
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
 pub use extract::{extract, ExtractError, ExtractOptions, Extracted};
 pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
-pub use write::{read_xattrs, write, write_to, SourceKind, WriteOptions, WrittenLayer};
+pub use write::{
+    layer_keeps_xattr, read_xattrs, set_xattrs, write, write_to, SourceKind, WriteOptions,
+    WrittenLayer,
+};
