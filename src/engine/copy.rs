@@ -304,10 +304,17 @@ fn replace_non_dir(dst: &Path) -> io::Result<()> {
 }
 
 /// Creates `dir` and its missing parents with mode 0755 and the given owner,
-/// as BuildKit creates a COPY destination's parents.
+/// as BuildKit creates a COPY destination's parents (fsutil's `MkdirAll`):
+/// symlinks on the way are followed, an existing non-directory is
+/// `mkdir DIR: not a directory`, a dangling symlink is `file exists`.
 pub fn mkdir_all(dir: &Path, owner: (u32, u32)) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => {
+            let e = io::Error::from_raw_os_error(libc::ENOTDIR);
+            return Err(crate::diag::go_error("mkdir", dir, &e));
+        }
+        Err(_) => {}
     }
     if let Some(parent) = dir.parent() {
         mkdir_all(parent, owner)?;
@@ -315,7 +322,7 @@ pub fn mkdir_all(dir: &Path, owner: (u32, u32)) -> io::Result<()> {
     match fs::create_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
-        Err(e) => return Err(with_path(e, dir)),
+        Err(e) => return Err(crate::diag::go_error("mkdir", dir, &e)),
     }
     chown_nofollow(dir, owner.0, owner.1)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(|e| with_path(e, dir))

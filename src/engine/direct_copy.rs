@@ -6,10 +6,12 @@
 //! new owners and modes. Its tar is written from the source files
 //! directly — no writable overlay, no copy of every file into an upper dir
 //! and no second walk to archive it — and the snapshot is extracted from
-//! the tar only if a later step mounts it. Shapes whose overlay result
-//! needs more than that (a symlink on the way, a directory replacing a file
-//! or the reverse, two sources writing one path) return `None` and go
-//! through the overlay path.
+//! the tar only if a later step mounts it. The destination is resolved in
+//! the image first (symlinks on the way followed, as the overlay path does).
+//! Shapes whose overlay result needs more than that (a file on the way or
+//! at the destination, a directory meeting a non-directory or the reverse,
+//! two sources writing one path) return `None` and go through the overlay
+//! path, which also reports the errors.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -46,6 +48,27 @@ impl Image<'_> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The components of `dest` (absolute) resolved inside the image,
+    /// symlinks followed as the overlay path follows them (`/bin/x` on a
+    /// merged-/usr image is `usr/bin/x`); `None` for a name that is not
+    /// UTF-8 after resolution (left to the overlay path).
+    fn resolve(&self, dest: &str) -> std::io::Result<Option<Vec<String>>> {
+        let lexical = || {
+            dest.split('/')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+        };
+        let Some(root) = self.0 else {
+            return Ok(Some(lexical().collect()));
+        };
+        let real = super::fsroot::resolve_in_root(root, dest, true)?;
+        let rel = real.strip_prefix(root).map_err(std::io::Error::other)?;
+        Ok(rel
+            .iter()
+            .map(|c| c.to_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>())
     }
 
     /// An existing directory, as overlayfs copies it up.
@@ -88,11 +111,14 @@ where
     S: FnOnce(Option<&Path>) -> Result<Vec<SelectedSource>> + Send,
     W: FnOnce(&[PlannedEntry]) -> Result<T> + Send,
 {
-    let comps: Vec<&str> = dest.split('/').filter(|c| !c.is_empty()).collect();
-    if comps.iter().any(|c| *c == "." || *c == "..") {
+    if dest.split('/').any(|c| c == "." || c == "..") {
         return Ok(None);
     }
     let finish = |image: &Image<'_>, selected: &[SelectedSource]| -> Result<Option<T>> {
+        let Some(comps) = image.resolve(dest)? else {
+            return Ok(None);
+        };
+        let comps: Vec<&str> = comps.iter().map(String::as_str).collect();
         match plan_in(image, selected, dest, &comps, opts, now)? {
             Some(entries) => Ok(Some(write(&entries)?)),
             None => Ok(None),
@@ -145,8 +171,8 @@ fn plan_in(
     if matches == 0 {
         return Ok(None); // the overlay path reports what is missing
     }
-    // The destination's ancestors that exist (directories only: a symlink
-    // on the way redirects the copy, which the overlay path resolves).
+    // The destination's ancestors that exist (`comps` is resolved, so
+    // these are directories; a file on the way is the overlay path's error).
     let mut existing: Vec<(Vec<u8>, fs::Metadata)> = Vec::new();
     for i in 0..comps.len() {
         let rel = comps[..=i].join("/").into_bytes();
