@@ -92,47 +92,11 @@ fn decompressor(kind: ArchiveKind, file: File) -> io::Result<Box<dyn Read>> {
 }
 
 /// Extracts the archive at `path` into `dest` (a directory inside the step's
-/// rootfs), keeping owners, modes, mtimes and xattrs from the archive.
-/// Entries that would land outside `dest` are refused by the tar crate.
+/// rootfs) as Docker's ADD does: see [`crate::layer::unpack_archive`].
 pub fn extract_archive(path: &Path, kind: ArchiveKind, dest: &Path) -> Result<()> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut archive = tar::Archive::new(decompressor(kind, file)?);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
-    archive.set_preserve_mtime(true);
-    archive.set_unpack_xattrs(true);
-    archive.set_overwrite(true);
-    std::fs::create_dir_all(dest)?;
-    let entries = archive
-        .entries()
-        .with_context(|| format!("reading {}", path.display()))?;
-    let mut dirs = Vec::new();
-    for entry in entries {
-        let mut entry = entry.with_context(|| format!("reading {}", path.display()))?;
-        // Replace what an earlier layer or archive put there (the tar crate
-        // refuses to hard-link over an existing file).
-        if let Ok(rel) = entry.path() {
-            let target = dest.join(&rel);
-            if let Ok(m) = std::fs::symlink_metadata(&target) {
-                if !m.is_dir() && target.starts_with(dest) {
-                    let _ = std::fs::remove_file(&target);
-                }
-            }
-        }
-        if entry.header().entry_type().is_dir() {
-            // Directory metadata is applied last, after their contents exist.
-            dirs.push(entry);
-            continue;
-        }
-        entry
-            .unpack_in(dest)
-            .with_context(|| format!("extracting {} into {}", path.display(), dest.display()))?;
-    }
-    for mut dir in dirs {
-        dir.unpack_in(dest)
-            .with_context(|| format!("extracting {} into {}", path.display(), dest.display()))?;
-    }
-    Ok(())
+    crate::layer::unpack_archive(decompressor(kind, file)?, dest)
+        .with_context(|| format!("extracting {}", path.display()))
 }
 
 /// A file fetched for `ADD URL`.

@@ -4,6 +4,7 @@
 
 mod compress;
 mod digest;
+mod entry_meta;
 mod extract;
 mod planned;
 mod root;
@@ -16,7 +17,7 @@ pub use compress::{
     Compression, StreamFormat,
 };
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
-pub use extract::{extract, ExtractError, ExtractOptions, Extracted};
+pub use extract::{extract, unpack_archive, ExtractError, ExtractOptions, Extracted};
 pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
 pub use write::{
     layer_keeps_xattr, read_xattrs, set_xattrs, write, write_to, SourceKind, WriteOptions,
