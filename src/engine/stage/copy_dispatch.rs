@@ -44,7 +44,7 @@ impl StageRunner<'_> {
     fn copy(&mut self, c: &Copy, ev: &Evaluated) -> Result<()> {
         let lowers = self.shared.lowers(&self.image)?;
         let owner = match &c.chown {
-            Some(spec) => Some(chown_ids(&lowers, spec)?),
+            Some(spec) => Some(sandbox::chown::resolve_chown(&lowers, spec)?),
             None => None,
         };
         let wd = &self.image.config.config.working_dir;
@@ -212,29 +212,6 @@ pub fn dest_relative_to_workdir(workdir: &str, dest: &str) -> String {
     } else {
         abs
     }
-}
-
-/// `--chown` to numeric ids, BuildKit's way: a name uses its passwd uid and
-/// primary gid; a bare number is used for both uid and gid.
-fn chown_ids(lowers: &[PathBuf], spec: &str) -> Result<(u32, u32)> {
-    let (user, group) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
-    let (uid, mut gid) = match user.parse::<u32>() {
-        Ok(n) => (n, n),
-        Err(_) => {
-            let u = sandbox::user::resolve(lowers, user)?;
-            (u.uid, u.gid)
-        }
-    };
-    if let Some(g) = group {
-        gid = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => sandbox::user::resolve(lowers, &format!("0:{g}"))?.gid,
-        };
-    }
-    Ok((uid, gid))
 }
 
 /// Seconds since the epoch now (0 if the clock is before 1970).
