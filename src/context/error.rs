@@ -15,6 +15,22 @@ pub enum ContextError {
         /// The source as normalised (absolute within the context, e.g. `/foo`).
         path: String,
     },
+    /// The fixed part of a wildcard source (`missing` in `missing/*.sh`)
+    /// does not exist (or is excluded): BuildKit walks it and fails with
+    /// `lstat /missing: no such file or directory`. A wildcard matching
+    /// nothing in an existing directory is not an error.
+    #[error("lstat {path}: no such file or directory")]
+    WildcardBaseMissing {
+        /// The fixed part as resolved in the context (symlinks followed).
+        path: String,
+    },
+    /// The fixed part of a wildcard source is a file in the build context:
+    /// Docker's context transfer fails reading it as a directory.
+    #[error("readdirent {path}: not a directory")]
+    WildcardBaseNotADirectory {
+        /// The fixed part as resolved in the context.
+        path: String,
+    },
     /// An ignore, exclude or include pattern is malformed.
     #[error("invalid pattern in {origin}: {source}")]
     Pattern {

@@ -36,6 +36,9 @@ pub struct BuildContext {
     root: PathBuf,
     ignore: PatternMatcher,
     ignore_file: Option<PathBuf>,
+    /// The build context proper (sent by a client in Docker) rather than a
+    /// stage's or image's root; see [`Self::stage_root`].
+    sent: bool,
     /// Keeps an extracted tar context alive; removed on drop.
     _extracted: Option<tempfile::TempDir>,
 }
@@ -86,8 +89,19 @@ impl BuildContext {
             root,
             ignore: matcher,
             ignore_file: loaded.source,
+            sent: true,
             _extracted: extracted,
         })
+    }
+
+    /// A stage's or image's root file system as the source of `COPY --from`:
+    /// no ignore rules, and the paths BuildKit reads there directly rather
+    /// than through a client's context transfer (a wildcard below a file
+    /// matches nothing instead of failing the transfer).
+    pub fn stage_root(path: impl AsRef<Path>) -> Result<BuildContext> {
+        let mut ctx = Self::from_dir(path, IgnoreSpec::None)?;
+        ctx.sent = false;
+        Ok(ctx)
     }
 
     /// The context directory (absolute, symlinks resolved).
@@ -109,6 +123,7 @@ impl BuildContext {
         View {
             root: &self.root,
             ignore: &self.ignore,
+            sent: self.sent,
         }
     }
 

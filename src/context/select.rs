@@ -8,8 +8,10 @@
 //! 3. the first path component holding a wildcard splits off a Go
 //!    `filepath.Match` pattern, matched against the filtered context below the
 //!    literal prefix (a matching directory is not descended into); a wildcard
-//!    matching nothing selects nothing, a literal path that is missing is an
-//!    error `"/path": not found`;
+//!    matching nothing in an existing directory selects nothing, but a
+//!    literal prefix that is missing is an error (`lstat /missing: no such
+//!    file or directory`), as is one that is a file of the build context; a
+//!    literal path that is missing is an error `"/path": not found`;
 //! 4. each match is resolved following symlinks (so a symlink named as a
 //!    source is copied as its target), and a directory contributes its
 //!    contents; symlinks inside a copied directory stay symlinks;
@@ -245,10 +247,16 @@ fn resolve_one(
     let mut roots: Vec<Vec<u8>> = Vec::new();
     if wildcard {
         let base_rel = view.resolve(rel_of(&literal), &normalized)?;
-        if let Some(base) = view.lookup(&base_rel)? {
-            if base.meta.is_dir() {
+        let shown = || format!("/{}", String::from_utf8_lossy(&base_rel));
+        match view.lookup(&base_rel)? {
+            Some(base) if base.meta.is_dir() => {
                 roots = match_wildcard(view, &base, &pattern, &normalized)?;
             }
+            Some(_) if view.sent => {
+                return Err(ContextError::WildcardBaseNotADirectory { path: shown() })
+            }
+            Some(_) => {}
+            None => return Err(ContextError::WildcardBaseMissing { path: shown() }),
         }
     } else {
         roots.push(rel_of(&normalized).to_vec());

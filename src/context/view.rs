@@ -27,6 +27,8 @@ const MAX_SYMLINKS: usize = 255;
 pub(crate) struct View<'a> {
     pub root: &'a Path,
     pub ignore: &'a PatternMatcher,
+    /// The build context a client sends (see [`super::BuildContext::stage_root`]).
+    pub sent: bool,
 }
 
 /// A path that exists in the filtered view.

@@ -409,8 +409,12 @@ mod tests {
         }
         // passwd without group: a matched user needs the group file.
         std::fs::create_dir(d.path().join("etc")).unwrap();
-        std::fs::write(d.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh
-").unwrap();
+        std::fs::write(
+            d.path().join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh
+",
+        )
+        .unwrap();
         assert_eq!(
             at("root").unwrap_err().to_string(),
             "unable to find groups for spec root: invalid argument"
@@ -425,8 +429,10 @@ mod tests {
     fn default_user_gets_roots_groups() {
         let d = rootfs();
         let mut g = std::fs::read_to_string(d.path().join("etc/group")).unwrap();
-        g.push_str("adm:x:4:daemon,root
-");
+        g.push_str(
+            "adm:x:4:daemon,root
+",
+        );
         std::fs::write(d.path().join("etc/group"), g).unwrap();
         let u = resolve(&[d.path().to_path_buf()], "").unwrap();
         assert_eq!((u.uid, u.gid, u.additional_gids), (0, 0, vec![4]));

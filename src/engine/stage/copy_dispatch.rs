@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 
 use super::workdir::clean_abs;
 use super::{is_url, StageRunner};
-use crate::context::{BuildContext, IgnoreSpec, SelectOptions};
+use crate::context::{BuildContext, SelectOptions};
 use crate::engine::copy::CopyOptions;
 use crate::engine::overlay::{with_overlays, OverlaySpec};
 use crate::engine::overlay_copy::Placement;
@@ -84,8 +84,9 @@ impl StageRunner<'_> {
             );
             let select_from = |src_root: Option<&Path>| -> Result<_> {
                 Ok(match src_root {
-                    Some(root) => BuildContext::from_dir(root, IgnoreSpec::None)?
-                        .resolve_sources(sources, &select)?,
+                    Some(root) => {
+                        BuildContext::stage_root(root)?.resolve_sources(sources, &select)?
+                    }
                     None => context.resolve_sources(sources, &select)?,
                 })
             };
@@ -170,7 +171,7 @@ impl StageRunner<'_> {
             let result: Result<()> = (|| {
                 let selected = match roots.get(1) {
                     Some(src_root) => {
-                        let view = BuildContext::from_dir(src_root, IgnoreSpec::None)?;
+                        let view = BuildContext::stage_root(src_root)?;
                         view.resolve_sources(&local_sources, &select)?
                     }
                     None => context.resolve_sources(&local_sources, &select)?,
