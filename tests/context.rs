@@ -318,15 +318,26 @@ fn wildcards_follow_go_filepath_match() {
     assert_eq!(sel(&ctx, &["dir1/*"]), vec!["y", "x"]);
     // A wildcard matching nothing in an existing directory selects nothing
     // (BuildKit allows empty wildcards)...
-    let s = select(&ctx, &["*.nothing", "dir2/*.nothing"], &SelectOptions::default()).unwrap();
+    let s = select(
+        &ctx,
+        &["*.nothing", "dir2/*.nothing"],
+        &SelectOptions::default(),
+    )
+    .unwrap();
     assert!(s.iter().all(|s| s.wildcard && s.matches.is_empty()));
     // ...but its fixed part must exist (Docker 26.1: `lstat …/nodir: no such
     // file or directory`), also when only ignored, and be a directory in the
     // context (Docker's transfer fails: `readdirent …: not a directory`).
     for (src, msg) in [
         ("nodir/*", "lstat /nodir: no such file or directory"),
-        ("dir1/nodir/*.txt", "lstat /dir1/nodir: no such file or directory"),
-        ("hidden.txt/*", "lstat /hidden.txt: no such file or directory"),
+        (
+            "dir1/nodir/*.txt",
+            "lstat /dir1/nodir: no such file or directory",
+        ),
+        (
+            "hidden.txt/*",
+            "lstat /hidden.txt: no such file or directory",
+        ),
         ("a.txt/*", "readdirent /a.txt: not a directory"),
     ] {
         let err = select(&ctx, &["a.txt", src], &SelectOptions::default()).unwrap_err();
