@@ -91,8 +91,8 @@ fn decompressor(kind: ArchiveKind, file: File) -> io::Result<Box<dyn Read>> {
     })
 }
 
-/// Extracts the archive at `path` into `dest` (a directory inside the step's
-/// rootfs) as Docker's ADD does: see [`crate::layer::unpack_archive`].
+/// Extracts the archive at `path` into the existing directory `dest` (inside
+/// the step's rootfs) as Docker's ADD does: see [`crate::layer::unpack_archive`].
 pub fn extract_archive(path: &Path, kind: ArchiveKind, dest: &Path) -> Result<()> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     crate::layer::unpack_archive(decompressor(kind, file)?, dest)
@@ -229,6 +229,7 @@ mod tests {
             std::fs::write(&p, bytes).unwrap();
             assert_eq!(detect_archive(&p).unwrap(), Some(kind), "{name}");
             let dest = dir.path().join(format!("out-{name}"));
+            std::fs::create_dir(&dest).unwrap();
             extract_archive(&p, kind, &dest).unwrap();
             assert_eq!(
                 std::fs::read(dest.join("x/y.txt")).unwrap(),
