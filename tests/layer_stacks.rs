@@ -108,20 +108,24 @@ fn diff_ids(config: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Docker builds it (recorded with Docker 26.1): three no-op RUNs give three identical empty
-/// layers, and a RUN over them still sees the base.
+/// Docker builds it: three no-op RUNs give identical (empty) layers, the same COPY twice, two
+/// COPYs of globs matching nothing, two WORKDIRs on an existing dir; a RUN over them still sees
+/// the base, and so do `COPY --from`, `RUN --mount=from=`, `--output type=local` and
+/// `builder run` reading the stage.
 #[test]
 fn identical_layers_in_a_row() {
     let w = World::new();
     let ctx = w.context(
         "ctx",
-        "FROM busybox\nRUN echo one\nRUN echo two\nRUN echo three\n\
+        "FROM busybox AS same\nRUN echo one\nRUN echo two\nRUN echo three\n\
          COPY a.txt /same/\nCOPY a.txt /same/\nRUN test -f /same/a.txt && ls /bin/sh\n\
          COPY nothing*.txt /x/\nCOPY nothing*.txt /x/\nWORKDIR /tmp\nWORKDIR /tmp\n\
-         RUN ls /bin/sh > /seen\n",
+         RUN ls /bin/sh > /seen\n\
+         FROM busybox\nCOPY --from=same /same /copied/\n\
+         RUN --mount=type=bind,from=same,target=/m cat /m/seen /m/same/a.txt > /mounted\n",
         &[("a.txt", "a\n"), ("b.txt", "b\n")],
     );
-    w.build_ok(&["-t", "same"], &ctx);
+    w.build_ok(&["-t", "same", "--target", "same"], &ctx);
     let ids = diff_ids(&w.config("same"));
     let repeated = ids.iter().enumerate().any(|(i, d)| ids[..i].contains(d));
     assert!(
@@ -132,6 +136,24 @@ fn identical_layers_in_a_row() {
         w.run_in("same", "cat /seen; cat /same/a.txt"),
         "/bin/sh\na\n"
     );
+
+    w.build_ok(&["-t", "reader"], &ctx);
+    assert_eq!(
+        w.run_in("reader", "cat /copied/a.txt /mounted"),
+        "a\n/bin/sh\na\n"
+    );
+    let out = w.path("out");
+    w.build_ok(
+        &[
+            "--target",
+            "same",
+            "--output",
+            &format!("type=local,dest={}", out.display()),
+        ],
+        &ctx,
+    );
+    assert_eq!(fs::read_to_string(out.join("seen")).unwrap(), "/bin/sh\n");
+    assert!(out.join("bin/busybox").is_file());
 }
 
 /// 60 RUNs then a COPY, 100 single-file COPYs: both overflow a one-page option string with

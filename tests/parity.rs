@@ -7,10 +7,20 @@
 //!   (root; `PARITY_CASES=01,50` and `PARITY_KIND=run|norun` select cases).
 //! - `prepare_contexts` and `record` are steps of scripts/record-parity.sh.
 
+#[path = "parity/bases.rs"]
+mod bases;
 #[path = "parity/cases.rs"]
 mod cases;
+#[path = "parity/compare.rs"]
+mod compare;
+#[path = "parity/failure.rs"]
+mod failure;
 #[path = "parity/lister.rs"]
 mod lister;
+#[path = "parity/selftests.rs"]
+mod selftests;
+#[path = "support/mod.rs"]
+mod support;
 
 use anyhow::{anyhow, bail, Context, Result};
 use cases::{load_cases, prepare_context, suite_dir, Case};
@@ -128,11 +138,17 @@ fn out_dir() -> Result<PathBuf> {
         .ok_or_else(|| anyhow!("PARITY_OUT is not set (scripts/record-parity.sh sets it)"))
 }
 
-/// Recording step 1: prepared contexts and docker arguments in `$PARITY_OUT/cases/NAME/`.
+/// Recording step 1: prepared contexts and docker arguments in `$PARITY_OUT/cases/NAME/` (plus
+/// an `expect-error` marker for cases Docker must refuse), and the OCI layouts of the per-case
+/// base images the selected cases name in `$PARITY_OUT/bases/NAME/` (from `$PARITY_OUT/rootfs`).
 #[test]
 #[ignore = "a step of scripts/record-parity.sh"]
 fn prepare_contexts() -> Result<()> {
     let out = out_dir()?;
+    let bases_dir = out.join("bases");
+    if bases_dir.exists() {
+        std::fs::remove_dir_all(&bases_dir)?;
+    }
     for case in load_cases()? {
         let d = out.join("cases").join(&case.name);
         if d.exists() {
@@ -147,12 +163,42 @@ fn prepare_contexts() -> Result<()> {
             args.push_str(&format!("--target\n{t}\n"));
         }
         std::fs::write(d.join("docker-args"), args)?;
+        if case.expect_error.is_some() {
+            std::fs::write(d.join("expect-error"), "")?;
+        }
+        for b in &case.bases {
+            let layout = bases_dir.join(b);
+            if !layout.exists() {
+                bases::write_layout(b, &out.join("rootfs"), &layout)?;
+            }
+        }
     }
     Ok(())
 }
 
+/// The history prefix `to_json` leaves out: the longest of the candidate base histories the
+/// image's history starts with (none when it starts with none of them).
+fn base_history_of(
+    listing: &lister::Listing,
+    busybox: &[(String, bool)],
+    case: &Case,
+) -> Result<Vec<(String, bool)>> {
+    let mut best: Vec<(String, bool)> = Vec::new();
+    let mut candidates = vec![busybox.to_vec()];
+    for b in &case.bases {
+        candidates.push(bases::history(b)?);
+    }
+    for c in candidates {
+        if listing.history.starts_with(&c) && c.len() > best.len() {
+            best = c;
+        }
+    }
+    Ok(best)
+}
+
 /// Recording step 2: list `$PARITY_OUT/cases/NAME/image.tar` (from `docker save`) into the
-/// case's expected.json; `$PARITY_OUT/base.tar` is the base image, `$PARITY_OUT/rootfs` its tree.
+/// case's expected.json, or for a case Docker refused its `build.log` into expected-error.json;
+/// `$PARITY_OUT/base.tar` is the base image, `$PARITY_OUT/rootfs` its tree.
 #[test]
 #[ignore = "a step of scripts/record-parity.sh"]
 fn record() -> Result<()> {
@@ -166,18 +212,29 @@ fn record() -> Result<()> {
     });
     write_atomic(
         &suite_dir().join("base.json"),
-        lister::render(&base_json).as_bytes(),
+        compare::render(&base_json).as_bytes(),
     )?;
     for case in load_cases()? {
-        let img = out.join("cases").join(&case.name).join("image.tar");
-        let listing = lister::list_archive(&img)
-            .with_context(|| format!("case {}: listing {}", case.name, img.display()))?;
-        let doc = listing.to_json(&case.name, &base.history);
-        write_atomic(
-            &case.dir.join("expected.json"),
-            lister::render(&doc).as_bytes(),
-        )?;
-        println!("recorded {}", case.name);
+        let d = out.join("cases").join(&case.name);
+        let (file, stale, doc) = if case.expect_error.is_some() {
+            let log = std::fs::read_to_string(d.join("build.log"))
+                .with_context(|| format!("case {}: reading build.log", case.name))?;
+            let doc = failure::record(&case, &log)?;
+            ("expected-error.json", "expected.json", doc)
+        } else {
+            let img = d.join("image.tar");
+            let listing = lister::list_archive(&img)
+                .with_context(|| format!("case {}: listing {}", case.name, img.display()))?;
+            let strip = base_history_of(&listing, &base.history, &case)?;
+            let doc = listing.to_json(&case.name, &strip);
+            ("expected.json", "expected-error.json", doc)
+        };
+        write_atomic(&case.dir.join(file), compare::render(&doc).as_bytes())?;
+        let stale = case.dir.join(stale);
+        if stale.exists() {
+            std::fs::remove_file(&stale)?;
+        }
+        println!("recorded {} ({file})", case.name);
     }
     Ok(())
 }
@@ -216,32 +273,94 @@ fn adapt_busybox(expected: &mut Value, local_sha: &str, local_size: u64) -> Resu
     Ok(())
 }
 
-/// Builds, saves and lists one case with builder; returns the differences.
-fn check_case(
-    case: &Case,
-    root: &Path,
-    work: &Path,
-    base_history: &[(String, bool)],
-    busybox: &(String, u64),
-) -> Result<Vec<String>> {
-    let d = work.join(&case.name);
+/// Per-case base images for builder: made from the comparison's rootfs, pushed to a registry
+/// started on first use, pulled and tagged `docker.io/library/NAME:latest` in the store.
+#[derive(Default)]
+struct Bases {
+    registry: Option<support::Registry>,
+    loaded: Vec<String>,
+}
+
+impl Bases {
+    fn ensure(&mut self, name: &str, root: &Path, rootfs: &Path, work: &Path) -> Result<()> {
+        if self.loaded.iter().any(|n| n == name) {
+            return Ok(());
+        }
+        let registry = self
+            .registry
+            .get_or_insert_with(|| support::Registry::start(support::Auth::Plain));
+        let layout = work.join("bases").join(name);
+        bases::write_layout(name, rootfs, &layout)?;
+        let remote = format!("{}/library/{name}:latest", registry.addr);
+        let mut c = Command::new("skopeo");
+        c.args(["copy", "-q", "--dest-tls-verify=false"])
+            .arg(format!("oci:{}:latest", layout.display()))
+            .arg(format!("docker://{remote}"));
+        run(c, "skopeo copy (base image)")?;
+        let mut c = Command::new(builder_bin());
+        c.arg("pull").arg("--root").arg(root).args(["-q", &remote]);
+        run(c, "builder pull (base image)")?;
+        let mut c = Command::new(builder_bin());
+        c.arg("tag")
+            .arg("--root")
+            .arg(root)
+            .args([remote.as_str(), &format!("docker.io/library/{name}:latest")]);
+        run(c, "builder tag (base image)")?;
+        self.loaded.push(name.to_string());
+        Ok(())
+    }
+}
+
+/// What a case needs besides itself: the store, the busybox base and the per-case bases.
+struct Env<'a> {
+    root: &'a Path,
+    work: &'a Path,
+    rootfs: &'a Path,
+    base_history: &'a [(String, bool)],
+    busybox: &'a (String, u64),
+}
+
+/// Builds, saves and lists one case with builder; returns the differences. A case Docker refused
+/// must fail with the recorded fragments in builder's stderr.
+fn check_case(case: &Case, env: &Env, bases: &mut Bases) -> Result<Vec<String>> {
+    for b in &case.bases {
+        bases.ensure(b, env.root, env.rootfs, env.work)?;
+    }
+    let d = env.work.join(&case.name);
     let ctx = d.join("ctx");
     prepare_context(case, &ctx)?;
     let tag = format!("parity/{}:latest", case.name);
-    run(builder_build_cmd(root, case, &ctx, &tag), "builder build")?;
+    if case.expect_error.is_some() {
+        let p = case.dir.join("expected-error.json");
+        let expected: Value = serde_json::from_slice(
+            &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
+        )?;
+        let out = builder_build_cmd(env.root, case, &ctx, &tag)
+            .output()
+            .context("starting builder build")?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Ok(failure::check(&expected, out.status.success(), &stderr));
+    }
+    run(
+        builder_build_cmd(env.root, case, &ctx, &tag),
+        "builder build",
+    )?;
     let tar = d.join("image.tar");
-    run(builder_save_cmd(root, &tag, &tar), "builder save")?;
-    let actual = lister::list_archive(&tar)?.to_json(&case.name, base_history);
+    run(builder_save_cmd(env.root, &tag, &tar), "builder save")?;
+    let listing = lister::list_archive(&tar)?;
+    let strip = base_history_of(&listing, env.base_history, case)?;
+    let actual = listing.to_json(&case.name, &strip);
     let exp_path = case.dir.join("expected.json");
     let mut expected: Value = serde_json::from_slice(
         &std::fs::read(&exp_path).with_context(|| format!("reading {}", exp_path.display()))?,
     )?;
-    adapt_busybox(&mut expected, &busybox.0, busybox.1)?;
-    Ok(lister::diff(&expected, &actual))
+    adapt_busybox(&mut expected, &env.busybox.0, env.busybox.1)?;
+    Ok(compare::diff(&expected, &actual))
 }
 
 /// The comparison with BuildKit: every case not in known-differences.txt must list exactly as
-/// recorded. Needs root and the builder engine (import, build, save).
+/// recorded, or fail as Docker did. Needs root and the builder engine (import, build, save; pull
+/// and tag for per-case base images, with skopeo and docker-registry).
 #[test]
 fn parity_matches_buildkit() -> Result<()> {
     let work = tempfile::tempdir()?;
@@ -257,6 +376,14 @@ fn parity_matches_buildkit() -> Result<()> {
         "builder save (base)",
     )?;
     let base_history = lister::list_archive(&base_tar)?.history;
+    let env = Env {
+        root: &root,
+        work: work.path(),
+        rootfs: &rootfs,
+        base_history: &base_history,
+        busybox: &busybox,
+    };
+    let mut bases = Bases::default();
 
     let skip = known_differences()?;
     let cases = load_cases()?;
@@ -267,7 +394,7 @@ fn parity_matches_buildkit() -> Result<()> {
             continue;
         }
         total += 1;
-        match check_case(case, &root, work.path(), &base_history, &busybox) {
+        match check_case(case, &env, &mut bases) {
             Ok(d) if d.is_empty() => {
                 matched += 1;
                 println!("parity: {} ok", case.name);
@@ -318,209 +445,39 @@ fn cases_are_well_formed() -> Result<()> {
     let tmp = tempfile::tempdir()?;
     for case in &cases {
         prepare_context(case, &tmp.path().join(&case.name))?;
-        let p = case.dir.join("expected.json");
+        for b in &case.bases {
+            bases::history(b).with_context(|| format!("case {}: base", case.name))?;
+        }
+        let (file, other) = if case.expect_error.is_some() {
+            ("expected-error.json", "expected.json")
+        } else {
+            ("expected.json", "expected-error.json")
+        };
+        assert!(
+            !case.dir.join(other).exists(),
+            "case {}: has {other} besides {file}",
+            case.name
+        );
+        let p = case.dir.join(file);
         let v: Value = serde_json::from_slice(
-            &std::fs::read(&p).with_context(|| format!("case {}: no expected.json", case.name))?,
+            &std::fs::read(&p).with_context(|| format!("case {}: no {file}", case.name))?,
         )
         .with_context(|| format!("parsing {}", p.display()))?;
-        assert_eq!(v["case"], json!(case.name), "{}", p.display());
-        assert!(v["files"].as_array().is_some_and(|f| !f.is_empty()) || v["layers"] == json!(0));
-        assert_eq!(v["os"], json!("linux"), "{}", p.display());
         // The expectation must be exactly what the renderer writes (no hand edits drift).
         let text = std::fs::read_to_string(&p)?;
         assert_eq!(
             text,
-            lister::render(&v),
+            compare::render(&v),
             "{} is not in canonical form",
             p.display()
         );
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lister self-tests on hand-made archives.
-
-/// A tar entry for the hand-made layers.
-enum E<'a> {
-    Dir(&'a str, u32),
-    File(&'a str, u32, &'a [u8]),
-    Link(&'a str, &'a str),
-    Hard(&'a str, &'a str),
-}
-
-fn layer_tar(entries: &[E]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for e in entries {
-        let mut h = tar::Header::new_ustar();
-        h.set_uid(0);
-        h.set_gid(0);
-        match e {
-            E::Dir(p, m) => {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(*m);
-                h.set_size(0);
-                b.append_data(&mut h, p, std::io::empty()).unwrap();
-            }
-            E::File(p, m, data) => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(*m);
-                h.set_size(data.len() as u64);
-                b.append_data(&mut h, p, *data).unwrap();
-            }
-            E::Link(p, t) => {
-                h.set_entry_type(tar::EntryType::Symlink);
-                h.set_mode(0o777);
-                h.set_size(0);
-                b.append_link(&mut h, p, t).unwrap();
-            }
-            E::Hard(p, t) => {
-                h.set_entry_type(tar::EntryType::Link);
-                h.set_mode(0o644);
-                h.set_size(0);
-                b.append_link(&mut h, p, t).unwrap();
-            }
+        if case.expect_error.is_some() {
+            failure::well_formed(case, &v)?;
+            continue;
         }
+        assert_eq!(v["case"], json!(case.name), "{}", p.display());
+        assert!(v["files"].as_array().is_some_and(|f| !f.is_empty()) || v["layers"] == json!(0));
+        assert_eq!(v["os"], json!("linux"), "{}", p.display());
     }
-    b.into_inner().unwrap()
-}
-
-/// A docker-archive with the given layers (the second one gzipped, to cover both).
-fn archive(layers: &[Vec<u8>], config: Value) -> tempfile::NamedTempFile {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_ustar();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    let mut names = Vec::new();
-    for (i, l) in layers.iter().enumerate() {
-        let blob = if i == 1 {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            gz.write_all(l).unwrap();
-            gz.finish().unwrap()
-        } else {
-            l.clone()
-        };
-        let name = format!("blobs/sha256/{}", hex::encode(Sha256::digest(&blob)));
-        add(&name, &blob);
-        names.push(name);
-    }
-    let cfg = serde_json::to_vec(&config).unwrap();
-    add("blobs/sha256/config", &cfg);
-    let manifest =
-        json!([{"Config": "blobs/sha256/config", "RepoTags": ["t:latest"], "Layers": names}]);
-    add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&b.into_inner().unwrap()).unwrap();
-    f
-}
-
-#[test]
-fn lister_applies_whiteouts_and_opaque_dirs() -> Result<()> {
-    let l1 = layer_tar(&[
-        E::Dir("etc/", 0o755),
-        E::File("etc/group", 0o644, b"root:x:0:\n"),
-        E::File("etc/passwd", 0o644, b"root\n"),
-        E::Dir("home/", 0o755),
-        E::Dir("home/old/", 0o700),
-        E::File("home/old/f", 0o600, b"x"),
-        E::File("home/top", 0o644, b"y"),
-        E::Dir("var/", 0o755),
-        E::File("var/gone", 0o644, b"z"),
-    ]);
-    let l2 = layer_tar(&[
-        E::Dir("etc/", 0o755),
-        E::File("etc/.wh.group", 0o600, b""),
-        E::Dir("home/", 0o711),
-        // The opaque marker after a new entry of the same layer must not delete it.
-        E::File("home/new", 0o4755, b"new"),
-        E::File("home/.wh..wh..opq", 0o600, b""),
-        E::File(".wh.var", 0o600, b""),
-        E::Link("bin", "usr/bin"),
-    ]);
-    let cfg = json!({"architecture": "amd64", "os": "linux",
-        "config": {"Env": ["A=1"], "Cmd": ["sh"], "Volumes": {}, "ArgsEscaped": false},
-        "history": [{"created_by": "base"}, {"created_by": "RUN x", "empty_layer": false},
-                    {"created_by": "ENV A=1", "empty_layer": true}]});
-    let ar = archive(&[l1, l2], cfg);
-    let l = lister::list_archive(ar.path())?;
-    let paths: Vec<&str> = l.files.keys().map(String::as_str).collect();
-    assert_eq!(
-        paths,
-        ["/bin", "/etc", "/etc/passwd", "/home", "/home/new"],
-        "whiteouts resolved"
-    );
-    assert_eq!(l.files["/home"].mode, 0o711, "upper dir metadata wins");
-    assert_eq!(l.files["/home/new"].mode, 0o4755, "suid kept");
-    assert_eq!(l.files["/bin"].link.as_deref(), Some("usr/bin"));
-    assert_eq!(l.layers, 2);
-    assert_eq!(l.config["Volumes"], Value::Null, "empty map folded to null");
-    assert_eq!(l.config["ArgsEscaped"], Value::Null);
-    let doc = l.to_json("x", &[("base".to_string(), false)]);
-    assert_eq!(doc["base_history_entries"], json!(1));
-    assert_eq!(
-        doc["history"],
-        json!([{"created_by": "RUN x", "empty_layer": false},
-               {"created_by": "ENV A=1", "empty_layer": true}])
-    );
-    // render() output parses back to the same document.
-    let back: Value = serde_json::from_str(&lister::render(&doc))?;
-    assert_eq!(back, doc);
     Ok(())
-}
-
-#[test]
-fn lister_describes_hardlinks_order_independently() -> Result<()> {
-    let a = layer_tar(&[
-        E::Dir("d/", 0o755),
-        E::File("d/z", 0o640, b"same"),
-        E::Hard("d/a", "d/z"),
-    ]);
-    let b = layer_tar(&[
-        E::Dir("d/", 0o755),
-        E::File("d/a", 0o640, b"same"),
-        E::Hard("d/z", "d/a"),
-    ]);
-    let cfg = json!({"architecture": "amd64", "os": "linux", "config": {}});
-    let la = lister::list_archive(archive(&[a], cfg.clone()).path())?;
-    let lb = lister::list_archive(archive(&[b], cfg).path())?;
-    assert_eq!(la.files, lb.files);
-    assert_eq!(la.files["/d/a"].kind, "file");
-    assert_eq!(la.files["/d/z"].kind, "hardlink");
-    assert_eq!(la.files["/d/z"].link.as_deref(), Some("/d/a"));
-    assert_eq!(la.files["/d/z"].mode, 0o640);
-    // A later layer that rewrites one name breaks the link.
-    let c = layer_tar(&[E::Dir("d/", 0o755), E::File("d/z", 0o644, b"other")]);
-    let base = layer_tar(&[
-        E::Dir("d/", 0o755),
-        E::File("d/a", 0o640, b"same"),
-        E::Hard("d/z", "d/a"),
-    ]);
-    let lc = lister::list_archive(archive(&[base, c], json!({"config": {}})).path())?;
-    assert_eq!(lc.files["/d/a"].kind, "file");
-    assert_eq!(lc.files["/d/z"].kind, "file");
-    assert_eq!(lc.files["/d/z"].size, 5);
-    Ok(())
-}
-
-#[test]
-fn diff_reports_fields_and_files() {
-    let e = json!({"layers": 2, "config": {"Cmd": ["sh"], "User": null},
-        "files": [{"path": "/a", "type": "file", "mode": "0644"}, {"path": "/b", "type": "dir"}]});
-    let a = json!({"layers": 3, "config": {"Cmd": ["sh"], "User": "app"},
-        "files": [{"path": "/a", "type": "file", "mode": "0600"}, {"path": "/c", "type": "dir"}]});
-    let d = lister::diff(&e, &a);
-    let all = d.join("\n");
-    assert!(all.contains("layers: expected 2, got 3"), "{all}");
-    assert!(
-        all.contains("config.User: expected null, got \"app\""),
-        "{all}"
-    );
-    assert!(all.contains("file /a: mode \"0644\" ≠ \"0600\""), "{all}");
-    assert!(all.contains("file /b: missing"), "{all}");
-    assert!(all.contains("file /c: unexpected"), "{all}");
-    assert_eq!(d.len(), 5, "{all}");
-    assert!(lister::diff(&e, &e).is_empty());
 }

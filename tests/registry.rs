@@ -468,3 +468,34 @@ impl StdinBytes for std::process::Command {
         self.stdin(f)
     }
 }
+
+/// A CI job image without a CA bundle (`debian:bookworm` has none): plain http needs no roots,
+/// so a pull from a local registry works; https falls back to bundled roots rather than
+/// failing to build the HTTP client. `SSL_CERT_FILE`/`SSL_CERT_DIR` pointing at nothing is how
+/// the system bundle is hidden here.
+#[test]
+fn pull_works_without_a_system_ca_bundle() {
+    let reg = Registry::start(Auth::Plain);
+    let img = make_base_image(0);
+    let src = format!("{}/library/busybox:nocerts", reg.addr);
+    img.push("amd64", &src, false, None);
+    let env = Env::new();
+    let empty = tempfile::tempdir().unwrap();
+    let o = run(env
+        .cmd()
+        .env("SSL_CERT_FILE", empty.path().join("none.pem"))
+        .env("SSL_CERT_DIR", empty.path())
+        .args(["pull", &src]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "pull without roots failed: {err}");
+    assert_eq!(env.inspect(&src)["Digest"], img.amd64.as_str());
+    // https to a closed port: a connection error, never "building the HTTP client".
+    let o = run(env
+        .cmd()
+        .env("SSL_CERT_FILE", empty.path().join("none.pem"))
+        .env("SSL_CERT_DIR", empty.path())
+        .args(["pull", "localhost:1/x:y"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(!err.contains("building the HTTP client"), "{err}");
+}

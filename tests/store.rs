@@ -128,16 +128,10 @@ fn a_pull_killed_mid_blob_leaves_nothing_trusted_and_can_be_repeated() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until a blob is partly written, then kill -9.
+    // Wait until a blob is partly written (in the pull's temp area), then kill -9.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let partial = fs::read_dir(root.path().join("tmp"))
-            .map(|d| {
-                d.flatten()
-                    .any(|e| e.metadata().map(|m| m.len() > 200_000).unwrap_or(false))
-            })
-            .unwrap_or(false);
-        if partial {
+        if temp_files(root.path()).iter().any(|(_, n)| *n > 200_000) {
             break;
         }
         assert!(Instant::now() < deadline, "no partial blob appeared");
@@ -153,21 +147,49 @@ fn a_pull_killed_mid_blob_leaves_nothing_trusted_and_can_be_repeated() {
     let blobs = verify_store(root.path());
     assert!(blobs < 4, "the pull should not have completed");
     assert!(tags(root.path()).is_empty());
+    let left = temp_files(root.path());
     assert!(
-        fs::read_dir(root.path().join("tmp")).unwrap().count() > 0,
-        "expected a stale temp file"
+        left.iter().any(|(p, n)| *n > 200_000
+            && p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("blob-")),
+        "expected a partial blob: {left:?}"
     );
 
-    // Repeating the pull succeeds (directly this time, for speed).
+    // Repeating the pull succeeds (directly this time, for speed) and
+    // removes what the killed one left.
     let home2 = tempfile::tempdir().unwrap();
     let out = run_ok(builder(root.path(), home2.path()).args(["pull", "-q", &src]));
     assert_eq!(out.trim(), img.amd64);
     assert_eq!(verify_store(root.path()), 4);
-    // prune clears the stale temp file and keeps the image.
+    assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+    // A leftover planted as the killed pull left it goes with prune, which
+    // keeps the image.
+    fs::create_dir(root.path().join("tmp/area-1-dead")).unwrap();
+    fs::write(root.path().join("tmp/area-1-dead/blob-x"), b"partial").unwrap();
+    fs::write(root.path().join("tmp/area-1-dead.lock"), b"").unwrap();
     let store = Store::open(root.path()).unwrap();
     let r = store.prune(&Default::default()).unwrap();
-    assert!(r.temp_removed >= 1 && r.blobs_removed == 0, "{r:?}");
+    assert!(r.temp_removed == 1 && r.blobs_removed == 0, "{r:?}");
     assert_eq!(verify_store(root.path()), 4);
+    drop(store);
+    assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+}
+
+/// Every file under `ROOT/tmp` (temp areas included) with its size.
+fn temp_files(root: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    walkdir::WalkDir::new(root.join("tmp"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().to_path_buf(),
+                e.metadata().map(|m| m.len()).unwrap_or(0),
+            )
+        })
+        .collect()
 }
 
 #[test]

@@ -6,10 +6,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(source) = std::str::from_utf8(data) else {
-        return;
-    };
-    match builder::dockerfile::parse(source) {
+    // Any bytes: a Dockerfile need not be UTF-8 (read as BuildKit reads it).
+    let source = &builder::dockerfile::decode(data);
+    match builder::dockerfile::parse_bytes(data) {
         Ok(df) => {
             assert!(!df.instructions.is_empty());
             for inst in &df.instructions {

@@ -108,16 +108,20 @@ pub struct BuildArgs {
 
 /// Runs `builder build`.
 pub fn run(args: BuildArgs) -> Result<i32> {
-    let (file_name, text, dockerfile_path) = read_dockerfile(&args)?;
-    let df = match crate::dockerfile::parse(&text) {
+    // Before any work: only the host's platform can be built (no emulation yet).
+    let platform = match &args.platform {
+        Some(p) => Some(crate::plan::platform::native_target(p, &Platform::host())?),
+        None => None,
+    };
+    let (file_name, bytes, dockerfile_path) = read_dockerfile(&args)?;
+    // Bytes that are not UTF-8 are read as BuildKit reads them (see dockerfile::parse_bytes).
+    let text = crate::dockerfile::decode(&bytes);
+    let df = match crate::dockerfile::parse_bytes(&bytes) {
         Ok(df) => df,
         Err(diag) => bail!("{}", diag.in_file(file_name)),
     };
     let build_args = parse_build_args(&args.build_args)?;
-    let platform = match &args.platform {
-        Some(p) => Some(Platform::parse(p).map_err(|e| anyhow!("--platform {p}: {e:?}"))?),
-        None => None,
-    };
+
     let opts = PlanOptions {
         build_args,
         target: args.target.clone(),
@@ -289,8 +293,8 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The Dockerfile: name for messages, text, and its path when it is a file.
-fn read_dockerfile(args: &BuildArgs) -> Result<(String, String, Option<PathBuf>)> {
+/// The Dockerfile: name for messages, its bytes, and its path when it is a file.
+fn read_dockerfile(args: &BuildArgs) -> Result<(String, Vec<u8>, Option<PathBuf>)> {
     let path = match &args.file {
         Some(f) if f == "-" => {
             let (name, text) = super::read_dockerfile(Path::new("-"))?;
@@ -318,7 +322,7 @@ fn open_context(
 ) -> Result<BuildContext> {
     if spec == "-" {
         let ignore = IgnoreSpec::Auto { dockerfile: None };
-        return BuildContext::from_tar_in(std::io::stdin().lock(), ignore, &store.tmp_dir())
+        return BuildContext::from_tar_in(std::io::stdin().lock(), ignore, &store.temp_dir()?)
             .context("reading the build context tar from stdin");
     }
     let root = Path::new(spec);

@@ -27,7 +27,7 @@ pub fn run(args: DebugArgs) -> anyhow::Result<i32> {
     match args.what {
         DebugCommand::Ast { file } => {
             let (name, source) = super::read_dockerfile(&file)?;
-            match crate::dockerfile::parse(&source) {
+            match crate::dockerfile::parse_bytes(&source) {
                 Ok(df) => {
                     print!("{}", crate::dockerfile::dump(&df));
                     Ok(0)

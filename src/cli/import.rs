@@ -51,7 +51,7 @@ pub fn run(args: ImportArgs) -> Result<i32> {
         kind: SourceKind::Plain,
         source_date_epoch: args.source_date_epoch,
     };
-    let written = write(&args.rootfs, &store.tmp_dir(), &opts)
+    let written = write(&args.rootfs, &store.temp_dir()?, &opts)
         .with_context(|| format!("packing {}", args.rootfs.display()))?;
     let diff_id = Digest::parse(&format!("sha256:{}", written.diff_id.hex()))?;
     let stored = store.put_blob_file(&written.path, Some(&diff_id));

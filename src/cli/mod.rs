@@ -98,18 +98,18 @@ pub fn main() -> i32 {
 }
 
 /// Reads a Dockerfile from a path, or from stdin for `-`; returns the name
-/// shown in messages and the text.
-pub fn read_dockerfile(path: &std::path::Path) -> anyhow::Result<(String, String)> {
+/// shown in messages and the bytes.
+pub fn read_dockerfile(path: &std::path::Path) -> anyhow::Result<(String, Vec<u8>)> {
     use anyhow::Context as _;
     use std::io::Read as _;
     if path.as_os_str() == "-" {
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .context("reading the Dockerfile from stdin")?;
-        return Ok(("-".to_string(), text));
+        return Ok(("-".to_string(), bytes));
     }
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .with_context(|| format!("reading the Dockerfile {}", path.display()))?;
-    Ok((path.display().to_string(), text))
+    Ok((path.display().to_string(), bytes))
 }

@@ -188,7 +188,7 @@ fn rootfs(
             lowers,
             upper: None,
         }],
-        &store.tmp_dir(),
+        &store.temp_dir()?,
         |roots| f(&roots[0]).map_err(|e| std::io::Error::other(format!("{e:#}"))),
     )?;
     Ok(())

@@ -40,8 +40,10 @@ pub fn run(args: PruneArgs) -> Result<i32> {
         keep_bytes: args.keep_storage.filter(|&n| n > 0),
         unused_for: parse_filters(&args.filter)?,
     };
-    let store = args.store.open_store()?;
-    let r = store.prune_cache(cache::entries, &policy)?;
+    // Temp areas of dead builders go now; the rest waits for the GC lock.
+    let (store, reclaimed) = args.store.open_store_reclaiming()?;
+    let mut r = store.prune_cache(cache::entries, &policy)?;
+    r.gc.temp_removed += reclaimed;
     if !r.removed.is_empty() {
         println!("Deleted build cache objects:");
         for (kind, id) in &r.removed {

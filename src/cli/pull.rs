@@ -25,10 +25,23 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// Opens the store.
+    /// Opens the store and reclaims what killed builders left in its temp
+    /// dir (see [`Store::reclaim_temp`]).
     pub fn open_store(&self) -> Result<Store> {
+        Ok(self.open_store_reclaiming()?.0)
+    }
+
+    /// [`Self::open_store`], also returning how many temp areas were
+    /// reclaimed. A failure to reclaim is a warning, not an error.
+    pub fn open_store_reclaiming(&self) -> Result<(Store, usize)> {
         let root = self.root.clone().unwrap_or_else(Store::default_root);
-        Store::open(&root).with_context(|| format!("opening the store at {}", root.display()))
+        let store = Store::open(&root)
+            .with_context(|| format!("opening the store at {}", root.display()))?;
+        let reclaimed = store.reclaim_temp().unwrap_or_else(|e| {
+            eprintln!("warning: removing temp files of stopped builders: {e:#}");
+            0
+        });
+        Ok((store, reclaimed))
     }
 
     /// A registry client with the config and docker credentials; notes go to stderr.

@@ -102,7 +102,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     };
     let dirs = tempfile::Builder::new()
         .prefix("run-")
-        .tempdir_in(store.tmp_dir())?;
+        .tempdir_in(store.temp_dir()?)?;
     let upper = dirs.path().join("upper");
     let work = dirs.path().join("work");
     std::fs::create_dir(&upper)?;

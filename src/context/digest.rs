@@ -191,6 +191,14 @@ impl MetadataIndex {
     /// directory). Entries not used in this session are kept only if their
     /// file still exists. Does nothing for in-memory indexes or when unchanged.
     pub fn save(&mut self) -> Result<()> {
+        self.save_via(|| None)
+    }
+
+    /// [`Self::save`] with the temp file in the dir `temp_dir` returns (on
+    /// the index file's filesystem, e.g. a store's temp area, where a crash
+    /// leaves it for the store to reclaim), asked only when there is
+    /// something to write; `None`: beside the index file.
+    pub fn save_via(&mut self, temp_dir: impl FnOnce() -> Option<PathBuf>) -> Result<()> {
         let Some(path) = self.path.clone() else {
             return Ok(());
         };
@@ -205,7 +213,9 @@ impl MetadataIndex {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&dir).map_err(|e| ContextError::io(&dir, e))?;
-        let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| ContextError::io(&dir, e))?;
+        let tmp_dir = temp_dir().unwrap_or_else(|| dir.clone());
+        let tmp =
+            tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| ContextError::io(&tmp_dir, e))?;
         {
             let mut w = BufWriter::new(tmp.as_file());
             write_entries(&mut w, &self.entries).map_err(|e| ContextError::io(tmp.path(), e))?;

@@ -40,6 +40,9 @@ pub struct Heredoc {
     pub name: String,
     /// The body, every line ending in `\n` (tabs stripped for `<<-`).
     pub content: String,
+    /// The body as bytes of the file, when it is not UTF-8 (`content` then has U+FFFD for each
+    /// invalid byte). BuildKit writes these bytes for a quoted heredoc of COPY/ADD.
+    pub raw: Option<Vec<u8>>,
     /// False when the delimiter was quoted, which disables variable expansion.
     pub expand: bool,
     /// True for `<<-`.

@@ -13,11 +13,13 @@ mod heredoc;
 mod parser;
 mod prepass;
 pub mod shell;
+mod source;
 mod validate;
 
 pub use ast::{Directives, Dockerfile, Heredoc, Instruction, Span};
 pub use dump::{dump, go_quote};
 pub use parser::parse;
+pub use source::{decode, parse_bytes, MAX_LINE};
 
 #[cfg(test)]
 mod tests;

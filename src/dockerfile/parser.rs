@@ -68,7 +68,11 @@ pub(crate) struct Parsed {
 /// instructions and instructions missing required arguments. Errors point at the offending
 /// token.
 pub fn parse(source: &str) -> Result<Dockerfile, Diagnostic> {
-    let mut lines = Lines::new(source);
+    parse_lines(Lines::new(source))
+}
+
+/// [`parse`] over prepared lines (see `source.rs` for files that are not UTF-8).
+pub(crate) fn parse_lines(mut lines: Lines<'_>) -> Result<Dockerfile, Diagnostic> {
     let mut instructions = Vec::new();
     // Shape errors are reported only if the whole file parses, as BuildKit reports parser
     // errors for the whole file before it looks at any instruction.
@@ -85,7 +89,7 @@ pub fn parse(source: &str) -> Result<Dockerfile, Diagnostic> {
             })?;
             let mut heredocs = Vec::with_capacity(marks.len());
             for mark in marks {
-                let Some(content) = lines.heredoc_body(&mark.name, mark.chomp) else {
+                let Some((content, raw)) = lines.heredoc_body(&mark.name, mark.chomp)? else {
                     let token = logical.text.get(mark.start..mark.end).unwrap_or("<<");
                     let err = LineError::new(
                         mark.start,
@@ -106,6 +110,7 @@ pub fn parse(source: &str) -> Result<Dockerfile, Diagnostic> {
                 heredocs.push(Heredoc {
                     name: mark.name,
                     content,
+                    raw,
                     expand: mark.expand,
                     chomp: mark.chomp,
                 });

@@ -44,11 +44,17 @@ impl LogicalLine {
     }
 }
 
+/// A heredoc body: its text, and its bytes when they differ (a file that is not UTF-8).
+pub(crate) type HeredocBody = (String, Option<Vec<u8>>);
+
 /// A cursor over the physical lines of a Dockerfile.
 pub(crate) struct Lines<'a> {
     source: &'a str,
     /// Physical lines, each with its line ending (if any).
     lines: Vec<&'a str>,
+    /// The same lines as bytes of the file, when the file was not UTF-8 (`lines` then hold
+    /// the decoded text, see `source.rs`).
+    raw: Option<Vec<&'a [u8]>>,
     /// Index of the next unread line (= number of lines read so far).
     next: usize,
     directives: DirectiveScanner,
@@ -64,11 +70,39 @@ impl<'a> Lines<'a> {
         Lines {
             source,
             lines: source.split_inclusive('\n').collect(),
+            raw: None,
             next: 0,
             directives: DirectiveScanner::default(),
             directives_found: Directives::default(),
             warnings: Vec::new(),
         }
+    }
+
+    /// Like [`Self::new`] for `source` decoded from the bytes `raw`: line lengths are checked
+    /// on the bytes, and heredoc bodies keep them.
+    pub fn with_raw(source: &'a str, raw: &'a [u8]) -> Self {
+        let mut lines = Self::new(source);
+        let raw: Vec<&[u8]> = raw.split_inclusive(|b| *b == b'\n').collect();
+        debug_assert_eq!(raw.len(), lines.lines.len());
+        lines.raw = Some(raw);
+        lines
+    }
+
+    /// Fails when physical line `index` (0-based) is longer than BuildKit reads.
+    fn check_length(&self, index: usize) -> Result<(), Diagnostic> {
+        let len = match &self.raw {
+            Some(raw) => raw
+                .get(index)
+                .map_or(0, |l| l.strip_suffix(b"\n").unwrap_or(l).len()),
+            None => self
+                .lines
+                .get(index)
+                .map_or(0, |l| l.strip_suffix('\n').unwrap_or(l).len()),
+        };
+        if len > super::source::MAX_LINE {
+            return Err(super::source::line_too_long(self.source, index + 1, len));
+        }
+        Ok(())
     }
 
     /// The escape character in effect.
@@ -97,6 +131,7 @@ impl<'a> Lines<'a> {
     /// Reads the next logical line, or `None` at the end of the file.
     pub fn next_logical(&mut self) -> Result<Option<LogicalLine>, Diagnostic> {
         while let Some(&raw) = self.lines.get(self.next) {
+            self.check_length(self.next)?;
             let mut raw = raw;
             if self.next == 0 {
                 raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
@@ -130,6 +165,7 @@ impl<'a> Lines<'a> {
                 let Some(&raw) = self.lines.get(self.next) else {
                     break;
                 };
+                self.check_length(self.next)?;
                 self.next += 1;
                 logical.end_line = self.next;
                 let body = trim_newline(raw);
@@ -163,10 +199,18 @@ impl<'a> Lines<'a> {
 
     /// Reads a heredoc body up to the line `name` (after leading tabs when `chomp`).
     /// Returns `None` when the file ends first. Body lines keep their line endings; with
-    /// `chomp` their leading tabs are removed.
-    pub fn heredoc_body(&mut self, name: &str, chomp: bool) -> Option<String> {
+    /// `chomp` their leading tabs are removed. The second value is the body as bytes of the
+    /// file when they differ from the text (a file that is not UTF-8).
+    pub fn heredoc_body(
+        &mut self,
+        name: &str,
+        chomp: bool,
+    ) -> Result<Option<HeredocBody>, Diagnostic> {
         let mut content = String::new();
+        let mut raw_content: Vec<u8> = Vec::new();
         while let Some(&raw) = self.lines.get(self.next) {
+            self.check_length(self.next)?;
+            let bytes = self.raw.as_ref().map(|r| r[self.next]);
             self.next += 1;
             let candidate = trim_newline(raw);
             let candidate = if chomp {
@@ -175,15 +219,23 @@ impl<'a> Lines<'a> {
                 candidate
             };
             if candidate == name {
-                return Some(content);
+                let raw_body = (self.raw.is_some() && raw_content != content.as_bytes())
+                    .then_some(raw_content);
+                return Ok(Some((content, raw_body)));
             }
             content.push_str(if chomp {
                 raw.trim_start_matches('\t')
             } else {
                 raw
             });
+            if let Some(mut b) = bytes {
+                while chomp && b.first() == Some(&b'\t') {
+                    b = &b[1..];
+                }
+                raw_content.extend_from_slice(b);
+            }
         }
-        None
+        Ok(None)
     }
 
     /// Removes a line-continuation escape character at the end of `line`: the escape

@@ -11,6 +11,7 @@ fn heredoc(name: &str, content: &str, expand: bool, chomp: bool) -> Heredoc {
     Heredoc {
         name: name.into(),
         content: content.into(),
+        raw: None,
         expand,
         chomp,
     }
@@ -192,10 +193,13 @@ fn crlf_and_bom() {
 
 #[test]
 fn deep_json_nesting_does_not_overflow() {
+    // Physical lines stay under BuildKit's 64 KiB limit; continuations join them.
     let deep = format!(
-        "FROM a\nCMD {}{}\n",
-        "[".repeat(100_000),
-        "]".repeat(100_000)
+        "FROM a\nCMD {}\\\n{}\\\n{}\\\n{}\n",
+        "[".repeat(50_000),
+        "[".repeat(50_000),
+        "]".repeat(50_000),
+        "]".repeat(50_000)
     );
     let inst = only(&deep);
     assert!(!inst.json);

@@ -17,7 +17,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::state::{LayerRef, StageImage};
 use crate::image::ImageConfig;
-use crate::store::{fsutil, CacheEntry, CacheKind, Descriptor, Digest, Store};
+use crate::store::{CacheEntry, CacheKind, Descriptor, Digest, Store};
 
 /// Bumped whenever what a key covers changes, so old records stop matching.
 const KEY_VERSION: &str = "builder-step-cache-v1";
@@ -135,12 +135,12 @@ pub fn record(store: &Store, key: &str, image: &StageImage) -> Result<()> {
     let roots_dir = store.cache_dir().join("roots");
     std::fs::create_dir_all(&roots_dir)?;
     // Roots first: a record whose blobs could be pruned must never exist.
-    fsutil::write_atomic(
+    store.write_file(
         &roots_dir.join(format!("step-{key}")),
         roots.as_bytes(),
         0o644,
     )?;
-    fsutil::write_atomic(
+    store.write_file(
         &record_path(store, key),
         &serde_json::to_vec(&record)?,
         0o644,

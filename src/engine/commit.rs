@@ -21,7 +21,7 @@ pub fn commit_upper(store: &Store, upper: &Path, epoch: Option<i64>) -> Result<L
         kind: SourceKind::OverlayUpper,
         source_date_epoch: epoch,
     };
-    let written = write(upper, &store.tmp_dir(), &opts).context("writing the layer tar")?;
+    let written = write(upper, &store.temp_dir()?, &opts).context("writing the layer tar")?;
     let diff_id = Digest::parse(&format!("sha256:{}", written.diff_id.hex()))
         .context("the layer writer returned a bad digest")?;
     // The writer fsynced the tar in the store's tmp dir and hashed it as it
@@ -54,7 +54,7 @@ pub fn commit_planned(
         source_date_epoch: epoch,
     };
     let written =
-        write_planned(entries, &store.tmp_dir(), &opts).context("writing the layer tar")?;
+        write_planned(entries, &store.temp_dir()?, &opts).context("writing the layer tar")?;
     let diff_id = Digest::parse(&format!("sha256:{}", written.diff_id.hex()))
         .context("the layer writer returned a bad digest")?;
     store.adopt_blob(&written.path, &diff_id, written.size)?;

@@ -289,7 +289,7 @@ impl Engine {
             .context_index
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .save();
+            .save_via(|| self.shared.store.temp_dir().ok());
         if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(e);
         }

@@ -61,6 +61,9 @@ pub struct InlineFile {
     pub name: String,
     /// The content (chomped for `<<-`).
     pub data: String,
+    /// What is written instead of `data` for a quoted delimiter in a file that is not UTF-8:
+    /// the body's bytes as in the file (BuildKit writes them untouched).
+    pub raw: Option<Vec<u8>>,
     /// Whether `$VAR`s in the content are expanded (unquoted delimiter).
     pub expand: bool,
 }
@@ -589,6 +592,7 @@ fn parse_copy(src: &SourceText, inst: &Instruction, add: bool) -> Result<Command
             Some(h) => inline.push(InlineFile {
                 name: h.name.clone(),
                 data: h.content.clone(),
+                raw: if h.expand { None } else { h.raw.clone() },
                 expand: h.expand,
             }),
             None => sources.push(s.clone()),

@@ -16,6 +16,7 @@ pub mod mount;
 pub mod platform;
 mod render;
 mod source;
+mod stages;
 
 pub use eval::{Evaluated, StageEvaluator, StageState, Vars};
 pub use instructions::{Command, Copy, From, Healthcheck, Run};
@@ -140,6 +141,13 @@ impl Plan {
         self.waves.iter().flatten().copied().collect()
     }
 
+    /// The stage `COPY --from=NAME` or `RUN --mount=from=NAME` names, as BuildKit finds it:
+    /// case-insensitive, the last stage of the file with that name.
+    pub fn stage_named(&self, name: &str) -> Option<usize> {
+        let names: Vec<Option<String>> = self.stages.iter().map(|s| s.name.clone()).collect();
+        stages::StageNames::new(&names).find(name)
+    }
+
     /// An evaluator for stage `index` on top of an image whose config has `base_env`.
     pub fn evaluator(&self, index: usize, base_env: &[(String, String)]) -> StageEvaluator<'_> {
         StageEvaluator::new(self, index, base_env)
@@ -195,20 +203,12 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         froms.push(instructions::parse_from(&src, inst)?);
     }
     let names: Vec<Option<String>> = froms.iter().map(|f| f.name.clone()).collect();
-    for (i, n) in names.iter().enumerate() {
-        if let Some(n) = n {
-            if names[..i].iter().any(|m| m.as_ref() == Some(n)) {
-                let inst = groups[i].0;
-                return Err(src.at_text(inst, n, 0, format!("duplicate stage name {n:?}")));
-            }
-        }
-    }
+    let stage_names = stages::StageNames::new(&names);
+    let from_insts: Vec<&Instruction> = groups.iter().map(|(inst, _)| *inst).collect();
+    let name_warnings = stage_names.duplicate_warnings(&from_insts);
     let target = match &opts.target {
         None => groups.len() - 1,
-        Some(t) => match names
-            .iter()
-            .position(|n| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(t)))
-        {
+        Some(t) => match stage_names.find(t) {
             Some(i) => i,
             None => {
                 let list: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
@@ -269,15 +269,15 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
                 )
                 .help("declare the ARG before the first FROM, or give it a default"));
         }
-        let base = if image.eq_ignore_ascii_case("scratch") {
+        let base = if image == "scratch" {
             Base::Scratch
         } else {
-            match names[..i]
-                .iter()
-                .position(|n| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&image)))
-            {
+            match stage_names.base_of(i, &image) {
                 Some(j) => Base::Stage(j),
-                None => Base::Image(image),
+                None => {
+                    stages::check_base_reference(&src, inst, &from.image, &image, &stage_names, i)?;
+                    Base::Image(image)
+                }
             }
         };
         let (stage_platform, explicit) = match &from.platform {
@@ -314,7 +314,7 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         let mut steps = Vec::new();
         for inst in body {
             let command = instructions::parse_command(&src, inst)?;
-            let sources = step_sources(&src, inst, &command, &names)?;
+            let sources = step_sources(&src, inst, &command, &stage_names, names.len())?;
             steps.push(Step {
                 ast: (*inst).clone(),
                 command,
@@ -386,6 +386,7 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     let waves = waves(&stages);
 
     let mut warnings = df.warnings.clone();
+    warnings.extend(name_warnings);
     for st in stages.iter().filter(|s| s.needed) {
         for step in &st.steps {
             if let Command::Arg(decls) = &step.command {
@@ -424,12 +425,12 @@ fn step_sources(
     src: &SourceText,
     inst: &Instruction,
     command: &Command,
-    names: &[Option<String>],
+    names: &stages::StageNames<'_>,
+    count: usize,
 ) -> Result<Vec<SourceRef>, Diagnostic> {
     let by_name = |r: &str| {
         names
-            .iter()
-            .position(|n| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(r)))
+            .find(r)
             .map_or_else(|| SourceRef::Image(r.to_string()), SourceRef::Stage)
     };
     match command {
@@ -438,7 +439,7 @@ fn step_sources(
                 return Ok(Vec::new());
             };
             if let Ok(n) = from.parse::<i64>() {
-                if n < 0 || n as usize >= names.len() {
+                if n < 0 || n as usize >= count {
                     let index = inst
                         .flags
                         .iter()
@@ -451,7 +452,7 @@ fn step_sources(
                             Some((0, format!("--from={from}").chars().count())),
                             format!("invalid stage index {n}"),
                         )
-                        .help(format!("stage indexes run from 0 to {}", names.len() - 1)));
+                        .help(format!("stage indexes run from 0 to {}", count - 1)));
                 }
                 return Ok(vec![SourceRef::Stage(n as usize)]);
             }

@@ -146,6 +146,12 @@ pub async fn status_error(resp: Response, what: &str) -> RegistryError {
     RegistryError::new(kind, what, redact_url(&url), msg)
 }
 
+/// Whether the system's CA bundle (or `SSL_CERT_FILE`/`SSL_CERT_DIR`) holds
+/// any root certificate.
+fn system_has_roots() -> bool {
+    !rustls_native_certs::load_native_certs().certs.is_empty()
+}
+
 /// Drops query parameters (signed URLs carry secrets) from URLs in messages.
 fn redact_url(u: &str) -> String {
     u.split('?').next().unwrap_or(u).to_string()
@@ -154,12 +160,22 @@ fn redact_url(u: &str) -> String {
 impl RegistryClient {
     /// A client using `config` for endpoints and `creds` for credentials.
     pub fn new(config: RegistriesConfig, creds: DockerConfig) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(120))
+            .read_timeout(Duration::from_secs(120));
+        if !system_has_roots() {
+            // The platform verifier refuses to start without roots, which
+            // would stop even plain-http registries; https gets Mozilla's
+            // roots, bundled, instead.
+            let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .filter_map(|c| reqwest::Certificate::from_der(c).ok());
+            builder = builder.tls_certs_only(bundled);
+        }
+        let http = builder
             .build()
-            .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("building the HTTP client: {e:#}"))?;
         Ok(RegistryClient {
             http,
             config,

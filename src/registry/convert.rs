@@ -18,7 +18,7 @@ use crate::store::descriptor::{
     Descriptor, DOCKER_CONFIG, DOCKER_LAYER_FOREIGN, DOCKER_LAYER_GZIP, DOCKER_MANIFEST,
     OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
 };
-use crate::store::{fsutil, Digest, Store};
+use crate::store::{Digest, Store};
 
 /// The manifest format to push or save in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,12 +126,12 @@ pub fn compress_layer_with(
     let raw = std::io::BufReader::new(store.open_blob(blob)?);
     let (_, plain) =
         crate::layer::decompress(raw).with_context(|| format!("reading layer {blob}"))?;
-    let c = crate::layer::compress(plain, &store.tmp_dir(), algorithm, level)
+    let c = crate::layer::compress(plain, &store.temp_dir()?, algorithm, level)
         .with_context(|| format!("compressing layer {blob}"))?;
     let d = Digest::parse(&c.digest.to_string())?;
     let n = c.size;
     store.adopt_blob(&c.path, &d, n)?;
-    fsutil::write_atomic(&memo, format!("{d} {n}\n").as_bytes(), 0o644)?;
+    store.write_file(&memo, format!("{d} {n}\n").as_bytes(), 0o644)?;
     Ok((d, n))
 }
 

@@ -31,8 +31,9 @@ pub enum ReferenceError {
     /// The string does not match the reference grammar.
     #[error("invalid reference format: {0:?}")]
     InvalidFormat(String),
-    /// The repository part contains upper-case letters.
-    #[error("invalid reference format: repository name must be lowercase: {0:?}")]
+    /// The repository part (named as Docker names it: `library/Ubuntu`) contains
+    /// upper-case letters.
+    #[error("invalid reference format: repository name ({0}) must be lowercase")]
     Uppercase(String),
     /// The name is longer than 255 characters.
     #[error(
@@ -131,7 +132,7 @@ impl Reference {
             repository = format!("library/{repository}");
         }
         if repository.to_lowercase() != repository {
-            return Err(ReferenceError::Uppercase(s.to_string()));
+            return Err(ReferenceError::Uppercase(repository));
         }
         if !DOMAIN_RE.is_match(&registry)
             || !repository.split('/').all(|c| PATH_COMPONENT_RE.is_match(c))
@@ -369,9 +370,12 @@ mod tests {
         let long = format!("a/{}", "b".repeat(260));
         let cases: Vec<(String, ReferenceError)> = vec![
             ("".into(), ReferenceError::Empty),
-            ("Ubuntu".into(), ReferenceError::Uppercase("Ubuntu".into())),
             (
-                "user/App".into(),
+                "Ubuntu".into(),
+                ReferenceError::Uppercase("library/Ubuntu".into()),
+            ),
+            (
+                "user/App:Tag".into(),
                 ReferenceError::Uppercase("user/App".into()),
             ),
             (

@@ -1,9 +1,10 @@
 //! Content-addressed blobs in `ROOT/blobs/sha256/<hex>`.
 //!
-//! Bytes go to a temp file in `ROOT/tmp`, are hashed while written, fsynced
-//! and only then renamed to their digest name. A blob file therefore always
-//! has the content its name says; a process killed mid-write leaves only a
-//! temp file, which `prune` removes.
+//! Bytes go to a temp file in the store's temp area (`ROOT/tmp/area-…`),
+//! are hashed while written, fsynced and only then renamed to their digest
+//! name. A blob file therefore always has the content its name says; a
+//! process killed mid-write leaves only a temp file in its area, which the
+//! next builder command or `prune` removes.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -122,10 +123,11 @@ impl Store {
 
     /// Starts writing a new blob.
     pub fn blob_writer(&self) -> Result<BlobWriter> {
+        let dir = self.temp_dir()?;
         let tmp = tempfile::Builder::new()
             .prefix("blob-")
-            .tempfile_in(self.tmp_dir())
-            .with_context(|| format!("creating a temp file in {}", self.tmp_dir().display()))?;
+            .tempfile_in(&dir)
+            .with_context(|| format!("creating a temp file in {}", dir.display()))?;
         Ok(BlobWriter {
             tmp,
             hasher: Hasher::new(),

@@ -22,7 +22,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 
 use super::digest::Digest;
-use super::gc::{remove_any, GcRoots, PruneReport};
+use super::fsutil::remove_all;
+use super::gc::{GcRoots, PruneReport};
 use super::Store;
 
 /// What a cache entry is, for the report.
@@ -152,7 +153,7 @@ impl Store {
             for p in &e.paths {
                 if fs::symlink_metadata(p).is_ok() {
                     report.bytes_freed += disk_usage(p);
-                    remove_any(p)?;
+                    remove_all(p)?;
                 }
             }
             report.removed.push((e.kind, e.id));

@@ -6,8 +6,9 @@
 //! passes. From each manifest the walk keeps its config and layers, from
 //! each index its children, and from each config its `rootfs.diff_ids`
 //! snapshots. GC runs under the exclusive store lock, so no other process
-//! is mid-write; everything in `ROOT/tmp` is then stale and removed too, as
-//! are `.tmp-*` files of interrupted atomic writes in `ROOT/cache/{roots,steps}`.
+//! is mid-write; everything in `ROOT/tmp` but the pruner's own temp area is
+//! then stale and removed too, as are `.tmp*` files of atomic writes that
+//! older builders made beside their targets (`ROOT`, `ROOT/cache/…`).
 
 use std::collections::HashSet;
 use std::fs;
@@ -18,6 +19,7 @@ use serde_json::Value;
 
 use super::descriptor::{is_index, is_manifest};
 use super::digest::Digest;
+use super::fsutil::remove_all;
 use super::Store;
 
 /// Extra digests to keep.
@@ -168,24 +170,29 @@ impl Store {
                 .unwrap_or(false);
             if !keep {
                 report.bytes_freed += super::cache_prune::disk_usage(&e.path());
-                remove_any(&e.path())?;
+                remove_all(&e.path())?;
                 report.snapshots_removed += 1;
             }
         }
-        for e in fs::read_dir(self.tmp_dir()).context("listing the store's tmp dir")? {
-            remove_any(&e?.path())?;
-            report.temp_removed += 1;
-        }
-        // Torn atomic writes of cache files (a crash before the rename).
-        for dir in ["roots", "steps"] {
-            let dir = self.cache_dir().join(dir);
+        // No other builder has the store open: every temp area but ours is
+        // dead, and so is anything else in ROOT/tmp.
+        report.temp_removed += super::tmp::reclaim(&self.tmp_root(), self.area.made(), true)?;
+        // Torn atomic writes of builders that wrote their temp files beside
+        // the target (a crash before the rename).
+        for dir in [
+            self.root.clone(),
+            self.cache_dir(),
+            self.cache_dir().join("roots"),
+            self.cache_dir().join("steps"),
+            self.cache_dir().join("compressed"),
+        ] {
             let Ok(entries) = fs::read_dir(&dir) else {
                 continue;
             };
             for e in entries {
                 let p = e?.path();
                 if is_temp(&p) {
-                    remove_any(&p)?;
+                    remove_all(&p)?;
                     report.temp_removed += 1;
                 }
             }
@@ -194,33 +201,11 @@ impl Store {
     }
 }
 
-/// A temp file of [`super::fsutil::write_atomic`], not yet renamed.
+/// A temp file of an atomic write, not yet renamed (`.tmp-…`, or `.tmp…`
+/// as `tempfile` names them by default).
 fn is_temp(p: &Path) -> bool {
     p.file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with(".tmp-"))
-}
-
-/// Removes a file or a whole tree (read-only dirs included).
-pub(super) fn remove_any(p: &Path) -> Result<()> {
-    let meta = fs::symlink_metadata(p).with_context(|| format!("stat {}", p.display()))?;
-    if meta.is_dir() {
-        make_writable(p);
-        fs::remove_dir_all(p)
-    } else {
-        fs::remove_file(p)
-    }
-    .with_context(|| format!("removing {}", p.display()))
-}
-
-/// Snapshot trees may contain read-only dirs (e.g. `0555` from a layer);
-/// as root that does not matter, as a user it would stop removal.
-fn make_writable(p: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    for e in walkdir::WalkDir::new(p).into_iter().flatten() {
-        if e.file_type().is_dir() {
-            let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o755));
-        }
-    }
+        .is_some_and(|n| n.to_string_lossy().starts_with(".tmp"))
 }
 
 #[cfg(test)]
@@ -254,17 +239,19 @@ mod tests {
         fs::write(s.cache_dir().join("roots/steps"), format!("{cached}\n")).unwrap();
         fs::create_dir_all(s.snapshot_path(&diff)).unwrap();
         fs::create_dir_all(s.snapshot_path(&junk).join("ro")).unwrap();
-        fs::write(s.tmp_dir().join("blob-stale"), b"x").unwrap();
+        fs::write(s.root().join("tmp/blob-stale"), b"x").unwrap();
+        fs::write(s.root().join(".tmp-index"), b"x").unwrap();
         let r = s.prune(&GcRoots::default()).unwrap();
         assert_eq!(
             (r.blobs_removed, r.snapshots_removed, r.temp_removed),
-            (1, 1, 1)
+            (1, 1, 2)
         );
         for d in [&layer, &config, &m, &cached] {
             assert!(s.has_blob(d), "{d} removed");
         }
         assert!(!s.has_blob(&junk));
         assert!(s.snapshot_path(&diff).is_dir());
+        assert!(s.tmp_dir().is_dir(), "prune removed its own temp area");
         s.remove_tag("a:1").unwrap();
         let r = s
             .prune(&GcRoots {

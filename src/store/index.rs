@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::descriptor::{Descriptor, OCI_INDEX, REF_NAME_ANNOTATION};
-use super::{fsutil, Store};
+use super::Store;
 
 /// The `index.json` document.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,7 +59,7 @@ pub(crate) fn read_index(store: &Store) -> Result<IndexFile> {
 
 pub(crate) fn write_index(store: &Store, index: &IndexFile) -> Result<()> {
     let bytes = serde_json::to_vec(index).context("serialising index.json")?;
-    fsutil::write_atomic(&store.root.join("index.json"), &bytes, 0o644)
+    store.write_file(&store.root.join("index.json"), &bytes, 0o644)
 }
 
 fn ref_name(d: &Descriptor) -> Option<&str> {

@@ -7,13 +7,18 @@
 //! ROOT/snapshots/<diffid-hex>/                      extracted layers (overlay whiteout format)
 //! ROOT/cache/                                       the step cache index (owned by the engine)
 //! ROOT/cache/roots/*                                GC roots: one digest per line
-//! ROOT/tmp/                                         temp files, renamed into place when verified
+//! ROOT/tmp/area-<pid>-<random>/ and ….lock        one temp area per open store (see `tmp`)
 //! ROOT/locks/                                       flock files
 //! ```
 //!
 //! Every open [`Store`] holds a shared lock on `locks/gc.lock`; garbage
 //! collection upgrades it to exclusive, so GC never runs while another
 //! process may be between writing a blob and tagging it.
+//!
+//! Every temp file or dir an open store makes lives in its temp area,
+//! renamed into place when complete (same filesystem). A crash leaves the
+//! area behind; [`Store::reclaim_temp`] removes the areas of processes
+//! that are gone, without waiting for the ones still running.
 
 mod archive;
 mod blobs;
@@ -26,6 +31,7 @@ mod index;
 pub mod lock;
 mod pipe;
 mod snapshot;
+mod tmp;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -48,6 +54,8 @@ pub const ROOT_ENV: &str = "BUILDER_ROOT";
 #[derive(Debug)]
 pub struct Store {
     root: PathBuf,
+    // Declared before the GC lock: the area goes while the lock is held.
+    area: tmp::LazyArea,
     gc_lock: lock::FileLock,
 }
 
@@ -82,11 +90,12 @@ impl Store {
         let gc_lock = lock::shared(&root.join("locks/gc.lock"))?;
         let store = Store {
             root: root.to_path_buf(),
+            area: tmp::LazyArea::new(root.join("tmp")),
             gc_lock,
         };
         let layout = root.join("oci-layout");
         if !layout.exists() {
-            fsutil::write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#, 0o644)?;
+            store.write_file(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#, 0o644)?;
         }
         if !root.join("index.json").exists() {
             // Under the index lock so two first openers don't race each
@@ -111,10 +120,39 @@ impl Store {
         self.root.join("cache")
     }
 
-    /// The directory for temp files that are renamed into the store (same
-    /// filesystem, so the rename is atomic).
+    /// This store's temp area, for temp files and dirs that are renamed
+    /// into the store (same filesystem, so the rename is atomic); made on
+    /// first use. It is removed when the store is dropped, and by
+    /// [`Store::reclaim_temp`] in another process if this one dies first.
+    pub fn temp_dir(&self) -> Result<PathBuf> {
+        Ok(self.area.dir()?.to_path_buf())
+    }
+
+    /// [`Store::temp_dir`] for callers that report errors when they create
+    /// something there: if the area cannot be made, this names a dir that
+    /// does not exist, so that creation fails.
     pub fn tmp_dir(&self) -> PathBuf {
+        self.temp_dir()
+            .unwrap_or_else(|_| self.tmp_root().join("area-unavailable"))
+    }
+
+    /// `ROOT/tmp`, where every open store has its temp area.
+    fn tmp_root(&self) -> PathBuf {
         self.root.join("tmp")
+    }
+
+    /// Removes the temp areas of processes that are gone (killed during a
+    /// build, pull or push); areas of running processes are left alone
+    /// (their locks say which). Cheap when there is nothing to remove: one
+    /// directory listing. Returns how many areas were removed.
+    pub fn reclaim_temp(&self) -> Result<usize> {
+        tmp::reclaim(&self.tmp_root(), self.area.made(), false)
+    }
+
+    /// Atomically replaces `path` (a file in the store) with `bytes`,
+    /// through a temp file in this store's temp area.
+    pub fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+        fsutil::write_atomic_via(self.area.dir()?, path, bytes, mode)
     }
 
     /// Takes the named exclusive lock (`ROOT/locks/<name>.lock`), e.g. for

@@ -2,7 +2,7 @@
 //!
 //! The blob is decompressed (gzip, zstd or plain, by magic bytes), handed
 //! to an extractor (the `layer` module's safe extractor; the store does not
-//! know tar semantics) writing into a temp dir under `ROOT/tmp`, the
+//! know tar semantics) writing into a temp dir in the temp area, the
 //! uncompressed stream is checked against the diffID, and only then is the
 //! dir renamed to its final name. A per-layer lock makes concurrent
 //! processes extract each layer once.
@@ -56,7 +56,7 @@ impl Store {
         }
         let tmp = tempfile::Builder::new()
             .prefix("snap-")
-            .tempdir_in(self.tmp_dir())
+            .tempdir_in(self.temp_dir()?)
             .context("creating a temp dir for a snapshot")?;
         let hashing = HashingReader::new(decompress(self.open_blob(blob)?)?);
         // Inflate + hash on one core, create files on the other.

@@ -5,7 +5,12 @@
 //! - `kind`: `run` for cases with RUN steps (they need the sandbox)
 //! - `setup.sh`: run with `sh` inside the prepared context for what git cannot store (hardlinks,
 //!   empty directories, odd modes)
-//! - `expected.json`: what Docker 26.1 / BuildKit 0.13 produced, written by the recorder
+//! - `base`: names of per-case base images (one a line), made by `bases.rs` and reached as
+//!   `FROM NAME` (Docker through its docker.io mirror, builder from a registry the test starts)
+//! - `expect-error`: the case must fail; its lines are fragments of Docker's error that builder's
+//!   error must contain too (`#` comments)
+//! - `expected.json`: what Docker 26.1 / BuildKit 0.13 produced, written by the recorder; for
+//!   failing cases `expected-error.json` instead (Docker's exact error, see `failure.rs`)
 
 use anyhow::{bail, Context, Result};
 use std::os::unix::fs::PermissionsExt;
@@ -13,7 +18,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Files in a case directory that describe the case and are not copied into the context.
-pub const META_FILES: &[&str] = &["build-args", "target", "kind", "setup.sh", "expected.json"];
+pub const META_FILES: &[&str] = &[
+    "build-args",
+    "target",
+    "kind",
+    "setup.sh",
+    "base",
+    "expect-error",
+    "expected.json",
+    "expected-error.json",
+];
 
 /// One case directory.
 #[derive(Debug, Clone)]
@@ -26,6 +40,10 @@ pub struct Case {
     pub target: Option<String>,
     /// True for `kind` = `run`.
     pub is_run: bool,
+    /// Per-case base image recipes (`base`), in file order.
+    pub bases: Vec<String>,
+    /// Fragments of the expected error (`expect-error`); `None` when the build must succeed.
+    pub expect_error: Option<Vec<String>>,
 }
 
 /// The suite directory (`tests/parity`).
@@ -34,7 +52,7 @@ pub fn suite_dir() -> PathBuf {
 }
 
 /// All cases, sorted by name, optionally filtered by `PARITY_CASES` (comma-separated name
-/// prefixes) and `PARITY_KIND` (`run` or `norun`).
+/// prefixes or case numbers) and `PARITY_KIND` (`run` or `norun`).
 pub fn load_cases() -> Result<Vec<Case>> {
     let root = suite_dir().join("cases");
     let mut names: Vec<String> = std::fs::read_dir(&root)
@@ -56,7 +74,7 @@ pub fn load_cases() -> Result<Vec<Case>> {
     let kind = std::env::var("PARITY_KIND").ok();
     let mut cases = Vec::new();
     for name in names {
-        if !only.is_empty() && !only.iter().any(|p| name.starts_with(p.as_str())) {
+        if !only.is_empty() && !only.iter().any(|p| selects(p, &name)) {
             continue;
         }
         let case = load_case(&root.join(&name))?;
@@ -68,6 +86,16 @@ pub fn load_cases() -> Result<Vec<Case>> {
         cases.push(case);
     }
     Ok(cases)
+}
+
+/// Whether `PARITY_CASES` prefix `p` selects case `name`: a number selects that case number only
+/// (`10` is `10-…`, not `100-…`), anything else is a plain name prefix.
+pub fn selects(p: &str, name: &str) -> bool {
+    if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+        name.strip_prefix(p).is_some_and(|r| r.starts_with('-'))
+    } else {
+        name.starts_with(p)
+    }
 }
 
 /// Reads one case directory's metadata.
@@ -89,13 +117,15 @@ pub fn load_case(dir: &Path) -> Result<Case> {
             Ok(None)
         }
     };
-    let build_args = read_opt("build-args")?
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect::<Vec<_>>();
+    let lines = |text: Option<String>| -> Vec<String> {
+        text.unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    };
+    let build_args = lines(read_opt("build-args")?);
     for a in &build_args {
         if !a.contains('=') {
             bail!("case {name}: build-args line {a:?} is not KEY=VALUE");
@@ -109,12 +139,19 @@ pub fn load_case(dir: &Path) -> Result<Case> {
         Some("run") => true,
         Some(other) => bail!("case {name}: unknown kind {other:?}"),
     };
+    let bases = lines(read_opt("base")?);
+    let expect_error = read_opt("expect-error")?.map(|t| lines(Some(t)));
+    if expect_error.as_ref().is_some_and(Vec::is_empty) {
+        bail!("case {name}: expect-error lists no fragment");
+    }
     Ok(Case {
         name,
         dir: dir.to_path_buf(),
         build_args,
         target,
         is_run,
+        bases,
+        expect_error,
     })
 }
 

@@ -42,6 +42,8 @@ pub struct FileEntry {
     pub sha256: Option<String>,
     /// Symlink target, or for hardlinks the path (absolute) of the group's first file.
     pub link: Option<String>,
+    /// Extended attributes (PAX `SCHILY.xattr.NAME` records): name → hex of the value.
+    pub xattrs: BTreeMap<String, String>,
 }
 
 /// A listed image: config, history, layer count and files, ready to turn into JSON.
@@ -67,6 +69,8 @@ struct Node {
     gid: u64,
     link: Option<String>,
     inode: u64,
+    /// Extended attributes of non-files (files keep theirs on the inode).
+    xattrs: BTreeMap<String, String>,
 }
 
 /// Content and owner of one inode (regular file contents live here, shared by hardlinks).
@@ -77,6 +81,7 @@ struct Inode {
     gid: u64,
     size: u64,
     sha256: String,
+    xattrs: BTreeMap<String, String>,
 }
 
 /// Reads a docker-archive tar into memory: every regular file by normalised path.
@@ -202,6 +207,8 @@ impl Tree {
                 continue;
             }
             let h = e.header().clone();
+            let xattrs =
+                xattrs_of(&mut e).with_context(|| format!("xattrs of {path} in {what}"))?;
             let mode = h
                 .mode()
                 .with_context(|| format!("mode of {path} in {what}"))?
@@ -235,6 +242,7 @@ impl Tree {
                     gid: 0,
                     link: None,
                     inode: t.inode,
+                    xattrs: BTreeMap::new(),
                 }
             } else {
                 let kind = match et {
@@ -266,6 +274,7 @@ impl Tree {
                             gid,
                             size,
                             sha256: hex::encode(hasher.finalize()),
+                            xattrs: xattrs.clone(),
                         },
                     );
                 }
@@ -276,6 +285,7 @@ impl Tree {
                     gid,
                     link,
                     inode,
+                    xattrs,
                 }
             };
             // A non-directory replaces a whole subtree; a directory over a directory keeps the
@@ -311,6 +321,7 @@ impl Tree {
                     size: ino.size,
                     sha256: Some(ino.sha256.clone()),
                     link: hard.then(|| format!("/{first}")),
+                    xattrs: ino.xattrs.clone(),
                 }
             } else {
                 FileEntry {
@@ -321,12 +332,28 @@ impl Tree {
                     size: 0,
                     sha256: None,
                     link: n.link,
+                    xattrs: n.xattrs,
                 }
             };
             out.insert(format!("/{p}"), entry);
         }
         out
     }
+}
+
+/// The entry's extended attributes from its PAX header (`SCHILY.xattr.NAME`, as Go's
+/// archive/tar and GNU tar write them), values as hex.
+fn xattrs_of<R: Read>(e: &mut tar::Entry<R>) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    if let Some(exts) = e.pax_extensions()? {
+        for ext in exts {
+            let ext = ext?;
+            if let Some(name) = ext.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) {
+                out.insert(name.to_string(), hex::encode(ext.value_bytes()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn split(path: &str) -> (&str, &str) {
@@ -446,6 +473,10 @@ impl FileEntry {
         if let Some(l) = &self.link {
             o.insert("link".into(), json!(l));
         }
+        // Omitted when empty, so listings of images without xattrs keep their form.
+        if !self.xattrs.is_empty() {
+            o.insert("xattrs".into(), json!(self.xattrs));
+        }
         Value::Object(o)
     }
 }
@@ -475,131 +506,5 @@ impl Listing {
             "history": history,
             "files": files,
         })
-    }
-}
-
-/// Pretty JSON where objects inside arrays (history entries, files) take one line each, so an
-/// expected.json stays readable and diffs line by line.
-pub fn render(v: &Value) -> String {
-    let mut s = String::new();
-    render_into(v, 0, &mut s);
-    s.push('\n');
-    s
-}
-
-fn render_into(v: &Value, indent: usize, out: &mut String) {
-    let pad = |n: usize| "  ".repeat(n);
-    match v {
-        Value::Object(o) if !o.is_empty() => {
-            out.push_str("{\n");
-            for (i, (k, val)) in o.iter().enumerate() {
-                out.push_str(&pad(indent + 1));
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push_str(": ");
-                render_into(val, indent + 1, out);
-                if i + 1 < o.len() {
-                    out.push(',');
-                }
-                out.push('\n');
-            }
-            out.push_str(&pad(indent));
-            out.push('}');
-        }
-        Value::Array(a) if !a.is_empty() => {
-            out.push_str("[\n");
-            for (i, val) in a.iter().enumerate() {
-                out.push_str(&pad(indent + 1));
-                // Compact one-liners for array elements.
-                out.push_str(&val.to_string());
-                if i + 1 < a.len() {
-                    out.push(',');
-                }
-                out.push('\n');
-            }
-            out.push_str(&pad(indent));
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-/// Field-by-field differences between an expected and an actual expected.json document, as
-/// readable lines (empty when they match).
-pub fn diff(expected: &Value, actual: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for key in [
-        "architecture",
-        "os",
-        "layers",
-        "base_history_entries",
-        "history",
-    ] {
-        if expected.get(key) != actual.get(key) {
-            out.push(format!(
-                "{key}: expected {}, got {}",
-                show(expected.get(key)),
-                show(actual.get(key))
-            ));
-        }
-    }
-    let empty = Map::new();
-    let ec = expected["config"].as_object().unwrap_or(&empty);
-    let ac = actual["config"].as_object().unwrap_or(&empty);
-    let mut keys: Vec<&String> = ec.keys().chain(ac.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    for k in keys {
-        if ec.get(k) != ac.get(k) {
-            out.push(format!(
-                "config.{k}: expected {}, got {}",
-                show(ec.get(k)),
-                show(ac.get(k))
-            ));
-        }
-    }
-    let by_path = |v: &Value| -> BTreeMap<String, Value> {
-        v["files"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| Some((f["path"].as_str()?.to_string(), f.clone())))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let ef = by_path(expected);
-    let af = by_path(actual);
-    for (p, e) in &ef {
-        match af.get(p) {
-            None => out.push(format!("file {p}: missing (expected {e})")),
-            Some(a) if a != e => {
-                let mut fields = Vec::new();
-                let eo = e.as_object().unwrap_or(&empty);
-                let ao = a.as_object().unwrap_or(&empty);
-                let mut ks: Vec<&String> = eo.keys().chain(ao.keys()).collect();
-                ks.sort();
-                ks.dedup();
-                for k in ks {
-                    if eo.get(k) != ao.get(k) {
-                        fields.push(format!("{k} {} ≠ {}", show(eo.get(k)), show(ao.get(k))));
-                    }
-                }
-                out.push(format!("file {p}: {} (expected ≠ got)", fields.join(", ")));
-            }
-            Some(_) => {}
-        }
-    }
-    for (p, a) in &af {
-        if !ef.contains_key(p) {
-            out.push(format!("file {p}: unexpected {a}"));
-        }
-    }
-    out
-}
-
-fn show(v: Option<&Value>) -> String {
-    match v {
-        None => "(absent)".into(),
-        Some(v) => v.to_string(),
     }
 }

@@ -470,6 +470,9 @@ pub enum ProxyMode {
     Throttle(usize),
     /// Forward, but flip the last byte of blob bodies.
     CorruptBlobs,
+    /// Forward, but read request bodies at about this many bytes/second
+    /// (counted in [`Proxy::uploaded`]).
+    ThrottleUpload(usize),
 }
 
 /// An HTTP proxy in front of a registry that injects failures.
@@ -478,6 +481,8 @@ pub struct Proxy {
     pub addr: String,
     /// Failures injected so far.
     pub injected: Arc<AtomicUsize>,
+    /// Request body bytes read so far in [`ProxyMode::ThrottleUpload`].
+    pub uploaded: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -494,24 +499,31 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let injected = Arc::new(AtomicUsize::new(0));
+        let uploaded = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(HashSet::new()));
-        let (inj, st, up) = (injected.clone(), stop.clone(), upstream.to_string());
+        let (inj, upl, st, up) = (
+            injected.clone(),
+            uploaded.clone(),
+            stop.clone(),
+            upstream.to_string(),
+        );
         thread::spawn(move || {
             for conn in listener.incoming() {
                 if st.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (inj, seen, up) = (inj.clone(), seen.clone(), up.clone());
+                let (inj, upl, seen, up) = (inj.clone(), upl.clone(), seen.clone(), up.clone());
                 thread::spawn(move || {
-                    let _ = proxy_conn(conn, &up, mode, &inj, &seen);
+                    let _ = proxy_conn(conn, &up, mode, (&inj, &upl), &seen);
                 });
             }
         });
         Proxy {
             addr,
             injected,
+            uploaded,
             stop,
         }
     }
@@ -521,7 +533,7 @@ fn proxy_conn(
     conn: TcpStream,
     upstream: &str,
     mode: ProxyMode,
-    injected: &AtomicUsize,
+    (injected, uploaded): (&AtomicUsize, &AtomicUsize),
     seen: &Mutex<HashSet<String>>,
 ) -> std::io::Result<()> {
     let mut r = BufReader::new(conn.try_clone()?);
@@ -548,7 +560,21 @@ fn proxy_conn(
         hdrs.push(l);
     }
     let mut body = vec![0u8; clen];
-    r.read_exact(&mut body)?;
+    if let ProxyMode::ThrottleUpload(bps) = mode {
+        let step = (bps / 20).max(1);
+        let mut got = 0;
+        while got < clen {
+            let n = r.read(&mut body[got..clen.min(got + step)])?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            got += n;
+            uploaded.fetch_add(n, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(50));
+        }
+    } else {
+        r.read_exact(&mut body)?;
+    }
     let first = seen.lock().unwrap().insert(format!("{method} {path}"));
     match mode {
         ProxyMode::Fail503Once if first && path != "/v2/" => {

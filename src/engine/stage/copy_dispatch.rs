@@ -149,7 +149,7 @@ impl StageRunner<'_> {
         let mut inline_files = Vec::new();
         for f in &c.inline {
             let p = inline_dir.join(&f.name);
-            std::fs::write(&p, f.data.as_bytes())?;
+            std::fs::write(&p, f.raw.as_deref().unwrap_or(f.data.as_bytes()))?;
             std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
             inline_files.push(p);
         }

@@ -299,16 +299,12 @@ impl<'a> StageRunner<'a> {
             .ok_or_else(|| anyhow!("COPY --from={from}: source not available"))
     }
 
+    /// The earlier stage `from` names: by index, else by name as the plan resolved it.
     fn stage_ref(&self, from: &str, by_index: Option<usize>) -> Option<SourceRef> {
-        let lower = from.to_ascii_lowercase();
-        self.plan
-            .stages
-            .iter()
-            .find(|s| {
-                s.index < self.stage.index
-                    && (s.name.as_deref() == Some(&lower) || by_index == Some(s.index))
-            })
-            .map(|s| SourceRef::Stage(s.index))
+        by_index
+            .or_else(|| self.plan.stage_named(from))
+            .filter(|&i| i < self.stage.index)
+            .map(SourceRef::Stage)
     }
 }
 

@@ -1,0 +1,122 @@
+//! Stage names as BuildKit 0.13 resolves them (`dockerfile2llb`'s `dispatchStates`).
+//!
+//! * `FROM image AS Name` stores the name lower-cased (`name` is validated after lowering).
+//! * A `FROM` base is looked up *as written* (after ARG expansion) among the names of the
+//!   stages before it, so `FROM Builder` never names the stage `AS Builder`: it is an image
+//!   reference, and an invalid one (`repository name (library/Builder) must be lowercase`).
+//!   `scratch` is recognised only in lower case too.
+//! * `COPY --from`, `RUN --mount=from=` and `--target` are looked up lower-cased among all
+//!   stages of the file.
+//! * Names may repeat; every lookup finds the last stage with the name (for `FROM`, the last
+//!   one before it). A `--from` naming a later stage is an error where it is used.
+
+use crate::diag::Diagnostic;
+use crate::dockerfile::Instruction;
+use crate::registry::Reference;
+
+use super::source::SourceText;
+
+/// The stage names of a Dockerfile, lower-cased, in file order.
+pub(crate) struct StageNames<'a> {
+    names: &'a [Option<String>],
+}
+
+impl<'a> StageNames<'a> {
+    pub fn new(names: &'a [Option<String>]) -> Self {
+        StageNames { names }
+    }
+
+    /// The stage a `FROM` of stage `index` starts from: an earlier stage whose name equals
+    /// `base` exactly (the last such stage).
+    pub fn base_of(&self, index: usize, base: &str) -> Option<usize> {
+        self.names[..index]
+            .iter()
+            .rposition(|n| n.as_deref() == Some(base))
+    }
+
+    /// The stage `--from`, `--mount=from=` or `--target` names: case-insensitive, the last
+    /// stage of the file with that name.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        let lower = name.to_lowercase();
+        self.names
+            .iter()
+            .rposition(|n| n.as_deref() == Some(lower.as_str()))
+    }
+
+    /// Warnings for names given to more than one stage (BuildKit accepts them silently).
+    pub fn duplicate_warnings(&self, froms: &[&Instruction]) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, name) in self.names.iter().enumerate() {
+            let Some(name) = name else { continue };
+            if self.names[..i].iter().any(|m| m.as_ref() == Some(name)) {
+                out.push(format!(
+                    "line {}: stage name {name:?} is used again; references to it mean the last \
+                     stage with that name",
+                    froms[i].span.line
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Checks a `FROM` base that is not a stage as BuildKit does before resolving it (for every
+/// stage, needed or not): `failed to parse stage name "X": <reference error>`.
+pub(crate) fn check_base_reference(
+    src: &SourceText,
+    inst: &Instruction,
+    written: &str,
+    image: &str,
+    names: &StageNames<'_>,
+    index: usize,
+) -> Result<(), Diagnostic> {
+    let Err(e) = Reference::parse(image) else {
+        return Ok(());
+    };
+    let mut diag = src.at_text(
+        inst,
+        written,
+        0,
+        format!("failed to parse stage name {image:?}: {e}"),
+    );
+    let lower = image.to_lowercase();
+    if lower == "scratch" {
+        diag = diag.help("the empty base image is `scratch`, in lower case");
+    } else if names.base_of(index, &lower).is_some() {
+        diag = diag.help(format!(
+            "stage names are lower-case: write `FROM {lower}` to start from the stage named {image:?}"
+        ));
+    }
+    Err(diag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[Option<&str>]) -> Vec<Option<String>> {
+        list.iter().map(|n| n.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn base_is_exact_and_earlier_only() {
+        let n = names(&[Some("builder"), None, Some("a"), Some("a")]);
+        let s = StageNames::new(&n);
+        assert_eq!(s.base_of(1, "builder"), Some(0));
+        assert_eq!(s.base_of(1, "Builder"), None);
+        assert_eq!(s.base_of(2, "a"), None);
+        assert_eq!(s.base_of(3, "a"), Some(2));
+        assert_eq!(s.base_of(4, "a"), Some(3));
+    }
+
+    #[test]
+    fn find_ignores_case_and_takes_the_last() {
+        let n = names(&[Some("builder"), Some("a"), None, Some("a")]);
+        let s = StageNames::new(&n);
+        assert_eq!(s.find("BUILDER"), Some(0));
+        assert_eq!(s.find("Builder"), Some(0));
+        assert_eq!(s.find("A"), Some(3));
+        assert_eq!(s.find("stage-2"), None);
+        assert_eq!(s.find("nope"), None);
+    }
+}

@@ -1,0 +1,275 @@
+//! The Dockerfile front end and `--platform` through the real `builder build`: Dockerfiles
+//! that are not UTF-8, the 64 KiB line limit, stage names in the engine, and target platforms.
+//! Expected values were recorded from Docker 26.1.5 (BuildKit 0.13; docker CLI 26.1.5 + buildx
+//! 0.13.1) building the same Dockerfiles. Needs root (builds mount overlays) and busybox-static.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use builder::plan::Platform;
+use serde_json::Value;
+use support::{run, run_ok};
+
+const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            dir: tempfile::Builder::new()
+                .prefix("frontend-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    /// A world whose store holds `busybox` (the busybox rootfs of scripts/mkrootfs-busybox.sh).
+    fn with_busybox() -> World {
+        let w = World::new();
+        run_ok(
+            w.builder()
+                .args(["import", "--source-date-epoch", "0", "--env", PATH_ENV])
+                .args(["--cmd", "sh", "-t", "busybox"])
+                .arg(support::busybox_rootfs("frontend-busybox-rootfs")),
+        );
+        w
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn builder(&self) -> std::process::Command {
+        support::builder(&self.path("store"), &self.path("docker"))
+    }
+
+    /// A context `name` holding `Dockerfile` (bytes) and files.
+    fn context(&self, name: &str, dockerfile: &[u8], files: &[(&str, &str)]) -> PathBuf {
+        let ctx = self.path(name);
+        fs::create_dir_all(&ctx).unwrap();
+        fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+        for (p, content) in files {
+            fs::write(ctx.join(p), content).unwrap();
+        }
+        ctx
+    }
+
+    fn build(&self, args: &[&str], ctx: &Path) -> Output {
+        run(self
+            .builder()
+            .args(["build", "--progress", "plain"])
+            .args(args)
+            .arg(ctx))
+    }
+
+    fn build_ok(&self, args: &[&str], ctx: &Path) {
+        let o = self.build(args, ctx);
+        assert!(
+            o.status.success(),
+            "build failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// The image config of a tag.
+    fn config(&self, tag: &str) -> Value {
+        let out = run_ok(self.builder().args(["inspect", tag]));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["Config"].clone()
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn latin1_dockerfile_builds_like_docker() {
+    let w = World::with_busybox();
+    let df = b"# caf\xe9 comment\nFROM busybox\nLABEL l=caf\xe9 \"k\xe9y\"=\"v\xe2\x82\"\nENV e=caf\xe9\n\
+RUN printf \"%s\" \"$e\" > /env.txt && echo caf\xe9 > /run.txt\nWORKDIR /w\xe9\n\
+COPY <<EOF /h1.txt\ncaf\xe9\nEOF\nCOPY <<\"EOF\" /h2.txt\ncaf\xe9\nEOF\n\
+RUN cat <<'EOF' > /h5.txt\ncaf\xe9\nEOF\nCMD echo caf\xe9\n";
+    let ctx = w.context("latin1", df, &[]);
+    w.build_ok(
+        &[
+            "-t",
+            "latin1",
+            "-o",
+            &format!("type=local,dest={}", w.path("out").display()),
+        ],
+        &ctx,
+    );
+    let out = |f: &str| fs::read(w.path("out").join(f)).unwrap();
+    // Docker 26.1: U+FFFD (ef bf bd) for each invalid byte, except in the file of a quoted
+    // COPY heredoc, which keeps the byte.
+    assert_eq!(out("env.txt"), b"caf\xef\xbf\xbd");
+    assert_eq!(out("run.txt"), b"caf\xef\xbf\xbd\n");
+    assert_eq!(out("h1.txt"), b"caf\xef\xbf\xbd\n");
+    assert_eq!(out("h2.txt"), b"caf\xe9\n");
+    assert_eq!(out("h5.txt"), b"caf\xef\xbf\xbd\n");
+    assert!(w.path("out/w\u{fffd}").is_dir());
+    let c = w.config("latin1");
+    assert_eq!(c["config"]["Labels"]["l"], "caf\u{fffd}");
+    assert_eq!(c["config"]["Labels"]["k\u{fffd}y"], "v\u{fffd}\u{fffd}");
+    assert_eq!(c["config"]["WorkingDir"], "/w\u{fffd}");
+    assert_eq!(
+        c["config"]["Cmd"],
+        serde_json::json!(["/bin/sh", "-c", "echo caf\u{fffd}"])
+    );
+    let env: Vec<&str> = c["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(env.contains(&"e=caf\u{fffd}"), "{env:?}");
+}
+
+#[test]
+fn invalid_bytes_in_errors_are_located() {
+    let w = World::new();
+    // Docker 26.1 fails here with an INTERNAL gRPC error (its message holds the raw byte).
+    let ctx = w.context("badkw", b"FROM scratch\nRU\xe9N echo\n", &[]);
+    let o = w.build(&["--dry-run"], &ctx);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("Dockerfile:2:1:"), "{e}");
+    assert!(e.contains("RU\u{fffd}N"), "{e}");
+}
+
+#[test]
+fn physical_lines_over_64k_fail_continuations_do_not() {
+    let w = World::new();
+    let long = |n: usize| format!("LABEL a={}", "x".repeat(n - 8));
+    // Docker 26.1: 65535 bytes build; 65536 fail with this message.
+    let ctx = w.context(
+        "ok",
+        format!("FROM scratch\n{}\n", long(65535)).as_bytes(),
+        &[],
+    );
+    w.build_ok(&["-t", "ok"], &ctx);
+    let ctx = w.context(
+        "long",
+        format!("FROM scratch\n{}\n", long(65536)).as_bytes(),
+        &[],
+    );
+    let o = w.build(&["-t", "long"], &ctx);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("Dockerfile:2:1: dockerfile line greater than max allowed size of 65535"),
+        "{e}"
+    );
+    assert!(e.contains("line 2 is 65536 bytes long"), "{e}");
+    // Lines under the limit joined by continuations into a 100,000-byte instruction.
+    let half = "y".repeat(50_000);
+    let ctx = w.context(
+        "joined",
+        format!("FROM scratch\nLABEL a={half}\\\n{half}\n").as_bytes(),
+        &[],
+    );
+    w.build_ok(&["-t", "joined"], &ctx);
+    let c = w.config("joined");
+    assert_eq!(c["config"]["Labels"]["a"].as_str().unwrap().len(), 100_000);
+}
+
+#[test]
+fn repeated_stage_names_use_the_last_stage() {
+    let w = World::new();
+    // Docker 26.1 copied "2" (the later of the stages named a / A).
+    let df = b"FROM scratch AS a\nCOPY one /x\nFROM scratch AS A\nCOPY two /x\nFROM scratch\nCOPY --from=a /x /x\n";
+    let ctx = w.context("dup", df, &[("one", "1"), ("two", "2")]);
+    let dest = w.path("dup-out");
+    w.build_ok(
+        &["-o", &format!("type=local,dest={}", dest.display())],
+        &ctx,
+    );
+    assert_eq!(fs::read_to_string(dest.join("x")).unwrap(), "2");
+    // --target finds the last one too.
+    let dest = w.path("dup-target");
+    w.build_ok(
+        &[
+            "--target",
+            "A",
+            "-o",
+            &format!("type=local,dest={}", dest.display()),
+        ],
+        &ctx,
+    );
+    assert_eq!(fs::read_to_string(dest.join("x")).unwrap(), "2");
+}
+
+#[test]
+fn from_an_upper_case_stage_name_fails_like_docker() {
+    let w = World::new();
+    let ctx = w.context("upper", b"FROM scratch AS Builder\nFROM Builder\n", &[]);
+    let o = w.build(&[], &ctx);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains(
+        "Dockerfile:2:6: failed to parse stage name \"Builder\": invalid reference format: \
+         repository name (library/Builder) must be lowercase"
+    ));
+}
+
+#[test]
+fn foreign_platform_is_refused_before_any_work() {
+    let w = World::new();
+    let ctx = w.context("pf", b"FROM scratch\nCOPY x /x\n", &[("x", "x")]);
+    let host = Platform::host().to_string();
+    let foreign = [
+        "linux/arm64",
+        "linux/amd64,linux/arm64",
+        "linux/arm/v7",
+        "windows/amd64",
+    ];
+    for p in foreign.into_iter().filter(|p| *p != host) {
+        let o = w.build(&["--platform", p, "-t", "pf"], &ctx);
+        assert!(!o.status.success(), "{p}");
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!("--platform {p}: this machine is {host}"))
+                && e.contains("are not supported yet"),
+            "{p}: {e}"
+        );
+        // Nothing was done: not even the store was created.
+        assert!(!w.path("store").exists(), "{p}");
+    }
+}
+
+#[test]
+fn host_platform_in_any_spelling_builds() {
+    let w = World::new();
+    let df = b"FROM --platform=$BUILDPLATFORM scratch AS b\nCOPY x /x\n\
+FROM --platform=$TARGETPLATFORM scratch\nCOPY --from=b /x /y\n";
+    let ctx = w.context("host", df, &[("x", "x")]);
+    let host = Platform::host();
+    let spellings: Vec<String> = if host.to_string() == "linux/amd64" {
+        ["linux/amd64", "amd64", "linux/x86_64", "Linux/AMD64"]
+            .map(String::from)
+            .to_vec()
+    } else {
+        vec![host.to_string()]
+    };
+    for (i, p) in spellings.iter().enumerate() {
+        let tag = format!("host{i}");
+        w.build_ok(&["--platform", p, "-t", &tag], &ctx);
+        let c = w.config(&tag);
+        assert_eq!(
+            (c["os"].as_str(), c["architecture"].as_str()),
+            (Some("linux"), Some(host.architecture.as_str())),
+            "{p}"
+        );
+    }
+    w.build_ok(&["-t", "noflag"], &ctx);
+    assert_eq!(
+        w.config("noflag")["architecture"],
+        host.architecture.as_str()
+    );
+}
