@@ -16,19 +16,12 @@ pub enum ContextError {
         path: String,
     },
     /// The fixed part of a wildcard source (`missing` in `missing/*.sh`)
-    /// does not exist (or is excluded): BuildKit walks it and fails with
-    /// `lstat /missing: no such file or directory`. A wildcard matching
-    /// nothing in an existing directory is not an error.
+    /// does not exist, is excluded, or is not sent by Docker's client
+    /// because nothing the build reads is in it: BuildKit walks it and fails
+    /// with `lstat /missing: no such file or directory`.
     #[error("lstat {path}: no such file or directory")]
     WildcardBaseMissing {
         /// The fixed part as resolved in the context (symlinks followed).
-        path: String,
-    },
-    /// The fixed part of a wildcard source is a file in the build context:
-    /// Docker's context transfer fails reading it as a directory.
-    #[error("readdirent {path}: not a directory")]
-    WildcardBaseNotADirectory {
-        /// The fixed part as resolved in the context.
         path: String,
     },
     /// An ignore, exclude or include pattern is malformed.
