@@ -137,6 +137,9 @@ const REFUSED: &[(&str, &str, usize)] = &[
     // The destination's parent is (a symlink to) a file.
     ("FROM merged:1\nCOPY f.sh /absfile/x\n", "mkdir /etc/afile: not a directory", 2),
     ("FROM merged:1\nCOPY f.sh /absfile/\n", "mkdir /etc/afile: not a directory", 2),
+    ("FROM merged:1\nCOPY dir /absfile/\n", "mkdir /etc/afile: not a directory", 2),
+    // A directory source after a file source made the destination a file.
+    ("FROM base:1\nCOPY f.txt dir /x\n", "cannot copy to non-directory: /x", 2),
     // A file meets a directory.
     ("FROM merged:1\nCOPY rootfs-usr /\n", "cannot replace to directory /usr with file", 2),
     // An archive entry below a symlink to a file, a dangling one, or one that
@@ -263,4 +266,29 @@ fn accepted_as_docker_accepts_them() {
     let (ok, out) = w.build(&ctx, false);
     assert!(ok, "{out}");
     assert!(ctx.with_extension("out").join("dst/a.sh").is_file());
+}
+
+/// Several sources to a destination without a trailing `/` (Docker 26.1
+/// does not refuse it): each source in turn goes into the destination when
+/// that is a directory at that moment, else becomes it, so files overwrite
+/// one another (`COPY a.sh b.sh /y` leaves the file /y holding b.sh) and a
+/// directory source first makes it a directory.
+#[test]
+fn several_sources_without_a_trailing_slash() {
+    let w = World::new();
+    let ctx = w.context(
+        "several",
+        "FROM base:1\nCOPY f.sh f.txt /x\nCOPY *.sh /y\nCOPY dir f.txt /z\n",
+    );
+    for overlay_only in [false, true] {
+        let (ok, out) = w.build(&ctx, overlay_only);
+        assert!(ok, "{out}");
+        let root = ctx.with_extension("out");
+        assert_eq!(fs::read_to_string(root.join("x")).unwrap(), "t\n");
+        assert_eq!(fs::read_to_string(root.join("y")).unwrap(), "f\n");
+        for p in ["z/y", "z/sub/x", "z/f.txt"] {
+            assert!(root.join(p).is_file(), "{p}");
+        }
+        fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -184,14 +184,19 @@ fn plan_in(
     }
     // The root always exists.
     let dest_exists = existing.len() == comps.len();
-    let dest_is_dir = dest.ends_with('/')
-        || dest_exists
-        || matches > 1
-        || selected.iter().any(|s| s.wildcard)
-        || selected
-            .iter()
-            .flat_map(|s| &s.matches)
-            .any(|m| m.kind == FileKind::Dir);
+    // As BuildKit decides per source: a directory's contents go into the
+    // destination; a file goes into it when it is a directory (trailing
+    // `/`, existing, or made by a directory source), else becomes it.
+    let all_dirs = selected
+        .iter()
+        .flat_map(|s| &s.matches)
+        .all(|m| m.kind == FileKind::Dir);
+    let dest_is_dir = dest.ends_with('/') || dest_exists || all_dirs;
+    if !dest_is_dir && matches > 1 {
+        // Files over one another, or a directory source before or after a
+        // file: the order decides, which the overlay path follows.
+        return Ok(None);
+    }
     let parent_owner = opts.owner.unwrap_or((0, 0));
     let mut out = Vec::new();
     let last = existing.len().wrapping_sub(1);

@@ -43,64 +43,83 @@ pub fn place(root: &Path, p: &Placement<'_>) -> Result<()> {
 }
 
 fn place_in(root: &Path, p: &Placement<'_>) -> Result<()> {
-    let selected = p.selected;
-    let matches: usize = selected.iter().map(|s| s.matches.len()).sum::<usize>() + p.files.len();
-    let dest_path = super::fsroot::resolve_in_root(root, p.dest, true)?;
-    let dest_is_dir = p.dest.ends_with('/')
-        || matches > 1
-        || selected.iter().any(|s| s.wildcard)
-        || dest_path.is_dir();
-    let parent_owner = p.opts.owner.unwrap_or((0, 0));
+    let owner = p.opts.owner.unwrap_or((0, 0));
     let mut links = HardlinkMap::disabled();
-    let place_file = |src: &Path, name: &OsStr, links: &mut HardlinkMap| -> Result<()> {
-        let target = if dest_is_dir {
-            mkdir_all(&dest_path, parent_owner)?;
-            dest_path.join(name)
-        } else {
-            if let Some(parent) = dest_path.parent() {
-                mkdir_all(parent, parent_owner)?;
-            }
-            dest_path.clone()
-        };
-        place_entry(src, &target, p.opts, links, false)?;
-        Ok(())
-    };
-    for source in selected {
+    for source in p.selected {
         for m in &source.matches {
-            if m.kind == FileKind::Dir {
-                // The destination directory is made like a parent (owner
-                // of --chown, 0755), never given the source's metadata.
-                match std::fs::symlink_metadata(&dest_path) {
-                    Ok(meta) if meta.is_dir() => {}
-                    Ok(_) => return Err(non_directory(&dest_path).into()),
-                    Err(_) => mkdir_all(&dest_path, parent_owner)?,
+            if p.unpack && m.kind == FileKind::File {
+                if let Some(kind) = detect_archive(&m.path)? {
+                    // BuildKit's `unpack`: into the destination resolved and
+                    // made a directory, whatever its spelling.
+                    let dest = super::fsroot::resolve_in_root(root, p.dest, true)?;
+                    mkdir_all(&dest, owner)?;
+                    extract_archive(&m.path, kind, &dest)?;
+                    continue;
                 }
+            }
+            let dest = prepare(root, p.dest, m.kind == FileKind::Dir, &m.name, owner)?;
+            if m.kind == FileKind::Dir {
                 // Hardlinks are kept inside one copied directory, never
                 // across sources (each is its own copy).
                 let mut dir_links = HardlinkMap::default();
                 for entry in &m.entries {
-                    let target = dest_path.join(&entry.dest);
+                    let target = dest.join(&entry.dest);
                     let keep = entry.dest.as_os_str().is_empty();
                     place_entry(&entry.path, &target, p.opts, &mut dir_links, keep)?;
                 }
-            } else if p.unpack && m.kind == FileKind::File {
-                match detect_archive(&m.path)? {
-                    Some(kind) => {
-                        mkdir_all(&dest_path, parent_owner)?;
-                        extract_archive(&m.path, kind, &dest_path)?;
-                    }
-                    None => place_file(&m.path, &m.name, &mut links)?,
-                }
             } else {
-                place_file(&m.path, &m.name, &mut links)?;
+                place_entry(&m.path, &dest, p.opts, &mut links, false)?;
             }
         }
     }
     for file in p.files {
-        let name = file.file_name().unwrap_or_default().to_os_string();
-        place_file(file, &name, &mut links)?;
+        let name = file.file_name().unwrap_or_default();
+        let dest = prepare(root, p.dest, false, name, owner)?;
+        place_entry(file, &dest, p.opts, &mut links, false)?;
     }
     Ok(())
+}
+
+/// Where one source goes, its parents made, as fsutil's `Copy` +
+/// `prepareTargetDir` decide for each source in turn: the destination's
+/// parent (the destination itself when it ends in `/`) is made first; a
+/// directory's contents go into the destination (made when missing, an
+/// existing non-directory is `cannot copy to non-directory`); a file goes
+/// into the destination when that is a directory *now* (so `COPY a b /x`
+/// writes the file `/x` twice, as Docker does), else becomes it.
+fn prepare(
+    root: &Path,
+    dest: &str,
+    is_dir: bool,
+    name: &OsStr,
+    owner: (u32, u32),
+) -> Result<PathBuf> {
+    let ensure = if dest.ends_with('/') {
+        dest
+    } else {
+        dest.rsplit_once('/').map_or("/", |(parent, _)| parent)
+    };
+    mkdir_all(&super::fsroot::resolve_in_root(root, ensure, true)?, owner)?;
+    let resolved = super::fsroot::resolve_in_root(root, dest, true)?;
+    let existing = std::fs::metadata(&resolved).ok();
+    if is_dir {
+        match std::fs::symlink_metadata(&resolved) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(non_directory(&resolved).into()),
+            // Made like a parent (owner of --chown, 0755), never given the
+            // source directory's metadata.
+            Err(_) => mkdir_all(&resolved, owner)?,
+        }
+        return Ok(resolved);
+    }
+    let target = match existing {
+        Some(meta) if meta.is_dir() => resolved.join(name),
+        _ => resolved,
+    };
+    if let Some(parent) = target.parent() {
+        mkdir_all(parent, owner)?;
+    }
+    Ok(target)
 }
 
 /// `msg` with the host path of the image's root mount taken out of every
