@@ -100,3 +100,36 @@ impl fmt::Display for Diagnostic {
 }
 
 impl std::error::Error for Diagnostic {}
+
+/// An OS error as Go (and so Docker) words it: `lstat /x: no such file or
+/// directory`, not Rust's `No such file or directory (os error 2)`. Errors
+/// without an errno keep their own text.
+pub fn go_error(op: &str, path: &std::path::Path, err: &std::io::Error) -> std::io::Error {
+    let text = match err.raw_os_error() {
+        Some(n) => {
+            let s = std::io::Error::from_raw_os_error(n).to_string();
+            let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+            let mut c = s.chars();
+            match c.next() {
+                Some(f) => f.to_lowercase().chain(c).collect(),
+                None => s,
+            }
+        }
+        None => err.to_string(),
+    };
+    std::io::Error::new(err.kind(), format!("{op} {}: {text}", path.display()))
+}
+
+#[cfg(test)]
+mod go_error_tests {
+    #[test]
+    fn words_errors_like_go() {
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let g = super::go_error("lstat", std::path::Path::new("/missing"), &e);
+        assert_eq!(g.to_string(), "lstat /missing: no such file or directory");
+        assert_eq!(g.kind(), std::io::ErrorKind::NotFound);
+        let e = std::io::Error::from_raw_os_error(libc::ENOTDIR);
+        let g = super::go_error("mkdir", std::path::Path::new("/etc/f"), &e);
+        assert_eq!(g.to_string(), "mkdir /etc/f: not a directory");
+    }
+}

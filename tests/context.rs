@@ -316,9 +316,31 @@ fn wildcards_follow_go_filepath_match() {
     // Matching directories contribute their contents, flattened into the destination.
     assert_eq!(sel(&ctx, &["dir*"]), vec!["sub", "sub/y", "x", "z"]);
     assert_eq!(sel(&ctx, &["dir1/*"]), vec!["y", "x"]);
-    // A wildcard matching nothing selects nothing (BuildKit allows empty wildcards).
-    let s = select(&ctx, &["*.nothing", "nodir/*"], &SelectOptions::default()).unwrap();
+    // A wildcard matching nothing in an existing directory, or below a file,
+    // selects nothing (BuildKit allows empty wildcards)...
+    let s = select(
+        &ctx,
+        &["*.nothing", "dir2/*.nothing", "a.txt/*"],
+        &SelectOptions::default(),
+    )
+    .unwrap();
     assert!(s.iter().all(|s| s.wildcard && s.matches.is_empty()));
+    // ...but its fixed part must exist (Docker 26.1: `lstat …/nodir: no such
+    // file or directory`), also when only ignored.
+    for (src, msg) in [
+        ("nodir/*", "lstat /nodir: no such file or directory"),
+        (
+            "dir1/nodir/*.txt",
+            "lstat /dir1/nodir: no such file or directory",
+        ),
+        (
+            "hidden.txt/*",
+            "lstat /hidden.txt: no such file or directory",
+        ),
+    ] {
+        let err = select(&ctx, &["a.txt", src], &SelectOptions::default()).unwrap_err();
+        assert_eq!(err.to_string(), msg, "{src}");
+    }
     // A malformed wildcard is reported.
     let err = select(&ctx, &["[a-"], &SelectOptions::default()).unwrap_err();
     assert!(matches!(err, ContextError::BadWildcard { .. }), "{err}");
@@ -806,4 +828,57 @@ fn big_context() {
     assert_eq!(d1, d2);
     assert_eq!(idx.stats().files_read, 0);
     let _ = fs::remove_file(index_path);
+}
+
+/// Docker 26.1's client sends only the context paths the build reads (and
+/// their parents): a wildcard's directory that holds nothing the build
+/// reads is missing, unless some other source reaches into it or above it.
+/// (Recorded with Docker 26.1 CLI + buildx: `COPY exists/*.nomatch /dst/`
+/// fails `lstat …/exists`, and builds next to `COPY exists/a.txt /a`.)
+#[test]
+fn wildcard_directories_exist_only_when_the_build_reads_into_them() {
+    let (_dir, mut ctx) = ctx_with_ignore(&["exists/a.txt", "exists/sub/s.txt", "afile"], "");
+    let read = |paths: &[&str]| Some(paths.iter().map(|p| p.to_string()).collect());
+    let nothing = SelectOptions::default();
+    ctx.limit_to_read_paths(read(&["/exists/*.nomatch", "/exists/sub/*.x", "/afile/*"]))
+        .unwrap();
+    for (src, msg) in [
+        (
+            "exists/*.nomatch",
+            "lstat /exists: no such file or directory",
+        ),
+        (
+            "exists/sub/*.x",
+            "lstat /exists/sub: no such file or directory",
+        ),
+        ("afile/*", "lstat /afile: no such file or directory"),
+    ] {
+        assert_eq!(select(&ctx, &[src], &nothing).unwrap_err().to_string(), msg);
+    }
+    // Matches make their directory sent; a path above or below it too.
+    for reads in [
+        &["/exists/*.nomatch", "/exists/a.txt"][..],
+        &["/exists/*.nomatch", "/exists/sub/s.txt"],
+        &["/exists/*.nomatch", "/ex*"],
+        &["/exists/*.nomatch", "/exists/*.txt"],
+    ] {
+        ctx.limit_to_read_paths(read(reads)).unwrap();
+        let s = select(&ctx, &["exists/*.nomatch"], &nothing).unwrap();
+        assert!(s[0].matches.is_empty(), "{reads:?}");
+    }
+    ctx.limit_to_read_paths(read(&["/exists/*.nomatch", "/exists/sub/*.txt"]))
+        .unwrap();
+    assert!(select(&ctx, &["exists/sub/*.x"], &nothing).unwrap()[0]
+        .matches
+        .is_empty());
+    ctx.limit_to_read_paths(read(&["/afile/*", "/afile"]))
+        .unwrap();
+    assert!(select(&ctx, &["afile/*"], &nothing).unwrap()[0]
+        .matches
+        .is_empty());
+    // The whole context read (`COPY . /x`): everything is there.
+    ctx.limit_to_read_paths(None).unwrap();
+    assert!(select(&ctx, &["exists/*.nomatch"], &nothing).unwrap()[0]
+        .matches
+        .is_empty());
 }

@@ -96,6 +96,7 @@ fn build(dir: &Path, ctx: &Path, overlay_only: bool) -> (PathBuf, PathBuf) {
     let name = if overlay_only { "overlay" } else { "direct" };
     let archive = dir.join(format!("{name}.tar"));
     let rootfs = dir.join(format!("{name}-rootfs"));
+    let _ = fs::remove_dir_all(&rootfs);
     run_ok(
         builder(dir, overlay_only)
             .args(["build", "--no-cache", "--source-date-epoch", "1000"])
@@ -214,4 +215,149 @@ fn direct_copies_make_the_layers_the_overlay_makes() {
         fs::read_link(direct_root.join("deep/new/path/rel-link")).unwrap(),
         Path::new("sub/b.txt")
     );
+}
+
+/// The entry names of each layer after the base (`name -> target` for symlinks).
+fn names(layers: &[Vec<String>]) -> Vec<Vec<String>> {
+    layers[1..]
+        .iter()
+        .map(|l| {
+            l.iter()
+                .map(|e| {
+                    let name = e.split(' ').next().unwrap().to_string();
+                    match e.split_once(" Symlink ") {
+                        Some((_, rest)) => {
+                            let target = rest.rsplit("Some(\"").next().unwrap();
+                            format!("{name} -> {}", target.trim_end_matches("\")"))
+                        }
+                        None => name,
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// COPY and ADD onto paths with a symlink component, built with both COPY
+/// paths. Every layer's entries are what Docker 26.1 (BuildKit 0.13) wrote
+/// for the same step on the same base (recorded one shape per build; the
+/// shapes here are ordered so that none changes another's outcome): the
+/// destination is resolved in the image (`/bin/x` lands in `usr/bin/x`),
+/// `/bin` stays a symlink, a dangling link names the path it creates, a
+/// file replaces a symlink; an archive's directory entry replaces a symlink
+/// (opaque directory), a file entry replaces a whole directory.
+#[test]
+fn symlinked_destinations_resolve_as_in_docker() {
+    let w = world();
+    let base = support::images::merged_usr_rootfs(w.path());
+    run_ok(
+        builder(w.path(), false)
+            .args(["import", "--source-date-epoch", "0", "--env", PATH_ENV])
+            .args(["--cmd", "sh", "-t", "merged:1"])
+            .arg(&base),
+    );
+    let ctx = w.path().join("ctx");
+    fs::create_dir_all(ctx.join("dir/sub")).unwrap();
+    fs::write(ctx.join("dir/sub/x"), "x\n").unwrap();
+    fs::write(ctx.join("dir/y"), "y\n").unwrap();
+    fs::write(ctx.join("f.sh"), "f\n").unwrap();
+    fs::write(ctx.join("g.sh"), "g\n").unwrap();
+    fs::create_dir_all(ctx.join("rootfs-file")).unwrap();
+    fs::write(ctx.join("rootfs-file/bin"), "t\n").unwrap();
+    fs::create_dir_all(ctx.join("rootfs-link")).unwrap();
+    symlink("/usr/lib", ctx.join("rootfs-link/bin")).unwrap();
+    support::images::tar_archive(&ctx.join("q2.tar"), &[("bin/q", false)]);
+    support::images::tar_archive(&ctx.join("q3.tar"), &[("abslib/x", false)]);
+    support::images::tar_archive(&ctx.join("q8.tar"), &[("sub/x", false)]);
+    support::images::tar_archive(
+        &ctx.join("q9.tar"),
+        &[("absfile", true), ("absfile/x", false)],
+    );
+    support::images::tar_archive(&ctx.join("q1.tar"), &[("bin", true), ("bin/q", false)]);
+    support::images::tar_archive(&ctx.join("q4.tar"), &[("usr", false)]);
+    let first = "FROM merged:1 AS src\n\
+         RUN mkdir -p /src/sub && echo r > /src/sub/r && echo o > /src/o\n\
+         FROM merged:1\n\
+         COPY f.sh /bin/f.sh\n\
+         COPY g.sh /bin\n\
+         COPY f.sh g.sh /bin/\n\
+         COPY dir/ /bin/\n\
+         COPY dir /bin\n\
+         COPY f.sh /absfile\n\
+         COPY f.sh /absdang/x\n\
+         COPY dir /absdang\n\
+         COPY f.sh /reldang/x\n\
+         COPY f.sh /usr/rellib/sub/f\n\
+         COPY f.sh /bin/newdir/f\n\
+         COPY --from=src /src /bin/\n\
+         RUN ln -s /usr/lib /mylink\n\
+         COPY f.sh /mylink/\n\
+         WORKDIR /bin\n\
+         COPY f.sh .\n\
+         COPY rootfs-file /\n\
+         COPY rootfs-link /\n";
+    let second = "FROM merged:1\n\
+         COPY f.sh /absdang\n\
+         ADD q2.tar /\n\
+         ADD q3.tar /\n\
+         ADD q8.tar /bin/\n\
+         ADD q9.tar /\n\
+         ADD q1.tar /\n\
+         ADD q4.tar /\n";
+    let usr_bin = |more: &[&str]| -> Vec<String> {
+        let mut v = vec!["usr/".to_string(), "usr/bin/".to_string()];
+        v.extend(more.iter().map(|m| format!("usr/bin/{m}")));
+        v
+    };
+    let want_first: Vec<Vec<String>> = vec![
+        usr_bin(&["f.sh"]),
+        usr_bin(&["g.sh"]),
+        usr_bin(&["f.sh", "g.sh"]),
+        usr_bin(&["sub/", "sub/x", "y"]),
+        usr_bin(&["sub/", "sub/x", "y"]),
+        vec!["etc/".into(), "etc/afile".into()],
+        vec!["nowhere/".into(), "nowhere/x".into()],
+        ["nowhere/", "nowhere/sub/", "nowhere/sub/x", "nowhere/y"]
+            .map(String::from)
+            .to_vec(),
+        vec!["nowhere-rel/".into(), "nowhere-rel/x".into()],
+        ["usr/", "usr/lib/", "usr/lib/sub/", "usr/lib/sub/f"]
+            .map(String::from)
+            .to_vec(),
+        usr_bin(&["newdir/", "newdir/f"]),
+        usr_bin(&["o", "sub/", "sub/r"]),
+        // The RUN's layer: Docker's RUN layers hold `etc/` too.
+        vec!["etc/".into(), "mylink -> /usr/lib".into()],
+        ["usr/", "usr/lib/", "usr/lib/f.sh"]
+            .map(String::from)
+            .to_vec(),
+        usr_bin(&["f.sh"]),
+        vec!["bin".into()],
+        vec!["bin -> /usr/lib".into()],
+    ];
+    let want_second: Vec<Vec<String>> = vec![
+        vec!["nowhere".into()],
+        usr_bin(&["q"]),
+        ["usr/", "usr/lib/", "usr/lib/x"].map(String::from).to_vec(),
+        usr_bin(&["sub/", "sub/x"]),
+        ["absfile/", "absfile/.wh..wh..opq", "absfile/x"]
+            .map(String::from)
+            .to_vec(),
+        ["bin/", "bin/.wh..wh..opq", "bin/q"]
+            .map(String::from)
+            .to_vec(),
+        vec!["usr".into()],
+    ];
+    for (dockerfile, want) in [(first, want_first), (second, want_second)] {
+        fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+        let (direct, _) = build(w.path(), &ctx, false);
+        let (overlay, _) = build(w.path(), &ctx, true);
+        let (d, o) = (layers(&direct), layers(&overlay));
+        assert_eq!(d, o, "direct vs overlay");
+        let got = names(&d);
+        // The WORKDIR layer (an existing directory through /bin) is empty
+        // in both builders and left out.
+        let got: Vec<Vec<String>> = got.into_iter().filter(|l| !l.is_empty()).collect();
+        assert_eq!(got, want);
+    }
 }

@@ -158,7 +158,9 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     };
     let store = Arc::new(store_args.open_store()?);
     let client = Arc::new(store_args.client()?);
-    let context = open_context(&args.context, dockerfile_path.as_deref(), &store)?;
+    let mut context = open_context(&args.context, dockerfile_path.as_deref(), &store)?;
+    // What Docker's client would send of it (see context_paths).
+    context.limit_to_read_paths(crate::plan::context_paths(&plan))?;
     let rt = runtime()?;
     let network = match args.network.as_str() {
         "default" | "host" => Network::Default,

@@ -15,6 +15,15 @@ pub enum ContextError {
         /// The source as normalised (absolute within the context, e.g. `/foo`).
         path: String,
     },
+    /// The fixed part of a wildcard source (`missing` in `missing/*.sh`)
+    /// does not exist, is excluded, or is not sent by Docker's client
+    /// because nothing the build reads is in it: BuildKit walks it and fails
+    /// with `lstat /missing: no such file or directory`.
+    #[error("lstat {path}: no such file or directory")]
+    WildcardBaseMissing {
+        /// The fixed part as resolved in the context (symlinks followed).
+        path: String,
+    },
     /// An ignore, exclude or include pattern is malformed.
     #[error("invalid pattern in {origin}: {source}")]
     Pattern {

@@ -36,6 +36,12 @@ pub struct BuildContext {
     root: PathBuf,
     ignore: PatternMatcher,
     ignore_file: Option<PathBuf>,
+    /// The build context proper (sent by a client in Docker) rather than a
+    /// stage's or image's root; see [`Self::stage_root`].
+    sent: bool,
+    /// The paths of the context the build reads (see
+    /// [`Self::limit_to_read_paths`]); `None`: all of it.
+    follow: Option<PatternMatcher>,
     /// Keeps an extracted tar context alive; removed on drop.
     _extracted: Option<tempfile::TempDir>,
 }
@@ -86,8 +92,58 @@ impl BuildContext {
             root,
             ignore: matcher,
             ignore_file: loaded.source,
+            sent: true,
+            follow: None,
             _extracted: extracted,
         })
+    }
+
+    /// A stage's or image's root file system as the source of `COPY --from`:
+    /// no ignore rules, and all of it is there (nothing like a client's
+    /// context transfer filters it).
+    pub fn stage_root(path: impl AsRef<Path>) -> Result<BuildContext> {
+        let mut ctx = Self::from_dir(path, IgnoreSpec::None)?;
+        ctx.sent = false;
+        Ok(ctx)
+    }
+
+    /// Tells the context which of its paths the build reads
+    /// ([`crate::plan::context_paths`]; `None`: all), as Docker's client
+    /// sends only those (with their parents, and what symlinks on the way
+    /// point to). A wildcard source whose directory holds nothing any of
+    /// them reaches is then missing, as in Docker. Copied files are never
+    /// filtered by this: only which directories exist.
+    pub fn limit_to_read_paths(&mut self, paths: Option<Vec<String>>) -> Result<()> {
+        let Some(paths) = paths else {
+            self.follow = None;
+            return Ok(());
+        };
+        let view = self.view();
+        let mut patterns = Vec::new();
+        for p in &paths {
+            let rel = p.trim_start_matches('/').to_string();
+            let (literal, rest) = select::split_wildcards(p);
+            patterns.push(rel);
+            // A loop is the COPY's own error, reported at its step.
+            if let Ok(resolved) = view.resolve(literal.trim_start_matches('/').as_bytes(), p) {
+                let resolved = String::from_utf8_lossy(&resolved).into_owned();
+                patterns.push(match rest.is_empty() {
+                    true => resolved,
+                    false if resolved.is_empty() => rest,
+                    false => format!("{resolved}/{rest}"),
+                });
+            }
+        }
+        patterns.sort();
+        patterns.dedup();
+        self.follow =
+            Some(
+                PatternMatcher::new(&patterns).map_err(|source| ContextError::Pattern {
+                    origin: "COPY/ADD sources".to_string(),
+                    source,
+                })?,
+            );
+        Ok(())
     }
 
     /// The context directory (absolute, symlinks resolved).
@@ -109,6 +165,8 @@ impl BuildContext {
         View {
             root: &self.root,
             ignore: &self.ignore,
+            sent: self.sent,
+            follow: self.follow.as_ref(),
         }
     }
 

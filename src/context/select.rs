@@ -8,8 +8,12 @@
 //! 3. the first path component holding a wildcard splits off a Go
 //!    `filepath.Match` pattern, matched against the filtered context below the
 //!    literal prefix (a matching directory is not descended into); a wildcard
-//!    matching nothing selects nothing, a literal path that is missing is an
-//!    error `"/path": not found`;
+//!    matching nothing in an existing directory (or below a file) selects
+//!    nothing, but a literal prefix that is missing is an error (`lstat
+//!    /missing: no such file or directory`), and so is one of the build
+//!    context that Docker's client would not send, since nothing the build
+//!    reads is in or below it (see `BuildContext::limit_to_read_paths`); a
+//!    literal path that is missing is an error `"/path": not found`;
 //! 4. each match is resolved following symlinks (so a symlink named as a
 //!    source is copied as its target), and a directory contributes its
 //!    contents; symlinks inside a copied directory stay symlinks;
@@ -158,7 +162,7 @@ pub(crate) fn normalize(src: &str) -> String {
 }
 
 /// Splits a normalised path at its first wildcard component.
-fn split_wildcards(path: &str) -> (String, String) {
+pub(crate) fn split_wildcards(path: &str) -> (String, String) {
     let mut literal = Vec::new();
     let mut pattern = Vec::new();
     for part in path.split('/').filter(|p| !p.is_empty()) {
@@ -245,10 +249,18 @@ fn resolve_one(
     let mut roots: Vec<Vec<u8>> = Vec::new();
     if wildcard {
         let base_rel = view.resolve(rel_of(&literal), &normalized)?;
-        if let Some(base) = view.lookup(&base_rel)? {
-            if base.meta.is_dir() {
-                roots = match_wildcard(view, &base, &pattern, &normalized)?;
+        let shown = || format!("/{}", String::from_utf8_lossy(&base_rel));
+        match view.lookup(&base_rel)? {
+            Some(base) => {
+                // A file there matches nothing (BuildKit walks it as a root).
+                if base.meta.is_dir() {
+                    roots = match_wildcard(view, &base, &pattern, &normalized)?;
+                }
+                if roots.is_empty() && !sent(view, &base)? {
+                    return Err(ContextError::WildcardBaseMissing { path: shown() });
+                }
             }
+            None => return Err(ContextError::WildcardBaseMissing { path: shown() }),
         }
     } else {
         roots.push(rel_of(&normalized).to_vec());
@@ -293,6 +305,24 @@ fn resolve_one(
         wildcard,
         matches,
     })
+}
+
+/// Whether `base` is in the context Docker's client sends: a path the build
+/// reads is it, above it or below it (a sent path's parents are sent too).
+/// Only asked for a wildcard that matched nothing.
+fn sent(view: View<'_>, base: &Located) -> Result<bool> {
+    let Some(follow) = view.follow.filter(|_| view.sent) else {
+        return Ok(true);
+    };
+    if base.rel.is_empty() || follow.matches_or_parent_matches(&base.rel) {
+        return Ok(true);
+    }
+    let mut found = false;
+    view.walk(base, &mut |node: &Node<'_>| {
+        found = follow.matches_or_parent_matches(node.rel);
+        Ok(if found { Flow::Stop } else { Flow::Continue })
+    })?;
+    Ok(found)
 }
 
 /// Finds paths below `base` matching a Go wildcard pattern, as BuildKit's

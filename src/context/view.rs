@@ -27,6 +27,11 @@ const MAX_SYMLINKS: usize = 255;
 pub(crate) struct View<'a> {
     pub root: &'a Path,
     pub ignore: &'a PatternMatcher,
+    /// The build context a client sends (see [`super::BuildContext::stage_root`]).
+    pub sent: bool,
+    /// The paths of it the build reads, when known (see
+    /// [`super::BuildContext::limit_to_read_paths`]).
+    pub follow: Option<&'a PatternMatcher>,
 }
 
 /// A path that exists in the filtered view.

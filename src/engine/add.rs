@@ -91,48 +91,12 @@ fn decompressor(kind: ArchiveKind, file: File) -> io::Result<Box<dyn Read>> {
     })
 }
 
-/// Extracts the archive at `path` into `dest` (a directory inside the step's
-/// rootfs), keeping owners, modes, mtimes and xattrs from the archive.
-/// Entries that would land outside `dest` are refused by the tar crate.
+/// Extracts the archive at `path` into the existing directory `dest` (inside
+/// the step's rootfs) as Docker's ADD does: see [`crate::layer::unpack_archive`].
 pub fn extract_archive(path: &Path, kind: ArchiveKind, dest: &Path) -> Result<()> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut archive = tar::Archive::new(decompressor(kind, file)?);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
-    archive.set_preserve_mtime(true);
-    archive.set_unpack_xattrs(true);
-    archive.set_overwrite(true);
-    std::fs::create_dir_all(dest)?;
-    let entries = archive
-        .entries()
-        .with_context(|| format!("reading {}", path.display()))?;
-    let mut dirs = Vec::new();
-    for entry in entries {
-        let mut entry = entry.with_context(|| format!("reading {}", path.display()))?;
-        // Replace what an earlier layer or archive put there (the tar crate
-        // refuses to hard-link over an existing file).
-        if let Ok(rel) = entry.path() {
-            let target = dest.join(&rel);
-            if let Ok(m) = std::fs::symlink_metadata(&target) {
-                if !m.is_dir() && target.starts_with(dest) {
-                    let _ = std::fs::remove_file(&target);
-                }
-            }
-        }
-        if entry.header().entry_type().is_dir() {
-            // Directory metadata is applied last, after their contents exist.
-            dirs.push(entry);
-            continue;
-        }
-        entry
-            .unpack_in(dest)
-            .with_context(|| format!("extracting {} into {}", path.display(), dest.display()))?;
-    }
-    for mut dir in dirs {
-        dir.unpack_in(dest)
-            .with_context(|| format!("extracting {} into {}", path.display(), dest.display()))?;
-    }
-    Ok(())
+    crate::layer::unpack_archive(decompressor(kind, file)?, dest)
+        .with_context(|| format!("extracting {}", path.display()))
 }
 
 /// A file fetched for `ADD URL`.
@@ -265,6 +229,7 @@ mod tests {
             std::fs::write(&p, bytes).unwrap();
             assert_eq!(detect_archive(&p).unwrap(), Some(kind), "{name}");
             let dest = dir.path().join(format!("out-{name}"));
+            std::fs::create_dir(&dest).unwrap();
             extract_archive(&p, kind, &dest).unwrap();
             assert_eq!(
                 std::fs::read(dest.join("x/y.txt")).unwrap(),

@@ -25,6 +25,31 @@ pub struct CopyOptions {
     pub preserve_owner: bool,
 }
 
+/// The xattrs a copied entry carries: those a layer keeps
+/// (`security.capability`), read from the source. Sources from a stage or
+/// an image keep them on every entry but symlinks; build-context files keep
+/// them on directories only, as in Docker, whose context transfer sets
+/// xattrs before its `lchown`, and the kernel drops a non-directory's
+/// capability on chown.
+pub(crate) fn kept_xattrs(
+    src: &Path,
+    meta: &fs::Metadata,
+    opts: &CopyOptions,
+) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let ft = meta.file_type();
+    if ft.is_symlink() || !(ft.is_dir() || opts.preserve_owner) {
+        return Ok(Vec::new());
+    }
+    crate::layer::read_xattrs(src).map_err(|e| with_path(io::Error::other(format!("{e:#}")), src))
+}
+
+/// Gives `dst` the kept xattrs of `src` (after its chown: chown clears a
+/// file's capability).
+fn copy_xattrs(src: &Path, dst: &Path, meta: &fs::Metadata, opts: &CopyOptions) -> io::Result<()> {
+    let xattrs = kept_xattrs(src, meta, opts)?;
+    crate::layer::set_xattrs(dst, &xattrs).map_err(|e| with_path(e, dst))
+}
+
 impl CopyOptions {
     /// The owner a copied entry gets.
     pub(crate) fn owner_for(&self, meta: &fs::Metadata) -> (u32, u32) {
@@ -76,13 +101,15 @@ pub fn copy_entry(
     let ft = meta.file_type();
     if ft.is_dir() {
         ensure_dir(dst, &meta, opts)?;
+        copy_xattrs(src, dst, &meta, opts)?;
         copy_dir_contents(src, dst, opts, links)?;
         set_times(dst, &meta)?;
         return Ok(());
     }
     if ft.is_file() && (meta.nlink() == 1 || links.off) {
         let (uid, gid) = opts.owner_for(&meta);
-        return copy_file(src, dst, &meta, (uid, gid), opts.mode_for(&meta));
+        copy_file(src, dst, &meta, (uid, gid), opts.mode_for(&meta))?;
+        return copy_xattrs(src, dst, &meta, opts);
     }
     replace_non_dir(dst)?;
     if meta.nlink() > 1 && !ft.is_dir() && !links.off {
@@ -114,6 +141,7 @@ pub fn copy_entry(
         .map_err(|e| with_path(e.into(), dst))?;
     }
     chown_nofollow(dst, uid, gid)?;
+    copy_xattrs(src, dst, &meta, opts)?;
     // chmod after chown: chown clears setuid/setgid bits.
     fs::set_permissions(dst, fs::Permissions::from_mode(opts.mode_for(&meta)))
         .map_err(|e| with_path(e, dst))?;
@@ -144,13 +172,27 @@ pub fn place_entry(
             chown_nofollow(dst, uid, gid)?;
             fs::set_permissions(dst, fs::Permissions::from_mode(opts.mode_for(&meta)))
                 .map_err(|e| with_path(e, dst))?;
+            copy_xattrs(src, dst, &meta, opts)?;
             set_times(dst, &meta)
         }
-        _ => {
+        // A directory never replaces a file, a symlink (even one to a
+        // directory: symlinks inside a copied tree are not followed) or a
+        // device: BuildKit's copier refuses it.
+        Ok(_) => Err(non_directory(dst)),
+        Err(_) => {
             ensure_dir(dst, &meta, opts)?;
+            copy_xattrs(src, dst, &meta, opts)?;
             set_times(dst, &meta)
         }
     }
+}
+
+/// BuildKit's error for a directory that would go where a non-directory is.
+pub(crate) fn non_directory(dst: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("cannot copy to non-directory: {}", dst.display()),
+    )
 }
 
 /// Copies the entries of directory `src` into directory `dst` (which must exist).
@@ -257,7 +299,7 @@ fn ensure_dir(dst: &Path, src_meta: &fs::Metadata, opts: &CopyOptions) -> io::Re
 fn replace_non_dir(dst: &Path) -> io::Result<()> {
     match fs::symlink_metadata(dst) {
         Ok(m) if m.is_dir() => Err(io::Error::other(format!(
-            "cannot replace directory {} with a file",
+            "cannot replace to directory {} with file",
             dst.display()
         ))),
         Ok(_) => fs::remove_file(dst).map_err(|e| with_path(e, dst)),
@@ -267,10 +309,17 @@ fn replace_non_dir(dst: &Path) -> io::Result<()> {
 }
 
 /// Creates `dir` and its missing parents with mode 0755 and the given owner,
-/// as BuildKit creates a COPY destination's parents.
+/// as BuildKit creates a COPY destination's parents (fsutil's `MkdirAll`):
+/// symlinks on the way are followed, an existing non-directory is
+/// `mkdir DIR: not a directory`, a dangling symlink is `file exists`.
 pub fn mkdir_all(dir: &Path, owner: (u32, u32)) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => {
+            let e = io::Error::from_raw_os_error(libc::ENOTDIR);
+            return Err(crate::diag::go_error("mkdir", dir, &e));
+        }
+        Err(_) => {}
     }
     if let Some(parent) = dir.parent() {
         mkdir_all(parent, owner)?;
@@ -278,7 +327,7 @@ pub fn mkdir_all(dir: &Path, owner: (u32, u32)) -> io::Result<()> {
     match fs::create_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
-        Err(e) => return Err(with_path(e, dir)),
+        Err(e) => return Err(crate::diag::go_error("mkdir", dir, &e)),
     }
     chown_nofollow(dir, owner.0, owner.1)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(|e| with_path(e, dir))

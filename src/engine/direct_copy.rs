@@ -6,10 +6,12 @@
 //! new owners and modes. Its tar is written from the source files
 //! directly — no writable overlay, no copy of every file into an upper dir
 //! and no second walk to archive it — and the snapshot is extracted from
-//! the tar only if a later step mounts it. Shapes whose overlay result
-//! needs more than that (a symlink on the way, a directory replacing a file
-//! or the reverse, two sources writing one path) return `None` and go
-//! through the overlay path.
+//! the tar only if a later step mounts it. The destination is resolved in
+//! the image first (symlinks on the way followed, as the overlay path does).
+//! Shapes whose overlay result needs more than that (a file on the way or
+//! at the destination, a directory meeting a non-directory or the reverse,
+//! two sources writing one path) return `None` and go through the overlay
+//! path, which also reports the errors.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -19,10 +21,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::copy::CopyOptions;
+use super::copy::{kept_xattrs, CopyOptions};
 use super::overlay::{with_overlays, OverlaySpec};
 use crate::context::{FileKind, SelectedSource};
-use crate::layer::{layer_order, read_xattrs, PlannedEntry, PlannedKind, SourceKind};
+use crate::layer::{layer_order, read_xattrs, PlannedEntry, PlannedKind};
 
 /// Whether COPYs may take this path: `BUILDER_COPY_VIA_OVERLAY=1` sends
 /// every COPY through the overlay (the tests compare the two; it is also a
@@ -48,13 +50,31 @@ impl Image<'_> {
         }
     }
 
+    /// The components of `dest` (absolute) resolved inside the image,
+    /// symlinks followed as the overlay path follows them (`/bin/x` on a
+    /// merged-/usr image is `usr/bin/x`); `None` for a name that is not
+    /// UTF-8 after resolution (left to the overlay path).
+    fn resolve(&self, dest: &str) -> std::io::Result<Option<Vec<String>>> {
+        let lexical = || {
+            dest.split('/')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+        };
+        let Some(root) = self.0 else {
+            return Ok(Some(lexical().collect()));
+        };
+        let real = super::fsroot::resolve_in_root(root, dest, true)?;
+        let rel = real.strip_prefix(root).map_err(std::io::Error::other)?;
+        Ok(rel
+            .iter()
+            .map(|c| c.to_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>())
+    }
+
     /// An existing directory, as overlayfs copies it up.
     fn copied_up(&self, rel: &[u8], meta: &fs::Metadata, mtime: i64) -> Result<PlannedEntry> {
         let root = self.0.unwrap_or(Path::new("/"));
-        let xattrs = read_xattrs(
-            &root.join(std::ffi::OsStr::from_bytes(rel)),
-            SourceKind::OverlayUpper,
-        )?;
+        let xattrs = read_xattrs(&root.join(std::ffi::OsStr::from_bytes(rel)))?;
         Ok(PlannedEntry {
             rel: rel.to_vec(),
             kind: PlannedKind::Dir,
@@ -91,11 +111,14 @@ where
     S: FnOnce(Option<&Path>) -> Result<Vec<SelectedSource>> + Send,
     W: FnOnce(&[PlannedEntry]) -> Result<T> + Send,
 {
-    let comps: Vec<&str> = dest.split('/').filter(|c| !c.is_empty()).collect();
-    if comps.iter().any(|c| *c == "." || *c == "..") {
+    if dest.split('/').any(|c| c == "." || c == "..") {
         return Ok(None);
     }
     let finish = |image: &Image<'_>, selected: &[SelectedSource]| -> Result<Option<T>> {
+        let Some(comps) = image.resolve(dest)? else {
+            return Ok(None);
+        };
+        let comps: Vec<&str> = comps.iter().map(String::as_str).collect();
         match plan_in(image, selected, dest, &comps, opts, now)? {
             Some(entries) => Ok(Some(write(&entries)?)),
             None => Ok(None),
@@ -148,8 +171,8 @@ fn plan_in(
     if matches == 0 {
         return Ok(None); // the overlay path reports what is missing
     }
-    // The destination's ancestors that exist (directories only: a symlink
-    // on the way redirects the copy, which the overlay path resolves).
+    // The destination's ancestors that exist (`comps` is resolved, so
+    // these are directories; a file on the way is the overlay path's error).
     let mut existing: Vec<(Vec<u8>, fs::Metadata)> = Vec::new();
     for i in 0..comps.len() {
         let rel = comps[..=i].join("/").into_bytes();
@@ -161,14 +184,19 @@ fn plan_in(
     }
     // The root always exists.
     let dest_exists = existing.len() == comps.len();
-    let dest_is_dir = dest.ends_with('/')
-        || dest_exists
-        || matches > 1
-        || selected.iter().any(|s| s.wildcard)
-        || selected
-            .iter()
-            .flat_map(|s| &s.matches)
-            .any(|m| m.kind == FileKind::Dir);
+    // As BuildKit decides per source: a directory's contents go into the
+    // destination; a file goes into it when it is a directory (trailing
+    // `/`, existing, or made by a directory source), else becomes it.
+    let all_dirs = selected
+        .iter()
+        .flat_map(|s| &s.matches)
+        .all(|m| m.kind == FileKind::Dir);
+    let dest_is_dir = dest.ends_with('/') || dest_exists || all_dirs;
+    if !dest_is_dir && matches > 1 {
+        // Files over one another, or a directory source before or after a
+        // file: the order decides, which the overlay path follows.
+        return Ok(None);
+    }
     let parent_owner = opts.owner.unwrap_or((0, 0));
     let mut out = Vec::new();
     let last = existing.len().wrapping_sub(1);
@@ -286,7 +314,7 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
 }
 
 /// One copied entry as the overlay path would leave it: owner and mode
-/// from the copy options, the source's mtime, no xattrs.
+/// from the copy options, the source's mtime, the xattrs a copy keeps.
 fn planned(
     rel: Vec<u8>,
     kind: FileKind,
@@ -330,6 +358,6 @@ fn planned(
         uid,
         gid,
         mtime: meta.mtime(),
-        xattrs: Vec::new(),
+        xattrs: kept_xattrs(path, meta, opts)?,
     }))
 }

@@ -19,6 +19,7 @@ pub mod export;
 pub mod fsroot;
 pub mod history;
 pub mod overlay;
+pub mod overlay_copy;
 pub mod stage;
 pub mod state;
 

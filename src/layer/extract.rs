@@ -10,7 +10,8 @@
 
 use super::compress::{decompress, StreamFormat};
 use super::digest::{Digest, HashingReader};
-use super::root::{clean, fd_path, Root};
+use super::entry_meta::{copy_buf, read_meta, set_xattr_tolerant, Meta};
+use super::root::{clean, fd_path, Create, ResolvedDir, Root};
 use super::write::IO_BUF;
 use super::xattrs;
 use anyhow::{anyhow, bail, Context, Result};
@@ -24,7 +25,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -106,13 +107,16 @@ pub fn extract<R: Read>(input: R, dest: &Path, opts: &ExtractOptions) -> Result<
     })
 }
 
-/// Owner, mode, time and xattrs of one entry (PAX values already applied).
-struct Meta {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    mtime: i64,
-    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+/// Extracts an archive for `ADD` into the existing directory `dest`, as Docker's chrooted
+/// `archive.Unpack`: paths resolve inside `dest` (absolute symlinks restart there), `.wh.`
+/// names are plain files, an existing entry is replaced unless both are directories (a file
+/// replaces a whole directory), a missing parent is made 0755 unless a symlink is in the way,
+/// owners and modes come from the archive, xattrs as a layer keeps them.
+pub fn unpack_archive<R: Read>(mut input: R, dest: &Path) -> Result<()> {
+    let root = Root::open(dest).with_context(|| format!("opening {}", dest.display()))?;
+    let mut x = Extractor::new(&root);
+    x.archive = true;
+    x.run(&mut input)
 }
 
 /// (requested components, open fd, real components) of a resolved parent directory.
@@ -126,6 +130,8 @@ struct Extractor<'a> {
     /// Directory mtimes, applied last because creating children changes them.
     dir_times: Vec<(Vec<Vec<u8>>, i64)>,
     buf: Vec<u8>,
+    /// An `ADD` archive rather than a layer (see [`unpack_archive`]).
+    archive: bool,
 }
 
 impl<'a> Extractor<'a> {
@@ -135,6 +141,7 @@ impl<'a> Extractor<'a> {
             cache: None,
             dir_times: Vec::new(),
             buf: vec![0; IO_BUF],
+            archive: false,
         }
     }
 
@@ -168,18 +175,60 @@ impl<'a> Extractor<'a> {
         Ok(())
     }
 
-    fn parent(&mut self, comps: &[Vec<u8>]) -> Result<(OwnedFd, Vec<Vec<u8>>)> {
+    fn parent(&mut self, comps: &[Vec<u8>], entry: &[u8]) -> Result<(OwnedFd, Vec<Vec<u8>>)> {
         if let Some((key, fd, real)) = &self.cache {
             if key.as_slice() == comps {
                 return Ok((fd.try_clone()?, real.clone()));
             }
         }
-        let d = self
-            .root
-            .open_dir(comps, true)
-            .context("resolving parent directory")?;
+        let d = if self.archive {
+            self.archive_parent(comps, entry)?
+        } else {
+            self.root
+                .open_dir(comps, true)
+                .context("resolving parent directory")?
+        };
         self.cache = Some((comps.to_vec(), d.fd.try_clone()?, d.comps.clone()));
         Ok((d.fd, d.comps))
+    }
+
+    /// The parent of an archive entry as Docker's chrooted `Unpack` finds it: made (as
+    /// `os.MkdirAll`, never through a symlink) only when nothing is at its path, else opened
+    /// as it is, so a dangling or file symlink there is an error.
+    /// Errors name the entry (`open /absdang/x: no such file or directory`).
+    fn archive_parent(&self, comps: &[Vec<u8>], entry: &[u8]) -> Result<ResolvedDir> {
+        let shown = || {
+            let mut p = comps.to_vec();
+            p.push(entry.to_vec());
+            let mut out = b"/".to_vec();
+            out.extend_from_slice(&p.join(&b'/'));
+            std::path::PathBuf::from(OsStr::from_bytes(&out))
+        };
+        let present = match comps.split_last() {
+            None => true,
+            Some((last, above)) => match self.root.open_dir(above, false) {
+                Ok(d) => {
+                    match fstatat(&d.fd, OsStr::from_bytes(last), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                        Ok(_) => true,
+                        Err(Errno::ENOENT) => false,
+                        Err(e) => {
+                            return Err(crate::diag::go_error("lstat", &shown(), &e.into()).into())
+                        }
+                    }
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => false,
+                Err(e) => return Err(crate::diag::go_error("lstat", &shown(), &e).into()),
+            },
+        };
+        let create = if present {
+            Create::No
+        } else {
+            Create::NotThroughLinks
+        };
+        let op = if present { "open" } else { "mkdir" };
+        self.root
+            .open_dir_with(comps, create)
+            .map_err(|e| crate::diag::go_error(op, &shown(), &e).into())
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
@@ -196,10 +245,15 @@ impl<'a> Extractor<'a> {
         let Some((name, parent_comps)) = comps.split_last() else {
             return Ok(()); // the root itself ("./"): a snapshot's root is made by the store
         };
-        let meta = read_meta(entry)?;
+        let mut meta = read_meta(entry)?;
+        if self.archive {
+            // A copy keeps the xattrs its layer keeps (see `layer_keeps_xattr`).
+            meta.xattrs
+                .retain(|(k, _)| super::write::layer_keeps_xattr(k));
+        }
 
-        if let Some(target) = name.strip_prefix(b".wh.") {
-            let (dir, _) = self.parent(parent_comps)?;
+        if let Some(target) = name.strip_prefix(b".wh.").filter(|_| !self.archive) {
+            let (dir, _) = self.parent(parent_comps, name)?;
             if target == b".wh..opq" {
                 let xattr = xattrs::opaque_xattr().to_bytes();
                 return xattrs::set(&fd_path(&dir, b"."), xattr, b"y")
@@ -231,7 +285,7 @@ impl<'a> Extractor<'a> {
             return Ok(());
         }
 
-        let (dir, real_parent) = self.parent(parent_comps)?;
+        let (dir, real_parent) = self.parent(parent_comps, name)?;
         let n = OsStr::from_bytes(name);
         let is_dir = kind == EntryType::Directory;
         self.remove_existing(&dir, name, is_dir)?;
@@ -389,82 +443,6 @@ impl<'a> Extractor<'a> {
         Ok(())
     }
 }
-
-/// A filesystem without xattr support is not an error (the layer still extracts); anything else is.
-fn set_xattr_tolerant(r: std::io::Result<()>, name: &[u8]) -> Result<()> {
-    match r {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(()),
-        Err(e) => {
-            Err(e).with_context(|| format!("setting xattr {}", String::from_utf8_lossy(name)))
-        }
-    }
-}
-
-fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
-    let h = entry.header();
-    let old = h.as_old();
-    let mut meta = Meta {
-        mode: numeric(h.mode().map(u64::from), &old.mode).context("bad mode")? as u32 & 0o7777,
-        uid: u32::try_from(numeric(h.uid(), &old.uid).context("bad uid")?)
-            .context("uid too large")?,
-        gid: u32::try_from(numeric(h.gid(), &old.gid).context("bad gid")?)
-            .context("gid too large")?,
-        mtime: i64::try_from(numeric(h.mtime(), &old.mtime).context("bad mtime")?)
-            .unwrap_or(i64::MAX),
-        xattrs: Vec::new(),
-    };
-    if let Some(pax) = entry.pax_extensions().context("reading PAX header")? {
-        for ext in pax {
-            let ext = ext.context("reading PAX record")?;
-            let key = ext.key_bytes();
-            let value = ext.value_bytes();
-            let num = || std::str::from_utf8(value).ok().map(str::trim);
-            match key {
-                b"uid" => meta.uid = num().and_then(|s| s.parse().ok()).context("bad PAX uid")?,
-                b"gid" => meta.gid = num().and_then(|s| s.parse().ok()).context("bad PAX gid")?,
-                b"mtime" => {
-                    // "seconds[.fraction]"; the fraction is dropped (layers carry whole seconds).
-                    let s = num().context("bad PAX mtime")?;
-                    let whole = s.split('.').next().unwrap_or(s);
-                    meta.mtime = whole.parse().context("bad PAX mtime")?;
-                }
-                _ => {
-                    if let Some(x) = key.strip_prefix(b"SCHILY.xattr.") {
-                        // overlayfs' own xattrs would let a layer forge redirects or opacity.
-                        if !x.starts_with(b"trusted.overlay.") && !x.starts_with(b"user.overlay.") {
-                            meta.xattrs.push((x.to_vec(), value.to_vec()));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(meta)
-}
-
-/// A numeric header field; an empty (all NUL/space) field reads as 0, as Go's archive/tar does.
-fn numeric(parsed: std::io::Result<u64>, raw: &[u8]) -> std::io::Result<u64> {
-    match parsed {
-        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
-        r => r,
-    }
-}
-
-fn copy_buf<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> std::io::Result<u64> {
-    let mut total = 0;
-    loop {
-        let n = match r.read(buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        w.write_all(&buf[..n])?;
-        total += n as u64;
-    }
-}
-
 /// In a user namespace with a single-ID map (no /etc/subuid ranges; builder
 /// warned when it entered it) an owner outside the map cannot be set
 /// (EINVAL): the file keeps the namespace's root as owner ("squashed").

@@ -4,6 +4,7 @@
 
 mod compress;
 mod digest;
+mod entry_meta;
 mod extract;
 mod planned;
 mod root;
@@ -16,6 +17,11 @@ pub use compress::{
     Compression, StreamFormat,
 };
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
-pub use extract::{extract, squash_unmapped, ExtractError, ExtractOptions, Extracted};
+pub use extract::{
+    extract, squash_unmapped, unpack_archive, ExtractError, ExtractOptions, Extracted,
+};
 pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
-pub use write::{read_xattrs, write, write_to, SourceKind, WriteOptions, WrittenLayer};
+pub use write::{
+    layer_keeps_xattr, read_xattrs, set_xattrs, write, write_to, SourceKind, WriteOptions,
+    WrittenLayer,
+};

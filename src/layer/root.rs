@@ -29,6 +29,19 @@ pub(crate) struct ResolvedDir {
     pub comps: Vec<Vec<u8>>,
 }
 
+/// Whether [`Root::open_dir_with`] creates missing directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Create {
+    /// Never: a missing directory is `ENOENT`.
+    No,
+    /// Every missing directory, also the target of a dangling symlink.
+    Always,
+    /// As Go's `os.MkdirAll` (Docker's archive extraction): a missing
+    /// directory named in the path is made, but not through a symlink, whose
+    /// missing target is `EEXIST` (`mkdir` meets the link itself).
+    NotThroughLinks,
+}
+
 fn dir_flags() -> OFlag {
     OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
 }
@@ -47,10 +60,17 @@ impl Root {
     /// Resolves the directory `comps` (already free of `.`/`..`) inside the root, creating
     /// missing directories (mode 0755, owner of the process) when `create` is set.
     pub fn open_dir(&self, comps: &[Vec<u8>], create: bool) -> io::Result<ResolvedDir> {
+        self.open_dir_with(comps, if create { Create::Always } else { Create::No })
+    }
+
+    /// [`Self::open_dir`] with a choice of what is created.
+    pub fn open_dir_with(&self, comps: &[Vec<u8>], create: Create) -> io::Result<ResolvedDir> {
         let mut stack: Vec<(OwnedFd, Vec<u8>)> = Vec::new();
-        let mut queue: VecDeque<Vec<u8>> = comps.iter().cloned().collect();
+        // Each component with whether it came from a symlink's target.
+        let mut queue: VecDeque<(Vec<u8>, bool)> =
+            comps.iter().map(|c| (c.clone(), false)).collect();
         let mut links = 0;
-        while let Some(c) = queue.pop_front() {
+        while let Some((c, linked)) = queue.pop_front() {
             if c.is_empty() || c == b"." {
                 continue;
             }
@@ -80,13 +100,16 @@ impl Root {
                             stack.clear();
                         }
                         for part in target.split(|&b| b == b'/').rev() {
-                            queue.push_front(part.to_vec());
+                            queue.push_front((part.to_vec(), true));
                         }
                     } else {
                         return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
                     }
                 }
-                Err(Errno::ENOENT) if create => {
+                Err(Errno::ENOENT) if create == Create::NotThroughLinks && linked => {
+                    return Err(io::Error::from_raw_os_error(libc::EEXIST));
+                }
+                Err(Errno::ENOENT) if create != Create::No => {
                     match mkdirat(cur, name, Mode::from_bits_truncate(0o755)) {
                         Ok(()) | Err(Errno::EEXIST) => {}
                         Err(e) => return Err(e.into()),

@@ -177,7 +177,7 @@ fn emit<W: Write>(
         write_header(w, &h)?;
         return Ok(());
     }
-    h.xattrs = read_xattrs(&item.path, opts.kind)?;
+    h.xattrs = read_xattrs(&item.path)?;
 
     if ft.is_dir() {
         h.kind = Kind::Dir;
@@ -295,28 +295,19 @@ fn is_opaque(path: &Path) -> Result<bool> {
     Ok(false)
 }
 
-/// Which xattrs belong in a layer: capabilities, user.*, trusted.* and POSIX ACLs. Never
-/// overlayfs' bookkeeping (`trusted.overlay.*`, and `user.overlay.*` for a userxattr upper dir)
-/// and never `security.selinux` (a host label, not image content).
-fn keep_xattr(name: &[u8], kind: SourceKind) -> bool {
-    if name.starts_with(b"trusted.overlay.") {
-        return false;
-    }
-    if kind == SourceKind::OverlayUpper && name.starts_with(b"user.overlay.") {
-        return false;
-    }
+/// Which xattrs belong in a layer: `security.capability` only, as Docker's layer writer
+/// (`archive.ReadSecurityXattrToTarHeader`) keeps them. Docker 26.1 drops `user.*`,
+/// `trusted.*`, `security.selinux` and POSIX ACLs from every layer it makes (RUN, COPY, ADD);
+/// overlayfs' own `trusted.overlay.*`/`user.overlay.*` bookkeeping is never image content.
+pub fn layer_keeps_xattr(name: &[u8]) -> bool {
     name == b"security.capability"
-        || name == b"system.posix_acl_access"
-        || name == b"system.posix_acl_default"
-        || name.starts_with(b"user.")
-        || name.starts_with(b"trusted.")
 }
 
-/// The xattrs of `path` a layer carries (see `keep_xattr`), sorted by name.
-pub fn read_xattrs(path: &Path, kind: SourceKind) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+/// The xattrs of `path` a layer carries (see [`layer_keeps_xattr`]), sorted by name.
+pub fn read_xattrs(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::new();
     for name in xattrs::list(path).context("listing xattrs")? {
-        if !keep_xattr(&name, kind) {
+        if !layer_keeps_xattr(&name) {
             continue;
         }
         if let Some(v) = xattrs::get(path, &name).context("reading xattr")? {
@@ -325,6 +316,14 @@ pub fn read_xattrs(path: &Path, kind: SourceKind) -> Result<Vec<(Vec<u8>, Vec<u8
     }
     out.sort();
     Ok(out)
+}
+
+/// Sets `xattrs` on `path` itself (a symlink is not followed).
+pub fn set_xattrs(path: &Path, xattrs: &[(Vec<u8>, Vec<u8>)]) -> io::Result<()> {
+    for (k, v) in xattrs {
+        xattrs::set(path, k, v)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -339,13 +338,16 @@ mod tests {
 
     #[test]
     fn xattr_filter() {
-        assert!(keep_xattr(b"security.capability", SourceKind::Plain));
-        assert!(keep_xattr(b"user.mime", SourceKind::OverlayUpper));
-        assert!(!keep_xattr(b"trusted.overlay.opaque", SourceKind::Plain));
-        assert!(!keep_xattr(
+        assert!(layer_keeps_xattr(b"security.capability"));
+        for dropped in [
+            &b"user.mime"[..],
+            b"trusted.foo",
+            b"trusted.overlay.opaque",
             b"user.overlay.opaque",
-            SourceKind::OverlayUpper
-        ));
-        assert!(!keep_xattr(b"security.selinux", SourceKind::Plain));
+            b"security.selinux",
+            b"system.posix_acl_access",
+        ] {
+            assert!(!layer_keeps_xattr(dropped));
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! does and tracks the environment and the ARGs in scope.
 
 pub mod args;
+mod context_paths;
 pub mod duration;
 mod eval;
 mod flags;
@@ -18,6 +19,7 @@ mod render;
 mod source;
 mod stages;
 
+pub use context_paths::context_paths;
 pub use eval::{Evaluated, StageEvaluator, StageState, Vars};
 pub use instructions::{Command, Copy, From, Healthcheck, Run};
 pub use mount::{Mount, MountType, Sharing};

@@ -1,9 +1,21 @@
 //! Resolving a Dockerfile `USER` string (`name`, `uid`, `name:group`,
-//! `uid:gid`) to numeric ids through the image's `/etc/passwd` and
-//! `/etc/group`, with Docker's rules: numeric ids work without the files, a
-//! numeric uid missing from passwd gets gid 0, a user name that is missing is
-//! an error, and supplementary groups come from `/etc/group` membership only
-//! when no group was given explicitly.
+//! `uid:gid`) to the ids a RUN gets, exactly as BuildKit's executor
+//! (`oci.GetUser` over libcontainer's `GetExecUser`) does:
+//!
+//! * `uid:gid` where both are numbers or `root` is used as is, without
+//!   reading any file (`root:root`, `0:root`, `root:0` work on `scratch`);
+//! * anything else is looked up in the image's `/etc/passwd` (and
+//!   `/etc/group` when a user name matched or a group was given); a missing
+//!   file is an error even for a bare number (`unable to find user 1000:
+//!   invalid argument`, as Go reads the nil file), a numeric uid missing from
+//!   an existing passwd gets gid 0, a missing name is an error;
+//! * supplementary groups come from `/etc/group` membership only when no
+//!   group was given;
+//! * an empty `USER` is uid 0 resolved the same way (root's supplementary
+//!   groups), falling back to 0:0 when that fails.
+//!
+//! COPY/ADD `--chown` and WORKDIR resolve names differently: see
+//! [`super::chown`].
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -21,6 +33,21 @@ pub enum UserError {
     /// The group name is not in the image's `/etc/group`.
     #[error("unable to find group {0}: no matching entries in group file")]
     NoSuchGroup(String),
+    /// The image has no `/etc/passwd` to look the user up in (Go reads the
+    /// missing file as a nil `*os.File`: "invalid argument").
+    #[error("unable to find user {0}: invalid argument")]
+    NoPasswd(String),
+    /// The image has no `/etc/group` to look the user's groups up in.
+    #[error("unable to find groups for spec {0}: invalid argument")]
+    NoGroupFile(String),
+    /// A numeric id outside libcontainer's range.
+    #[error("uids and gids must be in range 0-2147483647")]
+    Range,
+    /// A COPY/ADD `--chown` or WORKDIR name on a stage that has no file
+    /// system yet (`FROM scratch`): BuildKit has no input to read
+    /// `/etc/passwd` from.
+    #[error("invalid user index: -1")]
+    NoUserInput,
     /// A passwd/group file exists but could not be read.
     #[error("reading {path}: {source}")]
     Read {
@@ -33,68 +60,100 @@ pub enum UserError {
 
 /// Resolves `spec` against the rootfs given as its layers, top first, in
 /// overlay whiteout format (a ready rootfs dir is a one-element slice).
-/// An empty spec means root.
 pub fn resolve(layers: &[PathBuf], spec: &str) -> Result<User, UserError> {
-    let (user_part, group_part) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
-    let mut user = User::default();
-    let mut matched_name: Option<String> = None;
-
-    let passwd = read_etc(layers, "etc/passwd")?;
-    let numeric_uid = user_part.parse::<u32>().ok();
-    if !user_part.is_empty() {
-        let entry = passwd.as_deref().and_then(|text| {
-            parse_passwd(text)
-                .find(|e| e.name == user_part || Some(e.uid) == numeric_uid)
-                .map(|e| (e.name.to_string(), e.uid, e.gid))
-        });
-        match (entry, numeric_uid) {
-            (Some((name, uid, gid)), _) => {
-                user.uid = uid;
-                user.gid = gid;
-                matched_name = Some(name);
-            }
-            (None, Some(uid)) => user.uid = uid,
-            (None, None) => return Err(UserError::NoSuchUser(user_part.to_string())),
+    if spec.is_empty() {
+        return Ok(exec_user(layers, "0").unwrap_or_default());
+    }
+    if let Some((u, g)) = spec.split_once(':') {
+        if let (Some(uid), Some(gid)) = (fast_id(u), fast_id(g)) {
+            return Ok(User {
+                uid,
+                gid,
+                additional_gids: Vec::new(),
+            });
         }
     }
+    exec_user(layers, spec)
+}
 
-    let group_arg = group_part.filter(|g| !g.is_empty());
-    if group_arg.is_none() && matched_name.is_none() {
+/// BuildKit's `parseUID` for the `uid:gid` fast path: `root` or a decimal
+/// number (no sign).
+fn fast_id(s: &str) -> Option<u32> {
+    if s == "root" {
+        return Some(0);
+    }
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Go's `strconv.Atoi` within libcontainer's id range check.
+fn atoi(s: &str) -> Option<Result<u32, UserError>> {
+    let n: i64 = s.parse().ok()?;
+    Some(
+        u32::try_from(n)
+            .ok()
+            .filter(|n| *n <= 0x7fff_ffff)
+            .ok_or(UserError::Range),
+    )
+}
+
+/// libcontainer's `GetExecUser` with no defaults.
+fn exec_user(layers: &[PathBuf], spec: &str) -> Result<User, UserError> {
+    let mut parts = spec.split(':');
+    let user_arg = parts.next().unwrap_or("");
+    let group_arg = parts.next().unwrap_or("");
+    let mut user = User::default();
+    let passwd = read_etc(layers, "etc/passwd")?.ok_or_else(|| {
+        UserError::NoPasswd(if user_arg.is_empty() { "0" } else { user_arg }.to_string())
+    })?;
+    let numeric_uid = atoi(user_arg);
+    let entry = parse_passwd(&passwd).find(|e| match &numeric_uid {
+        _ if user_arg.is_empty() => e.uid == 0,
+        Some(Ok(n)) => e.uid == *n,
+        Some(Err(_)) => false,
+        None => e.name == user_arg,
+    });
+    let mut matched_name = None;
+    match entry {
+        Some(e) => {
+            user.uid = e.uid;
+            user.gid = e.gid;
+            matched_name = Some(e.name.to_string());
+        }
+        None if user_arg.is_empty() => {}
+        None => match numeric_uid {
+            Some(n) => user.uid = n?,
+            None => return Err(UserError::NoSuchUser(user_arg.to_string())),
+        },
+    }
+    if group_arg.is_empty() && matched_name.is_none() {
         return Ok(user);
     }
-    let group = read_etc(layers, "etc/group")?;
-    let entries: Vec<GroupEntry<'_>> = group
-        .as_deref()
-        .map(parse_group)
-        .into_iter()
-        .flatten()
-        .collect();
-    match group_arg {
-        Some(g) => {
-            let numeric = g.parse::<u32>().ok();
-            match entries
-                .iter()
-                .find(|e| e.name == g || Some(e.gid) == numeric)
-            {
-                Some(e) => user.gid = e.gid,
-                None => match numeric {
-                    Some(gid) => user.gid = gid,
-                    None => return Err(UserError::NoSuchGroup(g.to_string())),
-                },
+    let name = matched_name.unwrap_or_default();
+    let group =
+        read_etc(layers, "etc/group")?.ok_or_else(|| UserError::NoGroupFile(name.clone()))?;
+    let entries: Vec<GroupEntry<'_>> = parse_group(&group).collect();
+    if group_arg.is_empty() {
+        for e in &entries {
+            if e.members.iter().any(|m| *m == name) && !user.additional_gids.contains(&e.gid) {
+                user.additional_gids.push(e.gid);
             }
         }
-        None => {
-            let name = matched_name.unwrap_or_default();
-            for e in &entries {
-                if e.members.iter().any(|m| *m == name) && !user.additional_gids.contains(&e.gid) {
-                    user.additional_gids.push(e.gid);
-                }
-            }
-        }
+        return Ok(user);
     }
+    let numeric_gid = atoi(group_arg);
+    let found = entries.iter().find(|e| match &numeric_gid {
+        Some(Ok(n)) => e.gid == *n,
+        Some(Err(_)) => false,
+        None => e.name == group_arg,
+    });
+    user.gid = match (found, numeric_gid) {
+        (Some(e), _) => e.gid,
+        (None, Some(n)) => n?,
+        (None, None) => return Err(UserError::NoSuchGroup(group_arg.to_string())),
+    };
     Ok(user)
 }
 
@@ -115,10 +174,10 @@ pub fn home_dir(layers: &[PathBuf], uid: u32) -> String {
         .unwrap_or_else(|| "/".to_string())
 }
 
-struct PasswdEntry<'a> {
-    name: &'a str,
-    uid: u32,
-    gid: u32,
+pub(super) struct PasswdEntry<'a> {
+    pub name: &'a str,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// The host's name for `uid` (from `/etc/passwd`), if it has one.
@@ -144,7 +203,7 @@ fn colon_records(text: &str) -> impl Iterator<Item = (&str, std::str::Split<'_, 
     })
 }
 
-fn parse_passwd(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
+pub(super) fn parse_passwd(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
     colon_records(text).filter_map(|(name, mut f)| {
         let uid = f.next()?.parse().ok()?;
         let gid = f.next()?.parse().ok()?;
@@ -152,13 +211,13 @@ fn parse_passwd(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
     })
 }
 
-struct GroupEntry<'a> {
-    name: &'a str,
-    gid: u32,
-    members: Vec<&'a str>,
+pub(super) struct GroupEntry<'a> {
+    pub name: &'a str,
+    pub gid: u32,
+    pub members: Vec<&'a str>,
 }
 
-fn parse_group(text: &str) -> impl Iterator<Item = GroupEntry<'_>> {
+pub(super) fn parse_group(text: &str) -> impl Iterator<Item = GroupEntry<'_>> {
     colon_records(text).filter_map(|(name, mut f)| {
         let gid = f.next()?.parse().ok()?;
         let members = f
@@ -174,7 +233,7 @@ fn parse_group(text: &str) -> impl Iterator<Item = GroupEntry<'_>> {
 
 /// Reads `rel` (no leading `/`) from the merged view of `layers`, following
 /// symlinks inside the rootfs; `None` when the file does not exist.
-fn read_etc(layers: &[PathBuf], rel: &str) -> Result<Option<String>, UserError> {
+pub(super) fn read_etc(layers: &[PathBuf], rel: &str) -> Result<Option<String>, UserError> {
     let mut wanted = PathBuf::from(rel);
     for _ in 0..16 {
         let Some(found) = lookup(layers, &wanted) else {
@@ -329,17 +388,63 @@ mod tests {
         assert_eq!((u.uid, u.gid), (1001, 77));
     }
 
+    /// Without /etc/passwd only the `uid:gid` fast path works, as in
+    /// Docker 26.1 (`USER 1000` there fails: "unable to find user 1000:
+    /// invalid argument"); an empty USER falls back to 0:0.
     #[test]
-    fn numeric_works_without_files() {
+    fn without_files_only_uid_gid_pairs_work() {
         let d = tempfile::tempdir().unwrap();
-        let u = resolve(&[d.path().to_path_buf()], "4242").unwrap();
-        assert_eq!((u.uid, u.gid), (4242, 0));
-        let u = resolve(&[d.path().to_path_buf()], "4242:99").unwrap();
-        assert_eq!((u.uid, u.gid), (4242, 99));
+        let at = |spec: &str| resolve(&[d.path().to_path_buf()], spec);
+        for (spec, ids) in [
+            ("4242:99", (4242, 99)),
+            ("root:root", (0, 0)),
+            ("0:root", (0, 0)),
+            ("root:0", (0, 0)),
+        ] {
+            let u = at(spec).unwrap();
+            assert_eq!((u.uid, u.gid), ids, "{spec}");
+            assert!(u.additional_gids.is_empty());
+        }
+        assert_eq!(at("").unwrap(), User::default());
+        for (spec, msg) in [
+            ("4242", "unable to find user 4242: invalid argument"),
+            ("root", "unable to find user root: invalid argument"),
+            ("root:nobody", "unable to find user root: invalid argument"),
+            ("0:nobody", "unable to find user 0: invalid argument"),
+        ] {
+            assert_eq!(at(spec).unwrap_err().to_string(), msg, "{spec}");
+        }
+        // passwd without group: a matched user needs the group file.
+        std::fs::create_dir(d.path().join("etc")).unwrap();
+        std::fs::write(
+            d.path().join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh
+",
+        )
+        .unwrap();
         assert_eq!(
-            resolve(&[d.path().to_path_buf()], "").unwrap(),
-            User::default()
+            at("root").unwrap_err().to_string(),
+            "unable to find groups for spec root: invalid argument"
         );
+        let u = at("1000").unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 0));
+    }
+
+    /// An empty USER is uid 0 resolved through the files: root's
+    /// memberships are its supplementary groups (Docker: groups=0,4,10).
+    #[test]
+    fn default_user_gets_roots_groups() {
+        let d = rootfs();
+        let mut g = std::fs::read_to_string(d.path().join("etc/group")).unwrap();
+        g.push_str(
+            "adm:x:4:daemon,root
+",
+        );
+        std::fs::write(d.path().join("etc/group"), g).unwrap();
+        let u = resolve(&[d.path().to_path_buf()], "").unwrap();
+        assert_eq!((u.uid, u.gid, u.additional_gids), (0, 0, vec![4]));
+        let u = resolve(&[d.path().to_path_buf()], "0").unwrap();
+        assert_eq!(u.additional_gids, vec![4]);
     }
 
     #[test]
@@ -362,9 +467,10 @@ mod tests {
         assert_eq!(resolve(&layers, "bob").unwrap().uid, 5);
         std::fs::remove_file(top.path().join("etc/passwd")).unwrap();
         std::fs::write(top.path().join("etc/.wh.passwd"), "").unwrap();
+        // Whited out: no passwd at all.
         assert!(matches!(
             resolve(&layers, "bob"),
-            Err(UserError::NoSuchUser(_))
+            Err(UserError::NoPasswd(_))
         ));
     }
 

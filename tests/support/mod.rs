@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod images;
+
 use std::collections::HashSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};

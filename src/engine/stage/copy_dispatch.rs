@@ -8,9 +8,10 @@ use anyhow::{bail, Result};
 
 use super::workdir::clean_abs;
 use super::{is_url, StageRunner};
-use crate::context::{BuildContext, FileKind, IgnoreSpec, SelectOptions};
-use crate::engine::copy::{mkdir_all, place_entry, CopyOptions, HardlinkMap};
+use crate::context::{BuildContext, SelectOptions};
+use crate::engine::copy::CopyOptions;
 use crate::engine::overlay::{with_overlays, OverlaySpec};
+use crate::engine::overlay_copy::Placement;
 use crate::plan::instructions::Copy;
 use crate::plan::{Evaluated, Step};
 use crate::sandbox;
@@ -43,12 +44,11 @@ impl StageRunner<'_> {
     fn copy(&mut self, c: &Copy, ev: &Evaluated) -> Result<()> {
         let lowers = self.shared.lowers(&self.image)?;
         let owner = match &c.chown {
-            Some(spec) => Some(chown_ids(&lowers, spec)?),
+            Some(spec) => Some(sandbox::chown::resolve_chown(&lowers, spec)?),
             None => None,
         };
         let wd = &self.image.config.config.working_dir;
         let dest = dest_relative_to_workdir(wd, &c.dest);
-        let dest_is_dir_hint = dest.ends_with('/');
 
         // Where the sources come from.
         let (source_lowers, preserve_owner) = match &c.from {
@@ -84,8 +84,9 @@ impl StageRunner<'_> {
             );
             let select_from = |src_root: Option<&Path>| -> Result<_> {
                 Ok(match src_root {
-                    Some(root) => BuildContext::from_dir(root, IgnoreSpec::None)?
-                        .resolve_sources(sources, &select)?,
+                    Some(root) => {
+                        BuildContext::stage_root(root)?.resolve_sources(sources, &select)?
+                    }
                     None => context.resolve_sources(sources, &select)?,
                 })
             };
@@ -165,71 +166,24 @@ impl StageRunner<'_> {
         }
         let context = self.context;
         let unpack = c.add && c.unpack.unwrap_or(true);
-        let add = c.add;
+        let files: Vec<PathBuf> = downloads.into_iter().chain(inline_files).collect();
         with_overlays(&specs, dirs.path(), |roots| {
-            let root = &roots[0];
             let result: Result<()> = (|| {
                 let selected = match roots.get(1) {
                     Some(src_root) => {
-                        let view = BuildContext::from_dir(src_root, IgnoreSpec::None)?;
+                        let view = BuildContext::stage_root(src_root)?;
                         view.resolve_sources(&local_sources, &select)?
                     }
                     None => context.resolve_sources(&local_sources, &select)?,
                 };
-                let matches: usize = selected.iter().map(|s| s.matches.len()).sum::<usize>()
-                    + downloads.len()
-                    + inline_files.len();
-                let dest_path = crate::engine::fsroot::resolve_in_root(root, &dest, true)?;
-                let dest_is_dir = dest_is_dir_hint
-                    || matches > 1
-                    || selected.iter().any(|s| s.wildcard)
-                    || dest_path.is_dir();
-                let parent_owner = owner.unwrap_or((0, 0));
-                let mut links = HardlinkMap::disabled();
-                let place_file =
-                    |src: &Path, name: &std::ffi::OsStr, links: &mut HardlinkMap| -> Result<()> {
-                        let target = if dest_is_dir {
-                            mkdir_all(&dest_path, parent_owner)?;
-                            dest_path.join(name)
-                        } else {
-                            if let Some(p) = dest_path.parent() {
-                                mkdir_all(p, parent_owner)?;
-                            }
-                            dest_path.clone()
-                        };
-                        place_entry(src, &target, &opts, links, false)?;
-                        Ok(())
-                    };
-                for source in &selected {
-                    for m in &source.matches {
-                        if m.kind == FileKind::Dir {
-                            mkdir_all(&dest_path, parent_owner)?;
-                            // Hardlinks are kept inside one copied directory,
-                            // never across sources (each is its own copy).
-                            let mut dir_links = HardlinkMap::default();
-                            for entry in &m.entries {
-                                let target = dest_path.join(&entry.dest);
-                                let keep = entry.dest.as_os_str().is_empty();
-                                place_entry(&entry.path, &target, &opts, &mut dir_links, keep)?;
-                            }
-                        } else if add && unpack && m.kind == FileKind::File {
-                            match crate::engine::add::detect_archive(&m.path)? {
-                                Some(kind) => {
-                                    mkdir_all(&dest_path, parent_owner)?;
-                                    crate::engine::add::extract_archive(&m.path, kind, &dest_path)?;
-                                }
-                                None => place_file(&m.path, &m.name, &mut links)?,
-                            }
-                        } else {
-                            place_file(&m.path, &m.name, &mut links)?;
-                        }
-                    }
-                }
-                for file in downloads.iter().chain(inline_files.iter()) {
-                    let name = file.file_name().unwrap_or_default().to_os_string();
-                    place_file(file, &name, &mut links)?;
-                }
-                Ok(())
+                let placement = Placement {
+                    selected: &selected,
+                    files: &files,
+                    dest: &dest,
+                    opts: &opts,
+                    unpack,
+                };
+                crate::engine::overlay_copy::place(&roots[0], &placement)
             })();
             result.map_err(|e| std::io::Error::other(format!("{e:#}")))
         })?;
@@ -259,29 +213,6 @@ pub fn dest_relative_to_workdir(workdir: &str, dest: &str) -> String {
     } else {
         abs
     }
-}
-
-/// `--chown` to numeric ids, BuildKit's way: a name uses its passwd uid and
-/// primary gid; a bare number is used for both uid and gid.
-fn chown_ids(lowers: &[PathBuf], spec: &str) -> Result<(u32, u32)> {
-    let (user, group) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
-    let (uid, mut gid) = match user.parse::<u32>() {
-        Ok(n) => (n, n),
-        Err(_) => {
-            let u = sandbox::user::resolve(lowers, user)?;
-            (u.uid, u.gid)
-        }
-    };
-    if let Some(g) = group {
-        gid = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => sandbox::user::resolve(lowers, &format!("0:{g}"))?.gid,
-        };
-    }
-    Ok((uid, gid))
 }
 
 /// Seconds since the epoch now (0 if the clock is before 1970).

@@ -24,11 +24,12 @@ impl StageRunner<'_> {
 
     fn workdir_layer(&mut self, wd: &str) -> Result<()> {
         let lowers = self.shared.lowers(&self.image)?;
+        // BuildKit makes the directory with the USER as a chown (LLB
+        // `WithUser`), not as a RUN's user.
         let owner = if self.image.config.config.user.is_empty() {
             (0, 0)
         } else {
-            let u = sandbox::user::resolve(&lowers, &self.image.config.config.user)?;
-            (u.uid, u.gid)
+            sandbox::chown::resolve_chown(&lowers, &self.image.config.config.user)?
         };
         let dirs = self.step_dirs()?;
         let upper = dirs.path().join("upper");

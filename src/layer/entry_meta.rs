@@ -1,0 +1,93 @@
+//! One tar entry's metadata as the extractors apply it: numeric fields with
+//! Go's tolerance, PAX overrides, xattrs without overlayfs' own.
+
+use anyhow::{Context, Result};
+use std::io::{Read, Write};
+
+/// Owner, mode, time and xattrs of one entry (PAX values already applied).
+pub(super) struct Meta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// A filesystem without xattr support is not an error (the layer still extracts); anything else is.
+pub(super) fn set_xattr_tolerant(r: std::io::Result<()>, name: &[u8]) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(()),
+        Err(e) => {
+            Err(e).with_context(|| format!("setting xattr {}", String::from_utf8_lossy(name)))
+        }
+    }
+}
+
+pub(super) fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
+    let h = entry.header();
+    let old = h.as_old();
+    let mut meta = Meta {
+        mode: numeric(h.mode().map(u64::from), &old.mode).context("bad mode")? as u32 & 0o7777,
+        uid: u32::try_from(numeric(h.uid(), &old.uid).context("bad uid")?)
+            .context("uid too large")?,
+        gid: u32::try_from(numeric(h.gid(), &old.gid).context("bad gid")?)
+            .context("gid too large")?,
+        mtime: i64::try_from(numeric(h.mtime(), &old.mtime).context("bad mtime")?)
+            .unwrap_or(i64::MAX),
+        xattrs: Vec::new(),
+    };
+    if let Some(pax) = entry.pax_extensions().context("reading PAX header")? {
+        for ext in pax {
+            let ext = ext.context("reading PAX record")?;
+            let key = ext.key_bytes();
+            let value = ext.value_bytes();
+            let num = || std::str::from_utf8(value).ok().map(str::trim);
+            match key {
+                b"uid" => meta.uid = num().and_then(|s| s.parse().ok()).context("bad PAX uid")?,
+                b"gid" => meta.gid = num().and_then(|s| s.parse().ok()).context("bad PAX gid")?,
+                b"mtime" => {
+                    // "seconds[.fraction]"; the fraction is dropped (layers carry whole seconds).
+                    let s = num().context("bad PAX mtime")?;
+                    let whole = s.split('.').next().unwrap_or(s);
+                    meta.mtime = whole.parse().context("bad PAX mtime")?;
+                }
+                _ => {
+                    if let Some(x) = key.strip_prefix(b"SCHILY.xattr.") {
+                        // overlayfs' own xattrs would let a layer forge redirects or opacity.
+                        if !x.starts_with(b"trusted.overlay.") && !x.starts_with(b"user.overlay.") {
+                            meta.xattrs.push((x.to_vec(), value.to_vec()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(meta)
+}
+
+/// A numeric header field; an empty (all NUL/space) field reads as 0, as Go's archive/tar does.
+fn numeric(parsed: std::io::Result<u64>, raw: &[u8]) -> std::io::Result<u64> {
+    match parsed {
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        r => r,
+    }
+}
+
+pub(super) fn copy_buf<R: Read, W: Write>(
+    r: &mut R,
+    w: &mut W,
+    buf: &mut [u8],
+) -> std::io::Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = match r.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
