@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo build --bins
-cargo test --tests "$@"
+cargo test --no-fail-fast --tests "$@"
