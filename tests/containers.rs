@@ -175,29 +175,26 @@ impl Fixture {
     }
 }
 
-/// Level 2 in a container whose seccomp profile allows user namespaces and
-/// whose /proc is not masked: builder picks `rootless`, builds, pushes, runs.
-#[test]
-fn rootless_level_in_a_container_builds_pushes_and_runs() {
+/// Builds at level 2 in a container with `security` options: builder picks
+/// `rootless`, builds, pushes, and the image runs there and on the host.
+fn level2_builds_pushes_and_runs(security: &[&str], tag: &str) {
     let f = Fixture::new();
-    let open = [
-        "--security-opt",
-        "seccomp=unconfined",
-        "--security-opt",
-        "systempaths=unconfined",
-    ];
-    let (ok, info) = job(&open, Some(&f.store()), &["builder", "info"]);
+    let (ok, info) = job(security, Some(&f.store()), &["builder", "info"]);
     assert!(ok, "{info}");
     assert!(info.starts_with("isolation: rootless\n"), "{info}");
     assert!(info.contains("root without CAP_SYS_ADMIN"), "{info}");
 
-    let (ok, log) = f.build(&open, Some(&f.store()), "level2");
+    let (ok, log) = f.build(security, Some(&f.store()), tag);
     assert!(ok, "build in the container failed:\n{log}");
-    let pushed = support::skopeo_digest(&format!("{}/out:level2", f.reg.addr), None);
+    let image = format!("{}/out:{tag}", f.reg.addr);
+    let pushed = support::skopeo_digest(&image, None);
     assert!(pushed.starts_with("sha256:"), "{pushed}");
 
-    let image = format!("{}/out:level2", f.reg.addr);
-    let (ok, out) = job(&open, Some(&f.store()), &["builder", "run", "--rm", &image]);
+    let (ok, out) = job(
+        security,
+        Some(&f.store()),
+        &["builder", "run", "--rm", &image],
+    );
     assert!(ok, "{out}");
     assert_eq!(out, "built in a container\ncopied\n1000:33\n");
 
@@ -211,10 +208,34 @@ fn rootless_level_in_a_container_builds_pushes_and_runs() {
         )
     };
     host(&["pull", &image]);
-    let host = host(&["run", "--rm", &image]);
+    let out = host(&["run", "--rm", &image]);
     assert!(
-        host.contains("built in a container\ncopied\n1000:33"),
-        "{host}"
+        out.contains("built in a container\ncopied\n1000:33"),
+        "{out}"
+    );
+}
+
+/// seccomp unconfined (as Docker needs) and /proc unmasked.
+#[test]
+fn rootless_level_in_an_unconfined_container_builds_pushes_and_runs() {
+    level2_builds_pushes_and_runs(
+        &[
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "systempaths=unconfined",
+        ],
+        "unconfined",
+    );
+}
+
+/// podman's own default seccomp profile allows `unshare`: unmasking /proc
+/// is enough.
+#[test]
+fn rootless_level_with_podmans_default_seccomp_and_unmasked_proc() {
+    level2_builds_pushes_and_runs(
+        &["--security-opt", "systempaths=unconfined"],
+        "podman-default",
     );
 }
 
