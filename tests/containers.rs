@@ -164,6 +164,8 @@ impl Fixture {
         let cmd = [
             "builder",
             "build",
+            "--source-date-epoch",
+            "0",
             "--progress",
             "plain",
             "--push",
@@ -213,6 +215,20 @@ fn level2_builds_pushes_and_runs(security: &[&str], tag: &str) {
         out.contains("built in a container\ncopied\n1000:33"),
         "{out}"
     );
+
+    // Level 1 on the host builds the same image, to the byte.
+    let level1 = format!("{}/out:{tag}-host", f.reg.addr);
+    let ctx = f.dir.path().join("ctx");
+    host(&[
+        "build",
+        "--source-date-epoch",
+        "0",
+        "--push",
+        "-t",
+        &level1,
+        ctx.to_str().unwrap(),
+    ]);
+    assert_eq!(support::skopeo_digest(&level1, None), pushed);
 }
 
 /// seccomp unconfined (as Docker needs) and /proc unmasked.
