@@ -255,6 +255,21 @@ fn rootless_level_with_podmans_default_seccomp_and_unmasked_proc() {
     );
 }
 
+/// podman's defaults alone (its seccomp profile, /proc masked): level 2 is
+/// picked but a RUN cannot mount /proc, and the error says how to unmask it.
+#[test]
+fn podmans_default_profile_with_masked_proc_names_the_fix() {
+    let f = Fixture::new();
+    let (ok, log) = f.build(&[], Some(&f.store()), "masked");
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("mounting /proc in the user namespace")
+            && log.contains("systempaths=unconfined")
+            && log.contains("procMount: Unmasked"),
+        "{log}"
+    );
+}
+
 /// A seccomp profile like Docker's default for a container without
 /// CAP_SYS_ADMIN: podman's own default allows `unshare`, Docker's does not
 /// (nor `clone` with namespace flags; `clone3` gets ENOSYS).
