@@ -177,14 +177,14 @@ impl Fixture {
     }
 }
 
-/// Builds at level 2 in a container with `security` options: builder picks
-/// `rootless`, builds, pushes, and the image runs there and on the host.
-fn level2_builds_pushes_and_runs(security: &[&str], tag: &str) {
+/// Builds in a container with `security` options: builder picks `level`
+/// for `why`, builds, pushes, and the image runs there and on the host.
+fn builds_pushes_and_runs(security: &[&str], tag: &str, (level, why): (&str, &str)) {
     let f = Fixture::new();
     let (ok, info) = job(security, Some(&f.store()), &["builder", "info"]);
     assert!(ok, "{info}");
-    assert!(info.starts_with("isolation: rootless\n"), "{info}");
-    assert!(info.contains("root without CAP_SYS_ADMIN"), "{info}");
+    assert!(info.starts_with(&format!("isolation: {level}\n")), "{info}");
+    assert!(info.contains(why), "{info}");
 
     let (ok, log) = f.build(security, Some(&f.store()), tag);
     assert!(ok, "build in the container failed:\n{log}");
@@ -231,10 +231,22 @@ fn level2_builds_pushes_and_runs(security: &[&str], tag: &str) {
     assert_eq!(support::skopeo_digest(&level1, None), pushed);
 }
 
+const ROOTLESS: (&str, &str) = ("rootless", "root without CAP_SYS_ADMIN");
+
+/// `--privileged`, the store on a volume: level 1.
+#[test]
+fn namespaces_level_in_a_privileged_container_builds_pushes_and_runs() {
+    builds_pushes_and_runs(
+        &["--privileged"],
+        "privileged",
+        ("namespaces", "root with CAP_SYS_ADMIN"),
+    );
+}
+
 /// seccomp unconfined (as Docker needs) and /proc unmasked.
 #[test]
 fn rootless_level_in_an_unconfined_container_builds_pushes_and_runs() {
-    level2_builds_pushes_and_runs(
+    builds_pushes_and_runs(
         &[
             "--security-opt",
             "seccomp=unconfined",
@@ -242,6 +254,7 @@ fn rootless_level_in_an_unconfined_container_builds_pushes_and_runs() {
             "systempaths=unconfined",
         ],
         "unconfined",
+        ROOTLESS,
     );
 }
 
@@ -249,9 +262,10 @@ fn rootless_level_in_an_unconfined_container_builds_pushes_and_runs() {
 /// is enough.
 #[test]
 fn rootless_level_with_podmans_default_seccomp_and_unmasked_proc() {
-    level2_builds_pushes_and_runs(
+    builds_pushes_and_runs(
         &["--security-opt", "systempaths=unconfined"],
         "podman-default",
+        ROOTLESS,
     );
 }
 
