@@ -269,6 +269,49 @@ fn rootless_level_with_podmans_default_seccomp_and_unmasked_proc() {
     );
 }
 
+/// The README's seed example (`FROM ubuntu:16.04`, examples/hello) at
+/// level 2 in a container: docker.io comes from a local mirror holding the
+/// busybox base as `library/ubuntu:16.04`, as in scripts/demo.sh.
+#[test]
+fn seed_example_builds_and_runs_at_the_rootless_level_in_a_container() {
+    let f = Fixture::new();
+    let base = support::make_base_image(0);
+    base.push(
+        "amd64",
+        &format!("{}/library/ubuntu:16.04", f.reg.addr),
+        false,
+        None,
+    );
+    let config = f.dir.path().join("registries.toml");
+    fs::write(
+        &config,
+        format!(
+            "[registry.\"docker.io\"]\nmirrors = [\"http://{}\"]\n",
+            f.reg.addr
+        ),
+    )
+    .unwrap();
+    let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello");
+    let volumes = [
+        format!("{}:/etc/builder/registries.toml:ro", config.display()),
+        format!("{}:/ctx:ro", hello.display()),
+    ];
+    let opts = [
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "systempaths=unconfined",
+        "-v",
+        &volumes[0],
+        "-v",
+        &volumes[1],
+    ];
+    let script = "builder build -q -t hello /ctx >/dev/null && builder run --rm hello";
+    let (ok, out) = job(&opts, Some(&f.store()), &["sh", "-c", script]);
+    assert!(ok, "{out}");
+    assert_eq!(out.trim_end(), "Hello, World!");
+}
+
 /// podman's defaults alone (its seccomp profile, /proc masked): level 2 is
 /// picked but a RUN cannot mount /proc, and the error says how to unmask it.
 #[test]
