@@ -19,5 +19,6 @@ pub fn run(args: InfoArgs) -> anyhow::Result<i32> {
     let choice = Choice::resolve(args.isolation)?;
     let root = crate::store::Store::default_root();
     print!("{}", isolation::report(&Probe::run(), choice, &root));
+    print!("{}", crate::sandbox::storefs::report(&root));
     Ok(0)
 }

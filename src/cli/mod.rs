@@ -119,16 +119,21 @@ pub fn main() -> i32 {
 /// here.
 fn isolate(command: &Command) -> anyhow::Result<Option<i32>> {
     use crate::sandbox::isolation::{self, Choice};
-    let (flag, needs_sandbox) = match command {
-        Command::Build(a) => (a.isolation, true),
-        Command::Run(a) => (a.isolation, true),
+    let default_root = crate::store::Store::default_root;
+    let (flag, needs_sandbox, root) = match command {
+        Command::Build(a) => (
+            a.isolation,
+            true,
+            a.root.clone().unwrap_or_else(default_root),
+        ),
+        Command::Run(a) => (a.isolation, true, default_root()),
         Command::Import(_) | Command::Pull(_) | Command::Rmi(_) | Command::Prune(_) => {
-            (None, false)
+            (None, false, default_root())
         }
         _ => return Ok(None),
     };
     let choice = Choice::resolve(flag)?;
-    isolation::enter(choice, needs_sandbox, &crate::store::Store::default_root())
+    isolation::enter(choice, needs_sandbox, &root)
 }
 
 /// Reads a Dockerfile from a path, or from stdin for `-`; returns the name

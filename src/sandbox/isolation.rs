@@ -299,10 +299,16 @@ pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<
         )
         .unwrap_or(false)
     {
+        if needs_sandbox {
+            super::storefs::check(root)?;
+        }
         return Ok(None);
     }
     let probe = Probe::run();
     let (level, reason) = probe.choose(choice)?;
+    if needs_sandbox && matches!(level, Level::Namespaces | Level::Rootless(_)) {
+        super::storefs::check(root)?;
+    }
     match level {
         Level::Namespaces => Ok(None),
         Level::Rootless(map) => {

@@ -36,6 +36,7 @@ mod process;
 pub mod protocol;
 mod rootfs;
 pub mod spec;
+pub mod storefs;
 mod supervisor;
 pub mod user;
 pub mod userns;

@@ -133,9 +133,15 @@ pub(super) fn setup(spec: &RunSpec, staging: &Path, created: &mut Vec<String>) -
         mount_planned(&p, &mut mp)?;
     }
 
+    // A seccomp profile may refuse sethostname without CAP_SYS_ADMIN in the
+    // initial namespace even in this UTS namespace (podman's default does):
+    // at level 2 RUN then keeps the container's name; /etc/hostname is
+    // still the sandbox's.
     if !spec.hostname.is_empty() {
-        nix::unistd::sethostname(&spec.hostname)
-            .with_context(|| format!("setting the hostname to {:?}", spec.hostname))?;
+        match nix::unistd::sethostname(&spec.hostname) {
+            Err(nix::errno::Errno::EPERM) if crate::layer::xattrs::in_user_namespace() => {}
+            r => r.with_context(|| format!("setting the hostname to {:?}", spec.hostname))?,
+        }
     }
     make_cwd(&spec.cwd, spec.user.uid, spec.user.gid)?;
     Ok(())

@@ -1,0 +1,474 @@
+//! builder inside real containers (Debian's rootful `podman`, as CI runners
+//! run jobs), and a store on an overlay filesystem.
+//!
+//! The job image is a busybox rootfs (`tests/support` `busybox_rootfs`)
+//! plus the shared libraries `ldd` lists for the built `builder`, which is
+//! bind-mounted read-only into the container. The base image comes from a
+//! local registry reached with `--network host`. podman keeps its own
+//! storage under the target dir (overlay driver, so the container's root is
+//! overlayfs as under Docker), with cgroupfs, the file events backend, runc
+//! (crun 1.8 refuses this host's hybrid cgroups) and rlimits this host
+//! allows: nothing in /etc is changed. Needs root, podman, runc, skopeo,
+//! docker-registry, busybox-static (scripts/install-deps.sh).
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use support::{run_ok_all as run_ok, Auth, Registry};
+
+const IMAGE: &str = "localhost/builder-test-job:1";
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_builder")
+}
+
+fn tmp() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// `podman` with the test's own storage and settings.
+fn podman() -> Command {
+    let mut c = Command::new("podman");
+    c.arg("--root")
+        .arg(tmp().join("podman-storage"))
+        .arg("--runroot")
+        .arg(tmp().join("podman-run"))
+        .args([
+            "--storage-driver",
+            "overlay",
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+            "--runtime",
+            "runc",
+        ]);
+    c
+}
+
+/// The job image, imported once per test process.
+fn job_image() -> &'static str {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let rootfs = support::busybox_rootfs("containers-job-rootfs");
+        let ldd = run_ok(Command::new("ldd").arg(bin()));
+        for lib in ldd.split_whitespace().filter(|w| w.starts_with('/')) {
+            let dest = rootfs.join(lib.trim_start_matches('/'));
+            fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            fs::copy(lib, &dest).unwrap_or_else(|e| panic!("copying {lib}: {e}"));
+        }
+        let tar = tmp().join("containers-job-rootfs.tar");
+        run_ok(
+            Command::new("tar")
+                .arg("-C")
+                .arg(&rootfs)
+                .arg("-cf")
+                .arg(&tar)
+                .arg("."),
+        );
+        run_ok(podman().arg("import").arg(&tar).arg(IMAGE));
+    });
+    IMAGE
+}
+
+/// This process's hard limit for `resource`: without CAP_SYS_RESOURCE the
+/// container cannot get podman's defaults (1048576 open files).
+fn hard_limit(resource: libc::__rlimit_resource_t) -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given.
+    assert_eq!(unsafe { libc::getrlimit(resource, &mut r) }, 0);
+    r.rlim_max
+}
+
+/// `podman run --rm` of the job image with `security` options, the store
+/// at `store` (a volume) when given, and `args` as the command.
+fn job(security: &[&str], store: Option<&Path>, args: &[&str]) -> (bool, String) {
+    let nofile = hard_limit(libc::RLIMIT_NOFILE).min(1 << 20);
+    let nproc = hard_limit(libc::RLIMIT_NPROC).min(32768);
+    let mut c = podman();
+    c.args(["run", "--rm", "--network", "host"])
+        .arg(format!("--ulimit=nofile={nofile}:{nofile}"))
+        .arg(format!("--ulimit=nproc={nproc}:{nproc}"))
+        .args(security)
+        .arg("-v")
+        .arg(format!("{}:/usr/local/bin/builder:ro", bin()));
+    if let Some(s) = store {
+        c.arg("-v").arg(format!("{}:/var/lib/builder", s.display()));
+    }
+    c.arg(job_image()).args(args);
+    let o = support::run(&mut c);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.success(), text)
+}
+
+/// A registry holding `busybox:latest`; the Dockerfile's context, written
+/// into a dir the container sees as /ctx.
+struct Fixture {
+    reg: Registry,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let reg = Registry::start(Auth::Plain);
+        let base = support::make_base_image(0);
+        base.push(
+            "amd64",
+            &format!("{}/busybox:latest", reg.addr),
+            false,
+            None,
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("containers-")
+            .tempdir_in(tmp())
+            .unwrap();
+        let ctx = dir.path().join("ctx");
+        fs::create_dir(&ctx).unwrap();
+        fs::write(
+            ctx.join("Dockerfile"),
+            format!(
+                "FROM {}/busybox:latest\n\
+                 RUN echo built in a container > /hello && chown 1000:33 /hello\n\
+                 COPY f.txt /f.txt\n\
+                 CMD [\"sh\", \"-c\", \"cat /hello /f.txt; stat -c %u:%g /hello\"]\n",
+                reg.addr
+            ),
+        )
+        .unwrap();
+        fs::write(ctx.join("f.txt"), "copied\n").unwrap();
+        fs::create_dir(dir.path().join("store")).unwrap();
+        Fixture { reg, dir }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// The build command pushing `tag`, and the context volume it needs.
+    fn build(&self, security: &[&str], store: Option<&Path>, tag: &str) -> (bool, String) {
+        let volume = format!("{}:/ctx:ro", self.dir.path().join("ctx").display());
+        let mut opts = security.to_vec();
+        opts.extend(["-v", volume.as_str()]);
+        let tag = format!("{}/out:{tag}", self.reg.addr);
+        let cmd = [
+            "builder",
+            "build",
+            "--source-date-epoch",
+            "0",
+            "--progress",
+            "plain",
+            "--push",
+            "-t",
+            &tag,
+            "/ctx",
+        ];
+        job(&opts, store, &cmd)
+    }
+}
+
+/// Builds in a container with `security` options: builder picks `level`
+/// for `why`, builds, pushes, and the image runs there and on the host.
+fn builds_pushes_and_runs(security: &[&str], tag: &str, (level, why): (&str, &str)) {
+    let f = Fixture::new();
+    let (ok, info) = job(security, Some(&f.store()), &["builder", "info"]);
+    assert!(ok, "{info}");
+    assert!(info.starts_with(&format!("isolation: {level}\n")), "{info}");
+    assert!(info.contains(why), "{info}");
+
+    let (ok, log) = f.build(security, Some(&f.store()), tag);
+    assert!(ok, "build in the container failed:\n{log}");
+    let image = format!("{}/out:{tag}", f.reg.addr);
+    let pushed = support::skopeo_digest(&image, None);
+    assert!(pushed.starts_with("sha256:"), "{pushed}");
+
+    let (ok, out) = job(
+        security,
+        Some(&f.store()),
+        &["builder", "run", "--rm", &image],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out, "built in a container\ncopied\n1000:33\n");
+
+    // The pushed image runs on the host too (pulled into a fresh store).
+    let host_store = f.dir.path().join("host-store");
+    let host = |args: &[&str]| {
+        run_ok(
+            Command::new(bin())
+                .env("BUILDER_ROOT", &host_store)
+                .args(args),
+        )
+    };
+    host(&["pull", &image]);
+    let out = host(&["run", "--rm", &image]);
+    assert!(
+        out.contains("built in a container\ncopied\n1000:33"),
+        "{out}"
+    );
+
+    // Level 1 on the host builds the same image, to the byte.
+    let level1 = format!("{}/out:{tag}-host", f.reg.addr);
+    let ctx = f.dir.path().join("ctx");
+    host(&[
+        "build",
+        "--source-date-epoch",
+        "0",
+        "--push",
+        "-t",
+        &level1,
+        ctx.to_str().unwrap(),
+    ]);
+    assert_eq!(support::skopeo_digest(&level1, None), pushed);
+}
+
+const ROOTLESS: (&str, &str) = ("rootless", "root without CAP_SYS_ADMIN");
+
+/// `--privileged`, the store on a volume: level 1.
+#[test]
+fn namespaces_level_in_a_privileged_container_builds_pushes_and_runs() {
+    builds_pushes_and_runs(
+        &["--privileged"],
+        "privileged",
+        ("namespaces", "root with CAP_SYS_ADMIN"),
+    );
+}
+
+/// seccomp unconfined (as Docker needs) and /proc unmasked.
+#[test]
+fn rootless_level_in_an_unconfined_container_builds_pushes_and_runs() {
+    builds_pushes_and_runs(
+        &[
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "systempaths=unconfined",
+        ],
+        "unconfined",
+        ROOTLESS,
+    );
+}
+
+/// podman's own default seccomp profile allows `unshare`: unmasking /proc
+/// is enough.
+#[test]
+fn rootless_level_with_podmans_default_seccomp_and_unmasked_proc() {
+    builds_pushes_and_runs(
+        &["--security-opt", "systempaths=unconfined"],
+        "podman-default",
+        ROOTLESS,
+    );
+}
+
+/// The README's seed example (`FROM ubuntu:16.04`, examples/hello) at
+/// level 2 in a container: docker.io comes from a local mirror holding the
+/// busybox base as `library/ubuntu:16.04`, as in scripts/demo.sh.
+#[test]
+fn seed_example_builds_and_runs_at_the_rootless_level_in_a_container() {
+    let f = Fixture::new();
+    let base = support::make_base_image(0);
+    base.push(
+        "amd64",
+        &format!("{}/library/ubuntu:16.04", f.reg.addr),
+        false,
+        None,
+    );
+    let config = f.dir.path().join("registries.toml");
+    fs::write(
+        &config,
+        format!(
+            "[registry.\"docker.io\"]\nmirrors = [\"http://{}\"]\n",
+            f.reg.addr
+        ),
+    )
+    .unwrap();
+    let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello");
+    let volumes = [
+        format!("{}:/etc/builder/registries.toml:ro", config.display()),
+        format!("{}:/ctx:ro", hello.display()),
+    ];
+    let opts = [
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "systempaths=unconfined",
+        "-v",
+        &volumes[0],
+        "-v",
+        &volumes[1],
+    ];
+    let script = "builder build -q -t hello /ctx >/dev/null && builder run --rm hello";
+    let (ok, out) = job(&opts, Some(&f.store()), &["sh", "-c", script]);
+    assert!(ok, "{out}");
+    assert_eq!(out.trim_end(), "Hello, World!");
+}
+
+/// podman's defaults alone (its seccomp profile, /proc masked): level 2 is
+/// picked but a RUN cannot mount /proc, and the error says how to unmask it.
+#[test]
+fn podmans_default_profile_with_masked_proc_names_the_fix() {
+    let f = Fixture::new();
+    let (ok, log) = f.build(&[], Some(&f.store()), "masked");
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("mounting /proc in the user namespace")
+            && log.contains("systempaths=unconfined")
+            && log.contains("procMount: Unmasked"),
+        "{log}"
+    );
+}
+
+/// A seccomp profile like Docker's default for a container without
+/// CAP_SYS_ADMIN: podman's own default allows `unshare`, Docker's does not
+/// (nor `clone` with namespace flags; `clone3` gets ENOSYS).
+fn docker_like_seccomp() -> PathBuf {
+    let mut p: serde_json::Value =
+        serde_json::from_slice(&fs::read("/usr/share/containers/seccomp.json").unwrap()).unwrap();
+    let gated = ["unshare", "clone", "clone3"];
+    for s in p["syscalls"].as_array_mut().unwrap() {
+        s["names"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| !gated.contains(&n.as_str().unwrap()));
+    }
+    let calls = p["syscalls"].as_array_mut().unwrap();
+    calls.push(serde_json::json!({
+        "names": ["clone"], "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": 0, "value": 2114060288u64, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]
+    }));
+    calls
+        .push(serde_json::json!({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}));
+    let path = tmp().join("containers-docker-like-seccomp.json");
+    fs::write(&path, p.to_string()).unwrap();
+    path
+}
+
+/// Docker's default profile: no CAP_SYS_ADMIN, no user namespaces. builder
+/// says why and what to change — or, once the chroot level exists, builds.
+#[test]
+fn default_docker_profile_picks_what_it_can() {
+    let f = Fixture::new();
+    let profile = format!("seccomp={}", docker_like_seccomp().display());
+    let sec = ["--security-opt", profile.as_str()];
+    let (ok, info) = job(&sec, Some(&f.store()), &["builder", "info"]);
+    assert!(ok, "{info}");
+    assert!(info.starts_with("isolation: chroot"), "{info}");
+    assert!(
+        // Docker answers EPERM, this profile (podman's default action) ENOSYS.
+        info.contains("user namespaces: unavailable: unshare(CLONE_NEWUSER): "),
+        "{info}"
+    );
+    let (ok, log) = f.build(&sec, Some(&f.store()), "level3");
+    if info.contains("not implemented yet") {
+        assert!(!ok, "{log}");
+        for what in [
+            "no isolation level works here",
+            "root without CAP_SYS_ADMIN",
+            "user namespaces are not available",
+            "seccomp=unconfined",
+            "hostUsers: false",
+        ] {
+            assert!(log.contains(what), "no {what:?} in:\n{log}");
+        }
+    } else {
+        assert!(ok, "build at the chroot level failed:\n{log}");
+        let image = format!("{}/out:level3", f.reg.addr);
+        let (ok, out) = job(&sec, Some(&f.store()), &["builder", "run", "--rm", &image]);
+        assert!(ok, "{out}");
+        assert_eq!(out, "built in a container\ncopied\n1000:33\n");
+    }
+}
+
+/// No volume for the store: it is on the container's overlayfs root, and
+/// the build stops before any work with the fix.
+#[test]
+fn store_on_the_containers_overlay_root_is_refused_with_the_fix() {
+    let f = Fixture::new();
+    let open = [
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "systempaths=unconfined",
+    ];
+    let (ok, info) = job(&open, None, &["builder", "info"]);
+    assert!(ok, "{info}");
+    assert!(
+        info.contains("store filesystem: 0x794c7630 (overlayfs"),
+        "{info}"
+    );
+    let (ok, log) = f.build(&open, None, "nostore");
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("/var/lib/builder is on an overlay filesystem")
+            && log.contains("-v builder-store:/var/lib/builder"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("FROM"),
+        "failed before the build started:\n{log}"
+    );
+}
+
+/// On the host: a store dir that is itself an overlay mount (in a private
+/// mount namespace) is refused at level 1 before anything is written; the
+/// same context builds with the store on a plain directory.
+#[test]
+fn store_on_an_overlay_mount_is_refused_before_any_work() {
+    let dir = tempfile::Builder::new()
+        .prefix("containers-ovl-")
+        .tempdir_in(tmp())
+        .unwrap();
+    let d = dir.path();
+    for sub in ["l", "u", "w", "store", "ctx"] {
+        fs::create_dir(d.join(sub)).unwrap();
+    }
+    fs::write(d.join("ctx/Dockerfile"), "FROM scratch\nCOPY f /f\n").unwrap();
+    fs::write(d.join("ctx/f"), "x\n").unwrap();
+    let script = format!(
+        "set -e; mount --make-rprivate /; \
+         mount -t overlay overlay -o lowerdir={0}/l,upperdir={0}/u,workdir={0}/w {0}/store; \
+         BUILDER_ROOT={0}/store {1} info; \
+         {1} build --root {0}/store {0}/ctx",
+        d.display(),
+        bin()
+    );
+    let o = support::run(Command::new("unshare").args(["-m", "sh", "-c", &script]));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!o.status.success(), "{text}");
+    assert!(
+        text.contains("store filesystem: 0x794c7630 (overlayfs"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{}/store is on an overlay filesystem",
+            d.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        fs::read_dir(d.join("u")).unwrap().count(),
+        0,
+        "nothing written to the store"
+    );
+    let ok = run_ok(
+        Command::new(bin())
+            .args(["build", "--root"])
+            .arg(d.join("plain-store"))
+            .arg(d.join("ctx")),
+    );
+    assert!(!ok.contains("overlay filesystem"), "{ok}");
+}
