@@ -273,3 +273,38 @@ FROM --platform=$TARGETPLATFORM scratch\nCOPY --from=b /x /y\n";
         host.architecture.as_str()
     );
 }
+
+/// `--iidfile iid` (a bare file name, parent "") writes the ID and the build succeeds, as with
+/// `docker build --iidfile iid`; `builder images | head -1` ends quietly when the pipe closes
+/// (SIGPIPE, as docker), never with a panic.
+#[test]
+fn iidfile_in_the_current_dir_and_a_closed_stdout_pipe() {
+    let w = World::with_busybox();
+    let ctx = w.context("ctx-iid", b"FROM busybox\nLABEL a=b\n", &[]);
+    let o = run(w
+        .builder()
+        .current_dir(w.path(""))
+        .args([
+            "build",
+            "-q",
+            "--iidfile",
+            "iid",
+            "--metadata-file",
+            "meta.json",
+        ])
+        .arg(&ctx));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let iid = fs::read_to_string(w.path("iid")).unwrap();
+    assert!(iid.starts_with("sha256:"), "{iid}");
+    assert!(fs::read_to_string(w.path("meta.json"))
+        .unwrap()
+        .contains(&iid));
+
+    let o = run(std::process::Command::new("sh").arg("-c").arg(format!(
+        "BUILDER_ROOT={} {} images | head -c 1 >/dev/null; echo \"rc=${{PIPESTATUS:-x}}\"",
+        w.path("store").display(),
+        env!("CARGO_BIN_EXE_builder")
+    )));
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+}

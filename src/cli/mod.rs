@@ -86,6 +86,16 @@ pub fn main() -> i32 {
             return 1;
         }
     }
+    if matches!(
+        cli.command,
+        Command::Images(_) | Command::Inspect(_) | Command::Info(_)
+    ) {
+        // Commands that only print: `builder images | head` ends quietly when
+        // the reader closes the pipe, as `docker images | head` does (Rust
+        // ignores SIGPIPE, so println! would panic on EPIPE).
+        // SAFETY: restoring a default disposition before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result: anyhow::Result<i32> = match cli.command {
         Command::Build(args) => build::run(args),
         Command::Debug(args) => debug::run(args),

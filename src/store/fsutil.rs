@@ -46,6 +46,12 @@ pub fn write_atomic_via(tmp_dir: &Path, path: &Path, bytes: &[u8], mode: u32) ->
 
 /// fsyncs a directory so a rename inside it survives a crash.
 pub fn sync_dir(dir: &Path) -> Result<()> {
+    // `Path::new("iid").parent()` is "": the current directory.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("fsync directory {}", dir.display()))
