@@ -308,3 +308,25 @@ fn iidfile_in_the_current_dir_and_a_closed_stdout_pipe() {
     let err = stderr(&o);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Docker 26.1 keeps the image ID of a rebuild with no layer step: `FROM base` alone is the
+/// base's own ID, and `FROM base` + LABEL gets the same ID each time (its time is the base's).
+#[test]
+fn rebuilds_without_layer_steps_keep_their_image_id() {
+    let w = World::with_busybox();
+    let base = run_ok(w.builder().args(["inspect", "busybox"]));
+    let base: Value = serde_json::from_str(&base).unwrap();
+    let id = |df: &[u8], name: &str| {
+        let ctx = w.context(name, df, &[]);
+        let o = run(w.builder().args(["build", "-q"]).arg(&ctx));
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let only_from = id(b"FROM busybox\n", "only-from");
+    let base_id = base["Manifest"]["config"]["digest"].as_str().unwrap();
+    assert_eq!(only_from, base_id, "{base}");
+    let first = id(b"FROM busybox\nLABEL a=b\nENV x=1\n", "label-1");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = id(b"FROM busybox\nLABEL a=b\nENV x=1\n", "label-2");
+    assert_eq!(first, second);
+}

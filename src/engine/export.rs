@@ -37,6 +37,7 @@ pub fn store_image(
             .skip(image.base_history)
             .rev()
             .find_map(|h| h.created.clone())
+            .or_else(|| config.created.clone())
             .unwrap_or_else(image::now_rfc3339_nano),
     };
     config.created = Some(created.clone());

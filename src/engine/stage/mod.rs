@@ -266,7 +266,8 @@ impl<'a> StageRunner<'a> {
 
     fn history(&mut self, created_by: String, layer: bool) {
         // Stamped when the step runs, so a cached rebuild keeps the image ID.
-        // Metadata steps take their parent's time, so only executed layers move it.
+        // Metadata steps take their parent's time (the base image's when no
+        // step ran yet), so only executed layers move it, as in BuildKit.
         let inherited = (!layer)
             .then(|| {
                 self.image
@@ -276,6 +277,7 @@ impl<'a> StageRunner<'a> {
                     .skip(self.image.base_history)
                     .rev()
                     .find_map(|h| h.created.clone())
+                    .or_else(|| self.image.config.created.clone())
             })
             .flatten();
         let created = match self.shared.epoch {
