@@ -403,7 +403,7 @@ impl Engine {
             }
             Err(e) => {
                 self.shared.progress.error(id, format!("{e:#}"));
-                return Err(e);
+                return Err(self.located(&stage.from, "FROM", e));
             }
         };
         // Images named by COPY --from / RUN --mount=from are fetched up front.
@@ -414,13 +414,16 @@ impl Engine {
                     if images.contains_key(r) {
                         continue;
                     }
-                    let (img, _) = self.shared.block_on(base::resolve_image(
-                        &self.shared.store,
-                        &self.shared.client,
-                        r,
-                        &stage.platform,
-                        self.shared.pull,
-                    ))?;
+                    let (img, _) = self
+                        .shared
+                        .block_on(base::resolve_image(
+                            &self.shared.store,
+                            &self.shared.client,
+                            r,
+                            &stage.platform,
+                            self.shared.pull,
+                        ))
+                        .map_err(|e| self.located(&step.ast, step.command.keyword(), e))?;
                     images.insert(r.clone(), img);
                 }
             }
@@ -432,6 +435,26 @@ impl Engine {
             }
         };
         stage::StageRunner::new(&self.shared, plan, stage, context, &lookup, base).run()
+    }
+}
+
+impl Engine {
+    /// `err` pointing at the Dockerfile line of `inst` (`KEYWORD failed: …`).
+    fn located(
+        &self,
+        inst: &crate::dockerfile::Instruction,
+        keyword: &str,
+        err: anyhow::Error,
+    ) -> anyhow::Error {
+        let diag = crate::diag::Diagnostic::at(
+            &self.shared.dockerfile_text,
+            inst.span.line,
+            inst.span.column,
+            format!("{keyword} failed: {err:#}"),
+        )
+        .in_file(self.shared.dockerfile_name.clone())
+        .width(keyword.len());
+        anyhow!("{diag}")
     }
 }
 
