@@ -113,12 +113,30 @@ pub fn run(args: RunArgs) -> Result<i32> {
     std::fs::create_dir(&work)?;
     let hostname = desc.digest.hex()[..12].to_string();
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let spec = sandbox::RunSpec {
-        rootfs: sandbox::RootFs::Overlay {
+    let etc = sandbox::EtcFiles::defaults(&hostname, &host_resolv);
+    // The chroot level runs in a throwaway copy of the image's files.
+    let rootfs = if sandbox::isolation::chroot_level() {
+        let root = dirs.path().join("root");
+        crate::engine::flat::Flat::prepare(&lowers, &root)?;
+        let files: Vec<(&'static str, &str)> = [
+            ("resolv.conf", &etc.resolv_conf),
+            ("hosts", &etc.hosts),
+            ("hostname", &etc.hostname),
+        ]
+        .into_iter()
+        .filter_map(|(n, c)| c.as_deref().map(|c| (n, c)))
+        .collect();
+        crate::engine::flat::EtcFiles::install(&root, &files)?;
+        sandbox::RootFs::Chroot(root)
+    } else {
+        sandbox::RootFs::Overlay {
             lowers,
             upper,
             work,
-        },
+        }
+    };
+    let spec = sandbox::RunSpec {
+        rootfs,
         argv,
         env,
         cwd,
@@ -126,7 +144,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         hostname: hostname.clone(),
         network,
         mounts: Vec::new(),
-        etc: sandbox::EtcFiles::defaults(&hostname, &host_resolv),
+        etc,
     };
     let code = sandbox::run(&spec, |stream, line| {
         let _ = match stream {

@@ -5,14 +5,23 @@
 //! 1. `namespaces`: root with CAP_SYS_ADMIN; namespaces and overlayfs.
 //! 2. `rootless`: user namespaces can be created; builder re-executes
 //!    itself in one ([`userns`](super::userns)) and runs as level 1 there.
-//! 3. `chroot`: neither; not implemented yet, so it is an error that says
-//!    what is missing and how to get level 1 or 2.
+//! 3. `chroot`: neither; no mounts at all. Steps run on materialised
+//!    copies of the snapshot chain and layers are found by diffing
+//!    (`engine::flat`); RUN is `chroot`ed there (`sandbox::chroot`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
 use super::userns::{self, IdMap, IdRange};
+
+static CHROOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process runs at the chroot level (set by [`enter`]):
+/// steps then materialise and diff instead of mounting overlays.
+pub fn chroot_level() -> bool {
+    CHROOT.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Environment variable read when `--isolation` is not given.
 pub const ISOLATION_ENV: &str = "BUILDER_ISOLATION";
@@ -27,7 +36,7 @@ pub enum Choice {
     Namespaces,
     /// A user namespace (newuidmap/newgidmap with /etc/subuid ranges).
     Rootless,
-    /// No namespaces, chroot only (not implemented yet).
+    /// No namespaces and no mounts: chroot and filesystem diffs.
     Chroot,
 }
 
@@ -56,7 +65,7 @@ pub enum Level {
     Namespaces,
     /// Level 2: re-execute in a new user namespace with this map.
     Rootless(IdMap),
-    /// Level 3: nothing works yet.
+    /// Level 3: chroot into materialised copies, layers by diffing.
     Chroot,
 }
 
@@ -255,8 +264,7 @@ podman `--security-opt seccomp=unconfined` (and AppArmor unconfined where it app
 on a host, kernel.unprivileged_userns_clone=1 / user.max_user_namespaces > 0;
   - give the user subordinate ids: an /etc/subuid and /etc/subgid entry \
 (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) and the uidmap \
-package (newuidmap, newgidmap).
-The chroot level (no namespaces at all) is not implemented yet.";
+package (newuidmap, newgidmap).";
 
 /// Forks a child that tries `unshare(CLONE_NEWUSER)`; `Err` names the errno.
 fn try_unshare_user() -> std::result::Result<(), String> {
@@ -287,8 +295,9 @@ fn try_unshare_user() -> std::result::Result<(), String> {
 
 /// Decides how a command that needs the sandbox or the store runs: `Ok(None)`
 /// to go on in this process, `Ok(Some(code))` when it ran re-executed in a
-/// user namespace. `needs_sandbox` commands fail at the chroot level.
-pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<i32>> {
+/// user namespace. At the chroot level the process is marked (see
+/// [`chroot_level`]) and made non-dumpable.
+pub fn enter(choice: Choice, _needs_sandbox: bool, root: &Path) -> Result<Option<i32>> {
     // Level 1's common case needs no probe child.
     if matches!(choice, Choice::Auto | Choice::Namespaces)
         && nix::unistd::geteuid().is_root()
@@ -311,10 +320,14 @@ pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<
             }
             userns::reexec(&map, root).map(Some)
         }
-        Level::Chroot if needs_sandbox => bail!(
-            "no isolation level works here: {reason}.\n{FIXES}\n(`builder info` shows what was probed.)"
-        ),
-        Level::Chroot => Ok(None),
+        Level::Chroot => {
+            if std::env::var_os("BUILDER_DEBUG_ISOLATION").is_some() {
+                eprintln!("isolation: chroot ({reason})");
+            }
+            CHROOT.store(true, std::sync::atomic::Ordering::Relaxed);
+            super::set_not_dumpable();
+            Ok(None)
+        }
     }
 }
 
@@ -325,8 +338,12 @@ pub fn report(probe: &Probe, choice: Choice, root: &Path) -> String {
         Ok((Level::Namespaces, r)) => ("namespaces".to_string(), r),
         Ok((Level::Rootless(_), r)) => ("rootless".to_string(), r),
         Ok((Level::Chroot, r)) => (
-            "chroot (not implemented yet: builds fail here)".to_string(),
-            format!("{r}\n{FIXES}"),
+            "chroot".to_string(),
+            format!(
+                "{r}: no mounts; RUN is chrooted into a copy of the stage's files (no /proc, \
+                 no RUN --mount, no --network=none) and layers are found by diffing.\n\
+                 For namespaces and overlays:\n{FIXES}"
+            ),
         ),
         Err(e) => ("none".to_string(), format!("{e:#}")),
     };

@@ -54,6 +54,10 @@ pub enum RootFs {
     },
     /// A ready directory used as the root as it is; writes land in it.
     Dir(PathBuf),
+    /// The chroot level: a materialised directory the command is
+    /// `chroot`ed into, with no namespaces and no mounts (see
+    /// [`chroot`](super::chroot)).
+    Chroot(PathBuf),
 }
 
 impl RootFs {
@@ -62,7 +66,7 @@ impl RootFs {
     pub fn write_dir(&self) -> &PathBuf {
         match self {
             RootFs::Overlay { upper, .. } => upper,
-            RootFs::Dir(dir) => dir,
+            RootFs::Dir(dir) | RootFs::Chroot(dir) => dir,
         }
     }
 }

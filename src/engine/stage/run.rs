@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 
 use super::metadata::lookup;
 use super::StageRunner;
+use crate::engine::flat::{EtcFiles, Flat};
 use crate::engine::history;
 use crate::plan::instructions::{Network, Run};
 use crate::plan::{Evaluated, Step};
@@ -96,12 +97,27 @@ impl StageRunner<'_> {
             }
         }
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let spec = sandbox::RunSpec {
-            rootfs: sandbox::RootFs::Overlay {
+        let etc = sandbox::EtcFiles::defaults("buildkitsandbox", &host_resolv);
+        // The chroot level: a copy of the chain, recorded, with the /etc
+        // files written in (and put back before the diff).
+        let flat = if sandbox::isolation::chroot_level() {
+            let flat = Flat::prepare(&lowers, &dirs.path().join("root"))?;
+            let files = etc_files(&etc);
+            let installed = EtcFiles::install(flat.root(), &files)?;
+            Some((flat, installed))
+        } else {
+            None
+        };
+        let rootfs = match &flat {
+            Some((f, _)) => sandbox::RootFs::Chroot(f.root().to_path_buf()),
+            None => sandbox::RootFs::Overlay {
                 lowers,
                 upper: upper.clone(),
                 work,
             },
+        };
+        let spec = sandbox::RunSpec {
+            rootfs,
             argv: argv.to_vec(),
             env,
             cwd,
@@ -109,7 +125,7 @@ impl StageRunner<'_> {
             hostname: "buildkitsandbox".to_string(),
             network,
             mounts,
-            etc: sandbox::EtcFiles::defaults("buildkitsandbox", &host_resolv),
+            etc,
         };
         let mut tail: VecDeque<String> = VecDeque::new();
         let progress = self.shared.progress.clone();
@@ -139,8 +155,24 @@ impl StageRunner<'_> {
                 argv.join(" ")
             );
         }
+        if let Some((flat, installed)) = flat {
+            installed.restore()?;
+            flat.diff_into(&upper)?;
+        }
         self.commit(&upper)
     }
+}
+
+/// The generated `/etc` files as (name under /etc, content).
+fn etc_files(etc: &sandbox::EtcFiles) -> Vec<(&'static str, &str)> {
+    [
+        ("resolv.conf", &etc.resolv_conf),
+        ("hosts", &etc.hosts),
+        ("hostname", &etc.hostname),
+    ]
+    .into_iter()
+    .filter_map(|(n, c)| c.as_deref().map(|c| (n, c)))
+    .collect()
 }
 
 /// The identity a RUN gets, as runc sets it up: the primary group is
