@@ -57,6 +57,8 @@ fn enter(spec: &RunSpec) -> Result<()> {
         );
     }
     make_dev(root);
+    // Read while /proc is reachable.
+    process::setgroups_denied();
     nix::unistd::chroot(root).with_context(|| format!("chroot to {}", root.display()))?;
     std::env::set_current_dir("/").context("entering the new root")?;
     rootfs::make_cwd(&spec.cwd, spec.user.uid, spec.user.gid)

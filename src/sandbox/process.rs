@@ -83,9 +83,13 @@ pub(super) fn prepare_with(spec: &RunSpec, extra: &[Capability]) -> Result<Comma
 }
 
 /// Whether this user namespace forbids setgroups(2) (`/proc/self/setgroups`
-/// is `deny`, as with a single-ID map written without newgidmap).
-fn setgroups_denied() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+/// is `deny`, as with a single-ID map written without newgidmap). Read
+/// once: the chroot level calls it before the chroot, where /proc is gone.
+pub(super) fn setgroups_denied() -> bool {
+    static DENIED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DENIED.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+    })
 }
 
 /// Replaces the process with the command; returns only the error.
