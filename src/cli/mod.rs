@@ -119,16 +119,14 @@ pub fn main() -> i32 {
 /// here.
 fn isolate(command: &Command) -> anyhow::Result<Option<i32>> {
     use crate::sandbox::isolation::{self, Choice};
-    let (flag, needs_sandbox) = match command {
-        Command::Build(a) => (a.isolation, true),
-        Command::Run(a) => (a.isolation, true),
-        Command::Import(_) | Command::Pull(_) | Command::Rmi(_) | Command::Prune(_) => {
-            (None, false)
-        }
+    let flag = match command {
+        Command::Build(a) => a.isolation,
+        Command::Run(a) => a.isolation,
+        Command::Import(_) | Command::Pull(_) | Command::Rmi(_) | Command::Prune(_) => None,
         _ => return Ok(None),
     };
     let choice = Choice::resolve(flag)?;
-    isolation::enter(choice, needs_sandbox, &crate::store::Store::default_root())
+    isolation::enter(choice, &crate::store::Store::default_root())
 }
 
 /// Reads a Dockerfile from a path, or from stdin for `-`; returns the name

@@ -118,15 +118,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let rootfs = if sandbox::isolation::chroot_level() {
         let root = dirs.path().join("root");
         crate::engine::flat::Flat::prepare(&lowers, &root)?;
-        let files: Vec<(&'static str, &str)> = [
-            ("resolv.conf", &etc.resolv_conf),
-            ("hosts", &etc.hosts),
-            ("hostname", &etc.hostname),
-        ]
-        .into_iter()
-        .filter_map(|(n, c)| c.as_deref().map(|c| (n, c)))
-        .collect();
-        crate::engine::flat::EtcFiles::install(&root, &files)?;
+        crate::engine::flat::EtcFiles::install(&root, &etc.named())?;
         sandbox::RootFs::Chroot(root)
     } else {
         sandbox::RootFs::Overlay {

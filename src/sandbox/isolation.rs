@@ -297,7 +297,7 @@ fn try_unshare_user() -> std::result::Result<(), String> {
 /// to go on in this process, `Ok(Some(code))` when it ran re-executed in a
 /// user namespace. At the chroot level the process is marked (see
 /// [`chroot_level`]) and made non-dumpable.
-pub fn enter(choice: Choice, _needs_sandbox: bool, root: &Path) -> Result<Option<i32>> {
+pub fn enter(choice: Choice, root: &Path) -> Result<Option<i32>> {
     // Level 1's common case needs no probe child.
     if matches!(choice, Choice::Auto | Choice::Namespaces)
         && nix::unistd::geteuid().is_root()

@@ -224,6 +224,20 @@ impl EtcFiles {
     }
 }
 
+impl EtcFiles {
+    /// The files that are set, as (name under `/etc`, content).
+    pub fn named(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("resolv.conf", &self.resolv_conf),
+            ("hosts", &self.hosts),
+            ("hostname", &self.hostname),
+        ]
+        .into_iter()
+        .filter_map(|(n, c)| c.as_deref().map(|c| (n, c)))
+        .collect()
+    }
+}
+
 /// Drops loopback `nameserver` lines; adds 8.8.8.8/8.8.4.4 when none is left.
 fn filter_resolv_conf(host: &str) -> String {
     let mut out = String::new();

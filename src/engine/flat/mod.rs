@@ -138,3 +138,6 @@ impl EtcFiles {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

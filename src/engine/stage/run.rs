@@ -102,8 +102,7 @@ impl StageRunner<'_> {
         // files written in (and put back before the diff).
         let flat = if sandbox::isolation::chroot_level() {
             let flat = Flat::prepare(&lowers, &dirs.path().join("root"))?;
-            let files = etc_files(&etc);
-            let installed = EtcFiles::install(flat.root(), &files)?;
+            let installed = EtcFiles::install(flat.root(), &etc.named())?;
             Some((flat, installed))
         } else {
             None
@@ -161,18 +160,6 @@ impl StageRunner<'_> {
         }
         self.commit(&upper)
     }
-}
-
-/// The generated `/etc` files as (name under /etc, content).
-fn etc_files(etc: &sandbox::EtcFiles) -> Vec<(&'static str, &str)> {
-    [
-        ("resolv.conf", &etc.resolv_conf),
-        ("hosts", &etc.hosts),
-        ("hostname", &etc.hostname),
-    ]
-    .into_iter()
-    .filter_map(|(n, c)| c.as_deref().map(|c| (n, c)))
-    .collect()
 }
 
 /// The identity a RUN gets, as runc sets it up: the primary group is
