@@ -312,7 +312,7 @@ fn forced_levels_that_cannot_work_say_what_is_missing() {
     let ctx = context(dir.path());
     for (level, expect) in [
         ("namespaces", "needs root with CAP_SYS_ADMIN"),
-        ("chroot", "not implemented yet"),
+        ("chroot", "--isolation chroot needs root"),
     ] {
         let (ok, out) = output(
             as_user(USER, &home)

@@ -199,10 +199,15 @@ impl Probe {
                         self.who_without_admin()
                     ),
                 )),
-                Some(missing) => Ok((
+                Some(missing) if self.euid == 0 => Ok((
                     Level::Chroot,
                     format!("{}, and {missing}", self.who_without_admin()),
                 )),
+                Some(missing) => bail!(
+                    "no isolation level works here: {}, and {missing}; the chroot level needs \
+                     root\n{FIXES}",
+                    self.who_without_admin()
+                ),
             },
             Choice::Namespaces if self.level1() => {
                 Ok((Level::Namespaces, "forced by --isolation".into()))
@@ -220,7 +225,12 @@ impl Probe {
                 None => Ok((rootless(), "forced by --isolation".into())),
                 Some(missing) => bail!("--isolation rootless: {missing}\n{FIXES}"),
             },
-            Choice::Chroot => Ok((Level::Chroot, "forced by --isolation".into())),
+            Choice::Chroot if self.euid == 0 => Ok((Level::Chroot, "forced by --isolation".into())),
+            Choice::Chroot => bail!(
+                "--isolation chroot needs root (chroot, chown, mknod), and this process is {}\n{}",
+                self.who_without_admin(),
+                FIXES
+            ),
         }
     }
 
@@ -450,6 +460,15 @@ mod tests {
         assert_eq!(l, Level::Chroot);
         assert!(why.contains("root without CAP_SYS_ADMIN"), "{why}");
         assert!(why.contains("Operation not permitted"), "{why}");
+        let e = probe(1000, false, false)
+            .choose(Choice::Auto)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("needs root") && e.contains("hostUsers: false"),
+            "not root and no user namespaces: nothing works: {e}"
+        );
+        assert!(probe(1000, false, true).choose(Choice::Chroot).is_err());
     }
 
     #[test]
