@@ -213,3 +213,63 @@ fn without_sys_admin_and_user_namespaces_auto_picks_chroot() {
     assert_eq!(l3.len(), 5, "{out}");
     assert_eq!(l3[1..], l1[1..], "{out}");
 }
+
+/// Secrets and tmpfs mounts need no mount at the chroot level: a file and
+/// an empty dir, gone before the diff, so the layers equal level 1's and
+/// hold neither the secret nor what the RUN left in the tmpfs.
+#[test]
+fn secret_and_tmpfs_mounts_leave_nothing_in_the_layers() {
+    let w = World::new("chroot-secret-");
+    let ctx = w.path("ctx-secret");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\n\
+         RUN --mount=type=secret,id=tok cat /run/secrets/tok && echo kept > /kept\n\
+         RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/junk && mkdir -p /tmp/t \\\n\
+          && echo y > /tmp/t/y\n\
+         RUN --mount=type=secret,id=tok,target=/etc/deep/tok,mode=0440,uid=7 \\\n\
+          stat -c '%a %u' /etc/deep/tok\n",
+    )
+    .unwrap();
+    let secret = w.path("tok.txt");
+    fs::write(&secret, "s3cr3t-value").unwrap();
+    let mut logs = Vec::new();
+    for (store, level) in [("s1", "auto"), ("s3", "chroot")] {
+        w.import(store);
+        logs.push(run_ok_all(
+            w.builder(store)
+                .args(["build", "--progress", "plain", "--source-date-epoch", "0"])
+                .args(["--isolation", level, "-t", "t"])
+                .arg("--secret")
+                .arg(format!("id=tok,src={}", secret.display()))
+                .arg(&ctx),
+        ));
+    }
+    let log = &logs[1];
+    assert!(
+        log.contains("s3cr3t-value"),
+        "the RUN read the secret:\n{log}"
+    );
+    assert!(
+        log.contains("440 7"),
+        "mode and owner of the secret:\n{log}"
+    );
+    assert_eq!(w.diff_ids("s3", "t"), w.diff_ids("s1", "t"), "{log}");
+    let out = run_ok(w.builder("s3").args([
+        "run",
+        "--rm",
+        "t",
+        "sh",
+        "-c",
+        "ls -d /run/secrets /etc/deep /scratch 2>&1; cat /kept /tmp/t/y; true",
+    ]));
+    for want in [
+        "/run/secrets: No such file",
+        "/etc/deep: No such file",
+        "/scratch: No such file",
+        "kept\ny\n",
+    ] {
+        assert!(out.contains(want), "missing {want:?}:\n{out}");
+    }
+}

@@ -5,6 +5,7 @@
 //! 1's. RUN, COPY, ADD and WORKDIR all go through [`Flat`].
 
 pub mod diff;
+pub mod plant;
 pub mod tree;
 
 use std::fs;

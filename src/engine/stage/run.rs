@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 
 use super::metadata::lookup;
 use super::StageRunner;
-use crate::engine::flat::{EtcFiles, Flat};
+use crate::engine::flat::{plant, EtcFiles, Flat};
 use crate::engine::history;
 use crate::plan::instructions::{Network, Run};
 use crate::plan::{Evaluated, Step};
@@ -103,12 +103,14 @@ impl StageRunner<'_> {
         let flat = if sandbox::isolation::chroot_level() {
             let flat = Flat::prepare(&lowers, &dirs.path().join("root"))?;
             let installed = EtcFiles::install(flat.root(), &etc.named())?;
-            Some((flat, installed))
+            let (planted, rest) = plant::plant(flat.root(), std::mem::take(&mut mounts))?;
+            mounts = rest;
+            Some((flat, installed, planted))
         } else {
             None
         };
         let rootfs = match &flat {
-            Some((f, _)) => sandbox::RootFs::Chroot(f.root().to_path_buf()),
+            Some((f, _, _)) => sandbox::RootFs::Chroot(f.root().to_path_buf()),
             None => sandbox::RootFs::Overlay {
                 lowers,
                 upper: upper.clone(),
@@ -154,7 +156,8 @@ impl StageRunner<'_> {
                 argv.join(" ")
             );
         }
-        if let Some((flat, installed)) = flat {
+        if let Some((flat, installed, planted)) = flat {
+            planted.remove()?;
             installed.restore()?;
             flat.diff_into(&upper)?;
         }
