@@ -350,9 +350,9 @@ pub fn report(probe: &Probe, choice: Choice, root: &Path) -> String {
         Ok((Level::Chroot, r)) => (
             "chroot".to_string(),
             format!(
-                "{r}: no mounts; RUN is chrooted into a copy of the stage's files (no /proc, \
-                 of RUN --mount only secrets and tmpfs, no --network=none) and layers are found by diffing.\n\
-                 For namespaces and overlays:\n{FIXES}"
+                "{r}: no mounts; RUN is chrooted into a copy of the stage's files (no \
+                 /proc, of RUN --mount only secrets and tmpfs, no --network=none) and \
+                 layers are found by diffing.\nFor namespaces and overlays:\n{FIXES}"
             ),
         ),
         Err(e) => ("none".to_string(), format!("{e:#}")),
