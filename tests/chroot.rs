@@ -214,11 +214,12 @@ fn without_sys_admin_and_user_namespaces_auto_picks_chroot() {
     assert_eq!(l3[1..], l1[1..], "{out}");
 }
 
-/// Secrets and tmpfs mounts need no mount at the chroot level: a file and
-/// an empty dir, gone before the diff, so the layers equal level 1's and
-/// hold neither the secret nor what the RUN left in the tmpfs.
+/// `RUN --mount` without mounts at the chroot level: a secret is a file, a
+/// tmpfs an empty dir, a bind a copy of its source, a cache a copy copied
+/// back; all gone before the diff, so the layers equal level 1's and hold
+/// neither the secret nor what the RUN left under a mount target.
 #[test]
-fn secret_and_tmpfs_mounts_leave_nothing_in_the_layers() {
+fn run_mounts_leave_nothing_in_the_layers() {
     let w = World::new("chroot-secret-");
     let ctx = w.path("ctx-secret");
     fs::create_dir_all(&ctx).unwrap();
@@ -229,7 +230,11 @@ fn secret_and_tmpfs_mounts_leave_nothing_in_the_layers() {
          RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/junk && mkdir -p /tmp/t \\\n\
           && echo y > /tmp/t/y\n\
          RUN --mount=type=secret,id=tok,target=/etc/deep/tok,mode=0440,uid=7 \\\n\
-          stat -c '%a %u' /etc/deep/tok\n",
+          stat -c '%a %u' /etc/deep/tok\n\
+         RUN --mount=type=bind,target=/ctx cat /ctx/Dockerfile > /dev/null && echo x > /ctx/w \\\n\
+          && cp /ctx/tok.txt /from-bind 2>/dev/null; echo bound\n\
+         RUN --mount=type=cache,target=/var/cache/c echo 1 >> /var/cache/c/n\n\
+         RUN --mount=type=cache,target=/var/cache/c wc -l < /var/cache/c/n > /cache-lines\n",
     )
     .unwrap();
     let secret = w.path("tok.txt");
@@ -262,13 +267,17 @@ fn secret_and_tmpfs_mounts_leave_nothing_in_the_layers() {
         "t",
         "sh",
         "-c",
-        "ls -d /run/secrets /etc/deep /scratch 2>&1; cat /kept /tmp/t/y; true",
+        "ls -d /run/secrets /etc/deep /scratch /ctx /var/cache/c 2>&1; \
+         cat /kept /tmp/t/y /cache-lines; true",
     ]));
     for want in [
         "/run/secrets: No such file",
         "/etc/deep: No such file",
         "/scratch: No such file",
-        "kept\ny\n",
+        "/ctx: No such file",
+        "/var/cache/c: No such file",
+        // The second cache RUN read what the first left: copied back.
+        "kept\ny\n1\n",
     ] {
         assert!(out.contains(want), "missing {want:?}:\n{out}");
     }

@@ -52,7 +52,8 @@ fn enter(spec: &RunSpec) -> Result<()> {
     }
     if let Some(m) = spec.mounts.first() {
         bail!(
-            "RUN --mount (target {}) needs mounts, which the chroot isolation level cannot make",
+            "RUN --mount (target {}): an SSH agent socket needs a bind mount, which the chroot \
+             isolation level cannot make",
             m.target()
         );
     }

@@ -1,7 +1,9 @@
 //! `RUN --mount` kinds the chroot level can stand in for without a mount:
-//! a secret is written as a file and a tmpfs is an empty dir, both removed
-//! again (with the dirs made for them) before the diff, so like level 1's
-//! mount points they never reach a layer. Targets are resolved inside the
+//! a secret is written as a file, a tmpfs is an empty dir, a bind is a copy
+//! of its source (writes are dropped, as with `rw`; `readonly` is not
+//! enforced) and a cache is a copy of the cache dir, copied back after the
+//! RUN. All are removed again (with the dirs made for them) before the
+//! diff, so like level 1's mount points they never reach a layer. Targets are resolved inside the
 //! root without following any symlink: the writes happen outside the
 //! chroot.
 
@@ -25,6 +27,8 @@ pub struct Planted {
     tmpfs: Vec<PathBuf>,
     /// Tmpfs dirs that existed (emptied afterwards, mtime put back).
     kept: Vec<(PathBuf, fs::Metadata)>,
+    /// Cache mounts: (copy in the root, the cache dir it goes back to).
+    caches: Vec<(PathBuf, PathBuf)>,
 }
 
 /// Plants the secrets and tmpfs mounts of `mounts` in `root`; returns
@@ -35,6 +39,7 @@ pub fn plant(root: &Path, mounts: Vec<Mount>) -> Result<(Planted, Vec<Mount>)> {
         files: Vec::new(),
         tmpfs: Vec::new(),
         kept: Vec::new(),
+        caches: Vec::new(),
     };
     let mut rest = Vec::new();
     for m in mounts {
@@ -82,6 +87,32 @@ pub fn plant(root: &Path, mounts: Vec<Mount>) -> Result<(Planted, Vec<Mount>)> {
                     ),
                 }
             }
+            Mount::Bind { source, target, .. } | Mount::Cache { source, target, .. } => {
+                let path = p.parent_dirs(root, target)?;
+                let meta = fs::metadata(source)
+                    .with_context(|| format!("RUN --mount source {}", source.display()))?;
+                if fs::symlink_metadata(&path).is_ok() {
+                    bail!(
+                        "RUN --mount target {target} exists in the image; the chroot isolation \
+                         level cannot mount over it"
+                    );
+                }
+                if meta.is_dir() {
+                    fs::create_dir(&path)?;
+                    tree::materialise(std::slice::from_ref(source), &path)
+                        .with_context(|| format!("copying {} to {target}", source.display()))?;
+                    p.tmpfs.push(path.clone());
+                    p.made.push(path.clone());
+                } else {
+                    tree::copy_entry(source, &meta, &path, &mut tree::Links::new())?;
+                    p.files.push(path.clone());
+                }
+                if let Mount::Cache { source, .. } = &m {
+                    if meta.is_dir() {
+                        p.caches.push((path, source.clone()));
+                    }
+                }
+            }
             _ => rest.push(m),
         }
     }
@@ -124,6 +155,13 @@ impl Planted {
 
     /// Removes what was planted (and whatever the RUN put in a tmpfs).
     pub fn remove(self) -> Result<()> {
+        for (copy, cache) in &self.caches {
+            if fs::symlink_metadata(copy).is_ok_and(|m| m.is_dir()) {
+                empty(cache)?;
+                tree::materialise(std::slice::from_ref(copy), cache)
+                    .context("copying the cache mount back")?;
+            }
+        }
         for f in &self.files {
             tree::remove_any(f)?;
         }
