@@ -331,6 +331,16 @@ pub fn enter(choice: Choice, root: &Path) -> Result<Option<i32>> {
             userns::reexec(&map, root).map(Some)
         }
         Level::Chroot => {
+            if on_overlayfs(root) {
+                bail!(
+                    "the store {} is on overlayfs (a container's own root): at the chroot \
+                     isolation level its snapshots hold whiteouts (0:0 character devices) and \
+                     opaque-dir xattrs, which overlayfs takes for its own. Put the store on a \
+                     volume (docker run -v builder-store:/var/lib/builder, a Kubernetes \
+                     emptyDir) or point BUILDER_ROOT at one.",
+                    root.display()
+                );
+            }
             if std::env::var_os("BUILDER_DEBUG_ISOLATION").is_some() {
                 eprintln!("isolation: chroot ({reason})");
             }
@@ -339,6 +349,20 @@ pub fn enter(choice: Choice, root: &Path) -> Result<Option<i32>> {
             Ok(None)
         }
     }
+}
+
+/// Whether `path` (or its nearest existing ancestor: the store may not
+/// exist yet) is on overlayfs.
+pub fn on_overlayfs(path: &Path) -> bool {
+    const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+    let mut p = Some(path);
+    while let Some(dir) = p {
+        if let Ok(st) = nix::sys::statfs::statfs(dir) {
+            return st.filesystem_type().0 as i64 == OVERLAYFS_SUPER_MAGIC;
+        }
+        p = dir.parent();
+    }
+    false
 }
 
 /// The report `builder info` prints.
