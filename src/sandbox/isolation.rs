@@ -354,11 +354,10 @@ pub fn enter(choice: Choice, root: &Path) -> Result<Option<i32>> {
 /// Whether `path` (or its nearest existing ancestor: the store may not
 /// exist yet) is on overlayfs.
 pub fn on_overlayfs(path: &Path) -> bool {
-    const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
     let mut p = Some(path);
     while let Some(dir) = p {
         if let Ok(st) = nix::sys::statfs::statfs(dir) {
-            return st.filesystem_type().0 as i64 == OVERLAYFS_SUPER_MAGIC;
+            return st.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC;
         }
         p = dir.parent();
     }
