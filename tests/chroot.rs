@@ -316,3 +316,51 @@ fn a_store_on_overlayfs_is_refused_with_the_fix() {
     );
     assert!(!err.contains("os error"), "{err}");
 }
+
+/// Without a PID namespace nothing kills what a RUN started but the helper:
+/// SIGTERM to builder (a cancelled job) ends the RUN's whole process group,
+/// background children included.
+#[test]
+fn sigterm_ends_the_run_and_what_it_started() {
+    let w = World::new("chroot-term-");
+    let ctx = w.path("ctx-term");
+    fs::create_dir_all(&ctx).unwrap();
+    // Marker arguments so only this test's sleeps are looked for.
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN (sleep 3623 &) ; sleep 3621\n",
+    )
+    .unwrap();
+    w.import("s3");
+    let mut child = w
+        .builder("s3")
+        .args(["build", "-q", "--isolation", "chroot"])
+        .arg(&ctx)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = |pat: &str| {
+        Command::new("pgrep")
+            .args(["-f", pat])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let started = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        running("sleep 3621") && running("sleep 3623")
+    });
+    assert!(started, "the RUN never started");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the build was cancelled");
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        !running("sleep 362[13]")
+    });
+    assert!(gone, "the RUN or its background child outlived the build");
+}
