@@ -129,20 +129,16 @@ pub fn main() -> i32 {
 /// here.
 fn isolate(command: &Command) -> anyhow::Result<Option<i32>> {
     use crate::sandbox::isolation::{self, Choice};
-    let default_root = crate::store::Store::default_root;
     let (flag, needs_sandbox, root) = match command {
-        Command::Build(a) => (
-            a.isolation,
-            true,
-            a.root.clone().unwrap_or_else(default_root),
-        ),
-        Command::Run(a) => (a.isolation, true, default_root()),
+        Command::Build(a) => (a.isolation, true, a.root.clone()),
+        Command::Run(a) => (a.isolation, true, a.store.root.clone()),
         Command::Import(_) | Command::Pull(_) | Command::Rmi(_) | Command::Prune(_) => {
-            (None, false, default_root())
+            (None, false, None)
         }
         _ => return Ok(None),
     };
     let choice = Choice::resolve(flag)?;
+    let root = root.unwrap_or_else(crate::store::Store::default_root);
     isolation::enter(choice, needs_sandbox, &root)
 }
 

@@ -113,12 +113,22 @@ pub fn run(args: RunArgs) -> Result<i32> {
     std::fs::create_dir(&work)?;
     let hostname = desc.digest.hex()[..12].to_string();
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let spec = sandbox::RunSpec {
-        rootfs: sandbox::RootFs::Overlay {
+    let etc = sandbox::EtcFiles::defaults(&hostname, &host_resolv);
+    // The chroot level runs in a throwaway copy of the image's files.
+    let rootfs = if sandbox::isolation::chroot_level() {
+        let root = dirs.path().join("root");
+        crate::engine::flat::Flat::prepare(&lowers, &root)?;
+        crate::engine::flat::EtcFiles::install(&root, &etc.named())?;
+        sandbox::RootFs::Chroot(root)
+    } else {
+        sandbox::RootFs::Overlay {
             lowers,
             upper,
             work,
-        },
+        }
+    };
+    let spec = sandbox::RunSpec {
+        rootfs,
         argv,
         env,
         cwd,
@@ -126,7 +136,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         hostname: hostname.clone(),
         network,
         mounts: Vec::new(),
-        etc: sandbox::EtcFiles::defaults(&hostname, &host_resolv),
+        etc,
     };
     let code = sandbox::run(&spec, |stream, line| {
         let _ = match stream {

@@ -16,6 +16,7 @@ pub mod commit;
 pub mod copy;
 pub mod direct_copy;
 pub mod export;
+pub mod flat;
 pub mod fsroot;
 pub mod history;
 pub mod overlay;

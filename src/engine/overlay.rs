@@ -43,6 +43,9 @@ where
     F: FnOnce(&[PathBuf]) -> io::Result<R> + Send,
     R: Send,
 {
+    if crate::sandbox::isolation::chroot_level() {
+        return with_copies(specs, scratch_parent, f);
+    }
     let specs = specs.to_vec();
     let scratch_parent = scratch_parent.to_path_buf();
     std::thread::scope(|scope| {
@@ -104,6 +107,31 @@ where
             .join()
             .map_err(|_| io::Error::other("the overlay worker thread panicked"))?
     })
+}
+
+/// [`with_overlays`] without mounts (the chroot level): each root is a
+/// materialised copy of its chain, and a writable one's changes are
+/// diffed into its upper dir in overlayfs' format afterwards.
+pub fn with_copies<R, F>(specs: &[OverlaySpec], scratch_parent: &Path, f: F) -> io::Result<R>
+where
+    F: FnOnce(&[PathBuf]) -> io::Result<R>,
+{
+    let scratch = tempfile::Builder::new()
+        .prefix("builder-flat-")
+        .tempdir_in(scratch_parent)?;
+    let mut flats = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let root = scratch.path().join(format!("m{i}"));
+        flats.push(super::flat::Flat::prepare(&spec.lowers, &root)?);
+    }
+    let roots: Vec<PathBuf> = flats.iter().map(|f| f.root().to_path_buf()).collect();
+    let result = f(&roots)?;
+    for (spec, flat) in specs.iter().zip(&flats) {
+        if let Some(upper) = &spec.upper {
+            flat.diff_into(upper)?;
+        }
+    }
+    Ok(result)
 }
 
 #[cfg(test)]

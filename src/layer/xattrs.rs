@@ -17,9 +17,22 @@ pub fn in_user_namespace() -> bool {
     })
 }
 
-/// The xattr overlayfs marks opaque directories with in this process.
+/// The xattr overlayfs marks opaque directories with in this process:
+/// `trusted.*` needs CAP_SYS_ADMIN in the initial user namespace, so in a
+/// user namespace or without that capability (the chroot level) it is
+/// `user.overlay.opaque`, which the layer writer reads too.
 pub fn opaque_xattr() -> &'static std::ffi::CStr {
-    if in_user_namespace() {
+    static USER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let user = *USER.get_or_init(|| {
+        in_user_namespace()
+            || !caps::has_cap(
+                None,
+                caps::CapSet::Effective,
+                caps::Capability::CAP_SYS_ADMIN,
+            )
+            .unwrap_or(false)
+    });
+    if user {
         c"user.overlay.opaque"
     } else {
         c"trusted.overlay.opaque"

@@ -19,7 +19,7 @@ use super::mountapi;
 use super::rootfs::MountPoints;
 
 /// Character devices of Docker's default /dev: name, major, minor.
-const DEVICES: &[(&str, u64, u64)] = &[
+pub(super) const DEVICES: &[(&str, u64, u64)] = &[
     ("null", 1, 3),
     ("zero", 1, 5),
     ("full", 1, 7),

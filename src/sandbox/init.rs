@@ -47,7 +47,7 @@ pub(super) fn run(
 
 /// Writes the created mount points (they must be known to the helper
 /// before the exec closes the pipe).
-fn send_created(report: &mut std::fs::File, created: &[String]) {
+pub(super) fn send_created(report: &mut std::fs::File, created: &[String]) {
     let mut text = String::new();
     for path in created {
         if let Ok(line) = serde_json::to_string(&Report::Created(path.clone())) {
@@ -61,7 +61,7 @@ fn send_created(report: &mut std::fs::File, created: &[String]) {
 /// Resets what the helper changed (signal mask and SIGPIPE disposition are
 /// inherited across exec), binds death to the helper, detaches from the
 /// terminal and wires stdio: stdin is /dev/null as in a Docker RUN.
-fn prepare_process(out_w: &OwnedFd, err_w: &OwnedFd) -> anyhow::Result<()> {
+pub(super) fn prepare_process(out_w: &OwnedFd, err_w: &OwnedFd) -> anyhow::Result<()> {
     use anyhow::Context as _;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
     // SAFETY: restoring the default disposition installs no handler code.

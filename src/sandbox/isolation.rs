@@ -5,14 +5,23 @@
 //! 1. `namespaces`: root with CAP_SYS_ADMIN; namespaces and overlayfs.
 //! 2. `rootless`: user namespaces can be created; builder re-executes
 //!    itself in one ([`userns`](super::userns)) and runs as level 1 there.
-//! 3. `chroot`: neither; not implemented yet, so it is an error that says
-//!    what is missing and how to get level 1 or 2.
+//! 3. `chroot`: neither; no mounts at all. Steps run on materialised
+//!    copies of the snapshot chain and layers are found by diffing
+//!    (`engine::flat`); RUN is `chroot`ed there (`sandbox::chroot`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
 use super::userns::{self, IdMap, IdRange};
+
+static CHROOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process runs at the chroot level (set by [`enter`]):
+/// steps then materialise and diff instead of mounting overlays.
+pub fn chroot_level() -> bool {
+    CHROOT.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Environment variable read when `--isolation` is not given.
 pub const ISOLATION_ENV: &str = "BUILDER_ISOLATION";
@@ -27,7 +36,7 @@ pub enum Choice {
     Namespaces,
     /// A user namespace (newuidmap/newgidmap with /etc/subuid ranges).
     Rootless,
-    /// No namespaces, chroot only (not implemented yet).
+    /// No namespaces and no mounts: chroot and filesystem diffs.
     Chroot,
 }
 
@@ -56,7 +65,7 @@ pub enum Level {
     Namespaces,
     /// Level 2: re-execute in a new user namespace with this map.
     Rootless(IdMap),
-    /// Level 3: nothing works yet.
+    /// Level 3: chroot into materialised copies, layers by diffing.
     Chroot,
 }
 
@@ -190,10 +199,15 @@ impl Probe {
                         self.who_without_admin()
                     ),
                 )),
-                Some(missing) => Ok((
+                Some(missing) if self.euid == 0 => Ok((
                     Level::Chroot,
                     format!("{}, and {missing}", self.who_without_admin()),
                 )),
+                Some(missing) => bail!(
+                    "no isolation level works here: {}, and {missing}; the chroot level needs \
+                     root\n{FIXES}",
+                    self.who_without_admin()
+                ),
             },
             Choice::Namespaces if self.level1() => {
                 Ok((Level::Namespaces, "forced by --isolation".into()))
@@ -211,7 +225,12 @@ impl Probe {
                 None => Ok((rootless(), "forced by --isolation".into())),
                 Some(missing) => bail!("--isolation rootless: {missing}\n{FIXES}"),
             },
-            Choice::Chroot => Ok((Level::Chroot, "forced by --isolation".into())),
+            Choice::Chroot if self.euid == 0 => Ok((Level::Chroot, "forced by --isolation".into())),
+            Choice::Chroot => bail!(
+                "--isolation chroot needs root (chroot, chown, mknod), and this process is {}\n{}",
+                self.who_without_admin(),
+                FIXES
+            ),
         }
     }
 
@@ -255,8 +274,7 @@ podman `--security-opt seccomp=unconfined` (and AppArmor unconfined where it app
 on a host, kernel.unprivileged_userns_clone=1 / user.max_user_namespaces > 0;
   - give the user subordinate ids: an /etc/subuid and /etc/subgid entry \
 (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) and the uidmap \
-package (newuidmap, newgidmap).
-The chroot level (no namespaces at all) is not implemented yet.";
+package (newuidmap, newgidmap).";
 
 /// Forks a child that tries `unshare(CLONE_NEWUSER)`; `Err` names the errno.
 fn try_unshare_user() -> std::result::Result<(), String> {
@@ -287,7 +305,8 @@ fn try_unshare_user() -> std::result::Result<(), String> {
 
 /// Decides how a command that needs the sandbox or the store runs: `Ok(None)`
 /// to go on in this process, `Ok(Some(code))` when it ran re-executed in a
-/// user namespace. `needs_sandbox` commands fail at the chroot level.
+/// user namespace. At the chroot level the process is marked (see
+/// [`chroot_level`]) and made non-dumpable.
 pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<i32>> {
     // Level 1's common case needs no probe child.
     if matches!(choice, Choice::Auto | Choice::Namespaces)
@@ -317,11 +336,38 @@ pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<
             }
             userns::reexec(&map, root).map(Some)
         }
-        Level::Chroot if needs_sandbox => bail!(
-            "no isolation level works here: {reason}.\n{FIXES}\n(`builder info` shows what was probed.)"
-        ),
-        Level::Chroot => Ok(None),
+        Level::Chroot => {
+            if on_overlayfs(root) {
+                bail!(
+                    "the store {} is on overlayfs (a container's own root): at the chroot \
+                     isolation level its snapshots hold whiteouts (0:0 character devices) and \
+                     opaque-dir xattrs, which overlayfs takes for its own. Put the store on a \
+                     volume (docker run -v builder-store:/var/lib/builder, a Kubernetes \
+                     emptyDir) or point BUILDER_ROOT at one.",
+                    root.display()
+                );
+            }
+            if std::env::var_os("BUILDER_DEBUG_ISOLATION").is_some() {
+                eprintln!("isolation: chroot ({reason})");
+            }
+            CHROOT.store(true, std::sync::atomic::Ordering::Relaxed);
+            super::set_not_dumpable();
+            Ok(None)
+        }
     }
+}
+
+/// Whether `path` (or its nearest existing ancestor: the store may not
+/// exist yet) is on overlayfs.
+pub fn on_overlayfs(path: &Path) -> bool {
+    let mut p = Some(path);
+    while let Some(dir) = p {
+        if let Ok(st) = nix::sys::statfs::statfs(dir) {
+            return st.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC;
+        }
+        p = dir.parent();
+    }
+    false
 }
 
 /// The report `builder info` prints.
@@ -331,8 +377,12 @@ pub fn report(probe: &Probe, choice: Choice, root: &Path) -> String {
         Ok((Level::Namespaces, r)) => ("namespaces".to_string(), r),
         Ok((Level::Rootless(_), r)) => ("rootless".to_string(), r),
         Ok((Level::Chroot, r)) => (
-            "chroot (not implemented yet: builds fail here)".to_string(),
-            format!("{r}\n{FIXES}"),
+            "chroot".to_string(),
+            format!(
+                "{r}: no mounts; RUN is chrooted into a copy of the stage's files (no \
+                 /proc, RUN --mount by copies and without type=ssh, no --network=none) and \
+                 layers are found by diffing.\nFor namespaces and overlays:\n{FIXES}"
+            ),
         ),
         Err(e) => ("none".to_string(), format!("{e:#}")),
     };
@@ -403,87 +453,4 @@ pub fn report(probe: &Probe, choice: Choice, root: &Path) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn probe(euid: u32, sys_admin: bool, userns: bool) -> Probe {
-        Probe {
-            euid,
-            egid: euid,
-            user: None,
-            sys_admin,
-            set_ids: euid == 0,
-            in_userns: false,
-            userns: if userns {
-                Ok(())
-            } else {
-                Err("unshare(CLONE_NEWUSER): Operation not permitted".into())
-            },
-            kernel: "6.1.0-18-amd64".into(),
-            newuidmap: None,
-            newgidmap: None,
-            subuid: vec![],
-            subgid: vec![],
-        }
-    }
-
-    #[test]
-    fn auto_picks_the_best_level() {
-        let (l, _) = probe(0, true, true).choose(Choice::Auto).unwrap();
-        assert_eq!(l, Level::Namespaces);
-        let (l, _) = probe(1000, false, true).choose(Choice::Auto).unwrap();
-        assert_eq!(l, Level::Rootless(IdMap::Single));
-        let (l, _) = probe(0, false, true).choose(Choice::Auto).unwrap();
-        assert_eq!(l, Level::Rootless(IdMap::Identity), "root keeps its ids");
-        let (l, why) = probe(0, false, false).choose(Choice::Auto).unwrap();
-        assert_eq!(l, Level::Chroot);
-        assert!(why.contains("root without CAP_SYS_ADMIN"), "{why}");
-        assert!(why.contains("Operation not permitted"), "{why}");
-    }
-
-    #[test]
-    fn forcing_an_unavailable_level_explains_the_fixes() {
-        let e = probe(1000, false, true)
-            .choose(Choice::Namespaces)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("CAP_SYS_ADMIN") && e.contains("hostUsers: false"),
-            "{e}"
-        );
-        let e = probe(0, false, false)
-            .choose(Choice::Rootless)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("seccomp=unconfined") && e.contains("subuid"),
-            "{e}"
-        );
-        let mut old = probe(1000, false, true);
-        old.kernel = "5.10.0".into();
-        let e = old.choose(Choice::Rootless).unwrap_err().to_string();
-        assert!(e.contains("5.11"), "{e}");
-    }
-
-    #[test]
-    fn ranges_and_tools_give_a_range_map() {
-        let mut p = probe(1000, false, true);
-        p.subuid = vec![IdRange {
-            start: 100000,
-            count: 65536,
-        }];
-        p.subgid = p.subuid.clone();
-        assert_eq!(p.id_map(), IdMap::Single, "no newuidmap: single map");
-        assert!(p.single_map_warning().unwrap().contains("uidmap"));
-        p.newuidmap = Some("/usr/bin/newuidmap".into());
-        p.newgidmap = Some("/usr/bin/newgidmap".into());
-        assert!(matches!(p.id_map(), IdMap::Ranges { .. }));
-        assert!(p.single_map_warning().is_none());
-        let text = report(&p, Choice::Auto, Path::new("/s"));
-        assert!(text.starts_with("isolation: rootless\n"), "{text}");
-        assert!(
-            text.contains("subuid ranges: 100000-165535 (65536)"),
-            "{text}"
-        );
-    }
-}
+mod tests;

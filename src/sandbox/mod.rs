@@ -25,6 +25,7 @@
 //! [`run`] blocks; call it from `tokio::task::spawn_blocking`.
 
 pub mod chown;
+mod chroot;
 mod cleanup;
 mod dev;
 mod init;
@@ -54,7 +55,7 @@ use nix::unistd::Pid;
 use protocol::Frame;
 pub use protocol::Stream;
 pub use spec::{EtcFiles, Mount, Network, RootFs, RunSpec, SecretBytes, User, DEFAULT_PATH};
-pub use supervisor::helper_main;
+pub use supervisor::{helper_main, set_not_dumpable};
 
 /// The hidden subcommand the helper binary is started with.
 pub const HELPER_SUBCOMMAND: &str = "__sandbox-child";

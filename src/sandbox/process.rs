@@ -40,6 +40,12 @@ pub(super) struct Command {
 
 /// Resolves the executable, drops capabilities and switches user.
 pub(super) fn prepare(spec: &RunSpec) -> Result<Command> {
+    prepare_with(spec, &[])
+}
+
+/// Like [`prepare`], also dropping `extra` from the bounding set (the
+/// chroot level drops CAP_SYS_CHROOT, with which root leaves a chroot).
+pub(super) fn prepare_with(spec: &RunSpec, extra: &[Capability]) -> Result<Command> {
     let argv = spec
         .argv
         .iter()
@@ -59,7 +65,7 @@ pub(super) fn prepare(spec: &RunSpec) -> Result<Command> {
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(DEFAULT_PATH);
     let path = CString::new(look_path(&spec.argv[0], path_var)?)?;
-    drop_capabilities()?;
+    drop_capabilities(extra)?;
     let u = &spec.user;
     let groups: Vec<Gid> = u
         .additional_gids
@@ -77,9 +83,13 @@ pub(super) fn prepare(spec: &RunSpec) -> Result<Command> {
 }
 
 /// Whether this user namespace forbids setgroups(2) (`/proc/self/setgroups`
-/// is `deny`, as with a single-ID map written without newgidmap).
-fn setgroups_denied() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+/// is `deny`, as with a single-ID map written without newgidmap). Read
+/// once: the chroot level calls it before the chroot, where /proc is gone.
+pub(super) fn setgroups_denied() -> bool {
+    static DENIED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DENIED.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+    })
 }
 
 /// Replaces the process with the command; returns only the error.
@@ -111,9 +121,9 @@ fn look_path(name: &str, path_var: &str) -> Result<String> {
 /// Cuts the bounding set to Docker's set and empties the inheritable and
 /// ambient sets, so after exec root has exactly the default set and other
 /// users have none (file capabilities stay limited by the bounding set).
-fn drop_capabilities() -> Result<()> {
+fn drop_capabilities(extra: &[Capability]) -> Result<()> {
     for cap in caps::runtime::thread_all_supported() {
-        if !DEFAULT_CAPS.contains(&cap) {
+        if !DEFAULT_CAPS.contains(&cap) || extra.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap)
                 .with_context(|| format!("dropping {cap} from the bounding set"))?;
         }

@@ -163,6 +163,10 @@ fn mount_rootfs(rootfs: &RootFs, staging: &Path, root: &Path) -> Result<()> {
             }
             overlay::mount(&lowers, Some((upper, work)), root)
         }
+        RootFs::Chroot(dir) => bail!(
+            "the chroot rootfs {} reached the namespace sandbox",
+            dir.display()
+        ),
         RootFs::Dir(dir) => mount(
             Some(dir.as_path()),
             root,
@@ -466,7 +470,7 @@ impl MountPoints<'_> {
 
 /// Creates the working directory (and missing parents) owned by the user,
 /// as Docker does, and enters it.
-fn make_cwd(cwd: &str, uid: u32, gid: u32) -> Result<()> {
+pub(super) fn make_cwd(cwd: &str, uid: u32, gid: u32) -> Result<()> {
     let mut cur = PathBuf::from("/");
     for part in components(cwd) {
         cur.push(part);

@@ -54,6 +54,10 @@ pub enum RootFs {
     },
     /// A ready directory used as the root as it is; writes land in it.
     Dir(PathBuf),
+    /// The chroot level: a materialised directory the command is
+    /// `chroot`ed into, with no namespaces and no mounts (see
+    /// [`chroot`](super::chroot)).
+    Chroot(PathBuf),
 }
 
 impl RootFs {
@@ -62,7 +66,7 @@ impl RootFs {
     pub fn write_dir(&self) -> &PathBuf {
         match self {
             RootFs::Overlay { upper, .. } => upper,
-            RootFs::Dir(dir) => dir,
+            RootFs::Dir(dir) | RootFs::Chroot(dir) => dir,
         }
     }
 }
@@ -217,6 +221,20 @@ impl EtcFiles {
             )),
             hostname: Some(format!("{hostname}\n")),
         }
+    }
+}
+
+impl EtcFiles {
+    /// The files that are set, as (name under `/etc`, content).
+    pub fn named(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("resolv.conf", &self.resolv_conf),
+            ("hosts", &self.hosts),
+            ("hostname", &self.hostname),
+        ]
+        .into_iter()
+        .filter_map(|(n, c)| c.as_deref().map(|c| (n, c)))
+        .collect()
     }
 }
 

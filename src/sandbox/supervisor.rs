@@ -21,7 +21,7 @@ use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
 use super::protocol::{self, Frame, Report, Stream};
 use super::spec::{RootFs, RunSpec};
-use super::{cleanup, init, overlay, write_fd1};
+use super::{chroot, cleanup, init, overlay, write_fd1};
 
 /// Entry point of the hidden subcommand; returns the helper's exit code
 /// (0 once a final frame was delivered).
@@ -100,18 +100,28 @@ fn supervise() -> anyhow::Result<()> {
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
 
-    unshare(CloneFlags::CLONE_NEWPID).context("creating the PID namespace (needs root)")?;
+    let chrooted = matches!(spec.rootfs, RootFs::Chroot(_));
+    if chrooted {
+        // No PID namespace: the command's process group is killed when it
+        // ends, and nothing here may be ptraced by it.
+        set_not_dumpable();
+    } else {
+        unshare(CloneFlags::CLONE_NEWPID).context("creating the PID namespace (needs root)")?;
+    }
     // SAFETY: the helper is single-threaded, so the child may run any code.
     let pid = match unsafe { fork() }.context("forking the sandbox init")? {
         ForkResult::Child => {
             drop((out_r, err_r, rep_r, sigfd));
+            if chrooted {
+                chroot::run(&spec, out_w, err_w, rep_w)
+            }
             init::run(&spec, staging.path(), out_w, err_w, rep_w)
         }
         ForkResult::Parent { child } => child,
     };
     drop((out_w, err_w, rep_w));
 
-    let ended = relay(pid, &sigfd, out_r, err_r, rep_r)?;
+    let ended = relay(pid, chrooted, &sigfd, out_r, err_r, rep_r)?;
     let (created, error) = parse_reports(&ended.reports);
     let removed_from = spec.rootfs.write_dir();
     cleanup::remove_created(removed_from, &created);
@@ -130,6 +140,14 @@ fn supervise() -> anyhow::Result<()> {
     // A parent that went away gets nothing; the run is already dead.
     let _ = frame.write_to(&mut FdOut);
     Ok(())
+}
+
+/// Makes this process impossible to ptrace for processes without
+/// CAP_SYS_PTRACE (a chroot-level RUN runs as the same uid, unconfined by
+/// a PID namespace).
+pub fn set_not_dumpable() {
+    // SAFETY: plain prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 }
 
 /// Where the staging dirs live, under the temp dir: one dir per host user,
@@ -194,6 +212,7 @@ struct Ended {
 /// Relays output until the init is reaped and every pipe is closed.
 fn relay(
     pid: Pid,
+    group: bool,
     sigfd: &SignalFd,
     out_r: OwnedFd,
     err_r: OwnedFd,
@@ -222,6 +241,9 @@ fn relay(
         }
         // ESRCH (exited, not yet reaped) is fine.
         let _ = kill(pid, Signal::SIGKILL);
+        if group {
+            let _ = kill(Pid::from_raw(-pid.as_raw()), Signal::SIGKILL);
+        }
     };
 
     while code.is_none() || pipes.iter().any(|p| p.0.is_some()) {
@@ -252,7 +274,13 @@ fn relay(
             while let Some(info) = sigfd.read_signal()? {
                 let signo = info.ssi_signo as i32;
                 if signo == Signal::SIGCHLD as i32 {
+                    let was = code.is_some();
                     code = code.or(reap(pid)?);
+                    if group && !was && code.is_some() {
+                        // Without a PID namespace nothing else ends what the
+                        // command left running (in its session, see setsid).
+                        let _ = kill(Pid::from_raw(-pid.as_raw()), Signal::SIGKILL);
+                    }
                 } else {
                     stop(&mut interrupted, code.is_some(), signo);
                 }

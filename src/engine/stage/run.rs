@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 
 use super::metadata::lookup;
 use super::StageRunner;
+use crate::engine::flat::{plant, EtcFiles, Flat};
 use crate::engine::history;
 use crate::plan::instructions::{Network, Run};
 use crate::plan::{Evaluated, Step};
@@ -96,12 +97,28 @@ impl StageRunner<'_> {
             }
         }
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let spec = sandbox::RunSpec {
-            rootfs: sandbox::RootFs::Overlay {
+        let etc = sandbox::EtcFiles::defaults("buildkitsandbox", &host_resolv);
+        // The chroot level: a copy of the chain, recorded, with the /etc
+        // files written in (and put back before the diff).
+        let flat = if sandbox::isolation::chroot_level() {
+            let flat = Flat::prepare(&lowers, &dirs.path().join("root"))?;
+            let installed = EtcFiles::install(flat.root(), &etc.named())?;
+            let (planted, rest) = plant::plant(flat.root(), std::mem::take(&mut mounts))?;
+            mounts = rest;
+            Some((flat, installed, planted))
+        } else {
+            None
+        };
+        let rootfs = match &flat {
+            Some((f, _, _)) => sandbox::RootFs::Chroot(f.root().to_path_buf()),
+            None => sandbox::RootFs::Overlay {
                 lowers,
                 upper: upper.clone(),
                 work,
             },
+        };
+        let spec = sandbox::RunSpec {
+            rootfs,
             argv: argv.to_vec(),
             env,
             cwd,
@@ -109,7 +126,7 @@ impl StageRunner<'_> {
             hostname: "buildkitsandbox".to_string(),
             network,
             mounts,
-            etc: sandbox::EtcFiles::defaults("buildkitsandbox", &host_resolv),
+            etc,
         };
         let mut tail: VecDeque<String> = VecDeque::new();
         let progress = self.shared.progress.clone();
@@ -138,6 +155,11 @@ impl StageRunner<'_> {
                 "process {:?} did not complete successfully: exit code: {code}{shown}",
                 argv.join(" ")
             );
+        }
+        if let Some((flat, installed, planted)) = flat {
+            planted.remove()?;
+            installed.restore()?;
+            flat.diff_into(&upper)?;
         }
         self.commit(&upper)
     }
