@@ -70,6 +70,10 @@ pub struct BuildArgs {
     /// Network for RUN steps: `default`, `host` or `none`.
     #[arg(long, default_value = "default")]
     pub network: String,
+    /// Allow an entitlement: `security.insecure` (for `RUN --security=insecure`) or
+    /// `network.host` (repeatable, comma-separated).
+    #[arg(long = "allow")]
+    pub allow: Vec<String>,
     /// A secret for `RUN --mount=type=secret`: `id=X,src=FILE` or `id=X,env=VAR` (repeatable).
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
@@ -138,6 +142,14 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         Ok(p) => p,
         Err(diag) => bail!("{diag}"),
     };
+    let allowed = crate::plan::entitlements::parse_allow(&args.allow)?;
+    if let Err(diag) = crate::plan::entitlements::check(&plan, &allowed) {
+        bail!("{diag}");
+    }
+    let labels = parse_labels(&args.labels)?;
+    for o in &args.outputs {
+        super::output::parse_output(o)?;
+    }
     if args.dry_run {
         print!("{}", plan.render_dry_run());
         return Ok(0);
@@ -211,7 +223,6 @@ pub fn run(args: BuildArgs) -> Result<i32> {
                 .map_err(|e| anyhow!("-t {t}: {e}"))
         })
         .collect::<Result<_>>()?;
-    let labels = parse_labels(&args.labels)?;
     let stored =
         crate::engine::store_image(&store, &image, args.source_date_epoch, &labels, &tags)?;
     progress.finish(Some(stored.config_digest.to_string()));
@@ -345,6 +356,7 @@ fn parse_build_args(raw: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for a in raw {
         match a.split_once('=') {
+            Some(("", _)) => bail!("--build-arg {a}: the name is empty (expected NAME=VALUE)"),
             Some((k, v)) => {
                 out.insert(k.to_string(), v.to_string());
             }
@@ -361,10 +373,10 @@ fn parse_build_args(raw: &[String]) -> Result<BTreeMap<String, String>> {
 
 fn parse_labels(raw: &[String]) -> Result<Vec<(String, String)>> {
     raw.iter()
-        .map(|l| {
-            l.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| anyhow!("--label {l}: expected KEY=VALUE"))
+        .map(|l| match l.split_once('=') {
+            Some(("", _)) => bail!("--label {l}: the key is empty (expected KEY=VALUE)"),
+            Some((k, v)) => Ok((k.to_string(), v.to_string())),
+            None => bail!("--label {l}: expected KEY=VALUE"),
         })
         .collect()
 }
@@ -390,7 +402,8 @@ fn parse_secrets(raw: &[String]) -> Result<BTreeMap<String, Vec<u8>>> {
         }
         let id = id
             .or_else(|| src.clone().or_else(|| env.clone()))
-            .ok_or_else(|| anyhow!("--secret {spec}: needs id="))?;
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| anyhow!("--secret {spec}: needs a non-empty id="))?;
         let content = match (src, env) {
             (Some(path), _) => {
                 std::fs::read(&path).with_context(|| format!("--secret id={id}: reading {path}"))?

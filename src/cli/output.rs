@@ -23,9 +23,16 @@ use crate::store::{save_archive, ArchiveFormat, ArchiveImage, Store};
 
 /// Parses `type=X,dest=Y,…` into its fields.
 pub fn parse_output(spec: &str) -> Result<BTreeMap<String, String>> {
+    if spec.trim().is_empty() {
+        bail!("--output needs a value: a directory, or type=local|tar|oci|docker|registry,…");
+    }
     let mut fields = BTreeMap::new();
     for part in spec.split(',') {
         match part.split_once('=') {
+            Some((k, _)) if k.trim().is_empty() => {
+                bail!("--output {spec}: a field has an empty key (expected key=value)")
+            }
+            Some(("dest", "")) => bail!("--output {spec}: dest= is empty"),
             Some((k, v)) => fields.insert(k.trim().to_string(), v.to_string()),
             // `-o DIR` is docker's short form of type=local,dest=DIR.
             None if !spec.contains('=') => {

@@ -137,6 +137,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         network,
         mounts: Vec::new(),
         etc,
+        insecure: false,
     };
     let code = sandbox::run(&spec, |stream, line| {
         let _ = match stream {

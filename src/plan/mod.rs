@@ -10,6 +10,7 @@
 pub mod args;
 mod context_paths;
 pub mod duration;
+pub mod entitlements;
 mod eval;
 mod flags;
 pub mod instructions;

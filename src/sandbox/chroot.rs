@@ -28,7 +28,7 @@ pub(super) fn run(spec: &RunSpec, out_w: OwnedFd, err_w: OwnedFd, rep_w: OwnedFd
     let mut report = std::fs::File::from(rep_w);
     let result = init::prepare_process(&out_w, &err_w)
         .and_then(|()| enter(spec))
-        .and_then(|()| process::prepare_with(spec, &[Capability::CAP_SYS_CHROOT]));
+        .and_then(|()| process::prepare_with(spec, &[Capability::CAP_SYS_CHROOT], true));
     let err = match result {
         Ok(command) => process::exec(&command),
         Err(e) => e,

@@ -36,6 +36,7 @@ pub mod overlay;
 mod process;
 pub mod protocol;
 mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod storefs;
 mod supervisor;

@@ -1,7 +1,9 @@
 //! The last steps of the init before the command runs: find `argv[0]` in
 //! `PATH` inside the new root, cut the capability bounding set to Docker's
-//! default set, become the user, `execve`. `no_new_privs` stays unset, as
-//! in Docker.
+//! default set, install Docker's default seccomp filter (see
+//! [`seccomp`](super::seccomp)), become the user, `execve`. `no_new_privs`
+//! stays unset, as in Docker. `RUN --security=insecure` keeps every
+//! capability and installs no filter.
 
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
@@ -38,14 +40,21 @@ pub(super) struct Command {
     env: Vec<CString>,
 }
 
-/// Resolves the executable, drops capabilities and switches user.
+/// Resolves the executable, drops capabilities, installs the seccomp
+/// filter and switches user.
 pub(super) fn prepare(spec: &RunSpec) -> Result<Command> {
-    prepare_with(spec, &[])
+    prepare_with(spec, &[], false)
 }
 
 /// Like [`prepare`], also dropping `extra` from the bounding set (the
-/// chroot level drops CAP_SYS_CHROOT, with which root leaves a chroot).
-pub(super) fn prepare_with(spec: &RunSpec, extra: &[Capability]) -> Result<Command> {
+/// chroot level drops CAP_SYS_CHROOT, with which root leaves a chroot) and,
+/// with `deny_device_nodes`, refusing device `mknod` in the filter (the
+/// chroot level has no `nodev` mounts to make created nodes unopenable).
+pub(super) fn prepare_with(
+    spec: &RunSpec,
+    extra: &[Capability],
+    deny_device_nodes: bool,
+) -> Result<Command> {
     let argv = spec
         .argv
         .iter()
@@ -65,7 +74,22 @@ pub(super) fn prepare_with(spec: &RunSpec, extra: &[Capability]) -> Result<Comma
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(DEFAULT_PATH);
     let path = CString::new(look_path(&spec.argv[0], path_var)?)?;
-    drop_capabilities(extra)?;
+    // Even insecure, the chroot level's `extra` goes (a way out of the root).
+    drop_capabilities(extra, spec.insecure)?;
+    if !spec.insecure {
+        // Last of the privileged steps: installing a filter without
+        // no_new_privs needs CAP_SYS_ADMIN, which the switch to a non-root
+        // user below drops; setgroups/setgid/setuid/execve are allowed.
+        let caps = DEFAULT_CAPS
+            .iter()
+            .filter(|c| !extra.contains(c))
+            .copied()
+            .collect();
+        super::seccomp::apply(&super::seccomp::Options {
+            caps,
+            deny_device_nodes,
+        })?;
+    }
     let u = &spec.user;
     let groups: Vec<Gid> = u
         .additional_gids
@@ -118,12 +142,13 @@ fn look_path(name: &str, path_var: &str) -> Result<String> {
     bail!("exec: {name:?}: executable file not found in $PATH")
 }
 
-/// Cuts the bounding set to Docker's set and empties the inheritable and
+/// Cuts the bounding set to Docker's set (all but `extra` with
+/// `keep_all`, for `--security=insecure`) and empties the inheritable and
 /// ambient sets, so after exec root has exactly the default set and other
 /// users have none (file capabilities stay limited by the bounding set).
-fn drop_capabilities(extra: &[Capability]) -> Result<()> {
+fn drop_capabilities(extra: &[Capability], keep_all: bool) -> Result<()> {
     for cap in caps::runtime::thread_all_supported() {
-        if !DEFAULT_CAPS.contains(&cap) || extra.contains(&cap) {
+        if (!keep_all && !DEFAULT_CAPS.contains(&cap)) || extra.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap)
                 .with_context(|| format!("dropping {cap} from the bounding set"))?;
         }

@@ -34,6 +34,10 @@ pub struct RunSpec {
     pub mounts: Vec<Mount>,
     /// Generated `/etc` files bound into the root.
     pub etc: EtcFiles,
+    /// `RUN --security=insecure` (allowed by `--allow security.insecure`):
+    /// every capability, no seccomp filter, device nodes openable.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 /// The root filesystem of a run.

@@ -127,6 +127,8 @@ impl StageRunner<'_> {
             network,
             mounts,
             etc,
+            // Allowed by --allow security.insecure (checked on the plan).
+            insecure: run.security == crate::plan::instructions::Security::Insecure,
         };
         let mut tail: VecDeque<String> = VecDeque::new();
         let progress = self.shared.progress.clone();

@@ -1,0 +1,59 @@
+//! Entitlements: what a Dockerfile may only do when the build allows it
+//! (`--allow`, buildx's flag; BuildKit's `entitlements`). Checked on the
+//! plan, before any work.
+
+use crate::diag::Diagnostic;
+
+use super::instructions::Security;
+use super::{Command, Plan};
+
+/// `security.insecure`: `RUN --security=insecure` (every capability, no
+/// seccomp filter, devices openable).
+pub const SECURITY_INSECURE: &str = "security.insecure";
+/// `network.host`: `RUN --network=host` (the host network is builder's
+/// default already; accepted for buildx's command lines).
+pub const NETWORK_HOST: &str = "network.host";
+
+/// Parses `--allow` values (repeatable, comma-separated as in buildx).
+/// Errors: an unknown or empty entitlement.
+pub fn parse_allow(values: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for v in values {
+        for e in v.split(',') {
+            match e.trim() {
+                SECURITY_INSECURE | NETWORK_HOST => out.push(e.trim().to_string()),
+                other => anyhow::bail!(
+                    "--allow {other:?}: invalid entitlement (use {SECURITY_INSECURE} or \
+                     {NETWORK_HOST})"
+                ),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The first step of a stage the build needs that asks for an entitlement
+/// not in `allowed`, as a diagnostic at its line.
+pub fn check(plan: &Plan, allowed: &[String]) -> Result<(), Diagnostic> {
+    let insecure_ok = allowed.iter().any(|a| a == SECURITY_INSECURE);
+    for stage in plan.stages.iter().filter(|s| s.needed) {
+        for step in &stage.steps {
+            let Command::Run(run) = &step.command else {
+                continue;
+            };
+            if run.security == Security::Insecure && !insecure_ok {
+                return Err(plan
+                    .source
+                    .at_text(
+                        &step.ast,
+                        "--security",
+                        0,
+                        "RUN --security=insecure needs the security.insecure entitlement, \
+                         which this build does not allow",
+                    )
+                    .help("build with --allow security.insecure"));
+            }
+        }
+    }
+    Ok(())
+}
