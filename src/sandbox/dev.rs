@@ -1,6 +1,8 @@
 //! `/dev` of the sandbox (Docker's default nodes, pts, shm, mqueue), and
-//! in a user namespace the host sources that replace what cannot be made
-//! there: device nodes bound from the host (mknod is refused), and `/proc`
+//! the host sources that replace what cannot be made there: device nodes
+//! bound from the host (in a user namespace mknod is refused; at every
+//! level `/dev` itself is `nodev`, so that only these bound nodes open, see
+//! [`nodev`](super::nodev)), and in a user namespace `/proc`
 //! and `/sys` mounted before the pivot (the kernel allows a new proc or
 //! sysfs in a user namespace only while a full one is visible; sysfs also
 //! only with a network namespace of its own, else the host's is bound
@@ -32,8 +34,19 @@ pub(super) const DEVICES: &[(&str, u64, u64)] = &[
 pub(super) struct HostSources {
     pub(super) proc: OwnedFd,
     pub(super) sys: OwnedFd,
-    /// One per [`DEVICES`] entry, in order.
-    devices: Vec<OwnedFd>,
+}
+
+/// The host's nodes of [`DEVICES`], in order, as detached bind mounts
+/// (opened before the pivot, attached in [`setup`]).
+pub(super) fn host_devices() -> Result<Vec<OwnedFd>> {
+    DEVICES
+        .iter()
+        .map(|(name, _, _)| {
+            let path = format!("/dev/{name}");
+            mountapi::clone_tree(Path::new(&path))
+                .with_context(|| format!("binding the host's {path}"))
+        })
+        .collect()
 }
 
 impl HostSources {
@@ -57,15 +70,7 @@ impl HostSources {
             }
         };
         mountapi::make_readonly(&sys).context("making /sys read-only")?;
-        let devices = DEVICES
-            .iter()
-            .map(|(name, _, _)| {
-                let path = format!("/dev/{name}");
-                mountapi::clone_tree(Path::new(&path))
-                    .with_context(|| format!("binding the host's {path}"))
-            })
-            .collect::<Result<_>>()?;
-        Ok(Some(HostSources { proc, sys, devices }))
+        Ok(Some(HostSources { proc, sys }))
     }
 }
 
@@ -78,21 +83,30 @@ fn devpts_options() -> String {
     opts
 }
 
-pub(super) fn setup(mp: &mut MountPoints<'_>, host: Option<&HostSources>) -> Result<()> {
+/// Makes `/dev`. With `devices` (from [`host_devices`]) the default nodes
+/// are the host's, bound; without (`--security=insecure`) they are made
+/// with mknod on a `/dev` that allows devices.
+pub(super) fn setup(mp: &mut MountPoints<'_>, devices: Option<&[OwnedFd]>) -> Result<()> {
     mp.ensure("/dev", true)?;
+    // nodev: a node a RUN makes here (CAP_MKNOD stays, as in Docker) does
+    // not open; the bound defaults are mounts of their own that allow it.
+    let nodev = match devices {
+        Some(_) => MsFlags::MS_NODEV,
+        None => MsFlags::empty(),
+    };
     mount(
         Some("tmpfs"),
         "/dev",
         Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | nodev,
         Some("mode=755,size=65536k"),
     )
     .context("mounting /dev")?;
     for (i, (name, major, minor)) in DEVICES.iter().enumerate() {
         let path = format!("/dev/{name}");
-        if let Some(h) = host {
+        if let Some(d) = devices {
             File::create(&path).with_context(|| format!("creating {path}"))?;
-            mountapi::attach(&h.devices[i], Path::new(&path))
+            mountapi::attach(&d[i], Path::new(&path))
                 .with_context(|| format!("binding the host's {path}"))?;
             continue;
         }

@@ -32,6 +32,7 @@ mod init;
 pub mod isolation;
 mod mountapi;
 mod net;
+mod nodev;
 pub mod overlay;
 mod process;
 pub mod protocol;

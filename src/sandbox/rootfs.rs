@@ -95,6 +95,12 @@ pub(super) fn setup(spec: &RunSpec, staging: &Path, created: &mut Vec<String>) -
     // In a user namespace /proc and /sys must be made while the host's are
     // still visible, and device nodes can only be bound from the host.
     let host = dev::HostSources::open()?;
+    // `--security=insecure` at level 1 makes the nodes with mknod on a
+    // /dev that allows devices, as Docker's privileged mode gives them all.
+    let devices = match spec.insecure && host.is_none() {
+        false => Some(dev::host_devices()?),
+        true => None,
+    };
 
     pivot(&root)?;
     let root_dev = std::fs::metadata("/")?.dev();
@@ -113,7 +119,7 @@ pub(super) fn setup(spec: &RunSpec, staging: &Path, created: &mut Vec<String>) -
         .map_err(std::io::Error::from),
     }
     .context("mounting /proc")?;
-    dev::setup(&mut mp, host.as_ref())?;
+    dev::setup(&mut mp, devices.as_deref())?;
     mp.ensure("/sys", true)?;
     match &host {
         Some(h) => mountapi::attach(&h.sys, Path::new("/sys")),
@@ -131,6 +137,9 @@ pub(super) fn setup(spec: &RunSpec, staging: &Path, created: &mut Vec<String>) -
 
     for p in planned {
         mount_planned(&p, &mut mp)?;
+    }
+    if !spec.insecure && host.is_none() {
+        super::nodev::seal()?;
     }
 
     // A seccomp profile may refuse sethostname without CAP_SYS_ADMIN in the
