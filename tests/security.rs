@@ -222,3 +222,71 @@ fn empty_keys_and_outputs_are_errors() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// Issue 16 item 3: the store is private. A store made world-readable
+/// (as stores before this change were) is tightened to 0700 when opened;
+/// then the unprivileged host user `nobody` can neither read a blob nor run
+/// the setuid-root binary of an image's snapshot.
+#[test]
+fn store_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The test's own dirs stay traversable, so only the store's mode counts.
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let root = dir.path().join("store");
+    fs::create_dir(&root).unwrap();
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+    let ctx = dir.path().join("ctx");
+    fs::create_dir(&ctx).unwrap();
+    fs::copy(probe_binary(dir.path()), ctx.join("probe")).unwrap();
+    // A setuid-root file in a layer, extracted to a snapshot by the RUN.
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY --chmod=4755 probe /probe\nRUN [\"/probe\", \"euid\"]\n",
+    )
+    .unwrap();
+    run_ok(
+        support::builder(&root, &dir.path().join("docker"))
+            .env_remove("BUILDER_ISOLATION")
+            .args(["build", "--isolation", "namespaces", "-t", "suid"])
+            .arg(&ctx),
+    );
+    let mode = fs::metadata(&root).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700, "store root mode {mode:o}");
+    let setuid_file = walkdir::WalkDir::new(root.join("snapshots"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name() == "probe")
+        .expect("the probe in a snapshot")
+        .into_path();
+    assert_ne!(
+        fs::metadata(&setuid_file).unwrap().permissions().mode() & 0o4000,
+        0,
+        "the snapshot keeps the setuid bit (the image's content)"
+    );
+    let blob = fs::read_dir(root.join("blobs/sha256"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let as_nobody = |args: &[&std::ffi::OsStr]| {
+        // runuser, as a login would (util-linux's setpriv --reuid lets an
+        // exec through a 0700 dir on this machine's kernel).
+        run(Command::new("runuser")
+            .args(["-u", "nobody", "--"])
+            .args(args))
+    };
+    let o = as_nobody(&["cat".as_ref(), blob.as_os_str()]);
+    assert!(!o.status.success(), "nobody read a blob");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Permission denied"));
+    let o = as_nobody(&[setuid_file.as_os_str(), "euid".as_ref()]);
+    assert!(
+        !o.status.success(),
+        "nobody ran the snapshot's setuid binary: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // The control: the same call as root works, so the refusal is the mode's.
+    let o = run(Command::new(&setuid_file).arg("euid"));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "0");
+}

@@ -77,12 +77,16 @@ impl Store {
         PathBuf::from(home).join(".local/share/builder")
     }
 
-    /// Opens (creating if needed) the store at `root`.
+    /// Opens (creating if needed) the store at `root`. The root is made
+    /// (or tightened to) mode 0700: blobs may hold secrets baked into
+    /// layers, and snapshots hold the images' setuid-root binaries, so no
+    /// other user may reach anything below it.
     pub fn open(root: &Path) -> Result<Store> {
         for d in ["blobs/sha256", "snapshots", "cache/roots", "tmp", "locks"] {
             let p = root.join(d);
             fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
         }
+        tighten(root)?;
         // Absolute from here on: overlay options and snapshot paths must not
         // depend on the process's (or a mount thread's) working directory.
         let root =
@@ -170,4 +174,23 @@ impl Store {
             .collect();
         lock::exclusive(&self.root.join("locks").join(format!("{safe}.lock")))
     }
+}
+
+/// Sets `root` to mode 0700 when group or others have any access to it.
+fn tighten(root: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(root)
+        .with_context(|| format!("reading {}", root.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700)).with_context(|| {
+            format!(
+                "making the store {} private (mode 0700; it was {:o})",
+                root.display(),
+                mode & 0o7777
+            )
+        })?;
+    }
+    Ok(())
 }
