@@ -277,8 +277,28 @@ fn section(arch: Arch, opts: &Options) -> Result<Vec<sock_filter>> {
 /// thread, without setting `no_new_privs` (needs CAP_SYS_ADMIN in the
 /// current user namespace). Everything the thread does afterwards, exec
 /// included, is filtered.
+///
+/// Without CAP_SYS_ADMIN (level 3 in a container with Docker's or
+/// containerd's default profile, which is why no other level works there):
+/// when the process is already filtered, that outer filter (inherited and
+/// stacked, the same profile) confines the RUN and nothing is added; when
+/// it is not, the filter is installed with `no_new_privs` set, the only way
+/// the kernel allows, and setuid binaries then run without their owner.
 pub fn apply(opts: &Options) -> Result<()> {
-    install(&program(Arch::host(), opts)?)
+    let prog = program(Arch::host(), opts)?;
+    let sys_admin =
+        caps::has_cap(None, caps::CapSet::Effective, Capability::CAP_SYS_ADMIN).unwrap_or(false);
+    if !sys_admin {
+        // SAFETY: plain prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) } == 2 {
+            return Ok(());
+        }
+        // SAFETY: as above.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("setting no_new_privs");
+        }
+    }
+    install(&prog)
 }
 
 /// Installs a compiled program (no allocation: callable in a forked child).
