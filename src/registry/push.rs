@@ -74,7 +74,12 @@ async fn push_blob(
     }
     for from in mounts {
         match client.mount_blob(&target, from, &digest, &what).await {
-            Ok(true) => return Ok(BlobOutcome::Mounted),
+            // A mount the registry reports done must also be visible,
+            // else the upload below makes sure of it.
+            Ok(true) if client.blob_exists(&target, &digest, &what).await? => {
+                return Ok(BlobOutcome::Mounted)
+            }
+            Ok(true) => {}
             Ok(false) => {}
             // A failed mount (e.g. no pull access to the source) is not
             // fatal: the upload below will say what is really wrong.
@@ -93,6 +98,30 @@ async fn push_blob(
         .upload_blob(&target, &digest, &path, size, &what)
         .await?;
     Ok(BlobOutcome::Uploaded)
+}
+
+/// Whether a manifest PUT failed on a blob another push was still linking.
+fn is_blob_race(message: &str) -> bool {
+    message.contains("BLOB_UNKNOWN") || message.contains("DIGEST_INVALID")
+}
+
+/// Uploads `d` to `target` unless a HEAD finds it there (no mount: a
+/// mount is what may have answered too early).
+async fn reupload_missing(
+    client: &RegistryClient,
+    store: &Store,
+    target: &Repo<'_>,
+    d: &Descriptor,
+) -> Result<()> {
+    let digest = d.digest.to_string();
+    let what = format!("pushing blob {digest} again");
+    if !client.blob_exists(target, &digest, &what).await? {
+        let path = store.blob_path(&d.digest);
+        client
+            .upload_blob(target, &digest, &path, d.size, &what)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Pushes the image whose manifest is `manifest` to every reference in
@@ -186,19 +215,36 @@ pub async fn push_manifest_bytes(
         for r in refs {
             let at = r.tag().map_or_else(|| digest.to_string(), str::to_string);
             let what = format!("pushing manifest {r}");
-            client
-                .put_manifest(
-                    &Repo {
-                        ep: &ep,
-                        registry: r.registry(),
-                        name: r.repository(),
-                    },
-                    &at,
-                    body.clone(),
-                    &media_type,
-                    &what,
-                )
-                .await?;
+            let repo = Repo {
+                ep: &ep,
+                registry: r.registry(),
+                name: r.repository(),
+            };
+            let mut attempt = 0;
+            loop {
+                match client
+                    .put_manifest(&repo, &at, body.clone(), &media_type, &what)
+                    .await
+                {
+                    Ok(()) => break,
+                    // Another process pushing the same blobs to this
+                    // repository may have answered our HEAD or mount before
+                    // its upload was linked here: the registry then refuses
+                    // the manifest (MANIFEST_BLOB_UNKNOWN), or distribution
+                    // reads a blob link being written by that other push
+                    // (DIGEST_INVALID: our manifest's own digest is not
+                    // sent for a tag). Upload what is missing now, retry.
+                    Err(e) if is_blob_race(&e.to_string()) && attempt < 5 => {
+                        attempt += 1;
+                        client.note(&format!("{what}: {e}; checking the blobs again"));
+                        for b in &blobs {
+                            reupload_missing(client, store, &repo, b).await?;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
     }
     Ok(result)
