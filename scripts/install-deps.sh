@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages builder's demo and tests use, only those missing.
 # Idempotent; needs root (apt-get). podman (with runc, already listed) runs tests/containers.rs.
-# slirp4netns gives RUN its own network (src/sandbox/network.rs; tests/network.rs).
+# slirp4netns gives RUN its own network (src/sandbox/network.rs; tests/network.rs); time (/usr/bin/time) measures RSS in tests/registry_bounds.rs.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-want=(docker-registry apache2-utils busybox-static skopeo umoci runc oci-image-tool openssl curl xz-utils bzip2 zstd ca-certificates uidmap podman slirp4netns)
+want=(docker-registry apache2-utils busybox-static skopeo umoci runc oci-image-tool openssl curl xz-utils bzip2 zstd ca-certificates uidmap podman slirp4netns time)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
