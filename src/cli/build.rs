@@ -190,6 +190,10 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             "warning: the chroot isolation level cannot give RUN a network namespace: RUN \
              steps share the host's network (see docs/compatibility.md)"
         );
+    } else if network == Network::Default {
+        if let Some(why) = crate::sandbox::network::tun_unusable() {
+            eprintln!("warning: {why}");
+        }
     }
     let cache_from: Vec<CacheSpec> = args
         .cache_from

@@ -101,7 +101,13 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .or_else(|| Some(cfg.working_dir.clone()).filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".to_string());
     let network = match args.network.as_str() {
-        "default" | "bridge" => sandbox::Network::Sandbox,
+        "default" | "bridge" => match sandbox::network::tun_unusable() {
+            Some(why) => {
+                eprintln!("warning: {why}");
+                sandbox::Network::Host
+            }
+            None => sandbox::Network::Sandbox,
+        },
         "host" => sandbox::Network::Host,
         "none" => sandbox::Network::None,
         other => bail!("--network {other}: use default, host or none"),

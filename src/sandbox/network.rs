@@ -68,6 +68,31 @@ pub fn find_slirp4netns() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Why RUN cannot get a network namespace of its own here although the
+/// isolation level could make one, or `None` when it can. slirp4netns must
+/// open `/dev/net/tun`, which the kernel makes mode 0666 but some hosts
+/// and containers make 0600 (root only): a rootless builder there shares
+/// the host's network, with this as the warning. Probed once per process.
+pub fn tun_unusable() -> Option<&'static str> {
+    static PROBE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/net/tun")
+            {
+                Ok(_) => None,
+                Err(e) => Some(format!(
+                    "/dev/net/tun cannot be opened by this user ({e}), so slirp4netns cannot \
+                     connect a network namespace; RUN steps share the host's network (make \
+                     /dev/net/tun mode 0666, the kernel's default, to isolate them)"
+                )),
+            }
+        })
+        .as_deref()
+}
+
 /// Moves the calling (single-threaded) process into a new network
 /// namespace served by slirp4netns, with `lo` and `tap0` up.
 pub(super) fn enter() -> Result<SandboxNet> {
@@ -147,9 +172,17 @@ pub(super) fn enter() -> Result<SandboxNet> {
         let mut msg = String::new();
         let _ = log.rewind();
         let _ = log.read_to_string(&mut msg);
+        let msg: Vec<&str> = msg
+            .lines()
+            .filter(|l| !l.contains("seccomp is experimental") && !l.trim().is_empty())
+            .collect();
         bail!(
             "slirp4netns did not set up RUN's network: {}",
-            msg.trim().lines().last().unwrap_or("no output")
+            if msg.is_empty() {
+                "no output".to_string()
+            } else {
+                msg.join("; ")
+            }
         );
     }
     Ok(net)

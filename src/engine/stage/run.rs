@@ -94,6 +94,11 @@ impl StageRunner<'_> {
                  --allow network.host"
             ),
             (Network::Host, _) | (Network::Default, Network::Host) => sandbox::Network::Host,
+            // Where slirp4netns cannot open the tun device (a rootless
+            // builder on a host that keeps it 0600) the build warned once.
+            (Network::Default, Network::Default) if sandbox::network::tun_unusable().is_some() => {
+                sandbox::Network::Host
+            }
             (Network::Default, Network::Default) => sandbox::Network::Sandbox,
         };
         let mut mounts = Vec::new();
