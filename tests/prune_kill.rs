@@ -19,8 +19,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 const EPOCH: &str = "1700000000";
 
+/// The builder under test; `PRUNE_KILL_BIN` runs the kills and builds with
+/// another binary (e.g. an older release, to count its wrong rebuilds),
+/// while the store check stays this build's.
 fn builder(root: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_builder"));
+    let bin =
+        std::env::var_os("PRUNE_KILL_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_builder").into());
+    let mut c = Command::new(bin);
     c.env("BUILDER_ROOT", root).env("SOURCE_DATE_EPOCH", EPOCH);
     c
 }
@@ -114,7 +119,11 @@ impl World {
     }
 
     fn check_store(&self, root: &Path) -> Result<String, String> {
-        let o = support::run(builder(root).args(["debug", "check-store"]));
+        let o = support::run(
+            Command::new(env!("CARGO_BIN_EXE_builder"))
+                .env("BUILDER_ROOT", root)
+                .args(["debug", "check-store"]),
+        );
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         if o.status.success() {
             Ok(out)
