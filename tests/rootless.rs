@@ -197,8 +197,11 @@ fn rootless_build_equals_the_root_build_and_runs() {
     seeded_store(&home.join("data/builder"), Some(USER));
     let iid = home.join("user.iid");
     let (user_iid, log) = build(&mut as_user(USER, &home), &iid);
+    // The one warning allowed: a host whose /dev/net/tun is 0600 (root
+    // only) leaves a rootless RUN on the host's network (issue 18).
     assert!(
-        !log.contains("warning"),
+        !log.lines()
+            .any(|l| l.contains("warning") && !l.contains("/dev/net/tun")),
         "a range map needs no warning:\n{log}"
     );
     assert_eq!(

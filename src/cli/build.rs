@@ -67,12 +67,15 @@ pub struct BuildArgs {
     /// Clamp timestamps to this Unix time (also read from `SOURCE_DATE_EPOCH`).
     #[arg(long, env = "SOURCE_DATE_EPOCH")]
     pub source_date_epoch: Option<i64>,
-    /// Network for RUN steps: `default`, `host` or `none`.
+    /// Network for RUN steps: `default` (a network namespace of the RUN's
+    /// own with outbound access through slirp4netns), `host` (needs
+    /// `--allow network.host`) or `none`.
     #[arg(long, default_value = "default")]
     pub network: String,
-    /// Allow an entitlement: `security.insecure` (for `RUN --security=insecure`) or
-    /// `network.host` (repeatable, comma-separated).
-    #[arg(long = "allow")]
+    /// Grant an entitlement, as `docker buildx build --allow`: `security.insecure`
+    /// (for `RUN --security=insecure`) or `network.host` (`--network host`, `RUN
+    /// --network=host`); repeatable, comma-separated.
+    #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
     /// A secret for `RUN --mount=type=secret`: `id=X,src=FILE` or `id=X,env=VAR` (repeatable).
     #[arg(long = "secret")]
@@ -174,11 +177,28 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     // What Docker's client would send of it (see context_paths).
     context.limit_to_read_paths(crate::plan::context_paths(&plan))?;
     let rt = runtime()?;
+    let allow_network_host = allowed
+        .iter()
+        .any(|a| a == crate::plan::entitlements::NETWORK_HOST);
     let network = match args.network.as_str() {
-        "default" | "host" => Network::Default,
+        "default" => Network::Default,
+        "host" if allow_network_host => Network::Host,
+        "host" => {
+            bail!("--network host needs the network.host entitlement: add --allow network.host")
+        }
         "none" => Network::None,
         other => bail!("--network {other}: use default, host or none"),
     };
+    if network == Network::Default && crate::sandbox::isolation::chroot_level() {
+        eprintln!(
+            "warning: the chroot isolation level cannot give RUN a network namespace: RUN \
+             steps share the host's network (see docs/compatibility.md)"
+        );
+    } else if network == Network::Default {
+        if let Some(why) = crate::sandbox::network::tun_unusable() {
+            eprintln!("warning: {why}");
+        }
+    }
     let cache_from: Vec<CacheSpec> = args
         .cache_from
         .iter()
@@ -195,6 +215,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         progress: progress.clone(),
         source_date_epoch: args.source_date_epoch,
         network,
+        allow_network_host,
         secrets: parse_secrets(&args.secrets)?,
         ssh: parse_ssh(&args.ssh)?,
         pull: args.pull.parse().map_err(|e: String| anyhow!(e))?,

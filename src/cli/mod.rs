@@ -77,6 +77,18 @@ pub fn main() -> i32 {
         eprintln!("error: entering the user namespace: {err:#}");
         return 1;
     }
+    // Set but empty means unset, as Docker reads these (an empty
+    // SOURCE_DATE_EPOCH is no clamp, an empty BUILDER_ROOT the default root).
+    // Still single-threaded here, so changing the environment is sound.
+    for var in [
+        "SOURCE_DATE_EPOCH",
+        crate::store::ROOT_ENV,
+        crate::sandbox::isolation::ISOLATION_ENV,
+    ] {
+        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
+            std::env::remove_var(var);
+        }
+    }
     let cli = Cli::parse();
     match isolate(&cli.command) {
         Ok(None) => {}

@@ -36,8 +36,9 @@ pub struct RunArgs {
     /// User (name, uid, name:group or uid:gid).
     #[arg(short = 'u', long = "user")]
     pub user: Option<String>,
-    /// Network: `host` (default) or `none`.
-    #[arg(long, default_value = "host")]
+    /// Network: `default` (a network namespace of its own with outbound
+    /// access through slirp4netns, as Docker's `bridge`), `host` or `none`.
+    #[arg(long, default_value = "default")]
     pub network: String,
     /// Allocate a terminal (accepted for docker compatibility; output is streamed).
     #[arg(short = 't', long = "tty")]
@@ -100,9 +101,16 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .or_else(|| Some(cfg.working_dir.clone()).filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".to_string());
     let network = match args.network.as_str() {
-        "host" | "default" | "bridge" => sandbox::Network::Host,
+        "default" | "bridge" => match sandbox::network::tun_unusable() {
+            Some(why) => {
+                eprintln!("warning: {why}");
+                sandbox::Network::Host
+            }
+            None => sandbox::Network::Sandbox,
+        },
+        "host" => sandbox::Network::Host,
         "none" => sandbox::Network::None,
-        other => bail!("--network {other}: use host or none"),
+        other => bail!("--network {other}: use default, host or none"),
     };
     let dirs = tempfile::Builder::new()
         .prefix("run-")

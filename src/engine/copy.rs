@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{utimensat, UtimensatFlags};
@@ -129,8 +129,12 @@ pub fn copy_entry(
     }
     if ft.is_file() {
         fs::copy(src, dst).map_err(|e| with_path(e, dst))?;
+    } else if ft.is_socket() {
+        // Docker 26.1 copies a context socket as an empty regular file with
+        // the socket's permission bits.
+        fs::File::create(dst).map_err(|e| with_path(e, dst))?;
     } else {
-        // Devices, fifos and sockets are recreated, not read.
+        // Devices and fifos are recreated, not read.
         let kind = nix::sys::stat::SFlag::from_bits_truncate(meta.mode() & libc::S_IFMT);
         nix::sys::stat::mknod(
             dst,

@@ -348,8 +348,13 @@ fn planned(
             u64::from(libc::major(meta.rdev())),
             u64::from(libc::minor(meta.rdev())),
         ),
-        // A tar cannot carry sockets; the directory writer drops them too.
-        FileKind::Socket => return Ok(None),
+        // Docker 26.1 copies a context socket as an empty regular file with
+        // the socket's permission bits (its context transfer sends it so);
+        // the overlay path does the same (`copy::copy_entry`).
+        FileKind::Socket => PlannedKind::File {
+            source: PathBuf::from("/dev/null"),
+            size: 0,
+        },
     };
     Ok(Some(PlannedEntry {
         rel,

@@ -54,8 +54,12 @@ pub struct EngineOptions {
     pub progress: Progress,
     /// Clamp for timestamps.
     pub source_date_epoch: Option<i64>,
-    /// `--network` for every RUN.
+    /// `--network` for every RUN: `Default` is a network namespace of the
+    /// RUN's own (see `sandbox::network`), `Host` the host's.
     pub network: Network,
+    /// `--allow network.host`: the entitlement `RUN --network=host` needs,
+    /// as in BuildKit.
+    pub allow_network_host: bool,
     /// `--secret` contents by id.
     pub secrets: BTreeMap<String, Vec<u8>>,
     /// `--ssh` agent sockets by id.
@@ -87,6 +91,7 @@ pub struct Shared {
     pub(crate) progress: Progress,
     pub(crate) epoch: Option<i64>,
     pub(crate) network: Network,
+    pub(crate) allow_network_host: bool,
     pub(crate) secrets: BTreeMap<String, Vec<u8>>,
     pub(crate) ssh: BTreeMap<String, PathBuf>,
     pub(crate) pull: PullPolicy,
@@ -129,6 +134,7 @@ impl Shared {
             progress: o.progress,
             epoch: o.source_date_epoch,
             network: o.network,
+            allow_network_host: o.allow_network_host,
             secrets: o.secrets,
             ssh: o.ssh,
             pull: o.pull,

@@ -10,8 +10,8 @@ use super::{Command, Plan};
 /// `security.insecure`: `RUN --security=insecure` (every capability, no
 /// seccomp filter, devices openable).
 pub const SECURITY_INSECURE: &str = "security.insecure";
-/// `network.host`: `RUN --network=host` (the host network is builder's
-/// default already; accepted for buildx's command lines).
+/// `network.host`: `--network host` and `RUN --network=host` (RUN gets a
+/// network namespace of its own otherwise).
 pub const NETWORK_HOST: &str = "network.host";
 
 /// Parses `--allow` values (repeatable, comma-separated as in buildx).

@@ -24,7 +24,8 @@ pub struct CommandLine {
 /// RUN network mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Network {
-    /// The builder's default (the host network here).
+    /// The builder's default: a network namespace of the RUN's own with
+    /// outbound access (BuildKit's `sandbox` mode).
     Default,
     /// No network: loopback only.
     None,

@@ -28,6 +28,96 @@ use super::error::{registry_message, ErrorKind, RegistryError};
 /// Every manifest media type we accept, most specific first.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
+/// The most bytes read from any manifest, config, token or error reply,
+/// whatever its headers say (a reply without Content-Length included).
+pub const MAX_SMALL_BODY: usize = 8 << 20;
+
+/// Environment variable: seconds without a byte from a registry before a
+/// request fails (default 30).
+pub const IDLE_TIMEOUT_ENV: &str = "BUILDER_REGISTRY_IDLE_TIMEOUT";
+
+/// The idle timeout: `BUILDER_REGISTRY_IDLE_TIMEOUT` seconds (a positive
+/// number; fractions allowed), else 30 s.
+pub fn idle_timeout() -> Duration {
+    std::env::var(IDLE_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(Duration::from_secs(30), Duration::from_secs_f64)
+}
+
+/// "timed out after N s waiting for HOST" for a request that timed out.
+pub(crate) fn timeout_detail(url: &str) -> String {
+    let host = Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| u.port().map_or(h.to_string(), |p| format!("{h}:{p}")))
+        })
+        .unwrap_or_else(|| url.to_string());
+    format!(
+        "timed out after {} s waiting for {host} (set {IDLE_TIMEOUT_ENV} to wait longer)",
+        idle_timeout().as_secs_f64()
+    )
+}
+
+/// Reads a whole reply body of at most `limit` bytes, chunk by chunk (so a
+/// body that never ends is cut off at the limit, never buffered whole).
+pub async fn read_capped(
+    mut resp: Response,
+    limit: usize,
+    what: &str,
+) -> Result<Bytes, RegistryError> {
+    let url = redact_url(resp.url().as_str());
+    if resp.content_length().is_some_and(|l| l > limit as u64) {
+        return Err(RegistryError::new(
+            ErrorKind::BadContent,
+            what,
+            url,
+            format!(
+                "reply larger than {} MiB, the limit for manifests, configs and tokens",
+                limit >> 20
+            ),
+        ));
+    }
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                if body.len() + c.len() > limit {
+                    return Err(RegistryError::new(
+                        ErrorKind::BadContent,
+                        what,
+                        url,
+                        format!(
+                            "reply larger than {} MiB, the limit for manifests, configs and tokens",
+                            limit >> 20
+                        ),
+                    ));
+                }
+                body.extend_from_slice(&c);
+            }
+            Ok(None) => return Ok(Bytes::from(body)),
+            Err(e) if e.is_timeout() => {
+                return Err(RegistryError::new(
+                    ErrorKind::Network,
+                    what,
+                    url.clone(),
+                    timeout_detail(&url),
+                ))
+            }
+            Err(e) => {
+                return Err(RegistryError::new(
+                    ErrorKind::Network,
+                    what,
+                    url,
+                    e.to_string(),
+                ))
+            }
+        }
+    }
+}
+
 /// How often and how patiently to retry connection errors, 5xx and 429.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -135,7 +225,7 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
 pub async fn status_error(resp: Response, what: &str) -> RegistryError {
     let status = resp.status();
     let url = resp.url().to_string();
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = read_capped(resp, 64 << 10, what).await.unwrap_or_default();
     let msg = registry_message(&body);
     let kind = match status {
         StatusCode::UNAUTHORIZED => ErrorKind::Unauthorized,
@@ -163,7 +253,8 @@ impl RegistryClient {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(120));
+            // Per read, so a slow transfer that keeps moving is never cut.
+            .read_timeout(idle_timeout());
         if !system_has_roots() {
             // The platform verifier refuses to start without roots, which
             // would stop even plain-http registries; https gets Mozilla's
@@ -270,9 +361,13 @@ impl RegistryClient {
     ) -> Result<Response, RegistryError> {
         let attempts = if retry { self.retry.attempts.max(1) } else { 1 };
         let mut n = 0;
+        let mut timeouts = 0;
         loop {
             let result = build()?.send().await;
             n += 1;
+            if result.as_ref().is_err_and(reqwest::Error::is_timeout) {
+                timeouts += 1;
+            }
             let delay = match result {
                 Ok(resp) if is_retryable_status(resp.status()) && n < attempts => {
                     let d = retry_after(resp.headers()).unwrap_or_else(|| self.retry.delay(n - 1));
@@ -285,10 +380,17 @@ impl RegistryClient {
                     d.min(self.retry.max_delay.max(Duration::from_secs(1)))
                 }
                 Ok(resp) => return Ok(resp),
-                Err(e) if n < attempts && !e.is_builder() => {
+                // A registry that stalled twice will not answer a third time:
+                // the whole request stays within about two idle timeouts.
+                Err(e) if n < attempts && !e.is_builder() && timeouts < 2 => {
                     let d = self.retry.delay(n - 1);
                     self.note(&format!("{what}: {e}, retrying in {d:?}"));
                     d
+                }
+                Err(e) if e.is_timeout() => {
+                    let url = e.url().map(|u| redact_url(u.as_str())).unwrap_or_default();
+                    let detail = timeout_detail(&url);
+                    return Err(RegistryError::new(ErrorKind::Network, what, url, detail));
                 }
                 Err(e) => {
                     let url = e.url().map(|u| redact_url(u.as_str())).unwrap_or_default();
@@ -405,10 +507,7 @@ impl RegistryClient {
         if !resp.status().is_success() {
             return Err(status_error(resp, what).await);
         }
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| RegistryError::new(ErrorKind::Network, what, realm, e.to_string()))?;
+        let body = read_capped(resp, MAX_SMALL_BODY, what).await?;
         serde_json::from_slice::<TokenReply>(&body)
             .ok()
             .and_then(TokenReply::into_token)
@@ -600,17 +699,7 @@ impl RegistryClient {
         let dcd = header("docker-content-digest");
         // Manifests are small; cap what we accept so a hostile server
         // cannot make us buffer gigabytes.
-        if resp.content_length().is_some_and(|l| l > 8 << 20) {
-            return Err(RegistryError::new(
-                ErrorKind::BadContent,
-                what,
-                url.as_str(),
-                "manifest larger than 8 MiB",
-            ));
-        }
-        let body = resp.bytes().await.map_err(|e| {
-            RegistryError::new(ErrorKind::Network, what, url.as_str(), e.to_string())
-        })?;
+        let body = read_capped(resp, MAX_SMALL_BODY, what).await?;
         Ok((body, ct, dcd))
     }
 

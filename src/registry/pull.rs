@@ -156,6 +156,7 @@ pub(crate) async fn fetch_blob(
     let what = format!("pulling blob {} of {}", d.digest, r);
     let attempts = client.retry_policy().attempts.max(1);
     let mut n = 0;
+    let mut timeouts = 0;
     loop {
         n += 1;
         let result: Result<u64> = async {
@@ -174,7 +175,12 @@ pub(crate) async fn fetch_blob(
             let mut stream = resp.bytes_stream();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| {
-                    RegistryError::new(ErrorKind::Network, &what, ep.base.as_str(), e.to_string())
+                    let detail = if e.is_timeout() {
+                        super::client::timeout_detail(ep.base.as_str())
+                    } else {
+                        e.to_string()
+                    };
+                    RegistryError::new(ErrorKind::Network, &what, ep.base.as_str(), detail)
                 })?;
                 writer.write_all(&chunk).context("writing to the store")?;
                 if writer.written() > d.size {
@@ -197,9 +203,17 @@ pub(crate) async fn fetch_blob(
             Ok(d.size)
         }
         .await;
+        if result
+            .as_ref()
+            .is_err_and(|e| format!("{e:#}").contains("timed out after"))
+        {
+            timeouts += 1;
+        }
         match result {
+            // A registry that stalled twice is not retried a third time.
             Err(e)
                 if n < attempts
+                    && timeouts < 2
                     && e.downcast_ref::<RegistryError>()
                         .is_some_and(|re| re.kind == ErrorKind::Network) =>
             {
@@ -246,6 +260,14 @@ pub async fn pull(
     let doc: Value = serde_json::from_slice(&manifest.bytes)?;
     let (config, layers) =
         config_and_layers(&doc).with_context(|| format!("{what}: manifest {}", manifest.digest))?;
+    if config.size > super::client::MAX_SMALL_BODY as u64 {
+        anyhow::bail!(
+            "{what}: config {} is {} bytes, over the {} MiB limit for manifests, configs and tokens",
+            config.digest,
+            config.size,
+            super::client::MAX_SMALL_BODY >> 20
+        );
+    }
     let mut todo: Vec<Descriptor> = Vec::new();
     for d in std::iter::once(&config).chain(layers.iter()) {
         if !store.has_blob(&d.digest) && !todo.iter().any(|t| t.digest == d.digest) {

@@ -32,6 +32,7 @@ mod init;
 pub mod isolation;
 mod mountapi;
 mod net;
+pub mod network;
 mod nodev;
 pub mod overlay;
 mod process;

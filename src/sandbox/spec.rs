@@ -89,8 +89,13 @@ pub struct User {
 /// Network mode of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Network {
-    /// Share the host's network namespace (Docker's build default).
+    /// A new network namespace with `lo` and a tap device that slirp4netns
+    /// connects to the outside (see `sandbox::network`); BuildKit's default
+    /// `sandbox` mode. The chroot level cannot make one and shares the host's.
     #[default]
+    Sandbox,
+    /// Share the host's network namespace (`--network host`, which a build
+    /// allows only with `--allow network.host`).
     Host,
     /// A new network namespace with only `lo`, brought up.
     None,

@@ -101,6 +101,12 @@ fn supervise() -> anyhow::Result<()> {
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
 
     let chrooted = matches!(spec.rootfs, RootFs::Chroot(_));
+    // Before the PID namespace and the fork: the init inherits the network
+    // namespace; slirp4netns stops when this goes (the helper's end).
+    let _net = match spec.network {
+        super::Network::Sandbox if !chrooted => Some(super::network::enter()?),
+        _ => None,
+    };
     if chrooted {
         // No PID namespace: the command's process group is killed when it
         // ends, and nothing here may be ptraced by it.

@@ -22,7 +22,6 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 
 use super::digest::Digest;
-use super::fsutil::remove_all;
 use super::gc::{GcRoots, PruneReport};
 use super::Store;
 
@@ -153,7 +152,7 @@ impl Store {
             for p in &e.paths {
                 if fs::symlink_metadata(p).is_ok() {
                     report.bytes_freed += disk_usage(p);
-                    remove_all(p)?;
+                    self.remove_atomically(p)?;
                 }
             }
             report.removed.push((e.kind, e.id));

@@ -131,6 +131,28 @@ impl Store {
         Ok((blobs, snaps))
     }
 
+    /// Removes `path` (a snapshot or cache mount dir, a record file) so
+    /// that it is either whole at its name or gone, whenever this process
+    /// is killed: it is renamed into this store's temp area first (same
+    /// filesystem: atomic), the rename is made durable, and only then is
+    /// the tree deleted there. What a killed process leaves in its area is
+    /// removed by the next builder command (see `tmp`).
+    pub(super) fn remove_atomically(&self, path: &Path) -> Result<()> {
+        let parent = path
+            .parent()
+            .with_context(|| format!("{} has no parent directory", path.display()))?;
+        let trash = tempfile::Builder::new()
+            .prefix("trash-")
+            .tempdir_in(self.temp_dir()?)
+            .context("creating a trash dir in the store's temp area")?
+            .keep();
+        let dest = trash.join("x");
+        fs::rename(path, &dest)
+            .with_context(|| format!("moving {} out of the store", path.display()))?;
+        super::fsutil::sync_dir(parent)?;
+        remove_all(&trash)
+    }
+
     /// Deletes unreferenced blobs, snapshots and stale temp files. Waits for
     /// other builder processes using this store to finish first.
     pub fn prune(&self, extra: &GcRoots) -> Result<PruneReport> {
@@ -170,7 +192,7 @@ impl Store {
                 .unwrap_or(false);
             if !keep {
                 report.bytes_freed += super::cache_prune::disk_usage(&e.path());
-                remove_all(&e.path())?;
+                self.remove_atomically(&e.path())?;
                 report.snapshots_removed += 1;
             }
         }

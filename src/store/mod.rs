@@ -23,6 +23,7 @@
 mod archive;
 mod blobs;
 mod cache_prune;
+mod check;
 pub mod descriptor;
 pub mod digest;
 pub mod fsutil;
@@ -41,6 +42,7 @@ use anyhow::{Context, Result};
 pub use archive::{save_archive, ArchiveFormat, ArchiveImage};
 pub use blobs::BlobWriter;
 pub use cache_prune::{CacheEntry, CacheKind, CachePolicy, CachePruneReport};
+pub use check::CheckReport;
 pub use descriptor::{Descriptor, Platform};
 pub use digest::Digest;
 pub use gc::{GcRoots, PruneReport};

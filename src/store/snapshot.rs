@@ -77,6 +77,18 @@ impl Store {
             bail!("layer {blob} does not match its diffID: expected {diff_id}, got {got}");
         }
         let tmp_path = tmp.keep();
+        if let Err(e) = fs::rename(&tmp_path, &target) {
+            if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::EROFS)) {
+                // A read-only store (its temp area is elsewhere): the
+                // extraction serves this process from its temp area, which
+                // goes when the store is closed.
+                return Ok(tmp_path);
+            }
+        }
+        if target.is_dir() {
+            fsutil::sync_dir(&self.root.join("snapshots"))?;
+            return Ok(target);
+        }
         fs::rename(&tmp_path, &target).with_context(|| {
             format!(
                 "renaming snapshot {} into {}",

@@ -23,7 +23,7 @@
 //!   is removed only when the caller holds the store's exclusive GC lock.
 
 use std::fs::{self, File};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -134,7 +134,24 @@ impl LazyArea {
         if let Some(a) = self.area.get() {
             return Ok(a.dir());
         }
-        let made = TempArea::create(&self.tmp_root)?;
+        let made = match TempArea::create(&self.tmp_root) {
+            Err(e) if read_only_fs(&e) => {
+                // A read-only store can still be read (`run`, `save`): its
+                // temp files (overlay uppers, export tars) go to a private
+                // dir under the system temp dir; nothing is renamed into
+                // the store, which would fail anyway.
+                let uid = nix::unistd::geteuid();
+                let alt = std::env::temp_dir().join(format!(".builder-ro-store-{uid}"));
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&alt)
+                    .with_context(|| format!("creating {}", alt.display()))?;
+                let _ = reclaim(&alt, None, false);
+                TempArea::create(&alt)?
+            }
+            other => other?,
+        };
         Ok(self.area.get_or_init(|| made).dir())
     }
 
@@ -142,6 +159,15 @@ impl LazyArea {
     pub(super) fn made(&self) -> Option<&Path> {
         self.area.get().map(TempArea::dir)
     }
+}
+
+/// True if `e` comes from a read-only file system (EROFS).
+fn read_only_fs(e: &anyhow::Error) -> bool {
+    // tempfile wraps the OS error with the path: only its kind is left.
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ReadOnlyFilesystem)
+    })
 }
 
 /// Removes from `tmp_root` every area no live process holds, except

@@ -85,9 +85,21 @@ impl StageRunner<'_> {
         let work = dirs.path().join("work");
         std::fs::create_dir(&upper)?;
         std::fs::create_dir(&work)?;
+        // BuildKit: the RUN's own network namespace unless the step or the
+        // build asks for another; the host's only with the entitlement.
         let network = match (run.network, self.shared.network) {
             (Network::None, _) | (Network::Default, Network::None) => sandbox::Network::None,
-            _ => sandbox::Network::Host,
+            (Network::Host, _) if !self.shared.allow_network_host => bail!(
+                "RUN --network=host needs the network.host entitlement: build with \
+                 --allow network.host"
+            ),
+            (Network::Host, _) | (Network::Default, Network::Host) => sandbox::Network::Host,
+            // Where slirp4netns cannot open the tun device (a rootless
+            // builder on a host that keeps it 0600) the build warned once.
+            (Network::Default, Network::Default) if sandbox::network::tun_unusable().is_some() => {
+                sandbox::Network::Host
+            }
+            (Network::Default, Network::Default) => sandbox::Network::Sandbox,
         };
         let mut mounts = Vec::new();
         let mut keep_alive = Vec::new();
