@@ -392,9 +392,13 @@ fn parse_secrets(raw: &[String]) -> Result<BTreeMap<String, Vec<u8>>> {
             .or_else(|| src.clone().or_else(|| env.clone()))
             .ok_or_else(|| anyhow!("--secret {spec}: needs id="))?;
         let content = match (src, env) {
-            (Some(path), _) => {
-                std::fs::read(&path).with_context(|| format!("--secret id={id}: reading {path}"))?
-            }
+            // Only a regular file, at most BuildKit's MaxSecretSize (500 KiB).
+            (Some(path), _) => crate::context::regular::read_regular(
+                Path::new(&path),
+                "secret file",
+                crate::context::regular::MAX_SECRET_BYTES,
+            )
+            .with_context(|| format!("--secret id={id}: reading {path}"))?,
             (None, Some(var)) => std::env::var(&var)
                 .map_err(|_| anyhow!("--secret id={id}: environment variable {var} is not set"))?
                 .into_bytes(),

@@ -348,8 +348,9 @@ fn planned(
             u64::from(libc::major(meta.rdev())),
             u64::from(libc::minor(meta.rdev())),
         ),
-        // A tar cannot carry sockets; the directory writer drops them too.
-        FileKind::Socket => return Ok(None),
+        // Docker 26.1's client sends a socket of the context as an empty regular file with
+        // the socket's permissions (recorded with `COPY . /ctx/`); never opened.
+        FileKind::Socket => PlannedKind::EmptyFile,
     };
     Ok(Some(PlannedEntry {
         rel,
