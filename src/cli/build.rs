@@ -426,9 +426,13 @@ fn parse_secrets(raw: &[String]) -> Result<BTreeMap<String, Vec<u8>>> {
             .filter(|id| !id.is_empty())
             .ok_or_else(|| anyhow!("--secret {spec}: needs a non-empty id="))?;
         let content = match (src, env) {
-            (Some(path), _) => {
-                std::fs::read(&path).with_context(|| format!("--secret id={id}: reading {path}"))?
-            }
+            // Only a regular file, at most BuildKit's MaxSecretSize (500 KiB).
+            (Some(path), _) => crate::context::regular::read_regular(
+                Path::new(&path),
+                "secret file",
+                crate::context::regular::MAX_SECRET_BYTES,
+            )
+            .with_context(|| format!("--secret id={id}: reading {path}"))?,
             (None, Some(var)) => std::env::var(&var)
                 .map_err(|_| anyhow!("--secret id={id}: environment variable {var} is not set"))?
                 .into_bytes(),

@@ -157,16 +157,23 @@ fn isolate(command: &Command) -> anyhow::Result<Option<i32>> {
 /// Reads a Dockerfile from a path, or from stdin for `-`; returns the name
 /// shown in messages and the bytes.
 pub fn read_dockerfile(path: &std::path::Path) -> anyhow::Result<(String, Vec<u8>)> {
-    use anyhow::Context as _;
-    use std::io::Read as _;
+    use crate::context::regular::{read_limited, read_regular, MAX_DOCKERFILE_BYTES};
     if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading the Dockerfile from stdin")?;
+        let bytes = read_limited(
+            std::io::stdin().lock(),
+            path,
+            "Dockerfile",
+            MAX_DOCKERFILE_BYTES,
+        )
+        .map_err(|e| anyhow::anyhow!("reading the Dockerfile from stdin: {e}"))?;
         return Ok(("-".to_string(), bytes));
     }
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("reading the Dockerfile {}", path.display()))?;
+    // Only a regular file: a FIFO would block the open, a device never end.
+    let bytes = read_regular(path, "Dockerfile", MAX_DOCKERFILE_BYTES).map_err(|e| match e {
+        crate::context::ContextError::Io { source, .. } => {
+            anyhow::Error::new(source).context(format!("reading the Dockerfile {}", path.display()))
+        }
+        other => anyhow::anyhow!("{other}"),
+    })?;
     Ok((path.display().to_string(), bytes))
 }

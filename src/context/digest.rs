@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -248,11 +248,7 @@ fn hash_file(path: &Path, racy_window: Duration) -> Result<Hashed> {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let io_err = |e| ContextError::io(path, e);
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(io_err)?;
+    let mut file = super::regular::open_regular_nofollow(path).map_err(io_err)?;
     let before = StatKey::of(&file.metadata().map_err(io_err)?);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 128 * 1024];

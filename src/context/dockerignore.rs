@@ -100,15 +100,23 @@ pub fn load_ignore(root: &Path, spec: &IgnoreSpec) -> Result<LoadedIgnore, Conte
             }
             candidates.push(root.join(".dockerignore"));
             for candidate in candidates {
-                match std::fs::read(&candidate) {
+                match super::regular::read_regular(
+                    &candidate,
+                    ".dockerignore",
+                    super::regular::MAX_DOCKERIGNORE_BYTES,
+                ) {
                     Ok(text) => {
                         return Ok(LoadedIgnore {
                             patterns: parse_ignore_file(&text),
                             source: Some(candidate),
                         })
                     }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(ContextError::io(&candidate, e)),
+                    Err(ContextError::Io { source, .. })
+                        if source.kind() == io::ErrorKind::NotFound =>
+                    {
+                        continue
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             Ok(LoadedIgnore {

@@ -50,6 +50,27 @@ pub enum ContextError {
         /// The entry name as found in the archive.
         entry: String,
     },
+    /// A file read whole (Dockerfile, `.dockerignore`, secret) is not a regular file: reading
+    /// a FIFO would block, a device never end.
+    #[error("the {what} {} is {kind}, not a regular file", path.display())]
+    NotRegular {
+        /// Which file ("Dockerfile", ".dockerignore", …).
+        what: String,
+        /// Its path as given.
+        path: PathBuf,
+        /// What it is instead ("a FIFO (named pipe)", "a directory", …).
+        kind: &'static str,
+    },
+    /// A file read whole is larger than builder's bound for it.
+    #[error("the {what} {} is larger than {limit} bytes (builder's limit)", path.display())]
+    TooLarge {
+        /// Which file.
+        what: String,
+        /// Its path as given (`-` for stdin).
+        path: PathBuf,
+        /// The bound in bytes.
+        limit: u64,
+    },
     /// The context root is not a directory.
     #[error("build context {0} is not a directory")]
     NotADirectory(PathBuf),

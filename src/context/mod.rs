@@ -15,6 +15,7 @@ pub mod dockerignore;
 pub mod error;
 pub mod gomatch;
 pub mod pattern;
+pub mod regular;
 pub mod select;
 pub mod tarball;
 mod view;

@@ -6,6 +6,8 @@
 //! This is deliberately a small lexer of its own, not the `$VAR` expansion lexer in
 //! `shell.rs`: it only has to find word boundaries and quoting, with no environment.
 
+use super::shell::MAX_NESTING;
+
 /// The lexer's escape character: always `\` for heredoc detection, whatever `# escape=` says.
 const ESC: char = '\\';
 
@@ -28,8 +30,11 @@ pub(crate) struct HeredocMark {
 /// quote, a bad `${`) declares none, as in BuildKit; an error is returned only when a heredoc
 /// word itself cannot be read.
 pub(crate) fn heredocs_in_line(line: &str) -> Result<Vec<HeredocMark>, String> {
-    let Ok(words) = Lexer::new(line, true, true).words() else {
-        return Ok(Vec::new());
+    let words = match Lexer::new(line, true, true).words() {
+        Ok(words) => words,
+        // Too deep to read is an error of its own, not "no heredoc".
+        Err(e) if e == too_deep() => return Err(e),
+        Err(_) => return Ok(Vec::new()),
     };
     let mut marks = Vec::new();
     for word in words {
@@ -137,12 +142,21 @@ impl Words {
     }
 }
 
+/// The error for a line nesting `${…}` deeper than [`MAX_NESTING`].
+fn too_deep() -> String {
+    format!(
+        "nesting too deep: more than {MAX_NESTING} levels of ${{…}} in one word (builder's limit)"
+    )
+}
+
 /// The subset of BuildKit's shell lexer that decides word boundaries and quoting.
 struct Lexer<'a> {
     s: &'a str,
     pos: usize,
     raw_quotes: bool,
     raw_escapes: bool,
+    /// `${…}` levels entered (bounded by [`MAX_NESTING`]).
+    depth: usize,
 }
 
 impl<'a> Lexer<'a> {
@@ -152,6 +166,7 @@ impl<'a> Lexer<'a> {
             pos: 0,
             raw_quotes,
             raw_escapes,
+            depth: 0,
         }
     }
 
@@ -183,9 +198,14 @@ impl<'a> Lexer<'a> {
         raw_escapes: bool,
         words: &mut Words,
     ) -> Result<String, String> {
+        if self.depth >= MAX_NESTING {
+            return Err(too_deep());
+        }
+        self.depth += 1;
         let saved = std::mem::replace(&mut self.raw_escapes, raw_escapes);
         let result = self.process_inner(stop, words);
         self.raw_escapes = saved;
+        self.depth -= 1;
         result
     }
 
@@ -365,7 +385,7 @@ impl<'a> Lexer<'a> {
     fn nested(&mut self, stop: Option<char>, raw: bool, at_end: &str) -> Result<String, String> {
         let mut scratch = Words::default();
         self.process(stop, raw, &mut scratch).map_err(|e| {
-            if self.peek().is_none() {
+            if self.peek().is_none() && e != too_deep() {
                 at_end.to_string()
             } else {
                 e

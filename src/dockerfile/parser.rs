@@ -20,6 +20,12 @@ struct Grammar;
 /// Go's encoding/json gives up on arrays nested deeper than this.
 const MAX_JSON_DEPTH: usize = 10_000;
 
+/// The deepest `[`/`{` nesting the exec-form grammar is given: pest recurses once per level
+/// (a few KiB of stack each), so deeper text is refused before pest sees it. Between this and
+/// [`MAX_JSON_DEPTH`] Docker answers "arrays must be comprised of strings only" (or shell
+/// form for invalid JSON); builder says the nesting is too deep. No exec form nests at all.
+pub const MAX_GRAMMAR_JSON_DEPTH: usize = 128;
+
 /// An error inside one logical line, located by byte offsets into its joined text.
 #[derive(Debug)]
 pub(crate) struct LineError {
@@ -190,6 +196,8 @@ pub(crate) fn to_diagnostic(lines: &Lines, logical: &LogicalLine, err: LineError
 
 /// Parses one instruction; `text` starts at byte `base` of the logical line.
 pub(crate) fn parse_instruction(text: &str, base: usize, esc: char) -> Result<Parsed, LineError> {
+    // A trigger's text starts after `ONBUILD `, never at byte 0.
+    let top_level = base == 0;
     let start_trimmed = text.trim_start();
     let base = base + (text.len() - start_trimmed.len());
     let trimmed = start_trimmed.trim_end();
@@ -232,7 +240,10 @@ pub(crate) fn parse_instruction(text: &str, base: usize, esc: char) -> Result<Pa
             args.push(rest.to_string());
         }
         "healthcheck" => (args, json) = healthcheck(rest, args_offset)?,
-        "onbuild" if !rest.is_empty() => {
+        // Only a top-level instruction gets a parsed trigger: a
+        // trigger's own trigger is an error anyway (`ONBUILD ONBUILD`, see validation), and
+        // `ONBUILD ONBUILD …` repeated must not recurse once per word.
+        "onbuild" if !rest.is_empty() && top_level => {
             child = Some(Box::new(parse_instruction(rest, args_offset, esc)?));
         }
         // Empty forms, and unknown keywords (validation rejects them), keep no arguments.
@@ -339,8 +350,20 @@ fn try_json(rest: &str, offset: usize) -> Result<Option<Vec<String>>, LineError>
 
 /// [`try_json`] by the grammar alone.
 fn grammar_json(rest: &str, offset: usize) -> Result<Option<Vec<String>>, LineError> {
-    if json_depth(rest) > MAX_JSON_DEPTH {
+    let depth = json_depth(rest);
+    if depth > MAX_JSON_DEPTH {
         return Ok(None);
+    }
+    if depth > MAX_GRAMMAR_JSON_DEPTH {
+        return Err(LineError::new(
+            offset,
+            "[",
+            format!(
+                "nesting too deep: brackets nested {depth} levels, more than \
+                 {MAX_GRAMMAR_JSON_DEPTH} (builder's limit)"
+            ),
+        )
+        .help("an exec form is a flat JSON array of strings, e.g. [\"echo\", \"hello\"]"));
     }
     // A grammar failure (including pest's stack guard on absurd nesting) means "not JSON".
     let Some(array) = Grammar::parse(Rule::exec_form, rest)

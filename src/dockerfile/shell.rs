@@ -11,6 +11,30 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
+/// The deepest nesting of `${…}` inside `${…}` (or of quotes inside it) one word may have.
+/// BuildKit has no limit (Go's stack grows to 1 GB); real Dockerfiles nest two or three
+/// levels, and each level costs a few hundred bytes of this thread's stack.
+pub const MAX_NESTING: usize = 128;
+
+/// The largest result, in bytes, of expanding one word: an `ARG`/`ENV` chain that doubles a
+/// value each line stops here (after 20 lines for one byte) instead of exhausting memory.
+pub const MAX_WORD_BYTES: usize = 1 << 20;
+
+/// The reason given when a word nests deeper than [`MAX_NESTING`].
+fn too_deep() -> String {
+    format!(
+        "nesting too deep: more than {MAX_NESTING} levels of ${{…}} in one word (builder's limit)"
+    )
+}
+
+/// The reason given when a word expands past [`MAX_WORD_BYTES`].
+fn too_long() -> String {
+    format!(
+        "expansion too large: the word expands to more than {MAX_WORD_BYTES} bytes (1 MiB, \
+         builder's limit)"
+    )
+}
+
 /// Where variable values come from during expansion.
 pub trait Lookup {
     /// The value of `name`, or `None` when it is not set (set-but-empty is `Some("")`).
@@ -46,14 +70,23 @@ impl Lookup for Vec<(String, String)> {
     }
 }
 
-/// Why a word could not be expanded.
+/// Why a word could not be expanded. The word is shown cut to 200 characters: a hostile one
+/// may be megabytes long.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("failed to process {word:?}: {reason}")]
+#[error("failed to process {:?}: {reason}", shorten(word))]
 pub struct ExpandError {
     /// The word as given to the lexer.
     pub word: String,
     /// What went wrong (BuildKit's wording).
     pub reason: String,
+}
+
+/// `word` cut to its first 200 characters (with `…` when cut).
+fn shorten(word: &str) -> std::borrow::Cow<'_, str> {
+    match word.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &word[..cut]).into(),
+        None => word.into(),
+    }
 }
 
 /// The full result of expanding one word.
@@ -140,6 +173,7 @@ impl Lexer {
             pos: 0,
             env,
             raw_escapes: self.raw_escapes,
+            depth: 0,
             matched: BTreeSet::new(),
             unmatched: BTreeSet::new(),
         };
@@ -208,6 +242,8 @@ struct Walker<'a> {
     pos: usize,
     env: &'a dyn Lookup,
     raw_escapes: bool,
+    /// How many `${…}` the walker is inside (bounded by [`MAX_NESTING`]).
+    depth: usize,
     matched: BTreeSet<String>,
     unmatched: BTreeSet<String>,
 }
@@ -245,9 +281,14 @@ impl Walker<'_> {
         stop: Option<char>,
         raw_escapes: bool,
     ) -> Result<(String, Vec<String>), String> {
+        if self.depth >= MAX_NESTING {
+            return Err(too_deep());
+        }
+        self.depth += 1;
         let saved = std::mem::replace(&mut self.raw_escapes, raw_escapes);
         let out = self.until_inner(stop);
         self.raw_escapes = saved;
+        self.depth -= 1;
         out
     }
 
@@ -255,6 +296,9 @@ impl Walker<'_> {
         let mut result = String::new();
         let mut words = Words::default();
         while let Some(c) = self.peek() {
+            if result.len() > MAX_WORD_BYTES {
+                return Err(too_long());
+            }
             if Some(c) == stop {
                 self.pos += 1;
                 return Ok((result, words.finish()));
@@ -302,6 +346,7 @@ impl Walker<'_> {
             Some(s) => Err(format!(
                 "unexpected end of statement while looking for matching {s}"
             )),
+            None if result.len() > MAX_WORD_BYTES => Err(too_long()),
             None => Ok((result, words.finish())),
         }
     }
@@ -338,6 +383,9 @@ impl Walker<'_> {
             out.push('"');
         }
         loop {
+            if out.len() > MAX_WORD_BYTES {
+                return Err(too_long());
+            }
             match self.peek() {
                 None => {
                     return Err(
@@ -474,7 +522,9 @@ impl Walker<'_> {
         }
         let word = match self.until(Some('}'), pattern_op) {
             Ok((w, _)) => w,
-            Err(_) if self.peek().is_none() => return Err("syntax error: missing '}'".into()),
+            Err(e) if self.peek().is_none() && e != too_deep() => {
+                return Err("syntax error: missing '}'".into())
+            }
             Err(e) => return Err(e),
         };
         let value = self.lookup(&name);
@@ -534,14 +584,16 @@ impl Walker<'_> {
         }
         let pattern = match self.until(Some('/'), true) {
             Ok((w, _)) => w,
-            Err(_) if self.peek().is_none() => {
+            Err(e) if self.peek().is_none() && e != too_deep() => {
                 return Err("syntax error: missing '/' in ${}".into())
             }
             Err(e) => return Err(e),
         };
         let replacement = match self.until(Some('}'), true) {
             Ok((w, _)) => w,
-            Err(_) if self.peek().is_none() => return Err("syntax error: missing '}'".into()),
+            Err(e) if self.peek().is_none() && e != too_deep() => {
+                return Err("syntax error: missing '}'".into())
+            }
             Err(e) => return Err(e),
         };
         let value = self.lookup(&name);
@@ -552,6 +604,19 @@ impl Walker<'_> {
         let value = value.unwrap_or_default();
         let re = pattern_regex(&pattern, true, false)
             .map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
+        // Each match may grow the value by the replacement: bound the result before building it.
+        let matches = if all {
+            re.find_iter(&value).count()
+        } else {
+            usize::from(re.is_match(&value))
+        };
+        if value
+            .len()
+            .saturating_add(matches.saturating_mul(replacement.len()))
+            > MAX_WORD_BYTES
+        {
+            return Err(too_long());
+        }
         let rep = regex::NoExpand(&replacement);
         Ok(if all {
             re.replace_all(&value, rep).into_owned()

@@ -27,7 +27,7 @@ pub enum ArchiveKind {
 /// known compression magic, or an uncompressed tar header, followed by a
 /// readable first tar entry. Anything else is copied as a plain file.
 pub fn detect_archive(path: &Path) -> io::Result<Option<ArchiveKind>> {
-    let mut file = File::open(path)?;
+    let mut file = crate::context::regular::open_regular_nofollow(path)?;
     let mut magic = [0u8; 6];
     let n = read_up_to(&mut file, &mut magic)?;
     let kind = match &magic[..n] {
@@ -94,7 +94,8 @@ fn decompressor(kind: ArchiveKind, file: File) -> io::Result<Box<dyn Read>> {
 /// Extracts the archive at `path` into the existing directory `dest` (inside
 /// the step's rootfs) as Docker's ADD does: see [`crate::layer::unpack_archive`].
 pub fn extract_archive(path: &Path, kind: ArchiveKind, dest: &Path) -> Result<()> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let file = crate::context::regular::open_regular_nofollow(path)
+        .with_context(|| format!("opening {}", path.display()))?;
     crate::layer::unpack_archive(decompressor(kind, file)?, dest)
         .with_context(|| format!("extracting {}", path.display()))
 }

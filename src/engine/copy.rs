@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{utimensat, UtimensatFlags};
@@ -128,10 +128,14 @@ pub fn copy_entry(
         return Ok(());
     }
     if ft.is_file() {
-        fs::copy(src, dst).map_err(|e| with_path(e, dst))?;
+        // Opened without blocking and checked again: the source may have changed kind.
+        let mut input =
+            crate::context::regular::open_regular_nofollow(src).map_err(|e| with_path(e, src))?;
+        let mut output = fs::File::create(dst).map_err(|e| with_path(e, dst))?;
+        io::copy(&mut input, &mut output).map_err(|e| with_path(e, dst))?;
     } else if ft.is_socket() {
-        // Docker 26.1 copies a context socket as an empty regular file with
-        // the socket's permission bits.
+        // Docker 26.1's client sends a socket of the context as an empty regular file with
+        // the socket's permissions (recorded: `COPY . /ctx/` of a context holding one).
         fs::File::create(dst).map_err(|e| with_path(e, dst))?;
     } else {
         // Devices and fifos are recreated, not read.
@@ -229,11 +233,8 @@ fn copy_file(
     mode: u32,
 ) -> io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut input = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(src)
-        .map_err(|e| with_path(e, src))?;
+    let mut input =
+        crate::context::regular::open_regular_nofollow(src).map_err(|e| with_path(e, src))?;
     let create = || {
         fs::OpenOptions::new()
             .write(true)

@@ -348,13 +348,9 @@ fn planned(
             u64::from(libc::major(meta.rdev())),
             u64::from(libc::minor(meta.rdev())),
         ),
-        // Docker 26.1 copies a context socket as an empty regular file with
-        // the socket's permission bits (its context transfer sends it so);
-        // the overlay path does the same (`copy::copy_entry`).
-        FileKind::Socket => PlannedKind::File {
-            source: PathBuf::from("/dev/null"),
-            size: 0,
-        },
+        // Docker 26.1's client sends a socket of the context as an empty regular file with
+        // the socket's permissions (recorded with `COPY . /ctx/`); never opened.
+        FileKind::Socket => PlannedKind::EmptyFile,
     };
     Ok(Some(PlannedEntry {
         rel,

@@ -32,6 +32,9 @@ pub enum PlannedKind {
     Symlink(Vec<u8>),
     /// A hard link to an earlier entry of the layer (its path).
     Hardlink(Vec<u8>),
+    /// An empty regular file with no source to read: what Docker 26.1's client makes of a
+    /// socket in the build context.
+    EmptyFile,
     /// A named pipe.
     Fifo,
     /// A character device (major, minor).
@@ -117,13 +120,16 @@ fn emit<W: Write>(w: &mut W, e: &PlannedEntry, opts: &WriteOptions) -> Result<()
             h.size = *size;
             let file = fs::OpenOptions::new()
                 .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
+                // Never blocks on a source that became a FIFO; the size check below then
+                // fails on it.
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
                 .open(source)
                 .with_context(|| format!("opening {}", source.display()))?;
             write_header(w, &h)?;
             copy_exact(file, w, h.size)?;
             write_padding(w, h.size)?;
         }
+        PlannedKind::EmptyFile => write_header(w, &h)?,
         PlannedKind::Symlink(target) => {
             h.kind = Kind::Symlink;
             h.link = target.clone();

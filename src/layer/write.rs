@@ -218,7 +218,8 @@ fn emit<W: Write>(
         h.size = meta.len();
         let file = fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
+            // Never blocks on an entry that became a FIFO since the lstat.
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&item.path)
             .context("opening file")?;
         write_header(w, &h)?;

@@ -68,11 +68,3 @@ pub fn is_predefined_arg(name: &str) -> bool {
             | "TARGETSTAGE"
     )
 }
-
-/// Sets `name` in an ordered environment, replacing an earlier entry in place.
-pub(crate) fn set_var(list: &mut Vec<(String, String)>, name: &str, value: &str) {
-    match list.iter_mut().find(|(k, _)| k == name) {
-        Some(slot) => slot.1 = value.to_string(),
-        None => list.push((name.to_string(), value.to_string())),
-    }
-}

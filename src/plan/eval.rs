@@ -1,7 +1,7 @@
 //! Walking one stage instruction by instruction, expanding words exactly
 //! where Docker does, with the environment the stage has at that point.
 
-use super::args::{is_proxy_arg, set_var};
+use super::args::is_proxy_arg;
 use super::instructions::{check_chmod, check_port, check_signal, mount_diag, Command, KeyValue};
 use super::mount::{parse_mount, Mount};
 use super::{Plan, Step};
@@ -9,8 +9,9 @@ use crate::diag::Diagnostic;
 use crate::dockerfile::shell::Lexer;
 
 /// An ordered list of variables, shared between evaluation results (most
-/// instructions change none, so each result shares the previous list).
-pub type Vars = std::sync::Arc<Vec<(String, String)>>;
+/// instructions change none, so each result shares the previous list; one
+/// that is no longer shared is changed in place).
+pub type Vars = std::sync::Arc<super::vars::VarList>;
 
 /// What a stage hands on to a stage built `FROM` it (and what an image base
 /// provides: only `env`).
@@ -30,8 +31,8 @@ impl StageState {
     /// The state at the start of a stage based on an image whose config Env is `env`.
     pub fn from_image_env(env: &[(String, String)]) -> Self {
         StageState {
-            env: Vars::new(env.to_vec()),
-            run_env: Vars::new(env.to_vec()),
+            env: Vars::new(super::vars::VarList::from_pairs(env)),
+            run_env: Vars::new(super::vars::VarList::from_pairs(env)),
             args: Vars::default(),
         }
     }
@@ -104,16 +105,8 @@ impl<'p> StageEvaluator<'p> {
             Command::Env(pairs) => {
                 let pairs = self.kvs(step, pairs)?;
                 for kv in &pairs {
-                    set_var(
-                        std::sync::Arc::make_mut(&mut self.state.env),
-                        &kv.key,
-                        &kv.value,
-                    );
-                    set_var(
-                        std::sync::Arc::make_mut(&mut self.state.run_env),
-                        &kv.key,
-                        &kv.value,
-                    );
+                    std::sync::Arc::make_mut(&mut self.state.env).set(&kv.key, &kv.value);
+                    std::sync::Arc::make_mut(&mut self.state.run_env).set(&kv.key, &kv.value);
                 }
                 Command::Env(pairs)
             }
@@ -129,12 +122,8 @@ impl<'p> StageEvaluator<'p> {
                         super::shell_get(&self.plan.global_args, &d.name)
                     };
                     if let Some(v) = &value {
-                        set_var(
-                            std::sync::Arc::make_mut(&mut self.state.run_env),
-                            &d.name,
-                            v,
-                        );
-                        set_var(std::sync::Arc::make_mut(&mut self.state.args), &d.name, v);
+                        std::sync::Arc::make_mut(&mut self.state.run_env).set(&d.name, v);
+                        std::sync::Arc::make_mut(&mut self.state.args).set(&d.name, v);
                     }
                     out.push(super::instructions::ArgDecl {
                         name: d.name.clone(),
@@ -232,8 +221,8 @@ impl<'p> StageEvaluator<'p> {
         };
         let mut run_env = self.state.run_env.clone();
         for (k, v) in &self.plan.build_args {
-            if is_proxy_arg(k) && !run_env.iter().any(|(n, _)| n == k) {
-                std::sync::Arc::make_mut(&mut run_env).push((k.clone(), v.clone()));
+            if is_proxy_arg(k) && !run_env.contains_name(k) {
+                std::sync::Arc::make_mut(&mut run_env).set(k, v);
             }
         }
         Ok(Evaluated {

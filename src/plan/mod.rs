@@ -19,6 +19,7 @@ pub mod platform;
 mod render;
 mod source;
 mod stages;
+mod vars;
 
 pub use context_paths::context_paths;
 pub use eval::{Evaluated, StageEvaluator, StageState, Vars};
@@ -26,6 +27,7 @@ pub use instructions::{Command, Copy, From, Healthcheck, Run};
 pub use mount::{Mount, MountType, Sharing};
 pub use platform::Platform;
 pub use source::SourceText;
+pub use vars::VarList;
 
 use crate::diag::Diagnostic;
 use crate::dockerfile::shell::Lexer;
@@ -125,7 +127,7 @@ pub struct Plan {
     pub waves: Vec<Vec<usize>>,
     /// Global ARGs after `--build-arg` and predefined args (what FROM sees and
     /// what an in-stage `ARG name` without a value inherits).
-    pub global_args: Vec<(String, String)>,
+    pub global_args: VarList,
     /// The `--build-arg`s given.
     pub build_args: BTreeMap<String, String>,
     /// The target platform.
@@ -232,8 +234,12 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     let target_stage = names[target].clone().unwrap_or_else(|| "default".into());
 
     // Global ARGs: predefined, then each global ARG (build arg over default).
-    let mut global_args =
-        args::predefined_args(&build_platform, &platform, &target_stage, &opts.build_args);
+    let mut global_args = VarList::from_pairs(&args::predefined_args(
+        &build_platform,
+        &platform,
+        &target_stage,
+        &opts.build_args,
+    ));
     let mut declared: BTreeSet<String> = BTreeSet::new();
     for inst in &meta {
         let Command::Arg(decls) = instructions::parse_command(&src, inst)? else {
@@ -251,7 +257,7 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
                 (None, None) => None,
             };
             if let Some(v) = value {
-                args::set_var(&mut global_args, &d.name, &v);
+                global_args.set(&d.name, &v);
             }
         }
     }
@@ -546,10 +552,7 @@ fn waves(stages: &[Stage]) -> Vec<Vec<usize>> {
     out
 }
 
-/// The last value of `name` in an ordered variable list.
-fn shell_get(list: &[(String, String)], name: &str) -> Option<String> {
-    list.iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
+/// The value of `name` in a variable list.
+fn shell_get(list: &VarList, name: &str) -> Option<String> {
+    list.get(name).map(str::to_string)
 }

@@ -30,9 +30,11 @@ pub fn helper_main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             let msg = format!("sandbox: {e:#}");
-            if Frame::SetupError(msg.clone()).write_to(&mut FdOut).is_err() {
-                eprintln!("{msg}");
-            }
+            // The frame is for the parent; stderr (which the parent shows only when the
+            // helper fails) is for a person who ran the hidden subcommand by hand with
+            // garbage on stdin and would otherwise see nothing readable.
+            let _ = Frame::SetupError(msg.clone()).write_to(&mut FdOut);
+            eprintln!("builder {}: {msg}", super::HELPER_SUBCOMMAND);
             1
         }
     }
@@ -62,12 +64,16 @@ fn supervise() -> anyhow::Result<()> {
     use anyhow::Context as _;
     let json = {
         let mut stdin = std::mem::ManuallyDrop::new(super::unsafe_fd_file(0));
-        protocol::read_spec(&mut *stdin).context("reading the run spec from stdin")?
+        protocol::read_spec(&mut *stdin).context(
+            "reading the run spec from stdin (a u64 little-endian length, then the spec as \
+             JSON; this hidden subcommand is builder's own RUN helper)",
+        )?
     };
     let spec: RunSpec = serde_json::from_slice(&json).context("decoding the run spec")?;
     if let Err(msg) = validate(&spec) {
-        Frame::SetupError(msg).write_to(&mut FdOut)?;
-        return Ok(());
+        // Reported as before (helper_main adds the `sandbox: ` prefix back), now with a
+        // non-zero exit and a line on stderr too.
+        anyhow::bail!("{}", msg.trim_start_matches("sandbox: "));
     }
 
     // The staging dir is only a mount point: the init mounts a private tmpfs

@@ -19,10 +19,20 @@ impl StageRunner<'_> {
         k.part("user", &cfg.user);
         k.part("workdir", &cfg.working_dir);
         k.part("shell", &format!("{:?}", cfg.shell));
-        k.part("env", &format!("{:?}", ev.run_env));
-        k.part("args", &format!("{:?}", self.arg_names));
         let layered = match &ev.command {
             Command::Workdir(p) => normalize_workdir(&cfg.working_dir, p) != "/",
+            Command::Copy(_) | Command::Run(_) => true,
+            _ => false,
+        };
+        // Only a step that runs something depends on the whole environment. A metadata
+        // step's result is fixed by its parent key and its expanded instruction (ENV and
+        // ARG carry their values), so hashing the environment there would only make a
+        // stage of n ENV lines cost n² (issue 17).
+        if layered {
+            k.part("env", &format!("{:?}", ev.run_env));
+            k.part("args", &format!("{:?}", self.arg_names));
+        }
+        match &ev.command {
             Command::Copy(c) => {
                 match &c.from {
                     Some(_) => {
@@ -43,7 +53,6 @@ impl StageRunner<'_> {
                     // A URL without a checksum can change at any time: always fetch.
                     k.part("nonce", &format!("{:?}", std::time::SystemTime::now()));
                 }
-                true
             }
             Command::Run(_) => {
                 k.part("network", &format!("{:?}", self.shared.network));
@@ -73,10 +82,9 @@ impl StageRunner<'_> {
                         }
                     }
                 }
-                true
             }
-            _ => false,
-        };
+            _ => {}
+        }
         Ok((k.finish(), layered))
     }
 

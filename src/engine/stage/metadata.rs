@@ -13,16 +13,17 @@ use crate::plan::{Command, Evaluated, Step};
 impl StageRunner<'_> {
     /// Applies a metadata instruction to the config.
     pub(super) fn metadata_step(&mut self, step: &Step, ev: &Evaluated) -> Result<()> {
+        if let Command::Env(pairs) = &ev.command {
+            let mut msg = String::from("ENV");
+            for kv in pairs {
+                self.set_config_env(&kv.key, &kv.value);
+                msg.push_str(&format!(" {}={}", kv.key, kv.value));
+            }
+            self.history(msg, false);
+            return Ok(());
+        }
         let cfg = &mut self.image.config.config;
         match &ev.command {
-            Command::Env(pairs) => {
-                let mut msg = String::from("ENV");
-                for kv in pairs {
-                    set_env(&mut cfg.env, &kv.key, &kv.value);
-                    msg.push_str(&format!(" {}={}", kv.key, kv.value));
-                }
-                self.history(msg, false);
-            }
             Command::Label(pairs) => {
                 let mut msg = String::from("LABEL");
                 for kv in pairs {
@@ -107,11 +108,38 @@ impl StageRunner<'_> {
             Command::Onbuild(trigger) => {
                 cfg.on_build.push(trigger.clone());
             }
-            Command::Workdir(_) | Command::Copy(_) | Command::Run(_) => {
+            Command::Env(_) | Command::Workdir(_) | Command::Copy(_) | Command::Run(_) => {
                 unreachable!("layer instructions are dispatched by StageRunner::step")
             }
         }
         Ok(())
+    }
+
+    /// [`set_env`] through the name index (built on first use; see `env_index`).
+    fn set_config_env(&mut self, key: &str, value: &str) {
+        let env = &mut self.image.config.config.env;
+        let index = self.env_index.get_or_insert_with(|| {
+            let mut index = std::collections::HashMap::new();
+            for (i, e) in env.iter().enumerate() {
+                let name = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+                index.entry(name.to_string()).or_insert(i);
+            }
+            index
+        });
+        let entry = format!("{key}={value}");
+        let named = |e: &String| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key;
+        match index.get(key).copied() {
+            Some(i) if env.get(i).is_some_and(named) => env[i] = entry,
+            // A stale index (never expected: it is dropped when the config is replaced).
+            Some(_) => {
+                self.env_index = None;
+                set_env(env, key, value);
+            }
+            None => {
+                index.insert(key.to_string(), env.len());
+                env.push(entry);
+            }
+        }
     }
 
     /// Whether this stage sets CMD itself (before or after ENTRYPOINT).

@@ -68,6 +68,10 @@ pub struct StageRunner<'a> {
     /// Every ARG declared in the stage, in order (BuildKit lists them, even
     /// twice, in RUN history).
     arg_names: Vec<String>,
+    /// Position of each name in the config's `Env` (`KEY=value` strings), built on the first
+    /// ENV and dropped whenever the config is replaced: a linear search per ENV made a stage
+    /// of n ENV lines cost n² (issue 17).
+    env_index: Option<std::collections::HashMap<String, usize>>,
 }
 
 impl<'a> StageRunner<'a> {
@@ -88,6 +92,7 @@ impl<'a> StageRunner<'a> {
             sources,
             image,
             arg_names: Vec::new(),
+            env_index: None,
         }
     }
 
@@ -164,6 +169,7 @@ impl<'a> StageRunner<'a> {
         let store = &self.shared.store;
         if layered && self.cache_enabled() {
             if let Some((config, layers)) = super::cache::lookup(store, &key) {
+                self.env_index = None;
                 self.image.config = config;
                 self.image.layers = layers;
                 self.image.cache_key = key;
@@ -171,6 +177,7 @@ impl<'a> StageRunner<'a> {
                 return Ok(true);
             }
             if let Some((config, layers)) = self.shared.imported.lookup(&key) {
+                self.env_index = None;
                 self.image.config = config;
                 self.image.layers = layers;
                 self.image.cache_key = key.clone();
