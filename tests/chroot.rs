@@ -283,40 +283,6 @@ fn run_mounts_leave_nothing_in_the_layers() {
     }
 }
 
-/// A store on overlayfs (a container's own root) cannot hold the chroot
-/// level's whiteouts: the build stops before any step and says to use a
-/// volume, never a bare EPERM.
-#[test]
-fn a_store_on_overlayfs_is_refused_with_the_fix() {
-    let w = World::new("chroot-ovl-");
-    for d in ["l", "u", "wk", "m"] {
-        fs::create_dir(w.path(d)).unwrap();
-    }
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        w.path("l").display(),
-        w.path("u").display(),
-        w.path("wk").display()
-    );
-    run_ok(
-        Command::new("mount")
-            .args(["-t", "overlay", "overlay", "-o", &opts])
-            .arg(w.path("m")),
-    );
-    let o = run(w
-        .builder("m/store")
-        .args(["build", "--isolation", "chroot"])
-        .arg(w.path("ctx")));
-    let _ = Command::new("umount").arg(w.path("m")).status();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{err}");
-    assert!(
-        err.contains("is on overlayfs") && err.contains("volume"),
-        "{err}"
-    );
-    assert!(!err.contains("os error"), "{err}");
-}
-
 /// Without a PID namespace nothing kills what a RUN started but the helper:
 /// SIGTERM to builder (a cancelled job) ends the RUN's whole process group,
 /// background children included.

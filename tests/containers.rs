@@ -1,5 +1,6 @@
 //! builder inside real containers (Debian's rootful `podman`, as CI runners
-//! run jobs), and a store on an overlay filesystem.
+//! run jobs), with the store on a volume and on the container's own
+//! overlayfs root.
 //!
 //! The job image is a busybox rootfs (`tests/support` `busybox_rootfs`)
 //! plus the shared libraries `ldd` lists for the built `builder`, which is
@@ -388,87 +389,66 @@ fn default_docker_profile_picks_what_it_can() {
     }
 }
 
-/// No volume for the store: it is on the container's overlayfs root, and
-/// the build stops before any work with the fix.
-#[test]
-fn store_on_the_containers_overlay_root_is_refused_with_the_fix() {
+/// No volume for the store: it is on the container's overlayfs root. The
+/// build works at `level` all the same (copies instead of overlay mounts),
+/// in one container with its run, and pushes level 1's image to the byte.
+fn builds_on_the_containers_overlay_root(security: &[&str], tag: &str, level: &str) {
     let f = Fixture::new();
-    let open = [
-        "--security-opt",
-        "seccomp=unconfined",
-        "--security-opt",
-        "systempaths=unconfined",
-    ];
-    let (ok, info) = job(&open, None, &["builder", "info"]);
-    assert!(ok, "{info}");
-    assert!(
-        info.contains("store filesystem: 0x794c7630 (overlayfs"),
-        "{info}"
+    let volume = format!("{}:/ctx:ro", f.dir.path().join("ctx").display());
+    let mut opts = security.to_vec();
+    opts.extend(["-v", volume.as_str()]);
+    let image = format!("{}/out:{tag}", f.reg.addr);
+    let script = format!(
+        "builder info && builder build --source-date-epoch 0 --progress plain --push -t {image} \
+         /ctx && builder run --rm {image} && ls -A /var/lib/builder/snapshots | wc -l"
     );
-    let (ok, log) = f.build(&open, None, "nostore");
-    assert!(!ok, "{log}");
+    let (ok, out) = job(&opts, None, &["sh", "-c", &script]);
+    assert!(ok, "{out}");
+    assert!(out.starts_with(&format!("isolation: {level}\n")), "{out}");
     assert!(
-        log.contains("/var/lib/builder is on an overlay filesystem")
-            && log.contains("-v builder-store:/var/lib/builder"),
-        "{log}"
+        out.contains("store filesystem: 0x794c7630 (overlayfs: steps work on copies"),
+        "{out}"
     );
     assert!(
-        !log.contains("FROM"),
-        "failed before the build started:\n{log}"
+        out.contains("built in a container\ncopied\n1000:33\n"),
+        "{out}"
+    );
+    let pushed = support::skopeo_digest(&image, None);
+    let host = format!("{}/out:{tag}-host", f.reg.addr);
+    run_ok(
+        Command::new(bin())
+            .env("BUILDER_ROOT", f.dir.path().join("host-store"))
+            .args(["build", "--source-date-epoch", "0", "--push", "-t", &host])
+            .arg(f.dir.path().join("ctx")),
+    );
+    assert_eq!(support::skopeo_digest(&host, None), pushed, "{out}");
+}
+
+#[test]
+fn store_on_the_containers_overlay_root_at_the_namespaces_level() {
+    builds_on_the_containers_overlay_root(&["--privileged"], "ovl-privileged", "namespaces");
+}
+
+#[test]
+fn store_on_the_containers_overlay_root_at_the_rootless_level() {
+    builds_on_the_containers_overlay_root(
+        &[
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "systempaths=unconfined",
+        ],
+        "ovl-rootless",
+        "rootless",
     );
 }
 
-/// On the host: a store dir that is itself an overlay mount (in a private
-/// mount namespace) is refused at level 1 before anything is written; the
-/// same context builds with the store on a plain directory.
 #[test]
-fn store_on_an_overlay_mount_is_refused_before_any_work() {
-    let dir = tempfile::Builder::new()
-        .prefix("containers-ovl-")
-        .tempdir_in(tmp())
-        .unwrap();
-    let d = dir.path();
-    for sub in ["l", "u", "w", "store", "ctx"] {
-        fs::create_dir(d.join(sub)).unwrap();
-    }
-    fs::write(d.join("ctx/Dockerfile"), "FROM scratch\nCOPY f /f\n").unwrap();
-    fs::write(d.join("ctx/f"), "x\n").unwrap();
-    let script = format!(
-        "set -e; mount --make-rprivate /; \
-         mount -t overlay overlay -o lowerdir={0}/l,upperdir={0}/u,workdir={0}/w {0}/store; \
-         BUILDER_ROOT={0}/store {1} info; \
-         {1} build --root {0}/store {0}/ctx",
-        d.display(),
-        bin()
+fn store_on_the_containers_overlay_root_at_the_chroot_level() {
+    let profile = format!("seccomp={}", docker_like_seccomp().display());
+    builds_on_the_containers_overlay_root(
+        &["--security-opt", profile.as_str()],
+        "ovl-chroot",
+        "chroot",
     );
-    let o = support::run(Command::new("unshare").args(["-m", "sh", "-c", &script]));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(!o.status.success(), "{text}");
-    assert!(
-        text.contains("store filesystem: 0x794c7630 (overlayfs"),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!(
-            "{}/store is on an overlay filesystem",
-            d.display()
-        )),
-        "{text}"
-    );
-    assert_eq!(
-        fs::read_dir(d.join("u")).unwrap().count(),
-        0,
-        "nothing written to the store"
-    );
-    let ok = run_ok(
-        Command::new(bin())
-            .args(["build", "--root"])
-            .arg(d.join("plain-store"))
-            .arg(d.join("ctx")),
-    );
-    assert!(!ok.contains("overlay filesystem"), "{ok}");
 }

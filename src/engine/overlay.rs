@@ -43,7 +43,7 @@ where
     F: FnOnce(&[PathBuf]) -> io::Result<R> + Send,
     R: Send,
 {
-    if crate::sandbox::isolation::chroot_level() {
+    if crate::sandbox::isolation::copies() {
         return with_copies(specs, scratch_parent, f);
     }
     let specs = specs.to_vec();
@@ -109,7 +109,8 @@ where
     })
 }
 
-/// [`with_overlays`] without mounts (the chroot level): each root is a
+/// [`with_overlays`] without mounts (the chroot level, a store on
+/// overlayfs): each root is a
 /// materialised copy of its chain, and a writable one's changes are
 /// diffed into its upper dir in overlayfs' format afterwards.
 pub fn with_copies<R, F>(specs: &[OverlaySpec], scratch_parent: &Path, f: F) -> io::Result<R>

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::stat::{mknod, Mode, SFlag};
 use nix::sys::time::TimeSpec;
 
-use crate::layer::xattrs;
+use crate::layer::{whiteout_files, xattrs};
 
 /// Hardlinks already copied: source (dev, ino) → destination path.
 pub type Links = HashMap<(u64, u64), PathBuf>;
@@ -27,8 +27,17 @@ pub fn is_whiteout(meta: &fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
-/// Whether a snapshot dir is opaque (either overlay xattr).
+/// Whether a snapshot dir is opaque (either overlay xattr, or the marker
+/// file of a store on overlayfs).
 pub fn is_opaque(path: &Path) -> io::Result<bool> {
+    if whiteout_files::enabled()
+        && path
+            .join(std::ffi::OsStr::from_bytes(whiteout_files::OPAQUE))
+            .symlink_metadata()
+            .is_ok()
+    {
+        return Ok(true);
+    }
     for name in [&b"trusted.overlay.opaque"[..], b"user.overlay.opaque"] {
         if xattrs::get(path, name)?.as_deref() == Some(b"y") {
             return Ok(true);
@@ -182,6 +191,14 @@ fn apply_dir(src: &Path, dst: &Path, rel: &[u8], sources: &mut Sources) -> io::R
         r.extend_from_slice(&name);
         if is_whiteout(&meta) {
             remove_any(&target)?;
+            continue;
+        }
+        if whiteout_files::enabled() && meta.is_file() && name.starts_with(b".wh.") {
+            // A store on overlayfs: `.wh.NAME` deletes NAME; the opaque
+            // marker was read with its dir.
+            if let Some(t) = whiteout_files::target(&name) {
+                remove_any(&dst.join(std::ffi::OsStr::from_bytes(t)))?;
+            }
             continue;
         }
         if meta.is_dir() {
