@@ -51,9 +51,9 @@ fn enter(spec: &RunSpec) -> Result<()> {
         );
     }
     if let Some(m) = spec.mounts.first() {
+        // engine::flat::plant stands in for every kind before this point.
         bail!(
-            "RUN --mount (target {}): an SSH agent socket needs a bind mount, which the chroot \
-             isolation level cannot make",
+            "RUN --mount (target {}) reached the chroot sandbox, which cannot mount",
             m.target()
         );
     }

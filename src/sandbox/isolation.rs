@@ -361,7 +361,7 @@ pub fn report(probe: &Probe, choice: Choice, root: &Path) -> String {
             "chroot".to_string(),
             format!(
                 "{r}: no mounts; RUN is chrooted into a copy of the stage's files (no \
-                 /proc, RUN --mount by copies and without type=ssh, no --network=none) and \
+                 /proc, RUN --mount by copies and the SSH agent relayed, no --network=none) and \
                  layers are found by diffing.\nFor namespaces and overlays:\n{FIXES}"
             ),
         ),

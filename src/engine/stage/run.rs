@@ -89,6 +89,15 @@ impl StageRunner<'_> {
             (Network::None, _) | (Network::Default, Network::None) => sandbox::Network::None,
             _ => sandbox::Network::Host,
         };
+        if network == sandbox::Network::None && sandbox::isolation::chroot_level() {
+            bail!(
+                "RUN --network=none needs a network namespace, which the chroot isolation level \
+                 cannot create (no CAP_SYS_ADMIN, no user namespaces). Either drop \
+                 --network=none from this RUN, or let builder use user namespaces (Docker/podman: \
+                 --security-opt seccomp=unconfined --security-opt systempaths=unconfined; \
+                 Kubernetes: hostUsers: false) or run it privileged"
+            );
+        }
         let mut mounts = Vec::new();
         let mut keep_alive = Vec::new();
         for m in &ev.mounts {
@@ -106,8 +115,7 @@ impl StageRunner<'_> {
             let flat = Flat::prepare(&lowers, &dirs.path().join("root"))?;
             let chrooted = if sandbox::isolation::chroot_level() {
                 let installed = EtcFiles::install(flat.root(), &etc.named())?;
-                let (planted, rest) = plant::plant(flat.root(), std::mem::take(&mut mounts))?;
-                mounts = rest;
+                let planted = plant::plant(flat.root(), std::mem::take(&mut mounts))?;
                 Some((installed, planted))
             } else {
                 None
