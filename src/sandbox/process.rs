@@ -139,32 +139,6 @@ fn drop_capabilities(extra: &[Capability]) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn look_path_finds_executables_only() {
-        let d = tempfile::tempdir().unwrap();
-        let (a, b) = (d.path().join("a"), d.path().join("b"));
-        std::fs::create_dir_all(&a).unwrap();
-        std::fs::create_dir_all(&b).unwrap();
-        std::fs::write(a.join("tool"), "").unwrap();
-        std::fs::write(b.join("tool"), "").unwrap();
-        std::fs::set_permissions(b.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let path = format!("{}:{}", a.display(), b.display());
-        assert_eq!(
-            look_path("tool", &path).unwrap(),
-            b.join("tool").to_string_lossy()
-        );
-        assert_eq!(look_path("./x", &path).unwrap(), "./x");
-        let e = look_path("nope", &path).unwrap_err();
-        assert!(e
-            .to_string()
-            .contains("\"nope\": executable file not found"));
-    }
-}
-
 /// Marks every descriptor from `first` up close-on-exec: `close_range`
 /// with `CLOSE_RANGE_CLOEXEC` (Linux 5.11+), else one `fcntl` per
 /// descriptor below the open-files limit.
@@ -194,5 +168,31 @@ fn cloexec_from(first: u32) {
     for fd in first as i32..max {
         // SAFETY: F_SETFD on a descriptor that may not exist fails harmlessly.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_path_finds_executables_only() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join("tool"), "").unwrap();
+        std::fs::write(b.join("tool"), "").unwrap();
+        std::fs::set_permissions(b.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", a.display(), b.display());
+        assert_eq!(
+            look_path("tool", &path).unwrap(),
+            b.join("tool").to_string_lossy()
+        );
+        assert_eq!(look_path("./x", &path).unwrap(), "./x");
+        let e = look_path("nope", &path).unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("\"nope\": executable file not found"));
     }
 }
