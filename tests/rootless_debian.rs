@@ -31,8 +31,10 @@ fn sh(cmd: &str) {
 
 /// The user with the range 300000-365535 (as `tests/rootless.rs` makes it).
 fn user() -> u32 {
-    sh("command -v newuidmap >/dev/null || apt-get install -y -q uidmap >/dev/null 2>&1 || \
-        (apt-get update -q >/dev/null && apt-get install -y -q uidmap >/dev/null)");
+    sh(
+        "command -v newuidmap >/dev/null || apt-get install -y -q uidmap >/dev/null 2>&1 || \
+        (apt-get update -q >/dev/null && apt-get install -y -q uidmap >/dev/null)",
+    );
     sh(&format!(
         "id -u {USER} >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin {USER}"
     ));
@@ -91,7 +93,13 @@ fn apt_get_useradd_and_chown_as_a_real_user_keep_the_images_owners() {
     run_ok(
         Command::new(env!("CARGO_BIN_EXE_builder"))
             .env("BUILDER_ROOT", &store)
-            .args(["import", "--source-date-epoch", "0", "-t", "debian:bookworm"])
+            .args([
+                "import",
+                "--source-date-epoch",
+                "0",
+                "-t",
+                "debian:bookworm",
+            ])
             .args([
                 "--env",
                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -104,7 +112,11 @@ fn apt_get_useradd_and_chown_as_a_real_user_keep_the_images_owners() {
     fs::write(ctx.join("Dockerfile"), DOCKERFILE).unwrap();
     sh(&format!("chmod -R a+rX {}", ctx.display()));
 
-    let log = run_ok(as_user(&home).args(["build", "--progress", "plain", "-t", "deb"]).arg(&ctx));
+    let log = run_ok(
+        as_user(&home)
+            .args(["build", "--progress", "plain", "-t", "deb"])
+            .arg(&ctx),
+    );
     assert!(!log.contains("warning"), "{log}");
     let out = run_ok(as_user(&home).args([
         "run",
@@ -132,7 +144,9 @@ fn apt_get_useradd_and_chown_as_a_real_user_keep_the_images_owners() {
     assert_eq!(layers.len(), 2, "{inspect}");
     let digest = layers[1]["digest"].as_str().unwrap();
     let blob = fs::read(store.join("blobs/sha256").join(&digest[7..])).unwrap();
-    let plain = builder::layer::decompress(std::io::Cursor::new(blob)).unwrap().1;
+    let plain = builder::layer::decompress(std::io::Cursor::new(blob))
+        .unwrap()
+        .1;
     let mut archive = tar::Archive::new(plain);
     let mut owners = std::collections::BTreeMap::new();
     for e in archive.entries().unwrap() {
@@ -146,7 +160,11 @@ fn apt_get_useradd_and_chown_as_a_real_user_keep_the_images_owners() {
         );
         owners.insert(path, (uid, gid, h.mode().unwrap()));
     }
-    assert_eq!(owners.get("data/f"), Some(&(1234, 1234, 0o4750)), "{owners:?}");
+    assert_eq!(
+        owners.get("data/f"),
+        Some(&(1234, 1234, 0o4750)),
+        "{owners:?}"
+    );
     assert_eq!(owners.get("home/app/").map(|o| o.0), Some(1234));
     assert_eq!(owners.get("usr/bin/hello").map(|o| o.0), Some(0));
     assert!(owners.contains_key("etc/passwd"), "{owners:?}");
