@@ -121,14 +121,22 @@ where
         .prefix("builder-flat-")
         .tempdir_in(scratch_parent)?;
     let mut flats = Vec::new();
+    let mut roots = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let root = scratch.path().join(format!("m{i}"));
-        flats.push(super::flat::Flat::prepare(&spec.lowers, &root)?);
+        if spec.upper.is_some() {
+            let flat = super::flat::Flat::prepare(&spec.lowers, &root)?;
+            flats.push((spec.upper.clone(), flat));
+        } else {
+            // Read-only: hard links to the snapshots' files, no copy.
+            std::fs::create_dir(&root)?;
+            super::flat::tree::materialise_view(&spec.lowers, &root)?;
+        }
+        roots.push(root);
     }
-    let roots: Vec<PathBuf> = flats.iter().map(|f| f.root().to_path_buf()).collect();
     let result = f(&roots)?;
-    for (spec, flat) in specs.iter().zip(&flats) {
-        if let Some(upper) = &spec.upper {
+    for (upper, flat) in &flats {
+        if let Some(upper) = upper {
             flat.diff_into(upper)?;
         }
     }

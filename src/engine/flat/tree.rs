@@ -172,16 +172,35 @@ pub type Sources = HashMap<Vec<u8>, PathBuf>;
 /// kept: overlayfs breaks them at copy-up too, so a RUN that changes one
 /// name must not change the other.
 pub fn materialise(lowers: &[PathBuf], dest: &Path) -> io::Result<Sources> {
+    merge(lowers, dest, false)
+}
+
+/// [`materialise`] for a view nothing writes to (`COPY --from` sources,
+/// the destination lookups of COPY, `--output`): regular files are hard
+/// links to the snapshots' own, so only directories and names are made.
+/// Files keep their snapshot's inode, as overlayfs shows a lower file's;
+/// whoever gets such a view must never write through it.
+pub fn materialise_view(lowers: &[PathBuf], dest: &Path) -> io::Result<()> {
+    merge(lowers, dest, true).map(|_| ())
+}
+
+fn merge(lowers: &[PathBuf], dest: &Path, link: bool) -> io::Result<Sources> {
     let mut sources = Sources::new();
     for layer in lowers.iter().rev() {
-        apply_dir(layer, dest, &[], &mut sources)?;
+        apply_dir(layer, dest, &[], &mut sources, link)?;
         let meta = fs::symlink_metadata(layer)?;
         set_meta(layer, &meta, dest)?;
     }
     Ok(sources)
 }
 
-fn apply_dir(src: &Path, dst: &Path, rel: &[u8], sources: &mut Sources) -> io::Result<()> {
+fn apply_dir(
+    src: &Path,
+    dst: &Path,
+    rel: &[u8],
+    sources: &mut Sources,
+    link: bool,
+) -> io::Result<()> {
     for (name, path, meta) in entries(src)? {
         let target = dst.join(std::ffi::OsStr::from_bytes(&name));
         let mut r = rel.to_vec();
@@ -207,10 +226,14 @@ fn apply_dir(src: &Path, dst: &Path, rel: &[u8], sources: &mut Sources) -> io::R
                 remove_any(&target)?;
             }
             copy_dir(&path, &meta, &target)?;
-            apply_dir(&path, &target, &r, sources)?;
+            apply_dir(&path, &target, &r, sources, link)?;
             set_mtime(&target, &meta)?;
         } else {
             remove_any(&target)?;
+            if link && meta.is_file() {
+                fs::hard_link(&path, &target)?;
+                continue;
+            }
             copy_entry(&path, &meta, &target, &mut Links::new())?;
             if meta.is_file() {
                 sources.insert(r, path);
