@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages builder's demo and tests use, only those missing.
 # Idempotent; needs root (apt-get). podman (with runc, already listed) runs tests/containers.rs.
+# openssh-client (ssh-agent, ssh-keygen) for tests/chroot.rs; debootstrap for scripts/mkbase-debian.sh (tests/rootless_debian.rs, tests/containers_debian.rs).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-want=(docker-registry apache2-utils busybox-static skopeo umoci runc oci-image-tool openssl curl xz-utils bzip2 zstd ca-certificates uidmap podman)
+want=(docker-registry apache2-utils busybox-static skopeo umoci runc oci-image-tool openssl curl xz-utils bzip2 zstd ca-certificates uidmap podman openssh-client debootstrap)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
