@@ -3,9 +3,10 @@
 # Idempotent; needs root (apt-get). podman (with runc, already listed) runs tests/containers.rs.
 # gcc + libc6-dev build the static probe of tests/security.rs; util-linux gives runuser.
 # slirp4netns gives RUN its own network (src/sandbox/network.rs); time measures RSS in tests/registry_bounds.rs.
+# openssh-client (ssh-agent, ssh-keygen) for tests/chroot.rs; debootstrap for scripts/mkbase-debian.sh.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-want=(docker-registry apache2-utils busybox-static skopeo umoci runc oci-image-tool openssl curl xz-utils bzip2 zstd ca-certificates uidmap podman gcc libc6-dev util-linux slirp4netns time)
+want=(docker-registry apache2-utils busybox-static skopeo umoci runc oci-image-tool openssl curl xz-utils bzip2 zstd ca-certificates uidmap podman gcc libc6-dev util-linux slirp4netns time openssh-client debootstrap)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -283,40 +283,6 @@ fn run_mounts_leave_nothing_in_the_layers() {
     }
 }
 
-/// A store on overlayfs (a container's own root) cannot hold the chroot
-/// level's whiteouts: the build stops before any step and says to use a
-/// volume, never a bare EPERM.
-#[test]
-fn a_store_on_overlayfs_is_refused_with_the_fix() {
-    let w = World::new("chroot-ovl-");
-    for d in ["l", "u", "wk", "m"] {
-        fs::create_dir(w.path(d)).unwrap();
-    }
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        w.path("l").display(),
-        w.path("u").display(),
-        w.path("wk").display()
-    );
-    run_ok(
-        Command::new("mount")
-            .args(["-t", "overlay", "overlay", "-o", &opts])
-            .arg(w.path("m")),
-    );
-    let o = run(w
-        .builder("m/store")
-        .args(["build", "--isolation", "chroot"])
-        .arg(w.path("ctx")));
-    let _ = Command::new("umount").arg(w.path("m")).status();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{err}");
-    assert!(
-        err.contains("is on overlayfs") && err.contains("volume"),
-        "{err}"
-    );
-    assert!(!err.contains("os error"), "{err}");
-}
-
 /// Without a PID namespace nothing kills what a RUN started but the helper:
 /// SIGTERM to builder (a cancelled job) ends the RUN's whole process group,
 /// background children included.
@@ -363,4 +329,111 @@ fn sigterm_ends_the_run_and_what_it_started() {
         !running("sleep 362[13]")
     });
     assert!(gone, "the RUN or its background child outlived the build");
+}
+
+/// `RUN --mount=type=ssh` at the chroot level: no bind mount, a socket in
+/// the root relaying to the host's agent (a real `ssh-agent` holding a
+/// key); `ssh-add -l` in the RUN lists the key, and neither the socket nor
+/// its dir reaches the layer. `RUN --network=none` stops at its Dockerfile
+/// line saying what to change.
+#[test]
+fn ssh_agent_relayed_and_network_none_refused_with_the_fix() {
+    let w = World::new("chroot-ssh-");
+    let ctx = w.path("ctx-ssh");
+    let sshroot = ctx.join("sshroot");
+    // ssh-add and the libraries it links, laid out as on the host.
+    let ldd = run_ok(Command::new("ldd").arg("/usr/bin/ssh-add"));
+    let files = ldd
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .chain(["/usr/bin/ssh-add"]);
+    for f in files {
+        let dest = sshroot.join(f.trim_start_matches('/'));
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs::copy(f, &dest).unwrap();
+    }
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nCOPY sshroot/ /\n\
+         RUN --mount=type=ssh ssh-add -l && ls -ln $SSH_AUTH_SOCK\n",
+    )
+    .unwrap();
+    let agent = w.path("agent.sock");
+    let out = run_ok(Command::new("ssh-agent").arg("-a").arg(&agent).arg("-s"));
+    let pid: i32 = out
+        .split("SSH_AGENT_PID=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    struct Kill(i32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+    let _agent = Kill(pid);
+    let key = w.path("id_ed25519");
+    run_ok(
+        Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "relay-test-key",
+                "-f",
+            ])
+            .arg(&key),
+    );
+    run_ok(
+        Command::new("ssh-add")
+            .arg(&key)
+            .env("SSH_AUTH_SOCK", &agent),
+    );
+    w.import("s3");
+    let log = run_ok_all(
+        w.builder("s3")
+            .args(["build", "--progress", "plain", "--source-date-epoch", "0"])
+            .args(["--isolation", "chroot", "-t", "ssh", "--ssh"])
+            .arg(format!("default={}", agent.display()))
+            .arg(&ctx),
+    );
+    assert!(log.contains("relay-test-key (ED25519)"), "{log}");
+    assert!(log.contains("srw-------    1 0        0"), "{log}");
+    let out = run_ok(w.builder("s3").args([
+        "run",
+        "--rm",
+        "ssh",
+        "sh",
+        "-c",
+        "ls -d /run/buildkit 2>&1; true",
+    ]));
+    assert!(out.contains("/run/buildkit: No such file"), "{out}");
+
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN true\nRUN --network=none echo off$((1+1))line\n",
+    )
+    .unwrap();
+    let o = run(w
+        .builder("s3")
+        .args(["build", "--progress", "plain", "--isolation", "chroot"])
+        .arg(&ctx));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    for want in [
+        "Dockerfile:3",
+        "--network=none needs a network namespace",
+        "seccomp=unconfined",
+        "hostUsers: false",
+    ] {
+        assert!(err.contains(want), "no {want:?} in:\n{err}");
+    }
+    assert!(!err.contains("off2line"), "the RUN never ran:\n{err}");
 }

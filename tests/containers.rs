@@ -1,5 +1,6 @@
 //! builder inside real containers (Debian's rootful `podman`, as CI runners
-//! run jobs), and a store on an overlay filesystem.
+//! run jobs), with the store on a volume and on the container's own
+//! overlayfs root.
 //!
 //! The job image is a busybox rootfs (`tests/support` `busybox_rootfs`)
 //! plus the shared libraries `ldd` lists for the built `builder`, which is
@@ -16,101 +17,10 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use support::{run_ok_all as run_ok, Auth, Registry};
 
-const IMAGE: &str = "localhost/builder-test-job:1";
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_builder")
-}
-
-fn tmp() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
-/// `podman` with the test's own storage and settings.
-fn podman() -> Command {
-    let mut c = Command::new("podman");
-    c.arg("--root")
-        .arg(tmp().join("podman-storage"))
-        .arg("--runroot")
-        .arg(tmp().join("podman-run"))
-        .args([
-            "--storage-driver",
-            "overlay",
-            "--cgroup-manager",
-            "cgroupfs",
-            "--events-backend",
-            "file",
-            "--runtime",
-            "runc",
-        ]);
-    c
-}
-
-/// The job image, imported once per test process.
-fn job_image() -> &'static str {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let rootfs = support::busybox_rootfs("containers-job-rootfs");
-        let ldd = run_ok(Command::new("ldd").arg(bin()));
-        for lib in ldd.split_whitespace().filter(|w| w.starts_with('/')) {
-            let dest = rootfs.join(lib.trim_start_matches('/'));
-            fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            fs::copy(lib, &dest).unwrap_or_else(|e| panic!("copying {lib}: {e}"));
-        }
-        let tar = tmp().join("containers-job-rootfs.tar");
-        run_ok(
-            Command::new("tar")
-                .arg("-C")
-                .arg(&rootfs)
-                .arg("-cf")
-                .arg(&tar)
-                .arg("."),
-        );
-        run_ok(podman().arg("import").arg(&tar).arg(IMAGE));
-    });
-    IMAGE
-}
-
-/// This process's hard limit for `resource`: without CAP_SYS_RESOURCE the
-/// container cannot get podman's defaults (1048576 open files).
-fn hard_limit(resource: libc::__rlimit_resource_t) -> u64 {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct it is given.
-    assert_eq!(unsafe { libc::getrlimit(resource, &mut r) }, 0);
-    r.rlim_max
-}
-
-/// `podman run --rm` of the job image with `security` options, the store
-/// at `store` (a volume) when given, and `args` as the command.
-fn job(security: &[&str], store: Option<&Path>, args: &[&str]) -> (bool, String) {
-    let nofile = hard_limit(libc::RLIMIT_NOFILE).min(1 << 20);
-    let nproc = hard_limit(libc::RLIMIT_NPROC).min(32768);
-    let mut c = podman();
-    c.args(["run", "--rm", "--network", "host"])
-        .arg(format!("--ulimit=nofile={nofile}:{nofile}"))
-        .arg(format!("--ulimit=nproc={nproc}:{nproc}"))
-        .args(security)
-        .arg("-v")
-        .arg(format!("{}:/usr/local/bin/builder:ro", bin()));
-    if let Some(s) = store {
-        c.arg("-v").arg(format!("{}:/var/lib/builder", s.display()));
-    }
-    c.arg(job_image()).args(args);
-    let o = support::run(&mut c);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.success(), text)
-}
+use support::podman::{bin, docker_like_seccomp, job, tmp};
 
 /// A registry holding `busybox:latest`; the Dockerfile's context, written
 /// into a dir the container sees as /ctx.
@@ -327,31 +237,6 @@ fn podmans_default_profile_with_masked_proc_names_the_fix() {
     );
 }
 
-/// A seccomp profile like Docker's default for a container without
-/// CAP_SYS_ADMIN: podman's own default allows `unshare`, Docker's does not
-/// (nor `clone` with namespace flags; `clone3` gets ENOSYS).
-fn docker_like_seccomp() -> PathBuf {
-    let mut p: serde_json::Value =
-        serde_json::from_slice(&fs::read("/usr/share/containers/seccomp.json").unwrap()).unwrap();
-    let gated = ["unshare", "clone", "clone3"];
-    for s in p["syscalls"].as_array_mut().unwrap() {
-        s["names"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|n| !gated.contains(&n.as_str().unwrap()));
-    }
-    let calls = p["syscalls"].as_array_mut().unwrap();
-    calls.push(serde_json::json!({
-        "names": ["clone"], "action": "SCMP_ACT_ALLOW",
-        "args": [{"index": 0, "value": 2114060288u64, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]
-    }));
-    calls
-        .push(serde_json::json!({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}));
-    let path = tmp().join("containers-docker-like-seccomp.json");
-    fs::write(&path, p.to_string()).unwrap();
-    path
-}
-
 /// Docker's default profile: no CAP_SYS_ADMIN, no user namespaces. builder
 /// says why and what to change — or, once the chroot level exists, builds.
 #[test]
@@ -388,87 +273,66 @@ fn default_docker_profile_picks_what_it_can() {
     }
 }
 
-/// No volume for the store: it is on the container's overlayfs root, and
-/// the build stops before any work with the fix.
-#[test]
-fn store_on_the_containers_overlay_root_is_refused_with_the_fix() {
+/// No volume for the store: it is on the container's overlayfs root. The
+/// build works at `level` all the same (copies instead of overlay mounts),
+/// in one container with its run, and pushes level 1's image to the byte.
+fn builds_on_the_containers_overlay_root(security: &[&str], tag: &str, level: &str) {
     let f = Fixture::new();
-    let open = [
-        "--security-opt",
-        "seccomp=unconfined",
-        "--security-opt",
-        "systempaths=unconfined",
-    ];
-    let (ok, info) = job(&open, None, &["builder", "info"]);
-    assert!(ok, "{info}");
-    assert!(
-        info.contains("store filesystem: 0x794c7630 (overlayfs"),
-        "{info}"
+    let volume = format!("{}:/ctx:ro", f.dir.path().join("ctx").display());
+    let mut opts = security.to_vec();
+    opts.extend(["-v", volume.as_str()]);
+    let image = format!("{}/out:{tag}", f.reg.addr);
+    let script = format!(
+        "builder info && builder build --source-date-epoch 0 --progress plain --push -t {image} \
+         /ctx && builder run --rm {image} && ls -A /var/lib/builder/snapshots | wc -l"
     );
-    let (ok, log) = f.build(&open, None, "nostore");
-    assert!(!ok, "{log}");
+    let (ok, out) = job(&opts, None, &["sh", "-c", &script]);
+    assert!(ok, "{out}");
+    assert!(out.starts_with(&format!("isolation: {level}\n")), "{out}");
     assert!(
-        log.contains("/var/lib/builder is on an overlay filesystem")
-            && log.contains("-v builder-store:/var/lib/builder"),
-        "{log}"
+        out.contains("store filesystem: 0x794c7630 (overlayfs: steps work on copies"),
+        "{out}"
     );
     assert!(
-        !log.contains("FROM"),
-        "failed before the build started:\n{log}"
+        out.contains("built in a container\ncopied\n1000:33\n"),
+        "{out}"
+    );
+    let pushed = support::skopeo_digest(&image, None);
+    let host = format!("{}/out:{tag}-host", f.reg.addr);
+    run_ok(
+        Command::new(bin())
+            .env("BUILDER_ROOT", f.dir.path().join("host-store"))
+            .args(["build", "--source-date-epoch", "0", "--push", "-t", &host])
+            .arg(f.dir.path().join("ctx")),
+    );
+    assert_eq!(support::skopeo_digest(&host, None), pushed, "{out}");
+}
+
+#[test]
+fn store_on_the_containers_overlay_root_at_the_namespaces_level() {
+    builds_on_the_containers_overlay_root(&["--privileged"], "ovl-privileged", "namespaces");
+}
+
+#[test]
+fn store_on_the_containers_overlay_root_at_the_rootless_level() {
+    builds_on_the_containers_overlay_root(
+        &[
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "systempaths=unconfined",
+        ],
+        "ovl-rootless",
+        "rootless",
     );
 }
 
-/// On the host: a store dir that is itself an overlay mount (in a private
-/// mount namespace) is refused at level 1 before anything is written; the
-/// same context builds with the store on a plain directory.
 #[test]
-fn store_on_an_overlay_mount_is_refused_before_any_work() {
-    let dir = tempfile::Builder::new()
-        .prefix("containers-ovl-")
-        .tempdir_in(tmp())
-        .unwrap();
-    let d = dir.path();
-    for sub in ["l", "u", "w", "store", "ctx"] {
-        fs::create_dir(d.join(sub)).unwrap();
-    }
-    fs::write(d.join("ctx/Dockerfile"), "FROM scratch\nCOPY f /f\n").unwrap();
-    fs::write(d.join("ctx/f"), "x\n").unwrap();
-    let script = format!(
-        "set -e; mount --make-rprivate /; \
-         mount -t overlay overlay -o lowerdir={0}/l,upperdir={0}/u,workdir={0}/w {0}/store; \
-         BUILDER_ROOT={0}/store {1} info; \
-         {1} build --root {0}/store {0}/ctx",
-        d.display(),
-        bin()
+fn store_on_the_containers_overlay_root_at_the_chroot_level() {
+    let profile = format!("seccomp={}", docker_like_seccomp().display());
+    builds_on_the_containers_overlay_root(
+        &["--security-opt", profile.as_str()],
+        "ovl-chroot",
+        "chroot",
     );
-    let o = support::run(Command::new("unshare").args(["-m", "sh", "-c", &script]));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(!o.status.success(), "{text}");
-    assert!(
-        text.contains("store filesystem: 0x794c7630 (overlayfs"),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!(
-            "{}/store is on an overlay filesystem",
-            d.display()
-        )),
-        "{text}"
-    );
-    assert_eq!(
-        fs::read_dir(d.join("u")).unwrap().count(),
-        0,
-        "nothing written to the store"
-    );
-    let ok = run_ok(
-        Command::new(bin())
-            .args(["build", "--root"])
-            .arg(d.join("plain-store"))
-            .arg(d.join("ctx")),
-    );
-    assert!(!ok.contains("overlay filesystem"), "{ok}");
 }

@@ -141,17 +141,15 @@ pub fn main() -> i32 {
 /// here.
 fn isolate(command: &Command) -> anyhow::Result<Option<i32>> {
     use crate::sandbox::isolation::{self, Choice};
-    let (flag, needs_sandbox, root) = match command {
-        Command::Build(a) => (a.isolation, true, a.root.clone()),
-        Command::Run(a) => (a.isolation, true, a.store.root.clone()),
-        Command::Import(_) | Command::Pull(_) | Command::Rmi(_) | Command::Prune(_) => {
-            (None, false, None)
-        }
+    let (flag, root) = match command {
+        Command::Build(a) => (a.isolation, a.root.clone()),
+        Command::Run(a) => (a.isolation, a.store.root.clone()),
+        Command::Import(_) | Command::Pull(_) | Command::Rmi(_) | Command::Prune(_) => (None, None),
         _ => return Ok(None),
     };
     let choice = Choice::resolve(flag)?;
     let root = root.unwrap_or_else(crate::store::Store::default_root);
-    isolation::enter(choice, needs_sandbox, &root)
+    isolation::enter(choice, &root)
 }
 
 /// Reads a Dockerfile from a path, or from stdin for `-`; returns the name

@@ -122,12 +122,17 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let hostname = desc.digest.hex()[..12].to_string();
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let etc = sandbox::EtcFiles::defaults(&hostname, &host_resolv);
-    // The chroot level runs in a throwaway copy of the image's files.
-    let rootfs = if sandbox::isolation::chroot_level() {
+    // The chroot level (and a store on overlayfs) runs in a throwaway copy
+    // of the image's files.
+    let rootfs = if sandbox::isolation::copies() {
         let root = dirs.path().join("root");
         crate::engine::flat::Flat::prepare(&lowers, &root)?;
-        crate::engine::flat::EtcFiles::install(&root, &etc.named())?;
-        sandbox::RootFs::Chroot(root)
+        if sandbox::isolation::chroot_level() {
+            crate::engine::flat::EtcFiles::install(&root, &etc.named())?;
+            sandbox::RootFs::Chroot(root)
+        } else {
+            sandbox::RootFs::Dir(root)
+        }
     } else {
         sandbox::RootFs::Overlay {
             lowers,

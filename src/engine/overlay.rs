@@ -43,7 +43,7 @@ where
     F: FnOnce(&[PathBuf]) -> io::Result<R> + Send,
     R: Send,
 {
-    if crate::sandbox::isolation::chroot_level() {
+    if crate::sandbox::isolation::copies() {
         return with_copies(specs, scratch_parent, f);
     }
     let specs = specs.to_vec();
@@ -109,7 +109,8 @@ where
     })
 }
 
-/// [`with_overlays`] without mounts (the chroot level): each root is a
+/// [`with_overlays`] without mounts (the chroot level, a store on
+/// overlayfs): each root is a
 /// materialised copy of its chain, and a writable one's changes are
 /// diffed into its upper dir in overlayfs' format afterwards.
 pub fn with_copies<R, F>(specs: &[OverlaySpec], scratch_parent: &Path, f: F) -> io::Result<R>
@@ -120,14 +121,22 @@ where
         .prefix("builder-flat-")
         .tempdir_in(scratch_parent)?;
     let mut flats = Vec::new();
+    let mut roots = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let root = scratch.path().join(format!("m{i}"));
-        flats.push(super::flat::Flat::prepare(&spec.lowers, &root)?);
+        if spec.upper.is_some() {
+            let flat = super::flat::Flat::prepare(&spec.lowers, &root)?;
+            flats.push((spec.upper.clone(), flat));
+        } else {
+            // Read-only: hard links to the snapshots' files, no copy.
+            std::fs::create_dir(&root)?;
+            super::flat::tree::materialise_view(&spec.lowers, &root)?;
+        }
+        roots.push(root);
     }
-    let roots: Vec<PathBuf> = flats.iter().map(|f| f.root().to_path_buf()).collect();
     let result = f(&roots)?;
-    for (spec, flat) in specs.iter().zip(&flats) {
-        if let Some(upper) = &spec.upper {
+    for (upper, flat) in &flats {
+        if let Some(upper) = upper {
             flat.diff_into(upper)?;
         }
     }

@@ -1,7 +1,8 @@
 //! Safe extraction of a layer tar into a snapshot directory in overlayfs format.
 //!
 //! Input may be gzip, zstd, bzip2, xz or plain (detected by magic). OCI whiteouts become overlay
-//! whiteouts (`.wh.x` → 0:0 char device `x`; `.wh..wh..opq` → `trusted.overlay.opaque=y`, `user.overlay.opaque=y` in a user namespace).
+//! whiteouts (`.wh.x` → 0:0 char device `x`; `.wh..wh..opq` → `trusted.overlay.opaque=y`, `user.overlay.opaque=y` in a user namespace),
+//! or stay files in a store on overlayfs (see `whiteout_files`).
 //! Every write happens relative to a directory fd resolved by [`Root`], so no entry — `../`,
 //! absolute names, symlinked parents, symlink chains, hardlinks to outside — can touch anything
 //! outside `dest`. The diffID (sha256 of the uncompressed stream) and the blob digest are computed
@@ -254,6 +255,9 @@ impl<'a> Extractor<'a> {
 
         if let Some(target) = name.strip_prefix(b".wh.").filter(|_| !self.archive) {
             let (dir, _) = self.parent(parent_comps, name)?;
+            if super::whiteout_files::enabled() {
+                return self.whiteout_file(&dir, name, target, &unsafe_err);
+            }
             if target == b".wh..opq" {
                 let xattr = xattrs::opaque_xattr().to_bytes();
                 return xattrs::set(&fd_path(&dir, b"."), xattr, b"y")
@@ -393,6 +397,36 @@ impl<'a> Extractor<'a> {
 
     /// Makes room for `name`: an existing directory is kept when a directory comes in, anything
     /// else is removed (a directory recursively, without following symlinks).
+    /// A whiteout or opaque marker kept as the file it is in the tar (a store on overlayfs,
+    /// see `whiteout_files`): `.wh.NAME` replaces `NAME`, the opaque marker is kept as is.
+    fn whiteout_file(
+        &mut self,
+        dir: &OwnedFd,
+        name: &[u8],
+        target: &[u8],
+        unsafe_err: &dyn Fn(&'static str) -> ExtractError,
+    ) -> Result<()> {
+        if target != b".wh..opq" {
+            if target.starts_with(b".wh.") {
+                return Ok(()); // other AUFS metadata has no meaning here either
+            }
+            if super::whiteout_files::target(name).is_none() {
+                return Err(unsafe_err("invalid whiteout name").into());
+            }
+            self.remove_existing(dir, target, false)?;
+        }
+        self.remove_existing(dir, name, false)?;
+        let fd = openat(
+            dir,
+            OsStr::from_bytes(name),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .context("creating whiteout file")?;
+        fchown(&fd, Some(Uid::from_raw(0)), Some(Gid::from_raw(0))).context("chown of whiteout")?;
+        Ok(())
+    }
+
     fn remove_existing(&mut self, dir: &OwnedFd, name: &[u8], keep_dir: bool) -> Result<()> {
         let n = OsStr::from_bytes(name);
         let st = match fstatat(dir, n, AtFlags::AT_SYMLINK_NOFOLLOW) {

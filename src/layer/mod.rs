@@ -9,6 +9,7 @@ mod extract;
 mod planned;
 mod root;
 mod tarheader;
+pub mod whiteout_files;
 mod write;
 pub mod xattrs;
 

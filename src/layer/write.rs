@@ -92,7 +92,10 @@ pub fn write_to<W: Write>(src: &Path, out: W, opts: &WriteOptions) -> Result<(Di
     // Unlike a global sort of full paths ("a/", "a-b", "a/x"), this keeps every subtree
     // contiguous, which extractors that restore a directory's mtime when they leave it
     // (GNU tar) rely on.
-    let mut stack = vec![list_dir(src, &[])?.into_iter()];
+    // Whiteouts may be files (`.wh.NAME`) in a store on overlayfs: listed
+    // under the name they delete, so the entries keep level 1's order.
+    let files = opts.kind == SourceKind::OverlayUpper && super::whiteout_files::enabled();
+    let mut stack = vec![list_dir(src, &[], files)?.into_iter()];
     while let Some(top) = stack.last_mut() {
         let Some(item) = top.next() else {
             stack.pop();
@@ -101,7 +104,7 @@ pub fn write_to<W: Write>(src: &Path, out: W, opts: &WriteOptions) -> Result<(Di
         emit(&mut w, &item, opts, &mut links)
             .with_context(|| format!("adding {} to layer", item.path.display()))?;
         if item.meta.is_dir() {
-            stack.push(list_dir(&item.path, &item.rel)?.into_iter());
+            stack.push(list_dir(&item.path, &item.rel, files)?.into_iter());
         }
     }
     write_end(&mut w).context("writing end of layer tar")?;
@@ -118,10 +121,14 @@ struct Item {
     rel: Vec<u8>,
     path: PathBuf,
     meta: Metadata,
+    /// A whiteout file `.wh.NAME` listed as `NAME` (see `whiteout_files`).
+    whiteout_file: bool,
 }
 
-/// The entries of one directory (lstat'ed, never followed), sorted by name bytes.
-fn list_dir(dir: &Path, rel: &[u8]) -> Result<Vec<Item>> {
+/// The entries of one directory (lstat'ed, never followed), sorted by name bytes. With
+/// `whiteout_files`, `.wh.NAME` files are listed as whiteouts of `NAME` and `.wh..wh.*`
+/// markers are left out (the opaque one is read by [`is_opaque`]).
+fn list_dir(dir: &Path, rel: &[u8], whiteout_files: bool) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     let rd = fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?;
     for entry in rd {
@@ -129,12 +136,29 @@ fn list_dir(dir: &Path, rel: &[u8]) -> Result<Vec<Item>> {
         let path = entry.path();
         let meta =
             fs::symlink_metadata(&path).with_context(|| format!("stat of {}", path.display()))?;
+        let file_name = entry.file_name();
+        let mut name = file_name.as_bytes();
+        let mut whiteout_file = false;
+        if whiteout_files && meta.is_file() && name.starts_with(b".wh.") {
+            match super::whiteout_files::target(name) {
+                Some(t) => {
+                    name = t;
+                    whiteout_file = true;
+                }
+                None => continue,
+            }
+        }
         let mut r = rel.to_vec();
         if !r.is_empty() {
             r.push(b'/');
         }
-        r.extend_from_slice(entry.file_name().as_bytes());
-        items.push(Item { rel: r, path, meta });
+        r.extend_from_slice(name);
+        items.push(Item {
+            rel: r,
+            path,
+            meta,
+            whiteout_file,
+        });
     }
     items.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     Ok(items)
@@ -170,7 +194,7 @@ fn emit<W: Write>(
     if ft.is_socket() {
         return Ok(()); // sockets cannot be carried in a tar; Docker drops them too
     }
-    if overlay && ft.is_char_device() && meta.rdev() == 0 {
+    if overlay && (item.whiteout_file || ft.is_char_device() && meta.rdev() == 0) {
         // overlayfs whiteout → OCI whiteout file `.wh.NAME` (Docker writes mode 0600).
         h.name = whiteout_name(&item.rel, b".wh.");
         h.mode = 0o600;
@@ -284,6 +308,14 @@ fn whiteout_name(rel: &[u8], prefix: &[u8]) -> Vec<u8> {
 }
 
 fn is_opaque(path: &Path) -> Result<bool> {
+    if super::whiteout_files::enabled()
+        && path
+            .join(std::ffi::OsStr::from_bytes(super::whiteout_files::OPAQUE))
+            .symlink_metadata()
+            .is_ok()
+    {
+        return Ok(true);
+    }
     for name in [&b"trusted.overlay.opaque"[..], b"user.overlay.opaque"] {
         if xattrs::get(path, name)
             .context("reading overlay xattr")?

@@ -23,6 +23,16 @@ pub fn chroot_level() -> bool {
     CHROOT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Whether steps work on materialised copies of their snapshot chain and
+/// find their layer by diffing (`engine::flat`) instead of mounting
+/// overlays: at the chroot level, and at every level when the store is on
+/// overlayfs (see [`storefs`](super::storefs)). RUN itself is chrooted only
+/// at the chroot level; at levels 1 and 2 it keeps its namespaces, with the
+/// copy bound as its root.
+pub fn copies() -> bool {
+    chroot_level() || crate::layer::whiteout_files::enabled()
+}
+
 /// Environment variable read when `--isolation` is not given.
 pub const ISOLATION_ENV: &str = "BUILDER_ISOLATION";
 
@@ -307,7 +317,7 @@ fn try_unshare_user() -> std::result::Result<(), String> {
 /// to go on in this process, `Ok(Some(code))` when it ran re-executed in a
 /// user namespace. At the chroot level the process is marked (see
 /// [`chroot_level`]) and made non-dumpable.
-pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<i32>> {
+pub fn enter(choice: Choice, root: &Path) -> Result<Option<i32>> {
     // Level 1's common case needs no probe child.
     if matches!(choice, Choice::Auto | Choice::Namespaces)
         && nix::unistd::geteuid().is_root()
@@ -318,16 +328,10 @@ pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<
         )
         .unwrap_or(false)
     {
-        if needs_sandbox {
-            super::storefs::check(root)?;
-        }
         return Ok(None);
     }
     let probe = Probe::run();
     let (level, reason) = probe.choose(choice)?;
-    if needs_sandbox && matches!(level, Level::Namespaces | Level::Rootless(_)) {
-        super::storefs::check(root)?;
-    }
     match level {
         Level::Namespaces => Ok(None),
         Level::Rootless(map) => {
@@ -337,16 +341,6 @@ pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<
             userns::reexec(&map, root).map(Some)
         }
         Level::Chroot => {
-            if on_overlayfs(root) {
-                bail!(
-                    "the store {} is on overlayfs (a container's own root): at the chroot \
-                     isolation level its snapshots hold whiteouts (0:0 character devices) and \
-                     opaque-dir xattrs, which overlayfs takes for its own. Put the store on a \
-                     volume (docker run -v builder-store:/var/lib/builder, a Kubernetes \
-                     emptyDir) or point BUILDER_ROOT at one.",
-                    root.display()
-                );
-            }
             if std::env::var_os("BUILDER_DEBUG_ISOLATION").is_some() {
                 eprintln!("isolation: chroot ({reason})");
             }
@@ -355,19 +349,6 @@ pub fn enter(choice: Choice, needs_sandbox: bool, root: &Path) -> Result<Option<
             Ok(None)
         }
     }
-}
-
-/// Whether `path` (or its nearest existing ancestor: the store may not
-/// exist yet) is on overlayfs.
-pub fn on_overlayfs(path: &Path) -> bool {
-    let mut p = Some(path);
-    while let Some(dir) = p {
-        if let Ok(st) = nix::sys::statfs::statfs(dir) {
-            return st.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC;
-        }
-        p = dir.parent();
-    }
-    false
 }
 
 /// The report `builder info` prints.
@@ -380,7 +361,7 @@ pub fn report(probe: &Probe, choice: Choice, root: &Path) -> String {
             "chroot".to_string(),
             format!(
                 "{r}: no mounts; RUN is chrooted into a copy of the stage's files (no \
-                 /proc, RUN --mount by copies and without type=ssh, no --network=none) and \
+                 /proc, RUN --mount by copies and the SSH agent relayed, no --network=none) and \
                  layers are found by diffing.\nFor namespaces and overlays:\n{FIXES}"
             ),
         ),

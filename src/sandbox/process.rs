@@ -116,8 +116,13 @@ pub(super) fn setgroups_denied() -> bool {
     })
 }
 
-/// Replaces the process with the command; returns only the error.
+/// Replaces the process with the command; returns only the error. Every
+/// descriptor above stderr is made close-on-exec first: whatever builder
+/// inherited from its own parent without that flag (a CI runner's pipes
+/// or files) must not reach the command, and the sandbox's report pipe
+/// must stay open until the exec itself.
 pub(super) fn exec(cmd: &Command) -> anyhow::Error {
+    cloexec_from(3);
     match nix::unistd::execve(&cmd.path, &cmd.argv, &cmd.env) {
         Ok(never) => match never {},
         Err(e) => anyhow::Error::new(e).context(format!("exec {:?}", cmd.path)),
@@ -157,6 +162,38 @@ fn drop_capabilities(extra: &[Capability], keep_all: bool) -> Result<()> {
     // Ambient capabilities may be unsupported on old kernels; nothing to clear then.
     let _ = caps::clear(None, CapSet::Ambient);
     Ok(())
+}
+
+/// Marks every descriptor from `first` up close-on-exec: `close_range`
+/// with `CLOSE_RANGE_CLOEXEC` (Linux 5.11+), else one `fcntl` per
+/// descriptor below the open-files limit.
+fn cloexec_from(first: u32) {
+    // SAFETY: close_range only changes descriptor flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return;
+    }
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given.
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur.min(1 << 16) as i32
+    } else {
+        1024
+    };
+    for fd in first as i32..max {
+        // SAFETY: F_SETFD on a descriptor that may not exist fails harmlessly.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
 }
 
 #[cfg(test)]

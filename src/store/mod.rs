@@ -93,6 +93,10 @@ impl Store {
         // depend on the process's (or a mount thread's) working directory.
         let root =
             &fs::canonicalize(root).with_context(|| format!("resolving {}", root.display()))?;
+        if crate::layer::whiteout_files::needed(root) {
+            // A container's own root: no overlay mounts, whiteouts as files.
+            crate::layer::whiteout_files::enable();
+        }
         let gc_lock = lock::shared(&root.join("locks/gc.lock"))?;
         let store = Store {
             root: root.to_path_buf(),

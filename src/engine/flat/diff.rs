@@ -14,8 +14,10 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
+
+use crate::layer::whiteout_files;
 
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 
@@ -271,7 +273,9 @@ fn write_upper(
         let meta = fs::symlink_metadata(&src)?;
         if meta.is_dir() {
             tree::copy_dir(&src, &meta, &dst)?;
-            if *opaque {
+            if *opaque && whiteout_files::enabled() {
+                whiteout_file(&dst.join(os(whiteout_files::OPAQUE)))?;
+            } else if *opaque {
                 crate::layer::xattrs::set(
                     &dst,
                     crate::layer::xattrs::opaque_xattr().to_bytes(),
@@ -285,6 +289,18 @@ fn write_upper(
     }
     for rel in whiteouts {
         ensure_parents(rel, &mut dirs)?;
+        if whiteout_files::enabled() {
+            let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
+                Some(i) => (&rel[..i], &rel[i + 1..]),
+                None => (&rel[..0], &rel[..]),
+            };
+            whiteout_file(
+                &upper
+                    .join(os(dir))
+                    .join(os(&whiteout_files::file_name(name))),
+            )?;
+            continue;
+        }
         mknod(
             &upper.join(os(rel)),
             SFlag::S_IFCHR,
@@ -298,4 +314,15 @@ fn write_upper(
         tree::set_mtime(&upper.join(os(d)), &meta)?;
     }
     Ok(())
+}
+
+/// An empty 0600 file owned by 0:0: a whiteout or opaque marker in a store
+/// on overlayfs (see `layer::whiteout_files`).
+fn whiteout_file(path: &Path) -> io::Result<()> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    std::os::unix::fs::lchown(path, Some(0), Some(0))
 }

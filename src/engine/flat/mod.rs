@@ -4,6 +4,7 @@
 //! overlayfs-format upper dir, which is then committed exactly like level
 //! 1's. RUN, COPY, ADD and WORKDIR all go through [`Flat`].
 
+mod agent;
 pub mod diff;
 pub mod plant;
 pub mod tree;

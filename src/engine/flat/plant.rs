@@ -1,8 +1,8 @@
 //! `RUN --mount` kinds the chroot level can stand in for without a mount:
 //! a secret is written as a file, a tmpfs is an empty dir, a bind is a copy
 //! of its source (writes are dropped, as with `rw`; `readonly` is not
-//! enforced) and a cache is a copy of the cache dir, copied back after the
-//! RUN. All are removed again (with the dirs made for them) before the
+//! enforced), a cache is a copy of the cache dir, copied back after the
+//! RUN, and an SSH agent is a socket relaying to the host's (`agent`). All are removed again (with the dirs made for them) before the
 //! diff, so like level 1's mount points they never reach a layer. Targets are resolved inside the
 //! root without following any symlink: the writes happen outside the
 //! chroot.
@@ -29,19 +29,20 @@ pub struct Planted {
     kept: Vec<(PathBuf, fs::Metadata)>,
     /// Cache mounts: (copy in the root, the cache dir it goes back to).
     caches: Vec<(PathBuf, PathBuf)>,
+    /// SSH agent sockets relayed into the root.
+    agents: Vec<super::agent::Relay>,
 }
 
-/// Plants the secrets and tmpfs mounts of `mounts` in `root`; returns
-/// what was planted and the mounts left (which the chroot level refuses).
-pub fn plant(root: &Path, mounts: Vec<Mount>) -> Result<(Planted, Vec<Mount>)> {
+/// Plants every mount of `mounts` in `root`; returns what was planted.
+pub fn plant(root: &Path, mounts: Vec<Mount>) -> Result<Planted> {
     let mut p = Planted {
         made: Vec::new(),
         files: Vec::new(),
         tmpfs: Vec::new(),
         kept: Vec::new(),
         caches: Vec::new(),
+        agents: Vec::new(),
     };
-    let mut rest = Vec::new();
     for m in mounts {
         match &m {
             Mount::Secret {
@@ -113,10 +114,21 @@ pub fn plant(root: &Path, mounts: Vec<Mount>) -> Result<(Planted, Vec<Mount>)> {
                     }
                 }
             }
-            _ => rest.push(m),
+            Mount::Ssh { socket, target } => {
+                let path = p.parent_dirs(root, target)?;
+                if fs::symlink_metadata(&path).is_ok() {
+                    bail!(
+                        "RUN --mount=type=ssh: {target} exists in the image; the chroot \
+                         isolation level cannot mount over it"
+                    );
+                }
+                let relay = super::agent::Relay::start(&path, socket)
+                    .with_context(|| format!("relaying the SSH agent at {target}"))?;
+                p.agents.push(relay);
+            }
         }
     }
-    Ok((p, rest))
+    Ok(p)
 }
 
 impl Planted {
@@ -155,6 +167,9 @@ impl Planted {
 
     /// Removes what was planted (and whatever the RUN put in a tmpfs).
     pub fn remove(self) -> Result<()> {
+        for relay in self.agents {
+            relay.stop().context("removing the SSH agent socket")?;
+        }
         for (copy, cache) in &self.caches {
             if fs::symlink_metadata(copy).is_ok_and(|m| m.is_dir()) {
                 empty(cache)?;

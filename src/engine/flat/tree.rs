@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::stat::{mknod, Mode, SFlag};
 use nix::sys::time::TimeSpec;
 
-use crate::layer::xattrs;
+use crate::layer::{whiteout_files, xattrs};
 
 /// Hardlinks already copied: source (dev, ino) → destination path.
 pub type Links = HashMap<(u64, u64), PathBuf>;
@@ -27,8 +27,17 @@ pub fn is_whiteout(meta: &fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
-/// Whether a snapshot dir is opaque (either overlay xattr).
+/// Whether a snapshot dir is opaque (either overlay xattr, or the marker
+/// file of a store on overlayfs).
 pub fn is_opaque(path: &Path) -> io::Result<bool> {
+    if whiteout_files::enabled()
+        && path
+            .join(std::ffi::OsStr::from_bytes(whiteout_files::OPAQUE))
+            .symlink_metadata()
+            .is_ok()
+    {
+        return Ok(true);
+    }
     for name in [&b"trusted.overlay.opaque"[..], b"user.overlay.opaque"] {
         if xattrs::get(path, name)?.as_deref() == Some(b"y") {
             return Ok(true);
@@ -163,16 +172,35 @@ pub type Sources = HashMap<Vec<u8>, PathBuf>;
 /// kept: overlayfs breaks them at copy-up too, so a RUN that changes one
 /// name must not change the other.
 pub fn materialise(lowers: &[PathBuf], dest: &Path) -> io::Result<Sources> {
+    merge(lowers, dest, false)
+}
+
+/// [`materialise`] for a view nothing writes to (`COPY --from` sources,
+/// the destination lookups of COPY, `--output`): regular files are hard
+/// links to the snapshots' own, so only directories and names are made.
+/// Files keep their snapshot's inode, as overlayfs shows a lower file's;
+/// whoever gets such a view must never write through it.
+pub fn materialise_view(lowers: &[PathBuf], dest: &Path) -> io::Result<()> {
+    merge(lowers, dest, true).map(|_| ())
+}
+
+fn merge(lowers: &[PathBuf], dest: &Path, link: bool) -> io::Result<Sources> {
     let mut sources = Sources::new();
     for layer in lowers.iter().rev() {
-        apply_dir(layer, dest, &[], &mut sources)?;
+        apply_dir(layer, dest, &[], &mut sources, link)?;
         let meta = fs::symlink_metadata(layer)?;
         set_meta(layer, &meta, dest)?;
     }
     Ok(sources)
 }
 
-fn apply_dir(src: &Path, dst: &Path, rel: &[u8], sources: &mut Sources) -> io::Result<()> {
+fn apply_dir(
+    src: &Path,
+    dst: &Path,
+    rel: &[u8],
+    sources: &mut Sources,
+    link: bool,
+) -> io::Result<()> {
     for (name, path, meta) in entries(src)? {
         let target = dst.join(std::ffi::OsStr::from_bytes(&name));
         let mut r = rel.to_vec();
@@ -184,16 +212,28 @@ fn apply_dir(src: &Path, dst: &Path, rel: &[u8], sources: &mut Sources) -> io::R
             remove_any(&target)?;
             continue;
         }
+        if whiteout_files::enabled() && meta.is_file() && name.starts_with(b".wh.") {
+            // A store on overlayfs: `.wh.NAME` deletes NAME; the opaque
+            // marker was read with its dir.
+            if let Some(t) = whiteout_files::target(&name) {
+                remove_any(&dst.join(std::ffi::OsStr::from_bytes(t)))?;
+            }
+            continue;
+        }
         if meta.is_dir() {
             let existing = fs::symlink_metadata(&target).ok();
             if existing.is_some_and(|m| !m.is_dir()) || is_opaque(&path)? {
                 remove_any(&target)?;
             }
             copy_dir(&path, &meta, &target)?;
-            apply_dir(&path, &target, &r, sources)?;
+            apply_dir(&path, &target, &r, sources, link)?;
             set_mtime(&target, &meta)?;
         } else {
             remove_any(&target)?;
+            if link && meta.is_file() {
+                fs::hard_link(&path, &target)?;
+                continue;
+            }
             copy_entry(&path, &meta, &target, &mut Links::new())?;
             if meta.is_file() {
                 sources.insert(r, path);

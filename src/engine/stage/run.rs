@@ -101,6 +101,15 @@ impl StageRunner<'_> {
             }
             (Network::Default, Network::Default) => sandbox::Network::Sandbox,
         };
+        if network == sandbox::Network::None && sandbox::isolation::chroot_level() {
+            bail!(
+                "RUN --network=none needs a network namespace, which the chroot isolation level \
+                 cannot create (no CAP_SYS_ADMIN, no user namespaces). Either drop \
+                 --network=none from this RUN, or let builder use user namespaces (Docker/podman: \
+                 --security-opt seccomp=unconfined --security-opt systempaths=unconfined; \
+                 Kubernetes: hostUsers: false) or run it privileged"
+            );
+        }
         let mut mounts = Vec::new();
         let mut keep_alive = Vec::new();
         for m in &ev.mounts {
@@ -110,19 +119,26 @@ impl StageRunner<'_> {
         }
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let etc = sandbox::EtcFiles::defaults("buildkitsandbox", &host_resolv);
-        // The chroot level: a copy of the chain, recorded, with the /etc
-        // files written in (and put back before the diff).
-        let flat = if sandbox::isolation::chroot_level() {
+        // Copies (the chroot level, a store on overlayfs): a copy of the
+        // chain, recorded. The chroot level also writes the /etc files in
+        // (put back before the diff) and plants RUN --mount sources, having
+        // no mounts; levels 1 and 2 bind them as over an overlay.
+        let flat = if sandbox::isolation::copies() {
             let flat = Flat::prepare(&lowers, &dirs.path().join("root"))?;
-            let installed = EtcFiles::install(flat.root(), &etc.named())?;
-            let (planted, rest) = plant::plant(flat.root(), std::mem::take(&mut mounts))?;
-            mounts = rest;
-            Some((flat, installed, planted))
+            let chrooted = if sandbox::isolation::chroot_level() {
+                let installed = EtcFiles::install(flat.root(), &etc.named())?;
+                let planted = plant::plant(flat.root(), std::mem::take(&mut mounts))?;
+                Some((installed, planted))
+            } else {
+                None
+            };
+            Some((flat, chrooted))
         } else {
             None
         };
         let rootfs = match &flat {
-            Some((f, _, _)) => sandbox::RootFs::Chroot(f.root().to_path_buf()),
+            Some((f, Some(_))) => sandbox::RootFs::Chroot(f.root().to_path_buf()),
+            Some((f, None)) => sandbox::RootFs::Dir(f.root().to_path_buf()),
             None => sandbox::RootFs::Overlay {
                 lowers,
                 upper: upper.clone(),
@@ -170,9 +186,11 @@ impl StageRunner<'_> {
                 argv.join(" ")
             );
         }
-        if let Some((flat, installed, planted)) = flat {
-            planted.remove()?;
-            installed.restore()?;
+        if let Some((flat, chrooted)) = flat {
+            if let Some((installed, planted)) = chrooted {
+                planted.remove()?;
+                installed.restore()?;
+            }
             flat.diff_into(&upper)?;
         }
         self.commit(&upper)
