@@ -56,6 +56,7 @@ impl Fixture {
             network: Network::Host,
             mounts: vec![],
             etc: EtcFiles::default(),
+            attach: Default::default(),
         }
     }
 

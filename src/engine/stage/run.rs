@@ -127,6 +127,7 @@ impl StageRunner<'_> {
             network,
             mounts,
             etc,
+            attach: Default::default(),
         };
         let mut tail: VecDeque<String> = VecDeque::new();
         let progress = self.shared.progress.clone();
