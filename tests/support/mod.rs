@@ -931,3 +931,18 @@ pub fn run_ok_all(cmd: &mut Command) -> String {
     assert!(o.status.success(), "{cmd:?} failed:\n{all}");
     all
 }
+
+/// Gives `cmd`'s child the default SIGINT disposition. A SIGINT ignored by
+/// whoever started the tests (a script's `trap "" INT`, a `cmd &` in a
+/// non-interactive shell) is inherited across exec and would make the
+/// Ctrl-C tests' signal vanish.
+pub fn default_sigint(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        })
+    }
+}
