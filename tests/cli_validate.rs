@@ -284,3 +284,22 @@ fn dockerfile_on_stdin_builds_with_an_empty_context() {
         stderr(&o)
     );
 }
+
+#[test]
+fn unconsumed_build_args_warn_once_and_suggest_the_declared_arg() {
+    let w = World::new();
+    let ctx = w.context("ctx", "FROM scratch\nARG VERSION\nLABEL v=$VERSION\n", &[]);
+    let o = w.build(&["--build-arg", "VERSOIN=1", "--build-arg", "ZZZ=2"], &ctx);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: One or more build-args [VERSOIN ZZZ] were not consumed\n"),
+        "{err}"
+    );
+    assert!(!err.contains("[Warning]"), "{err}");
+    assert!(
+        err.contains("warning: build-arg VERSOIN is not declared (did you mean VERSION?)"),
+        "{err}"
+    );
+    assert!(!err.contains("build-arg ZZZ is not declared"), "{err}");
+}
