@@ -164,6 +164,22 @@ impl RegistryClient {
             .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
             .read_timeout(Duration::from_secs(120));
+        // Private registries' CAs (`ca =`, certs.d), besides the system's.
+        let mut extra = Vec::new();
+        for path in config.all_ca_files() {
+            let pem = std::fs::read(&path)
+                .map_err(|e| anyhow::anyhow!("reading the registry CA {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the registry CA {} holds no PEM certificate",
+                        path.display()
+                    )
+                })?;
+            extra.extend(certs);
+        }
         if !system_has_roots() {
             // The platform verifier refuses to start without roots, which
             // would stop even plain-http registries; https gets Mozilla's
@@ -171,7 +187,11 @@ impl RegistryClient {
             let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
                 .iter()
                 .filter_map(|c| reqwest::Certificate::from_der(c).ok());
-            builder = builder.tls_certs_only(bundled);
+            builder = builder.tls_certs_only(bundled.chain(extra));
+        } else {
+            for c in extra {
+                builder = builder.add_root_certificate(c);
+            }
         }
         let http = builder
             .build()
