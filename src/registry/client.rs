@@ -116,6 +116,12 @@ pub fn file_body(path: &Path) -> std::io::Result<reqwest::Body> {
     Ok(reqwest::Body::wrap_stream(stream))
 }
 
+/// A connection that could not be made (refused, no route, unknown host),
+/// as opposed to one that timed out or was cut.
+fn unreachable(e: &reqwest::Error) -> bool {
+    e.is_connect() && !e.is_timeout()
+}
+
 fn is_retryable_status(s: StatusCode) -> bool {
     s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS || s == StatusCode::REQUEST_TIMEOUT
 }
@@ -305,7 +311,10 @@ impl RegistryClient {
                     d.min(self.retry.max_delay.max(Duration::from_secs(1)))
                 }
                 Ok(resp) => return Ok(resp),
-                Err(e) if n < attempts && !e.is_builder() => {
+                // A refused connection or an unknown host will not change
+                // in seconds: fail at once. Timeouts and cut connections
+                // are retried.
+                Err(e) if n < attempts && !e.is_builder() && !unreachable(&e) => {
                     let d = self.retry.delay(n - 1);
                     self.note(&format!("{what}: {e}, retrying in {d:?}"));
                     d
@@ -313,10 +322,18 @@ impl RegistryClient {
                 Err(e) => {
                     let url = e.url().map(|u| redact_url(u.as_str())).unwrap_or_default();
                     let mut detail = e.to_string();
+                    let mut last = None;
                     let mut src = std::error::Error::source(&e);
                     while let Some(s) = src {
                         detail.push_str(&format!(": {s}"));
+                        last = Some(s.to_string());
                         src = s.source();
+                    }
+                    if unreachable(&e) {
+                        // The cause alone ("Connection refused", "failed
+                        // to lookup address information: …"), not reqwest's
+                        // layers around it.
+                        detail = format!("unreachable: {}", last.unwrap_or(detail));
                     }
                     return Err(RegistryError::new(ErrorKind::Network, what, url, detail));
                 }
