@@ -84,3 +84,48 @@ fn an_unreachable_registry_fails_at_once_without_retries() {
     );
     assert_eq!(err.matches("error:").count(), 1, "{err}");
 }
+
+#[test]
+fn a_missing_base_image_behind_a_mirror_gives_both_replies() {
+    let (origin, mirror) = (Registry::start(Auth::Plain), Registry::start(Auth::Plain));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("registries.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[registry.\"{}\"]\nmirrors = [\"http://{}\"]\n",
+            origin.addr, mirror.addr
+        ),
+    )
+    .unwrap();
+    let ctx = dir.path().join("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {}/missing:1\n", origin.addr),
+    )
+    .unwrap();
+    let o = run(
+        support::builder(&dir.path().join("store"), &dir.path().join("docker"))
+            .args(["build", "--progress", "plain", "--registry-config"])
+            .arg(&cfg)
+            .arg(&ctx),
+    );
+    let err = stderr(&o);
+    let last = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
+    assert!(
+        last.starts_with("error: Dockerfile:1:1: FROM failed: "),
+        "{err}"
+    );
+    for host in [&origin.addr, &mirror.addr] {
+        assert!(
+            last.contains(&format!(
+                "HTTP 404 from http://{host}/v2/missing/manifests/1"
+            )),
+            "{host} not in {last}"
+        );
+    }
+}
