@@ -89,8 +89,9 @@ pub struct BuildArgs {
     /// Do not use the cache for these stages (repeatable).
     #[arg(long = "no-cache-filter")]
     pub no_cache_filter: Vec<String>,
-    /// When to pull base images: `missing`, `always` or `never`.
-    #[arg(long, default_value = "missing", num_args = 0..=1, default_missing_value = "always")]
+    /// When to pull base images: `--pull=missing|always|never`; a bare `--pull` is `always`
+    /// (buildx's boolean flag), so it never takes the context as its value.
+    #[arg(long, default_value = "missing", num_args = 0..=1, require_equals = true, default_missing_value = "always")]
     pub pull: String,
     /// Maximum number of RUN steps at once.
     #[arg(long)]
@@ -173,7 +174,12 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     };
     let store = Arc::new(store_args.open_store()?);
     let client = Arc::new(store_args.client()?);
-    let mut context = open_context(&args.context, dockerfile_path.as_deref(), &store)?;
+    let mut context = if args.context == "-" && args.file.is_none() {
+        // The Dockerfile came on stdin: the context is empty, as Docker's.
+        BuildContext::from_tar_in(std::io::empty(), IgnoreSpec::None, &store.temp_dir()?)?
+    } else {
+        open_context(&args.context, dockerfile_path.as_deref(), &store)?
+    };
     // What Docker's client would send of it (see context_paths).
     context.limit_to_read_paths(crate::plan::context_paths(&plan))?;
     let rt = runtime()?;
@@ -339,9 +345,15 @@ fn read_dockerfile(args: &BuildArgs) -> Result<(String, Vec<u8>, Option<PathBuf>
             return Ok((name, text, None));
         }
         Some(f) => PathBuf::from(f),
-        None if args.context == "-" => {
-            bail!("with the context on stdin, give the Dockerfile with -f")
-        }
+        // `docker build - < Dockerfile`: a Dockerfile on stdin, no context.
+        None if args.context == "-" => match super::stdin_context::read()? {
+            super::stdin_context::StdinContext::Dockerfile(text) => {
+                return Ok(("Dockerfile".to_string(), text, None))
+            }
+            super::stdin_context::StdinContext::Archive(_) => {
+                bail!("with the context as a tar on stdin, give the Dockerfile with -f FILE")
+            }
+        },
         None => Path::new(&args.context).join("Dockerfile"),
     };
     let (_, text) = super::read_dockerfile(&path)?;
@@ -376,6 +388,7 @@ fn open_context(
 fn parse_build_args(raw: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for a in raw {
+        super::validate::check_build_arg(a)?;
         match a.split_once('=') {
             Some(("", _)) => bail!("--build-arg {a}: the name is empty (expected NAME=VALUE)"),
             Some((k, v)) => {

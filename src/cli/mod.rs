@@ -19,7 +19,9 @@ pub mod rmi;
 pub mod run;
 pub mod sandbox_child;
 pub mod save;
+pub mod stdin_context;
 pub mod tag;
+pub mod validate;
 
 /// builder: build OCI images from Dockerfiles, no daemon needed.
 #[derive(Debug, Parser)]
@@ -89,7 +91,14 @@ pub fn main() -> i32 {
             std::env::remove_var(var);
         }
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(validate::normalize_pull(std::env::args_os().collect()));
+    // Bad flags fail before any work (and before a rootless re-exec).
+    if let Command::Build(args) = &cli.command {
+        if let Err(err) = validate::check(args) {
+            eprintln!("error: {err:#}");
+            return 1;
+        }
+    }
     match isolate(&cli.command) {
         Ok(None) => {}
         Ok(Some(code)) => return code,

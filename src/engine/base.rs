@@ -115,7 +115,14 @@ pub async fn resolve_image(
         },
     )
     .await
-    .with_context(|| format!("pulling {}", r.familiar()))?;
+    .map_err(|e| {
+        // Registry errors already say what was being pulled.
+        if e.to_string().starts_with("pulling ") {
+            e
+        } else {
+            e.context(format!("pulling {}", r.familiar()))
+        }
+    })?;
     load_local(store, &pulled.manifest, &want)
 }
 

@@ -430,7 +430,10 @@ impl Engine {
                             &stage.platform,
                             self.shared.pull,
                         ))
-                        .map_err(|e| self.located(&step.ast, step.command.keyword(), e))?;
+                        .map_err(|e| {
+                            let e = not_a_stage(plan, r, e);
+                            self.located(&step.ast, step.command.keyword(), e)
+                        })?;
                     images.insert(r.clone(), img);
                 }
             }
@@ -498,4 +501,19 @@ fn describe_base(plan: &Plan, base: &Base) -> String {
         Base::Image(r) => r.clone(),
         Base::Stage(i) => plan.stages[*i].display_name(),
     }
+}
+
+/// A `--from=NAME` that is no stage is pulled as an image, as BuildKit does;
+/// when that fails, the error says so and names the stage it was probably
+/// meant to be (edit distance at most 2), since a typo is the usual cause.
+fn not_a_stage(plan: &Plan, name: &str, err: anyhow::Error) -> anyhow::Error {
+    let best = plan
+        .stages
+        .iter()
+        .filter_map(|s| s.name.as_deref())
+        .map(|s| (crate::dockerfile::edit_distance(&name.to_lowercase(), s), s))
+        .filter(|&(d, _)| d <= 2)
+        .min_by_key(|&(d, _)| d);
+    let hint = best.map_or(String::new(), |(_, s)| format!(" (did you mean {s}?)"));
+    anyhow!("no stage is named {name}{hint}, and as an image it failed: {err:#}")
 }

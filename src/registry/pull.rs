@@ -237,6 +237,7 @@ pub async fn pull(
     let what = format!("pulling {r}");
     let endpoints = client.config().pull_endpoints(r);
     let mut last_err = None;
+    let mut mirror_errs = Vec::new();
     let mut found = None;
     for ep in &endpoints {
         match resolve(client, ep, r, opts, &what).await {
@@ -249,7 +250,13 @@ pub async fn pull(
                     "mirror {} failed ({e:#}); trying the next source",
                     ep.base
                 ));
+                mirror_errs.push(format!("mirror {}: {e:#}", ep.base));
                 last_err = Some(e);
+            }
+            // The origin's answer, after what the mirrors said (each was
+            // only a warning until now).
+            Err(e) if !mirror_errs.is_empty() => {
+                return Err(anyhow!("{e:#} (tried first: {})", mirror_errs.join("; ")))
             }
             Err(e) => return Err(e),
         }

@@ -157,6 +157,7 @@ impl StageRunner<'_> {
             etc,
             // Allowed by --allow security.insecure (checked on the plan).
             insecure: run.security == crate::plan::instructions::Security::Insecure,
+            attach: Default::default(),
         };
         let mut tail: VecDeque<String> = VecDeque::new();
         let progress = self.shared.progress.clone();
