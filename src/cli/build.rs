@@ -49,6 +49,12 @@ pub struct BuildArgs {
     /// Load the image into Docker: pipe it as a docker archive into `docker load`.
     #[arg(long)]
     pub load: bool,
+    /// Provenance attestation (buildx): accepted, none is produced yet.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub provenance: Option<String>,
+    /// SBOM attestation (buildx): accepted, none is produced yet.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub sbom: Option<String>,
     /// Write the image ID to this file.
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
@@ -129,6 +135,11 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     };
     let build_args = parse_build_args(&args.build_args)?;
     super::output::check_outputs(&args.outputs, args.load)?;
+    for (flag, v) in [("provenance", &args.provenance), ("sbom", &args.sbom)] {
+        if let Some(v) = v {
+            eprintln!("note: --{flag}={v} accepted: builder does not produce attestations yet");
+        }
+    }
 
     let opts = PlanOptions {
         build_args,
