@@ -46,6 +46,15 @@ pub struct BuildArgs {
     /// Outputs: `type=oci|docker|tar|local|registry,dest=…` (repeatable).
     #[arg(short = 'o', long = "output")]
     pub outputs: Vec<String>,
+    /// Load the image into Docker: pipe it as a docker archive into `docker load`.
+    #[arg(long)]
+    pub load: bool,
+    /// Provenance attestation (buildx): accepted, none is produced yet.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub provenance: Option<String>,
+    /// SBOM attestation (buildx): accepted, none is produced yet.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub sbom: Option<String>,
     /// Write the image ID to this file.
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
@@ -133,6 +142,12 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         Err(diag) => bail!("{}", diag.in_file(file_name)),
     };
     let build_args = parse_build_args(&args.build_args)?;
+    super::output::check_outputs(&args.outputs, args.load)?;
+    for (flag, v) in [("provenance", &args.provenance), ("sbom", &args.sbom)] {
+        if let Some(v) = v {
+            eprintln!("note: --{flag}={v} accepted: builder does not produce attestations yet");
+        }
+    }
 
     let opts = PlanOptions {
         build_args,
@@ -304,7 +319,18 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     let output_compression =
         super::push::export_compression(&args.compression, args.compression_level)?;
     for output in &args.outputs {
-        super::output::write_output(&store, &stored, output, &client, &rt, output_compression)?;
+        super::output::write_output(
+            &store,
+            &stored,
+            output,
+            &tags,
+            &client,
+            &rt,
+            output_compression,
+        )?;
+    }
+    if args.load {
+        super::output::load_into_docker(&store, &stored, &tags)?;
     }
     for spec in &cache_to {
         match engine.export_cache(&plan, spec) {
@@ -331,7 +357,11 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             0o644,
         )?;
     }
-    if args.quiet {
+    // With an archive on stdout, the ID would corrupt it.
+    let stdout_taken = args.outputs.iter().any(|o| {
+        super::output::parse_output(o).is_ok_and(|f| f.get("dest").is_some_and(|d| d == "-"))
+    });
+    if args.quiet && !stdout_taken {
         println!("{}", stored.config_digest);
     }
     Ok(0)

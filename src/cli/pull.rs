@@ -71,53 +71,52 @@ pub fn store_name(r: &Reference) -> String {
     }
 }
 
-/// Finds a local image by reference (`ubuntu`, `host/x:1`, `x@sha256:…`) or
-/// by manifest digest / digest prefix (`sha256:ab12…`, `ab12…`).
+/// Finds a local image as Docker does: by reference (`ubuntu`, `host/x:1`,
+/// `x@sha256:…`) first, then by image ID (`sha256:<64 hex>`, a unique
+/// prefix such as the 12 digits `builder images` shows) or manifest digest
+/// (see [`Store::find_by_id`]). The name is empty for an image kept
+/// without one.
 pub fn find_local(store: &Store, what: &str) -> Result<(String, Descriptor)> {
-    let hex = what.strip_prefix("sha256:").unwrap_or(what);
-    if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let matches: Vec<_> = store
-            .list_images()?
-            .into_iter()
-            .filter(|i| i.descriptor.digest.hex().starts_with(hex))
-            .collect();
-        if let Some(first) = matches.first() {
-            if matches
-                .iter()
-                .all(|m| m.descriptor.digest == first.descriptor.digest)
+    let parsed = Reference::parse(what);
+    // 64 hex digits are an ID, never a repository name (as in Docker).
+    let looks_like_id = what.len() == 64 && what.bytes().all(|b| b.is_ascii_hexdigit());
+    if let (Ok(r), false) = (&parsed, looks_like_id) {
+        let name = store_name(r);
+        if let Some(d) = store.resolve(&name)? {
+            if r.digest()
+                .is_some_and(|want| r.tag().is_some() && d.digest.to_string() != want)
             {
-                return Ok((first.name.clone(), first.descriptor.clone()));
+                anyhow::bail!(
+                    "{name} is {} in the store, not {}",
+                    d.digest,
+                    r.digest().unwrap_or_default()
+                );
             }
-            anyhow::bail!("{what} matches several images; give more digits");
+            return Ok((name, d));
+        }
+        // name@digest of a manifest stored under a tag.
+        if let Some(want) = r.digest() {
+            if let Some(i) = store.list_images()?.into_iter().find(|i| {
+                i.descriptor.digest.to_string() == want
+                    && i.name.starts_with(&format!("{}:", r.name()))
+            }) {
+                return Ok((i.name, i.descriptor));
+            }
         }
     }
-    let r = Reference::parse(what)?;
-    let name = store_name(&r);
-    if let Some(d) = store.resolve(&name)? {
-        if r.digest()
-            .is_some_and(|want| r.tag().is_some() && d.digest.to_string() != want)
-        {
-            anyhow::bail!(
-                "{name} is {} in the store, not {}",
-                d.digest,
-                r.digest().unwrap_or_default()
-            );
-        }
-        return Ok((name, d));
+    if let Some(first) = store.find_by_id(what)?.into_iter().next() {
+        return Ok((first.name, first.descriptor));
     }
-    // name@digest of a manifest stored under a tag.
-    if let Some(want) = r.digest() {
-        if let Some(i) = store.list_images()?.into_iter().find(|i| {
-            i.descriptor.digest.to_string() == want && i.name.starts_with(&format!("{}:", r.name()))
-        }) {
-            return Ok((i.name, i.descriptor));
+    match parsed {
+        Ok(r) => anyhow::bail!(
+            "image {} not found in the store {} (pull it first)",
+            r.familiar(),
+            store.root().display()
+        ),
+        Err(e) => {
+            anyhow::bail!("{what} is neither an image reference ({e}) nor an image ID in the store")
         }
     }
-    anyhow::bail!(
-        "image {} not found in the store {} (pull it first)",
-        r.familiar(),
-        store.root().display()
-    )
 }
 
 /// `builder pull` options.

@@ -61,6 +61,30 @@ pub fn save_archive(
     format: ArchiveFormat,
     out: &Path,
 ) -> Result<()> {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".builder-save-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+    write_archive(store, images, format, tmp.as_file())?;
+    tmp.as_file().sync_all().context("fsync archive")?;
+    tmp.persist(out)
+        .map_err(|e| e.error)
+        .with_context(|| format!("renaming archive into {}", out.display()))?;
+    Ok(())
+}
+
+/// Writes `images` from `store` as an archive to `out` (a pipe, stdout):
+/// the same bytes [`save_archive`] writes to a file.
+pub fn write_archive(
+    store: &Store,
+    images: &[ArchiveImage],
+    format: ArchiveFormat,
+    out: impl Write,
+) -> Result<()> {
     if images.is_empty() {
         bail!("no images to save");
     }
@@ -137,16 +161,8 @@ pub fn save_archive(
         "mediaType": super::descriptor::OCI_INDEX,
         "manifests": index_entries,
     });
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".builder-save-")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
     {
-        let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
+        let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, out));
         let add_bytes = |tar: &mut tar::Builder<_>, path: &str, bytes: &[u8]| -> Result<()> {
             let h = header(path, bytes.len() as u64, 0o644, tar::EntryType::Regular);
             tar.append(&h, bytes)
@@ -181,9 +197,5 @@ pub fn save_archive(
         let mut w = tar.into_inner().context("finishing the archive")?;
         w.flush().context("writing the archive")?;
     }
-    tmp.as_file().sync_all().context("fsync archive")?;
-    tmp.persist(out)
-        .map_err(|e| e.error)
-        .with_context(|| format!("renaming archive into {}", out.display()))?;
     Ok(())
 }
