@@ -11,7 +11,7 @@ use super::pull::{runtime, StoreArgs};
 use crate::context::{BuildContext, IgnoreSpec};
 use crate::engine::{CacheSpec, Engine, EngineOptions};
 use crate::plan::instructions::Network;
-use crate::plan::{PlanOptions, Platform};
+use crate::plan::PlanOptions;
 use crate::progress::{Mode, Progress};
 use crate::registry::Reference;
 
@@ -112,9 +112,10 @@ pub struct BuildArgs {
 
 /// Runs `builder build`.
 pub fn run(args: BuildArgs) -> Result<i32> {
-    // Before any work: only the host's platform can be built (no emulation yet).
+    // Before any work: one Linux platform; a foreign one's RUN steps are checked for
+    // emulation when the first one runs (sandbox::binfmt::ensure_runnable).
     let platform = match &args.platform {
-        Some(p) => Some(crate::plan::platform::native_target(p, &Platform::host())?),
+        Some(p) => Some(crate::plan::platform::single_target(p)?),
         None => None,
     };
     let (file_name, bytes, dockerfile_path) = read_dockerfile(&args)?;
