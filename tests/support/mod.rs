@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod images;
+pub mod multiarch;
 
 use std::collections::HashSet;
 use std::fs;
