@@ -73,9 +73,11 @@ impl World {
     }
 }
 
-/// (platform flag, single-platform tag, `uname -m`, config architecture, variant).
+/// (platform flag, single-platform tag, `uname -m`, config architecture, variant). The base's
+/// arm64 config says variant `v8`; Docker 26.1 writes none for `--platform linux/arm64` (the
+/// normalised target platform replaces the base's; tests/parity/cases/140-emulated-run-arm64).
 const CASES: &[(&str, &str, &str, &str, &str)] = &[
-    ("linux/arm64", "arm64", "aarch64", "arm64", "v8"),
+    ("linux/arm64", "arm64", "aarch64", "arm64", ""),
     ("linux/arm/v7", "armv7", "armv7l", "arm", "v7"),
 ];
 
@@ -113,7 +115,8 @@ fn foreign_runs_are_emulated_at_every_isolation_level() {
             );
             let cfg = w.config(&store, &out);
             assert_eq!(cfg["architecture"], *arch, "{platform} at {level}: {cfg}");
-            assert_eq!(cfg["variant"], *variant, "{platform} at {level}: {cfg}");
+            let got_variant = cfg.get("variant").and_then(Value::as_str).unwrap_or("");
+            assert_eq!(got_variant, *variant, "{platform} at {level}: {cfg}");
             assert_eq!(cfg["os"], "linux");
         }
     }

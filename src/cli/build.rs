@@ -196,13 +196,20 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         no_cache_stages: args.no_cache_filter.clone(),
         cache_from: cache_from.clone(),
     });
-    let image = match engine.build(&plan, &context) {
+    let mut image = match engine.build(&plan, &context) {
         Ok(img) => img,
         Err(e) => {
             progress.finish(None);
             return Err(e);
         }
     };
+    // As BuildKit's dockerfile2llb does for an explicit target platform: the image's platform is
+    // the normalised target's (`linux/arm64`, no `v8`), whatever its base's config said.
+    if args.platform.is_some() {
+        image.config.os = plan.platform.os.clone();
+        image.config.architecture = plan.platform.architecture.clone();
+        image.config.variant = plan.platform.variant.clone();
+    }
     let tags: Vec<String> = args
         .tags
         .iter()
