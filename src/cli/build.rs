@@ -11,7 +11,7 @@ use super::pull::{runtime, StoreArgs};
 use crate::context::{BuildContext, IgnoreSpec};
 use crate::engine::{CacheSpec, Engine, EngineOptions};
 use crate::plan::instructions::Network;
-use crate::plan::{PlanOptions, Platform};
+use crate::plan::PlanOptions;
 use crate::progress::{Mode, Progress};
 use crate::registry::Reference;
 
@@ -129,9 +129,10 @@ pub struct BuildArgs {
 
 /// Runs `builder build`.
 pub fn run(args: BuildArgs) -> Result<i32> {
-    // Before any work: only the host's platform can be built (no emulation yet).
+    // Before any work: one Linux platform; a foreign one's RUN steps are checked for
+    // emulation when the first one runs (sandbox::binfmt::ensure_runnable).
     let platform = match &args.platform {
-        Some(p) => Some(crate::plan::platform::native_target(p, &Platform::host())?),
+        Some(p) => Some(crate::plan::platform::single_target(p)?),
         None => None,
     };
     let (file_name, bytes, dockerfile_path) = read_dockerfile(&args)?;
@@ -249,13 +250,20 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         no_cache_stages: args.no_cache_filter.clone(),
         cache_from: cache_from.clone(),
     });
-    let image = match engine.build(&plan, &context) {
+    let mut image = match engine.build(&plan, &context) {
         Ok(img) => img,
         Err(e) => {
             progress.finish(None);
             return Err(e);
         }
     };
+    // As BuildKit's dockerfile2llb does for an explicit target platform: the image's platform is
+    // the normalised target's (`linux/arm64`, no `v8`), whatever its base's config said.
+    if args.platform.is_some() {
+        image.config.os = plan.platform.os.clone();
+        image.config.architecture = plan.platform.architecture.clone();
+        image.config.variant = plan.platform.variant.clone();
+    }
     let tags: Vec<String> = args
         .tags
         .iter()

@@ -81,6 +81,13 @@ pub fn run(args: RunArgs) -> Result<i32> {
         )
     })?;
     let (image, _) = load_local(&store, &desc, &crate::store::Platform::host())?;
+    // A foreign image runs through QEMU user emulation, if registered.
+    if !image.config.architecture.is_empty() {
+        let c = &image.config;
+        let os = if c.os.is_empty() { "linux" } else { &c.os };
+        let platform = crate::plan::Platform::new(os, &c.architecture, &c.variant);
+        sandbox::binfmt::ensure_runnable(&platform).map_err(|e| anyhow!("{}: {e}", args.image))?;
+    }
     let cfg = &image.config.config;
     let entrypoint = match &args.entrypoint {
         Some(e) if e.is_empty() => Vec::new(),

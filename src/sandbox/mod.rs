@@ -24,6 +24,7 @@
 //!
 //! [`run`] blocks; call it from `tokio::task::spawn_blocking`.
 
+pub mod binfmt;
 pub mod chown;
 mod chroot;
 mod cleanup;

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod images;
+pub mod multiarch;
 pub mod podman;
 
 use std::collections::HashSet;
