@@ -176,7 +176,11 @@ fn isolate(command: &Command) -> anyhow::Result<Option<i32>> {
     let (flag, root) = match command {
         Command::Build(a) => (a.isolation, a.root.clone()),
         Command::Run(a) => (a.isolation, a.store.root.clone()),
-        Command::Import(_) | Command::Pull(_) | Command::Rmi(_) | Command::Prune(_) | Command::Load(_) => (None, None),
+        Command::Import(_)
+        | Command::Pull(_)
+        | Command::Rmi(_)
+        | Command::Prune(_)
+        | Command::Load(_) => (None, None),
         _ => return Ok(None),
     };
     let choice = Choice::resolve(flag)?;

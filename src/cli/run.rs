@@ -86,7 +86,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
         let c = &image.config;
         let os = if c.os.is_empty() { "linux" } else { &c.os };
         let platform = crate::plan::Platform::new(os, &c.architecture, &c.variant);
-        sandbox::binfmt::ensure_runnable(&platform).map_err(|e| anyhow!("{}: {e}", args.image))?;
+        sandbox::binfmt::ensure_runnable(&platform)
+            .map_err(|e| anyhow!("{}: {e}", args.image()))?;
     }
     let cfg = &image.config.config;
     let entrypoint = match &args.entrypoint {
