@@ -22,6 +22,10 @@ EPOCH=${SOURCE_DATE_EPOCH:-0}
 OK=$R.ok
 DEBS=$R.debs
 
+# One maker at a time (tests run in parallel): a second caller waits, then finds DIR ready.
+mkdir -p "$(dirname "$R")"
+exec 9>"$R.lock"
+flock 9
 if [ "${FORCE:-0}" != 1 ] && [ -f "$OK" ] && [ -x "$R/bin/bash" ]; then
   echo "mkbase-debian: $R is ready (remove $OK or set FORCE=1 to rebuild)"
   exit 0

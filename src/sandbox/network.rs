@@ -69,7 +69,9 @@ pub fn find_slirp4netns() -> Option<PathBuf> {
 }
 
 /// Why RUN cannot get a network namespace of its own here although the
-/// isolation level could make one, or `None` when it can. slirp4netns must
+/// isolation level could make one, or `None` when it can: slirp4netns is
+/// not installed (then RUN shares the network, with this as the warning,
+/// as in a CI job container whose network is its own already), or it must
 /// open `/dev/net/tun`, which the kernel makes mode 0666 but some hosts
 /// and containers make 0600 (root only): a rootless builder there shares
 /// the host's network, with this as the warning. Probed once per process.
@@ -77,6 +79,15 @@ pub fn tun_unusable() -> Option<&'static str> {
     static PROBE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     PROBE
         .get_or_init(|| {
+            // A job container rarely has slirp4netns: it already runs in a
+            // network namespace of its own, which RUN then shares.
+            if find_slirp4netns().is_none() {
+                return Some(
+                    "slirp4netns is not installed, so RUN steps share this machine's (or \
+                     container's) network (Debian: apt-get install slirp4netns to isolate them)"
+                        .to_string(),
+                );
+            }
             match std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
