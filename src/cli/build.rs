@@ -37,7 +37,8 @@ pub struct BuildArgs {
     /// Print the build plan and stop.
     #[arg(long)]
     pub dry_run: bool,
-    /// Target platform, e.g. `linux/amd64`.
+    /// Target platforms, e.g. `linux/amd64` or `linux/amd64,linux/arm64` (one image per
+    /// platform, combined in an image index).
     #[arg(long)]
     pub platform: Option<String>,
     /// Push every tag after the build.
@@ -112,10 +113,11 @@ pub struct BuildArgs {
 
 /// Runs `builder build`.
 pub fn run(args: BuildArgs) -> Result<i32> {
-    // Before any work: only the host's platform can be built (no emulation yet).
-    let platform = match &args.platform {
-        Some(p) => Some(crate::plan::platform::native_target(p, &Platform::host())?),
-        None => None,
+    // Before any work: the platforms are checked here; whether a RUN can
+    // execute for one is decided at that RUN (sandbox::foreign::can_run).
+    let platforms: Vec<Platform> = match &args.platform {
+        Some(p) => crate::plan::platform::parse_list(p).map_err(|e| anyhow!("--platform {e}"))?,
+        None => Vec::new(),
     };
     let (file_name, bytes, dockerfile_path) = read_dockerfile(&args)?;
     // Bytes that are not UTF-8 are read as BuildKit reads them (see dockerfile::parse_bytes).
@@ -126,20 +128,31 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     };
     let build_args = parse_build_args(&args.build_args)?;
 
-    let opts = PlanOptions {
-        build_args,
-        target: args.target.clone(),
-        platform,
-        build_platform: None,
-        source: text.clone(),
-        file: file_name.clone(),
+    // One plan per target platform: each sees its own TARGET* args.
+    let targets: Vec<Option<Platform>> = match platforms.len() {
+        0 => vec![None],
+        _ => platforms.iter().cloned().map(Some).collect(),
     };
-    let plan = match crate::plan::plan(&df, &opts) {
-        Ok(p) => p,
-        Err(diag) => bail!("{diag}"),
-    };
+    let mut plans = Vec::new();
+    for platform in targets {
+        let opts = PlanOptions {
+            build_args: build_args.clone(),
+            target: args.target.clone(),
+            platform,
+            build_platform: None,
+            source: text.clone(),
+            file: file_name.clone(),
+        };
+        match crate::plan::plan(&df, &opts) {
+            Ok(p) => plans.push(p),
+            Err(diag) => bail!("{diag}"),
+        }
+    }
+    let plan = plans[0].clone();
     if args.dry_run {
-        print!("{}", plan.render_dry_run());
+        for p in &plans {
+            print!("{}", p.render_dry_run());
+        }
         return Ok(0);
     }
     let mode: Mode = if args.quiet {
@@ -195,7 +208,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         no_cache_stages: args.no_cache_filter.clone(),
         cache_from: cache_from.clone(),
     });
-    let image = match engine.build(&plan, &context) {
+    let mut images = match engine.build_many(&plans, &context) {
         Ok(img) => img,
         Err(e) => {
             progress.finish(None);
@@ -212,6 +225,23 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         })
         .collect::<Result<_>>()?;
     let labels = parse_labels(&args.labels)?;
+    if plans.len() > 1 {
+        let images = plans.iter().map(|p| p.platform.clone()).zip(images).collect();
+        let done = super::build_multi::Finish {
+            args: &args,
+            store: &store,
+            client: &client,
+            rt: &rt,
+            engine: &engine,
+            plan: &plan,
+            progress: &progress,
+            tags: &tags,
+            labels: &labels,
+            cache_to: &cache_to,
+        };
+        return done.finish(images);
+    }
+    let image = images.remove(0);
     let stored =
         crate::engine::store_image(&store, &image, args.source_date_epoch, &labels, &tags)?;
     progress.finish(Some(stored.config_digest.to_string()));

@@ -150,7 +150,10 @@ pub fn run(args: PullArgs) -> Result<i32> {
     let store = args.store.open_store()?;
     let client = args.store.client()?;
     let rt = runtime()?;
-    let opts = PullOptions { platform };
+    let opts = PullOptions {
+        platform,
+        keep_index: false,
+    };
     for r in &refs {
         if !args.quiet {
             eprintln!(

@@ -28,6 +28,7 @@ pub mod chown;
 mod chroot;
 mod cleanup;
 mod dev;
+pub mod foreign;
 mod init;
 pub mod isolation;
 mod mountapi;

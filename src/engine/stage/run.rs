@@ -23,6 +23,9 @@ impl StageRunner<'_> {
         id: usize,
     ) -> Result<()> {
         let argv = self.run_argv(run);
+        // At the RUN line, not at flag parsing: a foreign stage that only
+        // copies files builds fine.
+        sandbox::foreign::can_run(&self.stage.platform).map_err(|e| self.located(step, e))?;
         self.execute(run, ev, &argv, id)
             .map_err(|e| self.located(step, e))?;
         let args: Vec<(String, String)> = self
