@@ -226,7 +226,11 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         .collect::<Result<_>>()?;
     let labels = parse_labels(&args.labels)?;
     if plans.len() > 1 {
-        let images = plans.iter().map(|p| p.platform.clone()).zip(images).collect();
+        let images = plans
+            .iter()
+            .map(|p| p.platform.clone())
+            .zip(images)
+            .collect();
         let done = super::build_multi::Finish {
             args: &args,
             store: &store,

@@ -41,11 +41,6 @@ impl Finish<'_> {
         )?;
         let index_digest = stored.index.digest.to_string();
         self.progress.finish(Some(index_digest.clone()));
-        // A multi-platform image's ID is its index digest (BuildKit's
-        // `containerimage.digest`); there is no single config.
-        if let Some(path) = &args.iidfile {
-            crate::store::fsutil::write_atomic(path, index_digest.as_bytes(), 0o644)?;
-        }
         let format = match args.format.as_str() {
             "oci" => None,
             "docker" => Some(ManifestFormat::Docker),
@@ -85,6 +80,15 @@ impl Finish<'_> {
                     );
                 }
             }
+        }
+        // A multi-platform image's ID is its index digest (BuildKit's
+        // `containerimage.digest`): the pushed one (layers compressed)
+        // when pushed, else the stored one; there is no single config.
+        if let Some(path) = &args.iidfile {
+            let id = pushed_digest
+                .clone()
+                .unwrap_or_else(|| index_digest.clone());
+            crate::store::fsutil::write_atomic(path, id.as_bytes(), 0o644)?;
         }
         for output in &args.outputs {
             super::output::write_index_output(

@@ -83,11 +83,20 @@ pub fn run(args: ImagesArgs) -> Result<i32> {
         } else {
             &digest[..19.min(digest.len())]
         };
-        let platform = i
-            .descriptor
-            .platform
-            .map(|p| p.to_string())
-            .unwrap_or_default();
+        let platform = match &i.descriptor.platform {
+            Some(p) => p.to_string(),
+            // A multi-platform image: the platforms its index lists.
+            None => crate::registry::push_index::index_children(&store, &i.descriptor)
+                .map(|c| {
+                    let p: Vec<String> = c
+                        .iter()
+                        .filter_map(|d| d.platform.as_ref())
+                        .map(|p| p.to_string())
+                        .collect();
+                    p.join(",")
+                })
+                .unwrap_or_default(),
+        };
         println!(
             "{repo:<40} {tag:<16} {short:<20} {platform:<16} {:>10}",
             human(size)

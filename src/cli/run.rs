@@ -45,6 +45,9 @@ pub struct RunArgs {
     /// Keep stdin open (accepted for docker compatibility).
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
+    /// The platform's image to run from a multi-platform image (default: this machine's).
+    #[arg(long)]
+    pub platform: Option<String>,
     /// The image.
     pub image: String,
     /// Command and arguments (replace the image's CMD).
@@ -60,7 +63,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
             args.image
         )
     })?;
-    let (image, _) = load_local(&store, &desc, &crate::store::Platform::host())?;
+    let platform = match &args.platform {
+        Some(p) => crate::plan::Platform::parse(p).map_err(|e| anyhow!("--platform {e}"))?,
+        None => crate::plan::Platform::host(),
+    };
+    let want: crate::store::Platform = crate::engine::export_index::store_platform(&platform);
+    let (image, _) = load_local(&store, &desc, &want)
+        .with_context(|| format!("{}: no image for {platform} in the store", args.image))?;
+    sandbox::foreign::can_run(&platform)?;
     let cfg = &image.config.config;
     let entrypoint = match &args.entrypoint {
         Some(e) if e.is_empty() => Vec::new(),

@@ -318,8 +318,7 @@ impl Engine {
                             Ok(image) => guard[index] = Some(Ok(image)),
                             Err(e) => {
                                 guard[index] = Some(Err(()));
-                                let mut fe =
-                                    first_error.lock().unwrap_or_else(|e| e.into_inner());
+                                let mut fe = first_error.lock().unwrap_or_else(|e| e.into_inner());
                                 if fe.is_none() && !self.shared.cancelled.load(Ordering::SeqCst) {
                                     *fe = Some(e);
                                 }

@@ -37,6 +37,9 @@ mod tests {
             Platform::new("linux", "arm64", "")
         };
         let e = can_run(&other).unwrap_err().to_string();
-        assert!(e.contains(&other.to_string()) && e.contains(&host.to_string()), "{e}");
+        assert!(
+            e.contains(&other.to_string()) && e.contains(&host.to_string()),
+            "{e}"
+        );
     }
 }
