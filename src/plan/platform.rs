@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn parses_lists_in_order_without_duplicates() {
-        let l = parse_list("linux/amd64, arm64,x86_64,linux/arm,aarch64/v8").unwrap();
+        let l = parse_list("linux/amd64, arm64,x86_64,linux/arm,linux/aarch64/v8").unwrap();
         let s: Vec<String> = l.iter().map(|p| p.to_string()).collect();
         assert_eq!(s, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
         let e = parse_list("linux/amd64,linux/z80").unwrap_err();
