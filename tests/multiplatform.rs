@@ -220,6 +220,35 @@ fn scratch_image_for_two_platforms() {
         assert_eq!(cfg["architecture"], m["platform"]["architecture"]);
     }
 
+    // type=docker,name=…: the index too, and manifest.json lists both
+    // platforms' configs, the tags on the machine's own.
+    let dock = w.path("docker.tar");
+    w.build_ok(
+        "store",
+        &[
+            "--platform",
+            "linux/arm64,linux/amd64",
+            "--source-date-epoch",
+            "0",
+            "--output",
+            &format!("type=docker,name=mp/dock:1,dest={}", dock.display()),
+        ],
+        &ctx,
+    );
+    let top: Value = serde_json::from_slice(&tar_file(&dock, "index.json")).unwrap();
+    assert_eq!(top["manifests"][0]["mediaType"], OCI_INDEX);
+    let idx = blob(&dock, top["manifests"][0]["digest"].as_str().unwrap());
+    let order: Vec<String> = entries(&idx).into_iter().map(|e| e.0).collect();
+    assert_eq!(order, ["linux/arm64", "linux/amd64"]);
+    let list: Value = serde_json::from_slice(&tar_file(&dock, "manifest.json")).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["RepoTags"][0], "mp/dock:1");
+    assert_eq!(list[1]["RepoTags"].as_array().unwrap().len(), 0);
+    let first = tar_file(&dock, list[0]["Config"].as_str().unwrap());
+    let first: Value = serde_json::from_slice(&first).unwrap();
+    assert_eq!(first["architecture"], "amd64");
+
     // type=local: one directory per platform, named as buildx names them.
     let mut dirs: Vec<String> = fs::read_dir(&local)
         .unwrap()
@@ -506,4 +535,54 @@ fn pull_platforms_and_run_one() {
         );
         support::verify_store(&w.path("store"));
     }
+}
+
+/// `--cache-to` of a multi-platform build holds every platform's step
+/// records (keys include the platform); a fresh store importing it with
+/// `--cache-from` runs nothing and pushes the same index (a re-run RUN
+/// would write a new random token).
+#[test]
+fn shared_cache_serves_every_platform() {
+    let reg = Registry::start(Auth::Plain);
+    let base = support::make_base_image(0);
+    let busybox = format!("{}/mp/busybox:1", reg.addr);
+    base.push("index", &busybox, false, None);
+    let w = World::new();
+    let df = format!(
+        "FROM --platform=$BUILDPLATFORM {busybox} AS build\n\
+         RUN head -c 16 /dev/urandom | od -An -tx1 > /token\n\
+         FROM {busybox}\n\
+         ARG TARGETARCH\n\
+         COPY --from=build /token /token\n\
+         COPY f /f-$TARGETARCH\n"
+    );
+    let ctx = w.context("ctx", &df, &[("f", "x")]);
+    let cache = format!("{}/mp/cache:1", reg.addr);
+    let (iid1, iid2) = (w.path("iid1"), w.path("iid2"));
+    let common = [
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--source-date-epoch",
+        "0",
+    ];
+    let mut a: Vec<&str> = common.to_vec();
+    let to = format!("type=registry,ref={cache},mode=max");
+    // Pushed digests compare: the stores differ in layer compression (built
+    // layers stay plain, imported ones arrive compressed).
+    let (t1, t2) = (
+        format!("{}/mp/c:1", reg.addr),
+        format!("{}/mp/c:2", reg.addr),
+    );
+    a.extend(["--cache-to", &to, "--iidfile", iid1.to_str().unwrap()]);
+    a.extend(["-t", &t1, "--push"]);
+    w.build_ok("store", &a, &ctx);
+    let mut b: Vec<&str> = common.to_vec();
+    b.extend(["--cache-from", &cache, "--iidfile", iid2.to_str().unwrap()]);
+    b.extend(["-t", &t2, "--push"]);
+    let log = w.build_ok("store2", &b, &ctx);
+    assert_eq!(
+        fs::read_to_string(&iid1).unwrap(),
+        fs::read_to_string(&iid2).unwrap(),
+        "{log}"
+    );
 }
