@@ -535,6 +535,24 @@ fn pull_platforms_and_run_one() {
         );
         support::verify_store(&w.path("store"));
     }
+    // A single-platform pull (the tag is the arm64 manifest) has no amd64 image.
+    let w = World::new();
+    run_ok(
+        w.builder()
+            .args(["pull", "--platform", "arm64"])
+            .arg(&busybox),
+    );
+    let o = run(w
+        .builder()
+        .args(["run", "--platform", "linux/amd64"])
+        .arg(&busybox)
+        .arg("true"));
+    assert!(
+        text(&o.stderr).contains("is an image for linux/arm64, not linux/amd64"),
+        "{}",
+        text(&o.stderr)
+    );
+    {}
 }
 
 /// `--cache-to` of a multi-platform build holds every platform's step

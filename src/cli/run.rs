@@ -70,7 +70,16 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let want: crate::store::Platform = crate::engine::export_index::store_platform(&platform);
     let (image, _) = load_local(&store, &desc, &want)
         .with_context(|| format!("{}: no image for {platform} in the store", args.image))?;
-    sandbox::foreign::can_run(&platform)?;
+    // A single-platform image is only ever the platform its config says.
+    let c = &image.config;
+    let have = crate::plan::Platform::new(&c.os, &c.architecture, &c.variant);
+    if args.platform.is_some()
+        && !c.architecture.is_empty()
+        && have.architecture != platform.architecture
+    {
+        bail!("{} is an image for {have}, not {platform}", args.image);
+    }
+    sandbox::foreign::can_run(&have)?;
     let cfg = &image.config.config;
     let entrypoint = match &args.entrypoint {
         Some(e) if e.is_empty() => Vec::new(),
