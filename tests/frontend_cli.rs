@@ -235,20 +235,36 @@ fn foreign_platform_builds_without_run_and_bad_lists_are_refused_before_any_work
         );
     }
     let _ = fs::remove_dir_all(w.path("store"));
-    for (p, want) in [
-        (
-            "linux/amd64,linux/arm64",
-            "building several platforms (linux/amd64 and linux/arm64)",
-        ),
-        ("windows/amd64", "windows/amd64 is not a Linux platform"),
-    ] {
+    let mut cases = vec![(
+        "linux/amd64,windows/amd64",
+        "--platform linux/amd64,windows/amd64: windows/amd64 is not a Linux platform",
+    )];
+    for p in ["linux/z80", "linux/amd64,", "linux/amd64,linux/arm64/v8/x"] {
+        cases.push((p, "--platform failed to parse platform"));
+    }
+    for (p, want) in cases {
         let o = w.build(&["--platform", p, "-t", "pf"], &ctx);
         assert!(!o.status.success(), "{p}");
         let e = stderr(&o);
-        assert!(e.contains(&format!("--platform {p}: {want}")), "{p}: {e}");
+        assert!(e.contains(want), "{p}: {e}");
         // Nothing was done: not even the store was created.
         assert!(!w.path("store").exists(), "{p}");
     }
+}
+
+/// A foreign platform builds when no RUN must execute for it (issue 12):
+/// the refusal is at the RUN line (`tests/multiplatform.rs`).
+#[test]
+fn foreign_platform_without_run_builds() {
+    let w = World::new();
+    let ctx = w.context("pf", b"FROM scratch\nCOPY x /x\n", &[("x", "x")]);
+    let foreign = if Platform::host().architecture == "arm64" {
+        ("linux/amd64", "amd64")
+    } else {
+        ("linux/arm64", "arm64")
+    };
+    w.build_ok(&["--platform", foreign.0, "-t", "pf"], &ctx);
+    assert_eq!(w.config("pf")["architecture"], foreign.1);
 }
 
 #[test]

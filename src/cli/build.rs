@@ -11,7 +11,7 @@ use super::pull::{runtime, StoreArgs};
 use crate::context::{BuildContext, IgnoreSpec};
 use crate::engine::{CacheSpec, Engine, EngineOptions};
 use crate::plan::instructions::Network;
-use crate::plan::PlanOptions;
+use crate::plan::{PlanOptions, Platform};
 use crate::progress::{Mode, Progress};
 use crate::registry::Reference;
 
@@ -37,7 +37,8 @@ pub struct BuildArgs {
     /// Print the build plan and stop.
     #[arg(long)]
     pub dry_run: bool,
-    /// Target platform, e.g. `linux/amd64`.
+    /// Target platforms, e.g. `linux/amd64` or `linux/amd64,linux/arm64` (one image per
+    /// platform, combined in an image index).
     #[arg(long)]
     pub platform: Option<String>,
     /// Push every tag after the build.
@@ -129,11 +130,11 @@ pub struct BuildArgs {
 
 /// Runs `builder build`.
 pub fn run(args: BuildArgs) -> Result<i32> {
-    // Before any work: one Linux platform; a foreign one's RUN steps are checked for
-    // emulation when the first one runs (sandbox::binfmt::ensure_runnable).
-    let platform = match &args.platform {
-        Some(p) => Some(crate::plan::platform::single_target(p)?),
-        None => None,
+    // Before any work: the target platforms (all Linux); whether a RUN can execute for a
+    // foreign one is checked when the first one runs (sandbox::binfmt::ensure_runnable).
+    let platforms: Vec<Platform> = match &args.platform {
+        Some(p) => crate::plan::platform::build_targets(p)?,
+        None => Vec::new(),
     };
     let (file_name, bytes, dockerfile_path) = read_dockerfile(&args)?;
     // Bytes that are not UTF-8 are read as BuildKit reads them (see dockerfile::parse_bytes).
@@ -144,34 +145,55 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     };
     let build_args = parse_build_args(&args.build_args)?;
     super::output::check_outputs(&args.outputs, args.load)?;
+    if platforms.len() > 1 && args.load {
+        // As buildx: `docker load` takes one platform's image, not an index.
+        bail!(
+            "--load: docker load takes one image, not several platforms' ({}); build one \
+             --platform for --load, or use --push / --output type=oci",
+            args.platform.as_deref().unwrap_or_default()
+        );
+    }
     for (flag, v) in [("provenance", &args.provenance), ("sbom", &args.sbom)] {
         if let Some(v) = v {
             eprintln!("note: --{flag}={v} accepted: builder does not produce attestations yet");
         }
     }
 
-    let opts = PlanOptions {
-        build_args,
-        target: args.target.clone(),
-        platform,
-        build_platform: None,
-        source: text.clone(),
-        file: file_name.clone(),
+    // One plan per target platform: each sees its own TARGET* args.
+    let targets: Vec<Option<Platform>> = match platforms.len() {
+        0 => vec![None],
+        _ => platforms.iter().cloned().map(Some).collect(),
     };
-    let plan = match crate::plan::plan(&df, &opts) {
-        Ok(p) => p,
-        Err(diag) => bail!("{diag}"),
-    };
+    let mut plans = Vec::new();
+    for platform in targets {
+        let opts = PlanOptions {
+            build_args: build_args.clone(),
+            target: args.target.clone(),
+            platform,
+            build_platform: None,
+            source: text.clone(),
+            file: file_name.clone(),
+        };
+        match crate::plan::plan(&df, &opts) {
+            Ok(p) => plans.push(p),
+            Err(diag) => bail!("{diag}"),
+        }
+    }
+    let plan = plans[0].clone();
     let allowed = crate::plan::entitlements::parse_allow(&args.allow)?;
-    if let Err(diag) = crate::plan::entitlements::check(&plan, &allowed) {
-        bail!("{diag}");
+    for p in &plans {
+        if let Err(diag) = crate::plan::entitlements::check(p, &allowed) {
+            bail!("{diag}");
+        }
     }
     let labels = parse_labels(&args.labels)?;
     for o in &args.outputs {
         super::output::parse_output(o)?;
     }
     if args.dry_run {
-        print!("{}", plan.render_dry_run());
+        for p in &plans {
+            print!("{}", p.render_dry_run());
+        }
         return Ok(0);
     }
     let mode: Mode = if args.quiet {
@@ -250,7 +272,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         no_cache_stages: args.no_cache_filter.clone(),
         cache_from: cache_from.clone(),
     });
-    let mut image = match engine.build(&plan, &context) {
+    let mut images = match engine.build_many(&plans, &context) {
         Ok(img) => img,
         Err(e) => {
             progress.finish(None);
@@ -260,9 +282,11 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     // As BuildKit's dockerfile2llb does for an explicit target platform: the image's platform is
     // the normalised target's (`linux/arm64`, no `v8`), whatever its base's config said.
     if args.platform.is_some() {
-        image.config.os = plan.platform.os.clone();
-        image.config.architecture = plan.platform.architecture.clone();
-        image.config.variant = plan.platform.variant.clone();
+        for (image, p) in images.iter_mut().zip(&plans) {
+            image.config.os = p.platform.os.clone();
+            image.config.architecture = p.platform.architecture.clone();
+            image.config.variant = p.platform.variant.clone();
+        }
     }
     let tags: Vec<String> = args
         .tags
@@ -273,6 +297,27 @@ pub fn run(args: BuildArgs) -> Result<i32> {
                 .map_err(|e| anyhow!("-t {t}: {e}"))
         })
         .collect::<Result<_>>()?;
+    if plans.len() > 1 {
+        let images = plans
+            .iter()
+            .map(|p| p.platform.clone())
+            .zip(images)
+            .collect();
+        let done = super::build_multi::Finish {
+            args: &args,
+            store: &store,
+            client: &client,
+            rt: &rt,
+            engine: &engine,
+            plan: &plan,
+            progress: &progress,
+            tags: &tags,
+            labels: &labels,
+            cache_to: &cache_to,
+        };
+        return done.finish(images);
+    }
+    let image = images.remove(0);
     let stored =
         crate::engine::store_image(&store, &image, args.source_date_epoch, &labels, &tags)?;
     progress.finish(Some(stored.config_digest.to_string()));

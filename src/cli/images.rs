@@ -84,8 +84,20 @@ fn rows(store: &Store, no_trunc: bool) -> Result<Vec<Row>> {
         let created = created_str.and_then(rfc3339_secs).unwrap_or(0);
         let bytes = store.image_size(&manifest)?;
         let size = human_size(bytes, 3);
+        let children = if crate::store::descriptor::is_index(&i.descriptor.media_type) {
+            crate::registry::push_index::index_children(store, &i.descriptor)?
+        } else {
+            Vec::new()
+        };
         let platform = match &i.descriptor.platform {
             Some(p) => p.to_string(),
+            // A multi-platform image: the platforms its index lists.
+            None if !children.is_empty() => children
+                .iter()
+                .filter_map(|d| d.platform.as_ref())
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
             None => {
                 let mut p = format!(
                     "{}/{}",

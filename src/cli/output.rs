@@ -318,6 +318,97 @@ pub fn write_output(
     }
 }
 
+/// Writes one `--output` of a multi-platform build: archives hold the
+/// index (a Docker manifest list for `oci-mediatypes=false`, or for
+/// `type=docker` under `--format docker`), `type=local` one directory per
+/// platform named as buildx names them (`linux_amd64`), registries get the
+/// index and every platform's image.
+pub fn write_index_output(
+    store: &Store,
+    index: &crate::engine::StoredIndex,
+    spec: &str,
+    client: &RegistryClient,
+    rt: &tokio::runtime::Runtime,
+    compression: ExportCompression,
+    format: Option<ManifestFormat>,
+) -> Result<()> {
+    let f = parse_output(spec)?;
+    let compression = output_compression(&f, spec, compression)?;
+    let force = bool_attr(&f, "force-compression", spec)?.unwrap_or(false);
+    let oci_types = bool_attr(&f, "oci-mediatypes", spec)?.map(|oci| match oci {
+        true => ManifestFormat::Oci,
+        false => ManifestFormat::Docker,
+    });
+    let dest = || -> Result<PathBuf> {
+        f.get("dest")
+            .map(PathBuf::from)
+            .ok_or_else(|| anyhow!("--output {spec}: missing dest="))
+    };
+    let name = f.get("name").cloned();
+    let archive = |kind, default_format: Option<ManifestFormat>| -> Result<()> {
+        let opts = ExportOptions {
+            format: oci_types.or(default_format),
+            compression,
+            force,
+        };
+        let exported = crate::registry::export_index(store, &index.index, &opts)
+            .context("preparing the images for the archive")?;
+        let img = ArchiveImage {
+            familiar: name
+                .as_deref()
+                .and_then(|n| Reference::parse(n).ok())
+                .map(|r| r.familiar()),
+            name: name.clone(),
+            manifest: exported,
+        };
+        save_archive(store, &[img], kind, &dest()?)
+    };
+    match f["type"].as_str() {
+        "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
+        "docker" => archive(ArchiveFormat::Docker, format),
+        "local" => {
+            let out = dest()?;
+            for (platform, image) in &index.images {
+                let dir = out.join(crate::plan::platform::dir_name(platform));
+                write_output(
+                    store,
+                    image,
+                    &format!("type=local,dest={}", dir.display()),
+                    &[],
+                    client,
+                    rt,
+                    compression,
+                )?;
+            }
+            Ok(())
+        }
+        "tar" => bail!(
+            "--output {spec}: type=tar of several platforms is not supported yet; use \
+             type=local (one directory per platform) or type=oci"
+        ),
+        "registry" | "image" => {
+            let target = name.ok_or_else(|| anyhow!("--output {spec}: missing name="))?;
+            let r = Reference::parse(&target)?;
+            let opts = crate::registry::PushOptions {
+                format: oci_types,
+                compression,
+                ..Default::default()
+            };
+            rt.block_on(crate::registry::push_index(
+                client,
+                store,
+                &index.index,
+                &[r],
+                &opts,
+            ))?;
+            Ok(())
+        }
+        other => {
+            bail!("--output type={other} is not supported: use oci, docker, tar, local or registry")
+        }
+    }
+}
+
 /// Mounts the image's layers read-only and hands the merged root to `f`.
 fn rootfs(
     store: &Store,

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
 
 use crate::registry::{
@@ -124,9 +124,13 @@ pub fn find_local(store: &Store, what: &str) -> Result<(String, Descriptor)> {
 pub struct PullArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The platform to pull from a multi-platform image (default: this machine's).
-    #[arg(long)]
+    /// The platforms to pull from a multi-platform image, comma-separated
+    /// (default: this machine's). Several keep the image index tagged.
+    #[arg(long, conflicts_with = "all_platforms")]
     pub platform: Option<String>,
+    /// Pull every platform a multi-platform image has.
+    #[arg(short = 'a', long)]
+    pub all_platforms: bool,
     /// Print only the image digest.
     #[arg(short, long)]
     pub quiet: bool,
@@ -137,9 +141,13 @@ pub struct PullArgs {
 
 /// Runs `builder pull`.
 pub fn run(args: PullArgs) -> Result<i32> {
-    let platform: Platform = match &args.platform {
-        Some(p) => p.parse()?,
-        None => Platform::host(),
+    let platforms: Vec<Platform> = match &args.platform {
+        Some(p) => crate::plan::platform::parse_list(p)
+            .map_err(|e| anyhow!("--platform {e}"))?
+            .iter()
+            .map(crate::engine::export_index::store_platform)
+            .collect(),
+        None => vec![Platform::host()],
     };
     let refs = args
         .images
@@ -149,8 +157,35 @@ pub fn run(args: PullArgs) -> Result<i32> {
     let store = args.store.open_store()?;
     let client = args.store.client()?;
     let rt = runtime()?;
-    let opts = PullOptions { platform };
     for r in &refs {
+        let platforms = match args.all_platforms {
+            true => match rt.block_on(registry::pull::list_platforms(&client, r))? {
+                all if all.is_empty() => vec![Platform::host()],
+                all => all,
+            },
+            false => platforms.clone(),
+        };
+        for platform in platforms.iter().cloned() {
+            let opts = PullOptions {
+                keep_index: platforms.len() > 1,
+                platform,
+            };
+            pull_one(&args, &client, &store, &rt, r, &opts)?;
+        }
+    }
+    Ok(0)
+}
+
+/// Pulls one platform of `r` and reports it as `docker pull` does.
+fn pull_one(
+    args: &PullArgs,
+    client: &registry::RegistryClient,
+    store: &crate::store::Store,
+    rt: &tokio::runtime::Runtime,
+    r: &Reference,
+    opts: &PullOptions,
+) -> Result<()> {
+    {
         if !args.quiet {
             eprintln!(
                 "{}: Pulling from {}",
@@ -158,7 +193,7 @@ pub fn run(args: PullArgs) -> Result<i32> {
                 r.repository()
             );
         }
-        let img = rt.block_on(registry::pull(&client, &store, r, &opts))?;
+        let img = rt.block_on(registry::pull(client, store, r, opts))?;
         if args.quiet {
             println!("{}", img.manifest.digest);
         } else {
@@ -177,5 +212,5 @@ pub fn run(args: PullArgs) -> Result<i32> {
             println!("{}", img.name);
         }
     }
-    Ok(0)
+    Ok(())
 }

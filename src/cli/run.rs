@@ -47,6 +47,9 @@ pub struct RunArgs {
     /// Keep stdin open: the command reads builder's stdin.
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
+    /// The platform's image to run from a multi-platform image (default: this machine's).
+    #[arg(long)]
+    pub platform: Option<String>,
     /// The image, then the command and its arguments (replacing the image's
     /// CMD); nothing after the image is read as an option of builder.
     #[arg(
@@ -80,14 +83,23 @@ pub fn run(args: RunArgs) -> Result<i32> {
             args.image()
         )
     })?;
-    let (image, _) = load_local(&store, &desc, &crate::store::Platform::host())?;
-    // A foreign image runs through QEMU user emulation, if registered.
-    if !image.config.architecture.is_empty() {
-        let c = &image.config;
+    let platform = match &args.platform {
+        Some(p) => crate::plan::Platform::parse(p).map_err(|e| anyhow!("--platform {e}"))?,
+        None => crate::plan::Platform::host(),
+    };
+    let want: crate::store::Platform = crate::engine::export_index::store_platform(&platform);
+    let (image, _) = load_local(&store, &desc, &want)
+        .with_context(|| format!("{}: no image for {platform} in the store", args.image()))?;
+    // A single-platform image is only ever the platform its config says.
+    let c = &image.config;
+    if !c.architecture.is_empty() {
         let os = if c.os.is_empty() { "linux" } else { &c.os };
-        let platform = crate::plan::Platform::new(os, &c.architecture, &c.variant);
-        sandbox::binfmt::ensure_runnable(&platform)
-            .map_err(|e| anyhow!("{}: {e}", args.image()))?;
+        let have = crate::plan::Platform::new(os, &c.architecture, &c.variant);
+        if args.platform.is_some() && have.architecture != platform.architecture {
+            bail!("{} is an image for {have}, not {platform}", args.image());
+        }
+        // A foreign image runs through QEMU user emulation, if registered.
+        sandbox::binfmt::ensure_runnable(&have).map_err(|e| anyhow!("{}: {e}", args.image()))?;
     }
     let cfg = &image.config.config;
     let entrypoint = match &args.entrypoint {

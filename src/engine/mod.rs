@@ -16,6 +16,7 @@ pub mod commit;
 pub mod copy;
 pub mod direct_copy;
 pub mod export;
+pub mod export_index;
 pub mod flat;
 pub mod fsroot;
 pub mod history;
@@ -35,6 +36,7 @@ pub use base::PullPolicy;
 pub use cache_io::{ExportSummary, StepOutcome};
 pub use cache_spec::{CacheMode, CacheSpec};
 pub use export::{store_image, StoredImage};
+pub use export_index::{store_index, StoredIndex};
 pub use state::{LayerRef, StageImage};
 
 use crate::context::BuildContext;
@@ -111,7 +113,17 @@ pub struct Shared {
     pub(crate) imported: cache_io::ImportedCache,
     /// Every layered step of this build, for `--cache-to`.
     pub(crate) outcomes: Mutex<Vec<StepOutcome>>,
+    /// Progress names carry the stage's platform (several target platforms).
+    pub(crate) platform_labels: AtomicBool,
+    /// Layered steps by cache key, for [`Shared::flight`].
+    flights: Mutex<HashMap<String, Arc<Flight>>>,
 }
+
+/// One layered step's result within a build, shared by every stage whose
+/// step has the same cache key: its lock is held while the step runs, so
+/// the others wait and take the result (BuildKit's solver merges equal
+/// vertices the same way). `None` until the step has succeeded.
+pub(crate) type Flight = Mutex<Option<(crate::image::ImageConfig, Vec<LayerRef>)>>;
 
 /// A slot in the `--jobs` limit, released on drop.
 pub struct RunPermit<'a>(&'a Shared);
@@ -155,7 +167,19 @@ impl Shared {
             running_changed: Condvar::new(),
             imported,
             outcomes: Mutex::new(Vec::new()),
+            platform_labels: AtomicBool::new(false),
+            flights: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The shared slot of the layered step with cache `key` in this build.
+    pub(crate) fn flight(&self, key: &str) -> Arc<Flight> {
+        self.flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone()
     }
 
     /// Makes sure the blobs of `layers` are in the store, fetching those
@@ -265,29 +289,52 @@ impl Engine {
 
     /// Builds the plan's target stage and returns its image.
     pub fn build(&self, plan: &Plan, context: &BuildContext) -> Result<StageImage> {
-        let order = plan.build_order();
-        let slots: Slots = Mutex::new(vec![None; plan.stages.len()]);
-        let changed = Condvar::new();
+        let mut images = self.build_many(std::slice::from_ref(plan), context)?;
+        images
+            .pop()
+            .ok_or_else(|| anyhow!("the target stage did not finish"))
+    }
+
+    /// Builds several plans of one Dockerfile at once (one per target
+    /// platform, see `--platform a,b`) and returns their target images in
+    /// order. Every stage of every plan gets its own thread; a layered step
+    /// whose cache key another plan's step already has (a `FROM
+    /// --platform=$BUILDPLATFORM` stage, identical for every target) runs
+    /// once and the others wait for its result ([`Shared::flight`]).
+    pub fn build_many(&self, plans: &[Plan], context: &BuildContext) -> Result<Vec<StageImage>> {
+        self.shared
+            .platform_labels
+            .store(plans.len() > 1, Ordering::SeqCst);
+        let all_slots: Vec<Slots> = plans
+            .iter()
+            .map(|p| Mutex::new(vec![None; p.stages.len()]))
+            .collect();
+        // Stages wait only for stages of their own plan: one condition
+        // variable per plan, used with that plan's slots only.
+        let all_changed: Vec<Condvar> = plans.iter().map(|_| Condvar::new()).collect();
         let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
         std::thread::scope(|scope| {
-            for &index in &order {
-                let (slots, changed, first_error) = (&slots, &changed, &first_error);
-                scope.spawn(move || {
-                    let outcome = self.run_stage(plan, context, index, slots, changed);
-                    let mut guard = slots.lock().unwrap_or_else(|e| e.into_inner());
-                    match outcome {
-                        Ok(image) => guard[index] = Some(Ok(image)),
-                        Err(e) => {
-                            guard[index] = Some(Err(()));
-                            let mut fe = first_error.lock().unwrap_or_else(|e| e.into_inner());
-                            if fe.is_none() && !self.shared.cancelled.load(Ordering::SeqCst) {
-                                *fe = Some(e);
+            for ((plan, slots), changed) in plans.iter().zip(&all_slots).zip(&all_changed) {
+                for index in plan.build_order() {
+                    let first_error = &first_error;
+                    scope.spawn(move || {
+                        let outcome = self.run_stage(plan, context, index, slots, changed);
+                        let mut guard = slots.lock().unwrap_or_else(|e| e.into_inner());
+                        match outcome {
+                            Ok(image) => guard[index] = Some(Ok(image)),
+                            Err(e) => {
+                                guard[index] = Some(Err(()));
+                                let mut fe = first_error.lock().unwrap_or_else(|e| e.into_inner());
+                                if fe.is_none() && !self.shared.cancelled.load(Ordering::SeqCst) {
+                                    *fe = Some(e);
+                                }
+                                self.shared.cancel();
                             }
-                            self.shared.cancel();
                         }
-                    }
-                    changed.notify_all();
-                });
+                        drop(guard);
+                        changed.notify_all();
+                    });
+                }
             }
         });
         // The metadata index only speeds later builds up: failing to save it is not an error.
@@ -300,16 +347,20 @@ impl Engine {
         if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(e);
         }
-        let mut slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
-        match slots[plan.target].take() {
-            Some(Ok(image)) => {
-                // The result's layers must be in the store, even those a
-                // cache import only promised.
-                self.shared.fetch_missing(&image.layers)?;
-                Ok(image)
+        let mut out = Vec::new();
+        for (plan, slots) in plans.iter().zip(all_slots) {
+            let mut slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
+            match slots[plan.target].take() {
+                Some(Ok(image)) => {
+                    // The result's layers must be in the store, even those a
+                    // cache import only promised.
+                    self.shared.fetch_missing(&image.layers)?;
+                    out.push(image);
+                }
+                _ => bail!("the target stage did not finish"),
             }
-            _ => Err(anyhow!("the target stage did not finish")),
         }
+        Ok(out)
     }
 
     /// Exports this build's step records to `spec` (`--cache-to`): with
@@ -386,6 +437,10 @@ impl Engine {
             stage.display_name(),
             describe_base(plan, &stage.base)
         );
+        let from_name = match self.shared.platform_labels.load(Ordering::SeqCst) {
+            true => from_name.replacen('[', &format!("[{} ", stage.platform), 1),
+            false => from_name,
+        };
         let id = self.shared.progress.start(from_name);
         let base = match &stage.base {
             Base::Scratch => Ok(base::scratch(&stage.platform)),
@@ -394,12 +449,13 @@ impl Engine {
                 .ok_or_else(|| anyhow!("stage {i} did not finish")),
             Base::Image(r) => self
                 .shared
-                .block_on(base::resolve_image(
+                .block_on(base::resolve_image_with(
                     &self.shared.store,
                     &self.shared.client,
                     r,
                     &stage.platform,
                     self.shared.pull,
+                    self.shared.platform_labels.load(Ordering::SeqCst),
                 ))
                 .map(|(img, _)| img),
         };
@@ -423,12 +479,13 @@ impl Engine {
                     }
                     let (img, _) = self
                         .shared
-                        .block_on(base::resolve_image(
+                        .block_on(base::resolve_image_with(
                             &self.shared.store,
                             &self.shared.client,
                             r,
                             &stage.platform,
                             self.shared.pull,
+                            self.shared.platform_labels.load(Ordering::SeqCst),
                         ))
                         .map_err(|e| {
                             let e = not_a_stage(plan, r, e);

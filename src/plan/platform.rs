@@ -162,6 +162,21 @@ impl Platform {
     }
 }
 
+/// Parses a comma-separated platform list (`linux/amd64,linux/arm64`), each normalised as
+/// containerd does (`arm64` = `linux/arm64`, `linux/arm` = `linux/arm/v7`, `x86_64` = `amd64`,
+/// …). Duplicates (in any spelling) are dropped, keeping the first; the order given is the
+/// order of the image index, as in BuildKit. Errors name the entry that is not a platform.
+pub fn parse_list(given: &str) -> Result<Vec<Platform>, PlatformError> {
+    let mut out: Vec<Platform> = Vec::new();
+    for part in given.split(',') {
+        let p = Platform::parse(part.trim())?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 /// Why a `--platform` option cannot be built here.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
@@ -178,54 +193,27 @@ pub enum TargetError {
         /// The offending platform (normalised).
         platform: String,
     },
-    /// Several different platforms in one build.
-    #[error(
-        "--platform {given}: building several platforms ({first} and {second}) in one build is \
-         not supported yet; run one build per platform"
-    )]
-    Several {
-        /// The option as given.
-        given: String,
-        /// The first platform.
-        first: String,
-        /// The first one that differs from it.
-        second: String,
-    },
 }
 
-/// Checks the `--platform` option of a build (one platform, or a comma-separated list whose
-/// entries all name the same platform in any spelling) and returns the platform. A platform
-/// other than the host's is accepted: its RUN steps run through QEMU user emulation, checked
-/// when the first one runs (`sandbox::binfmt::ensure_runnable`), so a build that only copies
-/// files needs none.
-pub fn single_target(given: &str) -> Result<Platform, TargetError> {
-    let mut first: Option<Platform> = None;
-    for part in given.split(',') {
-        let p = Platform::parse(part.trim()).map_err(TargetError::Invalid)?;
-        if p.os != "linux" {
-            return Err(TargetError::NotLinux {
-                given: given.to_string(),
-                platform: p.to_string(),
-            });
-        }
-        match &first {
-            None => first = Some(p),
-            Some(f) if *f != p => {
-                return Err(TargetError::Several {
-                    given: given.to_string(),
-                    first: f.to_string(),
-                    second: p.to_string(),
-                })
-            }
-            Some(_) => {}
-        }
+/// Checks the `--platform` option of a build and returns its target platforms in index order
+/// ([`parse_list`]), all Linux. A platform other than the host's is accepted: its RUN steps
+/// run through QEMU user emulation, checked when the first one runs
+/// (`sandbox::binfmt::ensure_runnable`), so a build that only copies files needs none.
+pub fn build_targets(given: &str) -> Result<Vec<Platform>, TargetError> {
+    let list = parse_list(given).map_err(TargetError::Invalid)?;
+    if let Some(p) = list.iter().find(|p| p.os != "linux") {
+        return Err(TargetError::NotLinux {
+            given: given.to_string(),
+            platform: p.to_string(),
+        });
     }
-    first.ok_or_else(|| {
-        TargetError::Invalid(PlatformError {
-            input: given.to_string(),
-            reason: "empty".to_string(),
-        })
-    })
+    Ok(list)
+}
+
+/// The directory name buildx gives a platform's files in a multi-platform
+/// `--output type=local`: `linux_amd64`, `linux_arm_v7` (`/` → `_`).
+pub fn dir_name(p: &Platform) -> String {
+    p.to_string().replace('/', "_")
 }
 
 fn normalize_os(os: &str) -> String {
@@ -323,33 +311,31 @@ mod tests {
     }
 
     #[test]
-    fn single_target_accepts_one_linux_platform() {
-        let amd64 = Platform::new("linux", "amd64", "");
-        for ok in [
-            "linux/amd64",
-            "amd64",
-            "linux/x86_64",
-            "Linux/AMD64",
-            "linux/amd64,amd64",
-        ] {
-            assert_eq!(single_target(ok), Ok(amd64.clone()), "{ok}");
-        }
+    fn parses_lists_in_order_without_duplicates() {
+        let l = parse_list("linux/amd64, arm64,x86_64,linux/arm,linux/aarch64/v8").unwrap();
+        let s: Vec<String> = l.iter().map(|p| p.to_string()).collect();
+        assert_eq!(s, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
+        let e = parse_list("linux/amd64,linux/z80").unwrap_err();
+        assert_eq!(e.input, "linux/z80");
+        assert!(parse_list("linux/amd64,").is_err());
+        assert_eq!(dir_name(&l[2]), "linux_arm_v7");
+    }
+
+    #[test]
+    fn build_targets_are_linux_only() {
         assert_eq!(
-            single_target("linux/aarch64"),
-            Ok(Platform::new("linux", "arm64", ""))
+            build_targets("Linux/AMD64,amd64,linux/aarch64").unwrap(),
+            [
+                Platform::new("linux", "amd64", ""),
+                Platform::new("linux", "arm64", "")
+            ]
         );
-        assert_eq!(
-            single_target("linux/arm"),
-            Ok(Platform::new("linux", "arm", "v7"))
-        );
-        let e = single_target("linux/amd64,linux/arm/v7").unwrap_err();
-        assert!(matches!(e, TargetError::Several { ref second, .. } if second == "linux/arm/v7"));
         assert!(matches!(
-            single_target("windows/amd64"),
-            Err(TargetError::NotLinux { .. })
+            build_targets("linux/amd64,windows/amd64"),
+            Err(TargetError::NotLinux { ref platform, .. }) if platform == "windows/amd64"
         ));
         assert!(matches!(
-            single_target("linux/z80"),
+            build_targets("linux/z80"),
             Err(TargetError::Invalid(_))
         ));
     }

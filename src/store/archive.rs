@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use super::descriptor::{is_manifest, Descriptor, REF_NAME_ANNOTATION};
+use super::descriptor::{is_index, is_manifest, Descriptor, REF_NAME_ANNOTATION};
 use super::digest::Digest;
 use super::Store;
 
@@ -93,30 +93,71 @@ pub fn write_archive(
     let mut docker_manifest = Vec::new();
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for img in images {
-        if !is_manifest(&img.manifest.media_type) {
+        // An index (a multi-platform build) goes in whole: its blob, and
+        // each platform's manifest with its config and layers. In
+        // manifest.json only the host's platform (else the first) carries
+        // the tags, since `docker load` tags one image per name.
+        let children: Vec<Descriptor> = if is_index(&img.manifest.media_type) {
+            blobs.insert(img.manifest.digest.clone());
+            let doc: Value = serde_json::from_slice(&store.read_blob(&img.manifest.digest)?)
+                .with_context(|| format!("parsing index {}", img.manifest.digest))?;
+            let list: Vec<Descriptor> = serde_json::from_value(doc["manifests"].clone())
+                .with_context(|| format!("index {} has bad entries", img.manifest.digest))?;
+            let host = super::Platform::host();
+            let tagged = list
+                .iter()
+                .position(|d| d.platform.as_ref().is_some_and(|p| host.matches(p)))
+                .unwrap_or(0);
+            let mut list = list;
+            let first = list.remove(tagged);
+            list.insert(0, first);
+            list
+        } else if is_manifest(&img.manifest.media_type) {
+            vec![img.manifest.clone()]
+        } else {
             bail!(
-                "cannot save {}: {} is a {} (pick a platform first)",
+                "cannot save {}: {} is a {}, not an image",
                 img.name.as_deref().unwrap_or("image"),
                 img.manifest.digest,
                 img.manifest.media_type
             );
-        }
-        let manifest: Value = serde_json::from_slice(&store.read_blob(&img.manifest.digest)?)
-            .with_context(|| format!("parsing manifest {}", img.manifest.digest))?;
-        let digest_of = |v: &Value| -> Result<Digest> {
-            Digest::parse(v.get("digest").and_then(Value::as_str).unwrap_or_default())
-                .context("manifest has a descriptor without a valid digest")
         };
-        let config = digest_of(&manifest["config"])?;
-        let layers: Vec<Digest> = manifest["layers"]
-            .as_array()
-            .context("manifest has no layers array")?
-            .iter()
-            .map(digest_of)
-            .collect::<Result<_>>()?;
-        blobs.insert(img.manifest.digest.clone());
-        blobs.insert(config.clone());
-        blobs.extend(layers.iter().cloned());
+        for (n, child) in children.iter().enumerate() {
+            let manifest: Value = serde_json::from_slice(&store.read_blob(&child.digest)?)
+                .with_context(|| format!("parsing manifest {}", child.digest))?;
+            let digest_of = |v: &Value| -> Result<Digest> {
+                Digest::parse(v.get("digest").and_then(Value::as_str).unwrap_or_default())
+                    .context("manifest has a descriptor without a valid digest")
+            };
+            let config = digest_of(&manifest["config"])?;
+            let layers: Vec<Digest> = manifest["layers"]
+                .as_array()
+                .context("manifest has no layers array")?
+                .iter()
+                .map(digest_of)
+                .collect::<Result<_>>()?;
+            blobs.insert(child.digest.clone());
+            blobs.insert(config.clone());
+            blobs.extend(layers.iter().cloned());
+            let repo_tags: Vec<String> = match n {
+                0 => img.familiar.iter().cloned().collect(),
+                _ => Vec::new(),
+            };
+            docker_manifest.push(json!({
+                "Config": format!("blobs/sha256/{}", config.hex()),
+                "RepoTags": repo_tags,
+                "Layers": layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
+            }));
+            if n > 0 {
+                continue;
+            }
+            if let Some((repo, tag)) = img.familiar.as_deref().and_then(|f| f.rsplit_once(':')) {
+                repositories
+                    .entry(repo.to_string())
+                    .or_default()
+                    .insert(tag.to_string(), config.hex().to_string());
+            }
+        }
         let mut entry = img.manifest.clone();
         entry.annotations.clear();
         if let Some(name) = &img.name {
@@ -138,18 +179,6 @@ pub fn write_archive(
             }
         }
         index_entries.push(entry);
-        let repo_tags: Vec<String> = img.familiar.iter().cloned().collect();
-        docker_manifest.push(json!({
-            "Config": format!("blobs/sha256/{}", config.hex()),
-            "RepoTags": repo_tags,
-            "Layers": layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
-        }));
-        if let Some((repo, tag)) = img.familiar.as_deref().and_then(|f| f.rsplit_once(':')) {
-            repositories
-                .entry(repo.to_string())
-                .or_default()
-                .insert(tag.to_string(), config.hex().to_string());
-        }
     }
     for b in &blobs {
         if !store.has_blob(b) {
