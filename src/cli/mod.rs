@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod build;
+mod build_flags;
 mod build_multi;
 pub mod debug;
 pub mod format;
