@@ -446,9 +446,11 @@ fn from_picks_each_platform_of_a_base_index() {
     assert_eq!(plats, ["linux/arm64", "linux/amd64"]);
     let arm = skopeo(&["--config", "--override-arch", "arm64"], &tag);
     let amd = skopeo(&["--config", "--override-arch", "amd64"], &tag);
-    // Each was built on its own platform's base config.
+    // Each was built on its own platform's base config; the platform fields are the
+    // normalised target's, as BuildKit writes them (arm64 without the base's `v8`:
+    // tests/parity/cases/140-emulated-run-arm64, recorded from Docker 26.1).
     assert_eq!(arm["architecture"], "arm64");
-    assert_eq!(arm["variant"], "v8");
+    assert_eq!(arm.get("variant"), None, "{arm}");
     assert_eq!(amd["architecture"], "amd64");
     assert_eq!(arm["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
     assert_eq!(arm["rootfs"]["diff_ids"][0], base.diff_id.as_str());

@@ -32,8 +32,9 @@ pub fn check(args: &BuildArgs) -> Result<()> {
     }
     for l in &args.labels {
         match l.split_once('=') {
-            Some((k, _)) if !k.is_empty() => {}
-            _ => bail!("--label {l:?}: expected KEY=VALUE"),
+            Some(("", _)) => bail!("--label {l:?}: the key is empty (expected KEY=VALUE)"),
+            Some(_) => {}
+            None => bail!("--label {l:?}: expected KEY=VALUE"),
         }
     }
     let algo: crate::layer::Compression = args

@@ -83,8 +83,11 @@ impl Store {
                 _ => 0,
             };
         }
-        fs::create_dir_all(cached.parent().expect("sizes dir"))?;
-        self.write_file(&cached, size.to_string().as_bytes(), 0o644)?;
+        // The cache only saves a re-read: a store that cannot be written (mounted
+        // read-only, another user's) still answers.
+        let _ = fs::create_dir_all(cached.parent().expect("sizes dir"))
+            .map_err(anyhow::Error::from)
+            .and_then(|()| self.write_file(&cached, size.to_string().as_bytes(), 0o644));
         Ok(size)
     }
 
