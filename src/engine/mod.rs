@@ -394,12 +394,15 @@ impl Engine {
                 .ok_or_else(|| anyhow!("stage {i} did not finish")),
             Base::Image(r) => self
                 .shared
-                .block_on(base::resolve_image(
-                    &self.shared.store,
-                    &self.shared.client,
-                    r,
-                    &stage.platform,
-                    self.shared.pull,
+                .block_on(crate::registry::client::scoped(
+                    id,
+                    base::resolve_image(
+                        &self.shared.store,
+                        &self.shared.client,
+                        r,
+                        &stage.platform,
+                        self.shared.pull,
+                    ),
                 ))
                 .map(|(img, _)| img),
         };

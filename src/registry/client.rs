@@ -8,12 +8,14 @@
 //!
 //! Submodules: `body` (bounded reply reading, idle timeout, error replies),
 //! `token` (credentials, challenges, bearer tokens, login), `blob` (blob
-//! GET/HEAD/mount/upload) and `manifest` (manifest GET/PUT).
+//! GET/HEAD/mount/upload), `manifest` (manifest GET/PUT) and `transfer`
+//! (byte progress of blob transfers).
 
 mod blob;
 mod body;
 mod manifest;
 mod token;
+mod transfer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,9 +31,10 @@ use super::credentials::{Credential, DockerConfig};
 use super::error::{ErrorKind, RegistryError};
 
 pub use blob::file_body;
+pub(crate) use body::{host_of, redact_url, timeout_detail};
 pub use body::{idle_timeout, read_capped, status_error, IDLE_TIMEOUT_ENV, MAX_SMALL_BODY};
-pub(crate) use body::{redact_url, timeout_detail};
 pub use manifest::MANIFEST_ACCEPT;
+pub use transfer::{scoped, OnTransfer, Transfer, TransferUpdate};
 
 /// How often and how patiently to retry connection errors, 5xx and 429.
 #[derive(Debug, Clone)]
@@ -91,6 +94,7 @@ pub struct RegistryClient {
     creds: DockerConfig,
     retry: RetryPolicy,
     notify: Option<Notify>,
+    transfers: Option<Arc<transfer::Tracker>>,
     state: Mutex<HashMap<String, HostState>>,
 }
 
@@ -151,6 +155,7 @@ impl RegistryClient {
             creds,
             retry: RetryPolicy::default(),
             notify: None,
+            transfers: None,
             state: Mutex::new(HashMap::new()),
         })
     }

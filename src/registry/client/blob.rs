@@ -7,22 +7,29 @@ use bytes::Bytes;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, Response, StatusCode};
 
-use super::{status_error, RegistryClient, Repo};
+use super::{host_of, status_error, RegistryClient, Repo, Transfer};
 use crate::registry::error::{ErrorKind, RegistryError};
 
 /// A body streamed from a file in 256 KiB chunks: memory stays bounded
 /// whatever the blob size.
 pub fn file_body(path: &Path) -> std::io::Result<reqwest::Body> {
+    metered_file_body(path, Transfer::default())
+}
+
+/// [`file_body`], counting each chunk on `meter` as it is handed to the
+/// connection.
+fn metered_file_body(path: &Path, meter: Transfer) -> std::io::Result<reqwest::Body> {
     use tokio::io::AsyncReadExt;
     let f = tokio::fs::File::from_std(std::fs::File::open(path)?);
-    let stream = futures::stream::try_unfold(f, |mut f| async move {
+    let stream = futures::stream::try_unfold((f, meter), |(mut f, meter)| async move {
         let mut buf = vec![0u8; 256 * 1024];
         let n = f.read(&mut buf).await?;
         if n == 0 {
             return Ok::<_, std::io::Error>(None);
         }
         buf.truncate(n);
-        Ok(Some((Bytes::from(buf), f)))
+        meter.advance(n as u64);
+        Ok(Some((Bytes::from(buf), (f, meter))))
     });
     Ok(reqwest::Body::wrap_stream(stream))
 }
@@ -144,6 +151,7 @@ impl RegistryClient {
         let mut n = 0;
         loop {
             n += 1;
+            let meter = self.transfer(digest, &host_of(ep.base.as_str()), size);
             let result: Result<(), RegistryError> = async {
                 let resp = self
                     .send(ep, &scopes, what, true, |h| {
@@ -189,7 +197,7 @@ impl RegistryClient {
                         Ok(h.request(Method::PUT, put.clone())
                             .header(CONTENT_TYPE, "application/octet-stream")
                             .header(CONTENT_LENGTH, size)
-                            .body(file_body(path).map_err(body_err)?))
+                            .body(metered_file_body(path, meter.clone()).map_err(body_err)?))
                     })
                     .await?
                 } else {
@@ -201,13 +209,14 @@ impl RegistryClient {
                             .request(Method::PUT, put.clone())
                             .header(CONTENT_TYPE, "application/octet-stream")
                             .header(CONTENT_LENGTH, size)
-                            .body(file_body(path).map_err(body_err)?))
+                            .body(metered_file_body(path, meter.clone()).map_err(body_err)?))
                     })
                     .await?
                 };
                 if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
                     return Err(status_error(resp, what).await);
                 }
+                meter.finish();
                 Ok(())
             }
             .await;

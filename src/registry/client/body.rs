@@ -26,18 +26,23 @@ pub fn idle_timeout() -> Duration {
         .map_or(Duration::from_secs(30), Duration::from_secs_f64)
 }
 
-/// "timed out after N s waiting for HOST" for a request that timed out.
-pub(crate) fn timeout_detail(url: &str) -> String {
-    let host = Url::parse(url)
+/// `host[:port]` of `url` (the URL itself if it does not parse).
+pub(crate) fn host_of(url: &str) -> String {
+    Url::parse(url)
         .ok()
         .and_then(|u| {
             u.host_str()
                 .map(|h| u.port().map_or(h.to_string(), |p| format!("{h}:{p}")))
         })
-        .unwrap_or_else(|| url.to_string());
+        .unwrap_or_else(|| url.to_string())
+}
+
+/// "timed out after N s waiting for HOST" for a request that timed out.
+pub(crate) fn timeout_detail(url: &str) -> String {
     format!(
-        "timed out after {} s waiting for {host} (set {IDLE_TIMEOUT_ENV} to wait longer)",
-        idle_timeout().as_secs_f64()
+        "timed out after {} s waiting for {} (set {IDLE_TIMEOUT_ENV} to wait longer)",
+        idle_timeout().as_secs_f64(),
+        host_of(url)
     )
 }
 
@@ -49,31 +54,26 @@ pub async fn read_capped(
     what: &str,
 ) -> Result<Bytes, RegistryError> {
     let url = redact_url(resp.url().as_str());
-    if resp.content_length().is_some_and(|l| l > limit as u64) {
-        return Err(RegistryError::new(
+    let too_large = || {
+        RegistryError::new(
             ErrorKind::BadContent,
             what,
-            url,
+            url.clone(),
             format!(
                 "reply larger than {} MiB, the limit for manifests, configs and tokens",
                 limit >> 20
             ),
-        ));
+        )
+    };
+    if resp.content_length().is_some_and(|l| l > limit as u64) {
+        return Err(too_large());
     }
     let mut body = Vec::new();
     loop {
         match resp.chunk().await {
             Ok(Some(c)) => {
                 if body.len() + c.len() > limit {
-                    return Err(RegistryError::new(
-                        ErrorKind::BadContent,
-                        what,
-                        url,
-                        format!(
-                            "reply larger than {} MiB, the limit for manifests, configs and tokens",
-                            limit >> 20
-                        ),
-                    ));
+                    return Err(too_large());
                 }
                 body.extend_from_slice(&c);
             }
