@@ -45,29 +45,25 @@ pub fn check(plan: &Plan, allowed: &[String]) -> Result<(), Diagnostic> {
             let Command::Run(run) = &step.command else {
                 continue;
             };
-            if run.security == Security::Insecure && !insecure_ok {
-                return Err(plan
-                    .source
-                    .at_text(
-                        &step.ast,
-                        "--security",
-                        0,
-                        "RUN --security=insecure needs the security.insecure entitlement, \
-                         which this build does not allow",
-                    )
-                    .help("build with --allow security.insecure"));
-            }
-            if run.network == Network::Host && !host_ok {
-                return Err(plan
-                    .source
-                    .at_text(
-                        &step.ast,
-                        "--network",
-                        0,
-                        "network.host is not allowed: RUN --network=host needs the network.host \
-                         entitlement, which this build does not allow",
-                    )
-                    .help("pass --allow network.host"));
+            let refused = if run.security == Security::Insecure && !insecure_ok {
+                Some((
+                    "--security",
+                    "RUN --security=insecure needs the security.insecure entitlement, which \
+                     this build does not allow",
+                    "build with --allow security.insecure",
+                ))
+            } else if run.network == Network::Host && !host_ok {
+                Some((
+                    "--network",
+                    "network.host is not allowed: RUN --network=host needs the network.host \
+                     entitlement, which this build does not allow",
+                    "pass --allow network.host",
+                ))
+            } else {
+                None
+            };
+            if let Some((flag, message, help)) = refused {
+                return Err(plan.source.at_text(&step.ast, flag, 0, message).help(help));
             }
         }
     }

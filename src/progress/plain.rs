@@ -11,34 +11,11 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use super::{Event, Renderer, Waiting};
+// go-units' HumanSize, as BuildKit's byte lines and Docker's prune show sizes.
+use crate::cli::prune::human_size;
 
 /// The least time between two lines about one transfer.
 pub const TRANSFER_EVERY: Duration = Duration::from_secs(2);
-
-/// A byte count as BuildKit's plain output shows it (go-units' HumanSize:
-/// decimal units, four significant digits): `512B`, `2.1MB`, `12.58MB`.
-pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    let decimals = match v {
-        v if v < 10.0 => 3,
-        v if v < 100.0 => 2,
-        v if v < 1000.0 => 1,
-        _ => 0,
-    };
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &s
-    };
-    format!("{s}{}", UNITS[u])
-}
 
 /// `waiting for HOST: 4 s without data (times out after 30 s)`.
 pub fn waiting_note(w: &Waiting) -> String {
@@ -156,15 +133,6 @@ mod tests {
         });
         let text = String::from_utf8(r.into_inner()).unwrap();
         assert_eq!(text, "#5 [build 2/4] RUN make\n#5 CACHED\n#6 DONE 1.2s\n\n");
-    }
-
-    #[test]
-    fn sizes_look_like_go_units() {
-        assert_eq!(human_size(512), "512B");
-        assert_eq!(human_size(2_100_000), "2.1MB");
-        assert_eq!(human_size(12_583_000), "12.58MB");
-        assert_eq!(human_size(50_331_648), "50.33MB");
-        assert_eq!(human_size(1_000_000_000), "1GB");
     }
 
     #[test]

@@ -188,6 +188,20 @@ impl RegistryClient {
         }
     }
 
+    /// The URL of `/v2/<name>/<path>` for repository `target`.
+    fn repo_url(&self, target: &Repo<'_>, path: &str) -> Url {
+        self.v2_url(
+            target.ep,
+            target.registry,
+            &format!("{}/{path}", target.name),
+        )
+    }
+
+    /// The token scope for pulling from `repo`.
+    fn pull_scopes(repo: &str) -> Vec<String> {
+        vec![format!("repository:{repo}:pull")]
+    }
+
     /// The URL of `/v2/<path>` on `ep`; mirrors also get `ns=<registry>`.
     pub fn v2_url(&self, ep: &Endpoint, registry: &str, path: &str) -> Url {
         let mut u = ep.base.clone();

@@ -42,13 +42,9 @@ impl RegistryClient {
         digest: &str,
         what: &str,
     ) -> Result<Response, RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let url = self.v2_url(ep, registry, &format!("{repo}/blobs/{digest}"));
-        let scopes = [format!("repository:{repo}:pull")];
+        let (ep, repo) = (target.ep, target.name);
+        let url = self.repo_url(target, &format!("blobs/{digest}"));
+        let scopes = Self::pull_scopes(repo);
         let resp = self
             .send(ep, &scopes, what, true, |h| Ok(h.get(url.clone())))
             .await?;
@@ -69,12 +65,8 @@ impl RegistryClient {
         digest: &str,
         what: &str,
     ) -> Result<bool, RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let url = self.v2_url(ep, registry, &format!("{repo}/blobs/{digest}"));
+        let (ep, repo) = (target.ep, target.name);
+        let url = self.repo_url(target, &format!("blobs/{digest}"));
         let resp = self
             .send(ep, &Self::push_scopes(repo), what, true, |h| {
                 Ok(h.head(url.clone()))
@@ -96,12 +88,8 @@ impl RegistryClient {
         digest: &str,
         what: &str,
     ) -> Result<bool, RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let mut url = self.v2_url(ep, registry, &format!("{repo}/blobs/uploads/"));
+        let (ep, repo) = (target.ep, target.name);
+        let mut url = self.repo_url(target, "blobs/uploads/");
         url.query_pairs_mut()
             .append_pair("mount", digest)
             .append_pair("from", from_repo);
@@ -140,13 +128,9 @@ impl RegistryClient {
         size: u64,
         what: &str,
     ) -> Result<(), RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
+        let (ep, repo) = (target.ep, target.name);
         let scopes = Self::push_scopes(repo);
-        let start = self.v2_url(ep, registry, &format!("{repo}/blobs/uploads/"));
+        let start = self.repo_url(target, "blobs/uploads/");
         let attempts = self.retry.attempts.max(1);
         let mut n = 0;
         loop {

@@ -17,13 +17,9 @@ impl RegistryClient {
         reference: &str,
         what: &str,
     ) -> Result<(Bytes, Option<String>, Option<String>), RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let url = self.v2_url(ep, registry, &format!("{repo}/manifests/{reference}"));
-        let scopes = [format!("repository:{repo}:pull")];
+        let (ep, repo) = (target.ep, target.name);
+        let url = self.repo_url(target, &format!("manifests/{reference}"));
+        let scopes = Self::pull_scopes(repo);
         let resp = self
             .send(ep, &scopes, what, true, |h| {
                 Ok(h.get(url.clone()).header(ACCEPT, MANIFEST_ACCEPT))
@@ -55,12 +51,8 @@ impl RegistryClient {
         media_type: &str,
         what: &str,
     ) -> Result<(), RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let url = self.v2_url(ep, registry, &format!("{repo}/manifests/{reference}"));
+        let (ep, repo) = (target.ep, target.name);
+        let url = self.repo_url(target, &format!("manifests/{reference}"));
         let resp = self
             .send(ep, &Self::push_scopes(repo), what, true, |h| {
                 Ok(h.put(url.clone())
