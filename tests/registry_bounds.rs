@@ -50,7 +50,7 @@ fn serve_image(mode: Mode, req: &str, s: &mut TcpStream) -> bool {
         let m = image_manifest();
         let _ = s.write_all(
             format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\n\r\n{m}",
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{m}",
                 m.len()
             )
             .as_bytes(),
@@ -60,8 +60,10 @@ fn serve_image(mode: Mode, req: &str, s: &mut TcpStream) -> bool {
     if !req.contains(&sha256(&vec![0u8; LAYER_SIZE])) {
         return false;
     }
-    let _ =
-        s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {LAYER_SIZE}\r\n\r\n").as_bytes());
+    let _ = s.write_all(
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {LAYER_SIZE}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
     let chunk = [0u8; 10_000];
     for i in 0..LAYER_SIZE / chunk.len() {
         if matches!(mode, Mode::StallInBlob) && i == 10 {
@@ -96,9 +98,11 @@ fn serve(mode: Mode) -> u16 {
             std::thread::spawn(move || {
                 let req = read_request(&mut s);
                 if matches!(mode, Mode::TrickleBlob | Mode::StallInBlob) {
+                    // One request per connection, said so (else a pooled
+                    // connection finds the socket closed and retries).
                     if !serve_image(mode, &req, &mut s) {
                         let _ = s.write_all(
-                            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nDocker-Distribution-API-Version: registry/2.0\r\n\r\n{}",
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\nDocker-Distribution-API-Version: registry/2.0\r\n\r\n{}",
                         );
                     }
                     return;
@@ -139,6 +143,12 @@ fn pull(mode: Mode) -> (String, f64, u64, u16) {
 /// Pulls from the server in `mode` with an idle timeout of `idle` seconds:
 /// (success, stderr, seconds, max RSS in KiB, port).
 fn pull_result(mode: Mode, idle: &str) -> (bool, String, f64, u64, u16) {
+    pull_on(mode, idle, false)
+}
+
+/// [`pull_result`], on a terminal when `tty` (a pty from util-linux's
+/// `script`; the text is then all the terminal showed).
+fn pull_on(mode: Mode, idle: &str, tty: bool) -> (bool, String, f64, u64, u16) {
     let port = serve(mode);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("registries.toml");
@@ -148,21 +158,37 @@ fn pull_result(mode: Mode, idle: &str) -> (bool, String, f64, u64, u16) {
     )
     .unwrap();
     let rss = dir.path().join("rss");
+    let argv: Vec<String> = vec![
+        "/usr/bin/time".into(),
+        "-o".into(),
+        rss.display().to_string(),
+        "-f".into(),
+        "%M".into(),
+        env!("CARGO_BIN_EXE_builder").into(),
+        "pull".into(),
+        "--root".into(),
+        dir.path().join("store").display().to_string(),
+        "--registry-config".into(),
+        cfg.display().to_string(),
+        format!("127.0.0.1:{port}/hostile/app:1"),
+    ];
+    let mut cmd = if tty {
+        let line: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
+        let mut c = Command::new("script");
+        c.args(["-qec", &line.join(" "), "/dev/null"]);
+        c
+    } else {
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    };
     let started = Instant::now();
-    let o = Command::new("/usr/bin/time")
-        .arg("-o")
-        .arg(&rss)
-        .args(["-f", "%M"])
-        .arg(env!("CARGO_BIN_EXE_builder"))
-        .args(["pull", "--root"])
-        .arg(dir.path().join("store"))
-        .arg("--registry-config")
-        .arg(&cfg)
-        .arg(format!("127.0.0.1:{port}/hostile/app:1"))
+    let o = cmd
         .env("BUILDER_REGISTRY_IDLE_TIMEOUT", idle)
         .env("DOCKER_CONFIG", dir.path())
+        .env("TERM", "xterm")
         .output()
-        .expect("running /usr/bin/time (Debian package time)");
+        .expect("running /usr/bin/time (Debian package time) or script (bsdutils)");
     let secs = started.elapsed().as_secs_f64();
     let kib = std::fs::read_to_string(&rss)
         .unwrap_or_default()
@@ -172,7 +198,7 @@ fn pull_result(mode: Mode, idle: &str) -> (bool, String, f64, u64, u16) {
         .unwrap_or(0);
     (
         o.status.success(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
+        String::from_utf8_lossy(if tty { &o.stdout } else { &o.stderr }).into_owned(),
         secs,
         kib,
         port,
@@ -232,7 +258,8 @@ fn a_slow_blob_shows_byte_lines_in_plain_mode() {
     // At most one line per 2 s per blob.
     assert!(lines.len() as f64 <= secs / 2.0 + 2.0, "{secs} s\n{err}");
     // The quick config blob gets none.
-    assert!(!err.contains(&sha256(b"{}")), "{err}");
+    let config_line = format!("#1 {}", sha256(b"{}"));
+    assert!(!err.lines().any(|l| l.starts_with(&config_line)), "{err}");
 }
 
 #[test]
@@ -253,4 +280,16 @@ fn a_stalled_blob_says_what_it_waits_for() {
         "{err}"
     );
     assert!(secs < 40.0, "{secs} s\n{err}");
+}
+
+#[test]
+fn a_slow_blob_shows_a_byte_bar_on_a_terminal() {
+    let (ok, out, _, _, _) = pull_on(Mode::TrickleBlob, "10", true);
+    assert!(ok, "{out}");
+    // indicatif's bar: the short digest, then `{bytes}/{total_bytes}`.
+    let short = &sha256(&vec![0u8; LAYER_SIZE])[..19];
+    assert!(out.contains(short), "{out}");
+    assert!(out.contains("/976.56 KiB"), "{out}");
+    // No plain lines on a terminal.
+    assert!(!out.contains(" / 1MB "), "{out}");
 }
