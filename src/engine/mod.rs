@@ -424,14 +424,18 @@ impl Engine {
                     if images.contains_key(r) {
                         continue;
                     }
+                    // Its blobs are reported under the stage's FROM step.
                     let (img, _) = self
                         .shared
-                        .block_on(base::resolve_image(
-                            &self.shared.store,
-                            &self.shared.client,
-                            r,
-                            &stage.platform,
-                            self.shared.pull,
+                        .block_on(crate::registry::client::scoped(
+                            id,
+                            base::resolve_image(
+                                &self.shared.store,
+                                &self.shared.client,
+                                r,
+                                &stage.platform,
+                                self.shared.pull,
+                            ),
                         ))
                         .map_err(|e| self.located(&step.ast, step.command.keyword(), e))?;
                     images.insert(r.clone(), img);
