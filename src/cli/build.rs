@@ -211,7 +211,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         registry_config: args.registry_config.clone(),
     };
     let store = Arc::new(store_args.open_store()?);
-    let client = Arc::new(store_args.client()?);
+    let client = Arc::new(store_args.client()?.with_transfers(progress.on_transfer()));
     let mut context = if args.context == "-" && args.file.is_none() {
         // The Dockerfile came on stdin: the context is empty, as Docker's.
         BuildContext::from_tar_in(std::io::empty(), IgnoreSpec::None, &store.temp_dir()?)?
@@ -351,13 +351,13 @@ pub fn run(args: BuildArgs) -> Result<i32> {
                 args.compression_level,
             )?,
         };
-        let pushed = rt.block_on(crate::registry::push(
-            &client,
-            &store,
-            &stored.manifest,
-            &dests,
-            &opts,
-        ))?;
+        let names: Vec<String> = dests.iter().map(Reference::familiar).collect();
+        let pushed = super::pull::transfer_step(
+            &rt,
+            &progress,
+            format!("pushing {}", names.join(", ")),
+            crate::registry::push(&client, &store, &stored.manifest, &dests, &opts),
+        )?;
         pushed_digest = pushed.digest.map(|d| d.to_string());
         if !args.quiet {
             for d in &dests {

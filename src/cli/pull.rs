@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
 
+use crate::progress::{Mode, Progress};
 use crate::registry::{
     self, DockerConfig, PullOptions, Reference, RegistriesConfig, RegistryClient,
 };
@@ -51,6 +52,31 @@ impl StoreArgs {
         Ok(RegistryClient::new(config, creds)?
             .with_notify(Arc::new(|m: &str| eprintln!("warning: {m}"))))
     }
+}
+
+/// Runs `fut` (a pull or a push) as progress step `name`, its blob
+/// transfers reported under it (byte bars on a terminal, periodic lines in
+/// plain mode for slow ones), then tears the view down.
+pub(crate) fn transfer_step<T>(
+    rt: &tokio::runtime::Runtime,
+    progress: &Progress,
+    name: String,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let step = progress.start(name);
+    let result = rt.block_on(crate::registry::client::scoped(step, fut));
+    match &result {
+        Ok(_) => progress.done(step, false),
+        Err(e) => progress.error(step, format!("{e:#}")),
+    }
+    progress.close();
+    result
+}
+
+/// A progress view for pull and push: none with `--quiet`, else bars on a
+/// terminal and plain lines otherwise.
+pub(crate) fn transfer_progress(quiet: bool) -> Progress {
+    Progress::new(if quiet { Mode::Quiet } else { Mode::Auto })
 }
 
 /// A tokio runtime for one command.
@@ -155,7 +181,8 @@ pub fn run(args: PullArgs) -> Result<i32> {
         .map(|s| Reference::parse(s).map_err(anyhow::Error::from))
         .collect::<Result<Vec<_>>>()?;
     let store = args.store.open_store()?;
-    let client = args.store.client()?;
+    let progress = transfer_progress(args.quiet);
+    let client = args.store.client()?.with_transfers(progress.on_transfer());
     let rt = runtime()?;
     for r in &refs {
         let platforms = match args.all_platforms {
@@ -170,7 +197,7 @@ pub fn run(args: PullArgs) -> Result<i32> {
                 keep_index: platforms.len() > 1,
                 platform,
             };
-            pull_one(&args, &client, &store, &rt, r, &opts)?;
+            pull_one(&args, &client, &store, &rt, &progress, r, &opts)?;
         }
     }
     Ok(0)
@@ -182,6 +209,7 @@ fn pull_one(
     client: &registry::RegistryClient,
     store: &crate::store::Store,
     rt: &tokio::runtime::Runtime,
+    progress: &Progress,
     r: &Reference,
     opts: &PullOptions,
 ) -> Result<()> {
@@ -193,7 +221,12 @@ fn pull_one(
                 r.repository()
             );
         }
-        let img = rt.block_on(registry::pull(client, store, r, opts))?;
+        let img = transfer_step(
+            rt,
+            progress,
+            format!("pulling {}", r.familiar()),
+            registry::pull(client, store, r, opts),
+        )?;
         if args.quiet {
             println!("{}", img.manifest.digest);
         } else {

@@ -271,13 +271,16 @@ impl Engine {
                 .ok_or_else(|| anyhow!("stage {i} did not finish")),
             Base::Image(r) => self
                 .shared
-                .block_on(base::resolve_image_with(
-                    &self.shared.store,
-                    &self.shared.client,
-                    r,
-                    &stage.platform,
-                    self.shared.pull,
-                    self.shared.platform_labels.load(Ordering::SeqCst),
+                .block_on(crate::registry::client::scoped(
+                    id,
+                    base::resolve_image_with(
+                        &self.shared.store,
+                        &self.shared.client,
+                        r,
+                        &stage.platform,
+                        self.shared.pull,
+                        self.shared.platform_labels.load(Ordering::SeqCst),
+                    ),
                 ))
                 .map(|(img, _)| img),
         };
@@ -299,15 +302,19 @@ impl Engine {
                     if images.contains_key(r) {
                         continue;
                     }
+                    // Its blobs are reported under the stage's FROM step.
                     let (img, _) = self
                         .shared
-                        .block_on(base::resolve_image_with(
-                            &self.shared.store,
-                            &self.shared.client,
-                            r,
-                            &stage.platform,
-                            self.shared.pull,
-                            self.shared.platform_labels.load(Ordering::SeqCst),
+                        .block_on(crate::registry::client::scoped(
+                            id,
+                            base::resolve_image_with(
+                                &self.shared.store,
+                                &self.shared.client,
+                                r,
+                                &stage.platform,
+                                self.shared.pull,
+                                self.shared.platform_labels.load(Ordering::SeqCst),
+                            ),
                         ))
                         .map_err(|e| {
                             let e = not_a_stage(plan, r, e);

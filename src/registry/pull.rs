@@ -206,6 +206,11 @@ pub(crate) async fn fetch_blob(
                 )
                 .await?;
             let mut writer = store.blob_writer()?;
+            let meter = client.transfer(
+                &d.digest.to_string(),
+                &super::client::host_of(ep.base.as_str()),
+                d.size,
+            );
             let mut stream = resp.bytes_stream();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| {
@@ -217,6 +222,7 @@ pub(crate) async fn fetch_blob(
                     RegistryError::new(ErrorKind::Network, &what, ep.base.as_str(), detail)
                 })?;
                 writer.write_all(&chunk).context("writing to the store")?;
+                meter.advance(chunk.len() as u64);
                 if writer.written() > d.size {
                     return Err(bad(
                         &what,
@@ -234,6 +240,7 @@ pub(crate) async fn fetch_blob(
                 .await
                 .map_err(|e| anyhow!("blob commit task failed: {e}"))?
                 .with_context(|| what.clone())?;
+            meter.finish();
             Ok(d.size)
         }
         .await;

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod images;
 pub mod multiarch;
 pub mod podman;
