@@ -11,6 +11,7 @@ pub mod add;
 pub mod base;
 pub mod cache;
 pub mod cache_io;
+pub mod cache_mounts;
 pub mod cache_spec;
 pub mod commit;
 pub mod copy;
@@ -111,6 +112,8 @@ pub struct Shared {
     pub(crate) imported: cache_io::ImportedCache,
     /// Every layered step of this build, for `--cache-to`.
     pub(crate) outcomes: Mutex<Vec<StepOutcome>>,
+    /// The cache mounts RUNs used, for `--cache-to …,cache-mounts=true`.
+    pub(crate) mount_uses: Mutex<Vec<cache_mounts::MountUse>>,
 }
 
 /// A slot in the `--jobs` limit, released on drop.
@@ -155,6 +158,7 @@ impl Shared {
             running_changed: Condvar::new(),
             imported,
             outcomes: Mutex::new(Vec::new()),
+            mount_uses: Mutex::new(Vec::new()),
         }
     }
 
@@ -337,11 +341,17 @@ impl Engine {
         for s in &steps {
             self.shared.fetch_missing(&s.layers)?;
         }
+        let mounts = if spec.cache_mounts {
+            self.shared.export_cache_mounts()?
+        } else {
+            Vec::new()
+        };
         self.shared.block_on(cache_io::export(
             &self.shared.store,
             &self.shared.client,
             spec,
             &steps,
+            &mounts,
         ))
     }
 
@@ -478,7 +488,13 @@ fn import_caches(o: &EngineOptions) -> cache_io::ImportedCache {
             .block_on(imported.import(&o.store, &o.client, spec))
         {
             Ok(0) => o.progress.log(id, "no cache there yet"),
-            Ok(n) => o.progress.log(id, format!("{n} step records")),
+            Ok(n) => o.progress.log(
+                id,
+                format!(
+                    "{n} step records, {} cache mounts",
+                    imported.mounts().count()
+                ),
+            ),
             Err(e) => o.progress.log(
                 id,
                 format!(

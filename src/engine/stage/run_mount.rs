@@ -92,6 +92,15 @@ impl StageRunner<'_> {
                 let id = m.id.clone().unwrap_or_else(|| abs_target(&target));
                 let key = crate::store::Digest::of(id.as_bytes());
                 let dir = self.shared.store.cache_dir().join("mounts").join(key.hex());
+                self.shared
+                    .prepare_cache_mount(&crate::engine::cache_mounts::MountUse {
+                        id: id.clone(),
+                        target: abs_target(&target),
+                        sharing: m.sharing.unwrap_or(Sharing::Shared),
+                        uid: m.uid.unwrap_or(0),
+                        gid: m.gid.unwrap_or(0),
+                        mode: m.mode.unwrap_or(0o755),
+                    });
                 if !dir.exists() {
                     std::fs::create_dir_all(&dir)?;
                     let mode = m.mode.unwrap_or(0o755);
