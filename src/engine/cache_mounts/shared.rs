@@ -9,6 +9,14 @@ use crate::engine::Shared;
 use crate::store::Digest;
 
 impl Shared {
+    /// Remembers that a RUN of this build (run or cached) mounts `used`.
+    pub(crate) fn note_cache_mount(&self, used: MountUse) {
+        let mut uses = self.mount_uses.lock().unwrap_or_else(|e| e.into_inner());
+        if !uses.iter().any(|u| u.id == used.id) {
+            uses.push(used);
+        }
+    }
+
     /// Called by a RUN about to mount the cache `used`: remembers it for
     /// the export, and restores it from an imported cache when the store
     /// has no such mount yet. A restore that fails (a blob missing or
@@ -16,12 +24,7 @@ impl Shared {
     /// mount starts empty, as BuildKit treats a bad cache: the build runs,
     /// only colder.
     pub(crate) fn prepare_cache_mount(&self, used: &MountUse) {
-        {
-            let mut uses = self.mount_uses.lock().unwrap_or_else(|e| e.into_inner());
-            if !uses.iter().any(|u| u.id == used.id) {
-                uses.push(used.clone());
-            }
-        }
+        self.note_cache_mount(used.clone());
         let key = Digest::of(used.id.as_bytes());
         let Some(record) = self.imported.mount(&key.hex()) else {
             return;

@@ -166,6 +166,13 @@ impl<'a> StageRunner<'a> {
                 )),
             ));
         }
+        // A cached RUN's cache mounts are still this build's, for an
+        // export with `cache-mounts=true`.
+        for m in &ev.mounts {
+            if let Some(used) = self.cache_mount_use(m) {
+                self.shared.note_cache_mount(used);
+            }
+        }
         let store = &self.shared.store;
         if layered && self.cache_enabled() {
             if let Some((config, layers)) = super::cache::lookup(store, &key) {
