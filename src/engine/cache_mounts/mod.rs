@@ -20,6 +20,8 @@
 pub mod apply;
 pub mod index;
 mod shared;
+#[cfg(test)]
+mod tests;
 
 use std::fs;
 use std::io::{Read as _, Write as _};
