@@ -179,8 +179,8 @@ pub fn write_state(store: &Store, m: &ExportedMount) -> Result<()> {
     let roots: String = m.blobs().map(|d| format!("{}\n", d.digest)).collect();
     let tmp = store.temp_dir()?;
     for (path, bytes) in [
-        (roots_path(store, &hex), roots.into_bytes()),
-        (state_path(store, &hex), serde_json::to_vec(m)?),
+        (roots_path(store, hex), roots.into_bytes()),
+        (state_path(store, hex), serde_json::to_vec(m)?),
     ] {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;

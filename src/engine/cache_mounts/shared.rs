@@ -26,7 +26,7 @@ impl Shared {
     pub(crate) fn prepare_cache_mount(&self, used: &MountUse) {
         self.note_cache_mount(used.clone());
         let key = Digest::of(used.id.as_bytes());
-        let Some(record) = self.imported.mount(&key.hex()) else {
+        let Some(record) = self.imported.mount(key.hex()) else {
             return;
         };
         if super::mount_dir(&self.store, &key).exists() {
