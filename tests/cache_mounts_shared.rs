@@ -390,6 +390,47 @@ fn a_second_runner_restores_the_mount_and_compiles_only_the_changed_source() {
         "{log}"
     );
     assert_eq!(compiled(&log), all_sources(), "{log}");
+
+    // Runner b's store: its blobs verify, and `prune` removes the mount
+    // with its chain state and GC roots.
+    support::verify_store(&b.root);
+    let state = b.root.join("cache/mount-state");
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 1);
+    let out = run_ok(b.builder().arg("prune"));
+    assert!(out.contains("(cache mount)"), "{out}");
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0, "{out}");
+    let roots: Vec<_> = fs::read_dir(b.root.join("cache/roots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("mount-"))
+        .collect();
+    assert!(roots.is_empty(), "{roots:?}");
+}
+
+#[test]
+fn a_local_cache_layout_carries_the_mounts_too() {
+    let fleet = Fleet::new(
+        &support::busybox_rootfs("cache-mounts-busybox-rootfs"),
+        "busybox:1",
+        "sh",
+    );
+    fs::write(
+        fleet.path("ctx/Dockerfile"),
+        busybox_dockerfile(&fleet.image("busybox:1")),
+    )
+    .unwrap();
+    for s in SOURCES {
+        fleet.write_source(s, &format!("int {s}(void) {{ return 1; }}\n"));
+    }
+    let dir = fleet.path("layout");
+    let dest = format!("type=local,dest={},cache-mounts=true", dir.display());
+    let log = fleet.machine("a").build(&fleet, &["--cache-to", &dest]);
+    assert_eq!(compiled(&log), all_sources(), "{log}");
+    fleet.write_source("alpha", "int alpha(void) { return 3; }\n");
+    let src = format!("type=local,src={}", dir.display());
+    let log = fleet.machine("b").build(&fleet, &["--cache-from", &src]);
+    assert!(log.contains("restoring cache mount objs"), "{log}");
+    assert_eq!(compiled(&log), vec!["alpha".to_string()], "{log}");
 }
 
 /// The Debian rootfs of scripts/mkbase-debian.sh (made once).

@@ -235,12 +235,13 @@ pub fn entries(store: &Store) -> Result<Vec<CacheEntry>> {
         // it: the state first, then the roots of its blobs.
         let state = crate::engine::cache_mounts::state_path(store, &id);
         let roots = crate::engine::cache_mounts::roots_path(store, &id);
+        let chain = roots_in(&roots);
         let mut paths = vec![e.path()];
         paths.extend([state, roots].into_iter().filter(|p| p.exists()));
         out.push(CacheEntry {
             kind: CacheKind::Mount,
             last_used: mtime(&e.path()),
-            roots: Vec::new(),
+            roots: chain,
             paths,
             id,
         });
