@@ -157,6 +157,13 @@ impl ImportedCache {
                 config.version
             );
         }
+        // A bad mount record fails the whole import (a warning) before
+        // anything of it is used.
+        if spec.cache_mounts {
+            for m in &config.mounts {
+                m.validate()?;
+            }
+        }
         let source_index = self.sources.len();
         self.sources.push(source);
         let mut added = 0;
@@ -184,7 +191,6 @@ impl ImportedCache {
         }
         if spec.cache_mounts {
             for m in config.mounts {
-                m.validate()?;
                 for d in m.blobs() {
                     self.blob_sources
                         .entry(d.digest.clone())
