@@ -388,8 +388,8 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     for spec in &cache_to {
         match engine.export_cache(&plan, spec) {
             Ok(s) if !args.quiet => eprintln!(
-                "exported cache to {} ({} step records, {} layers, {})",
-                spec.location, s.records, s.layers, s.digest
+                "exported cache to {} ({} step records, {} cache mounts, {} layers, {})",
+                spec.location, s.records, s.mounts, s.layers, s.digest
             ),
             Ok(_) => {}
             Err(e) if spec.ignore_error => {

@@ -230,12 +230,20 @@ pub fn entries(store: &Store) -> Result<Vec<CacheEntry>> {
         });
     }
     for e in read_dir_if_any(&mounts_dir(store))? {
+        let id = e.file_name().to_string_lossy().to_string();
+        // The shared-cache chain of the mount (`cache_mounts`) goes with
+        // it: the state first, then the roots of its blobs.
+        let state = crate::engine::cache_mounts::state_path(store, &id);
+        let roots = crate::engine::cache_mounts::roots_path(store, &id);
+        let chain = roots_in(&roots);
+        let mut paths = vec![e.path()];
+        paths.extend([state, roots].into_iter().filter(|p| p.exists()));
         out.push(CacheEntry {
             kind: CacheKind::Mount,
-            id: e.file_name().to_string_lossy().to_string(),
             last_used: mtime(&e.path()),
-            roots: Vec::new(),
-            paths: vec![e.path()],
+            roots: chain,
+            paths,
+            id,
         });
     }
     Ok(out)

@@ -10,6 +10,11 @@
 //! fetched when something needs it — a step that misses and mounts the
 //! snapshot, or the result that must hold its layers — so a fully cached
 //! build downloads just the layers of its result.
+//!
+//! With `cache-mounts=true` the config also lists the build's
+//! `RUN --mount=type=cache` contents (`mounts`, see
+//! [`super::cache_mounts`]), whose layer and index blobs join the
+//! manifest's layers; a cache without them reads as before.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -20,6 +25,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde::{Deserialize, Serialize};
 
+use super::cache_mounts::ExportedMount;
 use super::cache_spec::{CacheLocation, CacheSpec};
 use super::state::LayerRef;
 use crate::image::ImageConfig;
@@ -44,6 +50,8 @@ const CONCURRENT_FETCHES: usize = 4;
 struct CacheConfig {
     version: u32,
     records: Vec<ExportedRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mounts: Vec<ExportedMount>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -83,6 +91,8 @@ pub struct ImportedCache {
     records: HashMap<String, (ImageConfig, Vec<LayerRef>)>,
     blob_sources: HashMap<Digest, usize>,
     sources: Vec<Source>,
+    /// Cache mount records by store key (hex), when `cache-mounts` allows.
+    mounts: HashMap<String, ExportedMount>,
 }
 
 impl ImportedCache {
@@ -94,6 +104,16 @@ impl ImportedCache {
     /// Whether nothing was imported.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+
+    /// The imported cache mount whose store key is `key_hex`.
+    pub fn mount(&self, key_hex: &str) -> Option<&ExportedMount> {
+        self.mounts.get(key_hex)
+    }
+
+    /// Every imported cache mount.
+    pub fn mounts(&self) -> impl Iterator<Item = &ExportedMount> {
+        self.mounts.values()
     }
 
     /// The record for `key`, if an imported cache has one. Its blobs may
@@ -137,6 +157,13 @@ impl ImportedCache {
                 config.version
             );
         }
+        // A bad mount record fails the whole import (a warning) before
+        // anything of it is used.
+        if spec.cache_mounts {
+            for m in &config.mounts {
+                m.validate()?;
+            }
+        }
         let source_index = self.sources.len();
         self.sources.push(source);
         let mut added = 0;
@@ -162,6 +189,16 @@ impl ImportedCache {
                 added += 1;
             }
         }
+        if spec.cache_mounts {
+            for m in config.mounts {
+                for d in m.blobs() {
+                    self.blob_sources
+                        .entry(d.digest.clone())
+                        .or_insert(source_index);
+                }
+                self.mounts.entry(m.key().hex().to_string()).or_insert(m);
+            }
+        }
         Ok(added)
     }
 
@@ -173,10 +210,22 @@ impl ImportedCache {
         client: &RegistryClient,
         layers: &[LayerRef],
     ) -> Result<()> {
+        let blobs: Vec<&Descriptor> = layers.iter().map(|l| &l.blob).collect();
+        self.fetch_blobs(store, client, &blobs).await
+    }
+
+    /// Downloads (or copies) the blobs of `wanted` the store lacks, each
+    /// verified against its digest.
+    pub async fn fetch_blobs(
+        &self,
+        store: &Store,
+        client: &RegistryClient,
+        wanted: &[&Descriptor],
+    ) -> Result<()> {
         let mut todo: Vec<&Descriptor> = Vec::new();
-        for l in layers {
-            if !store.has_blob(&l.blob.digest) && !todo.iter().any(|d| d.digest == l.blob.digest) {
-                todo.push(&l.blob);
+        for &b in wanted {
+            if !store.has_blob(&b.digest) && !todo.iter().any(|d| d.digest == b.digest) {
+                todo.push(b);
             }
         }
         futures::stream::iter(todo.into_iter().map(|d| async move {
@@ -222,15 +271,19 @@ pub struct ExportSummary {
     pub layers: usize,
     /// The cache manifest's digest.
     pub digest: Digest,
+    /// Cache mounts exported.
+    pub mounts: usize,
 }
 
 /// Exports `steps` to `spec`'s location. Built layers (stored as plain
 /// tars) are compressed as `spec.compression` says, once per variant.
+/// `mounts` (their blobs in the store) are written beside the records.
 pub async fn export(
     store: &Store,
     client: &RegistryClient,
     spec: &CacheSpec,
     steps: &[StepOutcome],
+    mounts: &[ExportedMount],
 ) -> Result<ExportSummary> {
     let mut exported: BTreeMap<String, ExportedRecord> = BTreeMap::new();
     let mut blobs: Vec<Descriptor> = Vec::new();
@@ -267,9 +320,15 @@ pub async fn export(
         );
     }
     let records = exported.len();
+    for d in mounts.iter().flat_map(ExportedMount::blobs) {
+        if !blobs.iter().any(|b| b.digest == d.digest) {
+            blobs.push(d.clone());
+        }
+    }
     let config = serde_json::to_vec(&CacheConfig {
         version: FORMAT_VERSION,
         records: exported.into_values().collect(),
+        mounts: mounts.to_vec(),
     })?;
     let config_digest = store.put_blob_bytes(&config, None)?;
     let manifest = serde_json::json!({
@@ -303,6 +362,7 @@ pub async fn export(
         records,
         layers: blobs.len(),
         digest,
+        mounts: mounts.len(),
     })
 }
 

@@ -1,6 +1,10 @@
 //! `--cache-to` / `--cache-from` values, in BuildKit's syntax:
 //! `type=registry,ref=REG/REPO:TAG[,mode=min|max]`, `type=local,dest=DIR`,
 //! `type=local,src=DIR`, or a bare image reference (a registry cache).
+//! `cache-mounts=true|false` is builder's own attribute (BuildKit never
+//! exports `RUN --mount=type=cache` contents): on `--cache-to` it also
+//! exports the cache mounts the build used (default false), on
+//! `--cache-from` it restores them (default true when the cache has any).
 
 use std::path::PathBuf;
 
@@ -49,6 +53,9 @@ pub struct CacheSpec {
     pub compression: ExportCompression,
     /// `ignore-error=true`: a failed export is a warning, not a failure.
     pub ignore_error: bool,
+    /// `cache-mounts=`: export (`--cache-to`, default false) or restore
+    /// (`--cache-from`, default true) `RUN --mount=type=cache` contents.
+    pub cache_mounts: bool,
 }
 
 /// Attributes BuildKit defines that change nothing here: builder always
@@ -78,11 +85,13 @@ impl CacheSpec {
                 mode: CacheMode::Min,
                 compression: ExportCompression::default(),
                 ignore_error: false,
+                cache_mounts: !export,
             });
         }
         let mut kind = None;
         let (mut reference, mut dir, mut mode) = (None, None, CacheMode::Min);
         let (mut algorithm, mut level, mut ignore_error) = (None, None, false);
+        let mut cache_mounts = !export;
         for field in text.split(',') {
             let (k, v) = field
                 .split_once('=')
@@ -116,6 +125,7 @@ impl CacheSpec {
                     )
                 }
                 "ignore-error" => ignore_error = parse_bool(k, v)?,
+                "cache-mounts" => cache_mounts = parse_bool(k, v)?,
                 k if ACCEPTED_NOOPS.contains(&k) => {
                     parse_bool(k, v)?;
                 }
@@ -148,6 +158,7 @@ impl CacheSpec {
             mode,
             compression: ExportCompression { algorithm, level },
             ignore_error,
+            cache_mounts,
         })
     }
 }
@@ -193,6 +204,13 @@ mod tests {
         )
         .unwrap();
         assert!(s.ignore_error);
+        assert!(!s.cache_mounts, "exporting mounts is opt-in");
+        let s =
+            CacheSpec::parse_export("type=registry,ref=r/a:c,mode=max,cache-mounts=true").unwrap();
+        assert!(s.cache_mounts);
+        assert!(CacheSpec::parse_import("r/a:c").unwrap().cache_mounts);
+        let s = CacheSpec::parse_import("type=registry,ref=r/a:c,cache-mounts=false").unwrap();
+        assert!(!s.cache_mounts);
     }
 
     #[test]
@@ -221,6 +239,11 @@ mod tests {
                 "out of range",
             ),
             ("", false, "empty"),
+            (
+                "type=registry,ref=a:b,cache-mounts=yes",
+                true,
+                "use true or false",
+            ),
         ] {
             let r = if export {
                 CacheSpec::parse_export(text)

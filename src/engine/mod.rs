@@ -11,6 +11,7 @@ pub mod add;
 pub mod base;
 pub mod cache;
 pub mod cache_io;
+pub mod cache_mounts;
 pub mod cache_spec;
 pub mod commit;
 pub mod copy;
@@ -210,11 +211,17 @@ impl Engine {
         for s in &steps {
             self.shared.fetch_missing(&s.layers)?;
         }
+        let mounts = if spec.cache_mounts {
+            self.shared.export_cache_mounts()?
+        } else {
+            Vec::new()
+        };
         self.shared.block_on(cache_io::export(
             &self.shared.store,
             &self.shared.client,
             spec,
             &steps,
+            &mounts,
         ))
     }
 

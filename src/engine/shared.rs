@@ -42,6 +42,8 @@ pub struct Shared {
     pub(crate) imported: cache_io::ImportedCache,
     /// Every layered step of this build, for `--cache-to`.
     pub(crate) outcomes: Mutex<Vec<StepOutcome>>,
+    /// The cache mounts RUNs used, for `--cache-to …,cache-mounts=true`.
+    pub(crate) mount_uses: Mutex<Vec<super::cache_mounts::MountUse>>,
     /// Progress names carry the stage's platform (several target platforms).
     pub(crate) platform_labels: AtomicBool,
     /// Layered steps by cache key, for [`Shared::flight`].
@@ -96,6 +98,7 @@ impl Shared {
             running_changed: Condvar::new(),
             imported,
             outcomes: Mutex::new(Vec::new()),
+            mount_uses: Mutex::new(Vec::new()),
             platform_labels: AtomicBool::new(false),
             flights: Mutex::new(HashMap::new()),
         }
@@ -208,7 +211,13 @@ fn import_caches(o: &EngineOptions) -> cache_io::ImportedCache {
             .block_on(imported.import(&o.store, &o.client, spec))
         {
             Ok(0) => o.progress.log(id, "no cache there yet"),
-            Ok(n) => o.progress.log(id, format!("{n} step records")),
+            Ok(n) => o.progress.log(
+                id,
+                format!(
+                    "{n} step records, {} cache mounts",
+                    imported.mounts().count()
+                ),
+            ),
             Err(e) => o.progress.log(
                 id,
                 format!(

@@ -269,6 +269,11 @@ impl Registry {
         reg
     }
 
+    /// The registry's storage root (`docker/registry/v2/…` below it).
+    pub fn data_dir(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
     /// The registry's log so far (for failure messages).
     pub fn log(&self) -> String {
         fs::read_to_string(self._dir.path().join("registry.log")).unwrap_or_default()

@@ -174,6 +174,13 @@ impl<'a> StageRunner<'a> {
                 )),
             ));
         }
+        // A cached RUN's cache mounts are still this build's, for an
+        // export with `cache-mounts=true`.
+        for m in &ev.mounts {
+            if let Some(used) = self.cache_mount_use(m) {
+                self.shared.note_cache_mount(used);
+            }
+        }
         // A step another platform's build of this Dockerfile has run (or is
         // running) with the same key is not run again.
         let flight = layered.then(|| self.shared.flight(&key));

@@ -11,6 +11,32 @@ use crate::plan::{MountType, Sharing, SourceRef};
 use crate::sandbox;
 
 impl StageRunner<'_> {
+    /// The id, absolute target and options of a cache mount (`None` for
+    /// other mount types); the id defaults to the target, as BuildKit's.
+    pub(super) fn cache_mount_use(
+        &self,
+        m: &crate::plan::Mount,
+    ) -> Option<crate::engine::cache_mounts::MountUse> {
+        if m.kind != MountType::Cache {
+            return None;
+        }
+        let t = m.target.clone().unwrap_or_default();
+        let target = if t.starts_with('/') {
+            t
+        } else {
+            let wd = &self.image.config.config.working_dir;
+            format!("{}/{t}", wd.trim_end_matches('/'))
+        };
+        Some(crate::engine::cache_mounts::MountUse {
+            id: m.id.clone().unwrap_or_else(|| target.clone()),
+            target,
+            sharing: m.sharing.unwrap_or(Sharing::Shared),
+            uid: m.uid.unwrap_or(0),
+            gid: m.gid.unwrap_or(0),
+            mode: m.mode.unwrap_or(0o755),
+        })
+    }
+
     pub(super) fn run_mount(
         &self,
         m: &crate::plan::Mount,
@@ -89,9 +115,13 @@ impl StageRunner<'_> {
                 }
             }
             MountType::Cache => {
-                let id = m.id.clone().unwrap_or_else(|| abs_target(&target));
+                let used = self
+                    .cache_mount_use(m)
+                    .ok_or_else(|| anyhow!("not a cache mount"))?;
+                let id = used.id.clone();
                 let key = crate::store::Digest::of(id.as_bytes());
                 let dir = self.shared.store.cache_dir().join("mounts").join(key.hex());
+                self.shared.prepare_cache_mount(&used);
                 if !dir.exists() {
                     std::fs::create_dir_all(&dir)?;
                     let mode = m.mode.unwrap_or(0o755);
