@@ -10,6 +10,7 @@ use super::build_flags::{parse_build_args, parse_labels, parse_secrets, parse_ss
 use super::pull::{runtime, StoreArgs};
 use crate::context::{BuildContext, IgnoreSpec};
 use crate::engine::{CacheSpec, Engine, EngineOptions};
+use crate::image::annotations::Level;
 use crate::plan::instructions::Network;
 use crate::plan::{PlanOptions, Platform};
 use crate::progress::{Mode, Progress};
@@ -78,8 +79,8 @@ pub struct BuildArgs {
     #[arg(long, env = "SOURCE_DATE_EPOCH")]
     pub source_date_epoch: Option<i64>,
     /// Network for RUN steps: `default` (a network namespace of the RUN's
-    /// own with outbound access through slirp4netns), `host` (needs
-    /// `--allow network.host`) or `none`.
+    /// own with outbound access through slirp4netns), `host` (the host's;
+    /// grants the network.host entitlement, as buildx does) or `none`.
     #[arg(long, default_value = "default")]
     pub network: String,
     /// Grant an entitlement, as `docker buildx build --allow`: `security.insecure`
@@ -124,6 +125,28 @@ pub struct BuildArgs {
     /// The registries configuration file (mirrors, insecure registries).
     #[arg(long)]
     pub registry_config: Option<PathBuf>,
+    /// A custom host-to-IP mapping for RUN's /etc/hosts: `NAME:IP` or
+    /// `NAME=IP` (repeatable).
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_hosts: Vec<String>,
+    /// Size of RUN's /dev/shm, e.g. `128m` or `1g` (default 64m).
+    #[arg(long = "shm-size", value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// An OCI annotation: `KEY=VALUE`, or `TYPE[,TYPE][[PLATFORM]]:KEY=VALUE` with TYPE
+    /// `manifest` (default), `index` or `manifest-descriptor` (repeatable).
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+    /// An extra named context: `NAME=DIR`, `NAME=docker-image://REF` or
+    /// `NAME=oci-layout://DIR[:TAG|@DIGEST]` (repeatable); `FROM NAME`, `COPY --from=NAME`
+    /// and `RUN --mount=from=NAME` use it.
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    pub build_contexts: Vec<String>,
+    /// Check the Dockerfile with BuildKit's lint rules and stop (`--call check`).
+    #[arg(long)]
+    pub check: bool,
+    /// What to do with the Dockerfile: `build` (default) or `check`.
+    #[arg(long, value_name = "METHOD")]
+    pub call: Option<String>,
     /// The build context: a directory, or `-` for a tar on stdin.
     pub context: String,
 }
@@ -144,6 +167,13 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         Err(diag) => bail!("{}", diag.in_file(file_name)),
     };
     let build_args = parse_build_args(&args.build_args)?;
+    let named = super::build_context::parse_all(&args.build_contexts)?;
+    let annotations = crate::image::annotations::Annotations::parse(&args.annotations)?;
+    // Lint rules (BuildKit's): with --check / --call check they are the result.
+    let (findings, lint_config) = super::lint::run(&df, &text, &file_name, &build_args)?;
+    if super::lint::is_check(&args) {
+        return super::lint::report_check(&findings, &lint_config, &file_name, &text);
+    }
     super::output::check_outputs(&args.outputs, args.load)?;
     if platforms.len() > 1 && args.load {
         // As buildx: `docker load` takes one platform's image, not an index.
@@ -159,6 +189,19 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         }
     }
 
+    // Named contexts that are directories or OCI layouts become images in
+    // the store first (cheap for docker-image://, which is only a name).
+    let named_images = if named.is_empty() {
+        Default::default()
+    } else {
+        let store = StoreArgs {
+            root: args.root.clone(),
+            registry_config: args.registry_config.clone(),
+        }
+        .open_store()?;
+        let p = platforms.first().cloned().unwrap_or_else(Platform::host);
+        super::build_context::prepare(&store, &named, &p)?
+    };
     // One plan per target platform: each sees its own TARGET* args.
     let targets: Vec<Option<Platform>> = match platforms.len() {
         0 => vec![None],
@@ -173,6 +216,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             build_platform: None,
             source: text.clone(),
             file: file_name.clone(),
+            named_contexts: named_images.clone(),
         };
         match crate::plan::plan(&df, &opts) {
             Ok(p) => plans.push(p),
@@ -205,6 +249,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
+    super::lint::print_warnings(&findings, &lint_config)?;
 
     let store_args = StoreArgs {
         root: args.root.clone(),
@@ -221,15 +266,16 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     // What Docker's client would send of it (see context_paths).
     context.limit_to_read_paths(crate::plan::context_paths(&plan))?;
     let rt = runtime()?;
-    let allow_network_host = allowed
-        .iter()
-        .any(|a| a == crate::plan::entitlements::NETWORK_HOST);
+    // buildx's `--network host` adds the network.host entitlement to the
+    // build's allowed ones itself (build/opt.go), and dockerd's BuildKit
+    // grants it: so it needs no `--allow`, and RUN --network=host is allowed too.
+    let allow_network_host = args.network == "host"
+        || allowed
+            .iter()
+            .any(|a| a == crate::plan::entitlements::NETWORK_HOST);
     let network = match args.network.as_str() {
         "default" => Network::Default,
-        "host" if allow_network_host => Network::Host,
-        "host" => {
-            bail!("--network host needs the network.host entitlement: add --allow network.host")
-        }
+        "host" => Network::Host,
         "none" => Network::None,
         other => bail!("--network {other}: use default, host or none"),
     };
@@ -260,6 +306,13 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         source_date_epoch: args.source_date_epoch,
         network,
         allow_network_host,
+        run_extras: crate::engine::RunExtras {
+            extra_hosts: super::build_flags::parse_add_hosts(&args.add_hosts)?,
+            shm_size: match &args.shm_size {
+                Some(v) => super::build_flags::parse_shm_size(v)?,
+                None => None,
+            },
+        },
         secrets: parse_secrets(&args.secrets)?,
         ssh: parse_ssh(&args.ssh)?,
         pull: args.pull.parse().map_err(|e: String| anyhow!(e))?,
@@ -313,13 +366,29 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             progress: &progress,
             tags: &tags,
             labels: &labels,
+            annotations: &annotations,
             cache_to: &cache_to,
         };
         return done.finish(images);
     }
     let image = images.remove(0);
-    let stored =
-        crate::engine::store_image(&store, &image, args.source_date_epoch, &labels, &tags)?;
+    let platform_name = plan.platform.to_string();
+    for level in [Level::Index, Level::ManifestDescriptor] {
+        if annotations.has(level) {
+            eprintln!(
+                "warning: --annotation: {level:?} annotations need an image index (several \
+                 --platform values); this build has one image, they are not written"
+            );
+        }
+    }
+    let stored = crate::engine::store_image_annotated(
+        &store,
+        &image,
+        args.source_date_epoch,
+        &labels,
+        &tags,
+        &annotations.at(Level::Manifest, Some(&platform_name)),
+    )?;
     progress.finish(Some(stored.config_digest.to_string()));
 
     if let Some(path) = &args.iidfile {
