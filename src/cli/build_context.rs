@@ -193,22 +193,33 @@ fn store_layout(store: &Store, dir: &Path, pick: Option<&str>) -> Result<String>
     }
     let keep = |n: &str| Some(n.to_string());
     let images = crate::store::load::load_archive(store, std::fs::File::open(tmp.path())?, &keep)?;
-    let found = match pick {
-        Some(p) if p.starts_with("sha256:") => {
-            images.iter().find(|i| i.descriptor.digest.to_string() == p)
-        }
-        Some(tag) => images.iter().find(|i| {
-            i.names
-                .iter()
-                .any(|n| n == tag || n.rsplit_once(':').is_some_and(|(_, t)| t == tag))
-        }),
-        None if images.len() == 1 => images.first(),
+    // A tag is the `org.opencontainers.image.ref.name` of an entry of
+    // index.json (a bare tag names no image for the loader, so read it here).
+    let by_tag = |tag: &str| -> Result<Option<String>> {
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json"))?)?;
+        Ok(index["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| {
+                m["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .is_some_and(|n| n == tag || n.rsplit_once(':').is_some_and(|(_, t)| t == tag))
+            })
+            .and_then(|m| m["digest"].as_str().map(str::to_string)))
+    };
+    let want = match pick {
+        Some(p) if p.starts_with("sha256:") => Some(p.to_string()),
+        Some(tag) => by_tag(tag)?,
+        None if images.len() == 1 => Some(images[0].descriptor.digest.to_string()),
         None => bail!(
             "{} holds {} images: name one with :TAG or @DIGEST",
             dir.display(),
             images.len()
         ),
     };
+    let found = want.and_then(|w| images.iter().find(|i| i.descriptor.digest.to_string() == w));
     let img = found.ok_or_else(|| {
         anyhow!(
             "{} has no image {}",
