@@ -190,17 +190,18 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     }
 
     // Named contexts that are directories or OCI layouts become images in
-    // the store first (cheap for docker-image://, which is only a name).
-    let named_images = if named.is_empty() {
-        Default::default()
+    // the store first, one per target platform (a directory's image carries
+    // the platform it is a base for); docker-image:// ones are only names.
+    let context_store = if named.is_empty() {
+        None
     } else {
-        let store = StoreArgs {
-            root: args.root.clone(),
-            registry_config: args.registry_config.clone(),
-        }
-        .open_store()?;
-        let p = platforms.first().cloned().unwrap_or_else(Platform::host);
-        super::build_context::prepare(&store, &named, &p)?
+        Some(
+            StoreArgs {
+                root: args.root.clone(),
+                registry_config: args.registry_config.clone(),
+            }
+            .open_store()?,
+        )
     };
     // One plan per target platform: each sees its own TARGET* args.
     let targets: Vec<Option<Platform>> = match platforms.len() {
@@ -209,6 +210,13 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     };
     let mut plans = Vec::new();
     for platform in targets {
+        let named_images = match &context_store {
+            Some(store) => {
+                let p = platform.clone().unwrap_or_else(Platform::host);
+                super::build_context::prepare(store, &named, &p)?
+            }
+            None => Default::default(),
+        };
         let opts = PlanOptions {
             build_args: build_args.clone(),
             target: args.target.clone(),
@@ -216,7 +224,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             build_platform: None,
             source: text.clone(),
             file: file_name.clone(),
-            named_contexts: named_images.clone(),
+            named_contexts: named_images,
         };
         match crate::plan::plan(&df, &opts) {
             Ok(p) => plans.push(p),

@@ -52,7 +52,7 @@ pub fn check(args: &BuildArgs) -> Result<()> {
     match args.network.as_str() {
         "default" | "host" | "none" => {}
         other => {
-            bail!("--network {other:?}: network mode not supported (use default, host or none)")
+            bail!("--network {other:?}: use default, host or none")
         }
     }
     super::build_flags::parse_add_hosts(&args.add_hosts)?;
