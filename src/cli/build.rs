@@ -1,9 +1,9 @@
 //! `builder build`: Dockerfile + context → image, like `docker build`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 
 use super::build_flags::{parse_build_args, parse_labels, parse_secrets, parse_ssh};
@@ -159,7 +159,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         Some(p) => crate::plan::platform::build_targets(p)?,
         None => Vec::new(),
     };
-    let (file_name, bytes, dockerfile_path) = read_dockerfile(&args)?;
+    let (file_name, bytes, dockerfile_path) = super::build_input::read_dockerfile(&args)?;
     // Bytes that are not UTF-8 are read as BuildKit reads them (see dockerfile::parse_bytes).
     let text = crate::dockerfile::decode(&bytes);
     let df = match crate::dockerfile::parse_bytes(&bytes) {
@@ -269,7 +269,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         // The Dockerfile came on stdin: the context is empty, as Docker's.
         BuildContext::from_tar_in(std::io::empty(), IgnoreSpec::None, &store.temp_dir()?)?
     } else {
-        open_context(&args.context, dockerfile_path.as_deref(), &store)?
+        super::build_input::open_context(&args.context, dockerfile_path.as_deref(), &store)?
     };
     // What Docker's client would send of it (see context_paths).
     context.limit_to_read_paths(crate::plan::context_paths(&plan))?;
@@ -495,52 +495,4 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         println!("{}", stored.config_digest);
     }
     Ok(0)
-}
-
-/// The Dockerfile: name for messages, its bytes, and its path when it is a file.
-fn read_dockerfile(args: &BuildArgs) -> Result<(String, Vec<u8>, Option<PathBuf>)> {
-    let path = match &args.file {
-        Some(f) if f == "-" => {
-            let (name, text) = super::read_dockerfile(Path::new("-"))?;
-            return Ok((name, text, None));
-        }
-        Some(f) => PathBuf::from(f),
-        // `docker build - < Dockerfile`: a Dockerfile on stdin, no context.
-        None if args.context == "-" => match super::stdin_context::read()? {
-            super::stdin_context::StdinContext::Dockerfile(text) => {
-                return Ok(("Dockerfile".to_string(), text, None))
-            }
-            super::stdin_context::StdinContext::Archive(_) => {
-                bail!("with the context as a tar on stdin, give the Dockerfile with -f FILE")
-            }
-        },
-        None => Path::new(&args.context).join("Dockerfile"),
-    };
-    let (_, text) = super::read_dockerfile(&path)?;
-    let name = if args.file.is_none() {
-        "Dockerfile".to_string()
-    } else {
-        path.display().to_string()
-    };
-    Ok((name, text, Some(path)))
-}
-
-fn open_context(
-    spec: &str,
-    dockerfile: Option<&Path>,
-    store: &crate::store::Store,
-) -> Result<BuildContext> {
-    if spec == "-" {
-        let ignore = IgnoreSpec::Auto { dockerfile: None };
-        return BuildContext::from_tar_in(std::io::stdin().lock(), ignore, &store.temp_dir()?)
-            .context("reading the build context tar from stdin");
-    }
-    let root = Path::new(spec);
-    if !root.is_dir() {
-        bail!("the build context {spec} is not a directory");
-    }
-    let dockerfile =
-        dockerfile.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
-    BuildContext::from_dir(root, IgnoreSpec::Auto { dockerfile })
-        .with_context(|| format!("opening the build context {spec}"))
 }

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 pub mod build;
 pub mod build_context;
 mod build_flags;
+mod build_input;
 mod build_multi;
 pub mod debug;
 pub mod format;
