@@ -107,6 +107,7 @@ fn rules_and_messages() {
         ("ARG VERSION=1\nFROM busybox:${VERSIN}\n", "UndefinedArgInFrom", "FROM argument 'VERSIN' is not declared (did you mean VERSION?)"),
         ("FROM --platform=$TARGETPLATFORM scratch\n", "RedundantTargetPlatform", "Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior"),
         ("FROM --platform=linux/amd64 scratch AS build\n", "FromPlatformFlagConstDisallowed", "FROM --platform flag should not use constant value \"linux/amd64\""),
+        ("ARG TAG\nFROM busybox:${TAG}\n", "InvalidDefaultArgInFrom", "Default value for ARG busybox:${TAG} results in empty or invalid base image name"),
         ("FROM scratch\nEXPOSE 80/TCP\n", "ExposeProtoCasing", "Defined protocol '80/TCP' in EXPOSE instruction should be lowercase"),
         ("FROM scratch\nRUN echo \\\n\n  b\n", "NoEmptyContinuation", "Empty continuation line"),
     ];
@@ -131,6 +132,7 @@ fn rules_and_messages() {
         "FROM --platform=linux/amd64 scratch AS build-amd64\n",
         "FROM scratch\nARG PUBLIC_KEY\nENV GPG_KEY_FILE=x\n",
         "FROM scratch AS base\nCOPY a /a\nCMD [\"a\"]\n",
+        "ARG TAG=1\nFROM busybox:${TAG}\n",
     ] {
         let ctx = w.context("clean", df);
         let (stdout, _) = out(&w.build(&["--check"], &ctx));

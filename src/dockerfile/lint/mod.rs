@@ -9,7 +9,7 @@
 //! * [`Config`]: the `# check=skip=…;error=true` directive.
 //!
 //! Not checked (they need the build's state): `UndefinedVar`,
-//! `InvalidBaseImagePlatform`, `CopyIgnoredFile`, `InvalidDefaultArgInFrom`.
+//! `InvalidBaseImagePlatform`, `CopyIgnoredFile`.
 
 pub mod print;
 mod rules;

@@ -99,6 +99,13 @@ rule!(
     "expose-proto-casing"
 );
 
+rule!(
+    INVALID_DEFAULT_ARG_IN_FROM,
+    "InvalidDefaultArgInFrom",
+    "Default value for global ARG results in an empty or invalid base image name",
+    "invalid-default-arg-in-from"
+);
+
 /// The predefined platform ARGs (`BUILDPLATFORM`, `TARGETARCH`, …) a FROM
 /// may use undeclared.
 const PREDEFINED: [&str; 10] = [
@@ -141,6 +148,7 @@ pub fn all(df: &Dockerfile, text: &str, build_args: &BTreeMap<String, String>) -
     let mut out = Vec::new();
     casing(df, &mut out);
     empty_continuations(df, text, &mut out);
+    invalid_default_args(df, &mut out);
     let mut global_args: BTreeSet<String> = build_args.keys().cloned().collect();
     let mut stage_names: BTreeSet<String> = BTreeSet::new();
     let mut in_stage = false;
@@ -408,6 +416,53 @@ fn empty_continuations(df: &Dockerfile, text: &str, out: &mut Vec<Finding>) {
                 inst,
                 "Empty continuation line".to_string(),
             ));
+        }
+    }
+}
+
+/// `validateBaseImagesWithDefaultArgs`: each FROM base expanded with the
+/// global ARGs' defaults only (no `--build-arg`), which must give a valid
+/// image name. Only bases that use a variable are checked (a constant one
+/// that is invalid fails the build anyway).
+fn invalid_default_args(df: &Dockerfile, out: &mut Vec<Finding>) {
+    let lexer = crate::dockerfile::shell::Lexer::new(df.directives.escape);
+    let host = crate::plan::Platform::host();
+    let mut vars = crate::plan::VarList::from_pairs(&crate::plan::args::predefined_args(
+        &host,
+        &host,
+        "default",
+        &BTreeMap::new(),
+    ));
+    let mut in_stage = false;
+    for inst in &df.instructions {
+        match inst.keyword.as_str() {
+            "arg" if !in_stage => {
+                for a in &inst.args {
+                    if let Some((k, raw)) = a.split_once('=') {
+                        match lexer.process_word(raw, &vars) {
+                            Ok(v) => vars.set(k, &v),
+                            Err(_) => return,
+                        }
+                    }
+                }
+            }
+            "from" => {
+                in_stage = true;
+                let Some(base) = inst.args.first().filter(|b| b.contains('$')) else {
+                    continue;
+                };
+                let Ok(v) = lexer.process_word(base, &vars) else {
+                    return;
+                };
+                if crate::registry::Reference::parse(&v).is_err() {
+                    out.push(finding(
+                        INVALID_DEFAULT_ARG_IN_FROM,
+                        inst,
+                        format!("Default value for ARG {base} results in empty or invalid base image name"),
+                    ));
+                }
+            }
+            _ => {}
         }
     }
 }
