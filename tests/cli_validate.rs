@@ -160,7 +160,10 @@ fn bad_flags_fail_before_any_work_naming_the_flag_and_the_choices() {
             &["--secret", "id=x,src=/nonexistent/secret"],
             "--secret id=x,src=/nonexistent/secret: stat /nonexistent/secret: no such file or directory",
         ),
-        (&["--secret", "id=x,type=vault"], "type=vault: use file or env"),
+        (
+            &["--secret", "id=x,type=vault"],
+            "id=x,type=vault: unsupported secret type \"vault\"",
+        ),
         (
             &["--secret", "id=x,env=BUILDER_TEST_UNSET_VAR"],
             "environment variable BUILDER_TEST_UNSET_VAR is not set",

@@ -58,6 +58,7 @@ impl Fixture {
             etc: EtcFiles::default(),
             insecure: false,
             attach: Default::default(),
+            shm_size: None,
         }
     }
 

@@ -1,15 +1,16 @@
 //! `builder build`: Dockerfile + context → image, like `docker build`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 
 use super::build_flags::{parse_build_args, parse_labels, parse_secrets, parse_ssh};
 use super::pull::{runtime, StoreArgs};
 use crate::context::{BuildContext, IgnoreSpec};
 use crate::engine::{CacheSpec, Engine, EngineOptions};
+use crate::image::annotations::Level;
 use crate::plan::instructions::Network;
 use crate::plan::{PlanOptions, Platform};
 use crate::progress::{Mode, Progress};
@@ -78,8 +79,8 @@ pub struct BuildArgs {
     #[arg(long, env = "SOURCE_DATE_EPOCH")]
     pub source_date_epoch: Option<i64>,
     /// Network for RUN steps: `default` (a network namespace of the RUN's
-    /// own with outbound access through slirp4netns), `host` (needs
-    /// `--allow network.host`) or `none`.
+    /// own with outbound access through slirp4netns), `host` (the host's;
+    /// grants the network.host entitlement, as buildx does) or `none`.
     #[arg(long, default_value = "default")]
     pub network: String,
     /// Grant an entitlement, as `docker buildx build --allow`: `security.insecure`
@@ -124,6 +125,28 @@ pub struct BuildArgs {
     /// The registries configuration file (mirrors, insecure registries).
     #[arg(long)]
     pub registry_config: Option<PathBuf>,
+    /// A custom host-to-IP mapping for RUN's /etc/hosts: `NAME:IP` or
+    /// `NAME=IP` (repeatable).
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_hosts: Vec<String>,
+    /// Size of RUN's /dev/shm, e.g. `128m` or `1g` (default 64m).
+    #[arg(long = "shm-size", value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// An OCI annotation: `KEY=VALUE`, or `TYPE[,TYPE][[PLATFORM]]:KEY=VALUE` with TYPE
+    /// `manifest` (default), `index` or `manifest-descriptor` (repeatable).
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+    /// An extra named context: `NAME=DIR`, `NAME=docker-image://REF` or
+    /// `NAME=oci-layout://DIR[:TAG|@DIGEST]` (repeatable); `FROM NAME`, `COPY --from=NAME`
+    /// and `RUN --mount=from=NAME` use it.
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    pub build_contexts: Vec<String>,
+    /// Check the Dockerfile with BuildKit's lint rules and stop (`--call check`).
+    #[arg(long)]
+    pub check: bool,
+    /// What to do with the Dockerfile: `build` (default) or `check`.
+    #[arg(long, value_name = "METHOD")]
+    pub call: Option<String>,
     /// The build context: a directory, or `-` for a tar on stdin.
     pub context: String,
 }
@@ -136,7 +159,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         Some(p) => crate::plan::platform::build_targets(p)?,
         None => Vec::new(),
     };
-    let (file_name, bytes, dockerfile_path) = read_dockerfile(&args)?;
+    let (file_name, bytes, dockerfile_path) = super::build_input::read_dockerfile(&args)?;
     // Bytes that are not UTF-8 are read as BuildKit reads them (see dockerfile::parse_bytes).
     let text = crate::dockerfile::decode(&bytes);
     let df = match crate::dockerfile::parse_bytes(&bytes) {
@@ -144,6 +167,13 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         Err(diag) => bail!("{}", diag.in_file(file_name)),
     };
     let build_args = parse_build_args(&args.build_args)?;
+    let named = super::build_context::parse_all(&args.build_contexts)?;
+    let annotations = crate::image::annotations::Annotations::parse(&args.annotations)?;
+    // Lint rules (BuildKit's): with --check / --call check they are the result.
+    let (findings, lint_config) = super::lint::run(&df, &text, &file_name, &build_args)?;
+    if super::lint::is_check(&args) {
+        return super::lint::report_check(&findings, &lint_config, &file_name, &text);
+    }
     super::output::check_outputs(&args.outputs, args.load)?;
     if platforms.len() > 1 && args.load {
         // As buildx: `docker load` takes one platform's image, not an index.
@@ -159,6 +189,20 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         }
     }
 
+    // Named contexts that are directories or OCI layouts become images in
+    // the store first, one per target platform (a directory's image carries
+    // the platform it is a base for); docker-image:// ones are only names.
+    let context_store = if named.is_empty() {
+        None
+    } else {
+        Some(
+            StoreArgs {
+                root: args.root.clone(),
+                registry_config: args.registry_config.clone(),
+            }
+            .open_store()?,
+        )
+    };
     // One plan per target platform: each sees its own TARGET* args.
     let targets: Vec<Option<Platform>> = match platforms.len() {
         0 => vec![None],
@@ -166,6 +210,13 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     };
     let mut plans = Vec::new();
     for platform in targets {
+        let named_images = match &context_store {
+            Some(store) => {
+                let p = platform.clone().unwrap_or_else(Platform::host);
+                super::build_context::prepare(store, &named, &p)?
+            }
+            None => Default::default(),
+        };
         let opts = PlanOptions {
             build_args: build_args.clone(),
             target: args.target.clone(),
@@ -173,6 +224,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             build_platform: None,
             source: text.clone(),
             file: file_name.clone(),
+            named_contexts: named_images,
         };
         match crate::plan::plan(&df, &opts) {
             Ok(p) => plans.push(p),
@@ -205,6 +257,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
+    super::lint::print_warnings(&findings, &lint_config)?;
 
     let store_args = StoreArgs {
         root: args.root.clone(),
@@ -216,20 +269,21 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         // The Dockerfile came on stdin: the context is empty, as Docker's.
         BuildContext::from_tar_in(std::io::empty(), IgnoreSpec::None, &store.temp_dir()?)?
     } else {
-        open_context(&args.context, dockerfile_path.as_deref(), &store)?
+        super::build_input::open_context(&args.context, dockerfile_path.as_deref(), &store)?
     };
     // What Docker's client would send of it (see context_paths).
     context.limit_to_read_paths(crate::plan::context_paths(&plan))?;
     let rt = runtime()?;
-    let allow_network_host = allowed
-        .iter()
-        .any(|a| a == crate::plan::entitlements::NETWORK_HOST);
+    // buildx's `--network host` adds the network.host entitlement to the
+    // build's allowed ones itself (build/opt.go), and dockerd's BuildKit
+    // grants it: so it needs no `--allow`, and RUN --network=host is allowed too.
+    let allow_network_host = args.network == "host"
+        || allowed
+            .iter()
+            .any(|a| a == crate::plan::entitlements::NETWORK_HOST);
     let network = match args.network.as_str() {
         "default" => Network::Default,
-        "host" if allow_network_host => Network::Host,
-        "host" => {
-            bail!("--network host needs the network.host entitlement: add --allow network.host")
-        }
+        "host" => Network::Host,
         "none" => Network::None,
         other => bail!("--network {other}: use default, host or none"),
     };
@@ -260,6 +314,13 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         source_date_epoch: args.source_date_epoch,
         network,
         allow_network_host,
+        run_extras: crate::engine::RunExtras {
+            extra_hosts: super::build_flags::parse_add_hosts(&args.add_hosts)?,
+            shm_size: match &args.shm_size {
+                Some(v) => super::build_flags::parse_shm_size(v)?,
+                None => None,
+            },
+        },
         secrets: parse_secrets(&args.secrets)?,
         ssh: parse_ssh(&args.ssh)?,
         pull: args.pull.parse().map_err(|e: String| anyhow!(e))?,
@@ -313,13 +374,29 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             progress: &progress,
             tags: &tags,
             labels: &labels,
+            annotations: &annotations,
             cache_to: &cache_to,
         };
         return done.finish(images);
     }
     let image = images.remove(0);
-    let stored =
-        crate::engine::store_image(&store, &image, args.source_date_epoch, &labels, &tags)?;
+    let platform_name = plan.platform.to_string();
+    for level in [Level::Index, Level::ManifestDescriptor] {
+        if annotations.has(level) {
+            eprintln!(
+                "warning: --annotation: {level:?} annotations need an image index (several \
+                 --platform values); this build has one image, they are not written"
+            );
+        }
+    }
+    let stored = crate::engine::store_image_annotated(
+        &store,
+        &image,
+        args.source_date_epoch,
+        &labels,
+        &tags,
+        &annotations.at(Level::Manifest, Some(&platform_name)),
+    )?;
     progress.finish(Some(stored.config_digest.to_string()));
 
     if let Some(path) = &args.iidfile {
@@ -418,52 +495,4 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         println!("{}", stored.config_digest);
     }
     Ok(0)
-}
-
-/// The Dockerfile: name for messages, its bytes, and its path when it is a file.
-fn read_dockerfile(args: &BuildArgs) -> Result<(String, Vec<u8>, Option<PathBuf>)> {
-    let path = match &args.file {
-        Some(f) if f == "-" => {
-            let (name, text) = super::read_dockerfile(Path::new("-"))?;
-            return Ok((name, text, None));
-        }
-        Some(f) => PathBuf::from(f),
-        // `docker build - < Dockerfile`: a Dockerfile on stdin, no context.
-        None if args.context == "-" => match super::stdin_context::read()? {
-            super::stdin_context::StdinContext::Dockerfile(text) => {
-                return Ok(("Dockerfile".to_string(), text, None))
-            }
-            super::stdin_context::StdinContext::Archive(_) => {
-                bail!("with the context as a tar on stdin, give the Dockerfile with -f FILE")
-            }
-        },
-        None => Path::new(&args.context).join("Dockerfile"),
-    };
-    let (_, text) = super::read_dockerfile(&path)?;
-    let name = if args.file.is_none() {
-        "Dockerfile".to_string()
-    } else {
-        path.display().to_string()
-    };
-    Ok((name, text, Some(path)))
-}
-
-fn open_context(
-    spec: &str,
-    dockerfile: Option<&Path>,
-    store: &crate::store::Store,
-) -> Result<BuildContext> {
-    if spec == "-" {
-        let ignore = IgnoreSpec::Auto { dockerfile: None };
-        return BuildContext::from_tar_in(std::io::stdin().lock(), ignore, &store.temp_dir()?)
-            .context("reading the build context tar from stdin");
-    }
-    let root = Path::new(spec);
-    if !root.is_dir() {
-        bail!("the build context {spec} is not a directory");
-    }
-    let dockerfile =
-        dockerfile.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
-    BuildContext::from_dir(root, IgnoreSpec::Auto { dockerfile })
-        .with_context(|| format!("opening the build context {spec}"))
 }

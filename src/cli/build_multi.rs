@@ -24,6 +24,7 @@ pub(super) struct Finish<'a> {
     pub progress: &'a Progress,
     pub tags: &'a [String],
     pub labels: &'a [(String, String)],
+    pub annotations: &'a crate::image::annotations::Annotations,
     pub cache_to: &'a [CacheSpec],
 }
 
@@ -38,6 +39,7 @@ impl Finish<'_> {
             args.source_date_epoch,
             self.labels,
             self.tags,
+            self.annotations,
         )?;
         let index_digest = stored.index.digest.to_string();
         self.progress.finish(Some(index_digest.clone()));

@@ -4,7 +4,9 @@
 use clap::{Parser, Subcommand};
 
 pub mod build;
+pub mod build_context;
 mod build_flags;
+mod build_input;
 mod build_multi;
 pub mod debug;
 pub mod format;
@@ -13,6 +15,7 @@ pub mod images;
 pub mod import;
 pub mod info;
 pub mod inspect;
+pub mod lint;
 pub mod load;
 pub mod login;
 pub mod logout;

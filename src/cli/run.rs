@@ -194,6 +194,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
             forward_signals: true,
             stdin: args.interactive,
         },
+        shm_size: None,
     };
     // Stop signals go to the command, which decides, as with `docker run`
     // (its sig-proxy); the exit status is the command's, 128+n when a

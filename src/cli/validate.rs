@@ -12,6 +12,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use super::build::BuildArgs;
+use super::build_flags::SecretSpec;
 use crate::registry::Reference;
 
 /// The values `--pull` takes besides its bare form (buildx's boolean
@@ -51,8 +52,17 @@ pub fn check(args: &BuildArgs) -> Result<()> {
     }
     match args.network.as_str() {
         "default" | "host" | "none" => {}
-        other => bail!("--network {other:?}: use default, host or none"),
+        other => {
+            bail!("--network {other:?}: use default, host or none")
+        }
     }
+    super::build_flags::parse_add_hosts(&args.add_hosts)?;
+    if let Some(v) = &args.shm_size {
+        super::build_flags::parse_shm_size(v)?;
+    }
+    crate::image::annotations::Annotations::parse(&args.annotations)?;
+    super::build_context::parse_all(&args.build_contexts)?;
+    super::lint::check_call(args)?;
     if !args.quiet {
         args.progress
             .parse::<crate::progress::Mode>()
@@ -152,48 +162,23 @@ fn check_output(spec: &str) -> Result<bool> {
     }
 }
 
-/// `--secret id=X[,type=file|env][,src=FILE|,env=VAR]`: the fields, and that
-/// the file or variable is there (buildx reads them before the build).
+/// `--secret id=X[,type=file|env][,src=FILE|,env=VAR]`: the fields (as
+/// buildx parses them, see [`SecretSpec`]), and that the file or variable
+/// is there (buildx's secret store stats the file before the build).
 fn check_secret(spec: &str) -> Result<()> {
-    let (mut id, mut src, mut env, mut kind) = (None, None, None, None);
-    for field in spec.split(',') {
-        let (k, v) = field.split_once('=').ok_or_else(|| {
-            anyhow!("--secret {spec}: {field:?} is not KEY=VALUE (id=, type=file|env, src=, env=)")
-        })?;
-        match k {
-            "id" => id = Some(v),
-            "src" | "source" => src = Some(v),
-            "env" => env = Some(v),
-            "type" => match v {
-                "file" | "env" => kind = Some(v),
-                other => bail!("--secret {spec}: type={other}: use file or env"),
-            },
-            other => bail!("--secret {spec}: unknown field {other:?} (use id, type, src or env)"),
-        }
-    }
-    let id = id
-        .or(src)
-        .or(env)
-        .ok_or_else(|| anyhow!("--secret {spec}: needs id="))?;
-    if kind == Some("env") && src.is_some() && env.is_none() {
-        env = src.take();
-    }
-    match (src, env) {
-        (Some(path), _) => {
-            std::fs::metadata(path)
-                .map_err(|e| crate::diag::go_error("stat", Path::new(path), &e))
-                .with_context(|| format!("--secret {spec}"))?;
-        }
-        (None, Some(var)) => {
+    let s = SecretSpec::parse(spec)?;
+    match (&s.env, &s.file) {
+        (Some(var), _) => {
             if std::env::var_os(var).is_none() {
                 bail!("--secret {spec}: environment variable {var} is not set");
             }
         }
-        (None, None) => {
-            if std::env::var_os(id).is_none() {
-                bail!("--secret {spec}: give src=FILE or env=VAR (no variable {id} is set either)");
-            }
+        (None, Some(path)) => {
+            std::fs::metadata(path)
+                .map_err(|e| crate::diag::go_error("stat", Path::new(path), &e))
+                .with_context(|| format!("--secret {spec}"))?;
         }
+        (None, None) => {}
     }
     Ok(())
 }

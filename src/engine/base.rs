@@ -92,6 +92,10 @@ pub async fn resolve_image(
     resolve_image_with(store, client, reference, platform, policy, false).await
 }
 
+/// The registry host of images builder stores for `--build-context`
+/// directories and OCI layouts: only ever read from the store.
+pub const CONTEXT_REGISTRY: &str = "builder-context.local";
+
 /// [`resolve_image`]; with `keep_index` a pulled index stays tagged as the
 /// index, so the other platforms of a multi-platform build find theirs
 /// beside it. A stored image for another platform is not used: the right
@@ -111,6 +115,11 @@ pub async fn resolve_image_with(
         .to_string()
         .parse()
         .map_err(|_| anyhow!("unsupported platform {platform}"))?;
+    let policy = if r.registry() == CONTEXT_REGISTRY {
+        PullPolicy::Never
+    } else {
+        policy
+    };
     if policy != PullPolicy::Always {
         if let Some(desc) = store.resolve(&name)? {
             if let Ok(found) = load_local(store, &desc, &want) {

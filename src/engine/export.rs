@@ -3,6 +3,8 @@
 //! tags. Layers built here stay uncompressed in the store; they are
 //! compressed when they leave it (push, save).
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, Result};
 
 use super::state::StageImage;
@@ -25,6 +27,19 @@ pub fn store_image(
     epoch: Option<i64>,
     labels: &[(String, String)],
     tags: &[String],
+) -> Result<StoredImage> {
+    store_image_annotated(store, image, epoch, labels, tags, &BTreeMap::new())
+}
+
+/// [`store_image`] with `annotations` on the manifest (`--annotation`,
+/// BuildKit's `annotation-manifest.*` exporter attributes).
+pub fn store_image_annotated(
+    store: &Store,
+    image: &StageImage,
+    epoch: Option<i64>,
+    labels: &[(String, String)],
+    tags: &[String],
+    annotations: &BTreeMap<String, String>,
 ) -> Result<StoredImage> {
     let mut config = image.config.clone();
     // The image is as new as its last step (so an unchanged rebuild gives
@@ -58,9 +73,9 @@ pub fn store_image(
         .iter()
         .map(|l| image::Descriptor::new(&l.blob.media_type, l.blob.digest.to_string(), l.blob.size))
         .collect();
-    let manifest = Manifest::new(MediaTypes::Oci, config_bytes.descriptor(), layers)
-        .canonical()
-        .context("encoding the manifest")?;
+    let mut manifest = Manifest::new(MediaTypes::Oci, config_bytes.descriptor(), layers);
+    manifest.annotations = annotations.clone();
+    let manifest = manifest.canonical().context("encoding the manifest")?;
     let manifest_digest = store.put_blob_bytes(&manifest.bytes, None)?;
     let desc = Descriptor::new(
         &manifest.media_type,

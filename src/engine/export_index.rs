@@ -1,5 +1,5 @@
 //! A multi-platform build into the store: each platform's image as
-//! [`store_image`] writes it (untagged), then an OCI image index over their
+//! [`super::store_image`] writes it (untagged), then an OCI image index over their
 //! manifests, each entry with its platform, in the order the platforms were
 //! asked for (as BuildKit lists them). The tags point at the index. Nothing
 //! in it depends on time or on the order the builds finished, so the same
@@ -7,8 +7,9 @@
 
 use anyhow::{Context as _, Result};
 
-use super::export::{store_image, StoredImage};
+use super::export::{store_image_annotated, StoredImage};
 use super::state::StageImage;
+use crate::image::annotations::{Annotations, Level};
 use crate::image::{self, Index, MediaTypes};
 use crate::plan::Platform;
 use crate::store::{self, Descriptor, Store};
@@ -39,24 +40,28 @@ pub fn store_index(
     epoch: Option<i64>,
     labels: &[(String, String)],
     tags: &[String],
+    annotations: &Annotations,
 ) -> Result<StoredIndex> {
     let mut stored = Vec::new();
     let mut entries = Vec::new();
     for (platform, img) in images {
-        let mut s = store_image(store, img, epoch, labels, &[])?;
+        let name = platform.to_string();
+        let on_manifest = annotations.at(Level::Manifest, Some(&name));
+        let mut s = store_image_annotated(store, img, epoch, labels, &[], &on_manifest)?;
         s.manifest.platform = Some(store_platform(platform));
         let mut d = image::Descriptor::new(
             &s.manifest.media_type,
             s.manifest.digest.to_string(),
             s.manifest.size,
         );
-        d.platform = image::Platform::parse(&platform.to_string());
+        d.platform = image::Platform::parse(&name);
+        d.annotations = annotations.at(Level::ManifestDescriptor, Some(&name));
         entries.push(d);
         stored.push((platform.clone(), s));
     }
-    let index = Index::new(MediaTypes::Oci, entries)
-        .canonical()
-        .context("encoding the image index")?;
+    let mut index = Index::new(MediaTypes::Oci, entries);
+    index.annotations = annotations.at(Level::Index, None);
+    let index = index.canonical().context("encoding the image index")?;
     let digest = store.put_blob_bytes(&index.bytes, None)?;
     let desc = Descriptor::new(&index.media_type, digest, index.bytes.len() as u64);
     for tag in tags {

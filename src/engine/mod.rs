@@ -37,7 +37,7 @@ use anyhow::{anyhow, bail, Result};
 pub use base::PullPolicy;
 pub use cache_io::{ExportSummary, StepOutcome};
 pub use cache_spec::{CacheMode, CacheSpec};
-pub use export::{store_image, StoredImage};
+pub use export::{store_image, store_image_annotated, StoredImage};
 pub use export_index::{store_index, StoredIndex};
 pub use shared::{RunPermit, Shared};
 pub use state::{LayerRef, StageImage};
@@ -65,6 +65,8 @@ pub struct EngineOptions {
     /// `--allow network.host`: the entitlement `RUN --network=host` needs,
     /// as in BuildKit.
     pub allow_network_host: bool,
+    /// `--add-host` and `--shm-size`: what every RUN's sandbox gets.
+    pub run_extras: RunExtras,
     /// `--secret` contents by id.
     pub secrets: BTreeMap<String, Vec<u8>>,
     /// `--ssh` agent sockets by id.
@@ -87,6 +89,16 @@ pub struct EngineOptions {
     pub no_cache_stages: Vec<String>,
     /// `--cache-from`: shared caches to read step records from.
     pub cache_from: Vec<CacheSpec>,
+}
+
+/// What buildx's build-level `--add-host` and `--shm-size` give every RUN
+/// (BuildKit's frontend attributes `add-hosts` and `shm-size`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunExtras {
+    /// `/etc/hosts` entries after the defaults, as (name, IP).
+    pub extra_hosts: Vec<(String, String)>,
+    /// `/dev/shm` size in bytes; `None`: 64 MiB.
+    pub shm_size: Option<u64>,
 }
 
 /// Runs builds.
@@ -334,7 +346,10 @@ impl Engine {
         let lookup = |r: &SourceRef| -> Option<StageImage> {
             match r {
                 SourceRef::Stage(i) => done.get(*i).cloned().flatten(),
-                SourceRef::Image(name) => images.get(name).cloned(),
+                SourceRef::Image(name) => images
+                    .get(name)
+                    .or_else(|| images.get(&plan.image_for(name)))
+                    .cloned(),
             }
         };
         stage::StageRunner::new(&self.shared, plan, stage, context, &lookup, base).run()

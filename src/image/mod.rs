@@ -2,6 +2,7 @@
 //! manifests and indexes in OCI and Docker media types, and their canonical bytes — the exact
 //! bytes Docker/BuildKit would write, so the same build gives the same digests. No I/O.
 
+pub mod annotations;
 mod config;
 pub mod json;
 mod manifest;

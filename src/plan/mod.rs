@@ -15,6 +15,7 @@ mod eval;
 mod flags;
 pub mod instructions;
 pub mod mount;
+pub mod named;
 pub mod platform;
 mod render;
 mod source;
@@ -49,6 +50,11 @@ pub struct PlanOptions {
     pub source: String,
     /// The Dockerfile name shown in diagnostics (`Dockerfile` when empty).
     pub file: String,
+    /// `--build-context` names (see [`named::context_key`]) and the image
+    /// reference each stands for: a stage of that name is replaced by it,
+    /// and a `FROM`/`--from` image of that name resolves to it (BuildKit's
+    /// dockerui named contexts).
+    pub named_contexts: BTreeMap<String, String>,
 }
 
 /// Where a stage starts from.
@@ -125,6 +131,9 @@ pub struct Plan {
     /// Needed stages grouped in waves: every stage's deps are in earlier waves,
     /// so the stages of one wave can run in parallel.
     pub waves: Vec<Vec<usize>>,
+    /// `--build-context` names and the images they stand for (see
+    /// [`PlanOptions::named_contexts`]).
+    pub named_contexts: BTreeMap<String, String>,
     /// Global ARGs after `--build-arg` and predefined args (what FROM sees and
     /// what an in-stage `ARG name` without a value inherits).
     pub global_args: VarList,
@@ -146,8 +155,13 @@ impl Plan {
         self.waves.iter().flatten().copied().collect()
     }
 
-    /// The stage `COPY --from=NAME` or `RUN --mount=from=NAME` names, as BuildKit finds it:
-    /// case-insensitive, the last stage of the file with that name.
+    /// The image a `FROM`/`--from` image name stands for: its `--build-context`
+    /// image when one has that name, else the name itself.
+    pub fn image_for(&self, name: &str) -> String {
+        named::resolve(&self.named_contexts, name)
+    }
+
+    /// The stage `--from`, `--mount=from=` or `--target` names (lower-cased lookup).
     pub fn stage_named(&self, name: &str) -> Option<usize> {
         let names: Vec<Option<String>> = self.stages.iter().map(|s| s.name.clone()).collect();
         stages::StageNames::new(&names).find(name)
@@ -278,14 +292,22 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
                 )
                 .help("declare the ARG before the first FROM, or give it a default"));
         }
-        let base = if image == "scratch" {
+        // A named context with the stage's name replaces the stage (its
+        // instructions are not run), as BuildKit's dispatch does.
+        let replaced = from
+            .name
+            .as_deref()
+            .and_then(|n| named::lookup(&opts.named_contexts, n));
+        let base = if let Some(r) = &replaced {
+            Base::Image(r.clone())
+        } else if image == "scratch" {
             Base::Scratch
         } else {
             match stage_names.base_of(i, &image) {
                 Some(j) => Base::Stage(j),
                 None => {
                     stages::check_base_reference(&src, inst, &from.image, &image, &stage_names, i)?;
-                    Base::Image(image)
+                    Base::Image(named::resolve(&opts.named_contexts, &image))
                 }
             }
         };
@@ -323,7 +345,18 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         let mut steps = Vec::new();
         for inst in body {
             let command = instructions::parse_command(&src, inst)?;
-            let sources = step_sources(&src, inst, &command, &stage_names, names.len())?;
+            let sources = stages::step_sources(&src, inst, &command, &stage_names, names.len())?
+                .into_iter()
+                .map(|s| match s {
+                    SourceRef::Image(r) => {
+                        SourceRef::Image(named::resolve(&opts.named_contexts, &r))
+                    }
+                    other => other,
+                })
+                .collect();
+            if replaced.is_some() {
+                continue;
+            }
             steps.push(Step {
                 ast: (*inst).clone(),
                 command,
@@ -435,70 +468,11 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         global_args,
         build_args: opts.build_args.clone(),
         platform,
+        named_contexts: opts.named_contexts.clone(),
         escape: df.directives.escape,
         warnings,
         source: src,
     })
-}
-
-/// Resolves `COPY --from` and `RUN --mount=from=` references.
-fn step_sources(
-    src: &SourceText,
-    inst: &Instruction,
-    command: &Command,
-    names: &stages::StageNames<'_>,
-    count: usize,
-) -> Result<Vec<SourceRef>, Diagnostic> {
-    let by_name = |r: &str| {
-        names
-            .find(r)
-            .map_or_else(|| SourceRef::Image(r.to_string()), SourceRef::Stage)
-    };
-    match command {
-        Command::Copy(c) => {
-            let Some(from) = &c.from else {
-                return Ok(Vec::new());
-            };
-            if let Ok(n) = from.parse::<i64>() {
-                if n < 0 || n as usize >= count {
-                    let index = inst
-                        .flags
-                        .iter()
-                        .position(|f| f.starts_with("--from"))
-                        .unwrap_or(0);
-                    return Err(src
-                        .at_flag(
-                            inst,
-                            index,
-                            Some((0, format!("--from={from}").chars().count())),
-                            format!("invalid stage index {n}"),
-                        )
-                        .help(format!("stage indexes run from 0 to {}", count - 1)));
-                }
-                return Ok(vec![SourceRef::Stage(n as usize)]);
-            }
-            Ok(vec![by_name(from)])
-        }
-        Command::Run(r) => {
-            let mut out = Vec::new();
-            for spec in &r.mounts {
-                let mut defer = |v: &str| {
-                    Ok(if v.contains('$') {
-                        None
-                    } else {
-                        Some(v.to_string())
-                    })
-                };
-                if let Ok(m) = mount::parse_mount(spec, &mut defer) {
-                    if let Some(f) = m.from.filter(|f| !f.is_empty()) {
-                        out.push(by_name(&f));
-                    }
-                }
-            }
-            Ok(out)
-        }
-        _ => Ok(Vec::new()),
-    }
 }
 
 /// Rejects stages that (transitively) depend on themselves.

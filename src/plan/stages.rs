@@ -15,6 +15,7 @@ use crate::dockerfile::Instruction;
 use crate::registry::Reference;
 
 use super::source::SourceText;
+use super::{mount, Command, SourceRef};
 
 /// The stage names of a Dockerfile, lower-cased, in file order.
 pub(crate) struct StageNames<'a> {
@@ -88,6 +89,66 @@ pub(crate) fn check_base_reference(
         ));
     }
     Err(diag)
+}
+
+/// Resolves `COPY --from` and `RUN --mount=from=` references.
+pub(crate) fn step_sources(
+    src: &SourceText,
+    inst: &Instruction,
+    command: &Command,
+    names: &StageNames<'_>,
+    count: usize,
+) -> Result<Vec<SourceRef>, Diagnostic> {
+    let by_name = |r: &str| {
+        names
+            .find(r)
+            .map_or_else(|| SourceRef::Image(r.to_string()), SourceRef::Stage)
+    };
+    match command {
+        Command::Copy(c) => {
+            let Some(from) = &c.from else {
+                return Ok(Vec::new());
+            };
+            if let Ok(n) = from.parse::<i64>() {
+                if n < 0 || n as usize >= count {
+                    let index = inst
+                        .flags
+                        .iter()
+                        .position(|f| f.starts_with("--from"))
+                        .unwrap_or(0);
+                    return Err(src
+                        .at_flag(
+                            inst,
+                            index,
+                            Some((0, format!("--from={from}").chars().count())),
+                            format!("invalid stage index {n}"),
+                        )
+                        .help(format!("stage indexes run from 0 to {}", count - 1)));
+                }
+                return Ok(vec![SourceRef::Stage(n as usize)]);
+            }
+            Ok(vec![by_name(from)])
+        }
+        Command::Run(r) => {
+            let mut out = Vec::new();
+            for spec in &r.mounts {
+                let mut defer = |v: &str| {
+                    Ok(if v.contains('$') {
+                        None
+                    } else {
+                        Some(v.to_string())
+                    })
+                };
+                if let Ok(m) = mount::parse_mount(spec, &mut defer) {
+                    if let Some(f) = m.from.filter(|f| !f.is_empty()) {
+                        out.push(by_name(&f));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => Ok(Vec::new()),
+    }
 }
 
 #[cfg(test)]

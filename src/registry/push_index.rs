@@ -35,6 +35,11 @@ pub fn export_index(store: &Store, index: &Descriptor, opts: &ExportOptions) -> 
         let d = export_manifest(store, &child, opts)
             .with_context(|| format!("preparing manifest {}", child.digest))?;
         let mut e = image::Descriptor::new(&d.media_type, d.digest.to_string(), d.size);
+        // Entry annotations (`--annotation manifest-descriptor:`) stay in an
+        // OCI index; a Docker manifest list has none.
+        if types == MediaTypes::Oci {
+            e.annotations = child.annotations.clone().into_iter().collect();
+        }
         e.platform = d.platform.as_ref().and_then(|p| {
             let mut s = format!("{}/{}", p.os, p.architecture);
             if let Some(v) = &p.variant {
@@ -45,9 +50,14 @@ pub fn export_index(store: &Store, index: &Descriptor, opts: &ExportOptions) -> 
         });
         entries.push(e);
     }
-    let c = Index::new(types, entries)
-        .canonical()
-        .context("encoding the image index")?;
+    let mut out = Index::new(types, entries);
+    if types == MediaTypes::Oci {
+        // The index's own annotations (`--annotation index:`).
+        let original = Index::from_slice(&store.read_blob(&index.digest)?)
+            .with_context(|| format!("parsing index {}", index.digest))?;
+        out.annotations = original.annotations;
+    }
+    let c = out.canonical().context("encoding the image index")?;
     let digest = store.put_blob_bytes(&c.bytes, None)?;
     Ok(Descriptor::new(&c.media_type, digest, c.bytes.len() as u64))
 }

@@ -86,7 +86,13 @@ fn devpts_options() -> String {
 /// Makes `/dev`. With `devices` (from [`host_devices`]) the default nodes
 /// are the host's, bound; without (`--security=insecure`) they are made
 /// with mknod on a `/dev` that allows devices.
-pub(super) fn setup(mp: &mut MountPoints<'_>, devices: Option<&[OwnedFd]>) -> Result<()> {
+/// `shm_size` (bytes) sizes the `/dev/shm` tmpfs (`--shm-size`); `None`
+/// is Docker's default 64 MiB.
+pub(super) fn setup(
+    mp: &mut MountPoints<'_>,
+    devices: Option<&[OwnedFd]>,
+    shm_size: Option<u64>,
+) -> Result<()> {
     mp.ensure("/dev", true)?;
     // nodev: a node a RUN makes here (CAP_MKNOD stays, as in Docker) does
     // not open; the bound defaults are mounts of their own that allow it.
@@ -135,7 +141,7 @@ pub(super) fn setup(mp: &mut MountPoints<'_>, devices: Option<&[OwnedFd]>) -> Re
         "/dev/shm",
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
+        Some(format!("mode=1777,size={}", shm_size.unwrap_or(64 << 20)).as_str()),
     )
     .context("mounting /dev/shm")?;
     mount(

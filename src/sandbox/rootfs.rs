@@ -119,7 +119,7 @@ pub(super) fn setup(spec: &RunSpec, staging: &Path, created: &mut Vec<String>) -
         .map_err(std::io::Error::from),
     }
     .context("mounting /proc")?;
-    dev::setup(&mut mp, devices.as_deref())?;
+    dev::setup(&mut mp, devices.as_deref(), spec.shm_size)?;
     mp.ensure("/sys", true)?;
     match &host {
         Some(h) => mountapi::attach(&h.sys, Path::new("/sys")),

@@ -41,6 +41,10 @@ pub struct RunSpec {
     /// How `builder run` attaches to the command (RUN steps: not at all).
     #[serde(default)]
     pub attach: Attach,
+    /// Size of the `/dev/shm` tmpfs in bytes (`--shm-size`); `None` is
+    /// Docker's and BuildKit's default, 64 MiB.
+    #[serde(default)]
+    pub shm_size: Option<u64>,
 }
 
 /// What `builder run` passes to the command, as `docker run` does; a RUN
@@ -243,11 +247,25 @@ impl EtcFiles {
     /// host's file) with loopback name servers dropped — they would point at
     /// nothing inside the sandbox — falling back to Google DNS as Docker does.
     pub fn defaults(hostname: &str, host_resolv_conf: &str) -> EtcFiles {
+        Self::with_hosts(hostname, host_resolv_conf, &[])
+    }
+
+    /// [`EtcFiles::defaults`] with `extra_hosts` (`--add-host`, as (name,
+    /// IP)) appended to `/etc/hosts` as BuildKit's `executor/oci/hosts.go`
+    /// writes them: `IP<TAB>name`, one a line, after the defaults.
+    pub fn with_hosts(
+        hostname: &str,
+        host_resolv_conf: &str,
+        extra_hosts: &[(String, String)],
+    ) -> EtcFiles {
+        let mut hosts =
+            format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        for (name, ip) in extra_hosts {
+            hosts.push_str(&format!("{ip}\t{name}\n"));
+        }
         EtcFiles {
             resolv_conf: Some(filter_resolv_conf(host_resolv_conf)),
-            hosts: Some(format!(
-                "127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-            )),
+            hosts: Some(hosts),
             hostname: Some(format!("{hostname}\n")),
         }
     }

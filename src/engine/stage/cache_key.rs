@@ -56,6 +56,12 @@ impl StageRunner<'_> {
             }
             Command::Run(_) => {
                 k.part("network", &format!("{:?}", self.shared.network));
+                // BuildKit's ExecOp holds the extra hosts and the /dev/shm
+                // mount, so they are part of its cache key too.
+                let extras = &self.shared.run_extras;
+                if !extras.extra_hosts.is_empty() || extras.shm_size.is_some() {
+                    k.part("run-extras", &format!("{extras:?}"));
+                }
                 for m in &ev.mounts {
                     // Secrets count by id only; their content never enters a key.
                     k.part(

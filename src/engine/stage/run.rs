@@ -131,7 +131,11 @@ impl StageRunner<'_> {
             }
         }
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let etc = sandbox::EtcFiles::defaults("buildkitsandbox", &host_resolv);
+        let etc = sandbox::EtcFiles::with_hosts(
+            "buildkitsandbox",
+            &host_resolv,
+            &self.shared.run_extras.extra_hosts,
+        );
         // Copies (the chroot level, a store on overlayfs): a copy of the
         // chain, recorded. The chroot level also writes the /etc files in
         // (put back before the diff) and plants RUN --mount sources, having
@@ -171,6 +175,7 @@ impl StageRunner<'_> {
             // Allowed by --allow security.insecure (checked on the plan).
             insecure: run.security == crate::plan::instructions::Security::Insecure,
             attach: Default::default(),
+            shm_size: self.shared.run_extras.shm_size,
         };
         let mut tail: VecDeque<String> = VecDeque::new();
         let progress = self.shared.progress.clone();

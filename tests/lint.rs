@@ -1,0 +1,190 @@
+//! `builder build --check` / `--call check` and the `# check=` directive,
+//! through the real binary: BuildKit's lint rules with their names, URLs and
+//! messages, printed as `docker build --check` prints them.
+//!
+//! Docker 26.1 (buildx 0.13.1, BuildKit 0.13) has neither `--check` nor lint
+//! rules: they arrived with buildx 0.15 / BuildKit 0.14 (Docker 27). The
+//! expected texts are recorded from BuildKit's source instead:
+//! `frontend/dockerfile/linter/ruleset.go` (names, URLs, messages),
+//! `frontend/subrequests/lint/lint.go` and `solver/errdefs/source.go` (the
+//! `WARNING:` block and the snippet), buildx `commands/build.go`
+//! (`Check complete, …` and the exit status), and the cases of
+//! `frontend/dockerfile/dockerfile_lint_test.go`.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use support::run;
+
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            dir: tempfile::Builder::new().prefix("lint-").tempdir().unwrap(),
+        }
+    }
+
+    fn context(&self, name: &str, dockerfile: &str) -> PathBuf {
+        let ctx = self.dir.path().join(name);
+        fs::create_dir_all(&ctx).unwrap();
+        fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+        fs::write(ctx.join("a"), "a").unwrap();
+        ctx
+    }
+
+    fn build(&self, args: &[&str], ctx: &Path) -> Output {
+        run(support::builder(
+            &self.dir.path().join("store"),
+            &self.dir.path().join("docker"),
+        )
+        .args(["build", "--progress", "plain"])
+        .args(args)
+        .arg(ctx))
+    }
+}
+
+fn out(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+/// One finding, exactly as buildx prints it (summary, block, snippet).
+#[test]
+fn check_prints_buildkit_blocks() {
+    let w = World::new();
+    let ctx = w.context("ctx", "FROM scratch as Final\nCOPY a /a\n");
+    let o = w.build(&["--check"], &ctx);
+    let (stdout, stderr) = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        "Check complete, 2 warnings have been found!\n\
+         \n\
+         WARNING: FromAsCasing - https://docs.docker.com/go/dockerfile/rule/from-as-casing/\n\
+         'as' and 'FROM' keywords' casing do not match\n\
+         Dockerfile:1\n\
+         --------------------\n\
+         \x20  1 | >>> FROM scratch as Final\n\
+         \x20  2 |     COPY a /a\n\
+         \x20  3 |     \n\
+         --------------------\n\
+         \n\
+         WARNING: StageNameCasing - https://docs.docker.com/go/dockerfile/rule/stage-name-casing/\n\
+         Stage name 'Final' should be lowercase\n\
+         Dockerfile:1\n\
+         --------------------\n\
+         \x20  1 | >>> FROM scratch as Final\n\
+         \x20  2 |     COPY a /a\n\
+         \x20  3 |     \n\
+         --------------------\n"
+    );
+    // --check does not build: nothing was stored.
+    assert!(!w.dir.path().join("store").exists());
+}
+
+/// Each rule fires on BuildKit's cases and names itself with its message.
+#[test]
+fn rules_and_messages() {
+    let w = World::new();
+    let cases: &[(&str, &str, &str)] = &[
+        ("FROM scratch\nMAINTAINER me\n", "MaintainerDeprecated", "Maintainer instruction is deprecated in favor of using label"),
+        ("FROM scratch\nCMD echo hi\n", "JSONArgsRecommended", "JSON arguments recommended for CMD to prevent unintended behavior related to OS signals"),
+        ("FROM scratch\nENTRYPOINT [\"a\"]\nENTRYPOINT [\"b\"]\n", "MultipleInstructionsDisallowed", "Multiple ENTRYPOINT instructions should not be used in the same stage because only the last one will be used"),
+        ("FROM scratch\nENV A b\n", "LegacyKeyValueFormat", "\"ENV key=value\" should be used instead of legacy \"ENV key value\" format"),
+        ("FROM scratch\nWORKDIR app\n", "WorkdirRelativePath", "Relative workdir \"app\" can have unexpected results if the base image changes"),
+        ("FROM scratch\nARG DB_PASSWORD\n", "SecretsUsedInArgOrEnv", "Do not use ARG or ENV instructions for sensitive data (ARG \"DB_PASSWORD\")"),
+        ("FROM scratch AS a\nFROM scratch AS a\n", "DuplicateStageName", "Duplicate stage name \"a\", stage names should be unique"),
+        ("FROM scratch AS context\n", "ReservedStageName", "Stage name should not use the same name as reserved stage \"context\""),
+        ("FROM scratch\nrun true\ncopy a /a\n", "ConsistentInstructionCasing", "Command 'FROM' should match the case of the command majority (lowercase)"),
+        ("ARG VERSION=1\nFROM busybox:${VERSIN}\n", "UndefinedArgInFrom", "FROM argument 'VERSIN' is not declared (did you mean VERSION?)"),
+        ("FROM --platform=$TARGETPLATFORM scratch\n", "RedundantTargetPlatform", "Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior"),
+        ("FROM --platform=linux/amd64 scratch AS build\n", "FromPlatformFlagConstDisallowed", "FROM --platform flag should not use constant value \"linux/amd64\""),
+        ("ARG TAG\nFROM busybox:${TAG}\n", "InvalidDefaultArgInFrom", "Default value for ARG busybox:${TAG} results in empty or invalid base image name"),
+        ("FROM scratch\nEXPOSE 80/TCP\n", "ExposeProtoCasing", "Defined protocol '80/TCP' in EXPOSE instruction should be lowercase"),
+        ("FROM scratch\nRUN echo \\\n\n  b\n", "NoEmptyContinuation", "Empty continuation line"),
+    ];
+    for (i, (df, rule, message)) in cases.iter().enumerate() {
+        let ctx = w.context(&format!("c{i}"), df);
+        let o = w.build(&["--call", "check"], &ctx);
+        let (stdout, stderr) = out(&o);
+        assert_eq!(o.status.code(), Some(0), "{df}: {stderr}");
+        assert!(
+            stdout.contains(&format!(
+                "WARNING: {rule} - https://docs.docker.com/go/dockerfile/rule/"
+            )),
+            "{df}:\n{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("\n{message}\n")),
+            "{df}:\n{stdout}"
+        );
+    }
+    // Not findings: a const platform named in the stage, an allowed key, a clean file.
+    for df in [
+        "FROM --platform=linux/amd64 scratch AS build-amd64\n",
+        "FROM scratch\nARG PUBLIC_KEY\nENV GPG_KEY_FILE=x\n",
+        "FROM scratch AS base\nCOPY a /a\nCMD [\"a\"]\n",
+        "ARG TAG=1\nFROM busybox:${TAG}\n",
+    ] {
+        let ctx = w.context("clean", df);
+        let (stdout, _) = out(&w.build(&["--check"], &ctx));
+        assert_eq!(stdout, "Check complete, no warnings found.\n", "{df}");
+    }
+}
+
+/// `# check=skip=…` drops rules; `error=true` makes findings fail: exit 1
+/// with BuildKit's `lint violation found for rules:` (also for a build).
+#[test]
+fn check_directive_skip_and_error() {
+    let w = World::new();
+    let ctx = w.context(
+        "skip",
+        "# check=skip=StageNameCasing,FromAsCasing\nFROM scratch as Final\nCOPY a /a\n",
+    );
+    let (stdout, _) = out(&w.build(&["--check"], &ctx));
+    assert_eq!(stdout, "Check complete, no warnings found.\n");
+
+    let ctx = w.context(
+        "error",
+        "# check=error=true\nFROM scratch AS Final\nCOPY a /a\n",
+    );
+    let o = w.build(&["--check"], &ctx);
+    let (stdout, stderr) = out(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout.contains("WARNING: StageNameCasing"), "{stdout}");
+    assert!(
+        stderr.contains("lint violation found for rules: StageNameCasing"),
+        "{stderr}"
+    );
+    let o = w.build(&[], &ctx);
+    assert!(!o.status.success());
+    assert!(out(&o)
+        .1
+        .contains("lint violation found for rules: StageNameCasing"));
+
+    let ctx = w.context("bad", "# check=fail=yes\nFROM scratch\n");
+    let (_, stderr) = out(&w.build(&["--check"], &ctx));
+    assert!(stderr.contains("invalid check option \"fail\""), "{stderr}");
+}
+
+/// A normal build lists the findings on stderr and still builds.
+#[test]
+fn build_lists_findings() {
+    let w = World::new();
+    let ctx = w.context("ctx", "FROM scratch AS Final\nCOPY a /a\n");
+    let o = w.build(&["-t", "lint-test:1"], &ctx);
+    let (_, stderr) = out(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(" 1 lint finding (builder build --check shows them in full):\n - StageNameCasing: Stage name 'Final' should be lowercase (line 1)\n"),
+        "{stderr}"
+    );
+}
