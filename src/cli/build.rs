@@ -77,6 +77,9 @@ pub struct BuildArgs {
     /// --network=host`); repeatable, comma-separated.
     #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
+    /// Resource limits of every RUN (`--memory`, `--cpus`, `--pids-limit`, `--ulimit`).
+    #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
     /// A secret for `RUN --mount=type=secret`: `id=X,src=FILE` or `id=X,env=VAR` (repeatable).
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
@@ -150,6 +153,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         bail!("{diag}");
     }
     let labels = parse_labels(&args.labels)?;
+    let limits = args.limits.limits()?;
     for o in &args.outputs {
         super::output::parse_output(o)?;
     }
@@ -216,6 +220,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         source_date_epoch: args.source_date_epoch,
         network,
         allow_network_host,
+        limits,
         secrets: parse_secrets(&args.secrets)?,
         ssh: parse_ssh(&args.ssh)?,
         pull: args.pull.parse().map_err(|e: String| anyhow!(e))?,

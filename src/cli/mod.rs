@@ -8,6 +8,7 @@ pub mod debug;
 pub mod images;
 pub mod import;
 pub mod info;
+pub mod limits;
 pub mod inspect;
 pub mod login;
 pub mod logout;

@@ -62,6 +62,8 @@ pub struct EngineOptions {
     pub allow_network_host: bool,
     /// `--secret` contents by id.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `--memory`, `--cpus`, `--pids-limit`, `--ulimit` of every RUN.
+    pub limits: crate::sandbox::Limits,
     /// `--ssh` agent sockets by id.
     pub ssh: BTreeMap<String, PathBuf>,
     /// `--pull`.
@@ -92,6 +94,7 @@ pub struct Shared {
     pub(crate) epoch: Option<i64>,
     pub(crate) network: Network,
     pub(crate) allow_network_host: bool,
+    pub(crate) limits: crate::sandbox::Limits,
     pub(crate) secrets: BTreeMap<String, Vec<u8>>,
     pub(crate) ssh: BTreeMap<String, PathBuf>,
     pub(crate) pull: PullPolicy,
@@ -135,6 +138,7 @@ impl Shared {
             epoch: o.source_date_epoch,
             network: o.network,
             allow_network_host: o.allow_network_host,
+            limits: o.limits,
             secrets: o.secrets,
             ssh: o.ssh,
             pull: o.pull,

@@ -76,6 +76,10 @@ fn supervise() -> anyhow::Result<()> {
         anyhow::bail!("{}", msg.trim_start_matches("sandbox: "));
     }
 
+    // Before the fork: the init joins it first thing. Dropped (every
+    // process in it killed, the dir removed) when this function returns.
+    let cgroup = super::cgroup::Cgroup::create(&spec.limits).context("making the run's cgroup")?;
+
     // The staging dir is only a mount point: the init mounts a private tmpfs
     // on it in its own mount namespace, so on the host it stays empty.
     let parent = std::env::temp_dir().join(staging_parent());
@@ -124,6 +128,11 @@ fn supervise() -> anyhow::Result<()> {
     let pid = match unsafe { fork() }.context("forking the sandbox init")? {
         ForkResult::Child => {
             drop((out_r, err_r, rep_r, sigfd));
+            if let Some(cg) = &cgroup {
+                if let Err(e) = cg.join() {
+                    init::fail(rep_w, &format!("joining the run's cgroup: {e:#}"));
+                }
+            }
             if chrooted {
                 chroot::run(&spec, out_w, err_w, rep_w)
             }
@@ -134,6 +143,17 @@ fn supervise() -> anyhow::Result<()> {
     drop((out_w, err_w, rep_w));
 
     let ended = relay(pid, chrooted, &sigfd, out_r, err_r, rep_r)?;
+    if let Some(cg) = cgroup {
+        let e = cg.events();
+        // Also ends what the command left running (chroot level), before
+        // the mount points go.
+        drop(cg);
+        let _ = Frame::Limits {
+            oom_kills: e.oom_kills,
+            pids_max: e.pids_max,
+        }
+        .write_to(&mut FdOut);
+    }
     let (created, error) = parse_reports(&ended.reports);
     let removed_from = spec.rootfs.write_dir();
     cleanup::remove_created(removed_from, &created);

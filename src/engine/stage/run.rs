@@ -23,7 +23,8 @@ impl StageRunner<'_> {
         id: usize,
     ) -> Result<()> {
         let argv = self.run_argv(run);
-        self.execute(run, ev, &argv, id)
+        let at = format!("{}:{}", self.shared.dockerfile_name, step.ast.span.line);
+        self.execute(run, ev, &argv, id, &at)
             .map_err(|e| self.located(step, e))?;
         let args: Vec<(String, String)> = self
             .arg_names
@@ -60,7 +61,14 @@ impl StageRunner<'_> {
         argv
     }
 
-    fn execute(&mut self, run: &Run, ev: &Evaluated, argv: &[String], id: usize) -> Result<()> {
+    fn execute(
+        &mut self,
+        run: &Run,
+        ev: &Evaluated,
+        argv: &[String],
+        id: usize,
+        at: &str,
+    ) -> Result<()> {
         let lowers = self.shared.lowers(&self.image)?;
         let cfg = &self.image.config.config;
         let user = run_user(&lowers, &cfg.user)?;
@@ -157,14 +165,15 @@ impl StageRunner<'_> {
             etc,
             // Allowed by --allow security.insecure (checked on the plan).
             insecure: run.security == crate::plan::instructions::Security::Insecure,
+            limits: self.shared.limits.clone(),
         };
         let mut tail: VecDeque<String> = VecDeque::new();
         let progress = self.shared.progress.clone();
-        let code = {
+        let outcome = {
             let _permit = self.shared.run_permit();
             let running = sandbox::spawn(&self.shared.helper, &spec)?;
             self.shared.register_killer(running.killer());
-            running.wait(|_, line| {
+            running.wait_outcome(|_, line| {
                 let line = String::from_utf8_lossy(line).into_owned();
                 if tail.len() == 10 {
                     tail.pop_front();
@@ -174,6 +183,10 @@ impl StageRunner<'_> {
             })?
         };
         drop(keep_alive);
+        let code = outcome.code;
+        let limit = sandbox::limits::explain(&spec.limits, &outcome.events, code)
+            .map(|why| format!("RUN at {at} {why}; "))
+            .unwrap_or_default();
         if code != 0 {
             let last: Vec<String> = tail.into_iter().collect();
             let shown = if last.is_empty() {
@@ -182,7 +195,7 @@ impl StageRunner<'_> {
                 format!("\nlast output:\n  {}", last.join("\n  "))
             };
             bail!(
-                "process {:?} did not complete successfully: exit code: {code}{shown}",
+                "{limit}process {:?} did not complete successfully: exit code: {code}{shown}",
                 argv.join(" ")
             );
         }

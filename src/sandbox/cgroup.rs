@@ -1,0 +1,416 @@
+//! One cgroup per run for `--memory`, `--cpus` and `--pids-limit`, on
+//! cgroup v1 (a hierarchy per controller) or v2 (the unified hierarchy).
+//!
+//! The helper creates the cgroup before it forks the init; the init moves
+//! itself in (writes `0` to `cgroup.procs`) before it sets anything else
+//! up, so every process of the run is inside. When the run ends the helper
+//! reads the OOM-kill and pids-limit counters, kills whatever is left in
+//! the cgroup and removes it. The cgroup is named `builder-run-<helper
+//! pid>`; one left by a helper that was killed (SIGKILL gives it no chance
+//! to clean up) is reclaimed by the next run or build that looks at the
+//! same parent, once no process with that pid is alive.
+//!
+//! Where: on v1 below builder's own cgroup in each hierarchy, so a limit
+//! set on builder itself (a CI job's container) still holds. On v2 a
+//! process may not sit in a cgroup whose children have controllers, so the
+//! run's cgroup is a sibling of builder's own (in its parent, which must
+//! delegate the controllers: root, or a systemd `Delegate=yes` unit for a
+//! rootless builder); at the root of the hierarchy it is a child.
+//!
+//! Why not the `cgroups-rs` crate: it brings its own process model (it
+//! would add the process itself, and its v1/v2 abstraction hides
+//! `memory.memsw.*`, `memory.oom_control`'s `oom_kill` counter and
+//! `pids.events`, which are what the error messages are made of), while
+//! what a run needs is a few writes of plain files.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+
+use super::limits::{Limits, CPU_PERIOD_US};
+
+/// Name prefix of the cgroups builder makes.
+pub const PREFIX: &str = "builder-run-";
+
+/// The mount point the cgroup file systems are looked up under.
+const ROOT: &str = "/sys/fs/cgroup";
+
+/// `CGROUP2_SUPER_MAGIC` (statfs of a cgroup v2 mount).
+const CGROUP2_MAGIC: i64 = 0x6367_7270;
+
+/// What happened in a run's cgroup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Events {
+    /// Processes the OOM killer killed for the memory limit.
+    pub oom_kills: u64,
+    /// Forks refused for the pids limit.
+    pub pids_max: u64,
+}
+
+/// A cgroup limit's controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Controller {
+    Memory,
+    Pids,
+    Cpu,
+}
+
+impl Controller {
+    fn name(self) -> &'static str {
+        match self {
+            Controller::Memory => "memory",
+            Controller::Pids => "pids",
+            Controller::Cpu => "cpu",
+        }
+    }
+}
+
+/// A run's cgroup (one directory per v1 hierarchy, or one on v2); removed
+/// (after killing what is left in it) when dropped.
+#[derive(Debug)]
+pub struct Cgroup {
+    dirs: Vec<(Controller, PathBuf)>,
+    unified: bool,
+}
+
+/// Whether the cgroup hierarchy at `/sys/fs/cgroup` is v2 (unified).
+pub fn is_unified() -> bool {
+    nix::sys::statfs::statfs(ROOT).is_ok_and(|s| s.filesystem_type().0 as i64 == CGROUP2_MAGIC)
+}
+
+fn needed(limits: &Limits) -> Vec<Controller> {
+    let mut c = Vec::new();
+    if limits.memory.is_some() {
+        c.push(Controller::Memory);
+    }
+    if limits.pids.is_some() {
+        c.push(Controller::Pids);
+    }
+    if limits.cpu_quota_us.is_some() {
+        c.push(Controller::Cpu);
+    }
+    c
+}
+
+/// This process's cgroup path in the hierarchy with `controller` (v1), or
+/// in the unified hierarchy (`None`), from `/proc/self/cgroup`.
+fn own_path(controller: Option<&str>) -> Result<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (Some(id), Some(ctrls), Some(path)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let hit = match controller {
+            None => id == "0" && ctrls.is_empty(),
+            Some(c) => ctrls.split(',').any(|x| x == c),
+        };
+        if hit {
+            return Ok(path.to_string());
+        }
+    }
+    bail!(
+        "this process is in no {} cgroup (see /proc/self/cgroup)",
+        controller.unwrap_or("v2")
+    )
+}
+
+/// The mount point of the v1 hierarchy of `controller`, from mountinfo.
+fn v1_mount(controller: &str) -> Result<PathBuf> {
+    let text =
+        std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut r = right.split_whitespace();
+        if r.next() != Some("cgroup") {
+            continue;
+        }
+        let opts = r.nth(1).unwrap_or("");
+        if opts.split(',').any(|o| o == controller) {
+            if let Some(mp) = left.split_whitespace().nth(4) {
+                return Ok(PathBuf::from(mp));
+            }
+        }
+    }
+    bail!("no cgroup v1 hierarchy has the {controller} controller mounted")
+}
+
+/// The parent dirs builder's cgroups go in, one per needed controller
+/// (v1) or one (v2).
+fn parents(controllers: &[Controller]) -> Result<(Vec<(Controller, PathBuf)>, bool)> {
+    if is_unified() {
+        let own = own_path(None)?;
+        let rel = Path::new(own.trim_start_matches('/'));
+        let parent = Path::new(ROOT).join(rel.parent().unwrap_or(Path::new("")));
+        Ok((
+            controllers.iter().map(|c| (*c, parent.clone())).collect(),
+            true,
+        ))
+    } else {
+        let mut out = Vec::new();
+        for c in controllers {
+            let mount = v1_mount(c.name())?;
+            let own = own_path(Some(c.name()))?;
+            out.push((*c, mount.join(own.trim_start_matches('/'))));
+        }
+        Ok((out, false))
+    }
+}
+
+impl Cgroup {
+    /// Makes the cgroup of a run with `limits` (named after this process),
+    /// reclaiming leftovers of dead helpers first; `None` when no limit
+    /// needs one.
+    pub fn create(limits: &Limits) -> Result<Option<Cgroup>> {
+        let controllers = needed(limits);
+        if controllers.is_empty() {
+            return Ok(None);
+        }
+        let (parents, unified) = parents(&controllers)?;
+        let name = format!("{PREFIX}{}", std::process::id());
+        let mut cg = Cgroup {
+            dirs: Vec::new(),
+            unified,
+        };
+        for (c, parent) in &parents {
+            reclaim_in(parent);
+            if unified {
+                enable_controller(parent, c.name())?;
+            }
+            let dir = parent.join(&name);
+            if cg.dirs.iter().any(|(_, d)| *d == dir) {
+                cg.dirs.push((*c, dir));
+                continue;
+            }
+            if dir.exists() {
+                // A dead helper with the same pid left it.
+                remove_dir(&dir);
+            }
+            std::fs::create_dir(&dir)
+                .with_context(|| format!("creating the cgroup {}", dir.display()))?;
+            cg.dirs.push((*c, dir));
+        }
+        cg.set(limits)?;
+        Ok(Some(cg))
+    }
+
+    fn dir(&self, c: Controller) -> Option<&Path> {
+        self.dirs.iter().find(|(x, _)| *x == c).map(|(_, d)| d.as_path())
+    }
+
+    fn set(&self, limits: &Limits) -> Result<()> {
+        if let (Some(bytes), Some(dir)) = (limits.memory, self.dir(Controller::Memory)) {
+            if self.unified {
+                write(dir, "memory.max", &bytes.to_string())?;
+                // memory+swap = memory, as memsw below (absent without swap accounting).
+                write_if_present(dir, "memory.swap.max", "0")?;
+            } else {
+                write(dir, "memory.limit_in_bytes", &bytes.to_string())?;
+                write_if_present(dir, "memory.memsw.limit_in_bytes", &bytes.to_string())?;
+            }
+        }
+        if let (Some(n), Some(dir)) = (limits.pids, self.dir(Controller::Pids)) {
+            write(dir, "pids.max", &n.to_string())?;
+        }
+        if let (Some(q), Some(dir)) = (limits.cpu_quota_us, self.dir(Controller::Cpu)) {
+            if self.unified {
+                write(dir, "cpu.max", &format!("{q} {CPU_PERIOD_US}"))?;
+            } else {
+                write(dir, "cpu.cfs_period_us", &CPU_PERIOD_US.to_string())?;
+                write(dir, "cpu.cfs_quota_us", &q.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the calling process into the cgroup (the init, right after
+    /// the fork).
+    pub fn join(&self) -> Result<()> {
+        let mut done: Vec<&Path> = Vec::new();
+        for (_, dir) in &self.dirs {
+            if !done.contains(&dir.as_path()) {
+                write(dir, "cgroup.procs", "0")?;
+                done.push(dir);
+            }
+        }
+        Ok(())
+    }
+
+    /// The OOM-kill and pids-limit counters.
+    pub fn events(&self) -> Events {
+        let mut e = Events::default();
+        if let Some(dir) = self.dir(Controller::Memory) {
+            let file = if self.unified {
+                "memory.events"
+            } else {
+                "memory.oom_control"
+            };
+            e.oom_kills = counter(dir, file, "oom_kill");
+        }
+        if let Some(dir) = self.dir(Controller::Pids) {
+            e.pids_max = counter(dir, "pids.events", "max");
+        }
+        e
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        for (_, dir) in &self.dirs {
+            remove_dir(dir);
+        }
+    }
+}
+
+/// Makes `controller` available to the children of `parent` (v2).
+fn enable_controller(parent: &Path, controller: &str) -> Result<()> {
+    let file = parent.join("cgroup.subtree_control");
+    let on = std::fs::read_to_string(&file)
+        .with_context(|| format!("reading {}", file.display()))?;
+    if on.split_whitespace().any(|c| c == controller) {
+        return Ok(());
+    }
+    std::fs::write(&file, format!("+{controller}")).with_context(|| {
+        format!(
+            "enabling the {controller} controller in {} (the cgroup is not delegated, or has \
+             processes of its own)",
+            file.display()
+        )
+    })
+}
+
+fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    let path = dir.join(file);
+    std::fs::write(&path, value).with_context(|| format!("writing {value} to {}", path.display()))
+}
+
+fn write_if_present(dir: &Path, file: &str, value: &str) -> Result<()> {
+    if dir.join(file).exists() {
+        write(dir, file, value)?;
+    }
+    Ok(())
+}
+
+/// The value of `key` in a flat-keyed cgroup file (0 when absent).
+fn counter(dir: &Path, file: &str, key: &str) -> u64 {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == key).then(|| v.trim().parse().ok()).flatten()
+        })
+        .unwrap_or(0)
+}
+
+/// Kills every process in `dir` (v2: `cgroup.kill` where the kernel has
+/// it) and removes it, retrying while dying processes keep it busy (up to
+/// 10 s).
+fn remove_dir(dir: &Path) {
+    let kill_file = dir.join("cgroup.kill");
+    if kill_file.exists() {
+        let _ = std::fs::write(&kill_file, "1");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => {
+                eprintln!("warning: removing the cgroup {}: {e}", dir.display());
+                return;
+            }
+        }
+    }
+}
+
+/// Removes the cgroups in `parent` whose helper is no longer alive.
+fn reclaim_in(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            remove_dir(&entry.path());
+        }
+    }
+}
+
+/// Reclaims leftovers of killed runs in every parent builder uses here
+/// (each build does this first; errors are ignored: no cgroups, no
+/// leftovers).
+pub fn reclaim_stale() {
+    let all = [Controller::Memory, Controller::Pids, Controller::Cpu];
+    if is_unified() {
+        if let Ok((p, _)) = parents(&all[..1]) {
+            reclaim_in(&p[0].1);
+        }
+        return;
+    }
+    for c in all {
+        if let Ok((p, _)) = parents(&[c]) {
+            reclaim_in(&p[0].1);
+        }
+    }
+}
+
+/// Checks, before any work, that runs with `limits` can get their cgroup
+/// here, by making one and removing it. The error says why not and what
+/// to do (a rootless builder needs a delegated cgroup v2 subtree).
+pub fn check(limits: &Limits) -> Result<()> {
+    reclaim_stale();
+    let err = match Cgroup::create(limits) {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    let flags = flag_names(limits);
+    let host_uid = super::userns::host_uid();
+    if host_uid != 0 {
+        let hierarchy = if is_unified() {
+            "the cgroup v2 subtree builder runs in is not delegated to this user"
+        } else {
+            "this host uses cgroup v1, whose hierarchies only root can write"
+        };
+        bail!(
+            "{flags} need a cgroup of the build's own, and a rootless builder (host uid \
+             {host_uid}) can only use a delegated cgroup v2 subtree: {hierarchy} ({err:#}). \
+             Run builder in a delegated unit (e.g. `systemd-run --user --scope -p Delegate=yes \
+             builder build …` on a cgroup v2 host), run it as root, or drop {flags} (--ulimit \
+             works at every level)"
+        );
+    }
+    bail!("{flags} need a cgroup of the build's own, which cannot be made here: {err:#}")
+}
+
+fn flag_names(limits: &Limits) -> String {
+    let mut f = Vec::new();
+    if limits.memory.is_some() {
+        f.push("--memory");
+    }
+    if limits.cpu_quota_us.is_some() {
+        f.push("--cpus");
+    }
+    if limits.pids.is_some() {
+        f.push("--pids-limit");
+    }
+    f.join(", ")
+}
