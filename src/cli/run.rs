@@ -158,13 +158,17 @@ pub fn run(args: RunArgs) -> Result<i32> {
         limits,
     };
     let outcome = sandbox::spawn(std::path::Path::new("/proc/self/exe"), &spec)
-        .and_then(|r| r.wait_outcome(|stream, line| {
-        let _ = match stream {
-            Stream::Stdout => writeln!(std::io::stdout(), "{}", String::from_utf8_lossy(line)),
-            _ => writeln!(std::io::stderr(), "{}", String::from_utf8_lossy(line)),
-        };
-    }))
-    .map_err(|e| anyhow!("running {}: {e}", args.image))?;
+        .and_then(|r| {
+            r.wait_outcome(|stream, line| {
+                let _ = match stream {
+                    Stream::Stdout => {
+                        writeln!(std::io::stdout(), "{}", String::from_utf8_lossy(line))
+                    }
+                    _ => writeln!(std::io::stderr(), "{}", String::from_utf8_lossy(line)),
+                };
+            })
+        })
+        .map_err(|e| anyhow!("running {}: {e}", args.image))?;
     // `docker run` says nothing (the exit code is 137, `docker inspect`
     // shows OOMKilled); a line on stderr says which limit did it.
     if let Some(why) = sandbox::limits::explain(&spec.limits, &outcome.events, outcome.code) {

@@ -36,9 +36,6 @@ pub const PREFIX: &str = "builder-run-";
 /// The mount point the cgroup file systems are looked up under.
 const ROOT: &str = "/sys/fs/cgroup";
 
-/// `CGROUP2_SUPER_MAGIC` (statfs of a cgroup v2 mount).
-const CGROUP2_MAGIC: i64 = 0x6367_7270;
-
 /// What happened in a run's cgroup.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Events {
@@ -76,7 +73,8 @@ pub struct Cgroup {
 
 /// Whether the cgroup hierarchy at `/sys/fs/cgroup` is v2 (unified).
 pub fn is_unified() -> bool {
-    nix::sys::statfs::statfs(ROOT).is_ok_and(|s| s.filesystem_type().0 as i64 == CGROUP2_MAGIC)
+    nix::sys::statfs::statfs(ROOT)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
 fn needed(limits: &Limits) -> Vec<Controller> {
@@ -198,7 +196,10 @@ impl Cgroup {
     }
 
     fn dir(&self, c: Controller) -> Option<&Path> {
-        self.dirs.iter().find(|(x, _)| *x == c).map(|(_, d)| d.as_path())
+        self.dirs
+            .iter()
+            .find(|(x, _)| *x == c)
+            .map(|(_, d)| d.as_path())
     }
 
     fn set(&self, limits: &Limits) -> Result<()> {
@@ -268,8 +269,8 @@ impl Drop for Cgroup {
 /// Makes `controller` available to the children of `parent` (v2).
 fn enable_controller(parent: &Path, controller: &str) -> Result<()> {
     let file = parent.join("cgroup.subtree_control");
-    let on = std::fs::read_to_string(&file)
-        .with_context(|| format!("reading {}", file.display()))?;
+    let on =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     if on.split_whitespace().any(|c| c == controller) {
         return Ok(());
     }
@@ -349,10 +350,22 @@ fn reclaim_in(parent: &Path) {
         else {
             continue;
         };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+        if pid != std::process::id() && !alive(pid) {
             remove_dir(&entry.path());
         }
     }
+}
+
+/// Whether `pid` runs: a killed helper whose parent died too stays a
+/// zombie until the host's init reaps it, and counts as dead.
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
 }
 
 /// Reclaims leftovers of killed runs in every parent builder uses here

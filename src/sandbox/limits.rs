@@ -69,7 +69,9 @@ pub fn parse_size(text: &str) -> Result<u64> {
     let Some(c) = re.captures(text) else {
         bail!("invalid size: '{text}' (expected a number with an optional unit b, k, m, g, t)")
     };
-    let number: f64 = c[1].parse().map_err(|_| anyhow::anyhow!("invalid size: '{text}'"))?;
+    let number: f64 = c[1]
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid size: '{text}'"))?;
     let shift = match c.get(2).map(|m| m.as_str().to_ascii_lowercase()) {
         None => 0,
         Some(u) => match u.as_str() {
@@ -295,7 +297,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("soft limit must be less than or equal to hard limit"));
-        assert!(parse_ulimit("bogus=1").unwrap_err().to_string().contains("invalid ulimit type"));
+        assert!(parse_ulimit("bogus=1")
+            .unwrap_err()
+            .to_string()
+            .contains("invalid ulimit type"));
         assert!(parse_ulimit("nofile").is_err());
         assert!(parse_ulimit("nofile=x").is_err());
         let all = parse_ulimits(&["nofile=1".into(), "nofile=2".into()]).unwrap();
@@ -306,7 +311,10 @@ mod tests {
     #[test]
     fn pids_limit_as_docker() {
         assert_eq!(Limits::parse(None, None, Some(-1), &[]).unwrap().pids, None);
-        assert_eq!(Limits::parse(None, None, Some(64), &[]).unwrap().pids, Some(64));
+        assert_eq!(
+            Limits::parse(None, None, Some(64), &[]).unwrap().pids,
+            Some(64)
+        );
         assert!(Limits::parse(None, None, Some(-5), &[]).is_err());
     }
 }

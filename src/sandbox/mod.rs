@@ -57,9 +57,9 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub use limits::Limits;
 use protocol::Frame;
 pub use protocol::Stream;
-pub use limits::Limits;
 pub use spec::{EtcFiles, Mount, Network, RootFs, RunSpec, SecretBytes, User, DEFAULT_PATH};
 pub use supervisor::{helper_main, set_not_dumpable};
 

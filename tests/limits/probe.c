@@ -4,6 +4,7 @@
  *                    own forks until one fails, prints forks=N errno=E and
  *                    exits 1 (PID 1: the namespace goes with it)
  *   probe hog MB     allocates and touches MB MiB, prints hogged=MB
+ *   probe rlimit     prints nofile=SOFT:HARD from getrlimit (no /proc needed)
  *   probe show       prints /proc/self/limits rows and /proc/self/cgroup,
  *                    then stays alive for the seconds in argv[2] (default 0)
  */
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void cat(const char *path) {
@@ -47,6 +49,12 @@ int main(int argc, char **argv) {
             memset(p, 1, 1 << 20);
         }
         printf("hogged=%ld\n", mb);
+        return 0;
+    }
+    if (!strcmp(argv[1], "rlimit")) {
+        struct rlimit r;
+        getrlimit(RLIMIT_NOFILE, &r);
+        printf("nofile=%llu:%llu\n", (unsigned long long)r.rlim_cur, (unsigned long long)r.rlim_max);
         return 0;
     }
     if (!strcmp(argv[1], "show")) {

@@ -23,8 +23,7 @@ impl StageRunner<'_> {
         id: usize,
     ) -> Result<()> {
         let argv = self.run_argv(run);
-        let at = format!("{}:{}", self.shared.dockerfile_name, step.ast.span.line);
-        self.execute(run, ev, &argv, id, &at)
+        self.execute(run, ev, &argv, id)
             .map_err(|e| self.located(step, e))?;
         let args: Vec<(String, String)> = self
             .arg_names
@@ -61,14 +60,7 @@ impl StageRunner<'_> {
         argv
     }
 
-    fn execute(
-        &mut self,
-        run: &Run,
-        ev: &Evaluated,
-        argv: &[String],
-        id: usize,
-        at: &str,
-    ) -> Result<()> {
+    fn execute(&mut self, run: &Run, ev: &Evaluated, argv: &[String], id: usize) -> Result<()> {
         let lowers = self.shared.lowers(&self.image)?;
         let cfg = &self.image.config.config;
         let user = run_user(&lowers, &cfg.user)?;
@@ -184,9 +176,7 @@ impl StageRunner<'_> {
         };
         drop(keep_alive);
         let code = outcome.code;
-        let limit = sandbox::limits::explain(&spec.limits, &outcome.events, code)
-            .map(|why| format!("RUN at {at} {why}; "))
-            .unwrap_or_default();
+        let limit = sandbox::limits::explain(&spec.limits, &outcome.events, code);
         if code != 0 {
             let last: Vec<String> = tail.into_iter().collect();
             let shown = if last.is_empty() {
@@ -194,10 +184,14 @@ impl StageRunner<'_> {
             } else {
                 format!("\nlast output:\n  {}", last.join("\n  "))
             };
-            bail!(
-                "{limit}process {:?} did not complete successfully: exit code: {code}{shown}",
+            let failed = format!(
+                "process {:?} did not complete successfully: exit code: {code}{shown}",
                 argv.join(" ")
             );
+            if let Some(why) = limit {
+                return Err(LimitHit(format!("{why}; {failed}")).into());
+            }
+            bail!("{failed}");
         }
         if let Some((flat, chrooted)) = flat {
             if let Some((installed, planted)) = chrooted {
@@ -209,6 +203,12 @@ impl StageRunner<'_> {
         self.commit(&upper)
     }
 }
+
+/// A RUN that a resource limit ended ("was killed: out of memory (--memory
+/// 32 MiB); process …"): located as `RUN <this>` rather than `RUN failed:`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct LimitHit(pub String);
 
 /// The identity a RUN gets, as runc sets it up: the primary group is
 /// always the first supplementary group too.
