@@ -99,27 +99,37 @@ fn assert_no_leftovers() {
     assert!(left.is_empty(), "cgroups left behind: {left:?}");
 }
 
+/// At every level root can use: at `chroot` there is no PID namespace, so
+/// the cgroup is what ends the bomb's processes.
 #[test]
 fn fork_bomb_fails_within_seconds_with_the_pids_message() {
     let _g = serial();
-    let case = Case::new(r#"["/probe", "forkbomb"]"#);
-    let start = Instant::now();
-    let o = case.build(&["--pids-limit", "64"]);
-    let took = start.elapsed();
-    let err = stderr(&o);
-    assert!(!o.status.success(), "{err}");
-    assert!(took < Duration::from_secs(60), "took {took:?}");
-    assert!(err.contains("forks="), "the probe ran: {err}");
-    assert!(
-        err.contains("errno=EAGAIN"),
-        "fork failed with EAGAIN: {err}"
-    );
-    assert!(
-        err.contains("Dockerfile:3:1: RUN failed: the pids limit was reached"),
-        "{err}"
-    );
-    assert!(err.contains("--pids-limit 64)"), "{err}");
-    assert_no_leftovers();
+    for level in ["namespaces", "rootless", "chroot"] {
+        let case = Case::new(r#"["/probe", "forkbomb"]"#);
+        let start = Instant::now();
+        let o = case.command(level, &["--pids-limit", "64"]).output().unwrap();
+        let took = start.elapsed();
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{level}: {err}");
+        assert!(took < Duration::from_secs(60), "{level}: took {took:?}");
+        assert!(err.contains("forks="), "{level}: the probe ran: {err}");
+        assert!(err.contains("errno=EAGAIN"), "{level}: {err}");
+        assert!(
+            err.contains("Dockerfile:3:1: RUN failed: the pids limit was reached"),
+            "{level}: {err}"
+        );
+        assert!(err.contains("--pids-limit 64)"), "{level}: {err}");
+        assert_no_leftovers();
+        let bombs = fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| c.starts_with(b"/probe\0forkbomb"))
+            })
+            .count();
+        assert_eq!(bombs, 0, "{level}: fork bomb processes survived");
+    }
     // The host is fine: it can still fork.
     run_ok(&mut Command::new("true"));
 }
@@ -379,4 +389,33 @@ fn rootless_user_is_told_why_memory_cannot_be_limited() {
     assert!(err.contains("cgroup v1"), "{err}");
     assert!(err.contains("--ulimit works at every level"), "{err}");
     assert!(!home.join("store").exists());
+}
+
+/// `builder run` takes the same flags: the hog ends with 137, as with
+/// `docker run --memory`, and a line says why.
+#[test]
+fn builder_run_limits_the_container() {
+    let _g = serial();
+    let case = Case::new(r#"["/probe", "rlimit"]"#);
+    let o = case.build(&["-t", "limits-probe"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = |args: &[&str]| {
+        support::builder(&case.store(), &case.dir.path().join("docker"))
+            .env_remove("BUILDER_ISOLATION")
+            .arg("run")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--memory", "32m", "limits-probe", "/probe", "hog", "200"]);
+    assert_eq!(o.status.code(), Some(137), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was killed: out of memory (--memory 32 MiB)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["--ulimit", "nofile=300:400", "limits-probe", "/probe", "rlimit"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("nofile=300:400"));
+    assert_no_leftovers();
 }
