@@ -107,7 +107,10 @@ fn fork_bomb_fails_within_seconds_with_the_pids_message() {
     for level in ["namespaces", "rootless", "chroot"] {
         let case = Case::new(r#"["/probe", "forkbomb"]"#);
         let start = Instant::now();
-        let o = case.command(level, &["--pids-limit", "64"]).output().unwrap();
+        let o = case
+            .command(level, &["--pids-limit", "64"])
+            .output()
+            .unwrap();
         let took = start.elapsed();
         let err = stderr(&o);
         assert!(!o.status.success(), "{level}: {err}");
@@ -124,14 +127,35 @@ fn fork_bomb_fails_within_seconds_with_the_pids_message() {
             .unwrap()
             .flatten()
             .filter(|e| {
-                fs::read(e.path().join("cmdline"))
-                    .is_ok_and(|c| c.starts_with(b"/probe\0forkbomb"))
+                fs::read(e.path().join("cmdline")).is_ok_and(|c| c.starts_with(b"/probe\0forkbomb"))
             })
             .count();
         assert_eq!(bombs, 0, "{level}: fork bomb processes survived");
     }
     // The host is fine: it can still fork.
     run_ok(&mut Command::new("true"));
+}
+
+/// At the chroot level (no PID namespace) a process that left the RUN's
+/// session still holds its output; the cgroup is how it is found and
+/// ended when the RUN's command exits.
+#[test]
+fn chroot_level_ends_what_left_the_session() {
+    let _g = serial();
+    let case = Case::new(r#"["/probe", "escape"]"#);
+    let start = Instant::now();
+    let o = case
+        .command("chroot", &["--pids-limit", "100"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("escaped"));
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "waited for the escaped process: {:?}",
+        start.elapsed()
+    );
+    assert_no_leftovers();
 }
 
 #[test]
@@ -414,7 +438,13 @@ fn builder_run_limits_the_container() {
         "{}",
         stderr(&o)
     );
-    let o = run(&["--ulimit", "nofile=300:400", "limits-probe", "/probe", "rlimit"]);
+    let o = run(&[
+        "--ulimit",
+        "nofile=300:400",
+        "limits-probe",
+        "/probe",
+        "rlimit",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("nofile=300:400"));
     assert_no_leftovers();

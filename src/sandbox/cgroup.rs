@@ -240,6 +240,15 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Kills every process in the cgroup (they may still be dying on
+    /// return); the chroot level's way to end what a command left running
+    /// in another session, holding its output pipes.
+    pub fn kill(&self) {
+        for (_, dir) in &self.dirs {
+            kill_procs(dir);
+        }
+    }
+
     /// The OOM-kill and pids-limit counters.
     pub fn events(&self) -> Events {
         let mut e = Events::default();
@@ -311,19 +320,9 @@ fn counter(dir: &Path, file: &str, key: &str) -> u64 {
 /// it) and removes it, retrying while dying processes keep it busy (up to
 /// 10 s).
 fn remove_dir(dir: &Path) {
-    let kill_file = dir.join("cgroup.kill");
-    if kill_file.exists() {
-        let _ = std::fs::write(&kill_file, "1");
-    }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        kill_procs(dir);
         match std::fs::remove_dir(dir) {
             Ok(()) => return,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
@@ -333,6 +332,22 @@ fn remove_dir(dir: &Path) {
                 return;
             }
         }
+    }
+}
+
+/// SIGKILLs every process in `dir` (v2: `cgroup.kill` where the kernel has
+/// it, which also catches processes forked meanwhile).
+fn kill_procs(dir: &Path) {
+    let kill_file = dir.join("cgroup.kill");
+    if kill_file.exists() {
+        let _ = std::fs::write(&kill_file, "1");
+    }
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
 }
 

@@ -142,7 +142,7 @@ fn supervise() -> anyhow::Result<()> {
     };
     drop((out_w, err_w, rep_w));
 
-    let ended = relay(pid, chrooted, &sigfd, out_r, err_r, rep_r)?;
+    let ended = relay(pid, chrooted, cgroup.as_ref(), &sigfd, out_r, err_r, rep_r)?;
     if let Some(cg) = cgroup {
         let e = cg.events();
         // Also ends what the command left running (chroot level), before
@@ -245,6 +245,7 @@ struct Ended {
 fn relay(
     pid: Pid,
     group: bool,
+    cgroup: Option<&super::cgroup::Cgroup>,
     sigfd: &SignalFd,
     out_r: OwnedFd,
     err_r: OwnedFd,
@@ -275,6 +276,9 @@ fn relay(
         let _ = kill(pid, Signal::SIGKILL);
         if group {
             let _ = kill(Pid::from_raw(-pid.as_raw()), Signal::SIGKILL);
+        }
+        if let Some(cg) = cgroup {
+            cg.kill();
         }
     };
 
@@ -312,6 +316,10 @@ fn relay(
                         // Without a PID namespace nothing else ends what the
                         // command left running (in its session, see setsid).
                         let _ = kill(Pid::from_raw(-pid.as_raw()), Signal::SIGKILL);
+                        // And what left the session (setsid) but not the cgroup.
+                        if let Some(cg) = cgroup {
+                            cg.kill();
+                        }
                     }
                 } else {
                     stop(&mut interrupted, code.is_some(), signo);

@@ -4,6 +4,8 @@
  *                    own forks until one fails, prints forks=N errno=E and
  *                    exits 1 (PID 1: the namespace goes with it)
  *   probe hog MB     allocates and touches MB MiB, prints hogged=MB
+ *   probe escape     a child leaves the session (setsid) and sleeps 120 s
+ *                    holding stdout; the probe itself exits 0 at once
  *   probe rlimit     prints nofile=SOFT:HARD from getrlimit (no /proc needed)
  *   probe show       prints /proc/self/limits rows and /proc/self/cgroup,
  *                    then stays alive for the seconds in argv[2] (default 0)
@@ -49,6 +51,11 @@ int main(int argc, char **argv) {
             memset(p, 1, 1 << 20);
         }
         printf("hogged=%ld\n", mb);
+        return 0;
+    }
+    if (!strcmp(argv[1], "escape")) {
+        if (fork() == 0) { setsid(); sleep(120); return 0; }
+        printf("escaped\n");
         return 0;
     }
     if (!strcmp(argv[1], "rlimit")) {
