@@ -78,7 +78,7 @@ fn stderr(o: &Output) -> String {
 /// Every `builder-run-*` cgroup below the v1 hierarchies builder uses.
 fn leftover_cgroups() -> Vec<PathBuf> {
     let mut found = Vec::new();
-    for c in ["memory", "pids", "cpu", "unified"] {
+    for c in ["memory", "pids", "cpu", "devices", "unified"] {
         let root = Path::new("/sys/fs/cgroup").join(c);
         for e in walkdir::WalkDir::new(&root)
             .max_depth(6)

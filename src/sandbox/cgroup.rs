@@ -51,6 +51,7 @@ enum Controller {
     Memory,
     Pids,
     Cpu,
+    Devices,
 }
 
 impl Controller {
@@ -59,6 +60,7 @@ impl Controller {
             Controller::Memory => "memory",
             Controller::Pids => "pids",
             Controller::Cpu => "cpu",
+            Controller::Devices => "devices",
         }
     }
 }
@@ -160,14 +162,32 @@ fn parents(controllers: &[Controller]) -> Result<(Vec<(Controller, PathBuf)>, bo
 
 impl Cgroup {
     /// Makes the cgroup of a run with `limits` (named after this process),
-    /// reclaiming leftovers of dead helpers first; `None` when no limit
-    /// needs one.
-    pub fn create(limits: &Limits) -> Result<Option<Cgroup>> {
+    /// reclaiming leftovers of dead helpers first, and with `devices` also
+    /// a v1 devices cgroup with Docker's rules where that can be made
+    /// (see [`devices`](super::devices); never an error). `None` when
+    /// nothing needs one.
+    pub fn create(limits: &Limits, devices: bool) -> Result<Option<Cgroup>> {
         let controllers = needed(limits);
-        if controllers.is_empty() {
-            return Ok(None);
+        let mut cg = if controllers.is_empty() {
+            None
+        } else {
+            Some(Self::create_for(limits, &controllers)?)
+        };
+        if devices && !is_unified() {
+            if let Some(dir) = devices_cgroup() {
+                super::devices::set_confined();
+                let c = cg.get_or_insert_with(|| Cgroup {
+                    dirs: Vec::new(),
+                    unified: false,
+                });
+                c.dirs.push((Controller::Devices, dir));
+            }
         }
-        let (parents, unified) = parents(&controllers)?;
+        Ok(cg)
+    }
+
+    fn create_for(limits: &Limits, controllers: &[Controller]) -> Result<Cgroup> {
+        let (parents, unified) = parents(controllers)?;
         let name = format!("{PREFIX}{}", std::process::id());
         let mut cg = Cgroup {
             dirs: Vec::new(),
@@ -192,7 +212,7 @@ impl Cgroup {
             cg.dirs.push((*c, dir));
         }
         cg.set(limits)?;
-        Ok(Some(cg))
+        Ok(cg)
     }
 
     fn dir(&self, c: Controller) -> Option<&Path> {
@@ -271,6 +291,26 @@ impl Drop for Cgroup {
     fn drop(&mut self) {
         for (_, dir) in &self.dirs {
             remove_dir(dir);
+        }
+    }
+}
+
+/// The run's v1 devices cgroup with Docker's rules, or `None` where it
+/// cannot be made (the `nodev` remounts then guard instead).
+fn devices_cgroup() -> Option<PathBuf> {
+    let (p, _) = parents(&[Controller::Devices]).ok()?;
+    let parent = &p[0].1;
+    reclaim_in(parent);
+    let dir = parent.join(format!("{PREFIX}{}", std::process::id()));
+    if dir.exists() {
+        remove_dir(&dir);
+    }
+    std::fs::create_dir(&dir).ok()?;
+    match super::devices::restrict(&dir) {
+        Ok(()) => Some(dir),
+        Err(_) => {
+            remove_dir(&dir);
+            None
         }
     }
 }
@@ -387,7 +427,12 @@ fn alive(pid: u32) -> bool {
 /// (each build does this first; errors are ignored: no cgroups, no
 /// leftovers).
 pub fn reclaim_stale() {
-    let all = [Controller::Memory, Controller::Pids, Controller::Cpu];
+    let all = [
+        Controller::Memory,
+        Controller::Pids,
+        Controller::Cpu,
+        Controller::Devices,
+    ];
     if is_unified() {
         if let Ok((p, _)) = parents(&all[..1]) {
             reclaim_in(&p[0].1);
@@ -406,7 +451,7 @@ pub fn reclaim_stale() {
 /// to do (a rootless builder needs a delegated cgroup v2 subtree).
 pub fn check(limits: &Limits) -> Result<()> {
     reclaim_stale();
-    let err = match Cgroup::create(limits) {
+    let err = match Cgroup::create(limits, false) {
         Ok(_) => return Ok(()),
         Err(e) => e,
     };

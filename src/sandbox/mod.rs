@@ -29,6 +29,7 @@ pub mod chown;
 mod chroot;
 mod cleanup;
 mod dev;
+mod devices;
 mod init;
 pub mod isolation;
 pub mod limits;

@@ -78,7 +78,9 @@ fn supervise() -> anyhow::Result<()> {
 
     // Before the fork: the init joins it first thing. Dropped (every
     // process in it killed, the dir removed) when this function returns.
-    let cgroup = super::cgroup::Cgroup::create(&spec.limits).context("making the run's cgroup")?;
+    let devices = super::devices::wanted(spec.insecure, matches!(spec.rootfs, RootFs::Chroot(_)));
+    let cgroup =
+        super::cgroup::Cgroup::create(&spec.limits, devices).context("making the run's cgroup")?;
 
     // The staging dir is only a mount point: the init mounts a private tmpfs
     // on it in its own mount namespace, so on the host it stays empty.
