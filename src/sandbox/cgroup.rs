@@ -174,7 +174,11 @@ impl Cgroup {
             Some(Self::create_for(limits, &controllers)?)
         };
         if devices && !is_unified() {
-            if let Some(dir) = devices_cgroup() {
+            let made: Vec<PathBuf> = cg
+                .iter()
+                .flat_map(|c| c.dirs.iter().map(|(_, d)| d.clone()))
+                .collect();
+            if let Some(dir) = devices_cgroup(&made) {
                 super::devices::set_confined();
                 let c = cg.get_or_insert_with(|| Cgroup {
                     dirs: Vec::new(),
@@ -297,11 +301,16 @@ impl Drop for Cgroup {
 
 /// The run's v1 devices cgroup with Docker's rules, or `None` where it
 /// cannot be made (the `nodev` remounts then guard instead).
-fn devices_cgroup() -> Option<PathBuf> {
+/// `made`: the run's dirs already made (a hierarchy that has the devices
+/// controller mounted with another one shares its dir).
+fn devices_cgroup(made: &[PathBuf]) -> Option<PathBuf> {
     let (p, _) = parents(&[Controller::Devices]).ok()?;
     let parent = &p[0].1;
-    reclaim_in(parent);
     let dir = parent.join(format!("{PREFIX}{}", std::process::id()));
+    if made.contains(&dir) {
+        return super::devices::restrict(&dir).ok().map(|()| dir);
+    }
+    reclaim_in(parent);
     if dir.exists() {
         remove_dir(&dir);
     }
