@@ -3,7 +3,8 @@
 //! (read from `/proc/self/limits` inside). A static probe
 //! (tests/limits/probe.c, built here with `gcc -static`) is the RUN of a
 //! `FROM scratch` build: a fork bomb, a memory hog, or a reader of its own
-//! limits. Needs root and cgroups (v1 on this machine).
+//! limits. Needs root and cgroups: v1 (this machine) or v2, read from
+//! the files of the version the host has.
 //!
 //! Tests run one at a time (a lock): each asserts that no `builder-run-*`
 //! cgroup is left anywhere, which another test's live run would break.
@@ -75,13 +76,25 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Every `builder-run-*` cgroup below the v1 hierarchies builder uses.
+/// Whether this host's cgroups are v2 (the tests read other files then).
+fn unified() -> bool {
+    builder::sandbox::cgroup::is_unified()
+}
+
+/// Every `builder-run-*` cgroup below the hierarchies builder uses.
 fn leftover_cgroups() -> Vec<PathBuf> {
+    let roots: Vec<PathBuf> = if unified() {
+        vec![PathBuf::from("/sys/fs/cgroup")]
+    } else {
+        ["memory", "pids", "cpu", "devices"]
+            .iter()
+            .map(|c| Path::new("/sys/fs/cgroup").join(c))
+            .collect()
+    };
     let mut found = Vec::new();
-    for c in ["memory", "pids", "cpu", "devices", "unified"] {
-        let root = Path::new("/sys/fs/cgroup").join(c);
+    for root in roots {
         for e in walkdir::WalkDir::new(&root)
-            .max_depth(6)
+            .max_depth(8)
             .into_iter()
             .flatten()
         {
@@ -208,17 +221,31 @@ fn start_show(
     (child, cgroups, lines)
 }
 
-fn cgroup_file(cgroups: &[(String, String)], controller: &str, file: &str) -> String {
+/// The host dir of the run's cgroup with `controller` (v2: the one cgroup).
+fn cgroup_dir(cgroups: &[(String, String)], controller: &str) -> PathBuf {
+    let v2 = unified();
     let path = cgroups
         .iter()
-        .find(|(c, _)| c.split(',').any(|x| x == controller))
+        .find(|(c, _)| {
+            if v2 {
+                c.is_empty()
+            } else {
+                c.split(',').any(|x| x == controller)
+            }
+        })
         .map(|(_, p)| p.clone())
         .unwrap_or_else(|| panic!("no {controller} cgroup in {cgroups:?}"));
     assert!(path.contains("/builder-run-"), "{controller}: {path}");
-    let full = Path::new("/sys/fs/cgroup")
-        .join(controller)
-        .join(path.trim_start_matches('/'))
-        .join(file);
+    let mount = if v2 {
+        PathBuf::from("/sys/fs/cgroup")
+    } else {
+        Path::new("/sys/fs/cgroup").join(controller)
+    };
+    mount.join(path.trim_start_matches('/'))
+}
+
+fn cgroup_file(cgroups: &[(String, String)], controller: &str, file: &str) -> String {
+    let full = cgroup_dir(cgroups, controller).join(file);
     fs::read_to_string(&full)
         .unwrap_or_else(|e| panic!("{}: {e}", full.display()))
         .trim()
@@ -246,18 +273,29 @@ fn a_run_within_limits_succeeds_with_the_limits_asked_for() {
         ],
     );
     // Read on the host while the RUN sleeps in its cgroups.
-    assert_eq!(
-        cgroup_file(&cgroups, "memory", "memory.limit_in_bytes"),
-        "67108864"
-    );
-    assert_eq!(
-        cgroup_file(&cgroups, "memory", "memory.memsw.limit_in_bytes"),
-        "67108864"
-    );
     assert_eq!(cgroup_file(&cgroups, "pids", "pids.max"), "100");
-    // Docker's --cpus: period 100000 µs, quota N * 100000.
-    assert_eq!(cgroup_file(&cgroups, "cpu", "cpu.cfs_period_us"), "100000");
-    assert_eq!(cgroup_file(&cgroups, "cpu", "cpu.cfs_quota_us"), "50000");
+    if unified() {
+        assert_eq!(cgroup_file(&cgroups, "memory", "memory.max"), "67108864");
+        if cgroup_dir(&cgroups, "memory")
+            .join("memory.swap.max")
+            .exists()
+        {
+            assert_eq!(cgroup_file(&cgroups, "memory", "memory.swap.max"), "0");
+        }
+        // Docker's --cpus: quota N * 100000 per period 100000 µs.
+        assert_eq!(cgroup_file(&cgroups, "cpu", "cpu.max"), "50000 100000");
+    } else {
+        assert_eq!(
+            cgroup_file(&cgroups, "memory", "memory.limit_in_bytes"),
+            "67108864"
+        );
+        assert_eq!(
+            cgroup_file(&cgroups, "memory", "memory.memsw.limit_in_bytes"),
+            "67108864"
+        );
+        assert_eq!(cgroup_file(&cgroups, "cpu", "cpu.cfs_period_us"), "100000");
+        assert_eq!(cgroup_file(&cgroups, "cpu", "cpu.cfs_quota_us"), "50000");
+    }
     let status = child.wait().unwrap();
     assert!(status.success(), "{}", lines.join("\n"));
     let text = lines.join("\n");
@@ -343,11 +381,7 @@ fn a_sigkilled_build_leaves_no_cgroup_after_the_next_build() {
     let _g = serial();
     let case = Case::new(r#"["/probe", "show", "60"]"#);
     let (mut child, cgroups, _) = start_show(&case, "namespaces", &["--pids-limit", "50"]);
-    let path = cgroups
-        .iter()
-        .find(|(c, _)| c == "pids")
-        .map(|(_, p)| Path::new("/sys/fs/cgroup/pids").join(p.trim_start_matches('/')))
-        .unwrap();
+    let path = cgroup_dir(&cgroups, "pids");
     assert!(path.is_dir());
     // SIGKILL the helper and builder: nothing of theirs can clean up.
     let helper = helper_of(child.id()).expect("the sandbox helper");
@@ -371,11 +405,7 @@ fn a_sigkilled_build_leaves_no_cgroup_after_the_next_build() {
 
     // A build killed with SIGKILL alone: its helper cleans up by itself.
     let (mut child, cgroups, _) = start_show(&case, "namespaces", &["--pids-limit", "50"]);
-    let path = cgroups
-        .iter()
-        .find(|(c, _)| c == "pids")
-        .map(|(_, p)| Path::new("/sys/fs/cgroup/pids").join(p.trim_start_matches('/')))
-        .unwrap();
+    let path = cgroup_dir(&cgroups, "pids");
     child.kill().unwrap();
     child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -410,7 +440,12 @@ fn rootless_user_is_told_why_memory_cannot_be_limited() {
     assert!(!o.status.success(), "{err}");
     assert!(err.contains("--memory need a cgroup"), "{err}");
     assert!(err.contains("rootless builder (host uid 65534)"), "{err}");
-    assert!(err.contains("cgroup v1"), "{err}");
+    let why = if unified() {
+        "not delegated"
+    } else {
+        "cgroup v1"
+    };
+    assert!(err.contains(why), "{err}");
     assert!(err.contains("--ulimit works at every level"), "{err}");
     assert!(!home.join("store").exists());
 }
