@@ -24,11 +24,15 @@
 //! what a run needs is a few writes of plain files.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 
 use super::limits::{Limits, CPU_PERIOD_US};
+
+mod cleanup;
+
+pub use cleanup::reclaim_stale;
+use cleanup::{kill_procs, reclaim_in, remove_dir};
 
 /// Name prefix of the cgroups builder makes.
 pub const PREFIX: &str = "builder-run-";
@@ -97,6 +101,10 @@ fn needed(limits: &Limits) -> Vec<Controller> {
 /// in the unified hierarchy (`None`), from `/proc/self/cgroup`.
 fn own_path(controller: Option<&str>) -> Result<String> {
     let text = std::fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
+    parse_own(&text, controller)
+}
+
+fn parse_own(text: &str, controller: Option<&str>) -> Result<String> {
     for line in text.lines() {
         let mut f = line.splitn(3, ':');
         let (Some(id), Some(ctrls), Some(path)) = (f.next(), f.next(), f.next()) else {
@@ -365,96 +373,6 @@ fn counter(dir: &Path, file: &str, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Kills every process in `dir` (v2: `cgroup.kill` where the kernel has
-/// it) and removes it, retrying while dying processes keep it busy (up to
-/// 10 s).
-fn remove_dir(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        kill_procs(dir);
-        match std::fs::remove_dir(dir) {
-            Ok(()) => return,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => {
-                eprintln!("warning: removing the cgroup {}: {e}", dir.display());
-                return;
-            }
-        }
-    }
-}
-
-/// SIGKILLs every process in `dir` (v2: `cgroup.kill` where the kernel has
-/// it, which also catches processes forked meanwhile).
-fn kill_procs(dir: &Path) {
-    let kill_file = dir.join("cgroup.kill");
-    if kill_file.exists() {
-        let _ = std::fs::write(&kill_file, "1");
-    }
-    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-}
-
-/// Removes the cgroups in `parent` whose helper is no longer alive.
-fn reclaim_in(parent: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(PREFIX))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !alive(pid) {
-            remove_dir(&entry.path());
-        }
-    }
-}
-
-/// Whether `pid` runs: a killed helper whose parent died too stays a
-/// zombie until the host's init reaps it, and counts as dead.
-fn alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rsplit_once(") ")
-        .and_then(|(_, rest)| rest.chars().next());
-    !matches!(state, Some('Z' | 'X') | None)
-}
-
-/// Reclaims leftovers of killed runs in every parent builder uses here
-/// (each build does this first; errors are ignored: no cgroups, no
-/// leftovers).
-pub fn reclaim_stale() {
-    let all = [
-        Controller::Memory,
-        Controller::Pids,
-        Controller::Cpu,
-        Controller::Devices,
-    ];
-    if is_unified() {
-        if let Ok((p, _)) = parents(&all[..1]) {
-            reclaim_in(&p[0].1);
-        }
-        return;
-    }
-    for c in all {
-        if let Ok((p, _)) = parents(&[c]) {
-            reclaim_in(&p[0].1);
-        }
-    }
-}
-
 /// Checks, before any work, that runs with `limits` can get their cgroup
 /// here, by making one and removing it. The error says why not and what
 /// to do (a rootless builder needs a delegated cgroup v2 subtree).
@@ -495,4 +413,33 @@ fn flag_names(limits: &Limits) -> String {
         f.push("--pids-limit");
     }
     f.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_cgroup_per_hierarchy() {
+        let text = "12:cpu,cpuacct:/a\n4:memory:/process_api/x\n8:pids:/\n0::/user.slice/s\n";
+        assert_eq!(parse_own(text, Some("memory")).unwrap(), "/process_api/x");
+        assert_eq!(parse_own(text, Some("cpu")).unwrap(), "/a");
+        assert_eq!(parse_own(text, Some("pids")).unwrap(), "/");
+        assert_eq!(parse_own(text, None).unwrap(), "/user.slice/s");
+        assert!(parse_own(text, Some("devices")).is_err());
+    }
+
+    #[test]
+    fn counters_are_read_by_key() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("pids.events"), "max 61\n").unwrap();
+        assert_eq!(counter(d.path(), "memory.oom_control", "oom_kill"), 3);
+        assert_eq!(counter(d.path(), "pids.events", "max"), 61);
+        assert_eq!(counter(d.path(), "memory.events", "oom_kill"), 0);
+    }
 }
