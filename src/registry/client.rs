@@ -206,6 +206,12 @@ pub fn file_body(path: &Path) -> std::io::Result<reqwest::Body> {
     Ok(reqwest::Body::wrap_stream(stream))
 }
 
+/// A connection that could not be made (refused, no route, unknown host),
+/// as opposed to one that timed out or was cut.
+fn unreachable(e: &reqwest::Error) -> bool {
+    e.is_connect() && !e.is_timeout()
+}
+
 fn is_retryable_status(s: StatusCode) -> bool {
     s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS || s == StatusCode::REQUEST_TIMEOUT
 }
@@ -255,6 +261,22 @@ impl RegistryClient {
             .connect_timeout(Duration::from_secs(30))
             // Per read, so a slow transfer that keeps moving is never cut.
             .read_timeout(idle_timeout());
+        // Private registries' CAs (`ca =`, certs.d), besides the system's.
+        let mut extra = Vec::new();
+        for path in config.all_ca_files() {
+            let pem = std::fs::read(&path)
+                .map_err(|e| anyhow::anyhow!("reading the registry CA {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the registry CA {} holds no PEM certificate",
+                        path.display()
+                    )
+                })?;
+            extra.extend(certs);
+        }
         if !system_has_roots() {
             // The platform verifier refuses to start without roots, which
             // would stop even plain-http registries; https gets Mozilla's
@@ -262,7 +284,11 @@ impl RegistryClient {
             let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
                 .iter()
                 .filter_map(|c| reqwest::Certificate::from_der(c).ok());
-            builder = builder.tls_certs_only(bundled);
+            builder = builder.tls_certs_only(bundled.chain(extra));
+        } else {
+            for c in extra {
+                builder = builder.add_root_certificate(c);
+            }
         }
         let http = builder
             .build()
@@ -380,9 +406,11 @@ impl RegistryClient {
                     d.min(self.retry.max_delay.max(Duration::from_secs(1)))
                 }
                 Ok(resp) => return Ok(resp),
-                // A registry that stalled twice will not answer a third time:
-                // the whole request stays within about two idle timeouts.
-                Err(e) if n < attempts && !e.is_builder() && timeouts < 2 => {
+                // A registry that stalled twice will not answer a third time
+                // (the whole request stays within about two idle timeouts); a
+                // refused connection or an unknown host will not change in
+                // seconds: fail at once. Cut connections are retried.
+                Err(e) if n < attempts && !e.is_builder() && timeouts < 2 && !unreachable(&e) => {
                     let d = self.retry.delay(n - 1);
                     self.note(&format!("{what}: {e}, retrying in {d:?}"));
                     d
@@ -395,10 +423,18 @@ impl RegistryClient {
                 Err(e) => {
                     let url = e.url().map(|u| redact_url(u.as_str())).unwrap_or_default();
                     let mut detail = e.to_string();
+                    let mut last = None;
                     let mut src = std::error::Error::source(&e);
                     while let Some(s) = src {
                         detail.push_str(&format!(": {s}"));
+                        last = Some(s.to_string());
                         src = s.source();
+                    }
+                    if unreachable(&e) {
+                        // The cause alone ("Connection refused", "failed
+                        // to lookup address information: …"), not reqwest's
+                        // layers around it.
+                        detail = format!("unreachable: {}", last.unwrap_or(detail));
                     }
                     return Err(RegistryError::new(ErrorKind::Network, what, url, detail));
                 }

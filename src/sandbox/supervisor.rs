@@ -144,7 +144,13 @@ fn supervise() -> anyhow::Result<()> {
     };
     drop((out_w, err_w, rep_w));
 
-    let ended = relay(pid, chrooted, cgroup.as_ref(), &sigfd, out_r, err_r, rep_r)?;
+    let init = Init {
+        pid,
+        group: chrooted,
+        forward: spec.attach.forward_signals,
+        cgroup: cgroup.as_ref(),
+    };
+    let ended = relay(init, &sigfd, out_r, err_r, rep_r)?;
     if let Some(cg) = cgroup {
         let e = cg.events();
         // Also ends what the command left running (chroot level), before
@@ -243,16 +249,31 @@ struct Ended {
     reports: Vec<u8>,
 }
 
+/// The run's init as [`relay`] handles it.
+struct Init<'a> {
+    pid: Pid,
+    /// No PID namespace (chroot level): kill the process group too.
+    group: bool,
+    /// Pass stop signals on to the command (`builder run`).
+    forward: bool,
+    /// The run's cgroup, whose processes are killed with the init.
+    cgroup: Option<&'a super::cgroup::Cgroup>,
+}
+
 /// Relays output until the init is reaped and every pipe is closed.
 fn relay(
-    pid: Pid,
-    group: bool,
-    cgroup: Option<&super::cgroup::Cgroup>,
+    init: Init<'_>,
     sigfd: &SignalFd,
     out_r: OwnedFd,
     err_r: OwnedFd,
     rep_r: OwnedFd,
 ) -> anyhow::Result<Ended> {
+    let Init {
+        pid,
+        group,
+        forward,
+        cgroup,
+    } = init;
     let mut pipes: [(Option<OwnedFd>, Option<Stream>); 3] = [
         (Some(out_r), Some(Stream::Stdout)),
         (Some(err_r), Some(Stream::Stderr)),
@@ -321,6 +342,15 @@ fn relay(
                         // And what left the session (setsid) but not the cgroup.
                         if let Some(cg) = cgroup {
                             cg.kill();
+                        }
+                    }
+                } else if forward {
+                    // `builder run`: the command decides (PID 1 of its
+                    // namespace ignores signals it has no handler for, as
+                    // in `docker run`).
+                    if code.is_none() {
+                        if let Ok(sig) = Signal::try_from(signo) {
+                            let _ = kill(pid, sig);
                         }
                     }
                 } else {
