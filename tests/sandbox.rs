@@ -57,6 +57,7 @@ impl Fixture {
             mounts: vec![],
             etc: EtcFiles::default(),
             insecure: false,
+            limits: Default::default(),
             attach: Default::default(),
             shm_size: None,
         }

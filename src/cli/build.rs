@@ -88,6 +88,9 @@ pub struct BuildArgs {
     /// --network=host`); repeatable, comma-separated.
     #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
+    /// Resource limits of every RUN (`--memory`, `--cpus`, `--pids-limit`, `--ulimit`).
+    #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
     /// A secret for `RUN --mount=type=secret`: `id=X,src=FILE` or `id=X,env=VAR` (repeatable).
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
@@ -239,6 +242,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         }
     }
     let labels = parse_labels(&args.labels)?;
+    let limits = args.limits.limits()?;
     for o in &args.outputs {
         super::output::parse_output(o)?;
     }
@@ -321,6 +325,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
                 None => None,
             },
         },
+        limits,
         secrets: parse_secrets(&args.secrets)?,
         ssh: parse_ssh(&args.ssh)?,
         pull: args.pull.parse().map_err(|e: String| anyhow!(e))?,

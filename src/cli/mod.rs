@@ -15,6 +15,7 @@ pub mod images;
 pub mod import;
 pub mod info;
 pub mod inspect;
+pub mod limits;
 pub mod lint;
 pub mod load;
 pub mod login;

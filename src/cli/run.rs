@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// access through slirp4netns, as Docker's `bridge`), `host` or `none`.
     #[arg(long, default_value = "default")]
     pub network: String,
+    /// Resource limits (`--memory`, `--cpus`, `--pids-limit`, `--ulimit`).
+    #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
     /// Allocate a terminal (accepted for docker compatibility; output is streamed).
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
@@ -76,6 +79,7 @@ impl RunArgs {
 
 /// Runs `builder run`.
 pub fn run(args: RunArgs) -> Result<i32> {
+    let limits = args.limits.limits()?;
     let store = args.store.open_store()?;
     let (_, desc) = find_local(&store, args.image()).with_context(|| {
         format!(
@@ -190,6 +194,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         mounts: Vec::new(),
         etc,
         insecure: false,
+        limits,
         attach: sandbox::Attach {
             forward_signals: true,
             stdin: args.interactive,
@@ -203,8 +208,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let running = sandbox::spawn(std::path::Path::new("/proc/self/exe"), &spec)
         .map_err(|e| anyhow!("running {}: {e}", args.image()))?;
     set_helper(running.helper_pid().unwrap_or(0));
-    let code = running
-        .wait(|stream, line| {
+    let outcome = running
+        .wait_outcome(|stream, line| {
             let _ = match stream {
                 Stream::Stdout => writeln!(std::io::stdout(), "{}", String::from_utf8_lossy(line)),
                 _ => writeln!(std::io::stderr(), "{}", String::from_utf8_lossy(line)),
@@ -212,7 +217,12 @@ pub fn run(args: RunArgs) -> Result<i32> {
         })
         .map_err(|e| anyhow!("running {}: {e}", args.image()))?;
     set_helper(0);
-    Ok(code)
+    // `docker run` says nothing (the exit code is 137, `docker inspect`
+    // shows OOMKilled); a line on stderr says which limit did it.
+    if let Some(why) = sandbox::limits::explain(&spec.limits, &outcome.events, outcome.code) {
+        eprintln!("builder run: {} {why}", args.image());
+    }
+    Ok(outcome.code)
 }
 
 /// The sandbox helper signals are forwarded to (0: none yet).

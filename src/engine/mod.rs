@@ -69,6 +69,8 @@ pub struct EngineOptions {
     pub run_extras: RunExtras,
     /// `--secret` contents by id.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `--memory`, `--cpus`, `--pids-limit`, `--ulimit` of every RUN.
+    pub limits: crate::sandbox::Limits,
     /// `--ssh` agent sockets by id.
     pub ssh: BTreeMap<String, PathBuf>,
     /// `--pull`.

@@ -96,9 +96,11 @@ pub(super) fn setup(
     mp.ensure("/dev", true)?;
     // nodev: a node a RUN makes here (CAP_MKNOD stays, as in Docker) does
     // not open; the bound defaults are mounts of their own that allow it.
+    // Where the devices cgroup rules (level 1 on cgroup v1), `/dev` is
+    // Docker's: no nodev, and the open fails with the cgroup's EPERM.
     let nodev = match devices {
-        Some(_) => MsFlags::MS_NODEV,
-        None => MsFlags::empty(),
+        Some(_) if !super::devices::confined() => MsFlags::MS_NODEV,
+        _ => MsFlags::empty(),
     };
     mount(
         Some("tmpfs"),

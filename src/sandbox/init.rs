@@ -45,6 +45,15 @@ pub(super) fn run(
     unsafe { libc::_exit(127) }
 }
 
+/// Reports a setup error and exits (the forked child, before any setup).
+pub(super) fn fail(rep_w: OwnedFd, msg: &str) -> ! {
+    let mut report = std::fs::File::from(rep_w);
+    let line = serde_json::to_string(&Report::Error(msg.to_string())).unwrap_or_default();
+    let _ = report.write_all(format!("{line}\n").as_bytes());
+    // SAFETY: _exit skips destructors, which belong to the helper.
+    unsafe { libc::_exit(127) }
+}
+
 /// Writes the created mount points (they must be known to the helper
 /// before the exec closes the pipe).
 pub(super) fn send_created(report: &mut std::fs::File, created: &[String]) {

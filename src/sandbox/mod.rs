@@ -25,12 +25,15 @@
 //! [`run`] blocks; call it from `tokio::task::spawn_blocking`.
 
 pub mod binfmt;
+pub mod cgroup;
 pub mod chown;
 mod chroot;
 mod cleanup;
 mod dev;
+mod devices;
 mod init;
 pub mod isolation;
+pub mod limits;
 mod mountapi;
 mod net;
 pub mod network;
@@ -56,6 +59,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub use limits::Limits;
 use protocol::Frame;
 pub use protocol::Stream;
 pub use spec::{
@@ -224,9 +228,19 @@ impl Running {
 
     /// Streams the output to `on_output` (line by line) until the run ends;
     /// returns the exit code.
-    pub fn wait(mut self, mut on_output: impl FnMut(Stream, &[u8])) -> Result<i32, SandboxError> {
+    pub fn wait(self, on_output: impl FnMut(Stream, &[u8])) -> Result<i32, SandboxError> {
+        self.wait_outcome(on_output).map(|o| o.code)
+    }
+
+    /// Like [`wait`](Self::wait), also returning what the run's cgroup
+    /// counted (OOM kills, refused forks).
+    pub fn wait_outcome(
+        mut self,
+        mut on_output: impl FnMut(Stream, &[u8]),
+    ) -> Result<Outcome, SandboxError> {
         let mut child = self.child.take().expect("wait consumes the run");
-        let result = pump(&mut child, &mut on_output);
+        let mut events = cgroup::Events::default();
+        let result = pump(&mut child, &mut on_output, &mut events);
         // Clear the pid before reaping so a Killer can never signal a
         // recycled pid.
         *self.pid.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -234,7 +248,7 @@ impl Running {
         let status = child.wait()?;
         let (end, stderr) = result?;
         match end {
-            Some(Frame::Exit(code)) => Ok(code),
+            Some(Frame::Exit(code)) => Ok(Outcome { code, events }),
             Some(Frame::SetupError(msg)) => Err(SandboxError::Setup(msg)),
             Some(Frame::Interrupted(_)) => Err(SandboxError::Interrupted),
             _ => Err(SandboxError::Helper {
@@ -256,6 +270,15 @@ impl Drop for Running {
     }
 }
 
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// The command's exit code (128+n when killed by signal n).
+    pub code: i32,
+    /// What the run's cgroup counted (zero without limits).
+    pub events: cgroup::Events,
+}
+
 fn format_stderr(stderr: &str) -> String {
     let s = stderr.trim();
     if s.is_empty() {
@@ -270,6 +293,7 @@ fn format_stderr(stderr: &str) -> String {
 fn pump(
     child: &mut Child,
     on_output: &mut dyn FnMut(Stream, &[u8]),
+    events: &mut cgroup::Events,
 ) -> Result<(Option<Frame>, String), SandboxError> {
     let mut out = child.stdout.take().expect("stdout was piped");
     let mut err = child.stderr.take().expect("stderr was piped");
@@ -311,6 +335,15 @@ fn pump(
                         match frame {
                             Frame::Output(stream, bytes) => {
                                 lines[stream as usize].push(&bytes, |l| on_output(stream, l))
+                            }
+                            Frame::Limits {
+                                oom_kills,
+                                pids_max,
+                            } => {
+                                *events = cgroup::Events {
+                                    oom_kills,
+                                    pids_max,
+                                }
                             }
                             other => end = Some(other),
                         }

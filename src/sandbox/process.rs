@@ -74,6 +74,9 @@ pub(super) fn prepare_with(
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(DEFAULT_PATH);
     let path = CString::new(look_path(&spec.argv[0], path_var)?)?;
+    // While still root with every capability (raising a hard limit needs
+    // CAP_SYS_RESOURCE), as runc sets the OCI spec's rlimits.
+    super::limits::apply_ulimits(&spec.limits.ulimits)?;
     // Even insecure, the chroot level's `extra` goes (a way out of the root).
     drop_capabilities(extra, spec.insecure)?;
     if !spec.insecure {

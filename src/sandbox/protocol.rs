@@ -37,6 +37,15 @@ pub enum Frame {
     /// The run was killed because the helper got this signal or lost its
     /// parent (signal 0).
     Interrupted(i32),
+    /// What the run's cgroup counted (sent before the final frame when the
+    /// run had one): processes killed by the OOM killer, forks refused for
+    /// the pids limit.
+    Limits {
+        /// `oom_kill` of `memory.events` / `memory.oom_control`.
+        oom_kills: u64,
+        /// `max` of `pids.events`.
+        pids_max: u64,
+    },
 }
 
 const TAG_STDOUT: u8 = 1;
@@ -44,6 +53,7 @@ const TAG_STDERR: u8 = 2;
 const TAG_EXIT: u8 = 3;
 const TAG_ERROR: u8 = 4;
 const TAG_INTERRUPTED: u8 = 5;
+const TAG_LIMITS: u8 = 6;
 
 impl Frame {
     /// Serialises the frame into `out` (one `write_all`, so a frame is never
@@ -56,6 +66,14 @@ impl Frame {
             Frame::SetupError(msg) => (TAG_ERROR, msg.as_bytes()),
             Frame::Interrupted(sig) => {
                 return write_frame(out, TAG_INTERRUPTED, &sig.to_le_bytes())
+            }
+            Frame::Limits {
+                oom_kills,
+                pids_max,
+            } => {
+                let mut b = oom_kills.to_le_bytes().to_vec();
+                b.extend_from_slice(&pids_max.to_le_bytes());
+                return write_frame(out, TAG_LIMITS, &b);
             }
         };
         write_frame(out, tag, payload)
@@ -84,6 +102,16 @@ impl Frame {
             TAG_EXIT => Frame::Exit(int()?),
             TAG_ERROR => Frame::SetupError(String::from_utf8_lossy(payload).into_owned()),
             TAG_INTERRUPTED => Frame::Interrupted(int()?),
+            TAG_LIMITS => {
+                let b: [u8; 16] = payload
+                    .try_into()
+                    .map_err(|_| bad("limits frame of wrong length"))?;
+                let (a, p) = b.split_at(8);
+                Frame::Limits {
+                    oom_kills: u64::from_le_bytes(a.try_into().expect("8 bytes")),
+                    pids_max: u64::from_le_bytes(p.try_into().expect("8 bytes")),
+                }
+            }
             other => return Err(bad(&format!("unknown frame tag {other}"))),
         };
         Ok(Some((frame, 5 + len)))
@@ -151,6 +179,10 @@ mod tests {
             Frame::Exit(-3),
             Frame::SetupError("no such file".into()),
             Frame::Interrupted(2),
+            Frame::Limits {
+                oom_kills: 1,
+                pids_max: u64::MAX,
+            },
         ];
         let mut wire = Vec::new();
         for f in &frames {

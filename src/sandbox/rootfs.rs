@@ -138,7 +138,8 @@ pub(super) fn setup(spec: &RunSpec, staging: &Path, created: &mut Vec<String>) -
     for p in planned {
         mount_planned(&p, &mut mp)?;
     }
-    if !spec.insecure && host.is_none() {
+    // Where the devices cgroup rules (level 1 on cgroup v1), as in Docker.
+    if !spec.insecure && host.is_none() && !super::devices::confined() {
         super::nodev::seal()?;
     }
 

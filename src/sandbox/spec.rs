@@ -38,6 +38,9 @@ pub struct RunSpec {
     /// every capability, no seccomp filter, device nodes openable.
     #[serde(default)]
     pub insecure: bool,
+    /// Resource limits (`--memory`, `--cpus`, `--pids-limit`, `--ulimit`).
+    #[serde(default)]
+    pub limits: super::limits::Limits,
     /// How `builder run` attaches to the command (RUN steps: not at all).
     #[serde(default)]
     pub attach: Attach,

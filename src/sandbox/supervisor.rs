@@ -76,6 +76,12 @@ fn supervise() -> anyhow::Result<()> {
         anyhow::bail!("{}", msg.trim_start_matches("sandbox: "));
     }
 
+    // Before the fork: the init joins it first thing. Dropped (every
+    // process in it killed, the dir removed) when this function returns.
+    let devices = super::devices::wanted(spec.insecure, matches!(spec.rootfs, RootFs::Chroot(_)));
+    let cgroup =
+        super::cgroup::Cgroup::create(&spec.limits, devices).context("making the run's cgroup")?;
+
     // The staging dir is only a mount point: the init mounts a private tmpfs
     // on it in its own mount namespace, so on the host it stays empty.
     let parent = std::env::temp_dir().join(staging_parent());
@@ -124,6 +130,11 @@ fn supervise() -> anyhow::Result<()> {
     let pid = match unsafe { fork() }.context("forking the sandbox init")? {
         ForkResult::Child => {
             drop((out_r, err_r, rep_r, sigfd));
+            if let Some(cg) = &cgroup {
+                if let Err(e) = cg.join() {
+                    init::fail(rep_w, &format!("joining the run's cgroup: {e:#}"));
+                }
+            }
             if chrooted {
                 chroot::run(&spec, out_w, err_w, rep_w)
             }
@@ -133,8 +144,24 @@ fn supervise() -> anyhow::Result<()> {
     };
     drop((out_w, err_w, rep_w));
 
-    let forward = spec.attach.forward_signals;
-    let ended = relay(pid, chrooted, forward, &sigfd, out_r, err_r, rep_r)?;
+    let init = Init {
+        pid,
+        group: chrooted,
+        forward: spec.attach.forward_signals,
+        cgroup: cgroup.as_ref(),
+    };
+    let ended = relay(init, &sigfd, out_r, err_r, rep_r)?;
+    if let Some(cg) = cgroup {
+        let e = cg.events();
+        // Also ends what the command left running (chroot level), before
+        // the mount points go.
+        drop(cg);
+        let _ = Frame::Limits {
+            oom_kills: e.oom_kills,
+            pids_max: e.pids_max,
+        }
+        .write_to(&mut FdOut);
+    }
     let (created, error) = parse_reports(&ended.reports);
     let removed_from = spec.rootfs.write_dir();
     cleanup::remove_created(removed_from, &created);
@@ -222,16 +249,31 @@ struct Ended {
     reports: Vec<u8>,
 }
 
+/// The run's init as [`relay`] handles it.
+struct Init<'a> {
+    pid: Pid,
+    /// No PID namespace (chroot level): kill the process group too.
+    group: bool,
+    /// Pass stop signals on to the command (`builder run`).
+    forward: bool,
+    /// The run's cgroup, whose processes are killed with the init.
+    cgroup: Option<&'a super::cgroup::Cgroup>,
+}
+
 /// Relays output until the init is reaped and every pipe is closed.
 fn relay(
-    pid: Pid,
-    group: bool,
-    forward: bool,
+    init: Init<'_>,
     sigfd: &SignalFd,
     out_r: OwnedFd,
     err_r: OwnedFd,
     rep_r: OwnedFd,
 ) -> anyhow::Result<Ended> {
+    let Init {
+        pid,
+        group,
+        forward,
+        cgroup,
+    } = init;
     let mut pipes: [(Option<OwnedFd>, Option<Stream>); 3] = [
         (Some(out_r), Some(Stream::Stdout)),
         (Some(err_r), Some(Stream::Stderr)),
@@ -257,6 +299,9 @@ fn relay(
         let _ = kill(pid, Signal::SIGKILL);
         if group {
             let _ = kill(Pid::from_raw(-pid.as_raw()), Signal::SIGKILL);
+        }
+        if let Some(cg) = cgroup {
+            cg.kill();
         }
     };
 
@@ -294,6 +339,10 @@ fn relay(
                         // Without a PID namespace nothing else ends what the
                         // command left running (in its session, see setsid).
                         let _ = kill(Pid::from_raw(-pid.as_raw()), Signal::SIGKILL);
+                        // And what left the session (setsid) but not the cgroup.
+                        if let Some(cg) = cgroup {
+                            cg.kill();
+                        }
                     }
                 } else if forward {
                     // `builder run`: the command decides (PID 1 of its

@@ -271,7 +271,10 @@ impl<'a> StageRunner<'a> {
             &self.shared.dockerfile_text,
             step.ast.span.line,
             step.ast.span.column,
-            format!("{} failed: {err:#}", step.command.keyword()),
+            match err.downcast_ref::<run::LimitHit>() {
+                Some(hit) => format!("{} {hit}", step.command.keyword()),
+                None => format!("{} failed: {err:#}", step.command.keyword()),
+            },
         )
         .in_file(self.shared.dockerfile_name.clone())
         .width(step.command.keyword().len());

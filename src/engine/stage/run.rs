@@ -174,16 +174,17 @@ impl StageRunner<'_> {
             etc,
             // Allowed by --allow security.insecure (checked on the plan).
             insecure: run.security == crate::plan::instructions::Security::Insecure,
+            limits: self.shared.limits.clone(),
             attach: Default::default(),
             shm_size: self.shared.run_extras.shm_size,
         };
         let mut tail: VecDeque<String> = VecDeque::new();
         let progress = self.shared.progress.clone();
-        let code = {
+        let outcome = {
             let _permit = self.shared.run_permit();
             let running = sandbox::spawn(&self.shared.helper, &spec)?;
             self.shared.register_killer(running.killer());
-            running.wait(|_, line| {
+            running.wait_outcome(|_, line| {
                 let line = String::from_utf8_lossy(line).into_owned();
                 if tail.len() == 10 {
                     tail.pop_front();
@@ -193,6 +194,8 @@ impl StageRunner<'_> {
             })?
         };
         drop(keep_alive);
+        let code = outcome.code;
+        let limit = sandbox::limits::explain(&spec.limits, &outcome.events, code);
         if code != 0 {
             let last: Vec<String> = tail.into_iter().collect();
             let shown = if last.is_empty() {
@@ -200,10 +203,14 @@ impl StageRunner<'_> {
             } else {
                 format!("\nlast output:\n  {}", last.join("\n  "))
             };
-            bail!(
+            let failed = format!(
                 "process {:?} did not complete successfully: exit code: {code}{shown}",
                 argv.join(" ")
             );
+            if let Some(why) = limit {
+                return Err(LimitHit(format!("{why}; {failed}")).into());
+            }
+            bail!("{failed}");
         }
         if let Some((flat, chrooted)) = flat {
             if let Some((installed, planted)) = chrooted {
@@ -215,6 +222,12 @@ impl StageRunner<'_> {
         self.commit(&upper)
     }
 }
+
+/// A RUN that a resource limit ended ("was killed: out of memory (--memory
+/// 32 MiB); process …"): located as `RUN <this>` rather than `RUN failed:`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct LimitHit(pub String);
 
 /// The identity a RUN gets, as runc sets it up: the primary group is
 /// always the first supplementary group too.
