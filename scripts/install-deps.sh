@@ -16,3 +16,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The SPDX validator tests/attestations.rs runs (PyPI `spdx-tools`, `pyspdxtools -i FILE`), in a venv
+# under target/ so the system Python stays untouched. Idempotent.
+V=${SPDX_VENV:-$(cd "$(dirname "$0")/.." && pwd)/target/spdx-venv}
+if ! "$V/bin/pyspdxtools" --help >/dev/null 2>&1; then
+  python3 -m venv "$V" 2>/dev/null || { apt-get install -y -q --no-install-recommends python3-venv >/dev/null && python3 -m venv "$V"; }
+  "$V/bin/pip" install -q spdx-tools
+fi

@@ -113,6 +113,16 @@ pub struct BuildArgs {
     /// The registries configuration file (mirrors, insecure registries).
     #[arg(long)]
     pub registry_config: Option<PathBuf>,
+    /// SBOM attestation: `true`, `false` or `generator=IMAGE` (as `--attest type=sbom,…`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub sbom: Option<String>,
+    /// Provenance attestation: `true`, `false`, `mode=min|max[,version=v1]`
+    /// (on with mode=min by default for --push and registry outputs).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub provenance: Option<String>,
+    /// An attestation, `type=sbom|provenance[,disabled=true][,KEY=VALUE…]` (repeatable).
+    #[arg(long = "attest")]
+    pub attest: Vec<String>,
     /// The build context: a directory, or `-` for a tar on stdin.
     pub context: String,
 }
@@ -134,7 +144,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     let build_args = parse_build_args(&args.build_args)?;
 
     let opts = PlanOptions {
-        build_args,
+        build_args: build_args.clone(),
         target: args.target.clone(),
         platform,
         build_platform: None,
@@ -153,6 +163,11 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     for o in &args.outputs {
         super::output::parse_output(o)?;
     }
+    let attest_opts = super::build_attest::options(&args)?;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     if args.dry_run {
         print!("{}", plan.render_dry_run());
         return Ok(0);
@@ -246,6 +261,39 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         .collect::<Result<_>>()?;
     let stored =
         crate::engine::store_image(&store, &image, args.source_date_epoch, &labels, &tags)?;
+    // Attestations: predicates once, then one attestation manifest per
+    // published form of the manifest (store, push, each output).
+    let attest_inputs = super::build_attest::Inputs {
+        args: &args,
+        dockerfile: (&file_name, &bytes),
+        build_args: &build_args,
+        labels: &labels,
+        started,
+    };
+    let preds = if attest_opts.any() {
+        super::build_attest::predicates(
+            &attest_opts,
+            &attest_inputs,
+            &plan,
+            &store,
+            &stored,
+            &tags,
+        )?
+    } else {
+        Vec::new()
+    };
+    if !preds.is_empty() {
+        let index = super::build_attest::single_index(
+            &store,
+            &stored.manifest,
+            &tags,
+            &plan.platform,
+            &preds,
+        )?;
+        for tag in &tags {
+            store.set_tag(tag, &index)?;
+        }
+    }
     progress.finish(Some(stored.config_digest.to_string()));
 
     if let Some(path) = &args.iidfile {
@@ -277,14 +325,30 @@ pub fn run(args: BuildArgs) -> Result<i32> {
                 args.compression_level,
             )?,
         };
-        let pushed = rt.block_on(crate::registry::push(
-            &client,
-            &store,
-            &stored.manifest,
-            &dests,
-            &opts,
-        ))?;
-        pushed_digest = pushed.digest.map(|d| d.to_string());
+        pushed_digest = if preds.is_empty() {
+            let pushed = rt.block_on(crate::registry::push(
+                &client,
+                &store,
+                &stored.manifest,
+                &dests,
+                &opts,
+            ))?;
+            pushed.digest.map(|d| d.to_string())
+        } else {
+            let published =
+                super::build_attest::exported(&store, &stored, opts.compression, false)?;
+            let index = super::build_attest::single_index(
+                &store,
+                &published,
+                &tags,
+                &plan.platform,
+                &preds,
+            )?;
+            let d = rt.block_on(crate::attest::store::push_index(
+                &client, &store, &index, &dests,
+            ))?;
+            Some(d.to_string())
+        };
         if !args.quiet {
             for d in &dests {
                 eprintln!(
@@ -298,7 +362,19 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     let output_compression =
         super::push::export_compression(&args.compression, args.compression_level)?;
     for output in &args.outputs {
-        super::output::write_output(&store, &stored, output, &client, &rt, output_compression)?;
+        let attested = super::output::Attested {
+            predicates: &preds,
+            platform: &plan.platform,
+        };
+        super::output::write_output(
+            &store,
+            &stored,
+            output,
+            &client,
+            &rt,
+            output_compression,
+            (!preds.is_empty()).then_some(&attested),
+        )?;
     }
     for spec in &cache_to {
         match engine.export_cache(&plan, spec) {

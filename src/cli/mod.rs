@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod build;
+pub mod build_attest;
 pub mod debug;
 pub mod images;
 pub mod import;

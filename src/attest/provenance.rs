@@ -1,0 +1,438 @@
+//! The SLSA provenance predicate of one platform's image, in the shape
+//! BuildKit 0.13 writes (`solver/llbsolver/provenance`: `predicateType`
+//! `https://slsa.dev/provenance/v0.2`, build type
+//! `https://mobyproject.org/buildkit@v1`), or SLSA v1 with `version=v1`
+//! (the shape later BuildKit writes for it).
+//!
+//! What goes in: the frontend (`dockerfile.v0`) and its arguments as buildx
+//! sends them (`build-arg:NAME`, `target`, `label:KEY`, `filename` as the
+//! config source's entry point; `platform` is left out as BuildKit filters
+//! it, and it is in `environment.platform`), the ids of `--secret` and
+//! `--ssh` (never their values), the local sources (`context`,
+//! `dockerfile`), base images by digest as `pkg:docker/…` materials, and the
+//! context's git remote and commit as buildx's `vcs:source`/`vcs:revision`
+//! (BuildKit puts them in its metadata's `vcs`, since a local context is not
+//! a material it can fetch). `mode=max` adds the Dockerfile (base64, as
+//! BuildKit's `source.infos`), the line ranges of every step and the steps
+//! themselves. Registry credentials are never an input here.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use super::options::{ProvenanceMode, ProvenanceOptions, ProvenanceVersion};
+use super::{Predicate, STATEMENT_V01, STATEMENT_V1};
+use crate::store::Digest;
+
+/// SLSA v0.2 provenance predicate type.
+pub const SLSA_V02: &str = "https://slsa.dev/provenance/v0.2";
+/// SLSA v1 provenance predicate type.
+pub const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
+/// BuildKit's build type for v0.2.
+pub const BUILD_TYPE: &str = "https://mobyproject.org/buildkit@v1";
+/// The key of BuildKit's own metadata.
+pub const BUILDKIT_METADATA: &str = "https://mobyproject.org/buildkit@v1#metadata";
+
+/// A base image the build read: `pkg:docker/NAME@TAG?platform=OS%2FARCH`
+/// and the digest it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Material {
+    /// The package URL.
+    pub uri: String,
+    /// The resolved manifest (or index) digest.
+    pub digest: Digest,
+}
+
+/// One step for `mode=max`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The stage's display name (`AS` name or `stage-N`).
+    pub stage: String,
+    /// The instruction as written, continuations joined.
+    pub instruction: String,
+    /// First and last Dockerfile line (1-based).
+    pub lines: (usize, usize),
+}
+
+/// Everything the predicate is made of. No field holds a secret value.
+#[derive(Debug, Clone, Default)]
+pub struct BuildInfo {
+    /// Frontend arguments as buildx sends them (`build-arg:X`, `target`, …).
+    pub frontend_args: BTreeMap<String, String>,
+    /// The target platform, `os/arch[/variant]`.
+    pub platform: String,
+    /// Base images by digest.
+    pub materials: Vec<Material>,
+    /// `--secret` ids.
+    pub secret_ids: Vec<String>,
+    /// `--ssh` ids.
+    pub ssh_ids: Vec<String>,
+    /// The local sources (`context`, `dockerfile`).
+    pub locals: Vec<String>,
+    /// buildx's `vcs:` values (`source`, `revision`, `localdir:context`…).
+    pub vcs: BTreeMap<String, String>,
+    /// Dockerfile name and bytes (`mode=max`).
+    pub dockerfile: Option<(String, Vec<u8>)>,
+    /// Build steps (`mode=max`).
+    pub steps: Vec<Step>,
+    /// Build start and end, Unix seconds (both SOURCE_DATE_EPOCH when set).
+    pub started: i64,
+    /// See `started`.
+    pub finished: i64,
+    /// `buildInvocationID`: random in BuildKit; here a digest of the
+    /// inputs, so a reproducible build gives the same statement.
+    pub invocation_id: String,
+}
+
+fn rfc3339(secs: i64) -> String {
+    crate::image::format_rfc3339_nano(secs, 0)
+}
+
+fn materials(info: &BuildInfo) -> Vec<Value> {
+    info.materials
+        .iter()
+        .map(|m| json!({"uri": m.uri, "digest": {"sha256": m.digest.hex()}}))
+        .collect()
+}
+
+/// The frontend args BuildKit keeps (`FilterArgs`): without the host
+/// specific `platform`, `attest:*` and the entry point.
+fn args(info: &BuildInfo) -> Map<String, Value> {
+    info.frontend_args
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "platform" | "filename" | "cgroup-parent" | "image-resolve-mode" | "cache-imports"
+            ) && !k.starts_with("attest:")
+                && !k.starts_with("vcs:")
+        })
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
+}
+
+fn parameters(info: &BuildInfo) -> Value {
+    let mut p = Map::new();
+    p.insert("frontend".into(), json!("dockerfile.v0"));
+    let a = args(info);
+    if !a.is_empty() {
+        p.insert("args".into(), Value::Object(a));
+    }
+    let ids = |v: &[String]| v.iter().map(|id| json!({"id": id})).collect::<Vec<_>>();
+    if !info.secret_ids.is_empty() {
+        p.insert("secrets".into(), json!(ids(&info.secret_ids)));
+    }
+    if !info.ssh_ids.is_empty() {
+        p.insert("ssh".into(), json!(ids(&info.ssh_ids)));
+    }
+    if !info.locals.is_empty() {
+        let l: Vec<Value> = info.locals.iter().map(|n| json!({"name": n})).collect();
+        p.insert("locals".into(), json!(l));
+    }
+    Value::Object(p)
+}
+
+/// BuildKit's `#metadata` object: `vcs`, and with `mode=max` the
+/// Dockerfile source and where each step is in it.
+fn buildkit_metadata(info: &BuildInfo, mode: ProvenanceMode) -> Option<Value> {
+    let mut m = Map::new();
+    if !info.vcs.is_empty() {
+        m.insert("vcs".into(), json!(info.vcs));
+    }
+    if mode == ProvenanceMode::Max {
+        if let Some((name, bytes)) = &info.dockerfile {
+            let mut locations = Map::new();
+            for (i, s) in info.steps.iter().enumerate() {
+                locations.insert(
+                    format!("step{i}"),
+                    json!({"locations": [{"ranges": [
+                        {"start": {"line": s.lines.0}, "end": {"line": s.lines.1}}
+                    ]}]}),
+                );
+            }
+            m.insert(
+                "source".into(),
+                json!({
+                    "locations": locations,
+                    "infos": [{
+                        "filename": name,
+                        "language": "Dockerfile",
+                        "data": base64::engine::general_purpose::STANDARD.encode(bytes),
+                    }],
+                }),
+            );
+        }
+    }
+    (!m.is_empty()).then_some(Value::Object(m))
+}
+
+/// `buildConfig` for `mode=max`: BuildKit lists its LLB operations
+/// (`llbDefinition`); builder has no LLB, so it lists the steps it ran
+/// under the same `stepN` ids the source locations use.
+fn build_config(info: &BuildInfo) -> Value {
+    let steps: Vec<Value> = info
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| json!({"id": format!("step{i}"), "stage": s.stage, "instruction": s.instruction}))
+        .collect();
+    json!({ "steps": steps })
+}
+
+/// The provenance predicate for `info`, as `opts` asks.
+pub fn predicate(info: &BuildInfo, opts: &ProvenanceOptions) -> Predicate {
+    match opts.version {
+        ProvenanceVersion::V02 => v02(info, opts),
+        ProvenanceVersion::V1 => v1(info, opts),
+    }
+}
+
+fn v02(info: &BuildInfo, opts: &ProvenanceOptions) -> Predicate {
+    let mut config_source = Map::new();
+    if let Some(f) = info.frontend_args.get("filename") {
+        config_source.insert("entryPoint".into(), json!(f));
+    }
+    let mut p = Map::new();
+    p.insert("builder".into(), json!({"id": opts.builder_id}));
+    p.insert("buildType".into(), json!(BUILD_TYPE));
+    let mats = materials(info);
+    if !mats.is_empty() {
+        p.insert("materials".into(), json!(mats));
+    }
+    p.insert(
+        "invocation".into(),
+        json!({
+            "configSource": config_source,
+            "parameters": parameters(info),
+            "environment": {"platform": info.platform},
+        }),
+    );
+    if opts.mode == ProvenanceMode::Max {
+        p.insert("buildConfig".into(), build_config(info));
+    }
+    let mut meta = Map::new();
+    meta.insert("buildInvocationID".into(), json!(info.invocation_id));
+    meta.insert("buildStartedOn".into(), json!(rfc3339(info.started)));
+    meta.insert("buildFinishedOn".into(), json!(rfc3339(info.finished)));
+    // A local context is a source BuildKit cannot name by digest.
+    meta.insert(
+        "completeness".into(),
+        json!({"parameters": true, "environment": true, "materials": info.locals.is_empty()}),
+    );
+    meta.insert("reproducible".into(), json!(false));
+    if let Some(bk) = buildkit_metadata(info, opts.mode) {
+        meta.insert(BUILDKIT_METADATA.into(), bk);
+    }
+    p.insert("metadata".into(), Value::Object(meta));
+    Predicate {
+        predicate_type: SLSA_V02.into(),
+        statement_type: STATEMENT_V01,
+        body: Value::Object(p),
+    }
+}
+
+fn v1(info: &BuildInfo, opts: &ProvenanceOptions) -> Predicate {
+    let mut ext = Map::new();
+    let mut config_source = Map::new();
+    if let Some(f) = info.frontend_args.get("filename") {
+        config_source.insert("path".into(), json!(f));
+    }
+    ext.insert("configSource".into(), Value::Object(config_source));
+    ext.insert("request".into(), parameters(info));
+    let mut def = Map::new();
+    def.insert("buildType".into(), json!(BUILD_TYPE));
+    def.insert("externalParameters".into(), Value::Object(ext));
+    def.insert(
+        "internalParameters".into(),
+        json!({"builderPlatform": info.platform}),
+    );
+    let deps: Vec<Value> = materials(info);
+    if !deps.is_empty() {
+        def.insert("resolvedDependencies".into(), json!(deps));
+    }
+    let mut meta = Map::new();
+    meta.insert("invocationID".into(), json!(info.invocation_id));
+    meta.insert("startedOn".into(), json!(rfc3339(info.started)));
+    meta.insert("finishedOn".into(), json!(rfc3339(info.finished)));
+    let mut run = Map::new();
+    run.insert("builder".into(), json!({"id": opts.builder_id}));
+    let mut md = meta;
+    if let Some(bk) = buildkit_metadata(info, opts.mode) {
+        md.insert(BUILDKIT_METADATA.into(), bk);
+    }
+    md.insert(
+        "https://mobyproject.org/buildkit@v1#completeness".into(),
+        json!({"request": true, "resolvedDependencies": info.locals.is_empty()}),
+    );
+    if opts.mode == ProvenanceMode::Max {
+        md.insert(
+            "https://mobyproject.org/buildkit@v1#buildConfig".into(),
+            build_config(info),
+        );
+    }
+    run.insert("metadata".into(), Value::Object(md));
+    Predicate {
+        predicate_type: SLSA_V1.into(),
+        statement_type: STATEMENT_V1,
+        body: json!({"buildDefinition": def, "runDetails": run}),
+    }
+}
+
+/// buildx's `vcs:` values for a context directory inside a git checkout:
+/// `source` (the `origin` remote, credentials removed), `revision` (HEAD's
+/// commit, with `-dirty` left out: builder does not run git), and
+/// `localdir:context`/`localdir:dockerfile` relative to the checkout root.
+///
+/// Reads `.git/HEAD`, loose refs, `packed-refs` and `config` directly: a
+/// git library (gix) would pull in a large dependency tree for four small
+/// text files. Returns an empty map outside a checkout or on any unreadable
+/// part (provenance then simply has no `vcs`).
+pub fn git_vcs(
+    context: &std::path::Path,
+    dockerfile_dir: Option<&std::path::Path>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(ctx) = std::fs::canonicalize(context) else {
+        return out;
+    };
+    let Some(root) = ctx.ancestors().find(|d| d.join(".git").exists()) else {
+        return out;
+    };
+    let git = resolve_git_dir(&root.join(".git"));
+    let Some(git) = git else { return out };
+    if let Some(rev) = head_commit(&git) {
+        out.insert("revision".into(), rev);
+    }
+    if let Some(url) = origin_url(&git) {
+        out.insert("source".into(), redact(&url));
+    }
+    let rel = |p: &std::path::Path| -> Option<String> {
+        let p = std::fs::canonicalize(p).ok()?;
+        let r = p.strip_prefix(root).ok()?.to_string_lossy().to_string();
+        Some(if r.is_empty() { ".".into() } else { r })
+    };
+    if let Some(r) = rel(&ctx) {
+        out.insert("localdir:context".into(), r);
+    }
+    if let Some(r) = dockerfile_dir.and_then(rel) {
+        out.insert("localdir:dockerfile".into(), r);
+    }
+    out
+}
+
+/// `.git` as a directory, or the `gitdir:` a worktree's `.git` file names.
+fn resolve_git_dir(dotgit: &std::path::Path) -> Option<std::path::PathBuf> {
+    if dotgit.is_dir() {
+        return Some(dotgit.to_path_buf());
+    }
+    let text = std::fs::read_to_string(dotgit).ok()?;
+    let p = text.trim().strip_prefix("gitdir:")?.trim();
+    let p = dotgit.parent()?.join(p);
+    p.is_dir().then_some(p)
+}
+
+/// The common dir of a worktree's git dir (where refs and config live).
+fn common_dir(git: &std::path::Path) -> std::path::PathBuf {
+    match std::fs::read_to_string(git.join("commondir")) {
+        Ok(c) => git.join(c.trim()),
+        Err(_) => git.to_path_buf(),
+    }
+}
+
+fn is_commit(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn head_commit(git: &std::path::Path) -> Option<String> {
+    let head = std::fs::read_to_string(git.join("HEAD")).ok()?;
+    let head = head.trim();
+    let Some(r) = head.strip_prefix("ref:") else {
+        return is_commit(head).then(|| head.to_string());
+    };
+    let r = r.trim();
+    for dir in [git.to_path_buf(), common_dir(git)] {
+        if let Ok(c) = std::fs::read_to_string(dir.join(r)) {
+            let c = c.trim();
+            if is_commit(c) {
+                return Some(c.to_string());
+            }
+        }
+    }
+    let packed = std::fs::read_to_string(common_dir(git).join("packed-refs")).ok()?;
+    packed.lines().find_map(|l| {
+        let (c, name) = l.split_once(' ')?;
+        (name == r && is_commit(c)).then(|| c.to_string())
+    })
+}
+
+/// `[remote "origin"] url = …` from the git config.
+fn origin_url(git: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(common_dir(git).join("config")).ok()?;
+    let mut in_origin = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_origin = line.replace(' ', "") == "[remote\"origin\"]";
+        } else if in_origin {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == "url" {
+                    return Some(v.trim().to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A URL without `user:password@` (BuildKit's `urlutil.RedactCredentials`
+/// writes `xxxxx` for them; dropping them says the same with less noise).
+fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (auth, host) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if let Some((_, h)) = auth.rsplit_once('@') {
+            return format!("{scheme}://{h}{host}");
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(
+            redact("https://u:tok@github.com/o/r.git"),
+            "https://github.com/o/r.git"
+        );
+        assert_eq!(redact("git@github.com:o/r.git"), "git@github.com:o/r.git");
+    }
+
+    #[test]
+    fn reads_a_checkout() {
+        let d = tempfile::tempdir().unwrap();
+        let g = d.path().join(".git");
+        std::fs::create_dir_all(g.join("refs/heads")).unwrap();
+        std::fs::write(g.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        let c = "0123456789abcdef0123456789abcdef01234567";
+        std::fs::write(
+            g.join("packed-refs"),
+            format!("# pack\n{c} refs/heads/main\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            g.join("config"),
+            "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = https://x:y@example.com/r.git\n",
+        )
+        .unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        let v = git_vcs(&d.path().join("sub"), None);
+        assert_eq!(v["revision"], c);
+        assert_eq!(v["source"], "https://example.com/r.git");
+        assert_eq!(v["localdir:context"], "sub");
+    }
+}
