@@ -574,3 +574,42 @@ fn sbom_of_a_debian_image_lists_dpkg_and_lockfile_packages_and_validates() {
         "https://spdx.dev/Document"
     );
 }
+
+#[test]
+fn builder_push_of_a_stored_attested_image_reattaches_its_attestations() {
+    let reg = Registry::start(Auth::Htpasswd);
+    let w = World::new();
+    support::write_docker_config(&w.path("docker"), &reg.addr, USER, PASS);
+    w.import("base:1", &support::busybox_rootfs("attest-busybox-rootfs"));
+    let ctx = w.context("ctx", "FROM base:1\nCOPY a.txt /\n", &[("a.txt", "a")]);
+    run_ok(
+        w.builder()
+            .args(["build", "--provenance=mode=max", "-t", "local:1"])
+            .arg(&ctx),
+    );
+    let dest = format!("{}/later:1", reg.addr);
+    run_ok(w.builder().args(["push", "local:1", &dest]));
+    let blobs = attestation_blobs(&reg, "later", "1");
+    let index = json(&blobs[0].1);
+    let entries = index["manifests"].as_array().unwrap();
+    let att_digest = entries[1]["digest"].as_str().unwrap();
+    let att = json(&blobs.iter().find(|(d, _)| d == att_digest).unwrap().1);
+    let cfg_digest = att["config"]["digest"].as_str().unwrap();
+    let config = json(&blobs.iter().find(|(d, _)| d == cfg_digest).unwrap().1);
+    check_structure(&index, &att, &config);
+    // The pushed image has compressed layers, so a new digest: the
+    // statement's subject follows it.
+    let image = entries[0]["digest"].as_str().unwrap();
+    let ld = att["layers"][0]["digest"].as_str().unwrap();
+    let stmt = json(&blobs.iter().find(|(d, _)| d == ld).unwrap().1);
+    assert_eq!(
+        stmt["subject"][0]["digest"]["sha256"],
+        image.trim_start_matches("sha256:")
+    );
+    assert!(stmt["predicate"].get("buildConfig").is_some());
+    let pushed = json(&get(&reg, &format!("/v2/later/manifests/{image}")));
+    assert!(pushed["layers"][0]["mediaType"]
+        .as_str()
+        .unwrap()
+        .ends_with("+gzip"));
+}

@@ -10,10 +10,13 @@
 //!   platform's image;
 //! - [`store::attach`]: one platform's attestation manifest, pointing at that
 //!   platform's image manifest; [`store::write_index`] the index over both;
-//! - [`store::push_index`], [`store::save_oci_index`] and
-//!   [`store::write_local_files`]: the index (or the statements) to a
-//!   registry, an OCI archive or a directory.
+//! - [`store::push_index`], [`export::save_oci_index`] and
+//!   [`export::write_local_files`]: the index (or the statements) to a
+//!   registry, an OCI archive or a directory; [`store::republish`] makes a
+//!   stored attested index again for `builder push` (new manifest digests,
+//!   subjects re-pointed).
 
+pub mod export;
 pub mod options;
 pub mod provenance;
 pub mod sbom;

@@ -10,12 +10,10 @@
 //! Per platform, a caller makes the image manifest it will publish (the
 //! store's, or the converted one a push or archive writes), then
 //! [`attach`]es the predicates to it and lists both descriptors in
-//! [`write_index`]. [`push_index`], [`save_oci_index`] take the index from
-//! there; [`write_local_files`] is the `type=local` form.
+//! [`write_index`]. [`push_index`] and `export::save_oci_index` take the index
+//! from there; `export::write_local_files` is the `type=local` form.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
-use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
@@ -26,7 +24,7 @@ use super::{
 };
 use crate::registry::client::Repo;
 use crate::registry::{push_manifest_bytes, Reference, RegistryClient};
-use crate::store::descriptor::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, REF_NAME_ANNOTATION};
+use crate::store::descriptor::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use crate::store::{Descriptor, Digest, Platform, Store};
 
 /// The platform of attestation manifests (`unknown/unknown`).
@@ -80,7 +78,7 @@ pub fn subjects(names: &[String], platform: &str, digest: &Digest) -> Vec<Value>
 
 /// Go's `json.MarshalIndent(v, "", "  ")` layout, which BuildKit uses for
 /// manifests and indexes.
-fn indented(v: &Value) -> Result<Vec<u8>> {
+pub(super) fn indented(v: &Value) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec_pretty(v)?)
 }
 
@@ -96,10 +94,23 @@ pub fn attach(
     platform: &str,
     predicates: &[Predicate],
 ) -> Result<Descriptor> {
+    attach_subjects(
+        store,
+        target,
+        subjects(names, platform, &target.digest),
+        predicates,
+    )
+}
+
+fn attach_subjects(
+    store: &Store,
+    target: &Descriptor,
+    subj: Vec<Value>,
+    predicates: &[Predicate],
+) -> Result<Descriptor> {
     if predicates.is_empty() {
         bail!("no attestations to attach to {}", target.digest);
     }
-    let subj = subjects(names, platform, &target.digest);
     let mut layers = Vec::new();
     let mut diff_ids = Vec::new();
     for p in predicates {
@@ -153,7 +164,7 @@ pub fn write_index(store: &Store, entries: &[Descriptor]) -> Result<Descriptor> 
     Ok(Descriptor::new(OCI_INDEX, digest, bytes.len() as u64))
 }
 
-fn children(store: &Store, index: &Descriptor) -> Result<Vec<Descriptor>> {
+pub(super) fn children(store: &Store, index: &Descriptor) -> Result<Vec<Descriptor>> {
     let doc: Value = serde_json::from_slice(&store.read_blob(&index.digest)?)
         .with_context(|| format!("parsing index {}", index.digest))?;
     serde_json::from_value(doc["manifests"].clone())
@@ -208,151 +219,13 @@ pub async fn push_index(
     Ok(index.digest.clone())
 }
 
-/// Every blob `desc` reaches: itself, children of an index, config and
-/// layers of a manifest.
-fn reachable(store: &Store, desc: &Descriptor, out: &mut BTreeSet<Digest>) -> Result<()> {
-    out.insert(desc.digest.clone());
-    let doc: Value = serde_json::from_slice(&store.read_blob(&desc.digest)?)
-        .with_context(|| format!("parsing {}", desc.digest))?;
-    if let Some(m) = doc.get("manifests") {
-        let kids: Vec<Descriptor> = serde_json::from_value(m.clone())?;
-        for k in &kids {
-            reachable(store, k, out)?;
-        }
-    } else {
-        let config: Descriptor =
-            serde_json::from_value(doc["config"].clone()).context("manifest without a config")?;
-        out.insert(config.digest);
-        let layers: Vec<Descriptor> =
-            serde_json::from_value(doc["layers"].clone()).context("manifest with bad layers")?;
-        out.extend(layers.into_iter().map(|l| l.digest));
-    }
-    Ok(())
-}
-
-/// Writes `index` as an OCI layout tar at `out` (temp file + fsync +
-/// rename), as BuildKit's `type=oci` exporter: `index.json` lists the image
-/// index, named `name` (`io.containerd.image.name` and
-/// `org.opencontainers.image.ref.name`) when given.
-pub fn save_oci_index(
-    store: &Store,
-    index: &Descriptor,
-    name: Option<&str>,
-    out: &Path,
-) -> Result<()> {
-    let mut blobs = BTreeSet::new();
-    reachable(store, index, &mut blobs)?;
-    let mut entry = index.clone();
-    if let Some(n) = name {
-        entry
-            .annotations
-            .insert("io.containerd.image.name".into(), n.to_string());
-        let tag = Reference::parse(n)
-            .ok()
-            .and_then(|r| r.tag().map(str::to_string))
-            .unwrap_or_else(|| "latest".into());
-        entry.annotations.insert(REF_NAME_ANNOTATION.into(), tag);
-    }
-    let top = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [entry],
-    }))?;
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".builder-oci-")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    {
-        let mut tar = tar::Builder::new(std::io::BufWriter::new(tmp.as_file()));
-        let mut add = |path: &str, bytes: &[u8]| -> Result<()> {
-            let mut h = tar::Header::new_ustar();
-            h.set_size(bytes.len() as u64);
-            h.set_mode(0o644);
-            h.set_mtime(0);
-            h.set_path(path)?;
-            h.set_cksum();
-            tar.append(&h, bytes)
-                .with_context(|| format!("writing {path}"))
-        };
-        for b in &blobs {
-            add(&format!("blobs/sha256/{}", b.hex()), &store.read_blob(b)?)?;
-        }
-        add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-        add("index.json", &top)?;
-        tar.into_inner()
-            .context("finishing the archive")?
-            .flush()
-            .context("writing the archive")?;
-    }
-    tmp.as_file().sync_all().context("fsync archive")?;
-    tmp.persist(out)
-        .map_err(|e| e.error)
-        .with_context(|| format!("renaming the archive into {}", out.display()))?;
-    Ok(())
-}
-
-/// The file name BuildKit's local exporter gives a predicate's statement.
-pub fn local_file_name(predicate_type: &str) -> &'static str {
-    if predicate_type == super::sbom::SPDX_PREDICATE {
-        "sbom.spdx.json"
-    } else {
-        "provenance.json"
-    }
-}
-
-/// `type=local`: each statement as a file in `dest` (`provenance.json`,
-/// `sbom.spdx.json`), its subjects the exported files (path relative to
-/// `dest`, sha256), as BuildKit's local exporter writes them.
-pub fn write_local_files(dest: &Path, predicates: &[Predicate]) -> Result<()> {
-    let mut subj = BTreeMap::new();
-    for e in walkdir::WalkDir::new(dest).sort_by_file_name() {
-        let e = e?;
-        if e.file_type().is_file() {
-            let rel = e.path().strip_prefix(dest)?.to_string_lossy().to_string();
-            let mut h = crate::store::digest::Hasher::new();
-            let mut f = std::fs::File::open(e.path())?;
-            std::io::copy(&mut f, &mut HasherWrite(&mut h))?;
-            subj.insert(rel, h.finish());
-        }
-    }
-    let subjects: Vec<Value> = subj
-        .iter()
-        .map(|(n, d)| json!({"name": n, "digest": {"sha256": d.hex()}}))
-        .collect();
-    for p in predicates {
-        let bytes = indented(&statement(p, subjects.clone()))?;
-        crate::store::fsutil::write_atomic(
-            &dest.join(local_file_name(&p.predicate_type)),
-            &bytes,
-            0o644,
-        )?;
-    }
-    Ok(())
-}
-
-struct HasherWrite<'a>(&'a mut crate::store::digest::Hasher);
-
-impl std::io::Write for HasherWrite<'_> {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.update(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+/// One attestation manifest of an index and its statements as
+/// `(predicate type, statement)`.
+pub type StoredAttestations = (Descriptor, Vec<(String, Value)>);
 
 /// The attestation manifests of a stored index with the statements in
-/// them: `(attestation manifest descriptor, [(predicate type, statement)])`.
-/// For `builder inspect`.
-pub fn read_attestations(
-    store: &Store,
-    index: &Descriptor,
-) -> Result<Vec<(Descriptor, Vec<(String, Value)>)>> {
+/// them. For `builder inspect`.
+pub fn read_attestations(store: &Store, index: &Descriptor) -> Result<Vec<StoredAttestations>> {
     let mut out = Vec::new();
     for c in children(store, index)? {
         if c.annotations
@@ -378,4 +251,91 @@ pub fn read_attestations(
         out.push((c, stmts));
     }
     Ok(out)
+}
+
+/// True when `desc` is an index in the store with attestation manifests.
+pub fn has_attestations(store: &Store, desc: &Descriptor) -> bool {
+    crate::store::descriptor::is_index(&desc.media_type)
+        && read_attestations(store, desc).is_ok_and(|a| !a.is_empty())
+}
+
+/// The index `index` (images and their attestation manifests, as a build
+/// stores it) made again for publishing: each image manifest replaced by
+/// `export(manifest)` (e.g. its layers compressed for a push), and each
+/// attestation manifest re-attached to the exported manifest, its
+/// statements' subjects pointing at the new digest (names kept). Returns
+/// the new index (written to the store), ready for [`push_index`] or
+/// `export::save_oci_index`.
+pub fn republish(
+    store: &Store,
+    index: &Descriptor,
+    export: impl Fn(&Descriptor) -> Result<Descriptor>,
+) -> Result<Descriptor> {
+    let kids = children(store, index)?;
+    let mut images = Vec::new();
+    let mut renamed: BTreeMap<Digest, Descriptor> = BTreeMap::new();
+    for k in kids.iter().filter(|k| {
+        k.annotations
+            .get(REFERENCE_TYPE_ANNOTATION)
+            .map(String::as_str)
+            != Some(ATTESTATION_MANIFEST)
+    }) {
+        let mut e = export(k)?;
+        e.platform = k.platform.clone();
+        e.annotations = k.annotations.clone();
+        renamed.insert(k.digest.clone(), e.clone());
+        images.push(e);
+    }
+    let mut atts = Vec::new();
+    for (att, stmts) in read_attestations(store, index)? {
+        let Some(target) = att
+            .annotations
+            .get(REFERENCE_DIGEST_ANNOTATION)
+            .and_then(|d| Digest::parse(d).ok())
+            .and_then(|d| renamed.get(&d))
+        else {
+            bail!(
+                "attestation manifest {} names no image of the index",
+                att.digest
+            );
+        };
+        let mut preds = Vec::new();
+        let mut names = Vec::new();
+        for (ptype, s) in stmts {
+            for subj in s["subject"].as_array().into_iter().flatten() {
+                if let Some(n) = subj["name"].as_str() {
+                    names.push(n.to_string());
+                }
+            }
+            let st = if s["_type"] == super::STATEMENT_V1 {
+                super::STATEMENT_V1
+            } else {
+                super::STATEMENT_V01
+            };
+            preds.push(Predicate {
+                predicate_type: ptype,
+                statement_type: st,
+                body: s["predicate"].clone(),
+            });
+        }
+        names.sort();
+        names.dedup();
+        atts.push(attach_named(store, target, &names, &preds)?);
+    }
+    images.extend(atts);
+    write_index(store, &images)
+}
+
+/// [`attach`] with subject names given as they are (already purls).
+fn attach_named(
+    store: &Store,
+    target: &Descriptor,
+    purls: &[String],
+    predicates: &[Predicate],
+) -> Result<Descriptor> {
+    let subj: Vec<Value> = purls
+        .iter()
+        .map(|n| json!({"name": n, "digest": {"sha256": target.digest.hex()}}))
+        .collect();
+    attach_subjects(store, target, subj, predicates)
 }

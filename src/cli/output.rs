@@ -146,7 +146,7 @@ pub fn write_output(
                 a.platform,
                 a.predicates,
             )?;
-            crate::attest::store::save_oci_index(store, &index, name.as_deref(), &dest()?)
+            crate::attest::export::save_oci_index(store, &index, name.as_deref(), &dest()?)
         }
         // type=oci writes OCI media types; type=docker keeps the build's
         // (`--format`, OCI by default) unless oci-mediatypes= says.
@@ -173,7 +173,7 @@ pub fn write_output(
             let mut links = crate::engine::copy::HardlinkMap::default();
             crate::engine::copy::copy_dir_contents(root, &out, &opts, &mut links)?;
             if let Some(a) = attested {
-                crate::attest::store::write_local_files(&out, a.predicates)?;
+                crate::attest::export::write_local_files(&out, a.predicates)?;
             }
             Ok(())
         }),
