@@ -321,8 +321,14 @@ fn push_has_min_provenance_by_default_with_no_secret_or_credential() {
         out["Attestations"][0]["Statements"][0]["predicateType"],
         f["provenance"]["predicateType"]
     );
-    // The image still runs from the store (its index entry is picked).
+    // The image still runs from the store (its index entry is picked), and
+    // pulled from the registry into another store.
     run_ok(w.builder().args(["run", &tag, "cat", "/a.txt"]));
+    let other = World::new();
+    support::write_docker_config(&other.path("docker"), &reg.addr, USER, PASS);
+    run_ok(other.builder().args(["pull", &tag]));
+    let out = run_ok(other.builder().args(["run", &tag, "cat", "/a.txt"]));
+    assert_eq!(out, "a\n");
 }
 
 #[test]
