@@ -351,6 +351,20 @@ fn provenance_false_pushes_a_plain_manifest() {
     let m = json(&get(&reg, "/v2/plain/manifests/1"));
     assert_eq!(m["mediaType"], MANIFEST, "{m}");
     assert!(m.get("manifests").is_none());
+    // A registry output gets provenance by default, as --push does.
+    let out = format!("{}/viaoutput:1", reg.addr);
+    run_ok(
+        w.builder()
+            .args(["build", "--output"])
+            .arg(format!("type=registry,name={out}"))
+            .arg(&ctx),
+    );
+    let index = json(&get(&reg, "/v2/viaoutput/manifests/1"));
+    assert_eq!(index["mediaType"], INDEX, "{index}");
+    assert_eq!(
+        index["manifests"][1]["annotations"]["vnd.docker.reference.digest"],
+        index["manifests"][0]["digest"]
+    );
 }
 
 #[test]
