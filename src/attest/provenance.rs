@@ -403,6 +403,79 @@ fn redact(url: &str) -> String {
 mod tests {
     use super::*;
 
+    fn info() -> BuildInfo {
+        BuildInfo {
+            frontend_args: [
+                ("filename".to_string(), "Dockerfile".to_string()),
+                ("build-arg:A".into(), "1".into()),
+                ("platform".into(), "linux/amd64".into()),
+            ]
+            .into(),
+            platform: "linux/amd64".into(),
+            secret_ids: vec!["tok".into()],
+            locals: vec!["context".into(), "dockerfile".into()],
+            dockerfile: Some(("Dockerfile".into(), b"FROM scratch\n".to_vec())),
+            steps: vec![Step {
+                stage: "stage-0".into(),
+                instruction: "FROM scratch".into(),
+                lines: (1, 1),
+            }],
+            started: 0,
+            finished: 0,
+            invocation_id: "x".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn modes_and_versions() {
+        let min = predicate(&info(), &ProvenanceOptions::default());
+        assert_eq!(min.predicate_type, SLSA_V02);
+        let b = &min.body;
+        assert!(b.get("buildConfig").is_none());
+        assert!(b["metadata"].get(BUILDKIT_METADATA).is_none());
+        assert_eq!(b["invocation"]["parameters"]["args"]["build-arg:A"], "1");
+        assert!(b["invocation"]["parameters"]["args"]
+            .get("platform")
+            .is_none());
+        assert_eq!(b["invocation"]["configSource"]["entryPoint"], "Dockerfile");
+        assert_eq!(b["metadata"]["buildStartedOn"], "1970-01-01T00:00:00Z");
+        let max = ProvenanceOptions {
+            mode: ProvenanceMode::Max,
+            ..Default::default()
+        };
+        let b = predicate(&info(), &max).body;
+        assert_eq!(b["buildConfig"]["steps"][0]["id"], "step0");
+        let src = &b["metadata"][BUILDKIT_METADATA]["source"];
+        assert_eq!(src["infos"][0]["data"], "RlJPTSBzY3JhdGNoCg==");
+        assert_eq!(
+            src["locations"]["step0"]["locations"][0]["ranges"][0]["start"]["line"],
+            1
+        );
+        let v1 = predicate(
+            &info(),
+            &ProvenanceOptions {
+                version: ProvenanceVersion::V1,
+                ..Default::default()
+            },
+        );
+        assert_eq!(v1.predicate_type, SLSA_V1);
+        assert_eq!(v1.statement_type, STATEMENT_V1);
+        let d = &v1.body["buildDefinition"];
+        assert_eq!(
+            d["externalParameters"]["request"]["secrets"][0]["id"],
+            "tok"
+        );
+        assert_eq!(
+            d["externalParameters"]["configSource"]["path"],
+            "Dockerfile"
+        );
+        assert_eq!(
+            v1.body["runDetails"]["metadata"]["startedOn"],
+            "1970-01-01T00:00:00Z"
+        );
+    }
+
     #[test]
     fn redacts_credentials() {
         assert_eq!(
