@@ -17,6 +17,7 @@
 //!   subjects re-pointed).
 
 pub mod export;
+pub mod git;
 pub mod options;
 pub mod provenance;
 pub mod sbom;

@@ -166,7 +166,7 @@ pub fn predicates(
             .and_then(|f| std::path::Path::new(f).parent().map(|p| p.to_path_buf()))
             .filter(|p| !p.as_os_str().is_empty());
         let vcs = match &context_dir {
-            Some(c) => provenance::git_vcs(c, df_dir.as_deref().or(Some(c))),
+            Some(c) => crate::attest::git::git_vcs(c, df_dir.as_deref().or(Some(c))),
             None => BTreeMap::new(),
         };
         let (started, finished) = match epoch {
