@@ -43,14 +43,9 @@ struct World {
 impl World {
     /// A store (its own, per level) holding `busybox`, and the context.
     fn new(prefix: &str) -> World {
-        let w = World {
-            dir: tempfile::Builder::new().prefix(prefix).tempdir().unwrap(),
-        };
-        let ctx = w.path("ctx");
-        fs::create_dir_all(&ctx).unwrap();
-        fs::write(ctx.join("Dockerfile"), DOCKERFILE).unwrap();
-        fs::write(ctx.join("file"), "content\n").unwrap();
-        w
+        World {
+            dir: support::fixtures::context_dir(prefix, DOCKERFILE),
+        }
     }
 
     fn path(&self, rel: &str) -> PathBuf {

@@ -55,6 +55,16 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `ctx/dirlink` -> `target` and a Dockerfile copying `dirlink/vic*`.
+fn glob_through_link(ctx: &Path, target: &Path) {
+    symlink(target, ctx.join("dirlink")).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY dirlink/vic* /out/\n",
+    )
+    .unwrap();
+}
+
 #[test]
 fn glob_through_a_symlink_leading_outside_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,12 +85,7 @@ fn glob_through_a_symlink_leading_outside_errors() {
     ] {
         let ctx = dir.path().join(name);
         fs::create_dir(&ctx).unwrap();
-        symlink(&target, ctx.join("dirlink")).unwrap();
-        fs::write(
-            ctx.join("Dockerfile"),
-            "FROM scratch\nCOPY dirlink/vic* /out/\n",
-        )
-        .unwrap();
+        glob_through_link(&ctx, &target);
         for overlay in [false, true] {
             let o = build(dir.path(), &ctx, overlay);
             let err = stderr(&o);
@@ -100,12 +105,7 @@ fn glob_through_a_symlink_leading_outside_errors() {
     let ctx = dir.path().join("inside");
     fs::create_dir_all(ctx.join("d")).unwrap();
     fs::write(ctx.join("d/victim-in.txt"), "in\n").unwrap();
-    symlink("d", ctx.join("dirlink")).unwrap();
-    fs::write(
-        ctx.join("Dockerfile"),
-        "FROM scratch\nCOPY dirlink/vic* /out/\n",
-    )
-    .unwrap();
+    glob_through_link(&ctx, Path::new("d"));
     for overlay in [false, true] {
         let o = build(dir.path(), &ctx, overlay);
         assert!(o.status.success(), "{}", stderr(&o));

@@ -27,8 +27,7 @@ impl World {
         let w = World {
             dir: tempfile::tempdir().unwrap(),
         };
-        let rootfs = busybox_rootfs("crash-busybox-rootfs");
-        run_ok_all(w.cmd().args(["import", "-t", "base:1"]).arg(rootfs));
+        fixtures::import_busybox(&mut w.cmd(), "crash-busybox-rootfs", "base:1");
         w
     }
 

@@ -458,8 +458,7 @@ fn ctrl_c_stops_everything() {
         &format!("FROM ubuntu:16.04\nRUN {marker} sleep 100\n"),
         &[],
     );
-    let mut child = w
-        .builder()
+    let mut child = support::default_sigint(&mut w.builder())
         .args(["build", "--progress", "plain", "-t", "slow"])
         .arg(&ctx)
         .stdout(Stdio::null())

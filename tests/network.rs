@@ -48,12 +48,7 @@ impl World {
         let w = World {
             dir: tempfile::tempdir().unwrap(),
         };
-        let rootfs = support::busybox_rootfs("network-busybox");
-        support::run_ok_all(
-            builder(&w.root())
-                .args(["import", "-t", "bb:1"])
-                .arg(&rootfs),
-        );
+        support::fixtures::import_busybox(&mut builder(&w.root()), "network-busybox", "bb:1");
         w
     }
 
@@ -162,4 +157,39 @@ fn apt_get_update_reaches_the_debian_mirror() {
     assert!(o.status.success(), "{out}");
     assert!(out.contains("Reading package lists"), "{out}");
     assert!(!out.contains("Err:"), "{out}");
+}
+
+/// `RUN --network=host` without `--allow network.host` is refused when the
+/// build is planned, before any step runs (nothing is cached by it), at the
+/// Dockerfile line. Docker 26.1 (buildx 0.13.1, docker driver), recorded
+/// with the same Dockerfile: no step runs, exit status 1,
+/// `ERROR: failed to solve: failed to load LLB: network.host is not allowed`
+/// (without a line); the message here starts with BuildKit's words.
+#[test]
+fn run_network_host_is_refused_before_any_work() {
+    let w = World::new();
+    let df = "FROM bb:1\nRUN echo first-step-ran\nRUN --network=host echo hostnet\n";
+    let o = w.build(df, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("network.host is not allowed"), "{out}");
+    assert!(out.contains("Dockerfile:3"), "{out}");
+    assert!(out.contains("--allow network.host"), "{out}");
+    assert!(!out.contains("#1 "), "a step started: {out}");
+    assert!(!out.contains("first-step-ran\n"), "{out}");
+
+    // Allowed, and with the cache: every step runs (the refused build left
+    // nothing behind).
+    let o = support::run(
+        builder(&w.root())
+            .args(["build", "--progress", "plain", "--allow", "network.host"])
+            .arg(w.dir.path().join("ctx")),
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(!out.contains("CACHED"), "{out}");
+    assert!(
+        out.contains("first-step-ran") && out.contains("hostnet"),
+        "{out}"
+    );
 }

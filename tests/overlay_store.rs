@@ -39,12 +39,8 @@ struct World {
 impl World {
     fn new(prefix: &str) -> World {
         let w = World {
-            dir: tempfile::Builder::new().prefix(prefix).tempdir().unwrap(),
+            dir: support::fixtures::context_dir(prefix, DOCKERFILE),
         };
-        let ctx = w.path("ctx");
-        fs::create_dir_all(&ctx).unwrap();
-        fs::write(ctx.join("Dockerfile"), DOCKERFILE).unwrap();
-        fs::write(ctx.join("file"), "content\n").unwrap();
         fs::write(w.path("tok"), "s3cr3t").unwrap();
         w
     }

@@ -72,6 +72,9 @@ fn builder_build_cmd(root: &Path, case: &Case, ctx: &Path, tag: &str) -> Command
     if let Some(t) = &case.target {
         c.args(["--target", t]);
     }
+    if let Some(p) = &case.platform {
+        c.args(["--platform", p]);
+    }
     c.arg(ctx);
     c
 }
@@ -161,6 +164,9 @@ fn prepare_contexts() -> Result<()> {
         }
         if let Some(t) = &case.target {
             args.push_str(&format!("--target\n{t}\n"));
+        }
+        if let Some(p) = &case.platform {
+            args.push_str(&format!("--platform\n{p}\n"));
         }
         std::fs::write(d.join("docker-args"), args)?;
         if case.expect_error.is_some() {

@@ -222,7 +222,7 @@ RUN --mount=type=cache,target=/cache/$VERSION,id=$LOCAL make
     assert_eq!(p.stages[0].base, Base::Image("alpine:3.20".into()));
     assert_eq!(
         p.warnings,
-        ["[Warning] One or more build-args [NOBODY_USES_ME] were not consumed"]
+        ["One or more build-args [NOBODY_USES_ME] were not consumed"]
     );
     let base_env = vec![("PATH".to_string(), "/usr/bin".to_string())];
     let mut ev = StageEvaluator::new(&p, 0, &base_env);

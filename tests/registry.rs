@@ -499,3 +499,49 @@ fn pull_works_without_a_system_ca_bundle() {
     assert!(!o.status.success());
     assert!(!err.contains("building the HTTP client"), "{err}");
 }
+
+/// A slow push shows BuildKit's byte lines in plain mode (stderr is not a
+/// terminal): an image with a 1.5 MB random layer pushed through a proxy
+/// that reads request bodies at 300 kB/s (each connection) takes about 5 s;
+/// its layers get `#1 sha256:… SIZE / SIZE Ns` lines at most every 2 s,
+/// each closed by a `done` line. Bytes count as sent when handed to the
+/// connection, so over loopback a layer can show whole while the proxy
+/// still reads it: then the line says it waits for the registry.
+#[test]
+fn a_slow_push_shows_byte_lines() {
+    let reg = Registry::start(Auth::Plain);
+    let img = make_base_image(1_500_000);
+    let src = format!("{}/library/big:1", reg.addr);
+    img.push("amd64", &src, false, None);
+    let env = Env::new();
+    env.ok(&["pull", &src]);
+    let proxy = Proxy::start(&reg.addr, ProxyMode::ThrottleUpload(300_000));
+    let dest = format!("{}/slow/big:1", proxy.addr);
+    let started = std::time::Instant::now();
+    let o = run(env.cmd().args(["push", &src, &dest]));
+    let secs = started.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("#1 sha256:") && l.contains(" / "))
+        .collect();
+    eprintln!("slow push, {secs:.1} s:\n{}", lines.join("\n"));
+    assert!(lines.len() >= 2, "{secs:.1} s\n{err}");
+    let blobs: std::collections::BTreeSet<&str> = lines.iter().map(|l| &l[3..74]).collect();
+    for blob in &blobs {
+        let mine: Vec<&&str> = lines.iter().filter(|l| l.contains(blob)).collect();
+        assert!(mine.last().unwrap().ends_with(" done"), "{err}");
+        // At most one line per 2 s per blob, plus the closing one.
+        assert!(mine.len() as f64 <= secs / 2.0 + 2.0, "{err}");
+    }
+    for l in &lines {
+        let waiting = l.split_once(" waiting for ").map(|w| w.1);
+        assert!(
+            waiting.is_none_or(|w| w.starts_with(&format!("{}: ", proxy.addr))),
+            "{l}"
+        );
+    }
+    assert!(proxy.uploaded.load(std::sync::atomic::Ordering::SeqCst) > 1_400_000);
+    assert_eq!(skopeo_digest(&dest, None), img.amd64);
+}

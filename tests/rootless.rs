@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Once;
 
+use support::fixtures::sh;
 use support::run_ok_all as run_ok;
 
 /// The user with subordinate ranges, and one without any.
@@ -20,15 +21,6 @@ const USER_NO_RANGES: &str = "builder-rl1";
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_builder")
-}
-
-fn sh(cmd: &str) {
-    let o = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// Makes both users (kept if they exist) and uidmap; the first gets the

@@ -16,18 +16,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use support::fixtures::sh;
 use support::run_ok_all as run_ok;
 
 const USER: &str = "builder-rl";
-
-fn sh(cmd: &str) {
-    let o = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 /// The user with the range 300000-365535 (as `tests/rootless.rs` makes it).
 fn user() -> u32 {

@@ -57,6 +57,7 @@ impl Fixture {
             mounts: vec![],
             etc: EtcFiles::default(),
             insecure: false,
+            attach: Default::default(),
         }
     }
 
@@ -499,7 +500,17 @@ fn sigint_kills_the_run() {
     let f = Fixture::new();
     let marker = "1001.5";
     let spec = f.spec(&["sh", "-c", &format!("sleep {marker} & sleep {marker}")]);
-    let mut helper = Command::new(HELPER)
+    let mut helper = Command::new(HELPER);
+    // A SIGINT ignored by whoever started the tests (`trap "" INT`) is inherited across
+    // exec and would make the signal vanish: the child gets the default disposition.
+    // SAFETY: signal(2) is async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut helper, || {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut helper = helper
         .arg(sandbox::HELPER_SUBCOMMAND)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,12 +1,12 @@
 //! `builder build`: Dockerfile + context → image, like `docker build`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
 
+use super::build_flags::{parse_build_args, parse_labels, parse_secrets, parse_ssh};
 use super::pull::{runtime, StoreArgs};
 use crate::context::{BuildContext, IgnoreSpec};
 use crate::engine::{CacheSpec, Engine, EngineOptions};
@@ -37,7 +37,8 @@ pub struct BuildArgs {
     /// Print the build plan and stop.
     #[arg(long)]
     pub dry_run: bool,
-    /// Target platform, e.g. `linux/amd64`.
+    /// Target platforms, e.g. `linux/amd64` or `linux/amd64,linux/arm64` (one image per
+    /// platform, combined in an image index).
     #[arg(long)]
     pub platform: Option<String>,
     /// Push every tag after the build.
@@ -46,6 +47,9 @@ pub struct BuildArgs {
     /// Outputs: `type=oci|docker|tar|local|registry,dest=…` (repeatable).
     #[arg(short = 'o', long = "output")]
     pub outputs: Vec<String>,
+    /// Load the image into Docker: pipe it as a docker archive into `docker load`.
+    #[arg(long)]
+    pub load: bool,
     /// Write the image ID to this file.
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
@@ -89,8 +93,9 @@ pub struct BuildArgs {
     /// Do not use the cache for these stages (repeatable).
     #[arg(long = "no-cache-filter")]
     pub no_cache_filter: Vec<String>,
-    /// When to pull base images: `missing`, `always` or `never`.
-    #[arg(long, default_value = "missing", num_args = 0..=1, default_missing_value = "always")]
+    /// When to pull base images: `--pull=missing|always|never`; a bare `--pull` is `always`
+    /// (buildx's boolean flag), so it never takes the context as its value.
+    #[arg(long, default_value = "missing", num_args = 0..=1, require_equals = true, default_missing_value = "always")]
     pub pull: String,
     /// Maximum number of RUN steps at once.
     #[arg(long)]
@@ -129,10 +134,11 @@ pub struct BuildArgs {
 
 /// Runs `builder build`.
 pub fn run(args: BuildArgs) -> Result<i32> {
-    // Before any work: only the host's platform can be built (no emulation yet).
-    let platform = match &args.platform {
-        Some(p) => Some(crate::plan::platform::native_target(p, &Platform::host())?),
-        None => None,
+    // Before any work: the target platforms (all Linux); whether a RUN can execute for a
+    // foreign one is checked when the first one runs (sandbox::binfmt::ensure_runnable).
+    let platforms: Vec<Platform> = match &args.platform {
+        Some(p) => crate::plan::platform::build_targets(p)?,
+        None => Vec::new(),
     };
     let (file_name, bytes, dockerfile_path) = read_dockerfile(&args)?;
     // Bytes that are not UTF-8 are read as BuildKit reads them (see dockerfile::parse_bytes).
@@ -142,34 +148,53 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         Err(diag) => bail!("{}", diag.in_file(file_name)),
     };
     let build_args = parse_build_args(&args.build_args)?;
+    super::output::check_outputs(&args.outputs, args.load)?;
+    if platforms.len() > 1 && args.load {
+        // As buildx: `docker load` takes one platform's image, not an index.
+        bail!(
+            "--load: docker load takes one image, not several platforms' ({}); build one \
+             --platform for --load, or use --push / --output type=oci",
+            args.platform.as_deref().unwrap_or_default()
+        );
+    }
 
-    let opts = PlanOptions {
-        build_args: build_args.clone(),
-        target: args.target.clone(),
-        platform,
-        build_platform: None,
-        source: text.clone(),
-        file: file_name.clone(),
+    // One plan per target platform: each sees its own TARGET* args.
+    let targets: Vec<Option<Platform>> = match platforms.len() {
+        0 => vec![None],
+        _ => platforms.iter().cloned().map(Some).collect(),
     };
-    let plan = match crate::plan::plan(&df, &opts) {
-        Ok(p) => p,
-        Err(diag) => bail!("{diag}"),
-    };
+    let mut plans = Vec::new();
+    for platform in targets {
+        let opts = PlanOptions {
+            build_args: build_args.clone(),
+            target: args.target.clone(),
+            platform,
+            build_platform: None,
+            source: text.clone(),
+            file: file_name.clone(),
+        };
+        match crate::plan::plan(&df, &opts) {
+            Ok(p) => plans.push(p),
+            Err(diag) => bail!("{diag}"),
+        }
+    }
+    let plan = plans[0].clone();
     let allowed = crate::plan::entitlements::parse_allow(&args.allow)?;
-    if let Err(diag) = crate::plan::entitlements::check(&plan, &allowed) {
-        bail!("{diag}");
+    for p in &plans {
+        if let Err(diag) = crate::plan::entitlements::check(p, &allowed) {
+            bail!("{diag}");
+        }
     }
     let labels = parse_labels(&args.labels)?;
     for o in &args.outputs {
         super::output::parse_output(o)?;
     }
     let attest_opts = super::build_attest::options(&args)?;
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let started = super::build_attest::now();
     if args.dry_run {
-        print!("{}", plan.render_dry_run());
+        for p in &plans {
+            print!("{}", p.render_dry_run());
+        }
         return Ok(0);
     }
     let mode: Mode = if args.quiet {
@@ -187,8 +212,13 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         registry_config: args.registry_config.clone(),
     };
     let store = Arc::new(store_args.open_store()?);
-    let client = Arc::new(store_args.client()?);
-    let mut context = open_context(&args.context, dockerfile_path.as_deref(), &store)?;
+    let client = Arc::new(store_args.client()?.with_transfers(progress.on_transfer()));
+    let mut context = if args.context == "-" && args.file.is_none() {
+        // The Dockerfile came on stdin: the context is empty, as Docker's.
+        BuildContext::from_tar_in(std::io::empty(), IgnoreSpec::None, &store.temp_dir()?)?
+    } else {
+        open_context(&args.context, dockerfile_path.as_deref(), &store)?
+    };
     // What Docker's client would send of it (see context_paths).
     context.limit_to_read_paths(crate::plan::context_paths(&plan))?;
     let rt = runtime()?;
@@ -243,13 +273,22 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         no_cache_stages: args.no_cache_filter.clone(),
         cache_from: cache_from.clone(),
     });
-    let image = match engine.build(&plan, &context) {
+    let mut images = match engine.build_many(&plans, &context) {
         Ok(img) => img,
         Err(e) => {
             progress.finish(None);
             return Err(e);
         }
     };
+    // As BuildKit's dockerfile2llb does for an explicit target platform: the image's platform is
+    // the normalised target's (`linux/arm64`, no `v8`), whatever its base's config said.
+    if args.platform.is_some() {
+        for (image, p) in images.iter_mut().zip(&plans) {
+            image.config.os = p.platform.os.clone();
+            image.config.architecture = p.platform.architecture.clone();
+            image.config.variant = p.platform.variant.clone();
+        }
+    }
     let tags: Vec<String> = args
         .tags
         .iter()
@@ -259,6 +298,27 @@ pub fn run(args: BuildArgs) -> Result<i32> {
                 .map_err(|e| anyhow!("-t {t}: {e}"))
         })
         .collect::<Result<_>>()?;
+    if plans.len() > 1 {
+        let images = plans
+            .iter()
+            .map(|p| p.platform.clone())
+            .zip(images)
+            .collect();
+        let done = super::build_multi::Finish {
+            args: &args,
+            store: &store,
+            client: &client,
+            rt: &rt,
+            engine: &engine,
+            plan: &plan,
+            progress: &progress,
+            tags: &tags,
+            labels: &labels,
+            cache_to: &cache_to,
+        };
+        return done.finish(images);
+    }
+    let image = images.remove(0);
     let stored =
         crate::engine::store_image(&store, &image, args.source_date_epoch, &labels, &tags)?;
     // Attestations: predicates once, then one attestation manifest per
@@ -270,30 +330,14 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         labels: &labels,
         started,
     };
-    let preds = if attest_opts.any() {
-        super::build_attest::predicates(
-            &attest_opts,
-            &attest_inputs,
-            &plan,
-            &store,
-            &stored,
-            &tags,
-        )?
-    } else {
-        Vec::new()
-    };
-    if !preds.is_empty() {
-        let index = super::build_attest::single_index(
-            &store,
-            &stored.manifest,
-            &tags,
-            &plan.platform,
-            &preds,
-        )?;
-        for tag in &tags {
-            store.set_tag(tag, &index)?;
-        }
-    }
+    let preds = super::build_attest::store_attested(
+        &attest_opts,
+        &attest_inputs,
+        &plan,
+        &store,
+        &stored,
+        &tags,
+    )?;
     progress.finish(Some(stored.config_digest.to_string()));
 
     if let Some(path) = &args.iidfile {
@@ -326,20 +370,19 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             )?,
         };
         pushed_digest = if preds.is_empty() {
-            let pushed = rt.block_on(crate::registry::push(
-                &client,
-                &store,
-                &stored.manifest,
-                &dests,
-                &opts,
-            ))?;
+            let names: Vec<String> = dests.iter().map(Reference::familiar).collect();
+            let pushed = super::pull::transfer_step(
+                &rt,
+                &progress,
+                format!("pushing {}", names.join(", ")),
+                crate::registry::push(&client, &store, &stored.manifest, &dests, &opts),
+            )?;
             pushed.digest.map(|d| d.to_string())
         } else {
-            let published =
-                super::build_attest::exported(&store, &stored, opts.compression, false)?;
-            let index = super::build_attest::single_index(
+            let index = super::build_attest::published_index(
                 &store,
-                &published,
+                &stored,
+                opts.compression,
                 &tags,
                 &plan.platform,
                 &preds,
@@ -370,11 +413,15 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             &store,
             &stored,
             output,
+            &tags,
             &client,
             &rt,
             output_compression,
             (!preds.is_empty()).then_some(&attested),
         )?;
+    }
+    if args.load {
+        super::output::load_into_docker(&store, &stored, &tags)?;
     }
     for spec in &cache_to {
         match engine.export_cache(&plan, spec) {
@@ -401,7 +448,11 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             0o644,
         )?;
     }
-    if args.quiet {
+    // With an archive on stdout, the ID would corrupt it.
+    let stdout_taken = args.outputs.iter().any(|o| {
+        super::output::parse_output(o).is_ok_and(|f| f.get("dest").is_some_and(|d| d == "-"))
+    });
+    if args.quiet && !stdout_taken {
         println!("{}", stored.config_digest);
     }
     Ok(0)
@@ -415,9 +466,15 @@ fn read_dockerfile(args: &BuildArgs) -> Result<(String, Vec<u8>, Option<PathBuf>
             return Ok((name, text, None));
         }
         Some(f) => PathBuf::from(f),
-        None if args.context == "-" => {
-            bail!("with the context on stdin, give the Dockerfile with -f")
-        }
+        // `docker build - < Dockerfile`: a Dockerfile on stdin, no context.
+        None if args.context == "-" => match super::stdin_context::read()? {
+            super::stdin_context::StdinContext::Dockerfile(text) => {
+                return Ok(("Dockerfile".to_string(), text, None))
+            }
+            super::stdin_context::StdinContext::Archive(_) => {
+                bail!("with the context as a tar on stdin, give the Dockerfile with -f FILE")
+            }
+        },
         None => Path::new(&args.context).join("Dockerfile"),
     };
     let (_, text) = super::read_dockerfile(&path)?;
@@ -447,94 +504,4 @@ fn open_context(
         dockerfile.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
     BuildContext::from_dir(root, IgnoreSpec::Auto { dockerfile })
         .with_context(|| format!("opening the build context {spec}"))
-}
-
-fn parse_build_args(raw: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for a in raw {
-        match a.split_once('=') {
-            Some(("", _)) => bail!("--build-arg {a}: the name is empty (expected NAME=VALUE)"),
-            Some((k, v)) => {
-                out.insert(k.to_string(), v.to_string());
-            }
-            // `--build-arg NAME` takes the value from the environment, as docker does.
-            None => {
-                if let Ok(v) = std::env::var(a) {
-                    out.insert(a.clone(), v);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn parse_labels(raw: &[String]) -> Result<Vec<(String, String)>> {
-    raw.iter()
-        .map(|l| match l.split_once('=') {
-            Some(("", _)) => bail!("--label {l}: the key is empty (expected KEY=VALUE)"),
-            Some((k, v)) => Ok((k.to_string(), v.to_string())),
-            None => bail!("--label {l}: expected KEY=VALUE"),
-        })
-        .collect()
-}
-
-/// `--secret id=X,src=FILE|env=VAR` (also `source=`, `type=file|env`).
-fn parse_secrets(raw: &[String]) -> Result<BTreeMap<String, Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    for spec in raw {
-        let mut id = None;
-        let mut src = None;
-        let mut env = None;
-        for field in spec.split(',') {
-            let (k, v) = field
-                .split_once('=')
-                .ok_or_else(|| anyhow!("--secret {spec}: expected key=value fields"))?;
-            match k {
-                "id" => id = Some(v.to_string()),
-                "src" | "source" => src = Some(v.to_string()),
-                "env" => env = Some(v.to_string()),
-                "type" => {}
-                other => bail!("--secret: unknown field {other}"),
-            }
-        }
-        let id = id
-            .or_else(|| src.clone().or_else(|| env.clone()))
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| anyhow!("--secret {spec}: needs a non-empty id="))?;
-        let content = match (src, env) {
-            // Only a regular file, at most BuildKit's MaxSecretSize (500 KiB).
-            (Some(path), _) => crate::context::regular::read_regular(
-                Path::new(&path),
-                "secret file",
-                crate::context::regular::MAX_SECRET_BYTES,
-            )
-            .with_context(|| format!("--secret id={id}: reading {path}"))?,
-            (None, Some(var)) => std::env::var(&var)
-                .map_err(|_| anyhow!("--secret id={id}: environment variable {var} is not set"))?
-                .into_bytes(),
-            (None, None) => std::env::var(&id)
-                .map_err(|_| anyhow!("--secret id={id}: give src=FILE or env=VAR"))?
-                .into_bytes(),
-        };
-        out.insert(id, content);
-    }
-    Ok(out)
-}
-
-/// `--ssh default` (from `SSH_AUTH_SOCK`) or `--ssh ID=SOCKET`.
-fn parse_ssh(raw: &[String]) -> Result<BTreeMap<String, PathBuf>> {
-    let mut out = BTreeMap::new();
-    for spec in raw {
-        let (id, path) = match spec.split_once('=') {
-            Some((id, p)) => (id.to_string(), PathBuf::from(p)),
-            None => (
-                spec.clone(),
-                std::env::var_os("SSH_AUTH_SOCK")
-                    .map(PathBuf::from)
-                    .ok_or_else(|| anyhow!("--ssh {spec}: SSH_AUTH_SOCK is not set"))?,
-            ),
-        };
-        out.insert(id, path);
-    }
-    Ok(out)
 }

@@ -109,10 +109,7 @@ pub fn predicates(
 ) -> Result<Vec<Predicate>> {
     let args = inputs.args;
     let epoch = args.source_date_epoch;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = now();
     let platform = plan.platform.to_string();
     let mut out = Vec::new();
     if let Some(p) = &opts.provenance {
@@ -280,4 +277,48 @@ pub fn single_index(
 ) -> Result<Descriptor> {
     let (image, att) = publish_entries(store, published, names, platform, preds)?;
     attest::store::write_index(store, &[image, att])
+}
+
+/// [`predicates`] when `opts` asks for any, and the store's index over the
+/// image and its attestations tagged `tags` (BuildKit's store keeps it so);
+/// no predicates, nothing changes. Returns the predicates.
+pub fn store_attested(
+    opts: &AttestOptions,
+    inputs: &Inputs<'_>,
+    plan: &Plan,
+    store: &Store,
+    stored: &StoredImage,
+    tags: &[String],
+) -> Result<Vec<Predicate>> {
+    if !opts.any() {
+        return Ok(Vec::new());
+    }
+    let preds = predicates(opts, inputs, plan, store, stored, tags)?;
+    let index = single_index(store, &stored.manifest, tags, &plan.platform, &preds)?;
+    for tag in tags {
+        store.set_tag(tag, &index)?;
+    }
+    Ok(preds)
+}
+
+/// The index to push for a single-platform image: the image converted as
+/// a push converts it ([`exported`]) and its attestation manifest.
+pub fn published_index(
+    store: &Store,
+    stored: &StoredImage,
+    compression: ExportCompression,
+    names: &[String],
+    platform: &crate::plan::Platform,
+    preds: &[Predicate],
+) -> Result<Descriptor> {
+    let published = exported(store, stored, compression, false)?;
+    single_index(store, &published, names, platform, preds)
+}
+
+/// The current time in Unix seconds (0 if the clock is before 1970).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

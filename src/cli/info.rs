@@ -1,6 +1,7 @@
 //! `builder info`: the isolation level this process would use and why, with
 //! what was probed (kernel, capabilities, user namespaces, newuidmap,
-//! subordinate id ranges).
+//! subordinate id ranges), and the platforms whose binaries it can run
+//! (native, or emulated through binfmt_misc).
 
 use clap::Args;
 
@@ -20,5 +21,8 @@ pub fn run(args: InfoArgs) -> anyhow::Result<i32> {
     let root = crate::store::Store::default_root();
     print!("{}", isolation::report(&Probe::run(), choice, &root));
     print!("{}", crate::sandbox::storefs::report(&root));
+    let host = crate::plan::Platform::host();
+    let binfmt = crate::sandbox::binfmt::Probe::read();
+    print!("{}", crate::sandbox::binfmt::report(&binfmt, &host));
     Ok(0)
 }

@@ -12,14 +12,70 @@ use crate::store::Digest;
 pub struct InspectArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The local image.
+    /// Print a Go template over Docker's `docker image inspect` fields
+    /// (`{{.Config.Env}}`, `{{json .Config}}`, `{{.Id}}`, `{{.RepoTags}}`,
+    /// `{{.Architecture}}`, `{{.Os}}`, `{{.Size}}`, `{{.RootFS.Layers}}`, …)
+    /// instead of builder's JSON.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// The local image (name or ID).
     pub image: String,
+}
+
+/// The image as `docker image inspect` shows it (the fields Docker 26.1
+/// fills for an image built by BuildKit), plus builder's `Name`, `Digest`,
+/// `MediaType` and `Manifest`.
+fn docker_shape(
+    store: &crate::store::Store,
+    name: &str,
+    desc: &crate::store::Descriptor,
+) -> Result<Value> {
+    let (_, manifest, config) = store.manifest_and_config(desc, &crate::store::Platform::host())?;
+    let id = store.image_id(desc)?;
+    let mut tags = Vec::new();
+    for i in store.list_images()? {
+        if !i.name.is_empty() && store.image_id(&i.descriptor).ok().as_ref() == Some(&id) {
+            if let Ok(r) = crate::registry::Reference::parse(&i.name) {
+                tags.push(r.familiar());
+            }
+        }
+    }
+    let mut out = json!({
+        "Id": id.to_string(),
+        "RepoTags": tags,
+        "RepoDigests": [],
+        "Parent": "",
+        "Comment": config.pointer("/history/0/comment").cloned().unwrap_or(json!("")),
+        "Created": config["created"].clone(),
+        "DockerVersion": "",
+        "Author": config.get("author").cloned().unwrap_or(json!("")),
+        "Config": config["config"].clone(),
+        "Architecture": config["architecture"].clone(),
+        "Os": config["os"].clone(),
+        "Size": store.image_size(&manifest)?,
+        "RootFS": {"Type": "layers", "Layers": config.pointer("/rootfs/diff_ids").cloned().unwrap_or(json!([]))},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+        "Name": name,
+        "Digest": desc.digest.to_string(),
+        "MediaType": desc.media_type,
+        "Manifest": manifest,
+    });
+    if let Some(v) = config.get("variant") {
+        out["Variant"] = v.clone();
+    }
+    Ok(out)
 }
 
 /// Runs `builder inspect`.
 pub fn run(args: InspectArgs) -> Result<i32> {
     let store = args.store.open_store()?;
     let (name, desc) = find_local(&store, &args.image)?;
+    if let Some(f) = &args.format {
+        let template =
+            super::template::Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n"))?;
+        println!("{}", template.render(&docker_shape(&store, &name, &desc)?)?);
+        return Ok(0);
+    }
     let manifest: Value = serde_json::from_slice(&store.read_blob(&desc.digest)?)
         .with_context(|| format!("manifest {} is not JSON", desc.digest))?;
     let config = match manifest

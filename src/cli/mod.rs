@@ -5,11 +5,16 @@ use clap::{Parser, Subcommand};
 
 pub mod build;
 pub mod build_attest;
+mod build_flags;
+mod build_multi;
 pub mod debug;
+pub mod format;
+pub mod history;
 pub mod images;
 pub mod import;
 pub mod info;
 pub mod inspect;
+pub mod load;
 pub mod login;
 pub mod logout;
 pub mod output;
@@ -20,7 +25,12 @@ pub mod rmi;
 pub mod run;
 pub mod sandbox_child;
 pub mod save;
+pub mod stdin_context;
+pub mod system;
 pub mod tag;
+pub mod template;
+pub mod validate;
+pub mod version;
 
 /// builder: build OCI images from Dockerfiles, no daemon needed.
 #[derive(Debug, Parser)]
@@ -66,6 +76,14 @@ pub enum Command {
     Logout(logout::LogoutArgs),
     /// Show the isolation level builder uses here and why.
     Info(info::InfoArgs),
+    /// Load images from a docker or OCI archive (a file or stdin).
+    Load(load::LoadArgs),
+    /// Show the history of an image.
+    History(history::HistoryArgs),
+    /// Show builder's version.
+    Version(version::VersionArgs),
+    /// Store-wide commands (`system df`).
+    System(system::SystemArgs),
     // Subcommands are added here, one line each: `Name(name::NameArgs),`
     /// The sandbox helper of a RUN step (internal).
     #[command(name = "__sandbox-child", hide = true)]
@@ -90,7 +108,14 @@ pub fn main() -> i32 {
             std::env::remove_var(var);
         }
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(validate::normalize_pull(std::env::args_os().collect()));
+    // Bad flags fail before any work (and before a rootless re-exec).
+    if let Command::Build(args) = &cli.command {
+        if let Err(err) = validate::check(args) {
+            eprintln!("error: {err:#}");
+            return 1;
+        }
+    }
     match isolate(&cli.command) {
         Ok(None) => {}
         Ok(Some(code)) => return code,
@@ -101,7 +126,12 @@ pub fn main() -> i32 {
     }
     if matches!(
         cli.command,
-        Command::Images(_) | Command::Inspect(_) | Command::Info(_)
+        Command::Images(_)
+            | Command::Inspect(_)
+            | Command::Info(_)
+            | Command::History(_)
+            | Command::Version(_)
+            | Command::System(_)
     ) {
         // Commands that only print: `builder images | head` ends quietly when
         // the reader closes the pipe, as `docker images | head` does (Rust
@@ -125,6 +155,10 @@ pub fn main() -> i32 {
         Command::Login(args) => login::run(args),
         Command::Logout(args) => logout::run(args),
         Command::Info(args) => info::run(args),
+        Command::Load(args) => load::run(args),
+        Command::History(args) => history::run(args),
+        Command::Version(args) => version::run(args),
+        Command::System(args) => system::run(args),
         Command::SandboxChild(args) => sandbox_child::run(args),
     };
     match result {
@@ -145,7 +179,11 @@ fn isolate(command: &Command) -> anyhow::Result<Option<i32>> {
     let (flag, root) = match command {
         Command::Build(a) => (a.isolation, a.root.clone()),
         Command::Run(a) => (a.isolation, a.store.root.clone()),
-        Command::Import(_) | Command::Pull(_) | Command::Rmi(_) | Command::Prune(_) => (None, None),
+        Command::Import(_)
+        | Command::Pull(_)
+        | Command::Rmi(_)
+        | Command::Prune(_)
+        | Command::Load(_) => (None, None),
         _ => return Ok(None),
     };
     let choice = Choice::resolve(flag)?;

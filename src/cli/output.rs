@@ -34,6 +34,11 @@ pub fn parse_output(spec: &str) -> Result<BTreeMap<String, String>> {
             }
             Some(("dest", "")) => bail!("--output {spec}: dest= is empty"),
             Some((k, v)) => fields.insert(k.trim().to_string(), v.to_string()),
+            // `-o -` is buildx's short form of type=tar,dest=- (stdout).
+            None if spec == "-" => {
+                fields.insert("type".into(), "tar".into());
+                fields.insert("dest".into(), "-".into())
+            }
             // `-o DIR` is docker's short form of type=local,dest=DIR.
             None if !spec.contains('=') => {
                 fields.insert("type".into(), "local".into());
@@ -46,6 +51,114 @@ pub fn parse_output(spec: &str) -> Result<BTreeMap<String, String>> {
         bail!("--output {spec}: missing type= (oci, docker, tar, local or registry)");
     }
     Ok(fields)
+}
+
+/// Whether an output writes to stdout (`dest=-`, `-o -`).
+fn to_stdout(f: &BTreeMap<String, String>) -> bool {
+    f.get("dest").is_some_and(|d| d == "-")
+}
+
+/// Checks `--output` specs and `--load` before the build starts: every spec
+/// parses, at most one writes to stdout and only an archive type does
+/// (`tar`, `oci`, `docker`, as buildx), stdout is then not a terminal
+/// (buildx's refusal), and `--load` has a `docker` CLI to pipe into.
+pub fn check_outputs(specs: &[String], load: bool) -> Result<()> {
+    let mut stdout = 0;
+    for spec in specs {
+        let f = parse_output(spec)?;
+        if to_stdout(&f) {
+            if !matches!(f["type"].as_str(), "tar" | "oci" | "docker") {
+                bail!(
+                    "--output {spec}: dest=- (stdout) is for type=tar, oci or docker, not {}",
+                    f["type"]
+                );
+            }
+            stdout += 1;
+        }
+    }
+    if stdout > 1 {
+        bail!("--output: only one output can write to stdout (dest=-)");
+    }
+    if stdout == 1 && nix::unistd::isatty(std::io::stdout()).unwrap_or(false) {
+        bail!(
+            "--output: refusing to write an archive to the terminal; \
+             redirect stdout (`> image.tar`, `| docker load`) or give dest=FILE"
+        );
+    }
+    if load && docker_cli().is_none() {
+        bail!(
+            "--load pipes the image into `docker load`, but no docker CLI is on PATH; \
+             the image is in builder's store anyway (`builder images`, `builder run`), \
+             or write it with -o type=docker,dest=FILE and load that where Docker runs"
+        );
+    }
+    Ok(())
+}
+
+/// The `docker` executable on PATH, if any.
+pub fn docker_cli() -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("docker"))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// `--load`: the image as a docker archive piped into `docker load`, as
+/// buildx's `--load` (`--output type=docker`) does; `tags` are its names.
+pub fn load_into_docker(store: &Store, image: &StoredImage, tags: &[String]) -> Result<()> {
+    let docker = docker_cli().ok_or_else(|| anyhow!("--load: no docker CLI on PATH"))?;
+    // As `builder save` writes by default: nothing recompressed (docker
+    // load decompresses whatever it gets; built layers stay plain tars).
+    let opts = ExportOptions {
+        format: None,
+        compression: ExportCompression {
+            algorithm: Some(crate::layer::Compression::Uncompressed),
+            level: None,
+        },
+        force: false,
+    };
+    let manifest = export_manifest(store, &image.manifest, &opts)
+        .context("preparing the image for docker load")?;
+    let mut images: Vec<ArchiveImage> = tags
+        .iter()
+        .map(|t| ArchiveImage {
+            familiar: Reference::parse(t).ok().map(|r| r.familiar()),
+            name: Some(t.clone()),
+            manifest: manifest.clone(),
+        })
+        .collect();
+    if images.is_empty() {
+        images.push(ArchiveImage {
+            familiar: None,
+            name: None,
+            manifest,
+        });
+    }
+    let mut child = std::process::Command::new(&docker)
+        .arg("load")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("--load: starting {} load", docker.display()))?;
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let written = save_archive_to(store, &images, ArchiveFormat::Docker, stdin);
+    let status = child.wait().context("--load: waiting for docker load")?;
+    if !status.success() {
+        bail!("--load: `docker load` failed ({status})");
+    }
+    written.context("--load: writing the archive to docker load")
+}
+
+fn save_archive_to(
+    store: &Store,
+    images: &[ArchiveImage],
+    format: ArchiveFormat,
+    out: impl std::io::Write,
+) -> Result<()> {
+    crate::store::write_archive(store, images, format, out)
 }
 
 /// A boolean exporter attribute (`true`/`false`, `1`/`0`), if given.
@@ -89,14 +202,17 @@ pub struct Attested<'a> {
 }
 
 /// Writes one `--output`; `compression` is the build's `--compression` and
-/// `--compression-level`, which the output's own attributes override. With
-/// `attested`, `oci` and `registry` outputs get an image index with the
+/// `--compression-level`, which the output's own attributes override;
+/// archives without `name=` are named by `tags` (the build's `-t`), as buildx.
+/// With `attested`, `oci` and `registry` outputs get an image index with the
 /// attestation manifest, and `local` the statements as files, as BuildKit
 /// writes them (`docker` and `tar` outputs carry none yet).
+#[allow(clippy::too_many_arguments)]
 pub fn write_output(
     store: &Store,
     image: &StoredImage,
     spec: &str,
+    tags: &[String],
     client: &RegistryClient,
     rt: &tokio::runtime::Runtime,
     compression: ExportCompression,
@@ -124,15 +240,30 @@ pub fn write_output(
         };
         let manifest = export_manifest(store, &image.manifest, &opts)
             .context("preparing the image for the archive")?;
-        let img = ArchiveImage {
-            familiar: name
-                .as_deref()
-                .and_then(|n| Reference::parse(n).ok())
-                .map(|r| r.familiar()),
-            name: name.clone(),
-            manifest,
+        let names: Vec<String> = match &name {
+            Some(n) => n.split(',').map(str::to_string).collect(),
+            None => tags.to_vec(),
         };
-        save_archive(store, &[img], format, &dest()?)
+        let mut imgs: Vec<ArchiveImage> = names
+            .iter()
+            .map(|n| ArchiveImage {
+                familiar: Reference::parse(n).ok().map(|r| r.familiar()),
+                name: Some(n.clone()),
+                manifest: manifest.clone(),
+            })
+            .collect();
+        if imgs.is_empty() {
+            imgs.push(ArchiveImage {
+                familiar: None,
+                name: None,
+                manifest,
+            });
+        }
+        if to_stdout(&f) {
+            let out = std::io::stdout().lock();
+            return save_archive_to(store, &imgs, format, out).context("writing to stdout");
+        }
+        save_archive(store, &imgs, format, &dest()?)
     };
     match f["type"].as_str() {
         "oci" if attested.is_some() => {
@@ -152,6 +283,12 @@ pub fn write_output(
         // (`--format`, OCI by default) unless oci-mediatypes= says.
         "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
         "docker" => archive(ArchiveFormat::Docker, None),
+        "tar" if to_stdout(&f) => rootfs(store, image, |root| {
+            let opts = crate::layer::WriteOptions::default();
+            let (_, _, mut out) = crate::layer::write_to(root, std::io::stdout().lock(), &opts)?;
+            std::io::Write::flush(&mut out).context("writing to stdout")?;
+            Ok(())
+        }),
         "tar" => rootfs(store, image, |root| {
             let out = dest()?;
             let tmp = out.with_extension("tmp");
@@ -215,6 +352,99 @@ pub fn write_output(
                 client,
                 store,
                 &image.manifest,
+                &[r],
+                &opts,
+            ))?;
+            Ok(())
+        }
+        other => {
+            bail!("--output type={other} is not supported: use oci, docker, tar, local or registry")
+        }
+    }
+}
+
+/// Writes one `--output` of a multi-platform build: archives hold the
+/// index (a Docker manifest list for `oci-mediatypes=false`, or for
+/// `type=docker` under `--format docker`), `type=local` one directory per
+/// platform named as buildx names them (`linux_amd64`), registries get the
+/// index and every platform's image.
+pub fn write_index_output(
+    store: &Store,
+    index: &crate::engine::StoredIndex,
+    spec: &str,
+    client: &RegistryClient,
+    rt: &tokio::runtime::Runtime,
+    compression: ExportCompression,
+    format: Option<ManifestFormat>,
+) -> Result<()> {
+    let f = parse_output(spec)?;
+    let compression = output_compression(&f, spec, compression)?;
+    let force = bool_attr(&f, "force-compression", spec)?.unwrap_or(false);
+    let oci_types = bool_attr(&f, "oci-mediatypes", spec)?.map(|oci| match oci {
+        true => ManifestFormat::Oci,
+        false => ManifestFormat::Docker,
+    });
+    let dest = || -> Result<PathBuf> {
+        f.get("dest")
+            .map(PathBuf::from)
+            .ok_or_else(|| anyhow!("--output {spec}: missing dest="))
+    };
+    let name = f.get("name").cloned();
+    let archive = |kind, default_format: Option<ManifestFormat>| -> Result<()> {
+        let opts = ExportOptions {
+            format: oci_types.or(default_format),
+            compression,
+            force,
+        };
+        let exported = crate::registry::export_index(store, &index.index, &opts)
+            .context("preparing the images for the archive")?;
+        let img = ArchiveImage {
+            familiar: name
+                .as_deref()
+                .and_then(|n| Reference::parse(n).ok())
+                .map(|r| r.familiar()),
+            name: name.clone(),
+            manifest: exported,
+        };
+        save_archive(store, &[img], kind, &dest()?)
+    };
+    match f["type"].as_str() {
+        "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
+        "docker" => archive(ArchiveFormat::Docker, format),
+        "local" => {
+            let out = dest()?;
+            for (platform, image) in &index.images {
+                let dir = out.join(crate::plan::platform::dir_name(platform));
+                write_output(
+                    store,
+                    image,
+                    &format!("type=local,dest={}", dir.display()),
+                    &[],
+                    client,
+                    rt,
+                    compression,
+                    // Multi-platform attestations: see docs/architecture.md.
+                    None,
+                )?;
+            }
+            Ok(())
+        }
+        "tar" => bail!(
+            "--output {spec}: type=tar of several platforms is not supported yet; use \
+             type=local (one directory per platform) or type=oci"
+        ),
+        "registry" | "image" => {
+            let target = name.ok_or_else(|| anyhow!("--output {spec}: missing name="))?;
+            let r = Reference::parse(&target)?;
+            let opts = crate::registry::PushOptions {
+                format: oci_types,
+                compression,
+                ..Default::default()
+            };
+            rt.block_on(crate::registry::push_index(
+                client,
+                store,
+                &index.index,
                 &[r],
                 &opts,
             ))?;

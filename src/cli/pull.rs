@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
 
+use crate::progress::{Mode, Progress};
 use crate::registry::{
     self, DockerConfig, PullOptions, Reference, RegistriesConfig, RegistryClient,
 };
@@ -53,6 +54,31 @@ impl StoreArgs {
     }
 }
 
+/// Runs `fut` (a pull or a push) as progress step `name`, its blob
+/// transfers reported under it (byte bars on a terminal, periodic lines in
+/// plain mode for slow ones), then tears the view down.
+pub(crate) fn transfer_step<T>(
+    rt: &tokio::runtime::Runtime,
+    progress: &Progress,
+    name: String,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let step = progress.start(name);
+    let result = rt.block_on(crate::registry::client::scoped(step, fut));
+    match &result {
+        Ok(_) => progress.done(step, false),
+        Err(e) => progress.error(step, format!("{e:#}")),
+    }
+    progress.close();
+    result
+}
+
+/// A progress view for pull and push: none with `--quiet`, else bars on a
+/// terminal and plain lines otherwise.
+pub(crate) fn transfer_progress(quiet: bool) -> Progress {
+    Progress::new(if quiet { Mode::Quiet } else { Mode::Auto })
+}
+
 /// A tokio runtime for one command.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -71,53 +97,52 @@ pub fn store_name(r: &Reference) -> String {
     }
 }
 
-/// Finds a local image by reference (`ubuntu`, `host/x:1`, `x@sha256:…`) or
-/// by manifest digest / digest prefix (`sha256:ab12…`, `ab12…`).
+/// Finds a local image as Docker does: by reference (`ubuntu`, `host/x:1`,
+/// `x@sha256:…`) first, then by image ID (`sha256:<64 hex>`, a unique
+/// prefix such as the 12 digits `builder images` shows) or manifest digest
+/// (see [`Store::find_by_id`]). The name is empty for an image kept
+/// without one.
 pub fn find_local(store: &Store, what: &str) -> Result<(String, Descriptor)> {
-    let hex = what.strip_prefix("sha256:").unwrap_or(what);
-    if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let matches: Vec<_> = store
-            .list_images()?
-            .into_iter()
-            .filter(|i| i.descriptor.digest.hex().starts_with(hex))
-            .collect();
-        if let Some(first) = matches.first() {
-            if matches
-                .iter()
-                .all(|m| m.descriptor.digest == first.descriptor.digest)
+    let parsed = Reference::parse(what);
+    // 64 hex digits are an ID, never a repository name (as in Docker).
+    let looks_like_id = what.len() == 64 && what.bytes().all(|b| b.is_ascii_hexdigit());
+    if let (Ok(r), false) = (&parsed, looks_like_id) {
+        let name = store_name(r);
+        if let Some(d) = store.resolve(&name)? {
+            if r.digest()
+                .is_some_and(|want| r.tag().is_some() && d.digest.to_string() != want)
             {
-                return Ok((first.name.clone(), first.descriptor.clone()));
+                anyhow::bail!(
+                    "{name} is {} in the store, not {}",
+                    d.digest,
+                    r.digest().unwrap_or_default()
+                );
             }
-            anyhow::bail!("{what} matches several images; give more digits");
+            return Ok((name, d));
+        }
+        // name@digest of a manifest stored under a tag.
+        if let Some(want) = r.digest() {
+            if let Some(i) = store.list_images()?.into_iter().find(|i| {
+                i.descriptor.digest.to_string() == want
+                    && i.name.starts_with(&format!("{}:", r.name()))
+            }) {
+                return Ok((i.name, i.descriptor));
+            }
         }
     }
-    let r = Reference::parse(what)?;
-    let name = store_name(&r);
-    if let Some(d) = store.resolve(&name)? {
-        if r.digest()
-            .is_some_and(|want| r.tag().is_some() && d.digest.to_string() != want)
-        {
-            anyhow::bail!(
-                "{name} is {} in the store, not {}",
-                d.digest,
-                r.digest().unwrap_or_default()
-            );
-        }
-        return Ok((name, d));
+    if let Some(first) = store.find_by_id(what)?.into_iter().next() {
+        return Ok((first.name, first.descriptor));
     }
-    // name@digest of a manifest stored under a tag.
-    if let Some(want) = r.digest() {
-        if let Some(i) = store.list_images()?.into_iter().find(|i| {
-            i.descriptor.digest.to_string() == want && i.name.starts_with(&format!("{}:", r.name()))
-        }) {
-            return Ok((i.name, i.descriptor));
+    match parsed {
+        Ok(r) => anyhow::bail!(
+            "image {} not found in the store {} (pull it first)",
+            r.familiar(),
+            store.root().display()
+        ),
+        Err(e) => {
+            anyhow::bail!("{what} is neither an image reference ({e}) nor an image ID in the store")
         }
     }
-    anyhow::bail!(
-        "image {} not found in the store {} (pull it first)",
-        r.familiar(),
-        store.root().display()
-    )
 }
 
 /// `builder pull` options.
@@ -125,9 +150,13 @@ pub fn find_local(store: &Store, what: &str) -> Result<(String, Descriptor)> {
 pub struct PullArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The platform to pull from a multi-platform image (default: this machine's).
-    #[arg(long)]
+    /// The platforms to pull from a multi-platform image, comma-separated
+    /// (default: this machine's). Several keep the image index tagged.
+    #[arg(long, conflicts_with = "all_platforms")]
     pub platform: Option<String>,
+    /// Pull every platform a multi-platform image has.
+    #[arg(short = 'a', long)]
+    pub all_platforms: bool,
     /// Print only the image digest.
     #[arg(short, long)]
     pub quiet: bool,
@@ -138,9 +167,13 @@ pub struct PullArgs {
 
 /// Runs `builder pull`.
 pub fn run(args: PullArgs) -> Result<i32> {
-    let platform: Platform = match &args.platform {
-        Some(p) => p.parse()?,
-        None => Platform::host(),
+    let platforms: Vec<Platform> = match &args.platform {
+        Some(p) => crate::plan::platform::parse_list(p)
+            .map_err(|e| anyhow!("--platform {e}"))?
+            .iter()
+            .map(crate::engine::export_index::store_platform)
+            .collect(),
+        None => vec![Platform::host()],
     };
     let refs = args
         .images
@@ -148,10 +181,39 @@ pub fn run(args: PullArgs) -> Result<i32> {
         .map(|s| Reference::parse(s).map_err(anyhow::Error::from))
         .collect::<Result<Vec<_>>>()?;
     let store = args.store.open_store()?;
-    let client = args.store.client()?;
+    let progress = transfer_progress(args.quiet);
+    let client = args.store.client()?.with_transfers(progress.on_transfer());
     let rt = runtime()?;
-    let opts = PullOptions { platform };
     for r in &refs {
+        let platforms = match args.all_platforms {
+            true => match rt.block_on(registry::pull::list_platforms(&client, r))? {
+                all if all.is_empty() => vec![Platform::host()],
+                all => all,
+            },
+            false => platforms.clone(),
+        };
+        for platform in platforms.iter().cloned() {
+            let opts = PullOptions {
+                keep_index: platforms.len() > 1,
+                platform,
+            };
+            pull_one(&args, &client, &store, &rt, &progress, r, &opts)?;
+        }
+    }
+    Ok(0)
+}
+
+/// Pulls one platform of `r` and reports it as `docker pull` does.
+fn pull_one(
+    args: &PullArgs,
+    client: &registry::RegistryClient,
+    store: &crate::store::Store,
+    rt: &tokio::runtime::Runtime,
+    progress: &Progress,
+    r: &Reference,
+    opts: &PullOptions,
+) -> Result<()> {
+    {
         if !args.quiet {
             eprintln!(
                 "{}: Pulling from {}",
@@ -159,7 +221,12 @@ pub fn run(args: PullArgs) -> Result<i32> {
                 r.repository()
             );
         }
-        let img = rt.block_on(registry::pull(&client, &store, r, &opts))?;
+        let img = transfer_step(
+            rt,
+            progress,
+            format!("pulling {}", r.familiar()),
+            registry::pull(client, store, r, opts),
+        )?;
         if args.quiet {
             println!("{}", img.manifest.digest);
         } else {
@@ -178,5 +245,5 @@ pub fn run(args: PullArgs) -> Result<i32> {
             println!("{}", img.name);
         }
     }
-    Ok(0)
+    Ok(())
 }

@@ -66,7 +66,8 @@ pub fn run(args: PushArgs) -> Result<i32> {
         .filter(|i| i.descriptor.digest == desc.digest)
         .filter_map(|i| Reference::parse(&i.name).ok())
         .collect();
-    let client = args.store.client()?;
+    let progress = super::pull::transfer_progress(args.quiet);
+    let client = args.store.client()?.with_transfers(progress.on_transfer());
     let opts = PushOptions {
         format: args.format.map(Into::into),
         mount_from,
@@ -99,7 +100,13 @@ pub fn run(args: PushArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let pushed = rt.block_on(registry::push(&client, &store, &desc, &dests, &opts))?;
+    let names: Vec<String> = dests.iter().map(Reference::familiar).collect();
+    let pushed = super::pull::transfer_step(
+        &rt,
+        &progress,
+        format!("pushing {}", names.join(", ")),
+        registry::push(&client, &store, &desc, &dests, &opts),
+    )?;
     let digest = pushed.digest.map(|d| d.to_string()).unwrap_or_default();
     if args.quiet {
         println!("{digest}");

@@ -89,6 +89,21 @@ pub async fn resolve_image(
     platform: &Platform,
     policy: PullPolicy,
 ) -> Result<(StageImage, Digest)> {
+    resolve_image_with(store, client, reference, platform, policy, false).await
+}
+
+/// [`resolve_image`]; with `keep_index` a pulled index stays tagged as the
+/// index, so the other platforms of a multi-platform build find theirs
+/// beside it. A stored image for another platform is not used: the right
+/// one is pulled, and a base without the platform is an error naming both.
+pub async fn resolve_image_with(
+    store: &Store,
+    client: &RegistryClient,
+    reference: &str,
+    platform: &Platform,
+    policy: PullPolicy,
+    keep_index: bool,
+) -> Result<(StageImage, Digest)> {
     let r = Reference::parse(reference)
         .map_err(|e| anyhow!("FROM {reference}: invalid image reference: {e}"))?;
     let name = crate::cli::pull::store_name(&r);
@@ -99,11 +114,16 @@ pub async fn resolve_image(
     if policy != PullPolicy::Always {
         if let Some(desc) = store.resolve(&name)? {
             if let Ok(found) = load_local(store, &desc, &want) {
-                return Ok(found);
+                if is_for(&found.0, &want) {
+                    return Ok(found);
+                }
             }
         }
         if policy == PullPolicy::Never {
-            bail!("image {name} is not in the store and --pull=never forbids pulling it");
+            bail!(
+                "image {name} for {platform} is not in the store and --pull=never forbids \
+                 pulling it"
+            );
         }
     }
     let pulled = crate::registry::pull(
@@ -112,11 +132,45 @@ pub async fn resolve_image(
         &r,
         &PullOptions {
             platform: want.clone(),
+            keep_index,
         },
     )
     .await
-    .with_context(|| format!("pulling {}", r.familiar()))?;
-    load_local(store, &pulled.manifest, &want)
+    .map_err(|e| {
+        // Registry errors already say what was being pulled.
+        if e.to_string().starts_with("pulling ") {
+            e
+        } else {
+            e.context(format!("pulling {}", r.familiar()))
+        }
+    })?;
+    let found = load_local(store, &pulled.manifest, &want)?;
+    if !is_for(&found.0, &want) {
+        let c = &found.0.config;
+        bail!(
+            "{} is a single-platform image for {}/{}, which has no {platform} variant",
+            r.familiar(),
+            c.os,
+            c.architecture
+        );
+    }
+    Ok(found)
+}
+
+/// Whether an image's config is for `want` (a config without an
+/// architecture is taken to be for any platform).
+fn is_for(image: &StageImage, want: &store::Platform) -> bool {
+    let c = &image.config;
+    if c.architecture.is_empty() {
+        return true;
+    }
+    let have = store::Platform {
+        os: c.os.clone(),
+        architecture: c.architecture.clone(),
+        variant: (!c.variant.is_empty()).then(|| c.variant.clone()),
+        ..Default::default()
+    };
+    want.matches(&have)
 }
 
 /// Loads a stored image (manifest or index) for `platform`.

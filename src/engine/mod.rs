@@ -16,17 +16,19 @@ pub mod commit;
 pub mod copy;
 pub mod direct_copy;
 pub mod export;
+pub mod export_index;
 pub mod flat;
 pub mod fsroot;
 pub mod history;
 pub mod overlay;
 pub mod overlay_copy;
+pub mod shared;
 pub mod stage;
 pub mod state;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::{anyhow, bail, Result};
@@ -35,6 +37,8 @@ pub use base::PullPolicy;
 pub use cache_io::{ExportSummary, StepOutcome};
 pub use cache_spec::{CacheMode, CacheSpec};
 pub use export::{store_image, StoredImage};
+pub use export_index::{store_index, StoredIndex};
+pub use shared::{RunPermit, Shared};
 pub use state::{LayerRef, StageImage};
 
 use crate::context::BuildContext;
@@ -84,164 +88,6 @@ pub struct EngineOptions {
     pub cache_from: Vec<CacheSpec>,
 }
 
-/// State shared by the stages of one build.
-pub struct Shared {
-    pub(crate) store: Arc<Store>,
-    pub(crate) client: Arc<RegistryClient>,
-    pub(crate) progress: Progress,
-    pub(crate) epoch: Option<i64>,
-    pub(crate) network: Network,
-    pub(crate) allow_network_host: bool,
-    pub(crate) secrets: BTreeMap<String, Vec<u8>>,
-    pub(crate) ssh: BTreeMap<String, PathBuf>,
-    pub(crate) pull: PullPolicy,
-    pub(crate) helper: PathBuf,
-    pub(crate) dockerfile_text: String,
-    pub(crate) dockerfile_name: String,
-    runtime: tokio::runtime::Handle,
-    pub(crate) no_cache: bool,
-    pub(crate) no_cache_stages: Vec<String>,
-    pub(crate) context_index: Mutex<crate::context::MetadataIndex>,
-    cancelled: AtomicBool,
-    killers: Mutex<Vec<crate::sandbox::Killer>>,
-    jobs: usize,
-    running: Mutex<usize>,
-    running_changed: Condvar,
-    /// Records imported with `--cache-from`.
-    pub(crate) imported: cache_io::ImportedCache,
-    /// Every layered step of this build, for `--cache-to`.
-    pub(crate) outcomes: Mutex<Vec<StepOutcome>>,
-}
-
-/// A slot in the `--jobs` limit, released on drop.
-pub struct RunPermit<'a>(&'a Shared);
-
-impl Drop for RunPermit<'_> {
-    fn drop(&mut self) {
-        let mut n = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
-        *n -= 1;
-        self.0.running_changed.notify_one();
-    }
-}
-
-impl Shared {
-    fn new(o: EngineOptions) -> Self {
-        let index_path = o.store.cache_dir().join("context-index");
-        let imported = import_caches(&o);
-        Shared {
-            store: o.store,
-            client: o.client,
-            progress: o.progress,
-            epoch: o.source_date_epoch,
-            network: o.network,
-            allow_network_host: o.allow_network_host,
-            secrets: o.secrets,
-            ssh: o.ssh,
-            pull: o.pull,
-            helper: o.helper,
-            dockerfile_text: o.dockerfile_text,
-            dockerfile_name: o.dockerfile_name,
-            context_index: Mutex::new(
-                crate::context::MetadataIndex::open(index_path)
-                    .unwrap_or_else(|_| crate::context::MetadataIndex::in_memory()),
-            ),
-            runtime: o.runtime,
-            no_cache: o.no_cache,
-            no_cache_stages: o.no_cache_stages,
-            cancelled: AtomicBool::new(false),
-            killers: Mutex::new(Vec::new()),
-            jobs: o.jobs.max(1),
-            running: Mutex::new(0),
-            running_changed: Condvar::new(),
-            imported,
-            outcomes: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Makes sure the blobs of `layers` are in the store, fetching those
-    /// an imported cache promised but nobody needed until now.
-    pub fn fetch_missing(&self, layers: &[LayerRef]) -> Result<()> {
-        if self.imported.is_empty() || layers.iter().all(|l| self.store.has_blob(&l.blob.digest)) {
-            return Ok(());
-        }
-        self.block_on(
-            self.imported
-                .fetch_missing(&self.store, &self.client, layers),
-        )
-    }
-
-    /// The snapshot dirs of `image`'s chain (top first), fetching and
-    /// extracting what is missing.
-    pub fn lowers(&self, image: &StageImage) -> Result<Vec<PathBuf>> {
-        self.fetch_missing(&image.layers)?;
-        image.lowers(&self.store)
-    }
-
-    /// Remembers what a layered step produced, for `--cache-to`.
-    pub(crate) fn note_outcome(&self, stage: usize, image: &StageImage) {
-        self.outcomes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(StepOutcome {
-                stage,
-                key: image.cache_key.clone(),
-                config: image.config.clone(),
-                layers: image.layers.clone(),
-            });
-    }
-
-    /// Runs a future to completion on the build's runtime.
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.runtime.block_on(f)
-    }
-
-    /// Waits for a free `--jobs` slot.
-    pub fn run_permit(&self) -> RunPermit<'_> {
-        let mut n = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        while *n >= self.jobs {
-            n = self
-                .running_changed
-                .wait(n)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        *n += 1;
-        RunPermit(self)
-    }
-
-    /// Remembers a running step so a failure elsewhere can stop it.
-    pub fn register_killer(&self, killer: crate::sandbox::Killer) {
-        let cancelled = self.cancelled.load(Ordering::SeqCst);
-        if cancelled {
-            killer.kill();
-        }
-        self.killers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(killer);
-    }
-
-    /// Stops every running step; later steps will not start.
-    pub fn cancel(&self) {
-        self.cancelled.store(true, Ordering::SeqCst);
-        for k in self
-            .killers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            k.kill();
-        }
-    }
-
-    /// An error when the build was cancelled.
-    pub fn check_cancelled(&self) -> Result<()> {
-        if self.cancelled.load(Ordering::SeqCst) {
-            bail!("cancelled: another stage failed");
-        }
-        Ok(())
-    }
-}
-
 /// Runs builds.
 pub struct Engine {
     shared: Shared,
@@ -265,29 +111,52 @@ impl Engine {
 
     /// Builds the plan's target stage and returns its image.
     pub fn build(&self, plan: &Plan, context: &BuildContext) -> Result<StageImage> {
-        let order = plan.build_order();
-        let slots: Slots = Mutex::new(vec![None; plan.stages.len()]);
-        let changed = Condvar::new();
+        let mut images = self.build_many(std::slice::from_ref(plan), context)?;
+        images
+            .pop()
+            .ok_or_else(|| anyhow!("the target stage did not finish"))
+    }
+
+    /// Builds several plans of one Dockerfile at once (one per target
+    /// platform, see `--platform a,b`) and returns their target images in
+    /// order. Every stage of every plan gets its own thread; a layered step
+    /// whose cache key another plan's step already has (a `FROM
+    /// --platform=$BUILDPLATFORM` stage, identical for every target) runs
+    /// once and the others wait for its result ([`Shared::flight`]).
+    pub fn build_many(&self, plans: &[Plan], context: &BuildContext) -> Result<Vec<StageImage>> {
+        self.shared
+            .platform_labels
+            .store(plans.len() > 1, Ordering::SeqCst);
+        let all_slots: Vec<Slots> = plans
+            .iter()
+            .map(|p| Mutex::new(vec![None; p.stages.len()]))
+            .collect();
+        // Stages wait only for stages of their own plan: one condition
+        // variable per plan, used with that plan's slots only.
+        let all_changed: Vec<Condvar> = plans.iter().map(|_| Condvar::new()).collect();
         let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
         std::thread::scope(|scope| {
-            for &index in &order {
-                let (slots, changed, first_error) = (&slots, &changed, &first_error);
-                scope.spawn(move || {
-                    let outcome = self.run_stage(plan, context, index, slots, changed);
-                    let mut guard = slots.lock().unwrap_or_else(|e| e.into_inner());
-                    match outcome {
-                        Ok(image) => guard[index] = Some(Ok(image)),
-                        Err(e) => {
-                            guard[index] = Some(Err(()));
-                            let mut fe = first_error.lock().unwrap_or_else(|e| e.into_inner());
-                            if fe.is_none() && !self.shared.cancelled.load(Ordering::SeqCst) {
-                                *fe = Some(e);
+            for ((plan, slots), changed) in plans.iter().zip(&all_slots).zip(&all_changed) {
+                for index in plan.build_order() {
+                    let first_error = &first_error;
+                    scope.spawn(move || {
+                        let outcome = self.run_stage(plan, context, index, slots, changed);
+                        let mut guard = slots.lock().unwrap_or_else(|e| e.into_inner());
+                        match outcome {
+                            Ok(image) => guard[index] = Some(Ok(image)),
+                            Err(e) => {
+                                guard[index] = Some(Err(()));
+                                let mut fe = first_error.lock().unwrap_or_else(|e| e.into_inner());
+                                if fe.is_none() && !self.shared.cancelled.load(Ordering::SeqCst) {
+                                    *fe = Some(e);
+                                }
+                                self.shared.cancel();
                             }
-                            self.shared.cancel();
                         }
-                    }
-                    changed.notify_all();
-                });
+                        drop(guard);
+                        changed.notify_all();
+                    });
+                }
             }
         });
         // The metadata index only speeds later builds up: failing to save it is not an error.
@@ -300,16 +169,20 @@ impl Engine {
         if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(e);
         }
-        let mut slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
-        match slots[plan.target].take() {
-            Some(Ok(image)) => {
-                // The result's layers must be in the store, even those a
-                // cache import only promised.
-                self.shared.fetch_missing(&image.layers)?;
-                Ok(image)
+        let mut out = Vec::new();
+        for (plan, slots) in plans.iter().zip(all_slots) {
+            let mut slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
+            match slots[plan.target].take() {
+                Some(Ok(image)) => {
+                    // The result's layers must be in the store, even those a
+                    // cache import only promised.
+                    self.shared.fetch_missing(&image.layers)?;
+                    out.push(image);
+                }
+                _ => bail!("the target stage did not finish"),
             }
-            _ => Err(anyhow!("the target stage did not finish")),
         }
+        Ok(out)
     }
 
     /// Exports this build's step records to `spec` (`--cache-to`): with
@@ -386,6 +259,10 @@ impl Engine {
             stage.display_name(),
             describe_base(plan, &stage.base)
         );
+        let from_name = match self.shared.platform_labels.load(Ordering::SeqCst) {
+            true => from_name.replacen('[', &format!("[{} ", stage.platform), 1),
+            false => from_name,
+        };
         let id = self.shared.progress.start(from_name);
         let base = match &stage.base {
             Base::Scratch => Ok(base::scratch(&stage.platform)),
@@ -394,12 +271,16 @@ impl Engine {
                 .ok_or_else(|| anyhow!("stage {i} did not finish")),
             Base::Image(r) => self
                 .shared
-                .block_on(base::resolve_image(
-                    &self.shared.store,
-                    &self.shared.client,
-                    r,
-                    &stage.platform,
-                    self.shared.pull,
+                .block_on(crate::registry::client::scoped(
+                    id,
+                    base::resolve_image_with(
+                        &self.shared.store,
+                        &self.shared.client,
+                        r,
+                        &stage.platform,
+                        self.shared.pull,
+                        self.shared.platform_labels.load(Ordering::SeqCst),
+                    ),
                 ))
                 .map(|(img, _)| img),
         };
@@ -421,16 +302,24 @@ impl Engine {
                     if images.contains_key(r) {
                         continue;
                     }
+                    // Its blobs are reported under the stage's FROM step.
                     let (img, _) = self
                         .shared
-                        .block_on(base::resolve_image(
-                            &self.shared.store,
-                            &self.shared.client,
-                            r,
-                            &stage.platform,
-                            self.shared.pull,
+                        .block_on(crate::registry::client::scoped(
+                            id,
+                            base::resolve_image_with(
+                                &self.shared.store,
+                                &self.shared.client,
+                                r,
+                                &stage.platform,
+                                self.shared.pull,
+                                self.shared.platform_labels.load(Ordering::SeqCst),
+                            ),
                         ))
-                        .map_err(|e| self.located(&step.ast, step.command.keyword(), e))?;
+                        .map_err(|e| {
+                            let e = not_a_stage(plan, r, e);
+                            self.located(&step.ast, step.command.keyword(), e)
+                        })?;
                     images.insert(r.clone(), img);
                 }
             }
@@ -465,37 +354,25 @@ impl Engine {
     }
 }
 
-/// Reads every `--cache-from`; a cache that cannot be read is a warning,
-/// as in BuildKit: the build runs, only slower.
-fn import_caches(o: &EngineOptions) -> cache_io::ImportedCache {
-    let mut imported = cache_io::ImportedCache::default();
-    for spec in &o.cache_from {
-        let id = o
-            .progress
-            .start(format!("importing cache manifest from {}", spec.location));
-        match o
-            .runtime
-            .block_on(imported.import(&o.store, &o.client, spec))
-        {
-            Ok(0) => o.progress.log(id, "no cache there yet"),
-            Ok(n) => o.progress.log(id, format!("{n} step records")),
-            Err(e) => o.progress.log(
-                id,
-                format!(
-                    "warning: cannot import the cache from {}: {e:#}",
-                    spec.location
-                ),
-            ),
-        }
-        o.progress.done(id, false);
-    }
-    imported
-}
-
 fn describe_base(plan: &Plan, base: &Base) -> String {
     match base {
         Base::Scratch => "scratch".to_string(),
         Base::Image(r) => r.clone(),
         Base::Stage(i) => plan.stages[*i].display_name(),
     }
+}
+
+/// A `--from=NAME` that is no stage is pulled as an image, as BuildKit does;
+/// when that fails, the error says so and names the stage it was probably
+/// meant to be (edit distance at most 2), since a typo is the usual cause.
+fn not_a_stage(plan: &Plan, name: &str, err: anyhow::Error) -> anyhow::Error {
+    let best = plan
+        .stages
+        .iter()
+        .filter_map(|s| s.name.as_deref())
+        .map(|s| (crate::dockerfile::edit_distance(&name.to_lowercase(), s), s))
+        .filter(|&(d, _)| d <= 2)
+        .min_by_key(|&(d, _)| d);
+    let hint = best.map_or(String::new(), |(_, s)| format!(" (did you mean {s}?)"));
+    anyhow!("no stage is named {name}{hint}, and as an image it failed: {err:#}")
 }

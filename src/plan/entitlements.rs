@@ -4,7 +4,7 @@
 
 use crate::diag::Diagnostic;
 
-use super::instructions::Security;
+use super::instructions::{Network, Security};
 use super::{Command, Plan};
 
 /// `security.insecure`: `RUN --security=insecure` (every capability, no
@@ -33,25 +33,37 @@ pub fn parse_allow(values: &[String]) -> anyhow::Result<Vec<String>> {
 }
 
 /// The first step of a stage the build needs that asks for an entitlement
-/// not in `allowed`, as a diagnostic at its line.
+/// not in `allowed`, as a diagnostic at its line. BuildKit refuses such a
+/// definition whole before solving ("failed to load LLB: network.host is
+/// not allowed", Docker 26.1), so no step runs; the wording here keeps
+/// BuildKit's first words and adds the line and the flag to pass.
 pub fn check(plan: &Plan, allowed: &[String]) -> Result<(), Diagnostic> {
     let insecure_ok = allowed.iter().any(|a| a == SECURITY_INSECURE);
+    let host_ok = allowed.iter().any(|a| a == NETWORK_HOST);
     for stage in plan.stages.iter().filter(|s| s.needed) {
         for step in &stage.steps {
             let Command::Run(run) = &step.command else {
                 continue;
             };
-            if run.security == Security::Insecure && !insecure_ok {
-                return Err(plan
-                    .source
-                    .at_text(
-                        &step.ast,
-                        "--security",
-                        0,
-                        "RUN --security=insecure needs the security.insecure entitlement, \
-                         which this build does not allow",
-                    )
-                    .help("build with --allow security.insecure"));
+            let refused = if run.security == Security::Insecure && !insecure_ok {
+                Some((
+                    "--security",
+                    "RUN --security=insecure needs the security.insecure entitlement, which \
+                     this build does not allow",
+                    "build with --allow security.insecure",
+                ))
+            } else if run.network == Network::Host && !host_ok {
+                Some((
+                    "--network",
+                    "network.host is not allowed: RUN --network=host needs the network.host \
+                     entitlement, which this build does not allow",
+                    "pass --allow network.host",
+                ))
+            } else {
+                None
+            };
+            if let Some((flag, message, help)) = refused {
+                return Err(plan.source.at_text(&step.ast, flag, 0, message).help(help));
             }
         }
     }

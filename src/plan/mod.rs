@@ -410,10 +410,22 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         .map(String::as_str)
         .collect();
     if !unused.is_empty() {
+        // Docker's words, without its "[Warning]" (the caller prints "warning: ").
         warnings.push(format!(
-            "[Warning] One or more build-args [{}] were not consumed",
+            "One or more build-args [{}] were not consumed",
             unused.join(" ")
         ));
+        // A typo of a declared ARG is the usual cause: name the closest one.
+        for u in &unused {
+            let best = declared
+                .iter()
+                .map(|d| (crate::dockerfile::edit_distance(u, d), d))
+                .filter(|&(n, d)| n <= 2 && n < d.chars().count().max(2))
+                .min_by_key(|&(n, _)| n);
+            if let Some((_, d)) = best {
+                warnings.push(format!("build-arg {u} is not declared (did you mean {d}?)"));
+            }
+        }
     }
 
     Ok(Plan {

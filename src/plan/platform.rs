@@ -162,43 +162,58 @@ impl Platform {
     }
 }
 
+/// Parses a comma-separated platform list (`linux/amd64,linux/arm64`), each normalised as
+/// containerd does (`arm64` = `linux/arm64`, `linux/arm` = `linux/arm/v7`, `x86_64` = `amd64`,
+/// …). Duplicates (in any spelling) are dropped, keeping the first; the order given is the
+/// order of the image index, as in BuildKit. Errors name the entry that is not a platform.
+pub fn parse_list(given: &str) -> Result<Vec<Platform>, PlatformError> {
+    let mut out: Vec<Platform> = Vec::new();
+    for part in given.split(',') {
+        let p = Platform::parse(part.trim())?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 /// Why a `--platform` option cannot be built here.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
     /// Not a platform at all.
     #[error("--platform {0}")]
     Invalid(PlatformError),
-    /// A platform this machine cannot build for.
+    /// A platform that is not Linux: builder runs Linux images only.
     #[error(
-        "--platform {given}: this machine is {host}, and builds for another platform \
-         ({foreign}) are not supported yet (there is no emulation or cross-building); \
-         drop --platform or give {host}, or build on a {foreign} machine"
+        "--platform {given}: {platform} is not a Linux platform; builder builds Linux images only"
     )]
-    Foreign {
+    NotLinux {
         /// The option as given.
         given: String,
-        /// The first requested platform that is not the host's (normalised).
-        foreign: String,
-        /// This machine's platform.
-        host: String,
+        /// The offending platform (normalised).
+        platform: String,
     },
 }
 
-/// Checks the `--platform` option of a build (one platform or a comma-separated list) against
-/// `host`: every platform must be the host's, in any spelling (`amd64`, `linux/x86_64`, …),
-/// because an image is only ever built for the machine it is built on. Returns the platform.
-pub fn native_target(given: &str, host: &Platform) -> Result<Platform, TargetError> {
-    for part in given.split(',') {
-        let p = Platform::parse(part.trim()).map_err(TargetError::Invalid)?;
-        if &p != host {
-            return Err(TargetError::Foreign {
-                given: given.to_string(),
-                foreign: p.to_string(),
-                host: host.to_string(),
-            });
-        }
+/// Checks the `--platform` option of a build and returns its target platforms in index order
+/// ([`parse_list`]), all Linux. A platform other than the host's is accepted: its RUN steps
+/// run through QEMU user emulation, checked when the first one runs
+/// (`sandbox::binfmt::ensure_runnable`), so a build that only copies files needs none.
+pub fn build_targets(given: &str) -> Result<Vec<Platform>, TargetError> {
+    let list = parse_list(given).map_err(TargetError::Invalid)?;
+    if let Some(p) = list.iter().find(|p| p.os != "linux") {
+        return Err(TargetError::NotLinux {
+            given: given.to_string(),
+            platform: p.to_string(),
+        });
     }
-    Ok(host.clone())
+    Ok(list)
+}
+
+/// The directory name buildx gives a platform's files in a multi-platform
+/// `--output type=local`: `linux_amd64`, `linux_arm_v7` (`/` → `_`).
+pub fn dir_name(p: &Platform) -> String {
+    p.to_string().replace('/', "_")
 }
 
 fn normalize_os(os: &str) -> String {
@@ -296,44 +311,33 @@ mod tests {
     }
 
     #[test]
-    fn native_target_accepts_only_the_host() {
-        let host = Platform::new("linux", "amd64", "");
-        for ok in [
-            "linux/amd64",
-            "amd64",
-            "linux/x86_64",
-            "Linux/AMD64",
-            "linux",
-            "x86_64",
-            "linux/amd64,amd64",
-        ] {
-            assert_eq!(native_target(ok, &host), Ok(host.clone()), "{ok}");
-        }
-        let e = native_target("linux/arm64", &host).unwrap_err();
+    fn parses_lists_in_order_without_duplicates() {
+        let l = parse_list("linux/amd64, arm64,x86_64,linux/arm,linux/aarch64/v8").unwrap();
+        let s: Vec<String> = l.iter().map(|p| p.to_string()).collect();
+        assert_eq!(s, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
+        let e = parse_list("linux/amd64,linux/z80").unwrap_err();
+        assert_eq!(e.input, "linux/z80");
+        assert!(parse_list("linux/amd64,").is_err());
+        assert_eq!(dir_name(&l[2]), "linux_arm_v7");
+    }
+
+    #[test]
+    fn build_targets_are_linux_only() {
         assert_eq!(
-            e.to_string(),
-            "--platform linux/arm64: this machine is linux/amd64, and builds for another platform \
-             (linux/arm64) are not supported yet (there is no emulation or cross-building); drop \
-             --platform or give linux/amd64, or build on a linux/arm64 machine"
+            build_targets("Linux/AMD64,amd64,linux/aarch64").unwrap(),
+            [
+                Platform::new("linux", "amd64", ""),
+                Platform::new("linux", "arm64", "")
+            ]
         );
-        let e = native_target("linux/amd64,linux/arm/v7", &host).unwrap_err();
-        assert!(matches!(e, TargetError::Foreign { ref foreign, .. } if foreign == "linux/arm/v7"));
         assert!(matches!(
-            native_target("windows/amd64", &host),
-            Err(TargetError::Foreign { .. })
+            build_targets("linux/amd64,windows/amd64"),
+            Err(TargetError::NotLinux { ref platform, .. }) if platform == "windows/amd64"
         ));
         assert!(matches!(
-            native_target("linux/amd64/v3", &host),
-            Err(TargetError::Foreign { .. })
-        ));
-        assert!(matches!(
-            native_target("linux/z80", &host),
+            build_targets("linux/z80"),
             Err(TargetError::Invalid(_))
         ));
-        // On an arm64 machine the roles swap.
-        let arm = Platform::new("linux", "arm64", "");
-        assert_eq!(native_target("linux/aarch64", &arm), Ok(arm.clone()));
-        assert!(native_target("linux/amd64", &arm).is_err());
     }
 
     #[test]

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::registry::client::TransferUpdate;
+
 pub use plain::PlainRenderer;
 pub use tty::TtyRenderer;
 
@@ -23,12 +25,18 @@ pub enum Event {
     Started { step: usize, name: String },
     /// A line of output of a step (RUN output, pull notes).
     Log { step: usize, line: String },
-    /// Byte progress of a transfer inside a step.
+    /// Byte progress of a transfer (a blob pull or push) inside a step:
+    /// `id` is the blob digest, `seconds` the time since it started, `done`
+    /// on its last report; `waiting` while no byte has moved for a while.
     Progress {
         step: usize,
         id: String,
         current: u64,
         total: u64,
+        seconds: f64,
+        done: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        waiting: Option<Waiting>,
     },
     /// The step's result came from the cache.
     Cached { step: usize },
@@ -43,6 +51,16 @@ pub enum Event {
         seconds: f64,
         image: Option<String>,
     },
+}
+
+/// A transfer that has gone `idle_seconds` without a byte from or to
+/// `host`; it fails when that reaches `timeout_seconds`
+/// (`BUILDER_REGISTRY_IDLE_TIMEOUT`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Waiting {
+    pub host: String,
+    pub idle_seconds: f64,
+    pub timeout_seconds: f64,
 }
 
 /// Something that shows events.
@@ -189,16 +207,38 @@ impl Progress {
         })
     }
 
-    /// Byte progress of a transfer.
-    pub fn progress(&self, step: usize, id: &str, current: u64, total: u64) {
+    /// Byte progress of a registry transfer, in the step it was started
+    /// under ([`crate::registry::client::scoped`]); a report counts as
+    /// waiting once no byte has moved for a second.
+    pub fn transfer(&self, u: &TransferUpdate) {
+        let waiting = (!u.done && u.idle >= Duration::from_secs(1)).then(|| Waiting {
+            host: u.host.clone(),
+            idle_seconds: u.idle.as_secs_f64(),
+            timeout_seconds: u.timeout.as_secs_f64(),
+        });
         self.with(|i| {
             i.renderer.event(&Event::Progress {
-                step,
-                id: id.to_string(),
-                current,
-                total,
+                step: u.scope,
+                id: u.id.clone(),
+                current: u.current.min(u.total),
+                total: u.total,
+                seconds: u.elapsed.as_secs_f64(),
+                done: u.done,
+                waiting,
             })
         })
+    }
+
+    /// A registry-client callback reporting transfers to this handle.
+    pub fn on_transfer(&self) -> crate::registry::client::OnTransfer {
+        let p = self.clone();
+        Arc::new(move |u: &TransferUpdate| p.transfer(u))
+    }
+
+    /// Tears the renderer down without a summary (commands that are not
+    /// builds: pull, push).
+    pub fn close(&self) {
+        self.with(|i| i.renderer.finish())
     }
 
     /// Marks `step` as served from the cache (and done).

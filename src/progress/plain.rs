@@ -1,16 +1,36 @@
 //! BuildKit-style plain lines: `#3 [build 2/4] RUN make`, output prefixed
 //! with its step number and seconds since the build began, `#3 CACHED`,
-//! `#3 DONE 1.2s`. Stable for CI logs.
+//! `#3 DONE 1.2s`. Stable for CI logs. A transfer (blob pull or push)
+//! that takes longer than [`TRANSFER_EVERY`] gets BuildKit's byte line
+//! (`#3 sha256:… 12.58MB / 50.33MB 4.2s`) at most that often, with what it
+//! waits for while it is stalled, and a `done` line at its end; quick ones
+//! print nothing.
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::{Event, Renderer};
+use super::{Event, Renderer, Waiting};
+// go-units' HumanSize, as BuildKit's byte lines and Docker's prune show sizes.
+use crate::cli::prune::human_size;
+
+/// The least time between two lines about one transfer.
+pub const TRANSFER_EVERY: Duration = Duration::from_secs(2);
+
+/// `waiting for HOST: 4 s without data (times out after 30 s)`.
+pub fn waiting_note(w: &Waiting) -> String {
+    format!(
+        "waiting for {}: {:.0} s without data (times out after {} s)",
+        w.host, w.idle_seconds, w.timeout_seconds
+    )
+}
 
 /// Writes plain progress lines to any writer (stderr in a build).
 pub struct PlainRenderer<W: Write + Send> {
     out: W,
     started: Instant,
+    /// When each (step, blob) transfer last got a line.
+    transfers: HashMap<(usize, String), Instant>,
 }
 
 impl<W: Write + Send> PlainRenderer<W> {
@@ -19,6 +39,7 @@ impl<W: Write + Send> PlainRenderer<W> {
         PlainRenderer {
             out,
             started: Instant::now(),
+            transfers: HashMap::new(),
         }
     }
 
@@ -38,7 +59,42 @@ impl<W: Write + Send> Renderer for PlainRenderer<W> {
                 "#{step} {:.3} {line}",
                 self.started.elapsed().as_secs_f64()
             ),
-            Event::Progress { .. } => Ok(()),
+            Event::Progress {
+                step,
+                id,
+                current,
+                total,
+                seconds,
+                done,
+                waiting,
+            } => {
+                let key = (*step, id.clone());
+                let last = self.transfers.get(&key).copied();
+                let due = match last {
+                    _ if *done => last.is_some(),
+                    Some(t) => t.elapsed() >= TRANSFER_EVERY,
+                    None => *seconds >= TRANSFER_EVERY.as_secs_f64(),
+                };
+                if !due {
+                    return;
+                }
+                if *done {
+                    self.transfers.remove(&key);
+                } else {
+                    self.transfers.insert(key, Instant::now());
+                }
+                let tail = match (done, waiting) {
+                    (true, _) => " done".to_string(),
+                    (false, Some(w)) => format!(" {}", waiting_note(w)),
+                    (false, None) => String::new(),
+                };
+                writeln!(
+                    self.out,
+                    "#{step} {id} {} / {} {seconds:.1}s{tail}",
+                    human_size(*current),
+                    human_size(*total)
+                )
+            }
             Event::Cached { step } => writeln!(self.out, "#{step} CACHED"),
             Event::Done { step, seconds } => writeln!(self.out, "#{step} DONE {seconds:.1}s\n"),
             Event::Error { step, message } => writeln!(self.out, "#{step} ERROR: {message}"),
@@ -77,5 +133,41 @@ mod tests {
         });
         let text = String::from_utf8(r.into_inner()).unwrap();
         assert_eq!(text, "#5 [build 2/4] RUN make\n#5 CACHED\n#6 DONE 1.2s\n\n");
+    }
+
+    #[test]
+    fn slow_transfers_get_lines_quick_ones_none() {
+        let mut r = PlainRenderer::new(Vec::new());
+        let ev = |id: &str, current, seconds, done, waiting| Event::Progress {
+            step: 3,
+            id: id.into(),
+            current,
+            total: 50_331_648,
+            seconds,
+            done,
+            waiting,
+        };
+        r.event(&ev("sha256:quick", 10, 0.5, false, None));
+        r.event(&ev("sha256:quick", 50_331_648, 0.9, true, None));
+        r.event(&ev("sha256:slow", 12_583_000, 4.2, false, None));
+        // Within TRANSFER_EVERY of the last line: nothing.
+        r.event(&ev("sha256:slow", 12_600_000, 4.3, false, None));
+        let w = Waiting {
+            host: "reg:5000".into(),
+            idle_seconds: 4.0,
+            timeout_seconds: 30.0,
+        };
+        r.transfers
+            .insert((3, "sha256:slow".into()), Instant::now() - TRANSFER_EVERY);
+        r.event(&ev("sha256:slow", 12_600_000, 8.3, false, Some(w)));
+        r.event(&ev("sha256:slow", 50_331_648, 9.0, true, None));
+        let text = String::from_utf8(r.into_inner()).unwrap();
+        assert_eq!(
+            text,
+            "#3 sha256:slow 12.58MB / 50.33MB 4.2s\n\
+             #3 sha256:slow 12.6MB / 50.33MB 8.3s waiting for reg:5000: 4 s without data \
+             (times out after 30 s)\n\
+             #3 sha256:slow 50.33MB / 50.33MB 9.0s done\n"
+        );
     }
 }

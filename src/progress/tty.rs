@@ -99,6 +99,8 @@ impl Renderer for TtyRenderer {
                 id,
                 current,
                 total,
+                waiting,
+                ..
             } => {
                 if let Some(view) = self.steps.get_mut(step) {
                     let multi = &self.multi;
@@ -106,11 +108,16 @@ impl Renderer for TtyRenderer {
                     let bar = view.transfers.entry(id.clone()).or_insert_with(|| {
                         let b = multi.insert_after(&parent, ProgressBar::new(*total));
                         b.set_style(Self::bytes_style());
-                        b.set_message(id.clone());
                         b
                     });
                     bar.set_length(*total);
                     bar.set_position(*current);
+                    // `sha256:` and 12 hex digits, as docker's pull view.
+                    let short = id.get(..19).unwrap_or(id);
+                    bar.set_message(match waiting {
+                        Some(w) => format!("{short} {}", super::plain::waiting_note(w)),
+                        None => short.to_string(),
+                    });
                 }
             }
             Event::Cached { step } => self.close(*step, "CACHED"),

@@ -5,118 +5,36 @@
 //! (content type of a manifest reply, per-request retries, mirror
 //! endpoints with their own scheme, streaming uploads from store files), so
 //! this module talks to the registry directly.
+//!
+//! Submodules: `body` (bounded reply reading, idle timeout, error replies),
+//! `token` (credentials, challenges, bearer tokens, login), `blob` (blob
+//! GET/HEAD/mount/upload), `manifest` (manifest GET/PUT) and `transfer`
+//! (byte progress of blob transfers).
+
+mod blob;
+mod body;
+mod manifest;
+mod token;
+mod transfer;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use bytes::Bytes;
-use reqwest::header::{
-    HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
-    WWW_AUTHENTICATE,
-};
-use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
+use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use tokio::sync::Mutex;
 
-use super::auth::{parse_challenge, Challenge, TokenReply};
+use super::auth::Challenge;
 use super::config::{Endpoint, RegistriesConfig};
 use super::credentials::{Credential, DockerConfig};
-use super::error::{registry_message, ErrorKind, RegistryError};
+use super::error::{ErrorKind, RegistryError};
 
-/// Every manifest media type we accept, most specific first.
-pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
-
-/// The most bytes read from any manifest, config, token or error reply,
-/// whatever its headers say (a reply without Content-Length included).
-pub const MAX_SMALL_BODY: usize = 8 << 20;
-
-/// Environment variable: seconds without a byte from a registry before a
-/// request fails (default 30).
-pub const IDLE_TIMEOUT_ENV: &str = "BUILDER_REGISTRY_IDLE_TIMEOUT";
-
-/// The idle timeout: `BUILDER_REGISTRY_IDLE_TIMEOUT` seconds (a positive
-/// number; fractions allowed), else 30 s.
-pub fn idle_timeout() -> Duration {
-    std::env::var(IDLE_TIMEOUT_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(Duration::from_secs(30), Duration::from_secs_f64)
-}
-
-/// "timed out after N s waiting for HOST" for a request that timed out.
-pub(crate) fn timeout_detail(url: &str) -> String {
-    let host = Url::parse(url)
-        .ok()
-        .and_then(|u| {
-            u.host_str()
-                .map(|h| u.port().map_or(h.to_string(), |p| format!("{h}:{p}")))
-        })
-        .unwrap_or_else(|| url.to_string());
-    format!(
-        "timed out after {} s waiting for {host} (set {IDLE_TIMEOUT_ENV} to wait longer)",
-        idle_timeout().as_secs_f64()
-    )
-}
-
-/// Reads a whole reply body of at most `limit` bytes, chunk by chunk (so a
-/// body that never ends is cut off at the limit, never buffered whole).
-pub async fn read_capped(
-    mut resp: Response,
-    limit: usize,
-    what: &str,
-) -> Result<Bytes, RegistryError> {
-    let url = redact_url(resp.url().as_str());
-    if resp.content_length().is_some_and(|l| l > limit as u64) {
-        return Err(RegistryError::new(
-            ErrorKind::BadContent,
-            what,
-            url,
-            format!(
-                "reply larger than {} MiB, the limit for manifests, configs and tokens",
-                limit >> 20
-            ),
-        ));
-    }
-    let mut body = Vec::new();
-    loop {
-        match resp.chunk().await {
-            Ok(Some(c)) => {
-                if body.len() + c.len() > limit {
-                    return Err(RegistryError::new(
-                        ErrorKind::BadContent,
-                        what,
-                        url,
-                        format!(
-                            "reply larger than {} MiB, the limit for manifests, configs and tokens",
-                            limit >> 20
-                        ),
-                    ));
-                }
-                body.extend_from_slice(&c);
-            }
-            Ok(None) => return Ok(Bytes::from(body)),
-            Err(e) if e.is_timeout() => {
-                return Err(RegistryError::new(
-                    ErrorKind::Network,
-                    what,
-                    url.clone(),
-                    timeout_detail(&url),
-                ))
-            }
-            Err(e) => {
-                return Err(RegistryError::new(
-                    ErrorKind::Network,
-                    what,
-                    url,
-                    e.to_string(),
-                ))
-            }
-        }
-    }
-}
+pub use blob::file_body;
+pub(crate) use body::{host_of, redact_url, timeout_detail};
+pub use body::{idle_timeout, read_capped, status_error, IDLE_TIMEOUT_ENV, MAX_SMALL_BODY};
+pub use manifest::MANIFEST_ACCEPT;
+pub use transfer::{scoped, OnTransfer, Transfer, TransferUpdate};
 
 /// How often and how patiently to retry connection errors, 5xx and 429.
 #[derive(Debug, Clone)]
@@ -176,6 +94,7 @@ pub struct RegistryClient {
     creds: DockerConfig,
     retry: RetryPolicy,
     notify: Option<Notify>,
+    transfers: Option<Arc<transfer::Tracker>>,
     state: Mutex<HashMap<String, HostState>>,
 }
 
@@ -189,21 +108,10 @@ impl std::fmt::Debug for RegistryClient {
     }
 }
 
-/// A body streamed from a file in 256 KiB chunks: memory stays bounded
-/// whatever the blob size.
-pub fn file_body(path: &Path) -> std::io::Result<reqwest::Body> {
-    use tokio::io::AsyncReadExt;
-    let f = tokio::fs::File::from_std(std::fs::File::open(path)?);
-    let stream = futures::stream::try_unfold(f, |mut f| async move {
-        let mut buf = vec![0u8; 256 * 1024];
-        let n = f.read(&mut buf).await?;
-        if n == 0 {
-            return Ok::<_, std::io::Error>(None);
-        }
-        buf.truncate(n);
-        Ok(Some((Bytes::from(buf), f)))
-    });
-    Ok(reqwest::Body::wrap_stream(stream))
+/// A connection that could not be made (refused, no route, unknown host),
+/// as opposed to one that timed out or was cut.
+fn unreachable(e: &reqwest::Error) -> bool {
+    e.is_connect() && !e.is_timeout()
 }
 
 fn is_retryable_status(s: StatusCode) -> bool {
@@ -221,30 +129,10 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
         .ok()
 }
 
-/// Maps a non-success response to an error, reading the registry's message.
-pub async fn status_error(resp: Response, what: &str) -> RegistryError {
-    let status = resp.status();
-    let url = resp.url().to_string();
-    let body = read_capped(resp, 64 << 10, what).await.unwrap_or_default();
-    let msg = registry_message(&body);
-    let kind = match status {
-        StatusCode::UNAUTHORIZED => ErrorKind::Unauthorized,
-        StatusCode::FORBIDDEN => ErrorKind::Denied,
-        StatusCode::NOT_FOUND => ErrorKind::NotFound,
-        s => ErrorKind::Status(s.as_u16()),
-    };
-    RegistryError::new(kind, what, redact_url(&url), msg)
-}
-
 /// Whether the system's CA bundle (or `SSL_CERT_FILE`/`SSL_CERT_DIR`) holds
 /// any root certificate.
 fn system_has_roots() -> bool {
     !rustls_native_certs::load_native_certs().certs.is_empty()
-}
-
-/// Drops query parameters (signed URLs carry secrets) from URLs in messages.
-fn redact_url(u: &str) -> String {
-    u.split('?').next().unwrap_or(u).to_string()
 }
 
 impl RegistryClient {
@@ -255,6 +143,22 @@ impl RegistryClient {
             .connect_timeout(Duration::from_secs(30))
             // Per read, so a slow transfer that keeps moving is never cut.
             .read_timeout(idle_timeout());
+        // Private registries' CAs (`ca =`, certs.d), besides the system's.
+        let mut extra = Vec::new();
+        for path in config.all_ca_files() {
+            let pem = std::fs::read(&path)
+                .map_err(|e| anyhow::anyhow!("reading the registry CA {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the registry CA {} holds no PEM certificate",
+                        path.display()
+                    )
+                })?;
+            extra.extend(certs);
+        }
         if !system_has_roots() {
             // The platform verifier refuses to start without roots, which
             // would stop even plain-http registries; https gets Mozilla's
@@ -262,7 +166,11 @@ impl RegistryClient {
             let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
                 .iter()
                 .filter_map(|c| reqwest::Certificate::from_der(c).ok());
-            builder = builder.tls_certs_only(bundled);
+            builder = builder.tls_certs_only(bundled.chain(extra));
+        } else {
+            for c in extra {
+                builder = builder.add_root_certificate(c);
+            }
         }
         let http = builder
             .build()
@@ -273,6 +181,7 @@ impl RegistryClient {
             creds,
             retry: RetryPolicy::default(),
             notify: None,
+            transfers: None,
             state: Mutex::new(HashMap::new()),
         })
     }
@@ -305,6 +214,20 @@ impl RegistryClient {
         }
     }
 
+    /// The URL of `/v2/<name>/<path>` for repository `target`.
+    fn repo_url(&self, target: &Repo<'_>, path: &str) -> Url {
+        self.v2_url(
+            target.ep,
+            target.registry,
+            &format!("{}/{path}", target.name),
+        )
+    }
+
+    /// The token scope for pulling from `repo`.
+    fn pull_scopes(repo: &str) -> Vec<String> {
+        vec![format!("repository:{repo}:pull")]
+    }
+
     /// The URL of `/v2/<path>` on `ep`; mirrors also get `ns=<registry>`.
     pub fn v2_url(&self, ep: &Endpoint, registry: &str, path: &str) -> Url {
         let mut u = ep.base.clone();
@@ -313,42 +236,6 @@ impl RegistryClient {
             u.query_pairs_mut().append_pair("ns", registry);
         }
         u
-    }
-
-    async fn credential(&self, ep: &Endpoint) -> Result<Option<Credential>, RegistryError> {
-        {
-            let st = self.state.lock().await;
-            if let Some(Some(c)) = st.get(ep.base.as_str()).map(|s| s.credential.clone()) {
-                return Ok(c);
-            }
-        }
-        let creds = self.creds.clone();
-        let host = ep.host.clone();
-        let c = tokio::task::spawn_blocking(move || creds.credential(&host))
-            .await
-            .map_err(|e| {
-                RegistryError::new(
-                    ErrorKind::Credentials,
-                    "reading credentials",
-                    &ep.host,
-                    e.to_string(),
-                )
-            })?
-            .map_err(|e| {
-                RegistryError::new(
-                    ErrorKind::Credentials,
-                    "reading credentials",
-                    &ep.host,
-                    format!("{e:#}"),
-                )
-            })?;
-        self.state
-            .lock()
-            .await
-            .entry(ep.base.to_string())
-            .or_default()
-            .credential = Some(c.clone());
-        Ok(c)
     }
 
     /// Sends a request built by `build`, retrying connection errors, 5xx
@@ -380,9 +267,11 @@ impl RegistryClient {
                     d.min(self.retry.max_delay.max(Duration::from_secs(1)))
                 }
                 Ok(resp) => return Ok(resp),
-                // A registry that stalled twice will not answer a third time:
-                // the whole request stays within about two idle timeouts.
-                Err(e) if n < attempts && !e.is_builder() && timeouts < 2 => {
+                // A registry that stalled twice will not answer a third time
+                // (the whole request stays within about two idle timeouts); a
+                // refused connection or an unknown host will not change in
+                // seconds: fail at once. Cut connections are retried.
+                Err(e) if n < attempts && !e.is_builder() && timeouts < 2 && !unreachable(&e) => {
                     let d = self.retry.delay(n - 1);
                     self.note(&format!("{what}: {e}, retrying in {d:?}"));
                     d
@@ -395,10 +284,18 @@ impl RegistryClient {
                 Err(e) => {
                     let url = e.url().map(|u| redact_url(u.as_str())).unwrap_or_default();
                     let mut detail = e.to_string();
+                    let mut last = None;
                     let mut src = std::error::Error::source(&e);
                     while let Some(s) = src {
                         detail.push_str(&format!(": {s}"));
+                        last = Some(s.to_string());
                         src = s.source();
+                    }
+                    if unreachable(&e) {
+                        // The cause alone ("Connection refused", "failed
+                        // to lookup address information: …"), not reqwest's
+                        // layers around it.
+                        detail = format!("unreachable: {}", last.unwrap_or(detail));
                     }
                     return Err(RegistryError::new(ErrorKind::Network, what, url, detail));
                 }
@@ -406,194 +303,6 @@ impl RegistryClient {
             tokio::time::sleep(delay).await;
         }
     }
-
-    /// Learns how `ep` wants to be authenticated (GET /v2/).
-    async fn ping(&self, ep: &Endpoint, what: &str) -> Result<Challenge, RegistryError> {
-        let mut url = ep.base.clone();
-        url.set_path("/v2/");
-        let http = self.http.clone();
-        let resp = self
-            .send_raw(what, true, &|| Ok(http.get(url.clone())))
-            .await?;
-        let challenge = match resp.status() {
-            StatusCode::UNAUTHORIZED => resp
-                .headers()
-                .get_all(WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .filter_map(parse_challenge)
-                .next()
-                .ok_or_else(|| {
-                    RegistryError::new(
-                        ErrorKind::Unauthorized,
-                        what,
-                        url.as_str(),
-                        "no usable WWW-Authenticate challenge",
-                    )
-                })?,
-            // Some registries answer 404 on /v2/ and still serve the API.
-            s if s.is_success() || s == StatusCode::NOT_FOUND => Challenge::Anonymous,
-            _ => return Err(status_error(resp, what).await),
-        };
-        Ok(challenge)
-    }
-
-    async fn fetch_token(
-        &self,
-        ep: &Endpoint,
-        realm: &str,
-        service: Option<&str>,
-        scopes: &[String],
-        cred: Option<&Credential>,
-        what: &str,
-    ) -> Result<String, RegistryError> {
-        let mut url = Url::parse(realm).map_err(|e| {
-            RegistryError::new(
-                ErrorKind::BadContent,
-                what,
-                &ep.host,
-                format!("invalid token realm {realm:?}: {e}"),
-            )
-        })?;
-        let http = self.http.clone();
-        let resp = match cred {
-            Some(Credential::IdentityToken { token, .. }) => {
-                // OAuth2 refresh-token grant, as docker does for identity tokens.
-                let mut form = Url::parse("http://x/").expect("static URL");
-                {
-                    let mut q = form.query_pairs_mut();
-                    q.append_pair("grant_type", "refresh_token");
-                    q.append_pair("refresh_token", token);
-                    q.append_pair("client_id", "builder");
-                    if let Some(s) = service {
-                        q.append_pair("service", s);
-                    }
-                    if !scopes.is_empty() {
-                        q.append_pair("scope", &scopes.join(" "));
-                    }
-                }
-                let body = form.query().unwrap_or_default().to_string();
-                self.send_raw(what, true, &|| {
-                    Ok(http
-                        .post(url.clone())
-                        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                        .body(body.clone()))
-                })
-                .await?
-            }
-            _ => {
-                {
-                    let mut q = url.query_pairs_mut();
-                    if let Some(s) = service {
-                        q.append_pair("service", s);
-                    }
-                    for s in scopes {
-                        q.append_pair("scope", s);
-                    }
-                    if let Some(Credential::Basic { username, .. }) = cred {
-                        q.append_pair("account", username);
-                    }
-                }
-                self.send_raw(what, true, &|| {
-                    let mut rb = http.get(url.clone());
-                    if let Some(Credential::Basic { username, password }) = cred {
-                        rb = rb.basic_auth(username, Some(password));
-                    }
-                    Ok(rb)
-                })
-                .await?
-            }
-        };
-        if !resp.status().is_success() {
-            return Err(status_error(resp, what).await);
-        }
-        let body = read_capped(resp, MAX_SMALL_BODY, what).await?;
-        serde_json::from_slice::<TokenReply>(&body)
-            .ok()
-            .and_then(TokenReply::into_token)
-            .ok_or_else(|| {
-                RegistryError::new(
-                    ErrorKind::BadContent,
-                    what,
-                    redact_url(realm),
-                    "token server reply has no token",
-                )
-            })
-    }
-
-    /// The Authorization header value for `scopes` on `ep`, if any.
-    async fn authorization(
-        &self,
-        ep: &Endpoint,
-        scopes: &[String],
-        what: &str,
-    ) -> Result<Option<String>, RegistryError> {
-        let key = ep.base.to_string();
-        let scope_key = scopes.join(" ");
-        let (challenge, token) = {
-            let st = self.state.lock().await;
-            let h = st.get(&key);
-            (
-                h.and_then(|h| h.challenge.clone()),
-                h.and_then(|h| h.tokens.get(&scope_key).cloned()),
-            )
-        };
-        if let Some(t) = token {
-            return Ok(Some(format!("Bearer {t}")));
-        }
-        let challenge = match challenge {
-            Some(c) => c,
-            None => {
-                let c = self.ping(ep, what).await?;
-                self.state
-                    .lock()
-                    .await
-                    .entry(key.clone())
-                    .or_default()
-                    .challenge = Some(c.clone());
-                c
-            }
-        };
-        let cred = self.credential(ep).await?;
-        match challenge {
-            Challenge::Anonymous => Ok(None),
-            Challenge::Basic => Ok(match cred {
-                Some(Credential::Basic { username, password }) => Some(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD
-                        .encode(format!("{username}:{password}"))
-                )),
-                _ => None,
-            }),
-            Challenge::Bearer { realm, service } => {
-                let t = self
-                    .fetch_token(ep, &realm, service.as_deref(), scopes, cred.as_ref(), what)
-                    .await?;
-                self.state
-                    .lock()
-                    .await
-                    .entry(key)
-                    .or_default()
-                    .tokens
-                    .insert(scope_key, t.clone());
-                Ok(Some(format!("Bearer {t}")))
-            }
-        }
-    }
-
-    async fn forget_auth(&self, ep: &Endpoint, resp: &Response) {
-        let mut st = self.state.lock().await;
-        let h = st.entry(ep.base.to_string()).or_default();
-        h.tokens.clear();
-        h.challenge = resp
-            .headers()
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(parse_challenge)
-            .next();
-    }
-
     /// Sends an authenticated request to `ep`. `build` gets the HTTP client
     /// and is called again for each retry (so it must produce a fresh
     /// body). A 401 refreshes the token once.
@@ -626,312 +335,6 @@ impl RegistryClient {
             return Ok(resp);
         }
     }
-
-    /// Checks that `cred` is accepted by the registry at `ep` (for `login`).
-    pub async fn verify_login(
-        &self,
-        ep: &Endpoint,
-        cred: &Credential,
-    ) -> Result<(), RegistryError> {
-        let what = format!("logging in to {}", ep.host);
-        match self.ping(ep, &what).await? {
-            Challenge::Anonymous => Ok(()),
-            Challenge::Bearer { realm, service } => self
-                .fetch_token(ep, &realm, service.as_deref(), &[], Some(cred), &what)
-                .await
-                .map(|_| ()),
-            Challenge::Basic => {
-                let Credential::Basic { username, password } = cred else {
-                    return Err(RegistryError::new(
-                        ErrorKind::Unauthorized,
-                        what,
-                        &ep.host,
-                        "an identity token cannot be used with basic auth",
-                    ));
-                };
-                let mut url = ep.base.clone();
-                url.set_path("/v2/");
-                let http = self.http.clone();
-                let resp = self
-                    .send_raw(&what, true, &|| {
-                        Ok(http.get(url.clone()).basic_auth(username, Some(password)))
-                    })
-                    .await?;
-                if resp.status().is_success() {
-                    Ok(())
-                } else {
-                    Err(status_error(resp, &what).await)
-                }
-            }
-        }
-    }
-
-    /// GET a manifest: returns body, Content-Type and Docker-Content-Digest.
-    pub async fn get_manifest(
-        &self,
-        target: &Repo<'_>,
-        reference: &str,
-        what: &str,
-    ) -> Result<(Bytes, Option<String>, Option<String>), RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let url = self.v2_url(ep, registry, &format!("{repo}/manifests/{reference}"));
-        let scopes = [format!("repository:{repo}:pull")];
-        let resp = self
-            .send(ep, &scopes, what, true, |h| {
-                Ok(h.get(url.clone()).header(ACCEPT, MANIFEST_ACCEPT))
-            })
-            .await?;
-        if !resp.status().is_success() {
-            return Err(status_error(resp, what).await);
-        }
-        let header = |n: &str| {
-            resp.headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let ct = header(CONTENT_TYPE.as_str())
-            .map(|c| c.split(';').next().unwrap_or_default().trim().to_string());
-        let dcd = header("docker-content-digest");
-        // Manifests are small; cap what we accept so a hostile server
-        // cannot make us buffer gigabytes.
-        let body = read_capped(resp, MAX_SMALL_BODY, what).await?;
-        Ok((body, ct, dcd))
-    }
-
-    /// GET a blob; the caller streams the body.
-    pub async fn get_blob(
-        &self,
-        target: &Repo<'_>,
-        digest: &str,
-        what: &str,
-    ) -> Result<Response, RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let url = self.v2_url(ep, registry, &format!("{repo}/blobs/{digest}"));
-        let scopes = [format!("repository:{repo}:pull")];
-        let resp = self
-            .send(ep, &scopes, what, true, |h| Ok(h.get(url.clone())))
-            .await?;
-        if !resp.status().is_success() {
-            return Err(status_error(resp, what).await);
-        }
-        Ok(resp)
-    }
-
-    fn push_scopes(repo: &str) -> Vec<String> {
-        vec![format!("repository:{repo}:pull,push")]
-    }
-
-    /// HEAD a blob in `repo`: whether the registry already has it.
-    pub async fn blob_exists(
-        &self,
-        target: &Repo<'_>,
-        digest: &str,
-        what: &str,
-    ) -> Result<bool, RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let url = self.v2_url(ep, registry, &format!("{repo}/blobs/{digest}"));
-        let resp = self
-            .send(ep, &Self::push_scopes(repo), what, true, |h| {
-                Ok(h.head(url.clone()))
-            })
-            .await?;
-        match resp.status() {
-            s if s.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(status_error(resp, what).await),
-        }
-    }
-
-    /// Asks the registry to mount `digest` from `from_repo` into `repo`.
-    /// Returns true if it did (201); false if it started an upload instead.
-    pub async fn mount_blob(
-        &self,
-        target: &Repo<'_>,
-        from_repo: &str,
-        digest: &str,
-        what: &str,
-    ) -> Result<bool, RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let mut url = self.v2_url(ep, registry, &format!("{repo}/blobs/uploads/"));
-        url.query_pairs_mut()
-            .append_pair("mount", digest)
-            .append_pair("from", from_repo);
-        let mut scopes = Self::push_scopes(repo);
-        scopes.push(format!("repository:{from_repo}:pull"));
-        let resp = self
-            .send(ep, &scopes, what, true, |h| {
-                Ok(h.post(url.clone()).header(CONTENT_LENGTH, 0))
-            })
-            .await?;
-        match resp.status() {
-            StatusCode::CREATED => Ok(true),
-            StatusCode::ACCEPTED => {
-                // An upload session was opened instead; cancel it politely.
-                if let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
-                    if let Ok(u) = url.join(loc) {
-                        let _ = self
-                            .send(ep, &scopes, what, false, |h| Ok(h.delete(u.clone())))
-                            .await;
-                    }
-                }
-                Ok(false)
-            }
-            _ => Err(status_error(resp, what).await),
-        }
-    }
-
-    /// Uploads the file at `path` as blob `digest` (POST, then one
-    /// streamed PUT). The whole exchange is retried on connection errors
-    /// and 5xx, since an upload session does not survive a failed PUT.
-    pub async fn upload_blob(
-        &self,
-        target: &Repo<'_>,
-        digest: &str,
-        path: &Path,
-        size: u64,
-        what: &str,
-    ) -> Result<(), RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let scopes = Self::push_scopes(repo);
-        let start = self.v2_url(ep, registry, &format!("{repo}/blobs/uploads/"));
-        let attempts = self.retry.attempts.max(1);
-        let mut n = 0;
-        loop {
-            n += 1;
-            let result: Result<(), RegistryError> = async {
-                let resp = self
-                    .send(ep, &scopes, what, true, |h| {
-                        Ok(h.post(start.clone()).header(CONTENT_LENGTH, 0))
-                    })
-                    .await?;
-                if resp.status() != StatusCode::ACCEPTED {
-                    return Err(status_error(resp, what).await);
-                }
-                let loc = resp
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| {
-                        RegistryError::new(
-                            ErrorKind::BadContent,
-                            what,
-                            start.as_str(),
-                            "upload started without a Location header",
-                        )
-                    })?;
-                let mut put = start.join(loc).map_err(|e| {
-                    RegistryError::new(
-                        ErrorKind::BadContent,
-                        what,
-                        start.as_str(),
-                        format!("bad upload Location {loc:?}: {e}"),
-                    )
-                })?;
-                put.query_pairs_mut().append_pair("digest", digest);
-                let same_host = put.host_str() == ep.base.host_str()
-                    && put.port_or_known_default() == ep.base.port_or_known_default();
-                let body_err = |e: std::io::Error| {
-                    RegistryError::new(
-                        ErrorKind::BadContent,
-                        what,
-                        path.display().to_string(),
-                        e.to_string(),
-                    )
-                };
-                let resp = if same_host {
-                    self.send(ep, &scopes, what, false, |h| {
-                        Ok(h.request(Method::PUT, put.clone())
-                            .header(CONTENT_TYPE, "application/octet-stream")
-                            .header(CONTENT_LENGTH, size)
-                            .body(file_body(path).map_err(body_err)?))
-                    })
-                    .await?
-                } else {
-                    // Never send credentials to another host (e.g. a
-                    // storage backend's signed URL).
-                    let http = self.http.clone();
-                    self.send_raw(what, false, &|| {
-                        Ok(http
-                            .request(Method::PUT, put.clone())
-                            .header(CONTENT_TYPE, "application/octet-stream")
-                            .header(CONTENT_LENGTH, size)
-                            .body(file_body(path).map_err(body_err)?))
-                    })
-                    .await?
-                };
-                if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
-                    return Err(status_error(resp, what).await);
-                }
-                Ok(())
-            }
-            .await;
-            match result {
-                Err(e)
-                    if n < attempts
-                        && matches!(
-                            e.kind,
-                            ErrorKind::Network
-                                | ErrorKind::Status(500..=599)
-                                | ErrorKind::Status(429)
-                        ) =>
-                {
-                    let d = self.retry.delay(n - 1);
-                    self.note(&format!("{e}; retrying in {d:?}"));
-                    tokio::time::sleep(d).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// PUT a manifest under `reference` (a tag or digest) with its media type.
-    pub async fn put_manifest(
-        &self,
-        target: &Repo<'_>,
-        reference: &str,
-        body: Bytes,
-        media_type: &str,
-        what: &str,
-    ) -> Result<(), RegistryError> {
-        let Repo {
-            ep,
-            registry,
-            name: repo,
-        } = *target;
-        let url = self.v2_url(ep, registry, &format!("{repo}/manifests/{reference}"));
-        let resp = self
-            .send(ep, &Self::push_scopes(repo), what, true, |h| {
-                Ok(h.put(url.clone())
-                    .header(CONTENT_TYPE, media_type)
-                    .body(body.clone()))
-            })
-            .await?;
-        if !resp.status().is_success() {
-            return Err(status_error(resp, what).await);
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -946,6 +349,8 @@ mod tests {
         assert_eq!(r.delay(10), Duration::from_secs(8));
         assert_eq!(r.delay(100), Duration::from_secs(8));
     }
+
+    use crate::registry::error::registry_message;
 
     #[test]
     fn registry_messages() {

@@ -6,7 +6,16 @@
 //!
 //! [registry."127.0.0.1:5001"]
 //! insecure = true                        # plain http
+//!
+//! [registry."registry.example:5000"]
+//! ca = "/etc/ssl/example-ca.pem"           # PEM CA(s) its certificate chains to
 //! ```
+//!
+//! CAs are also found as Docker keeps them, `certs.d/HOST[:PORT]/*.crt`
+//! (`ca.crt` usually) under `/etc/docker/certs.d`, `/etc/builder/certs.d`
+//! and `$XDG_CONFIG_HOME/builder/certs.d`. A host with a CA is spoken to
+//! over https even on loopback. The CAs are added to the system's roots for
+//! every host (not only the one they are listed for).
 //!
 //! Found at `--registry-config FILE`, else
 //! `$XDG_CONFIG_HOME/builder/registries.toml` (`~/.config/…`), else
@@ -33,6 +42,10 @@ pub struct HostConfig {
     /// Talk plain http to this host.
     #[serde(default)]
     pub insecure: Option<bool>,
+    /// A PEM file of CA certificates for this host's TLS (relative to the
+    /// config file's directory).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
 }
 
 /// The whole config file.
@@ -42,6 +55,9 @@ pub struct RegistriesConfig {
     /// Per-host settings, keyed by registry name as in references (`docker.io`).
     #[serde(default)]
     pub registry: BTreeMap<String, HostConfig>,
+    /// `certs.d` directories searched for `HOST/*.crt` (see the module doc).
+    #[serde(skip)]
+    pub certs_d: Vec<PathBuf>,
 }
 
 /// One place to talk to for a registry: a mirror or the origin.
@@ -53,6 +69,20 @@ pub struct Endpoint {
     pub host: String,
     /// True for a mirror (then the origin's name goes in the `ns` parameter).
     pub mirror: bool,
+}
+
+/// The `*.crt` files of a `certs.d/HOST` directory, sorted (Docker's CA
+/// files; `*.cert`/`*.key` client pairs are not used).
+fn crt_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+        .collect();
+    v.sort();
+    v
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -68,8 +98,15 @@ fn is_loopback(host: &str) -> bool {
 impl RegistriesConfig {
     /// Parses config text; `origin` names the source in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        let cfg: RegistriesConfig = toml::from_str(text)
+        let mut cfg: RegistriesConfig = toml::from_str(text)
             .with_context(|| format!("parsing registries config {}", origin.display()))?;
+        let dir = origin.parent().unwrap_or(Path::new("."));
+        for hc in cfg.registry.values_mut() {
+            if let Some(ca) = &mut hc.ca {
+                *ca = dir.join(&*ca);
+            }
+        }
+        cfg.certs_d = Self::default_certs_d();
         for (host, hc) in &cfg.registry {
             for m in &hc.mirrors {
                 parse_base(m).with_context(|| {
@@ -98,7 +135,58 @@ impl RegistriesConfig {
                 Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
             }
         }
-        Ok(Self::default())
+        Ok(RegistriesConfig {
+            certs_d: Self::default_certs_d(),
+            ..Self::default()
+        })
+    }
+
+    /// Docker's `/etc/docker/certs.d`, then builder's own.
+    pub fn default_certs_d() -> Vec<PathBuf> {
+        let mut v = vec![
+            PathBuf::from("/etc/docker/certs.d"),
+            PathBuf::from("/etc/builder/certs.d"),
+        ];
+        if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
+            v.push(PathBuf::from(x).join("builder/certs.d"));
+        } else if let Some(h) = std::env::var_os("HOME").filter(|x| !x.is_empty()) {
+            v.push(PathBuf::from(h).join(".config/builder/certs.d"));
+        }
+        v
+    }
+
+    /// The CA files configured for `host`: its `ca =` and its `certs.d` `*.crt`.
+    pub fn ca_files(&self, host: &str) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self
+            .registry
+            .get(host)
+            .and_then(|h| h.ca.clone())
+            .into_iter()
+            .collect();
+        for d in &self.certs_d {
+            v.extend(crt_files(&d.join(host)));
+        }
+        v
+    }
+
+    /// Every CA file of every host (what the HTTP client trusts besides the
+    /// system's roots).
+    pub fn all_ca_files(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self
+            .registry
+            .values()
+            .filter_map(|h| h.ca.clone())
+            .collect();
+        for d in &self.certs_d {
+            if let Ok(rd) = std::fs::read_dir(d) {
+                let mut hosts: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+                hosts.sort();
+                for h in hosts {
+                    v.extend(crt_files(&h));
+                }
+            }
+        }
+        v
     }
 
     /// The default locations, in order.
@@ -113,12 +201,13 @@ impl RegistriesConfig {
         v
     }
 
-    /// Whether `host` is spoken to over plain http.
+    /// Whether `host` is spoken to over plain http: as configured, else for
+    /// loopback hosts without a CA.
     pub fn insecure(&self, host: &str) -> bool {
         self.registry
             .get(host)
             .and_then(|h| h.insecure)
-            .unwrap_or_else(|| is_loopback(host))
+            .unwrap_or_else(|| is_loopback(host) && self.ca_files(host).is_empty())
     }
 
     /// The origin endpoint of the registry `reference` lives on.

@@ -358,7 +358,15 @@ pub fn prepare_export_opts(
             o.remove("artifactType");
         }
     }
-    let bytes = serde_json::to_vec(&doc)?;
+    // Written as BuildKit writes manifests (and as the store keeps built
+    // ones): an image whose layers were already compressed keeps its stored
+    // bytes above, one converted here gets the same shape, so both push the
+    // same digest (e.g. a build served by `--cache-from` and a cold one).
+    let bytes = crate::image::Manifest::from_slice(&serde_json::to_vec(&doc)?)
+        .context("re-reading the converted manifest")?
+        .canonical()
+        .context("encoding the converted manifest")?
+        .bytes;
     store.put_blob_bytes(&bytes, None)?;
     Ok((bytes, target))
 }

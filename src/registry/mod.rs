@@ -13,6 +13,7 @@ pub mod error;
 pub mod manifest;
 pub mod pull;
 pub mod push;
+pub mod push_index;
 pub mod reference;
 
 pub use client::{RegistryClient, RetryPolicy};
@@ -22,4 +23,5 @@ pub use credentials::{Credential, DockerConfig};
 pub use error::{ErrorKind, RegistryError};
 pub use pull::{pull, PullOptions, PulledImage};
 pub use push::{push, push_manifest_bytes, PushOptions, PushedImage};
+pub use push_index::{export_index, push_index};
 pub use reference::{Reference, ReferenceError};

@@ -27,12 +27,18 @@ pub const CONCURRENT_DOWNLOADS: usize = 3;
 pub struct PullOptions {
     /// The platform to pick from an index.
     pub platform: Platform,
+    /// Tag the index (stored as the registry has it, with the platforms
+    /// pulled so far) rather than the one platform's manifest, so that
+    /// several platforms of one tag can be in the store at once
+    /// (multi-platform builds, `pull --platform a,b`).
+    pub keep_index: bool,
 }
 
 impl Default for PullOptions {
     fn default() -> Self {
         PullOptions {
             platform: Platform::host(),
+            keep_index: false,
         }
     }
 }
@@ -117,14 +123,14 @@ pub(crate) async fn fetch_manifest(
     })
 }
 
-/// Fetches the image manifest for the platform: (manifest, index digest).
+/// Fetches the image manifest for the platform: (manifest, index).
 async fn resolve(
     client: &RegistryClient,
     ep: &Endpoint,
     r: &Reference,
     opts: &PullOptions,
     what: &str,
-) -> Result<(FetchedManifest, Option<Digest>)> {
+) -> Result<(FetchedManifest, Option<FetchedManifest>)> {
     let top = fetch_manifest(client, ep, r, r.manifest_ref(), what).await?;
     if is_image_manifest(&top.media_type) {
         return Ok((top, None));
@@ -142,7 +148,35 @@ async fn resolve(
             m.media_type
         );
     }
-    Ok((m, Some(top.digest)))
+    Ok((m, Some(top)))
+}
+
+/// The platforms an image index lists (empty for a single-platform image),
+/// read from the first source that answers (mirrors, then the origin).
+pub async fn list_platforms(client: &RegistryClient, r: &Reference) -> Result<Vec<Platform>> {
+    let what = format!("reading the platforms of {r}");
+    let mut last = None;
+    for ep in client.config().pull_endpoints(r) {
+        match fetch_manifest(client, &ep, r, r.manifest_ref(), &what).await {
+            Ok(top) if is_image_index(&top.media_type) => {
+                let doc: Value = serde_json::from_slice(&top.bytes)?;
+                let list: Vec<Descriptor> =
+                    serde_json::from_value(doc["manifests"].clone()).unwrap_or_default();
+                let mut out: Vec<Platform> = Vec::new();
+                // Attestation manifests (`unknown/unknown`) are not images.
+                for p in list.into_iter().filter_map(|d| d.platform) {
+                    if p.os != "unknown" && !out.contains(&p) {
+                        out.push(p);
+                    }
+                }
+                return Ok(out);
+            }
+            Ok(_) => return Ok(Vec::new()),
+            Err(e) if ep.mirror => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow!("{what}: no endpoints")))
 }
 
 /// Downloads one blob into the store, restarting on a broken stream.
@@ -172,6 +206,11 @@ pub(crate) async fn fetch_blob(
                 )
                 .await?;
             let mut writer = store.blob_writer()?;
+            let meter = client.transfer(
+                &d.digest.to_string(),
+                &super::client::host_of(ep.base.as_str()),
+                d.size,
+            );
             let mut stream = resp.bytes_stream();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| {
@@ -183,6 +222,7 @@ pub(crate) async fn fetch_blob(
                     RegistryError::new(ErrorKind::Network, &what, ep.base.as_str(), detail)
                 })?;
                 writer.write_all(&chunk).context("writing to the store")?;
+                meter.advance(chunk.len() as u64);
                 if writer.written() > d.size {
                     return Err(bad(
                         &what,
@@ -200,6 +240,7 @@ pub(crate) async fn fetch_blob(
                 .await
                 .map_err(|e| anyhow!("blob commit task failed: {e}"))?
                 .with_context(|| what.clone())?;
+            meter.finish();
             Ok(d.size)
         }
         .await;
@@ -237,6 +278,7 @@ pub async fn pull(
     let what = format!("pulling {r}");
     let endpoints = client.config().pull_endpoints(r);
     let mut last_err = None;
+    let mut mirror_errs = Vec::new();
     let mut found = None;
     for ep in &endpoints {
         match resolve(client, ep, r, opts, &what).await {
@@ -249,7 +291,13 @@ pub async fn pull(
                     "mirror {} failed ({e:#}); trying the next source",
                     ep.base
                 ));
+                mirror_errs.push(format!("mirror {}: {e:#}", ep.base));
                 last_err = Some(e);
+            }
+            // The origin's answer, after what the mirrors said (each was
+            // only a warning until now).
+            Err(e) if !mirror_errs.is_empty() => {
+                return Err(anyhow!("{e:#} (tried first: {})", mirror_errs.join("; ")))
             }
             Err(e) => return Err(e),
         }
@@ -290,6 +338,14 @@ pub async fn pull(
         manifest.bytes.len() as u64,
     );
     desc.platform = config_platform(&cfg);
+    let index_digest = index.as_ref().map(|i| i.digest.clone());
+    let tagged = match index.filter(|_| opts.keep_index) {
+        Some(top) => {
+            store.put_blob_bytes(&top.bytes, Some(&top.digest))?;
+            Descriptor::new(&top.media_type, top.digest, top.bytes.len() as u64)
+        }
+        None => desc.clone(),
+    };
     let name = match r.tag() {
         Some(t) => format!("{}:{t}", r.name()),
         // Tagged by the digest the user asked for (maybe an index's), so
@@ -301,13 +357,13 @@ pub async fn pull(
                 .map_or_else(|| manifest.digest.to_string(), str::to_string)
         ),
     };
-    store.set_tag(&name, &desc)?;
+    store.set_tag(&name, &tagged)?;
     Ok(PulledImage {
         name,
         manifest: desc,
         config,
         layers,
-        index,
+        index: index_digest,
         downloaded,
         bytes,
         source: ep.base.to_string(),

@@ -26,7 +26,7 @@ use super::{dev, init, process, rootfs};
 /// Runs in the forked child; never returns.
 pub(super) fn run(spec: &RunSpec, out_w: OwnedFd, err_w: OwnedFd, rep_w: OwnedFd) -> ! {
     let mut report = std::fs::File::from(rep_w);
-    let result = init::prepare_process(&out_w, &err_w)
+    let result = init::prepare_process(&out_w, &err_w, spec.attach.stdin)
         .and_then(|()| enter(spec))
         .and_then(|()| process::prepare_with(spec, &[Capability::CAP_SYS_CHROOT], true));
     let err = match result {

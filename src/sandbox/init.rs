@@ -24,7 +24,7 @@ pub(super) fn run(
 ) -> ! {
     let mut report = std::fs::File::from(rep_w);
     let mut created = Vec::new();
-    let result = prepare_process(&out_w, &err_w)
+    let result = prepare_process(&out_w, &err_w, spec.attach.stdin)
         .and_then(|()| rootfs::setup(spec, staging, &mut created))
         .and_then(|()| process::prepare(spec));
     let err = match result {
@@ -60,8 +60,13 @@ pub(super) fn send_created(report: &mut std::fs::File, created: &[String]) {
 
 /// Resets what the helper changed (signal mask and SIGPIPE disposition are
 /// inherited across exec), binds death to the helper, detaches from the
-/// terminal and wires stdio: stdin is /dev/null as in a Docker RUN.
-pub(super) fn prepare_process(out_w: &OwnedFd, err_w: &OwnedFd) -> anyhow::Result<()> {
+/// terminal and wires stdio: stdin is /dev/null as in a Docker RUN (builder's
+/// own for `builder run -i`).
+pub(super) fn prepare_process(
+    out_w: &OwnedFd,
+    err_w: &OwnedFd,
+    attach_stdin: bool,
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
     // SAFETY: restoring the default disposition installs no handler code.
@@ -81,16 +86,22 @@ pub(super) fn prepare_process(out_w: &OwnedFd, err_w: &OwnedFd) -> anyhow::Resul
     }
     nix::unistd::setsid().context("creating a session")?;
     let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
-    for (from, to) in [
-        (null.as_raw_fd(), 0),
-        (out_w.as_raw_fd(), 1),
-        (err_w.as_raw_fd(), 2),
-    ] {
+    // `builder run -i`: builder's stdin, which the helper holds at fd 3.
+    let stdin = if attach_stdin {
+        super::spec::ATTACH_STDIN_FD
+    } else {
+        null.as_raw_fd()
+    };
+    for (from, to) in [(stdin, 0), (out_w.as_raw_fd(), 1), (err_w.as_raw_fd(), 2)] {
         // SAFETY: dup2 on fds this process owns; the target fds 0–2 are
         // replaced on purpose.
         if unsafe { libc::dup2(from, to) } < 0 {
             return Err(std::io::Error::last_os_error()).context("wiring stdio");
         }
+    }
+    if attach_stdin {
+        // SAFETY: closing the fd just duplicated onto 0.
+        unsafe { libc::close(super::spec::ATTACH_STDIN_FD) };
     }
     // Docker's process umask.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));

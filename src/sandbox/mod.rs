@@ -24,6 +24,7 @@
 //!
 //! [`run`] blocks; call it from `tokio::task::spawn_blocking`.
 
+pub mod binfmt;
 pub mod chown;
 mod chroot;
 mod cleanup;
@@ -57,7 +58,9 @@ use nix::unistd::Pid;
 
 use protocol::Frame;
 pub use protocol::Stream;
-pub use spec::{EtcFiles, Mount, Network, RootFs, RunSpec, SecretBytes, User, DEFAULT_PATH};
+pub use spec::{
+    Attach, EtcFiles, Mount, Network, RootFs, RunSpec, SecretBytes, User, DEFAULT_PATH,
+};
 pub use supervisor::{helper_main, set_not_dumpable};
 
 /// The hidden subcommand the helper binary is started with.
@@ -122,16 +125,17 @@ pub fn run_with(
 pub fn spawn(helper: &Path, spec: &RunSpec) -> Result<Running, SandboxError> {
     let json = serde_json::to_vec(spec)
         .map_err(|e| SandboxError::Setup(format!("encoding the run spec: {e}")))?;
-    let mut child = Command::new(helper)
+    let mut command = Command::new(helper);
+    command
         .arg(HELPER_SUBCOMMAND)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| SandboxError::Spawn {
-            helper: helper.to_path_buf(),
-            source,
-        })?;
+        .stderr(Stdio::piped());
+    attach(&mut command, spec.attach)?;
+    let mut child = command.spawn().map_err(|source| SandboxError::Spawn {
+        helper: helper.to_path_buf(),
+        source,
+    })?;
     let pid = Pid::from_raw(child.id() as i32);
     let mut stdin = child.stdin.take().expect("stdin was piped");
     if let Err(e) = protocol::write_spec(&mut stdin, &json) {
@@ -152,6 +156,31 @@ pub fn spawn(helper: &Path, spec: &RunSpec) -> Result<Running, SandboxError> {
         lifeline: Some(stdin),
         pid: Arc::new(Mutex::new(Some(pid))),
     })
+}
+
+/// Wires `builder run`'s [`Attach`] into the helper's command: its own
+/// process group when signals are forwarded, builder's stdin as fd
+/// [`spec::ATTACH_STDIN_FD`].
+fn attach(command: &mut Command, attach: Attach) -> Result<(), SandboxError> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::process::CommandExt as _;
+    if attach.forward_signals {
+        command.process_group(0);
+    }
+    if attach.stdin {
+        // A close-on-exec copy, so only this helper inherits it (at fd 3).
+        let saved = io::stdin().as_fd().try_clone_to_owned()?;
+        // SAFETY: dup2 is async-signal-safe; the closure owns `saved`.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(saved.as_raw_fd(), spec::ATTACH_STDIN_FD) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A run in progress.
@@ -181,6 +210,11 @@ impl Killer {
 }
 
 impl Running {
+    /// The helper's pid (for `builder run` to forward signals to it).
+    pub fn helper_pid(&self) -> Option<i32> {
+        self.child.as_ref().map(|c| c.id() as i32)
+    }
+
     /// A handle that can stop this run.
     pub fn killer(&self) -> Killer {
         Killer {

@@ -38,7 +38,27 @@ pub struct RunSpec {
     /// every capability, no seccomp filter, device nodes openable.
     #[serde(default)]
     pub insecure: bool,
+    /// How `builder run` attaches to the command (RUN steps: not at all).
+    #[serde(default)]
+    pub attach: Attach,
 }
+
+/// What `builder run` passes to the command, as `docker run` does; a RUN
+/// step gets none of it (stdin `/dev/null`, killed on a stop signal).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attach {
+    /// SIGINT, SIGTERM, SIGHUP and SIGQUIT reaching the helper are sent on
+    /// to the command (docker's `--sig-proxy`) instead of killing it; the
+    /// helper then runs in its own process group, so a terminal's Ctrl-C
+    /// reaches the command once, through builder.
+    pub forward_signals: bool,
+    /// The command's stdin is builder's (`docker run -i`), passed to the
+    /// helper as fd [`ATTACH_STDIN_FD`].
+    pub stdin: bool,
+}
+
+/// The helper's fd holding builder's stdin when [`Attach::stdin`] is set.
+pub const ATTACH_STDIN_FD: i32 = 3;
 
 /// The root filesystem of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -133,7 +133,8 @@ fn supervise() -> anyhow::Result<()> {
     };
     drop((out_w, err_w, rep_w));
 
-    let ended = relay(pid, chrooted, &sigfd, out_r, err_r, rep_r)?;
+    let forward = spec.attach.forward_signals;
+    let ended = relay(pid, chrooted, forward, &sigfd, out_r, err_r, rep_r)?;
     let (created, error) = parse_reports(&ended.reports);
     let removed_from = spec.rootfs.write_dir();
     cleanup::remove_created(removed_from, &created);
@@ -225,6 +226,7 @@ struct Ended {
 fn relay(
     pid: Pid,
     group: bool,
+    forward: bool,
     sigfd: &SignalFd,
     out_r: OwnedFd,
     err_r: OwnedFd,
@@ -292,6 +294,15 @@ fn relay(
                         // Without a PID namespace nothing else ends what the
                         // command left running (in its session, see setsid).
                         let _ = kill(Pid::from_raw(-pid.as_raw()), Signal::SIGKILL);
+                    }
+                } else if forward {
+                    // `builder run`: the command decides (PID 1 of its
+                    // namespace ignores signals it has no handler for, as
+                    // in `docker run`).
+                    if code.is_none() {
+                        if let Ok(sig) = Signal::try_from(signo) {
+                            let _ = kill(pid, sig);
+                        }
                     }
                 } else {
                     stop(&mut interrupted, code.is_some(), signo);

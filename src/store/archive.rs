@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use super::descriptor::{is_manifest, Descriptor, REF_NAME_ANNOTATION};
+use super::descriptor::{is_index, is_manifest, Descriptor, REF_NAME_ANNOTATION};
 use super::digest::Digest;
 use super::Store;
 
@@ -61,6 +61,30 @@ pub fn save_archive(
     format: ArchiveFormat,
     out: &Path,
 ) -> Result<()> {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".builder-save-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+    write_archive(store, images, format, tmp.as_file())?;
+    tmp.as_file().sync_all().context("fsync archive")?;
+    tmp.persist(out)
+        .map_err(|e| e.error)
+        .with_context(|| format!("renaming archive into {}", out.display()))?;
+    Ok(())
+}
+
+/// Writes `images` from `store` as an archive to `out` (a pipe, stdout):
+/// the same bytes [`save_archive`] writes to a file.
+pub fn write_archive(
+    store: &Store,
+    images: &[ArchiveImage],
+    format: ArchiveFormat,
+    out: impl Write,
+) -> Result<()> {
     if images.is_empty() {
         bail!("no images to save");
     }
@@ -69,30 +93,71 @@ pub fn save_archive(
     let mut docker_manifest = Vec::new();
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for img in images {
-        if !is_manifest(&img.manifest.media_type) {
+        // An index (a multi-platform build) goes in whole: its blob, and
+        // each platform's manifest with its config and layers. In
+        // manifest.json only the host's platform (else the first) carries
+        // the tags, since `docker load` tags one image per name.
+        let children: Vec<Descriptor> = if is_index(&img.manifest.media_type) {
+            blobs.insert(img.manifest.digest.clone());
+            let doc: Value = serde_json::from_slice(&store.read_blob(&img.manifest.digest)?)
+                .with_context(|| format!("parsing index {}", img.manifest.digest))?;
+            let list: Vec<Descriptor> = serde_json::from_value(doc["manifests"].clone())
+                .with_context(|| format!("index {} has bad entries", img.manifest.digest))?;
+            let host = super::Platform::host();
+            let tagged = list
+                .iter()
+                .position(|d| d.platform.as_ref().is_some_and(|p| host.matches(p)))
+                .unwrap_or(0);
+            let mut list = list;
+            let first = list.remove(tagged);
+            list.insert(0, first);
+            list
+        } else if is_manifest(&img.manifest.media_type) {
+            vec![img.manifest.clone()]
+        } else {
             bail!(
-                "cannot save {}: {} is a {} (pick a platform first)",
+                "cannot save {}: {} is a {}, not an image",
                 img.name.as_deref().unwrap_or("image"),
                 img.manifest.digest,
                 img.manifest.media_type
             );
-        }
-        let manifest: Value = serde_json::from_slice(&store.read_blob(&img.manifest.digest)?)
-            .with_context(|| format!("parsing manifest {}", img.manifest.digest))?;
-        let digest_of = |v: &Value| -> Result<Digest> {
-            Digest::parse(v.get("digest").and_then(Value::as_str).unwrap_or_default())
-                .context("manifest has a descriptor without a valid digest")
         };
-        let config = digest_of(&manifest["config"])?;
-        let layers: Vec<Digest> = manifest["layers"]
-            .as_array()
-            .context("manifest has no layers array")?
-            .iter()
-            .map(digest_of)
-            .collect::<Result<_>>()?;
-        blobs.insert(img.manifest.digest.clone());
-        blobs.insert(config.clone());
-        blobs.extend(layers.iter().cloned());
+        for (n, child) in children.iter().enumerate() {
+            let manifest: Value = serde_json::from_slice(&store.read_blob(&child.digest)?)
+                .with_context(|| format!("parsing manifest {}", child.digest))?;
+            let digest_of = |v: &Value| -> Result<Digest> {
+                Digest::parse(v.get("digest").and_then(Value::as_str).unwrap_or_default())
+                    .context("manifest has a descriptor without a valid digest")
+            };
+            let config = digest_of(&manifest["config"])?;
+            let layers: Vec<Digest> = manifest["layers"]
+                .as_array()
+                .context("manifest has no layers array")?
+                .iter()
+                .map(digest_of)
+                .collect::<Result<_>>()?;
+            blobs.insert(child.digest.clone());
+            blobs.insert(config.clone());
+            blobs.extend(layers.iter().cloned());
+            let repo_tags: Vec<String> = match n {
+                0 => img.familiar.iter().cloned().collect(),
+                _ => Vec::new(),
+            };
+            docker_manifest.push(json!({
+                "Config": format!("blobs/sha256/{}", config.hex()),
+                "RepoTags": repo_tags,
+                "Layers": layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
+            }));
+            if n > 0 {
+                continue;
+            }
+            if let Some((repo, tag)) = img.familiar.as_deref().and_then(|f| f.rsplit_once(':')) {
+                repositories
+                    .entry(repo.to_string())
+                    .or_default()
+                    .insert(tag.to_string(), config.hex().to_string());
+            }
+        }
         let mut entry = img.manifest.clone();
         entry.annotations.clear();
         if let Some(name) = &img.name {
@@ -114,18 +179,6 @@ pub fn save_archive(
             }
         }
         index_entries.push(entry);
-        let repo_tags: Vec<String> = img.familiar.iter().cloned().collect();
-        docker_manifest.push(json!({
-            "Config": format!("blobs/sha256/{}", config.hex()),
-            "RepoTags": repo_tags,
-            "Layers": layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
-        }));
-        if let Some((repo, tag)) = img.familiar.as_deref().and_then(|f| f.rsplit_once(':')) {
-            repositories
-                .entry(repo.to_string())
-                .or_default()
-                .insert(tag.to_string(), config.hex().to_string());
-        }
     }
     for b in &blobs {
         if !store.has_blob(b) {
@@ -137,16 +190,8 @@ pub fn save_archive(
         "mediaType": super::descriptor::OCI_INDEX,
         "manifests": index_entries,
     });
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".builder-save-")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
     {
-        let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
+        let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, out));
         let add_bytes = |tar: &mut tar::Builder<_>, path: &str, bytes: &[u8]| -> Result<()> {
             let h = header(path, bytes.len() as u64, 0o644, tar::EntryType::Regular);
             tar.append(&h, bytes)
@@ -181,9 +226,5 @@ pub fn save_archive(
         let mut w = tar.into_inner().context("finishing the archive")?;
         w.flush().context("writing the archive")?;
     }
-    tmp.as_file().sync_all().context("fsync archive")?;
-    tmp.persist(out)
-        .map_err(|e| e.error)
-        .with_context(|| format!("renaming archive into {}", out.display()))?;
     Ok(())
 }

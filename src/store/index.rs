@@ -22,7 +22,7 @@ pub(crate) struct IndexFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     media_type: Option<String>,
     #[serde(default)]
-    manifests: Vec<Descriptor>,
+    pub(crate) manifests: Vec<Descriptor>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     annotations: BTreeMap<String, String>,
 }
@@ -93,7 +93,10 @@ impl Store {
             // Already so: an unchanged rebuild rewrites (and fsyncs) nothing.
             return Ok(());
         }
-        index.manifests.retain(|m| ref_name(m) != Some(name));
+        // A nameless entry of the same image goes: it is named now.
+        index.manifests.retain(|m| {
+            ref_name(m) != Some(name) && !(ref_name(m).is_none() && m.digest == d.digest)
+        });
         index.manifests.push(d);
         index
             .manifests

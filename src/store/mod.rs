@@ -29,17 +29,20 @@ pub mod digest;
 pub mod fsutil;
 mod gc;
 mod index;
+pub mod load;
 pub mod lock;
+mod lookup;
 mod pipe;
 mod snapshot;
 mod tmp;
+mod usage;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-pub use archive::{save_archive, ArchiveFormat, ArchiveImage};
+pub use archive::{save_archive, write_archive, ArchiveFormat, ArchiveImage};
 pub use blobs::BlobWriter;
 pub use cache_prune::{CacheEntry, CacheKind, CachePolicy, CachePruneReport};
 pub use check::CheckReport;
@@ -48,6 +51,7 @@ pub use digest::Digest;
 pub use gc::{GcRoots, PruneReport};
 pub use index::ImageEntry;
 pub use snapshot::{decompress, Extractor};
+pub use usage::{du, DiskUsage, Usage};
 
 /// Environment variable overriding the default store root.
 pub const ROOT_ENV: &str = "BUILDER_ROOT";

@@ -10,6 +10,9 @@
 //! - `layers-100`: busybox plus 99 one-file layers: 100 layers.
 //! - `xattrs`: busybox plus a layer whose files and directory carry PAX `SCHILY.xattr.*` records
 //!   (`security.capability`, `user.*`).
+//! - `busybox-arm64`, `busybox-armv7`: the same rootfs made from Debian's `busybox-static` for
+//!   arm64 / armhf (support::multiarch), one layer, config `arm64`+`v8` / `arm`+`v7`, for the
+//!   cases built with a foreign `platform` (RUN through QEMU user emulation).
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -19,7 +22,22 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Every recipe name.
-pub const RECIPES: &[&str] = &["dup-layers", "layers-100", "xattrs"];
+pub const RECIPES: &[&str] = &[
+    "dup-layers",
+    "layers-100",
+    "xattrs",
+    "busybox-arm64",
+    "busybox-armv7",
+];
+
+/// A foreign-architecture busybox recipe: (Debian architecture, OCI architecture, variant).
+fn foreign(name: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    match name {
+        "busybox-arm64" => Some(("arm64", "arm64", "v8")),
+        "busybox-armv7" => Some(("armhf", "arm", "v7")),
+        _ => None,
+    }
+}
 
 const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -38,6 +56,10 @@ fn check(name: &str) -> Result<()> {
 /// The recipe's history: one entry per layer, none empty.
 pub fn history(name: &str) -> Result<Vec<(String, bool)>> {
     check(name)?;
+    if let Some((deb, ..)) = foreign(name) {
+        let by = format!("parity base {name}: busybox-static:{deb} rootfs");
+        return Ok(vec![(by, false)]);
+    }
     let mut h = vec![("parity base: busybox rootfs".to_string(), false)];
     let mut add = |s: &str| h.push((format!("parity base {name}: {s}"), false));
     match name {
@@ -144,6 +166,12 @@ pub fn rootfs_layer(rootfs: &Path) -> Result<Vec<u8>> {
 /// The recipe's layer tars (uncompressed), the busybox rootfs first.
 pub fn layers(name: &str, rootfs: &Path) -> Result<Vec<Vec<u8>>> {
     check(name)?;
+    if let Some((deb, ..)) = foreign(name) {
+        // Not `rootfs` (the host's busybox): the same tree from the foreign package.
+        return Ok(vec![rootfs_layer(
+            &crate::support::multiarch::busybox_rootfs_for(deb),
+        )?]);
+    }
     let mut out = vec![rootfs_layer(rootfs)?];
     match name {
         "dup-layers" => {
@@ -219,14 +247,18 @@ pub fn write_layout(name: &str, rootfs: &Path, dir: &Path) -> Result<()> {
         descs.push(d);
     }
     let epoch = "1970-01-01T00:00:00Z";
-    let config = json!({
+    let (arch, variant) = foreign(name).map_or(("amd64", ""), |(_, a, v)| (a, v));
+    let mut config = json!({
         "created": epoch,
-        "architecture": "amd64",
+        "architecture": arch,
         "os": "linux",
         "config": {"Env": [PATH_ENV], "Cmd": ["sh"]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": history.iter().map(|(c, _)| json!({"created": epoch, "created_by": c})).collect::<Vec<_>>(),
     });
+    if !variant.is_empty() {
+        config["variant"] = json!(variant);
+    }
     let mut cd = put_blob(dir, config.to_string().as_bytes())?;
     cd["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
     let manifest = json!({

@@ -2,6 +2,7 @@
 //! optional metadata files (never part of the build context):
 //! - `build-args`: `KEY=VALUE` lines (`#` comments) passed as `--build-arg`
 //! - `target`: the stage name for `--target`
+//! - `platform`: the `--platform` value (a foreign one runs its RUN steps through QEMU)
 //! - `kind`: `run` for cases with RUN steps (they need the sandbox)
 //! - `setup.sh`: run with `sh` inside the prepared context for what git cannot store (hardlinks,
 //!   empty directories, odd modes)
@@ -21,6 +22,7 @@ use std::process::Command;
 pub const META_FILES: &[&str] = &[
     "build-args",
     "target",
+    "platform",
     "kind",
     "setup.sh",
     "base",
@@ -38,6 +40,8 @@ pub struct Case {
     /// `--build-arg` values in file order.
     pub build_args: Vec<String>,
     pub target: Option<String>,
+    /// `--platform`, from `platform`.
+    pub platform: Option<String>,
     /// True for `kind` = `run`.
     pub is_run: bool,
     /// Per-case base image recipes (`base`), in file order.
@@ -134,6 +138,9 @@ pub fn load_case(dir: &Path) -> Result<Case> {
     let target = read_opt("target")?
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
+    let platform = read_opt("platform")?
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
     let is_run = match read_opt("kind")?.as_deref().map(str::trim) {
         None => false,
         Some("run") => true,
@@ -149,6 +156,7 @@ pub fn load_case(dir: &Path) -> Result<Case> {
         dir: dir.to_path_buf(),
         build_args,
         target,
+        platform,
         is_run,
         bases,
         expect_error,

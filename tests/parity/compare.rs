@@ -55,6 +55,7 @@ pub fn diff(expected: &Value, actual: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for key in [
         "architecture",
+        "variant",
         "os",
         "layers",
         "base_history_entries",

@@ -51,6 +51,8 @@ pub struct FileEntry {
 pub struct Listing {
     pub architecture: Value,
     pub os: Value,
+    /// `variant` (arm64's `v8`, arm's `v7`); `null` when the config has none.
+    pub variant: Value,
     /// Only the fields of [`CONFIG_FIELDS`], missing ones as `null`.
     pub config: Map<String, Value>,
     /// `(created_by, empty_layer)` for every history entry.
@@ -437,6 +439,7 @@ pub fn list_archive(path: &Path) -> Result<Listing> {
     Ok(Listing {
         architecture: config.get("architecture").cloned().unwrap_or(Value::Null),
         os: config.get("os").cloned().unwrap_or(Value::Null),
+        variant: config.get("variant").cloned().unwrap_or(Value::Null),
         config: fields,
         history,
         layers: layer_names.len(),
@@ -496,7 +499,7 @@ impl Listing {
             .map(|(c, e)| json!({"created_by": c, "empty_layer": e}))
             .collect();
         let files: Vec<Value> = self.files.iter().map(|(p, f)| f.to_json(p)).collect();
-        json!({
+        let mut doc = json!({
             "case": name,
             "architecture": self.architecture,
             "os": self.os,
@@ -505,6 +508,11 @@ impl Listing {
             "base_history_entries": strip,
             "history": history,
             "files": files,
-        })
+        });
+        // Omitted when absent, so listings of images without a variant keep their form.
+        if !self.variant.is_null() {
+            doc["variant"] = self.variant.clone();
+        }
+        doc
     }
 }

@@ -8,7 +8,9 @@
 
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod images;
+pub mod multiarch;
 pub mod podman;
 
 use std::collections::HashSet;
@@ -173,6 +175,15 @@ impl Drop for Registry {
 impl Registry {
     /// Starts a registry in `auth` mode.
     pub fn start(auth: Auth) -> Registry {
+        Self::start_with(auth, None)
+    }
+
+    /// Starts a registry serving https with this PEM certificate and key.
+    pub fn start_tls(cert: &Path, key: &Path) -> Registry {
+        Self::start_with(Auth::Plain, Some((cert, key)))
+    }
+
+    fn start_with(auth: Auth, tls: Option<(&Path, &Path)>) -> Registry {
         ensure_packages();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -209,11 +220,18 @@ impl Registry {
                 y
             }
         };
+        let tls_yaml = tls.map_or(String::new(), |(c, k)| {
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                c.display(),
+                k.display()
+            )
+        });
         let cfg = dir.path().join("config.yml");
         fs::write(
             &cfg,
             format!(
-                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: builder-test-secret\n{auth_yaml}",
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: builder-test-secret\n{tls_yaml}{auth_yaml}",
                 dir.path().join("data").display()
             ),
         )
@@ -236,7 +254,8 @@ impl Registry {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok((s, _, _)) = http(&addr, "GET", "/v2/", &[], b"") {
-                if s == 200 || s == 401 {
+                // Plain http to the https port gets 400: it listens.
+                if s == 200 || s == 401 || (tls.is_some() && s == 400) {
                     break;
                 }
             }
@@ -931,4 +950,19 @@ pub fn run_ok_all(cmd: &mut Command) -> String {
     );
     assert!(o.status.success(), "{cmd:?} failed:\n{all}");
     all
+}
+
+/// Gives `cmd`'s child the default SIGINT disposition. A SIGINT ignored by
+/// whoever started the tests (a script's `trap "" INT`, a `cmd &` in a
+/// non-interactive shell) is inherited across exec and would make the
+/// Ctrl-C tests' signal vanish.
+pub fn default_sigint(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        })
+    }
 }

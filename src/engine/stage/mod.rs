@@ -128,9 +128,17 @@ impl<'a> StageRunner<'a> {
             .enumerate()
         {
             self.shared.check_cancelled()?;
+            let label = match self
+                .shared
+                .platform_labels
+                .load(std::sync::atomic::Ordering::SeqCst)
+            {
+                true => format!("{} {}", self.stage.platform, self.stage.display_name()),
+                false => self.stage.display_name(),
+            };
             let name = format!(
                 "[{} {}/{}] {}",
-                self.stage.display_name(),
+                label,
                 i + 2,
                 total,
                 first_line(&step.ast.original)
@@ -166,6 +174,18 @@ impl<'a> StageRunner<'a> {
                 )),
             ));
         }
+        // A step another platform's build of this Dockerfile has run (or is
+        // running) with the same key is not run again.
+        let flight = layered.then(|| self.shared.flight(&key));
+        let mut slot = flight
+            .as_ref()
+            .map(|f| f.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some((config, layers)) = slot.as_ref().and_then(|s| s.as_ref()) {
+            self.image.config = config.clone();
+            self.image.layers = layers.clone();
+            self.image.cache_key = key;
+            return Ok(true);
+        }
         let store = &self.shared.store;
         if layered && self.cache_enabled() {
             if let Some((config, layers)) = super::cache::lookup(store, &key) {
@@ -174,6 +194,9 @@ impl<'a> StageRunner<'a> {
                 self.image.layers = layers;
                 self.image.cache_key = key;
                 self.shared.note_outcome(self.stage.index, &self.image);
+                if let Some(s) = slot.as_mut() {
+                    **s = Some((self.image.config.clone(), self.image.layers.clone()));
+                }
                 return Ok(true);
             }
             if let Some((config, layers)) = self.shared.imported.lookup(&key) {
@@ -185,6 +208,9 @@ impl<'a> StageRunner<'a> {
                 // are fetched (a record whose blobs are missing never hits).
                 super::cache::record(store, &key, &self.image)?;
                 self.shared.note_outcome(self.stage.index, &self.image);
+                if let Some(s) = slot.as_mut() {
+                    **s = Some((self.image.config.clone(), self.image.layers.clone()));
+                }
                 return Ok(true);
             }
         }
@@ -193,6 +219,9 @@ impl<'a> StageRunner<'a> {
         if layered {
             super::cache::record(store, &key, &self.image)?;
             self.shared.note_outcome(self.stage.index, &self.image);
+        }
+        if let Some(s) = slot.as_mut() {
+            **s = Some((self.image.config.clone(), self.image.layers.clone()));
         }
         Ok(false)
     }

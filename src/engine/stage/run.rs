@@ -11,7 +11,7 @@ use super::StageRunner;
 use crate::engine::flat::{plant, EtcFiles, Flat};
 use crate::engine::history;
 use crate::plan::instructions::{Network, Run};
-use crate::plan::{Evaluated, Step};
+use crate::plan::{Evaluated, Platform, Step};
 use crate::sandbox;
 
 impl StageRunner<'_> {
@@ -61,6 +61,19 @@ impl StageRunner<'_> {
     }
 
     fn execute(&mut self, run: &Run, ev: &Evaluated, argv: &[String], id: usize) -> Result<()> {
+        // The binaries that run are the image's: check its platform (the
+        // stage's when the config names none) before any work.
+        let c = &self.image.config;
+        let platform = if c.architecture.is_empty() {
+            self.stage.platform.clone()
+        } else {
+            Platform::new(
+                if c.os.is_empty() { "linux" } else { &c.os },
+                &c.architecture,
+                &c.variant,
+            )
+        };
+        sandbox::binfmt::ensure_runnable(&platform)?;
         let lowers = self.shared.lowers(&self.image)?;
         let cfg = &self.image.config.config;
         let user = run_user(&lowers, &cfg.user)?;
@@ -157,6 +170,7 @@ impl StageRunner<'_> {
             etc,
             // Allowed by --allow security.insecure (checked on the plan).
             insecure: run.security == crate::plan::instructions::Security::Insecure,
+            attach: Default::default(),
         };
         let mut tail: VecDeque<String> = VecDeque::new();
         let progress = self.shared.progress.clone();

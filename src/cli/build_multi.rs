@@ -1,0 +1,141 @@
+//! The end of a multi-platform `builder build` (`--platform a,b,…`): the
+//! platforms' images stored under one image index, then `--iidfile`,
+//! `--push`, `--output`, `--cache-to` and `--metadata-file` on the index,
+//! as `docker buildx build --platform a,b` does them.
+
+use anyhow::{anyhow, bail, Result};
+
+use super::build::BuildArgs;
+use crate::engine::{CacheSpec, Engine, StageImage};
+use crate::plan::{Plan, Platform};
+use crate::progress::Progress;
+use crate::registry::{ManifestFormat, Reference, RegistryClient};
+use crate::store::Store;
+
+/// What a finished multi-platform build needs from `build::run`.
+pub(super) struct Finish<'a> {
+    pub args: &'a BuildArgs,
+    pub store: &'a Store,
+    pub client: &'a RegistryClient,
+    pub rt: &'a tokio::runtime::Runtime,
+    pub engine: &'a Engine,
+    /// Any of the plans (stage indexes are the same in all).
+    pub plan: &'a Plan,
+    pub progress: &'a Progress,
+    pub tags: &'a [String],
+    pub labels: &'a [(String, String)],
+    pub cache_to: &'a [CacheSpec],
+}
+
+impl Finish<'_> {
+    /// Stores the index over `images` (one per platform, in `--platform`
+    /// order) and does the build's other outputs with it.
+    pub fn finish(self, images: Vec<(Platform, StageImage)>) -> Result<i32> {
+        let args = self.args;
+        let stored = crate::engine::store_index(
+            self.store,
+            &images,
+            args.source_date_epoch,
+            self.labels,
+            self.tags,
+        )?;
+        let index_digest = stored.index.digest.to_string();
+        self.progress.finish(Some(index_digest.clone()));
+        let format = match args.format.as_str() {
+            "oci" => None,
+            "docker" => Some(ManifestFormat::Docker),
+            other => bail!("--format {other}: use oci or docker"),
+        };
+        let compression =
+            super::push::export_compression(&args.compression, args.compression_level)?;
+        let mut pushed_digest = None;
+        if args.push {
+            if self.tags.is_empty() {
+                bail!("--push needs at least one -t NAME:TAG");
+            }
+            let dests: Vec<Reference> = self
+                .tags
+                .iter()
+                .map(|t| Reference::parse(t))
+                .collect::<Result<_, _>>()?;
+            let opts = crate::registry::PushOptions {
+                format,
+                mount_from: Vec::new(),
+                compression,
+            };
+            let pushed = self.rt.block_on(crate::registry::push_index(
+                self.client,
+                self.store,
+                &stored.index,
+                &dests,
+                &opts,
+            ))?;
+            pushed_digest = pushed.digest.map(|d| d.to_string());
+            if !args.quiet {
+                for d in &dests {
+                    eprintln!(
+                        "pushed {} ({})",
+                        d.familiar(),
+                        pushed_digest.clone().unwrap_or_default()
+                    );
+                }
+            }
+        }
+        // A multi-platform image's ID is its index digest (BuildKit's
+        // `containerimage.digest`): the pushed one (layers compressed)
+        // when pushed, else the stored one; there is no single config.
+        if let Some(path) = &args.iidfile {
+            let id = pushed_digest
+                .clone()
+                .unwrap_or_else(|| index_digest.clone());
+            crate::store::fsutil::write_atomic(path, id.as_bytes(), 0o644)?;
+        }
+        for output in &args.outputs {
+            super::output::write_index_output(
+                self.store,
+                &stored,
+                output,
+                self.client,
+                self.rt,
+                compression,
+                format,
+            )?;
+        }
+        // One cache for every platform: step keys include the platform.
+        for spec in self.cache_to {
+            match self.engine.export_cache(self.plan, spec) {
+                Ok(s) if !args.quiet => eprintln!(
+                    "exported cache to {} ({} step records, {} layers, {})",
+                    spec.location, s.records, s.layers, s.digest
+                ),
+                Ok(_) => {}
+                Err(e) if spec.ignore_error => {
+                    eprintln!("warning: cache export to {} failed: {e:#}", spec.location)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(path) = &args.metadata_file {
+            let meta = serde_json::json!({
+                "containerimage.digest": pushed_digest.clone().unwrap_or_else(|| index_digest.clone()),
+                "containerimage.descriptor": {
+                    "mediaType": stored.index.media_type,
+                    "digest": stored.index.digest.to_string(),
+                    "size": stored.index.size,
+                },
+                "image.name": self.tags.join(","),
+            });
+            crate::store::fsutil::write_atomic(
+                path,
+                serde_json::to_string_pretty(&meta)
+                    .map_err(|e| anyhow!(e))?
+                    .as_bytes(),
+                0o644,
+            )?;
+        }
+        if args.quiet {
+            println!("{index_digest}");
+        }
+        Ok(0)
+    }
+}
