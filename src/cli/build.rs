@@ -316,6 +316,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             labels: &labels,
             cache_to: &cache_to,
         };
+        super::build_attest::warn_multi_platform(&args, &attest_opts);
         return done.finish(images);
     }
     let image = images.remove(0);
