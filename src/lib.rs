@@ -4,6 +4,7 @@
 //! `dockerfile` → `plan` → `engine` → `image` → export, with `context`,
 //! `registry`, `store`, `layer`, `sandbox` and `progress` beside it.
 
+pub mod attest;
 pub mod cli;
 pub mod context;
 pub mod diag;

@@ -79,6 +79,9 @@ impl Fixture {
             "--progress",
             "plain",
             "--push",
+            // The images are compared to the byte across tags; default
+            // provenance would name each tag (tests/attestations.rs covers it).
+            "--provenance=false",
             "-t",
             &tag,
             "/ctx",
@@ -134,6 +137,7 @@ fn builds_pushes_and_runs(security: &[&str], tag: &str, (level, why): (&str, &st
         "--source-date-epoch",
         "0",
         "--push",
+        "--provenance=false",
         "-t",
         &level1,
         ctx.to_str().unwrap(),
@@ -283,7 +287,8 @@ fn builds_on_the_containers_overlay_root(security: &[&str], tag: &str, level: &s
     opts.extend(["-v", volume.as_str()]);
     let image = format!("{}/out:{tag}", f.reg.addr);
     let script = format!(
-        "builder info && builder build --source-date-epoch 0 --progress plain --push -t {image} \
+        "builder info && builder build --source-date-epoch 0 --progress plain --push \
+         --provenance=false -t {image} \
          /ctx && builder run --rm {image} && ls -A /var/lib/builder/snapshots | wc -l"
     );
     let (ok, out) = job(&opts, None, &["sh", "-c", &script]);
@@ -302,7 +307,14 @@ fn builds_on_the_containers_overlay_root(security: &[&str], tag: &str, level: &s
     run_ok(
         Command::new(bin())
             .env("BUILDER_ROOT", f.dir.path().join("host-store"))
-            .args(["build", "--source-date-epoch", "0", "--push", "-t", &host])
+            .args([
+                "build",
+                "--source-date-epoch",
+                "0",
+                "--push",
+                "--provenance=false",
+            ])
+            .args(["-t", &host])
             .arg(f.dir.path().join("ctx")),
     );
     assert_eq!(support::skopeo_digest(&host, None), pushed, "{out}");

@@ -773,6 +773,20 @@ fn push_compression_variants() {
                 .args(["inspect", "--raw", "--tls-verify=false"])
                 .arg(format!("docker://{dest}")),
         );
+        // A push carries provenance by default (as buildx): an index whose
+        // first entry is the image.
+        let index: Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(
+            index["manifests"][1]["annotations"]["vnd.docker.reference.type"],
+            "attestation-manifest",
+            "{index}"
+        );
+        let image = index["manifests"][0]["digest"].as_str().unwrap();
+        let raw = run_ok(
+            Command::new("skopeo")
+                .args(["inspect", "--raw", "--tls-verify=false"])
+                .arg(format!("docker://{}/e2e/comp@{image}", reg.addr)),
+        );
         let manifest: Value = serde_json::from_str(&raw).unwrap();
         let layers = manifest["layers"].as_array().unwrap();
         let last = layers.last().unwrap();

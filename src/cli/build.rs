@@ -51,12 +51,6 @@ pub struct BuildArgs {
     /// Load the image into Docker: pipe it as a docker archive into `docker load`.
     #[arg(long)]
     pub load: bool,
-    /// Provenance attestation (buildx): accepted, none is produced yet.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    pub provenance: Option<String>,
-    /// SBOM attestation (buildx): accepted, none is produced yet.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    pub sbom: Option<String>,
     /// Write the image ID to this file.
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
@@ -150,6 +144,16 @@ pub struct BuildArgs {
     /// What to do with the Dockerfile: `build` (default) or `check`.
     #[arg(long, value_name = "METHOD")]
     pub call: Option<String>,
+    /// SBOM attestation: `true`, `false` or `generator=IMAGE` (as `--attest type=sbom,…`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub sbom: Option<String>,
+    /// Provenance attestation: `true`, `false`, `mode=min|max[,version=v1]`
+    /// (on with mode=min by default for --push and registry outputs).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub provenance: Option<String>,
+    /// An attestation, `type=sbom|provenance[,disabled=true][,KEY=VALUE…]` (repeatable).
+    #[arg(long = "attest")]
+    pub attest: Vec<String>,
     /// The build context: a directory, or `-` for a tar on stdin.
     pub context: String,
 }
@@ -185,11 +189,6 @@ pub fn run(args: BuildArgs) -> Result<i32> {
              --platform for --load, or use --push / --output type=oci",
             args.platform.as_deref().unwrap_or_default()
         );
-    }
-    for (flag, v) in [("provenance", &args.provenance), ("sbom", &args.sbom)] {
-        if let Some(v) = v {
-            eprintln!("note: --{flag}={v} accepted: builder does not produce attestations yet");
-        }
     }
 
     // Named contexts that are directories or OCI layouts become images in
@@ -246,6 +245,8 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     for o in &args.outputs {
         super::output::parse_output(o)?;
     }
+    let attest_opts = super::build_attest::options(&args)?;
+    let started = super::build_attest::now();
     if args.dry_run {
         for p in &plans {
             print!("{}", p.render_dry_run());
@@ -382,6 +383,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             annotations: &annotations,
             cache_to: &cache_to,
         };
+        super::build_attest::warn_multi_platform(&args, &attest_opts);
         return done.finish(images);
     }
     let image = images.remove(0);
@@ -401,6 +403,23 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         &labels,
         &tags,
         &annotations.at(Level::Manifest, Some(&platform_name)),
+    )?;
+    // Attestations: predicates once, then one attestation manifest per
+    // published form of the manifest (store, push, each output).
+    let attest_inputs = super::build_attest::Inputs {
+        args: &args,
+        dockerfile: (&file_name, &bytes),
+        build_args: &build_args,
+        labels: &labels,
+        started,
+    };
+    let preds = super::build_attest::store_attested(
+        &attest_opts,
+        &attest_inputs,
+        &plan,
+        &store,
+        &stored,
+        &tags,
     )?;
     progress.finish(Some(stored.config_digest.to_string()));
 
@@ -433,14 +452,29 @@ pub fn run(args: BuildArgs) -> Result<i32> {
                 args.compression_level,
             )?,
         };
-        let names: Vec<String> = dests.iter().map(Reference::familiar).collect();
-        let pushed = super::pull::transfer_step(
-            &rt,
-            &progress,
-            format!("pushing {}", names.join(", ")),
-            crate::registry::push(&client, &store, &stored.manifest, &dests, &opts),
-        )?;
-        pushed_digest = pushed.digest.map(|d| d.to_string());
+        pushed_digest = if preds.is_empty() {
+            let names: Vec<String> = dests.iter().map(Reference::familiar).collect();
+            let pushed = super::pull::transfer_step(
+                &rt,
+                &progress,
+                format!("pushing {}", names.join(", ")),
+                crate::registry::push(&client, &store, &stored.manifest, &dests, &opts),
+            )?;
+            pushed.digest.map(|d| d.to_string())
+        } else {
+            let index = super::build_attest::published_index(
+                &store,
+                &stored,
+                opts.compression,
+                &tags,
+                &plan.platform,
+                &preds,
+            )?;
+            let d = rt.block_on(crate::attest::store::push_index(
+                &client, &store, &index, &dests,
+            ))?;
+            Some(d.to_string())
+        };
         if !args.quiet {
             for d in &dests {
                 eprintln!(
@@ -454,6 +488,10 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     let output_compression =
         super::push::export_compression(&args.compression, args.compression_level)?;
     for output in &args.outputs {
+        let attested = super::output::Attested {
+            predicates: &preds,
+            platform: &plan.platform,
+        };
         super::output::write_output(
             &store,
             &stored,
@@ -462,6 +500,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             &client,
             &rt,
             output_compression,
+            (!preds.is_empty()).then_some(&attested),
         )?;
     }
     if args.load {

@@ -87,7 +87,7 @@ pub fn run(args: InspectArgs) -> Result<i32> {
             .with_context(|| format!("config {d} is not JSON"))?,
         _ => Value::Null,
     };
-    let out = json!({
+    let mut out = json!({
         "Name": name,
         "Digest": desc.digest.to_string(),
         "MediaType": desc.media_type,
@@ -95,6 +95,23 @@ pub fn run(args: InspectArgs) -> Result<i32> {
         "Manifest": manifest,
         "Config": config,
     });
+    // An index with attestation manifests (`build --sbom/--provenance`):
+    // each with the image manifest it attests and its in-toto statements.
+    if manifest.get("manifests").is_some() {
+        let atts = crate::attest::store::read_attestations(&store, &desc)?;
+        if !atts.is_empty() {
+            out["Attestations"] = atts
+                .into_iter()
+                .map(|(d, stmts)| {
+                    json!({
+                        "Digest": d.digest.to_string(),
+                        "ImageDigest": d.annotations.get(crate::attest::REFERENCE_DIGEST_ANNOTATION),
+                        "Statements": stmts.into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+        }
+    }
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(0)
 }

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod build;
+pub mod build_attest;
 pub mod build_context;
 mod build_flags;
 mod build_input;

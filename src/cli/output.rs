@@ -193,9 +193,20 @@ fn output_compression(
     ExportCompression::parse(&algo, level).with_context(|| format!("--output {spec}"))
 }
 
+/// The attestations an output carries (see `cli::build_attest`).
+pub struct Attested<'a> {
+    /// The predicates of the image.
+    pub predicates: &'a [crate::attest::Predicate],
+    /// The image's platform.
+    pub platform: &'a crate::plan::Platform,
+}
+
 /// Writes one `--output`; `compression` is the build's `--compression` and
 /// `--compression-level`, which the output's own attributes override;
 /// archives without `name=` are named by `tags` (the build's `-t`), as buildx.
+/// With `attested`, `oci` and `registry` outputs get an image index with the
+/// attestation manifest, and `local` the statements as files, as BuildKit
+/// writes them (`docker` and `tar` outputs carry none yet).
 #[allow(clippy::too_many_arguments)]
 pub fn write_output(
     store: &Store,
@@ -205,6 +216,7 @@ pub fn write_output(
     client: &RegistryClient,
     rt: &tokio::runtime::Runtime,
     compression: ExportCompression,
+    attested: Option<&Attested<'_>>,
 ) -> Result<()> {
     let f = parse_output(spec)?;
     let compression = output_compression(&f, spec, compression)?;
@@ -254,6 +266,19 @@ pub fn write_output(
         save_archive(store, &imgs, format, &dest()?)
     };
     match f["type"].as_str() {
+        "oci" if attested.is_some() => {
+            let a = attested.expect("checked");
+            let published = super::build_attest::exported(store, image, compression, force)?;
+            let names: Vec<String> = name.iter().cloned().collect();
+            let index = super::build_attest::single_index(
+                store,
+                &published,
+                &names,
+                a.platform,
+                a.predicates,
+            )?;
+            crate::attest::export::save_oci_index(store, &index, name.as_deref(), &dest()?)
+        }
         // type=oci writes OCI media types; type=docker keeps the build's
         // (`--format`, OCI by default) unless oci-mediatypes= says.
         "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
@@ -284,6 +309,9 @@ pub fn write_output(
             };
             let mut links = crate::engine::copy::HardlinkMap::default();
             crate::engine::copy::copy_dir_contents(root, &out, &opts, &mut links)?;
+            if let Some(a) = attested {
+                crate::attest::export::write_local_files(&out, a.predicates)?;
+            }
             Ok(())
         }),
         "registry" | "image" => {
@@ -292,6 +320,23 @@ pub fn write_output(
                 bail!("--output {spec}: force-compression applies to oci and docker archives only");
             }
             let r = Reference::parse(&target)?;
+            if let Some(a) = attested {
+                let published = super::build_attest::exported(store, image, compression, false)?;
+                let index = super::build_attest::single_index(
+                    store,
+                    &published,
+                    std::slice::from_ref(&target),
+                    a.platform,
+                    a.predicates,
+                )?;
+                rt.block_on(crate::attest::store::push_index(
+                    client,
+                    store,
+                    &index,
+                    &[r],
+                ))?;
+                return Ok(());
+            }
             let opts = crate::registry::PushOptions {
                 format: oci_types.map(|oci| {
                     if oci {
@@ -378,6 +423,8 @@ pub fn write_index_output(
                     client,
                     rt,
                     compression,
+                    // Multi-platform attestations: see docs/architecture.md.
+                    None,
                 )?;
             }
             Ok(())
@@ -410,7 +457,7 @@ pub fn write_index_output(
 }
 
 /// Mounts the image's layers read-only and hands the merged root to `f`.
-fn rootfs(
+pub(crate) fn rootfs(
     store: &Store,
     image: &StoredImage,
     f: impl FnOnce(&std::path::Path) -> Result<()> + Send,

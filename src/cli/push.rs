@@ -74,6 +74,32 @@ pub fn run(args: PushArgs) -> Result<i32> {
         compression: export_compression(&args.compression, args.compression_level)?,
     };
     let rt = runtime()?;
+    // A build's attested index: its image re-exported, the attestations
+    // re-attached to the pushed manifest (see attest::store::republish).
+    if crate::attest::store::has_attestations(&store, &desc) {
+        let export_opts = registry::convert::ExportOptions {
+            format: Some(ManifestFormat::Oci),
+            compression: opts.compression,
+            force: false,
+        };
+        let index = crate::attest::store::republish(&store, &desc, |m| {
+            registry::convert::export_manifest(&store, m, &export_opts)
+        })?;
+        let d = rt.block_on(crate::attest::store::push_index(
+            &client, &store, &index, &dests,
+        ))?;
+        if args.quiet {
+            println!("{d}");
+        } else {
+            for r in &dests {
+                eprintln!(
+                    "{}: digest: {d} (image index with attestations)",
+                    r.familiar()
+                );
+            }
+        }
+        return Ok(0);
+    }
     let names: Vec<String> = dests.iter().map(Reference::familiar).collect();
     let pushed = super::pull::transfer_step(
         &rt,

@@ -1,0 +1,127 @@
+//! The SBOM of an image root file system: its OS packages (dpkg, apk), the
+//! distribution from os-release, and language packages from the lock files
+//! in it, as an SPDX 2.3 JSON document ([`spdx::document`]) wrapped by the
+//! caller in an in-toto statement with predicate type
+//! `https://spdx.dev/Document`, as BuildKit's SBOM scanner's output is.
+//!
+//! Not read yet (see docs): the rpm database and Go binaries' build info.
+
+pub mod lang;
+pub mod os;
+pub mod spdx;
+
+use std::io::Read as _;
+use std::path::Path;
+
+use anyhow::Result;
+
+/// The SPDX predicate type.
+pub const SPDX_PREDICATE: &str = "https://spdx.dev/Document";
+
+/// Lock files and package databases are read up to this size (bytes);
+/// bigger files are skipped, so a hostile image cannot exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// One package found.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Package {
+    /// Name.
+    pub name: String,
+    /// Version as the ecosystem writes it.
+    pub version: String,
+    /// Package URL (`pkg:deb/debian/bash@5.2.15-2?arch=amd64&distro=debian-12`).
+    pub purl: String,
+    /// Ecosystem (`deb`, `apk`, `npm`, `cargo`, `python`).
+    pub kind: &'static str,
+    /// Where it was found in the image (`/var/lib/dpkg/status`).
+    pub location: String,
+    /// Maintainer, when the database names one.
+    pub supplier: Option<String>,
+    /// SPDX `sourceInfo`.
+    pub source_info: String,
+}
+
+/// A package URL built with the `packageurl` crate; a name `scope/name`
+/// (npm) becomes namespace `scope` and name `name`. Falls back to a plain
+/// `pkg:` string if the crate refuses a part.
+pub fn purl(
+    ty: &str,
+    namespace: Option<&str>,
+    name: &str,
+    version: &str,
+    q: &[(&str, String)],
+) -> String {
+    let (ns, name) = match (namespace, name.rsplit_once('/')) {
+        (None, Some((scope, n))) => (Some(scope), n),
+        _ => (namespace, name),
+    };
+    let build = || -> Result<String, packageurl::Error> {
+        let mut p = packageurl::PackageUrl::new(ty, name)?;
+        if let Some(ns) = ns {
+            p.with_namespace(ns);
+        }
+        p.with_version(version);
+        let mut q = q.to_vec();
+        q.sort();
+        for (k, v) in q {
+            p.add_qualifier(k, v)?;
+        }
+        Ok(p.to_string())
+    };
+    build().unwrap_or_else(|_| format!("pkg:{ty}/{name}@{version}"))
+}
+
+/// The bytes of a regular file of at most [`MAX_FILE_BYTES`] (symlinks are
+/// not followed: they could point out of the image root).
+pub fn read_small(path: &Path) -> Option<Vec<u8>> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    let mut out = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_FILE_BYTES)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// Everything found in the root file system at `root`: the distribution
+/// and the packages, sorted (by purl, then location) so the same image
+/// always gives the same list. Pseudo file systems are not walked.
+pub fn scan(root: &Path) -> (Option<os::OsRelease>, Vec<Package>) {
+    let release = os::os_release(root);
+    let mut pkgs = os::dpkg(root, release.as_ref());
+    pkgs.extend(os::apk(root, release.as_ref()));
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+            !matches!(rel.to_str(), Some("proc" | "sys" | "dev"))
+        });
+    for e in walker.flatten() {
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+        let loc = format!("/{}", rel.display());
+        pkgs.extend(lang::lockfile(e.path(), &loc));
+    }
+    pkgs.sort_by(|a, b| (&a.purl, &a.location).cmp(&(&b.purl, &b.location)));
+    pkgs.dedup_by(|a, b| a.purl == b.purl && a.location == b.location);
+    (release, pkgs)
+}
+
+/// The SPDX predicate of the root file system at `root`; `name` is the
+/// document name (the image's, or `stage NAME`), `created` Unix seconds.
+pub fn predicate(root: &Path, name: &str, created: i64) -> super::Predicate {
+    let (release, pkgs) = scan(root);
+    super::Predicate {
+        predicate_type: SPDX_PREDICATE.into(),
+        statement_type: super::STATEMENT_V01,
+        body: spdx::document(name, release.as_ref(), &pkgs, created),
+    }
+}
