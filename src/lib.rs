@@ -5,6 +5,7 @@
 //! `registry`, `store`, `layer`, `sandbox` and `progress` beside it.
 
 pub mod cli;
+pub mod compress;
 pub mod context;
 pub mod diag;
 pub mod dockerfile;
