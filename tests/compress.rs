@@ -27,6 +27,28 @@ fn sample(len: usize) -> Vec<u8> {
     out
 }
 
+/// `len` bytes of pure xorshift noise (entropy ~8 bits/byte: stored, not deflated).
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Text, then noise not aligned to the 64 KiB sub-chunks, then text again.
+fn mixed() -> Vec<u8> {
+    let mut d = sample(2 * BLOCK + 1000);
+    d.extend(noise(3 * BLOCK + 77));
+    d.extend(sample(BLOCK / 2));
+    d
+}
+
 fn gz(data: &[u8], threads: usize) -> Vec<u8> {
     let mut out = Vec::new();
     compress::gzip(&mut &data[..], &mut out, 6, threads).unwrap();
@@ -73,8 +95,12 @@ fn sizes() -> Vec<usize> {
 
 #[test]
 fn gzip_bytes_do_not_depend_on_thread_count() {
-    for len in sizes() {
-        let data = sample(len);
+    let inputs = sizes()
+        .into_iter()
+        .map(sample)
+        .chain([mixed(), noise(BLOCK + 9)]);
+    for data in inputs {
+        let len = data.len();
         let one = gz(&data, 1);
         for threads in [2, 8] {
             assert!(
@@ -105,8 +131,23 @@ impl Read for OddReads<'_> {
 
 #[test]
 fn gzip_is_one_member_independent_readers_accept() {
-    let data = sample(5 * BLOCK + 12_345);
-    let blob = gz(&data, 8);
+    for data in [sample(5 * BLOCK + 12_345), mixed()] {
+        one_member(&data);
+    }
+    // Incompressible runs are stored: the blob is barely larger than the input.
+    let data = noise(4 * BLOCK);
+    let blob = gz(&data, 2);
+    assert!(
+        blob.len() < data.len() + data.len() / 1000 + 64,
+        "{}",
+        blob.len()
+    );
+    one_member(&data);
+}
+
+/// Checks `data`'s gzip blob with independent readers and against a single zlib stream.
+fn one_member(data: &[u8]) {
+    let blob = gz(data, 8);
     // GNU gzip: integrity (CRC, length) and content.
     pipe(Command::new("gzip").arg("-t"), &blob);
     assert!(pipe(Command::new("gzip").arg("-dc"), &blob) == data);
@@ -129,7 +170,7 @@ fn gzip_is_one_member_independent_readers_accept() {
     assert!(plain == data);
     // Block independence costs little: within 1 % of a single zlib stream at the same level.
     let mut single = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-    single.write_all(&data).unwrap();
+    single.write_all(data).unwrap();
     let single = single.finish().unwrap();
     assert!(
         (blob.len() as f64) < single.len() as f64 * 1.01,

@@ -5,6 +5,7 @@
 //! deflate stream (no preset dictionary) ending in a sync flush — a byte-aligned, non-final
 //! empty stored block — so the blocks concatenate into one valid deflate stream. An empty
 //! final block (`03 00`) closes it. The CRC-32 is computed per block and combined in order.
+//! Incompressible 64 KiB runs are stored rather than deflated (see [`incompressible`]).
 //! A block's bytes are therefore a function of (its input, level) alone, and the whole stream
 //! a function of (input, level): the thread count only changes the speed.
 //!
@@ -42,24 +43,88 @@ pub(super) fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> std::io:
     Ok(n)
 }
 
-/// Deflates `data` as a non-final, sync-flushed raw deflate segment with a reset `c`.
-fn deflate_block(c: &mut Compress, data: &[u8]) -> Result<Vec<u8>> {
+/// Sub-chunk on which the stored-or-deflated choice is made (part of the format: fixed).
+const SUB: usize = 64 << 10;
+
+/// Whether a sub-chunk looks incompressible: the Shannon entropy of its byte histogram is above
+/// 7.98 bits/byte (random or already-compressed bytes; deflate would save under ~0.3 % there, at
+/// full cost). Such runs are written as stored blocks instead, as klauspost/compress (skopeo,
+/// buildah) skips them too. A function of the bytes only, so the output stays deterministic.
+fn incompressible(chunk: &[u8]) -> bool {
+    if chunk.len() < 4096 {
+        return false;
+    }
+    let mut hist = [0u32; 256];
+    for &b in chunk {
+        hist[b as usize] += 1;
+    }
+    let n = chunk.len() as f64;
+    let bits: f64 = hist
+        .iter()
+        .filter(|&&k| k > 0)
+        .map(|&k| {
+            let p = k as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    bits > 7.98
+}
+
+/// Appends `data` as non-final stored deflate blocks (each ≤ 65535 bytes; byte-aligned, as every
+/// segment here starts and ends on a byte boundary).
+fn store(data: &[u8], out: &mut Vec<u8>) {
+    for piece in data.chunks(65535) {
+        let len = piece.len() as u16;
+        out.push(0); // BFINAL = 0, BTYPE = 00, padding to the byte boundary
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+}
+
+/// Appends `data` deflated by a reset `c` as a non-final, sync-flushed raw deflate segment.
+fn deflate_segment(c: &mut Compress, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
     c.reset();
-    let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 64);
+    let (in0, start) = (c.total_in(), out.len());
+    out.reserve(data.len() + data.len() / 64 + 64);
     loop {
-        let consumed = c.total_in() as usize;
+        let consumed = (c.total_in() - in0) as usize;
         let status = c
-            .compress_vec(&data[consumed..], &mut out, FlushCompress::Sync)
+            .compress_vec(&data[consumed..], out, FlushCompress::Sync)
             .context("deflate")?;
         if status == Status::StreamEnd {
             bail!("deflate ended a block early");
         }
         // zlib's contract: the flush is complete once a call leaves output space unused.
-        if c.total_in() as usize == data.len() && out.len() < out.capacity() {
-            return Ok(out);
+        if (c.total_in() - in0) as usize == data.len() && out.len() < out.capacity() {
+            debug_assert!(out.len() > start);
+            return Ok(());
         }
         out.reserve(out.capacity() / 2 + 64);
     }
+}
+
+/// Compresses one block: runs of incompressible [`SUB`]-byte sub-chunks stored, the other runs
+/// each deflated by a fresh stream (no back-reference crosses a stored run). Non-final, ends on
+/// a byte boundary.
+fn deflate_block(c: &mut Compress, data: &[u8]) -> Result<Vec<u8>> {
+    let kinds: Vec<bool> = data.chunks(SUB).map(incompressible).collect();
+    let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 64);
+    let mut k = 0;
+    while k < kinds.len() {
+        let mut e = k + 1;
+        while e < kinds.len() && kinds[e] == kinds[k] {
+            e += 1;
+        }
+        let run = &data[k * SUB..(e * SUB).min(data.len())];
+        if kinds[k] {
+            store(run, &mut out);
+        } else {
+            deflate_segment(c, run, &mut out)?;
+        }
+        k = e;
+    }
+    Ok(out)
 }
 
 /// The 10-byte gzip header Go's compress/gzip writes for an unnamed stream: no name, mtime 0,
