@@ -62,9 +62,9 @@ DF
   if tool_enabled builder; then
     log "== three-stage --jobs 1 vs default (builder)"
     build_cmd builder "$three" bench/three-stage:latest --jobs 1
-    measure three-stage-jobs1 builder cold "$JOBS_RUNS" "wipe builder" "${CMD[@]}"
+    measure three-stage-jobs1 builder cold "$JOBS_RUNS" "cold_prep builder" "${CMD[@]}"
     build_cmd builder "$three" bench/three-stage:latest
-    measure three-stage-jobsN builder cold "$JOBS_RUNS" "wipe builder" "${CMD[@]}"
+    measure three-stage-jobsN builder cold "$JOBS_RUNS" "cold_prep builder" "${CMD[@]}"
     j1=$(stat_of three-stage-jobs1 builder cold); jn=$(stat_of three-stage-jobsN builder cold)
     printf '\n%-30s %9s\n%-30s %9s\n%-30s %9s\n%-30s %9s\n' "builder three-stage cold" median_s \
       "--jobs 1" "$j1" "default jobs" "$jn" "ratio default/--jobs 1" "$(ratio "$jn" "$j1")"
@@ -74,7 +74,7 @@ DF
     log "== ctx100k-change: $t"
     change_one
     build_cmd "$t" "$big" bench/ctx100k:latest
-    measure ctx100k-change "$t" cold 1 "wipe $t" "${CMD[@]}"
+    measure ctx100k-change "$t" cold 1 "cold_prep $t" "${CMD[@]}"
     measure ctx100k-change "$t" cached "$CHANGE_RUNS" change_one "${CMD[@]}"
   done
 

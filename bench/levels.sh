@@ -14,9 +14,7 @@
 #   buildkit docker build (Docker 26.1 / BuildKit 0.13)
 #   bench/levels.sh     env: COLD_RUNS (2), CACHED_RUNS (3), LEVELS ("ns rl rl-user ch buildkit"),
 #                       APT_PKG (jq), RL_USER (builder-rl), OUT, BUILDER, RUN_TIMEOUT,
-#                       PURGE_TRASH=1: delete $OUT/trash before each series (untimed), then sync and
-#                       sleep PURGE_WAIT (30) s to let ext4's recently-deleted window pass: one full
-#                       run moves ~4 GB of state (16 cold stores of ~200-330 MB) to the trash
+#                       SETTLE_SECS, DIRTY_MAX_KB: the untimed wait after every wipe (bench/lib.sh)
 set -euo pipefail
 COLD_RUNS=${COLD_RUNS:-2}
 CACHED_RUNS=${CACHED_RUNS:-3}
@@ -50,14 +48,14 @@ level_cmd() {
   esac
 }
 
-# wipe_level LEVEL : the level's state goes (moved to the trash, not deleted: see README), then sync.
+# wipe_level LEVEL : the level's state goes, then sync and settle (bench/lib.sh), as for every tool.
 wipe_level() {
   case $1 in
     ns|rl|ch) discard "$LV/root-$1" ;;
     rl-user)  discard "$RLHOME/data"; install -d -o "$RL_USER" -g "$RL_USER" "$RLHOME/data" ;;
-    buildkit) wipe buildkit; return ;;
+    buildkit) wipe buildkit ;;
   esac
-  sync
+  settle
 }
 
 level_name() {
@@ -98,9 +96,6 @@ bench_levels() {
   local sc=$1 ctx=$2 lv tag=bench/levels-$1:latest
   for lv in $LEVELS; do
     level_cmd "$lv" "$ctx" "$tag"
-    if [ "${PURGE_TRASH:-0}" = 1 ] && [ -d "$TRASH" ]; then
-      rm -rf "$TRASH"; sync; sleep "${PURGE_WAIT:-30}"
-    fi
     log "== $sc: $lv ($(uptime | sed 's/.*load/load/'))"
     measure "$sc" "$lv" cold "$COLD_RUNS" "wipe_level $lv" "${CMD[@]}"
     if [ "$CACHED_RUNS" -gt 0 ]; then

@@ -132,30 +132,59 @@ build_cmd() {
   esac
 }
 
-# discard DIR : moves a daemonless tool's whole state out of the way (into $TRASH, which the user
-# deletes after the benchmarks). Deleting tens of thousands of inodes right before a timed run makes ext4 skip them, slowly,
-# when the run creates files (see README): that cost belongs to no build.
-TRASH=$OUT/trash
+# discard DIR : deletes a daemonless tool's whole state. Deleting many inodes makes ext4 skip them,
+# slowly, for about a minute (longer while their blocks are dirty) whenever files are created next
+# (see README): `settle` waits that window out, untimed, before every cold run, for every tool.
 discard() {
   [ -e "$1" ] || return 0
-  mkdir -p "$TRASH"
-  mv "$1" "$TRASH/$(basename "$1").$(date +%s%N)"
+  rm -rf "$1"
 }
 
 # wipe TOOL : everything the tool cached or pulled goes; the next build is cold.
+# BuildKit: every image of the dockerd (not only ours: a base layer kept by any image would stay
+# cached) and the whole build cache. Use a dockerd dedicated to the benchmark.
 wipe() {
   case $1 in
     builder)  discard "$BROOT" ;;
     buildkit) local ids=()
-              mapfile -t ids < <("${DOCKER[@]}" images -q --filter 'reference=bench/*' 2>/dev/null | sort -u)
+              mapfile -t ids < <("${DOCKER[@]}" images -aq 2>/dev/null | sort -u)
               [ ${#ids[@]} -eq 0 ] || "${DOCKER[@]}" rmi -f "${ids[@]}" >/dev/null 2>&1 || true
               "${DOCKER[@]}" builder prune -af >/dev/null ;;
     buildah)  "${BAH[@]}" rm -a >/dev/null 2>&1 || true   # no container (or mount) left
               discard "$OUT/buildah/root"; discard "$OUT/buildah/run" ;;
+    *)        die "wipe: unknown tool $1" ;;
   esac
-  # Whatever was written or deleted reaches the disk before the clock starts, for every tool.
-  sync
 }
+
+SETTLE_SECS=${SETTLE_SECS:-60}       # quiet time after the dirty pages are written
+DIRTY_MAX_KB=${DIRTY_MAX_KB:-32768}  # "written": Dirty in /proc/meminfo at most this
+DIRTY_WAIT_MAX=${DIRTY_WAIT_MAX:-600}
+
+# settle : untimed wait before a cold run: `sync`, then until Dirty (/proc/meminfo) is at most
+# DIRTY_MAX_KB (others may keep writing: gives up after DIRTY_WAIT_MAX s, with a note), then
+# SETTLE_SECS more, so ext4's recently-deleted-inode window has passed for whoever runs next.
+settle() {
+  local t0 d
+  t0=$(date +%s)
+  sync
+  while d=$(awk '/^Dirty:/ {print $2}' /proc/meminfo); [ "$d" -gt "$DIRTY_MAX_KB" ]; do
+    if [ $(($(date +%s) - t0)) -ge "$DIRTY_WAIT_MAX" ]; then
+      log "  settle: still $d kB dirty after ${DIRTY_WAIT_MAX}s; going on"; break
+    fi
+    sleep 2; sync
+  done
+  [ "$SETTLE_SECS" -le 0 ] || sleep "$SETTLE_SECS"
+}
+
+# cold_prep TOOL : the same untimed preparation before every tool's cold run: wipe, sync, settle.
+# Other bench scripts (e.g. bench/one_change.sh) call this before their timed cold runs.
+cold_prep() {
+  wipe "$1"
+  settle
+}
+
+# load_avg : the 1/5/15-minute load averages, "1.20 0.80 0.50" (report them with the figures).
+load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---------------------------------------------------------------- registry and base images
 
@@ -253,15 +282,18 @@ timed_run() {
 
 median() { sort -g | awk '{a[NR]=$1} END{if(NR==0){print "nan"} else if(NR%2){print a[(NR+1)/2]} else {printf "%.3f\n",(a[NR/2]+a[NR/2+1])/2}}'; }
 
-record() { # record SCENARIO TOOL KIND SECS RSS_KB : one line per run into results.tsv
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$1" "$2" "$3" "$4" "$5" >>"$RESULTS"
-  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$RUNFILE"
+# record SCENARIO TOOL KIND SECS RSS_KB [LOAD] : one line per run into results.tsv; LOAD is the
+# 1-minute load average when the run started (default: now).
+record() {
+  local load=${6:-$(cut -d' ' -f1 /proc/loadavg)}
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$1" "$2" "$3" "$4" "$5" "$load" >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$load" >>"$RUNFILE"
 }
 
 RUNFILE=$OUT/.run-$$.tsv
 : >"$RUNFILE"
-# The trash is left for the user: deleting it here would slow the next script's first builds.
-trap 'rm -f "$RUNFILE" "$OUT/.rss"; [ ! -d "$TRASH" ] || log "old tool state is in $TRASH: rm -rf it when done"' EXIT
+LOAD_START=$(load_avg)
+trap 'rm -f "$RUNFILE" "$OUT/.rss"' EXIT
 
 # measure SCENARIO TOOL KIND RUNS PREP_FUNC CMD... : RUNS timed runs, PREP_FUNC (untimed) before each.
 # A failed run is recorded as FAIL and stops this series.
@@ -269,13 +301,15 @@ measure() {
   local sc=$1 tool=$2 kind=$3 runs=$4 prep=$5; shift 5
   local i logf=$OUT/logs/$sc-$tool-$kind.log
   : >"$logf"
+  local load
   for ((i = 1; i <= runs; i++)); do
     $prep
+    load=$(cut -d' ' -f1 /proc/loadavg)
     if timed_run "$logf" "$@"; then
-      record "$sc" "$tool" "$kind" "$SECS" "$RSS_KB"
-      log "  $sc $tool $kind #$i: ${SECS}s, peak RSS $((RSS_KB / 1024)) MB"
+      record "$sc" "$tool" "$kind" "$SECS" "$RSS_KB" "$load"
+      log "  $sc $tool $kind #$i: ${SECS}s, peak RSS $((RSS_KB / 1024)) MB, load $load"
     else
-      record "$sc" "$tool" "$kind" FAIL 0
+      record "$sc" "$tool" "$kind" FAIL 0 "$load"
       log "  $sc $tool $kind #$i: FAILED (log $logf)"; tail -5 "$logf" >&2
       return 0
     fi
@@ -284,14 +318,14 @@ measure() {
 
 noop() { :; }
 
-# bench_build SCENARIO CTX [EXTRA...] : for every tool, COLD_RUNS cold builds (tool state wiped, base
-# re-pulled) then one warm-up and CACHED_RUNS fully cached rebuilds of the unchanged context.
+# bench_build SCENARIO CTX [EXTRA...] : for every tool, COLD_RUNS cold builds (tool state wiped, sync,
+# settled; base re-pulled) then one warm-up and CACHED_RUNS fully cached rebuilds of the unchanged context.
 bench_build() {
   local sc=$1 ctx=$2; shift 2
   local t tag=bench/$sc:latest
   for t in $TOOLS; do
     build_cmd "$t" "$ctx" "$tag" "$@"
-    local prep="wipe $t"
+    local prep="cold_prep $t"
     log "== $sc: $t"
     measure "$sc" "$t" cold "$COLD_RUNS" "$prep" "${CMD[@]}"
     if [ "$CACHED_RUNS" -gt 0 ]; then
@@ -333,4 +367,5 @@ table() {
     done
   done
   echo "(RSS for buildkit is the docker client only: the work happens in dockerd/BuildKit. All runs: $RESULTS)"
+  echo "load average (1/5/15 min): $LOAD_START at the start, $(load_avg) now; $(nproc) CPUs"
 }

@@ -6,6 +6,7 @@
 
 pub mod attest;
 pub mod cli;
+pub mod compress;
 pub mod context;
 pub mod diag;
 pub mod dockerfile;

@@ -1,6 +1,7 @@
 //! Compression when a layer leaves the store, and detection/decompression when one arrives.
 //!
 //! One streaming pass: uncompressed tar → encoder → sha256 (blob digest) → temp file.
+//! The encoders are `crate::compress`'s: all cores, bytes independent of the core count.
 //! gzip output is deterministic: no file name, mtime 0, OS byte 255 ("unknown", as Go writes).
 
 use super::digest::{Digest, HashingWriter};
@@ -15,7 +16,7 @@ use std::str::FromStr;
 /// How a layer blob is compressed for export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {
-    /// gzip (flate2 on zlib-rs); the registry default.
+    /// gzip (blocks deflated in parallel by flate2 on zlib-rs); the registry default.
     #[default]
     Gzip,
     /// zstd.
@@ -161,17 +162,19 @@ pub fn compress_to<R: Read, W: Write>(
 ) -> Result<(Digest, u64)> {
     let sink = BufWriter::with_capacity(IO_BUF, HashingWriter::new(out));
     let sink = match compression {
+        // On all cores, one compression per process at a time (see `crate::compress`).
         Compression::Gzip => {
-            let mut enc = flate2::GzBuilder::new()
-                .operating_system(255)
-                .write(sink, flate2::Compression::new(level as u32));
-            io::copy(input, &mut enc).context("gzip compression")?;
-            enc.finish().context("finishing gzip stream")?
+            let _slot = crate::compress::exclusive();
+            let mut sink = sink;
+            let threads = crate::compress::threads();
+            crate::compress::gzip(input, &mut sink, level as u32, threads)
+                .context("gzip compression")?;
+            sink
         }
         Compression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(sink, level).context("zstd setup")?;
-            io::copy(input, &mut enc).context("zstd compression")?;
-            enc.finish().context("finishing zstd stream")?
+            let _slot = crate::compress::exclusive();
+            crate::compress::zstd(input, sink, level, crate::compress::threads())
+                .context("zstd compression")?
         }
         Compression::Uncompressed => {
             let mut sink = sink;
