@@ -132,3 +132,165 @@ fn sandbox_helper_given_garbage_says_so() {
         assert!(err.contains("builder __sandbox-child: sandbox: "), "{err}");
     }
 }
+
+/// `builder build --dry-run` of `dockerfile` (parse and plan only); (exit code, stderr, stdout).
+fn dry_run(dockerfile: &str, limit: Duration) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let df = dir.path().join("Dockerfile");
+    std::fs::write(&df, dockerfile).unwrap();
+    let start = Instant::now();
+    let out = builder()
+        .args(["build", "--dry-run", "-f"])
+        .arg(&df)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(start.elapsed() < limit, "took {:?}", start.elapsed());
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Asserts a dry run fails with `message` at line `line`.
+fn assert_refused(dockerfile: &str, message: &str, line: usize) {
+    let (code, err, _) = dry_run(dockerfile, Duration::from_secs(60));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(message), "{err}");
+    assert!(err.contains(&format!("Dockerfile:{line}:")), "{err}");
+}
+
+#[test]
+fn count_limits_are_errors_naming_the_limit_and_the_line() {
+    use builder::dockerfile::limits::*;
+    // Instructions: the 200,001st is refused.
+    let mut df = String::from("FROM scratch\n");
+    df.push_str(&"USER x\n".repeat(MAX_INSTRUCTIONS));
+    assert_refused(
+        &df,
+        "too many instructions: more than 200000 in one Dockerfile (builder's limit)",
+        MAX_INSTRUCTIONS + 1,
+    );
+    // Exactly the limit is fine.
+    df.truncate(df.len() - "USER x\n".len());
+    assert_eq!(dry_run(&df, Duration::from_secs(60)).0, 0);
+
+    // Stages.
+    let df = "FROM scratch\n".repeat(MAX_STAGES + 1);
+    assert_refused(
+        &df,
+        "too many build stages (FROM): more than 10000",
+        MAX_STAGES + 1,
+    );
+
+    // ARG/ENV entries, counted over the file: one ENV of many pairs on continuation lines.
+    let mut df = String::from("FROM scratch\nARG a b c\nENV \\\n");
+    for i in 0..MAX_VARIABLES {
+        df.push_str(&format!(" k{i}=v \\\n"));
+    }
+    df.push('\n');
+    assert_refused(&df, "too many ARG and ENV entries: more than 200000", 3);
+
+    // LABEL entries.
+    let mut df = String::from("FROM scratch\n");
+    for i in 0..=MAX_LABELS / 4 {
+        df.push_str(&format!("LABEL a{i}=1 b{i}=2 c{i}=3 d{i}=4\n"));
+    }
+    assert_refused(
+        &df,
+        "too many LABEL entries: more than 100000",
+        MAX_LABELS / 4 + 2,
+    );
+
+    // Heredocs on one instruction: named at the first one past the limit.
+    let mut df = String::from("FROM scratch\nCOPY");
+    for i in 0..=MAX_HEREDOCS {
+        df.push_str(&format!(" <<E{i}"));
+    }
+    df.push_str(" /d/\n");
+    for i in 0..=MAX_HEREDOCS {
+        df.push_str(&format!("x\nE{i}\n"));
+    }
+    assert_refused(
+        &df,
+        "too many heredocs: more than 1000 on one instruction",
+        2,
+    );
+}
+
+#[test]
+fn heredoc_and_file_size_limits() {
+    use builder::dockerfile::limits::*;
+    // A heredoc body past 16 MiB, in lines of 64 KiB: the error is at the line passing it.
+    let line = format!("{}\n", "x".repeat(65_535));
+    let lines = MAX_HEREDOC_BYTES / line.len() + 1;
+    let df = format!("FROM scratch\nCOPY <<EOF /f\n{}EOF\n", line.repeat(lines));
+    assert_refused(
+        &df,
+        "heredoc too large: the body of `EOF` passes 16777216 bytes (16 MiB, builder's limit)",
+        2 + lines,
+    );
+    // A Dockerfile past 32 MiB is refused before parsing.
+    let df = format!(
+        "FROM scratch\n{}",
+        "# comment\n".repeat(MAX_DOCKERFILE_BYTES / 10)
+    );
+    let (code, err, _) = dry_run(&df, Duration::from_secs(60));
+    assert_eq!(code, 1);
+    assert!(err.contains("33554432 bytes"), "{err}");
+}
+
+#[test]
+fn total_expansion_is_bounded_at_the_line_passing_it() {
+    // A = 512 KiB after 19 doublings (1 MiB - 1 byte expanded so far); each `ENV B=$A` then
+    // adds 512 KiB + 1: the 30th passes 16 MiB.
+    let mut df = String::from("FROM scratch\nARG A=x\n");
+    df.push_str(&"ARG A=$A$A\n".repeat(19));
+    df.push_str(&"ENV B=$A\n".repeat(40));
+    let (code, err) = build(&df, Duration::from_secs(120));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(
+            "expansion too large: the build's expanded words total more than 16777216 bytes"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("Dockerfile:51:"), "{err}");
+}
+
+#[test]
+fn ten_thousand_stage_chains_plan_without_recursion() {
+    // Each stage FROM the previous one.
+    let mut df = String::from("FROM scratch AS s0\n");
+    for i in 1..10_000 {
+        df.push_str(&format!("FROM s{} AS s{i}\n", i - 1));
+    }
+    let (code, err, out) = dry_run(&df, Duration::from_secs(60));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("s9999"), "{out}");
+    // Each stage copying from the previous one.
+    let mut df = String::from("FROM scratch AS s0\n");
+    for i in 1..10_000 {
+        df.push_str(&format!(
+            "FROM scratch AS s{i}\nCOPY --from=s{} /a /a\n",
+            i - 1
+        ));
+    }
+    let (code, err, _) = dry_run(&df, Duration::from_secs(60));
+    assert_eq!(code, 0, "{err}");
+    // A cycle through all 10,000 stages: each copies from the next, the last from the first.
+    let mut df = String::new();
+    for i in 0..10_000 {
+        df.push_str(&format!(
+            "FROM scratch AS s{i}\nCOPY --from=s{} /a /a\n",
+            (i + 1) % 10_000
+        ));
+    }
+    let (code, err, _) = dry_run(&df, Duration::from_secs(60));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("circular dependency detected on stage: s0"),
+        "{err}"
+    );
+}
