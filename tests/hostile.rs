@@ -294,3 +294,138 @@ fn ten_thousand_stage_chains_plan_without_recursion() {
         "{err}"
     );
 }
+
+fn mkfifo(path: &std::path::Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+}
+
+/// `builder build` of the context `ctx` (its Dockerfile) in a fresh store under `dir`,
+/// with `extra` arguments; (exit code, stderr), checked to end within 60 s.
+fn build_context(dir: &std::path::Path, ctx: &std::path::Path, extra: &[&str]) -> (i32, String) {
+    let start = Instant::now();
+    let out = builder()
+        .args(["build", "--progress", "plain", "--root"])
+        .arg(dir.join("store"))
+        .args(extra)
+        .arg(ctx)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        start.elapsed()
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn fifo_as_dockerignore_or_secret_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a /a\n").unwrap();
+    std::fs::write(ctx.join("a"), "a\n").unwrap();
+    // A FIFO as .dockerignore: Docker's client would block opening it.
+    mkfifo(&ctx.join(".dockerignore"));
+    let (code, err) = build_context(dir.path(), &ctx, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "the .dockerignore {} is a FIFO (named pipe)",
+            ctx.join(".dockerignore").display()
+        )),
+        "{err}"
+    );
+    std::fs::remove_file(ctx.join(".dockerignore")).unwrap();
+    // A FIFO as a secret's source.
+    let fifo = dir.path().join("secret-fifo");
+    mkfifo(&fifo);
+    let spec = format!("id=s,src={}", fifo.display());
+    let (code, err) = build_context(dir.path(), &ctx, &["--secret", &spec]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "the secret file {} is a FIFO (named pipe)",
+            fifo.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn context_file_swapped_for_a_fifo_mid_build_does_not_hang() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    // `ADD http://…` runs after the context is scanned and before `COPY a` reads it: the
+    // server swaps `a` for a FIFO (nobody ever writes to it) before it first answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = ctx.join("a");
+    let (swap_tx, swap_rx) = std::sync::mpsc::channel::<()>();
+    let (swapped_tx, swapped_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut conn = conn.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            if swap_rx.try_recv().is_ok() {
+                std::fs::remove_file(&target).unwrap();
+                mkfifo(&target);
+                swapped_tx.send(()).unwrap();
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nu\n");
+        }
+    });
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM scratch\nADD http://127.0.0.1:{port}/u /u\nCOPY a /a\n"),
+    )
+    .unwrap();
+    for overlay in ["0", "1"] {
+        let _ = std::fs::remove_file(ctx.join("a"));
+        std::fs::write(ctx.join("a"), "a\n").unwrap();
+        swap_tx.send(()).unwrap();
+        let out = dir.path().join("out.tar");
+        let start = Instant::now();
+        let o = builder()
+            .env("BUILDER_COPY_VIA_OVERLAY", overlay)
+            .args(["build", "--no-cache", "--progress", "plain", "--root"])
+            .arg(dir.path().join("store"))
+            .arg("--output")
+            .arg(format!("type=tar,dest={}", out.display()))
+            .arg(&ctx)
+            .output()
+            .unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "took {:?}",
+            start.elapsed()
+        );
+        swapped_rx.try_recv().expect("the server swapped the file");
+        let err = String::from_utf8_lossy(&o.stderr);
+        // The file is copied as what it now is, a FIFO (Docker's client sends a FIFO of the
+        // context as a FIFO), never opened for reading.
+        assert!(o.status.success(), "overlay={overlay}: {err}");
+        let mut tar = tar::Archive::new(std::fs::File::open(&out).unwrap());
+        let kinds: Vec<(String, tar::EntryType)> = tar
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let path = e.path().unwrap().display().to_string();
+                (path, e.header().entry_type())
+            })
+            .collect();
+        assert!(
+            kinds.contains(&("a".to_string(), tar::EntryType::Fifo)),
+            "overlay={overlay}: {kinds:?}"
+        );
+    }
+}
