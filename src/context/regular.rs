@@ -14,7 +14,7 @@ use std::path::Path;
 use super::error::{ContextError, Result};
 
 /// The largest Dockerfile read (32 MiB): 100,000 instructions take about 3 MiB.
-pub const MAX_DOCKERFILE_BYTES: u64 = 32 << 20;
+pub const MAX_DOCKERFILE_BYTES: u64 = crate::dockerfile::limits::MAX_DOCKERFILE_BYTES as u64;
 
 /// The largest `.dockerignore` read (8 MiB).
 pub const MAX_DOCKERIGNORE_BYTES: u64 = 8 << 20;

@@ -10,6 +10,7 @@ pub mod ast;
 mod dump;
 mod fast;
 mod heredoc;
+pub mod limits;
 pub mod lint;
 mod parser;
 mod prepass;

@@ -9,6 +9,7 @@ use super::ast::{Dockerfile, Heredoc, Instruction, Span};
 use super::dump::go_quote;
 use super::fast;
 use super::heredoc::heredocs_in_line;
+use super::limits;
 use super::prepass::{char_column, Lines, LogicalLine};
 use super::validate;
 use crate::diag::Diagnostic;
@@ -17,14 +18,11 @@ use crate::diag::Diagnostic;
 #[grammar = "../grammar/dockerfile.pest"]
 struct Grammar;
 
-/// Go's encoding/json gives up on arrays nested deeper than this.
-const MAX_JSON_DEPTH: usize = 10_000;
-
-/// The deepest `[`/`{` nesting the exec-form grammar is given: pest recurses once per level
-/// (a few KiB of stack each), so deeper text is refused before pest sees it. Between this and
-/// [`MAX_JSON_DEPTH`] Docker answers "arrays must be comprised of strings only" (or shell
-/// form for invalid JSON); builder says the nesting is too deep. No exec form nests at all.
-pub const MAX_GRAMMAR_JSON_DEPTH: usize = 128;
+// `[`/`{` nesting deeper than MAX_GRAMMAR_JSON_DEPTH is refused before pest sees it (pest
+// recurses once per level, a few KiB of stack each). Between that and MAX_JSON_DEPTH Docker
+// answers "arrays must be comprised of strings only" (or shell form for invalid JSON);
+// builder says the nesting is too deep.
+use super::limits::{MAX_GRAMMAR_JSON_DEPTH, MAX_JSON_DEPTH};
 
 /// An error inside one logical line, located by byte offsets into its joined text.
 #[derive(Debug)]
@@ -74,7 +72,17 @@ pub(crate) struct Parsed {
 /// instructions and instructions missing required arguments. Errors point at the offending
 /// token.
 pub fn parse(source: &str) -> Result<Dockerfile, Diagnostic> {
+    check_size(source.len())?;
     parse_lines(Lines::new(source))
+}
+
+/// Fails when the Dockerfile's `len` bytes pass [`limits::MAX_DOCKERFILE_BYTES`].
+pub(crate) fn check_size(len: usize) -> Result<(), Diagnostic> {
+    if len > limits::MAX_DOCKERFILE_BYTES {
+        return Err(Diagnostic::whole_file(limits::file_too_large(len))
+            .help("a Dockerfile this large is not hand-written; split the build"));
+    }
+    Ok(())
 }
 
 /// [`parse`] over prepared lines (see `source.rs` for files that are not UTF-8).
@@ -83,6 +91,7 @@ pub(crate) fn parse_lines(mut lines: Lines<'_>) -> Result<Dockerfile, Diagnostic
     // Shape errors are reported only if the whole file parses, as BuildKit reports parser
     // errors for the whole file before it looks at any instruction.
     let mut first_shape_error: Option<Diagnostic> = None;
+    let mut counts = limits::Counts::default();
 
     while let Some(mut logical) = lines.next_logical()? {
         let esc = lines.escape();
@@ -93,6 +102,16 @@ pub(crate) fn parse_lines(mut lines: Lines<'_>) -> Result<Dockerfile, Diagnostic
             let marks = heredocs_in_line(&logical.text).map_err(|message| {
                 to_diagnostic(&lines, &logical, LineError::new(0, &logical.text, message))
             })?;
+            if marks.len() > limits::MAX_HEREDOCS {
+                let mark = &marks[limits::MAX_HEREDOCS];
+                let token = logical.text.get(mark.start..mark.end).unwrap_or("<<");
+                let message = format!(
+                    "too many heredocs: more than {} on one instruction (builder's limit)",
+                    limits::MAX_HEREDOCS
+                );
+                let err = LineError::new(mark.start, token, message);
+                return Err(to_diagnostic(&lines, &logical, err));
+            }
             let mut heredocs = Vec::with_capacity(marks.len());
             for mark in marks {
                 let Some((content, raw)) = lines.heredoc_body(&mark.name, mark.chomp)? else {
@@ -128,6 +147,10 @@ pub(crate) fn parse_lines(mut lines: Lines<'_>) -> Result<Dockerfile, Diagnostic
         }
 
         logical.end_line = lines.line_number();
+        if let Err(message) = counts.add(&parsed.inst) {
+            let err = LineError::new(parsed.keyword_offset, &parsed.keyword_raw, message);
+            return Err(to_diagnostic(&lines, &logical, err));
+        }
         set_spans(&lines, &logical, &mut parsed);
         if first_shape_error.is_none() {
             if let Err(e) = validate::check(&parsed) {

@@ -228,6 +228,14 @@ impl<'a> Lines<'a> {
             } else {
                 raw
             });
+            if content.len() > super::limits::MAX_HEREDOC_BYTES {
+                let message = format!(
+                    "heredoc too large: the body of `{name}` passes {} bytes (16 MiB, \
+                     builder's limit)",
+                    super::limits::MAX_HEREDOC_BYTES
+                );
+                return Err(Diagnostic::at(self.source, self.next, 1, message));
+            }
             if let Some(mut b) = bytes {
                 while chomp && b.first() == Some(&b'\t') {
                     b = &b[1..];

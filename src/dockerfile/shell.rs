@@ -11,14 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-/// The deepest nesting of `${…}` inside `${…}` (or of quotes inside it) one word may have.
-/// BuildKit has no limit (Go's stack grows to 1 GB); real Dockerfiles nest two or three
-/// levels, and each level costs a few hundred bytes of this thread's stack.
-pub const MAX_NESTING: usize = 128;
-
-/// The largest result, in bytes, of expanding one word: an `ARG`/`ENV` chain that doubles a
-/// value each line stops here (after 20 lines for one byte) instead of exhausting memory.
-pub const MAX_WORD_BYTES: usize = 1 << 20;
+pub use super::limits::{MAX_NESTING, MAX_WORD_BYTES};
 
 /// The reason given when a word nests deeper than [`MAX_NESTING`].
 fn too_deep() -> String {

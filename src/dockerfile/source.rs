@@ -16,8 +16,7 @@ use super::ast::Dockerfile;
 use super::prepass::Lines;
 use crate::diag::Diagnostic;
 
-/// The longest physical line BuildKit reads (`bufio.MaxScanTokenSize - 1`).
-pub const MAX_LINE: usize = 65535;
+pub use super::limits::MAX_LINE;
 
 /// Decodes bytes as Go converts a string to runes: valid UTF-8 is kept, every byte that does
 /// not start a valid sequence becomes one U+FFFD (`"\xe2\x82"` gives two).
@@ -43,6 +42,7 @@ pub fn decode(bytes: &[u8]) -> String {
 
 /// Parses a Dockerfile given as bytes (see the module docs).
 pub fn parse_bytes(bytes: &[u8]) -> Result<Dockerfile, Diagnostic> {
+    super::parser::check_size(bytes.len())?;
     match std::str::from_utf8(bytes) {
         Ok(text) => super::parser::parse_lines(Lines::new(text)),
         Err(_) => {

@@ -317,25 +317,34 @@ fn replace_non_dir(dst: &Path) -> io::Result<()> {
 /// as BuildKit creates a COPY destination's parents (fsutil's `MkdirAll`):
 /// symlinks on the way are followed, an existing non-directory is
 /// `mkdir DIR: not a directory`, a dangling symlink is `file exists`.
+///
+/// Iterative: a destination of 100,000 components (an expanded word may be 1 MiB) must not
+/// recurse once per component.
 pub fn mkdir_all(dir: &Path, owner: (u32, u32)) -> io::Result<()> {
-    match fs::metadata(dir) {
-        Ok(m) if m.is_dir() => return Ok(()),
-        Ok(_) => {
-            let e = io::Error::from_raw_os_error(libc::ENOTDIR);
-            return Err(crate::diag::go_error("mkdir", dir, &e));
+    // The missing directories, deepest first.
+    let mut missing = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        match fs::metadata(d) {
+            Ok(m) if m.is_dir() => break,
+            Ok(_) => {
+                let e = io::Error::from_raw_os_error(libc::ENOTDIR);
+                return Err(crate::diag::go_error("mkdir", d, &e));
+            }
+            Err(_) => missing.push(d),
         }
-        Err(_) => {}
+        cur = d.parent();
     }
-    if let Some(parent) = dir.parent() {
-        mkdir_all(parent, owner)?;
+    for d in missing.into_iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => continue,
+            Err(e) => return Err(crate::diag::go_error("mkdir", d, &e)),
+        }
+        chown_nofollow(d, owner.0, owner.1)?;
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).map_err(|e| with_path(e, d))?;
     }
-    match fs::create_dir(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
-        Err(e) => return Err(crate::diag::go_error("mkdir", dir, &e)),
-    }
-    chown_nofollow(dir, owner.0, owner.1)?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(|e| with_path(e, dir))
+    Ok(())
 }
 
 fn chown_nofollow(path: &Path, uid: u32, gid: u32) -> io::Result<()> {

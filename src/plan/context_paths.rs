@@ -15,6 +15,8 @@ use super::{Base, Command, MountType, Plan, StageEvaluator, StageState};
 /// image's ENV, unknown before the image is pulled.
 pub fn context_paths(plan: &Plan) -> Option<Vec<String>> {
     let mut states: Vec<Option<StageState>> = vec![None; plan.stages.len()];
+    // A pass of its own: the build's evaluation counts its expansions afresh.
+    let budget = super::Budget::new(plan.planning_bytes);
     let mut out = Vec::new();
     for stage in plan.stages.iter().filter(|s| s.needed) {
         let (base, from_image) = match &stage.base {
@@ -24,9 +26,13 @@ pub fn context_paths(plan: &Plan) -> Option<Vec<String>> {
         };
         // A stage FROM another inherits its uncertainty through `states`
         // only when that one was certain (else we returned already).
-        let mut ev = StageEvaluator::with_base(plan, stage.index, base);
+        let mut ev = StageEvaluator::with_base(plan, stage.index, base).with_budget(budget.clone());
         for step in &stage.steps {
             let Ok(e) = ev.next(step) else {
+                if budget.exhausted() {
+                    // Later words are unknown; the build stops at the same limit.
+                    return None;
+                }
                 continue; // the build reports it at this step
             };
             let raw_has_var = step.ast.original.contains('$');

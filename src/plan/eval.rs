@@ -66,6 +66,8 @@ pub struct StageEvaluator<'p> {
     lexer: Lexer,
     state: StageState,
     used: std::collections::BTreeSet<String>,
+    /// Where expansion results are counted (the plan's unless [`Self::with_budget`]).
+    budget: super::Budget,
 }
 
 impl<'p> StageEvaluator<'p> {
@@ -83,7 +85,20 @@ impl<'p> StageEvaluator<'p> {
             lexer: Lexer::new(plan.escape),
             state: base,
             used: Default::default(),
+            budget: plan.budget.clone(),
         }
+    }
+
+    /// Counts expansion results against `budget` instead of the plan's (for a pass over the
+    /// stages that is not the build, such as [`super::context_paths`]).
+    pub fn with_budget(mut self, budget: super::Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The budget expansion results are counted against.
+    pub fn budget(&self) -> &super::Budget {
+        &self.budget
     }
 
     /// The index of the stage being evaluated.
@@ -154,6 +169,7 @@ impl<'p> StageEvaluator<'p> {
                         .process(p, &*self.state.run_env)
                         .map_err(|e| self.expand_diag(step, p, e))?;
                     self.used.extend(words.matched);
+                    self.charge(step, p, words.result.len())?;
                     for w in words.words {
                         check_port(&w).map_err(|e| self.plan.source.at_text(&step.ast, p, 0, e))?;
                         out.push(w);
@@ -176,6 +192,7 @@ impl<'p> StageEvaluator<'p> {
                         .process(&f.data, &*self.state.run_env)
                         .map_err(|e| self.expand_diag(step, &f.name, e))?;
                     self.used.extend(e.matched);
+                    self.charge(step, &f.name, e.result.len())?;
                     f.data = e.result;
                 }
                 if let Some(m) = &c.chmod {
@@ -204,9 +221,11 @@ impl<'p> StageEvaluator<'p> {
                     mount_index += 1;
                     let env = &*self.state.run_env;
                     let lexer = self.lexer;
+                    let budget = &self.budget;
                     let mut used = Vec::new();
                     let mut expand = |v: &str| {
                         let e = lexer.process(v, env).map_err(|e| e.to_string())?;
+                        budget.charge(e.result.len())?;
                         used.extend(e.matched);
                         Ok(Some(e.result))
                     };
@@ -251,7 +270,15 @@ impl<'p> StageEvaluator<'p> {
             .process(w, &*self.state.run_env)
             .map_err(|e| self.expand_diag(step, w, e))?;
         self.used.extend(e.matched);
+        self.charge(step, w, e.result.len())?;
         Ok(e.result)
+    }
+
+    /// Counts `bytes` of expansion of `word` against the budget.
+    fn charge(&self, step: &Step, word: &str, bytes: usize) -> Result<(), Diagnostic> {
+        self.budget
+            .charge(bytes)
+            .map_err(|e| self.plan.source.at_text(&step.ast, word, 0, e))
     }
 
     fn opt_word(&mut self, step: &Step, w: Option<&str>) -> Result<Option<String>, Diagnostic> {

@@ -8,6 +8,7 @@
 //! does and tracks the environment and the ARGs in scope.
 
 pub mod args;
+mod budget;
 mod context_paths;
 pub mod duration;
 pub mod entitlements;
@@ -22,6 +23,7 @@ mod source;
 mod stages;
 mod vars;
 
+pub use budget::Budget;
 pub use context_paths::context_paths;
 pub use eval::{Evaluated, StageEvaluator, StageState, Vars};
 pub use instructions::{Command, Copy, From, Healthcheck, Run};
@@ -147,6 +149,10 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// The Dockerfile text, for diagnostics raised while evaluating.
     pub source: SourceText,
+    /// Bytes of expansion results while planning (global ARGs, FROM lines).
+    pub planning_bytes: usize,
+    /// The expansion budget the build's evaluators share (starting at `planning_bytes`).
+    pub budget: Budget,
 }
 
 impl Plan {
@@ -163,8 +169,10 @@ impl Plan {
 
     /// The stage `--from`, `--mount=from=` or `--target` names (lower-cased lookup).
     pub fn stage_named(&self, name: &str) -> Option<usize> {
-        let names: Vec<Option<String>> = self.stages.iter().map(|s| s.name.clone()).collect();
-        stages::StageNames::new(&names).find(name)
+        let lower = name.to_lowercase();
+        self.stages
+            .iter()
+            .rposition(|s| s.name.as_deref() == Some(lower.as_str()))
     }
 
     /// An evaluator for stage `index` on top of an image whose config has `base_env`.
@@ -190,6 +198,13 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     let host = Platform::host();
     let platform = opts.platform.clone().unwrap_or_else(|| host.clone());
     let build_platform = opts.build_platform.clone().unwrap_or(host);
+    // Every expansion result counts against the build's budget (issue 17).
+    let budget = Budget::new(0);
+    let expand = |word: &str, vars: &VarList| -> Result<String, String> {
+        let value = lexer.process_word(word, vars).map_err(|e| e.to_string())?;
+        budget.charge(value.len())?;
+        Ok(value)
+    };
 
     // Split the file into global ARGs and stages.
     let mut meta: Vec<&Instruction> = Vec::new();
@@ -263,11 +278,9 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
             declared.insert(d.name.clone());
             let value = match (opts.build_args.get(&d.name), &d.default) {
                 (Some(v), _) => Some(v.clone()),
-                (None, Some(def)) => Some(
-                    lexer
-                        .process_word(def, &global_args)
-                        .map_err(|e| src.at_text(inst, def, 0, e.to_string()))?,
-                ),
+                (None, Some(def)) => {
+                    Some(expand(def, &global_args).map_err(|e| src.at_text(inst, def, 0, e))?)
+                }
                 (None, None) => None,
             };
             if let Some(v) = value {
@@ -279,9 +292,8 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     // Stages: base, platform, typed steps and their sources.
     let mut stages: Vec<Stage> = Vec::new();
     for (i, ((inst, body), from)) in groups.iter().zip(&froms).enumerate() {
-        let image = lexer
-            .process_word(&from.image, &global_args)
-            .map_err(|e| src.at_text(inst, &from.image, 0, e.to_string()))?;
+        let image =
+            expand(&from.image, &global_args).map_err(|e| src.at_text(inst, &from.image, 0, e))?;
         if image.is_empty() {
             return Err(src
                 .at_text(
@@ -318,9 +330,8 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
                     .iter()
                     .position(|f| f.starts_with("--platform"))
                     .unwrap_or(0);
-                let value = lexer
-                    .process_word(raw, &global_args)
-                    .map_err(|e| src.at_flag(inst, index, None, e.to_string()))?;
+                let value =
+                    expand(raw, &global_args).map_err(|e| src.at_flag(inst, index, None, e))?;
                 if value.is_empty() {
                     return Err(src.at_flag(
                         inst,
@@ -472,25 +483,40 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         escape: df.directives.escape,
         warnings,
         source: src,
+        planning_bytes: budget.used(),
+        budget,
     })
 }
 
 /// Rejects stages that (transitively) depend on themselves.
 fn check_cycles(src: &SourceText, stages: &[Stage]) -> Result<(), Diagnostic> {
     // 0 = unvisited, 1 = on the current path, 2 = done.
-    fn visit(i: usize, stages: &[Stage], state: &mut [u8]) -> Option<usize> {
-        state[i] = 1;
-        for &d in &stages[i].deps {
-            if state[d] == 1 {
-                return Some(i);
-            }
-            if state[d] == 0 {
-                if let Some(x) = visit(d, stages, state) {
-                    return Some(x);
+    // A depth-first search with its own stack (a chain of 10,000 stages must not overflow
+    // the thread's): each entry is a stage and how many of its deps are visited. Returns the
+    // stage with a dep on the current path.
+    fn visit(root: usize, stages: &[Stage], state: &mut [u8]) -> Option<usize> {
+        let mut stack = vec![(root, 0usize)];
+        state[root] = 1;
+        while let Some(top) = stack.last_mut() {
+            let (i, next) = *top;
+            match stages[i].deps.get(next) {
+                Some(&d) => {
+                    top.1 += 1;
+                    match state[d] {
+                        1 => return Some(i),
+                        0 => {
+                            state[d] = 1;
+                            stack.push((d, 0));
+                        }
+                        _ => {}
+                    }
+                }
+                None => {
+                    state[i] = 2;
+                    stack.pop();
                 }
             }
         }
-        state[i] = 2;
         None
     }
     let mut state = vec![0u8; stages.len()];

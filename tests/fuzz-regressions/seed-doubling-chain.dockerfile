@@ -1,0 +1,35 @@
+FROM scratch
+ARG A=xxxxxxxx
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+ENV A=$A$A$A$A
+COPY <<EOF /f
+$A
+EOF
