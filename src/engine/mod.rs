@@ -19,6 +19,7 @@ pub mod export;
 pub mod flat;
 pub mod fsroot;
 pub mod history;
+pub mod incremental;
 pub mod overlay;
 pub mod overlay_copy;
 pub mod stage;
@@ -111,6 +112,8 @@ pub struct Shared {
     pub(crate) imported: cache_io::ImportedCache,
     /// Every layered step of this build, for `--cache-to`.
     pub(crate) outcomes: Mutex<Vec<StepOutcome>>,
+    /// COPY/ADD layers of this build → their step family (see `incremental`).
+    pub(crate) families: Mutex<HashMap<crate::store::Digest, String>>,
 }
 
 /// A slot in the `--jobs` limit, released on drop.
@@ -155,6 +158,7 @@ impl Shared {
             running_changed: Condvar::new(),
             imported,
             outcomes: Mutex::new(Vec::new()),
+            families: Mutex::new(HashMap::new()),
         }
     }
 
@@ -174,7 +178,12 @@ impl Shared {
     /// extracting what is missing.
     pub fn lowers(&self, image: &StageImage) -> Result<Vec<PathBuf>> {
         self.fetch_missing(&image.layers)?;
-        image.lowers(&self.store)
+        image
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.snapshot(l))
+            .collect()
     }
 
     /// Remembers what a layered step produced, for `--cache-to`.

@@ -12,6 +12,7 @@
 use super::compress::{decompress, StreamFormat};
 use super::digest::{Digest, HashingReader};
 use super::entry_meta::{copy_buf, read_meta, set_xattr_tolerant, Meta};
+use super::reuse::{Base, Placed, ReuseStats};
 use super::root::{clean, fd_path, Create, ResolvedDir, Root};
 use super::write::IO_BUF;
 use super::xattrs;
@@ -58,6 +59,9 @@ pub enum ExtractError {
 pub struct ExtractOptions {
     /// When set, the uncompressed stream must hash to this diffID.
     pub expected_diff_id: Option<Digest>,
+    /// A snapshot of a similar layer (immutable, on the destination's filesystem): regular
+    /// files equal to its own at the same path are hard-linked from it (see `reuse`).
+    pub base: Option<std::path::PathBuf>,
 }
 
 /// What [`extract`] found.
@@ -73,17 +77,25 @@ pub struct Extracted {
     pub blob_size: u64,
     /// The compression that was detected.
     pub format: StreamFormat,
+    /// Files linked from / written over [`ExtractOptions::base`] (zero without one).
+    pub reuse: ReuseStats,
 }
 
 /// Extracts the layer read from `input` into the existing directory `dest`.
 pub fn extract<R: Read>(input: R, dest: &Path, opts: &ExtractOptions) -> Result<Extracted> {
     let root = Root::open(dest).with_context(|| format!("opening {}", dest.display()))?;
     let mut raw = HashingReader::new(input);
+    let reuse;
     let (format, diff_id, size) = {
         let buffered = BufReader::with_capacity(IO_BUF, &mut raw);
         let (format, decoded) = decompress(buffered)?;
         let mut plain = HashingReader::new(BufReader::with_capacity(64 * 1024, decoded));
-        Extractor::new(&root).run(&mut plain)?;
+        let mut x = Extractor::new(&root);
+        if let Some(base) = &opts.base {
+            x.base = Some(Base::open(base)?);
+        }
+        x.run(&mut plain)?;
+        reuse = x.base.map(|b| b.stats).unwrap_or_default();
         plain.drain().context("reading the end of the layer")?;
         let (d, n) = plain.finish();
         (format, d, n)
@@ -105,6 +117,7 @@ pub fn extract<R: Read>(input: R, dest: &Path, opts: &ExtractOptions) -> Result<
         blob_digest,
         blob_size,
         format,
+        reuse,
     })
 }
 
@@ -133,6 +146,8 @@ struct Extractor<'a> {
     buf: Vec<u8>,
     /// An `ADD` archive rather than a layer (see [`unpack_archive`]).
     archive: bool,
+    /// A similar snapshot to link unchanged files from.
+    base: Option<Base>,
 }
 
 impl<'a> Extractor<'a> {
@@ -143,6 +158,7 @@ impl<'a> Extractor<'a> {
             dir_times: Vec::new(),
             buf: vec![0; IO_BUF],
             archive: false,
+            base: None,
         }
     }
 
@@ -306,19 +322,32 @@ impl<'a> Extractor<'a> {
                 self.dir_times.push((real, meta.mtime));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let fd = openat(
-                    &dir,
-                    n,
-                    OFlag::O_WRONLY
-                        | OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )
-                .context("creating file")?;
-                let mut file = File::from(fd);
-                copy_buf(entry, &mut file, &mut self.buf).context("writing file content")?;
+                let size = entry.size();
+                let placed = match self.base.as_mut() {
+                    Some(b) => b.place(&dir, &real_parent, name, &meta, size, entry, &mut self.buf)?,
+                    None => None,
+                };
+                let file = match placed {
+                    Some(Placed::Linked) => return Ok(()),
+                    Some(Placed::Written(file)) => file,
+                    None => {
+                        let fd = openat(
+                            &dir,
+                            n,
+                            OFlag::O_WRONLY
+                                | OFlag::O_CREAT
+                                | OFlag::O_EXCL
+                                | OFlag::O_NOFOLLOW
+                                | OFlag::O_CLOEXEC,
+                            Mode::from_bits_truncate(0o600),
+                        )
+                        .context("creating file")?;
+                        let mut file = File::from(fd);
+                        copy_buf(entry, &mut file, &mut self.buf)
+                            .context("writing file content")?;
+                        file
+                    }
+                };
                 squash_unmapped(fchown(
                     &file,
                     Some(Uid::from_raw(meta.uid)),

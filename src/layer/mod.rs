@@ -7,6 +7,7 @@ mod digest;
 mod entry_meta;
 mod extract;
 mod planned;
+mod reuse;
 mod root;
 mod tarheader;
 pub mod whiteout_files;
@@ -21,6 +22,7 @@ pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
 pub use extract::{
     extract, squash_unmapped, unpack_archive, ExtractError, ExtractOptions, Extracted,
 };
+pub use reuse::ReuseStats;
 pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
 pub use write::{
     layer_keeps_xattr, read_xattrs, set_xattrs, write, write_to, SourceKind, WriteOptions,
