@@ -66,11 +66,12 @@ pub fn ensure_snapshot_over(
 ) -> Result<(PathBuf, Option<ReuseStats>)> {
     let mut stats = None;
     let mut extract = |input: &mut dyn std::io::Read, dest: &Path| -> Result<()> {
-        let opts = crate::layer::ExtractOptions {
-            base: base.map(Path::to_path_buf),
-            ..Default::default()
+        let opts = crate::layer::ExtractOptions::default();
+        let done = match base {
+            Some(base) => crate::layer::extract_over(input, dest, &opts, base)?,
+            None => crate::layer::extract(input, dest, &opts)?,
         };
-        stats = Some(crate::layer::extract(input, dest, &opts)?.reuse);
+        stats = base.map(|_| done.reuse);
         Ok(())
     };
     let path = store

@@ -59,9 +59,6 @@ pub enum ExtractError {
 pub struct ExtractOptions {
     /// When set, the uncompressed stream must hash to this diffID.
     pub expected_diff_id: Option<Digest>,
-    /// A snapshot of a similar layer (immutable, on the destination's filesystem): regular
-    /// files equal to its own at the same path are hard-linked from it (see `reuse`).
-    pub base: Option<std::path::PathBuf>,
 }
 
 /// What [`extract`] found.
@@ -77,12 +74,33 @@ pub struct Extracted {
     pub blob_size: u64,
     /// The compression that was detected.
     pub format: StreamFormat,
-    /// Files linked from / written over [`ExtractOptions::base`] (zero without one).
+    /// Files linked from / written over the base of [`extract_over`] (zero without one).
     pub reuse: ReuseStats,
 }
 
 /// Extracts the layer read from `input` into the existing directory `dest`.
 pub fn extract<R: Read>(input: R, dest: &Path, opts: &ExtractOptions) -> Result<Extracted> {
+    extract_with(input, dest, opts, None)
+}
+
+/// [`extract`] over `base`, the snapshot of a similar layer (immutable, on the destination's
+/// filesystem): regular files equal to its own at the same path are hard-linked from it
+/// instead of written (see `reuse`); the result is otherwise what [`extract`] makes.
+pub fn extract_over<R: Read>(
+    input: R,
+    dest: &Path,
+    opts: &ExtractOptions,
+    base: &Path,
+) -> Result<Extracted> {
+    extract_with(input, dest, opts, Some(base))
+}
+
+fn extract_with<R: Read>(
+    input: R,
+    dest: &Path,
+    opts: &ExtractOptions,
+    base: Option<&Path>,
+) -> Result<Extracted> {
     let root = Root::open(dest).with_context(|| format!("opening {}", dest.display()))?;
     let mut raw = HashingReader::new(input);
     let reuse;
@@ -91,7 +109,7 @@ pub fn extract<R: Read>(input: R, dest: &Path, opts: &ExtractOptions) -> Result<
         let (format, decoded) = decompress(buffered)?;
         let mut plain = HashingReader::new(BufReader::with_capacity(64 * 1024, decoded));
         let mut x = Extractor::new(&root);
-        if let Some(base) = &opts.base {
+        if let Some(base) = base {
             x.base = Some(Base::open(base)?);
         }
         x.run(&mut plain)?;
@@ -324,7 +342,13 @@ impl<'a> Extractor<'a> {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let size = entry.size();
                 let placed = match self.base.as_mut() {
-                    Some(b) => b.place(&dir, &real_parent, name, &meta, size, entry, &mut self.buf)?,
+                    Some(b) => b.place(
+                        (&dir, &real_parent, name),
+                        &meta,
+                        size,
+                        entry,
+                        &mut self.buf,
+                    )?,
                     None => None,
                 };
                 let file = match placed {

@@ -39,6 +39,9 @@ pub(super) struct Base {
     /// Last resolved parent in the base: (components, fd, or `None` when it is not there).
     cache: Option<(Vec<Vec<u8>>, Option<OwnedFd>)>,
     cmp: Vec<u8>,
+    /// Inodes of the base already linked into the new snapshot: one is never linked to two
+    /// paths the layer writes as separate files (it would join them into one inode).
+    linked: std::collections::HashSet<(u64, u64)>,
     pub stats: ReuseStats,
 }
 
@@ -57,25 +60,24 @@ impl Base {
             root: Root::open(path).with_context(|| format!("opening {}", path.display()))?,
             cache: None,
             cmp: Vec::new(),
+            linked: std::collections::HashSet::new(),
             stats: ReuseStats::default(),
         })
     }
 
     /// Places the regular file `name` (content `input`, `size` bytes, metadata `meta`) into
-    /// `dir` (nothing is there), whose real path in the layer is `parent`: linked when the base
+    /// `dir` (where nothing is yet), whose real path in the layer is `parent`: linked when the base
     /// holds the same file, else written. `None` when the base has no candidate; `input` is
     /// then untouched and the caller writes the file itself.
     pub fn place<R: Read>(
         &mut self,
-        dir: &OwnedFd,
-        parent: &[Vec<u8>],
-        name: &[u8],
+        (dir, parent, name): (&OwnedFd, &[Vec<u8>], &[u8]),
         meta: &Meta,
         size: u64,
         input: &mut R,
         buf: &mut [u8],
     ) -> Result<Option<Placed>> {
-        let Some(old) = self.candidate(parent, name, meta, size) else {
+        let Some((old, inode)) = self.candidate(parent, name, meta, size) else {
             self.stats.written += 1;
             return Ok(None);
         };
@@ -115,6 +117,7 @@ impl Base {
         };
         match linkat(from, n, dir, n, AtFlags::empty()) {
             Ok(()) => {
+                self.linked.insert(inode);
                 self.stats.linked += 1;
                 Ok(Some(Placed::Linked))
             }
@@ -138,8 +141,15 @@ impl Base {
     }
 
     /// The base's file at the same path when it is a regular file with the same mode, owner,
-    /// mtime (whole seconds, as extraction sets it), size and no xattrs.
-    fn candidate(&mut self, parent: &[Vec<u8>], name: &[u8], meta: &Meta, size: u64) -> Option<OwnedFd> {
+    /// mtime (whole seconds, as extraction sets it), size and no xattrs, with its inode, unless
+    /// that inode is linked into the new snapshot already.
+    fn candidate(
+        &mut self,
+        parent: &[Vec<u8>],
+        name: &[u8],
+        meta: &Meta,
+        size: u64,
+    ) -> Option<(OwnedFd, (u64, u64))> {
         if !meta.xattrs.is_empty() {
             return None;
         }
@@ -164,7 +174,8 @@ impl Base {
             && st.st_mtime == meta.mtime
             && st.st_mtime_nsec == 0
             && no_xattrs(&fd);
-        same.then_some(fd)
+        let inode = (st.st_dev, st.st_ino);
+        (same && !self.linked.contains(&inode)).then_some((fd, inode))
     }
 }
 
@@ -207,4 +218,98 @@ fn read_exact_or_short(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::layer::{extract, extract_over, ExtractOptions};
+    use std::fs;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+
+    fn tar_of(files: &[(&str, u32, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, mode, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(*mode);
+            h.set_mtime(1_000);
+            h.set_cksum();
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn listing(root: &Path) -> Vec<String> {
+        let mut v: Vec<String> = walkdir::WalkDir::new(root)
+            .min_depth(1)
+            .into_iter()
+            .map(|e| {
+                let e = e.unwrap();
+                let m = e.metadata().unwrap();
+                let data = if m.is_file() {
+                    fs::read(e.path()).unwrap()
+                } else {
+                    Vec::new()
+                };
+                format!(
+                    "{} {:o} {} {} {}",
+                    e.path().strip_prefix(root).unwrap().display(),
+                    m.mode(),
+                    m.mtime(),
+                    m.len(),
+                    crate::layer::Digest::of(&data)
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Unchanged files are linked, everything else written: the tree equals a plain
+    /// extraction, including a large file that differs only in its last byte (written from
+    /// the equal prefix) and a file whose mode alone changed.
+    #[test]
+    fn links_only_identical_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![7u8; 600_000];
+        let mut big2 = big.clone();
+        *big2.last_mut().unwrap() = 8;
+        let old = tar_of(&[
+            ("d/same", 0o644, b"same"),
+            ("d/big", 0o644, &big),
+            ("d/mode", 0o644, b"mode"),
+            ("gone", 0o644, b"gone"),
+        ]);
+        let new = tar_of(&[
+            ("d/same", 0o644, b"same"),
+            ("d/big", 0o644, &big2),
+            ("d/mode", 0o600, b"mode"),
+            ("d/new", 0o644, b"new"),
+        ]);
+        let (base, plain, over) = (
+            dir.path().join("base"),
+            dir.path().join("plain"),
+            dir.path().join("over"),
+        );
+        for d in [&base, &plain, &over] {
+            fs::create_dir(d).unwrap();
+        }
+        let opts = ExtractOptions::default();
+        extract(&old[..], &base, &opts).unwrap();
+        let want = extract(&new[..], &plain, &opts).unwrap();
+        let got = extract_over(&new[..], &over, &opts, &base).unwrap();
+        assert_eq!(got.diff_id, want.diff_id);
+        assert_eq!(listing(&over), listing(&plain));
+        assert_eq!((got.reuse.linked, got.reuse.written), (1, 3));
+        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&over.join("d/same")), ino(&base.join("d/same")));
+        assert_ne!(ino(&over.join("d/big")), ino(&base.join("d/big")));
+        // The base is untouched.
+        assert_eq!(fs::read(base.join("d/big")).unwrap(), big);
+        assert_eq!(
+            fs::metadata(base.join("d/mode")).unwrap().mode() & 0o777,
+            0o644
+        );
+    }
 }
