@@ -381,3 +381,30 @@ fn hardlinked_pair_split() {
     }
     assert_eq!(split, 1, "one snapshot holds the split pair");
 }
+
+/// `prune` drops the snapshots and with them the hints that named them: the
+/// next change extracts in full (no incremental line) and still builds the
+/// cold image.
+#[test]
+fn prune_forgets_hints_of_removed_snapshots() {
+    let w = World::new();
+    w.build("incr", &[]);
+    let hints = w.dir.path().join("incr/cache/similar");
+    assert_eq!(
+        fs::read_dir(&hints).unwrap().count(),
+        2,
+        "one hint per COPY"
+    );
+    run_ok_all(builder(w.dir.path(), "incr").arg("prune"));
+    assert_eq!(
+        fs::read_dir(&hints).unwrap().count(),
+        0,
+        "hints left after prune"
+    );
+    fs::write(w.ctx.join("a/f000"), "FILE 0\n").unwrap();
+    w.pin(PINNED + 100);
+    let (v2, out) = w.build("incr", &[]);
+    assert!(incremental_lines(&out).is_empty(), "{out}");
+    assert_eq!(v2, w.build("cold", &[]).0);
+    w.check_store("incr");
+}
