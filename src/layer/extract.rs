@@ -13,6 +13,9 @@ use super::compress::{decompress, StreamFormat};
 use super::digest::{Digest, HashingReader};
 use super::entry_meta::{copy_buf, read_meta, set_xattr_tolerant, Meta};
 use super::reuse::{Base, Placed, ReuseStats};
+
+#[path = "extract_replace.rs"]
+mod replace;
 use super::root::{clean, fd_path, Create, ResolvedDir, Root};
 use super::write::IO_BUF;
 use super::xattrs;
@@ -24,7 +27,7 @@ use nix::sys::stat::{
     SFlag, UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{fchown, fchownat, linkat, symlinkat, Gid, Uid};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -341,7 +344,9 @@ impl<'a> Extractor<'a> {
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let size = entry.size();
-                let placed = match self.base.as_mut() {
+                // A sparse entry's stream is not its file's bytes: always written.
+                let base = self.base.as_mut().filter(|_| kind != EntryType::GNUSparse);
+                let placed = match base {
                     Some(b) => b.place(
                         (&dir, &real_parent, name),
                         &meta,
@@ -444,58 +449,6 @@ impl<'a> Extractor<'a> {
                 self.apply_meta(&dir, name, &meta, false)?;
             }
             other => bail!("unsupported tar entry type {other:?}"),
-        }
-        Ok(())
-    }
-
-    /// Makes room for `name`: an existing directory is kept when a directory comes in, anything
-    /// else is removed (a directory recursively, without following symlinks).
-    /// A whiteout or opaque marker kept as the file it is in the tar (a store on overlayfs,
-    /// see `whiteout_files`): `.wh.NAME` replaces `NAME`, the opaque marker is kept as is.
-    fn whiteout_file(
-        &mut self,
-        dir: &OwnedFd,
-        name: &[u8],
-        target: &[u8],
-        unsafe_err: &dyn Fn(&'static str) -> ExtractError,
-    ) -> Result<()> {
-        if target != b".wh..opq" {
-            if target.starts_with(b".wh.") {
-                return Ok(()); // other AUFS metadata has no meaning here either
-            }
-            if super::whiteout_files::target(name).is_none() {
-                return Err(unsafe_err("invalid whiteout name").into());
-            }
-            self.remove_existing(dir, target, false)?;
-        }
-        self.remove_existing(dir, name, false)?;
-        let fd = openat(
-            dir,
-            OsStr::from_bytes(name),
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        )
-        .context("creating whiteout file")?;
-        fchown(&fd, Some(Uid::from_raw(0)), Some(Gid::from_raw(0))).context("chown of whiteout")?;
-        Ok(())
-    }
-
-    fn remove_existing(&mut self, dir: &OwnedFd, name: &[u8], keep_dir: bool) -> Result<()> {
-        let n = OsStr::from_bytes(name);
-        let st = match fstatat(dir, n, AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            Err(Errno::ENOENT) => return Ok(()),
-            Err(e) => return Err(e).context("checking existing entry"),
-        };
-        let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
-        if is_dir && keep_dir {
-            return Ok(());
-        }
-        self.cache = None;
-        if is_dir {
-            std::fs::remove_dir_all(fd_path(dir, name)).context("removing existing directory")?;
-        } else {
-            unlinkat(dir, n, UnlinkatFlags::NoRemoveDir).context("removing existing entry")?;
         }
         Ok(())
     }
