@@ -43,6 +43,7 @@ pub fn run(args: PruneArgs) -> Result<i32> {
     // Temp areas of dead builders go now; the rest waits for the GC lock.
     let (store, reclaimed) = args.store.open_store_reclaiming()?;
     let mut r = store.prune_cache(cache::entries, &policy)?;
+    crate::engine::incremental::forget_dangling(&store);
     r.gc.temp_removed += reclaimed;
     if !r.removed.is_empty() {
         println!("Deleted build cache objects:");

@@ -21,6 +21,7 @@ pub mod export_index;
 pub mod flat;
 pub mod fsroot;
 pub mod history;
+pub mod incremental;
 pub mod overlay;
 pub mod overlay_copy;
 pub mod shared;

@@ -46,6 +46,8 @@ pub struct Shared {
     pub(crate) outcomes: Mutex<Vec<StepOutcome>>,
     /// The cache mounts RUNs used, for `--cache-to …,cache-mounts=true`.
     pub(crate) mount_uses: Mutex<Vec<super::cache_mounts::MountUse>>,
+    /// COPY/ADD layers of this build → their step family (see `incremental`).
+    pub(crate) families: Mutex<HashMap<crate::store::Digest, String>>,
     /// Progress names carry the stage's platform (several target platforms).
     pub(crate) platform_labels: AtomicBool,
     /// Layered steps by cache key, for [`Shared::flight`].
@@ -103,6 +105,7 @@ impl Shared {
             imported,
             outcomes: Mutex::new(Vec::new()),
             mount_uses: Mutex::new(Vec::new()),
+            families: Mutex::new(HashMap::new()),
             platform_labels: AtomicBool::new(false),
             flights: Mutex::new(HashMap::new()),
         }
@@ -134,7 +137,12 @@ impl Shared {
     /// extracting what is missing.
     pub fn lowers(&self, image: &StageImage) -> Result<Vec<PathBuf>> {
         self.fetch_missing(&image.layers)?;
-        image.lowers(&self.store)
+        image
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.snapshot(l))
+            .collect()
     }
 
     /// Remembers what a layered step produced, for `--cache-to`.

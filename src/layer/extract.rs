@@ -12,6 +12,10 @@
 use super::compress::{decompress, StreamFormat};
 use super::digest::{Digest, HashingReader};
 use super::entry_meta::{copy_buf, read_meta, set_xattr_tolerant, Meta};
+use super::reuse::{Base, Placed, ReuseStats};
+
+#[path = "extract_replace.rs"]
+mod replace;
 use super::root::{clean, fd_path, Create, ResolvedDir, Root};
 use super::write::IO_BUF;
 use super::xattrs;
@@ -23,7 +27,7 @@ use nix::sys::stat::{
     SFlag, UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{fchown, fchownat, linkat, symlinkat, Gid, Uid};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -73,17 +77,46 @@ pub struct Extracted {
     pub blob_size: u64,
     /// The compression that was detected.
     pub format: StreamFormat,
+    /// Files linked from / written over the base of [`extract_over`] (zero without one).
+    pub reuse: ReuseStats,
 }
 
 /// Extracts the layer read from `input` into the existing directory `dest`.
 pub fn extract<R: Read>(input: R, dest: &Path, opts: &ExtractOptions) -> Result<Extracted> {
+    extract_with(input, dest, opts, None)
+}
+
+/// [`extract`] over `base`, the snapshot of a similar layer (immutable, on the destination's
+/// filesystem): regular files equal to its own at the same path are hard-linked from it
+/// instead of written (see `reuse`); the result is otherwise what [`extract`] makes.
+pub fn extract_over<R: Read>(
+    input: R,
+    dest: &Path,
+    opts: &ExtractOptions,
+    base: &Path,
+) -> Result<Extracted> {
+    extract_with(input, dest, opts, Some(base))
+}
+
+fn extract_with<R: Read>(
+    input: R,
+    dest: &Path,
+    opts: &ExtractOptions,
+    base: Option<&Path>,
+) -> Result<Extracted> {
     let root = Root::open(dest).with_context(|| format!("opening {}", dest.display()))?;
     let mut raw = HashingReader::new(input);
+    let reuse;
     let (format, diff_id, size) = {
         let buffered = BufReader::with_capacity(IO_BUF, &mut raw);
         let (format, decoded) = decompress(buffered)?;
         let mut plain = HashingReader::new(BufReader::with_capacity(64 * 1024, decoded));
-        Extractor::new(&root).run(&mut plain)?;
+        let mut x = Extractor::new(&root);
+        if let Some(base) = base {
+            x.base = Some(Base::open(base)?);
+        }
+        x.run(&mut plain)?;
+        reuse = x.base.map(|b| b.stats).unwrap_or_default();
         plain.drain().context("reading the end of the layer")?;
         let (d, n) = plain.finish();
         (format, d, n)
@@ -105,6 +138,7 @@ pub fn extract<R: Read>(input: R, dest: &Path, opts: &ExtractOptions) -> Result<
         blob_digest,
         blob_size,
         format,
+        reuse,
     })
 }
 
@@ -133,6 +167,8 @@ struct Extractor<'a> {
     buf: Vec<u8>,
     /// An `ADD` archive rather than a layer (see [`unpack_archive`]).
     archive: bool,
+    /// A similar snapshot to link unchanged files from.
+    base: Option<Base>,
 }
 
 impl<'a> Extractor<'a> {
@@ -143,6 +179,7 @@ impl<'a> Extractor<'a> {
             dir_times: Vec::new(),
             buf: vec![0; IO_BUF],
             archive: false,
+            base: None,
         }
     }
 
@@ -306,19 +343,40 @@ impl<'a> Extractor<'a> {
                 self.dir_times.push((real, meta.mtime));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let fd = openat(
-                    &dir,
-                    n,
-                    OFlag::O_WRONLY
-                        | OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )
-                .context("creating file")?;
-                let mut file = File::from(fd);
-                copy_buf(entry, &mut file, &mut self.buf).context("writing file content")?;
+                let size = entry.size();
+                // A sparse entry's stream is not its file's bytes: always written.
+                let base = self.base.as_mut().filter(|_| kind != EntryType::GNUSparse);
+                let placed = match base {
+                    Some(b) => b.place(
+                        (&dir, &real_parent, name),
+                        &meta,
+                        size,
+                        entry,
+                        &mut self.buf,
+                    )?,
+                    None => None,
+                };
+                let file = match placed {
+                    Some(Placed::Linked) => return Ok(()),
+                    Some(Placed::Written(file)) => file,
+                    None => {
+                        let fd = openat(
+                            &dir,
+                            n,
+                            OFlag::O_WRONLY
+                                | OFlag::O_CREAT
+                                | OFlag::O_EXCL
+                                | OFlag::O_NOFOLLOW
+                                | OFlag::O_CLOEXEC,
+                            Mode::from_bits_truncate(0o600),
+                        )
+                        .context("creating file")?;
+                        let mut file = File::from(fd);
+                        copy_buf(entry, &mut file, &mut self.buf)
+                            .context("writing file content")?;
+                        file
+                    }
+                };
                 squash_unmapped(fchown(
                     &file,
                     Some(Uid::from_raw(meta.uid)),
@@ -391,58 +449,6 @@ impl<'a> Extractor<'a> {
                 self.apply_meta(&dir, name, &meta, false)?;
             }
             other => bail!("unsupported tar entry type {other:?}"),
-        }
-        Ok(())
-    }
-
-    /// Makes room for `name`: an existing directory is kept when a directory comes in, anything
-    /// else is removed (a directory recursively, without following symlinks).
-    /// A whiteout or opaque marker kept as the file it is in the tar (a store on overlayfs,
-    /// see `whiteout_files`): `.wh.NAME` replaces `NAME`, the opaque marker is kept as is.
-    fn whiteout_file(
-        &mut self,
-        dir: &OwnedFd,
-        name: &[u8],
-        target: &[u8],
-        unsafe_err: &dyn Fn(&'static str) -> ExtractError,
-    ) -> Result<()> {
-        if target != b".wh..opq" {
-            if target.starts_with(b".wh.") {
-                return Ok(()); // other AUFS metadata has no meaning here either
-            }
-            if super::whiteout_files::target(name).is_none() {
-                return Err(unsafe_err("invalid whiteout name").into());
-            }
-            self.remove_existing(dir, target, false)?;
-        }
-        self.remove_existing(dir, name, false)?;
-        let fd = openat(
-            dir,
-            OsStr::from_bytes(name),
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        )
-        .context("creating whiteout file")?;
-        fchown(&fd, Some(Uid::from_raw(0)), Some(Gid::from_raw(0))).context("chown of whiteout")?;
-        Ok(())
-    }
-
-    fn remove_existing(&mut self, dir: &OwnedFd, name: &[u8], keep_dir: bool) -> Result<()> {
-        let n = OsStr::from_bytes(name);
-        let st = match fstatat(dir, n, AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            Err(Errno::ENOENT) => return Ok(()),
-            Err(e) => return Err(e).context("checking existing entry"),
-        };
-        let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
-        if is_dir && keep_dir {
-            return Ok(());
-        }
-        self.cache = None;
-        if is_dir {
-            std::fs::remove_dir_all(fd_path(dir, name)).context("removing existing directory")?;
-        } else {
-            unlinkat(dir, n, UnlinkatFlags::NoRemoveDir).context("removing existing entry")?;
         }
         Ok(())
     }

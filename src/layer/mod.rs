@@ -7,6 +7,7 @@ mod digest;
 mod entry_meta;
 mod extract;
 mod planned;
+mod reuse;
 mod root;
 mod tarheader;
 pub mod whiteout_files;
@@ -19,9 +20,10 @@ pub use compress::{
 };
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
 pub use extract::{
-    extract, squash_unmapped, unpack_archive, ExtractError, ExtractOptions, Extracted,
+    extract, extract_over, squash_unmapped, unpack_archive, ExtractError, ExtractOptions, Extracted,
 };
 pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
+pub use reuse::ReuseStats;
 pub use write::{
     layer_keeps_xattr, read_xattrs, set_xattrs, write, write_to, SourceKind, WriteOptions,
     WrittenLayer,

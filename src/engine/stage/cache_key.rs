@@ -9,9 +9,11 @@ use crate::context::SelectOptions;
 use crate::plan::{Command, Evaluated, MountType, SourceRef};
 
 impl StageRunner<'_> {
-    /// The cache key of a step and whether it makes a layer (only those are
-    /// looked up; metadata steps are cheaper to redo than to look up).
-    pub(super) fn step_key(&self, ev: &Evaluated) -> Result<(String, bool)> {
+    /// The cache key of a step, whether it makes a layer (only those are
+    /// looked up; metadata steps are cheaper to redo than to look up), and
+    /// for COPY/ADD its family: the key without the sources' content (see
+    /// `engine::incremental`).
+    pub(super) fn step_key(&self, ev: &Evaluated) -> Result<(String, bool, Option<String>)> {
         let mut k = crate::engine::cache::KeyBuilder::new(&self.image.cache_key);
         let cfg = &self.image.config.config;
         k.part("instruction", &format!("{:?}", ev.command));
@@ -32,8 +34,12 @@ impl StageRunner<'_> {
             k.part("env", &format!("{:?}", ev.run_env));
             k.part("args", &format!("{:?}", self.arg_names));
         }
+        let mut family = None;
         match &ev.command {
             Command::Copy(c) => {
+                let mut f = k.clone();
+                f.part("family", "sources omitted");
+                family = Some(f.finish());
                 match &c.from {
                     Some(_) => {
                         let src = self.stage_source(c)?;
@@ -91,7 +97,7 @@ impl StageRunner<'_> {
             }
             _ => {}
         }
-        Ok((k.finish(), layered))
+        Ok((k.finish(), layered, family))
     }
 
     /// The content digest of context sources, through the build's metadata

@@ -164,7 +164,7 @@ impl<'a> StageRunner<'a> {
     /// Runs a step through the step cache; true when its result came from
     /// the cache (no mount, no extraction, no process).
     fn cached_step(&mut self, step: &Step, ev: &Evaluated, id: usize) -> Result<bool> {
-        let (key, layered) = self.step_key(ev).map_err(|e| self.located(step, e))?;
+        let (key, layered, family) = self.step_key(ev).map_err(|e| self.located(step, e))?;
         if layered && self.image.layers.len() > MAX_LOWER_DEPTH {
             return Err(self.located(
                 step,
@@ -222,6 +222,9 @@ impl<'a> StageRunner<'a> {
             }
         }
         self.step(step, ev, id)?;
+        if let (Some(family), Some(top)) = (family, self.image.layers.last()) {
+            self.shared.note_family(&top.diff_id, family);
+        }
         self.image.cache_key = key.clone();
         if layered {
             super::cache::record(store, &key, &self.image)?;
