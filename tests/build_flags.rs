@@ -359,7 +359,10 @@ fn annotations_are_pushed() {
         &ctx,
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let m = raw_manifest(&tag);
+    // A push carries provenance by default (as buildx): the tag is an index
+    // of the image and its attestation manifest; the annotations are the
+    // image manifest's.
+    let m = image_manifest(&tag);
     assert_eq!(
         m["annotations"]["org.opencontainers.image.description"],
         "one image"
@@ -410,6 +413,21 @@ fn annotations_are_pushed() {
             "{arch}: {m}"
         );
     }
+}
+
+/// The image manifest `reference` names: itself, or the entry of its index
+/// that is not an attestation (platform `unknown/unknown`).
+fn image_manifest(reference: &str) -> Value {
+    let m = raw_manifest(reference);
+    let Some(entries) = m["manifests"].as_array() else {
+        return m;
+    };
+    let image = entries
+        .iter()
+        .find(|e| e["platform"]["os"] != "unknown")
+        .unwrap_or_else(|| panic!("no image entry in {m}"));
+    let repo = reference.rsplit_once(':').map_or(reference, |(r, _)| r);
+    raw_manifest(&format!("{repo}@{}", image["digest"].as_str().unwrap()))
 }
 
 fn raw_manifest(reference: &str) -> Value {

@@ -234,7 +234,13 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         }
     }
     let plan = plans[0].clone();
-    let allowed = crate::plan::entitlements::parse_allow(&args.allow)?;
+    let mut allowed = crate::plan::entitlements::parse_allow(&args.allow)?;
+    // buildx's `--network host` adds the network.host entitlement to the
+    // build's allowed ones itself (build/opt.go), and dockerd's BuildKit
+    // grants it: so it needs no `--allow`, and RUN --network=host is allowed too.
+    if args.network == "host" {
+        allowed.push(crate::plan::entitlements::NETWORK_HOST.to_string());
+    }
     for p in &plans {
         if let Err(diag) = crate::plan::entitlements::check(p, &allowed) {
             bail!("{diag}");
@@ -279,13 +285,9 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     // What Docker's client would send of it (see context_paths).
     context.limit_to_read_paths(crate::plan::context_paths(&plan))?;
     let rt = runtime()?;
-    // buildx's `--network host` adds the network.host entitlement to the
-    // build's allowed ones itself (build/opt.go), and dockerd's BuildKit
-    // grants it: so it needs no `--allow`, and RUN --network=host is allowed too.
-    let allow_network_host = args.network == "host"
-        || allowed
-            .iter()
-            .any(|a| a == crate::plan::entitlements::NETWORK_HOST);
+    let allow_network_host = allowed
+        .iter()
+        .any(|a| a == crate::plan::entitlements::NETWORK_HOST);
     let network = match args.network.as_str() {
         "default" => Network::Default,
         "host" => Network::Host,
