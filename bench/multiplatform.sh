@@ -84,7 +84,7 @@ DF
       *) log "$t: not measured here (builder and buildkit only)"; continue ;;
     esac
     log "== $sc: $t"
-    measure "$sc" "$t" cold "$COLD_RUNS" "wipe $t" "${CMD[@]}"
+    measure "$sc" "$t" cold "$COLD_RUNS" "cold_prep $t" "${CMD[@]}"
     if [ "$CACHED_RUNS" -gt 0 ]; then
       timed_run "$OUT/logs/$sc-$t-warmup.log" "${CMD[@]}" || true
       measure "$sc" "$t" cached "$CACHED_RUNS" noop "${CMD[@]}"

@@ -2,6 +2,7 @@
 //! (see `frontend/dockerfile/dockerfile2llb/validations.go` and
 //! `instructions/parse.go`), with `linter/ruleset.go`'s texts.
 
+use std::sync::LazyLock;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Finding, Rule};
@@ -339,10 +340,25 @@ fn from_rules(
 }
 
 /// `$NAME` / `${NAME…}` names in a word.
+// Compiled once: a Dockerfile may hold 100,000 instructions (issue 17's bound is 200,000),
+// and compiling a regex per instruction made linting the slowest step of a build.
+static VARIABLE: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
+        .expect("static regex")
+});
+static SECRET_DENY: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?i)(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)",
+    )
+    .expect("static regex")
+});
+static SECRET_ALLOW: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)(?:_|^)(?:public|file|version)(?:_|$)").expect("static regex")
+});
+
 fn variables(w: &str) -> Vec<String> {
-    let re = regex::Regex::new(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
-        .expect("static regex");
-    re.captures_iter(w)
+    VARIABLE
+        .captures_iter(w)
         .filter_map(|c| c.get(1).or_else(|| c.get(2)))
         .map(|m| m.as_str().to_string())
         .collect()
@@ -350,13 +366,7 @@ fn variables(w: &str) -> Vec<String> {
 
 /// BuildKit's `validateNoSecretKey`.
 fn secret_key(inst: &Instruction, what: &str, key: &str, out: &mut Vec<Finding>) {
-    let deny = regex::Regex::new(
-        r"(?i)(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)",
-    )
-    .expect("static regex");
-    let allow =
-        regex::Regex::new(r"(?i)(?:_|^)(?:public|file|version)(?:_|$)").expect("static regex");
-    if deny.is_match(key) && !allow.is_match(key) {
+    if SECRET_DENY.is_match(key) && !SECRET_ALLOW.is_match(key) {
         out.push(finding(
             SECRETS_IN_ARG_OR_ENV,
             inst,
