@@ -376,6 +376,7 @@ pub fn write_index_output(
     rt: &tokio::runtime::Runtime,
     compression: ExportCompression,
     format: Option<ManifestFormat>,
+    attested: Option<&super::build_multi_attest::MultiAttested>,
 ) -> Result<()> {
     let f = parse_output(spec)?;
     let compression = output_compression(&f, spec, compression)?;
@@ -408,13 +409,25 @@ pub fn write_index_output(
         };
         save_archive(store, &[img], kind, &dest()?)
     };
+    let names: Vec<String> = name.iter().cloned().collect();
+    let attested_index =
+        |a| super::build_multi_attest::published_index(store, index, compression, force, &names, a);
     match f["type"].as_str() {
+        "oci" if attested.is_some() => {
+            let index = attested_index(attested.expect("checked"))?;
+            crate::attest::export::save_oci_index(store, &index, name.as_deref(), &dest()?)
+        }
         "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
         "docker" => archive(ArchiveFormat::Docker, format),
         "local" => {
             let out = dest()?;
-            for (platform, image) in &index.images {
+            for (i, (platform, image)) in index.images.iter().enumerate() {
                 let dir = out.join(crate::plan::platform::dir_name(platform));
+                let preds = attested.and_then(|a| a.per_platform.get(i));
+                let att = preds.map(|(p, preds)| Attested {
+                    predicates: preds,
+                    platform: p,
+                });
                 write_output(
                     store,
                     image,
@@ -423,8 +436,7 @@ pub fn write_index_output(
                     client,
                     rt,
                     compression,
-                    // Multi-platform attestations: see docs/architecture.md.
-                    None,
+                    att.as_ref(),
                 )?;
             }
             Ok(())
@@ -436,6 +448,16 @@ pub fn write_index_output(
         "registry" | "image" => {
             let target = name.ok_or_else(|| anyhow!("--output {spec}: missing name="))?;
             let r = Reference::parse(&target)?;
+            if let Some(a) = attested {
+                let index = attested_index(a)?;
+                rt.block_on(crate::attest::store::push_index(
+                    client,
+                    store,
+                    &index,
+                    &[r],
+                ))?;
+                return Ok(());
+            }
             let opts = crate::registry::PushOptions {
                 format: oci_types,
                 compression,
