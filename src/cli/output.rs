@@ -368,6 +368,7 @@ pub fn write_output(
 /// `type=docker` under `--format docker`), `type=local` one directory per
 /// platform named as buildx names them (`linux_amd64`), registries get the
 /// index and every platform's image.
+#[allow(clippy::too_many_arguments)]
 pub fn write_index_output(
     store: &Store,
     index: &crate::engine::StoredIndex,
