@@ -208,11 +208,25 @@ fn two_platform_push_has_one_attestation_manifest_per_platform() {
         meta["containerimage.digest"]
     );
 
-    // --provenance=false: the plain index of the two images.
-    let plain = format!("{}/mpa/app:plain", reg.addr);
-    build("s3", &plain, &["--provenance=false"]);
-    let p = skopeo(&["--raw"], &plain);
+    // --provenance=false: the plain index of the two images (pushed over
+    // the tag).
+    let plain = build("s3", &tag, &["--provenance=false"]);
+    let p = skopeo(&["--raw"], &tag);
     assert_eq!(p["manifests"].as_array().unwrap().len(), 2, "{p}");
+    assert_ne!(
+        plain["containerimage.digest"],
+        meta["containerimage.digest"]
+    );
+
+    // The first store keeps the attested index under the tag: `builder
+    // push` of it re-exports both images and re-attaches their
+    // attestations, giving the index the build pushed.
+    run_ok(support::builder(&w.path().join("s1"), &w.path().join("docker")).args(["push", &tag]));
+    let raw = skopeo_raw(&["--raw"], &tag);
+    assert_eq!(
+        meta["containerimage.digest"].as_str().unwrap(),
+        support::digest(raw.as_bytes())
+    );
 
     // type=oci: the archive's index has the same layout.
     let out = run_ok(Command::new("tar").arg("-xOf").arg(&oci).arg("index.json"));
