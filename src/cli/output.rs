@@ -367,7 +367,10 @@ pub fn write_output(
 /// index (a Docker manifest list for `oci-mediatypes=false`, or for
 /// `type=docker` under `--format docker`), `type=local` one directory per
 /// platform named as buildx names them (`linux_amd64`), registries get the
-/// index and every platform's image.
+/// index and every platform's image. With `attested` (each platform's
+/// predicates), `oci` and `registry` get the index with one attestation
+/// manifest per platform and `local` each platform's statements as files
+/// (`docker` carries none, as in single-platform builds).
 #[allow(clippy::too_many_arguments)]
 pub fn write_index_output(
     store: &Store,
