@@ -73,6 +73,28 @@ fn blob(reg: &Registry, repo: &str, digest: &str) -> Vec<u8> {
     body
 }
 
+/// The blob `digest` of the OCI layout tar `archive`, as JSON.
+fn oci_blob(archive: &Path, digest: &str) -> Value {
+    let out = run_ok(Command::new("tar").arg("-xOf").arg(archive).arg(format!(
+        "blobs/sha256/{}",
+        digest.trim_start_matches("sha256:")
+    )));
+    serde_json::from_str(&out).unwrap()
+}
+
+/// The image index `index.json` of the OCI layout tar `archive` names.
+fn oci_index(archive: &Path) -> Value {
+    let out = run_ok(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(archive)
+            .arg("index.json"),
+    );
+    let top: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(top["manifests"].as_array().unwrap().len(), 1, "{top}");
+    oci_blob(archive, top["manifests"][0]["digest"].as_str().unwrap())
+}
+
 /// Checks an attested two-platform index against BuildKit's layout: image
 /// entries (amd64, arm64) then one attestation entry per platform naming
 /// it, in the same order. Returns the image manifests' digests.
@@ -229,16 +251,42 @@ fn two_platform_push_has_one_attestation_manifest_per_platform() {
     );
 
     // type=oci: the archive's index has the same layout.
-    let out = run_ok(Command::new("tar").arg("-xOf").arg(&oci).arg("index.json"));
-    let top: Value = serde_json::from_str(&out).unwrap();
-    let d = top["manifests"][0]["digest"].as_str().unwrap();
-    let inner = run_ok(
-        Command::new("tar")
-            .arg("-xOf")
-            .arg(&oci)
-            .arg(format!("blobs/sha256/{}", d.trim_start_matches("sha256:"))),
+    check_index(&oci_index(&oci));
+
+    // An explicit --sbom and mode=max provenance without a push: each
+    // platform's attestation manifest holds both statements (provenance
+    // first), the SBOM scanned from that platform's image.
+    let oci2 = w.path().join("sbom.tar");
+    run_ok(
+        support::builder(&w.path().join("s4"), &w.path().join("docker"))
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(["build", "--platform", "linux/amd64,linux/arm64"])
+            .args(["--sbom=true", "--provenance=mode=max", "--output"])
+            .arg(format!("type=oci,dest={}", oci2.display()))
+            .arg(&ctx),
     );
-    check_index(&serde_json::from_str(&inner).unwrap());
+    let idx = oci_index(&oci2);
+    check_index(&idx);
+    for i in 2..4 {
+        let att = oci_blob(&oci2, idx["manifests"][i]["digest"].as_str().unwrap());
+        let types: Vec<&str> = att["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                l["annotations"]["in-toto.io/predicate-type"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                f["provenance"]["predicateType"].as_str().unwrap(),
+                f["sbom"]["predicateType"].as_str().unwrap()
+            ]
+        );
+    }
 
     // type=local: each platform's directory has its provenance as a file.
     for dir in ["linux_amd64", "linux_arm64"] {
