@@ -384,8 +384,16 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             labels: &labels,
             annotations: &annotations,
             cache_to: &cache_to,
+            plans: &plans,
+            attest_opts: &attest_opts,
+            attest_inputs: &super::build_attest::Inputs {
+                args: &args,
+                dockerfile: (&file_name, &bytes),
+                build_args: &build_args,
+                labels: &labels,
+                started,
+            },
         };
-        super::build_attest::warn_multi_platform(&args, &attest_opts);
         return done.finish(images);
     }
     let image = images.remove(0);

@@ -322,15 +322,3 @@ pub fn now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
-
-/// Multi-platform builds do not carry attestations yet: say so when they
-/// were asked for explicitly (the `--push` default stays quiet).
-pub fn warn_multi_platform(args: &BuildArgs, opts: &AttestOptions) {
-    let explicit = args.sbom.is_some() || args.provenance.is_some() || !args.attest.is_empty();
-    if explicit && opts.any() {
-        eprintln!(
-            "warning: attestations are not written for multi-platform builds yet; \
-             build one --platform for --sbom/--provenance"
-        );
-    }
-}

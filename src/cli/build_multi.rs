@@ -26,6 +26,12 @@ pub(super) struct Finish<'a> {
     pub labels: &'a [(String, String)],
     pub annotations: &'a crate::image::annotations::Annotations,
     pub cache_to: &'a [CacheSpec],
+    /// Every platform's plan (each platform's provenance is made from its own).
+    pub plans: &'a [Plan],
+    /// `--provenance`/`--sbom`/`--attest`, checked.
+    pub attest_opts: &'a crate::attest::AttestOptions,
+    /// What the provenance is made from, besides the plans.
+    pub attest_inputs: &'a super::build_attest::Inputs<'a>,
 }
 
 impl Finish<'_> {
@@ -41,7 +47,21 @@ impl Finish<'_> {
             self.tags,
             self.annotations,
         )?;
-        let index_digest = stored.index.digest.to_string();
+        // With attestations the store's tags name the index with them
+        // (and so do `--iidfile` and `--metadata-file`, as BuildKit's).
+        let attested = super::build_multi_attest::store_attested(
+            self.attest_opts,
+            self.attest_inputs,
+            self.plans,
+            self.store,
+            &stored,
+            self.tags,
+        )?;
+        let index_desc = attested
+            .as_ref()
+            .map_or_else(|| stored.index.clone(), |(_, d)| d.clone());
+        let attested = attested.map(|(a, _)| a);
+        let index_digest = index_desc.digest.to_string();
         self.progress.finish(Some(index_digest.clone()));
         let format = match args.format.as_str() {
             "oci" => None,
@@ -65,14 +85,35 @@ impl Finish<'_> {
                 mount_from: Vec::new(),
                 compression,
             };
-            let pushed = self.rt.block_on(crate::registry::push_index(
-                self.client,
-                self.store,
-                &stored.index,
-                &dests,
-                &opts,
-            ))?;
-            pushed_digest = pushed.digest.map(|d| d.to_string());
+            pushed_digest = match &attested {
+                Some(a) => {
+                    let index = super::build_multi_attest::published_index(
+                        self.store,
+                        &stored,
+                        compression,
+                        false,
+                        self.tags,
+                        a,
+                    )?;
+                    let d = self.rt.block_on(crate::attest::store::push_index(
+                        self.client,
+                        self.store,
+                        &index,
+                        &dests,
+                    ))?;
+                    Some(d.to_string())
+                }
+                None => {
+                    let pushed = self.rt.block_on(crate::registry::push_index(
+                        self.client,
+                        self.store,
+                        &stored.index,
+                        &dests,
+                        &opts,
+                    ))?;
+                    pushed.digest.map(|d| d.to_string())
+                }
+            };
             if !args.quiet {
                 for d in &dests {
                     eprintln!(
@@ -101,6 +142,7 @@ impl Finish<'_> {
                 self.rt,
                 compression,
                 format,
+                attested.as_ref(),
             )?;
         }
         // One cache for every platform: step keys include the platform.
@@ -121,9 +163,9 @@ impl Finish<'_> {
             let meta = serde_json::json!({
                 "containerimage.digest": pushed_digest.clone().unwrap_or_else(|| index_digest.clone()),
                 "containerimage.descriptor": {
-                    "mediaType": stored.index.media_type,
-                    "digest": stored.index.digest.to_string(),
-                    "size": stored.index.size,
+                    "mediaType": index_desc.media_type,
+                    "digest": index_desc.digest.to_string(),
+                    "size": index_desc.size,
                 },
                 "image.name": self.tags.join(","),
             });

@@ -9,6 +9,7 @@ pub mod build_context;
 mod build_flags;
 mod build_input;
 mod build_multi;
+mod build_multi_attest;
 pub mod debug;
 pub mod format;
 pub mod history;

@@ -367,7 +367,11 @@ pub fn write_output(
 /// index (a Docker manifest list for `oci-mediatypes=false`, or for
 /// `type=docker` under `--format docker`), `type=local` one directory per
 /// platform named as buildx names them (`linux_amd64`), registries get the
-/// index and every platform's image.
+/// index and every platform's image. With `attested` (each platform's
+/// predicates), `oci` and `registry` get the index with one attestation
+/// manifest per platform and `local` each platform's statements as files
+/// (`docker` carries none, as in single-platform builds).
+#[allow(clippy::too_many_arguments)]
 pub fn write_index_output(
     store: &Store,
     index: &crate::engine::StoredIndex,
@@ -376,6 +380,7 @@ pub fn write_index_output(
     rt: &tokio::runtime::Runtime,
     compression: ExportCompression,
     format: Option<ManifestFormat>,
+    attested: Option<&super::build_multi_attest::MultiAttested>,
 ) -> Result<()> {
     let f = parse_output(spec)?;
     let compression = output_compression(&f, spec, compression)?;
@@ -408,13 +413,25 @@ pub fn write_index_output(
         };
         save_archive(store, &[img], kind, &dest()?)
     };
+    let names: Vec<String> = name.iter().cloned().collect();
+    let attested_index =
+        |a| super::build_multi_attest::published_index(store, index, compression, force, &names, a);
     match f["type"].as_str() {
+        "oci" if attested.is_some() => {
+            let index = attested_index(attested.expect("checked"))?;
+            crate::attest::export::save_oci_index(store, &index, name.as_deref(), &dest()?)
+        }
         "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
         "docker" => archive(ArchiveFormat::Docker, format),
         "local" => {
             let out = dest()?;
-            for (platform, image) in &index.images {
+            for (i, (platform, image)) in index.images.iter().enumerate() {
                 let dir = out.join(crate::plan::platform::dir_name(platform));
+                let preds = attested.and_then(|a| a.per_platform.get(i));
+                let att = preds.map(|(p, preds)| Attested {
+                    predicates: preds,
+                    platform: p,
+                });
                 write_output(
                     store,
                     image,
@@ -423,8 +440,7 @@ pub fn write_index_output(
                     client,
                     rt,
                     compression,
-                    // Multi-platform attestations: see docs/architecture.md.
-                    None,
+                    att.as_ref(),
                 )?;
             }
             Ok(())
@@ -436,6 +452,16 @@ pub fn write_index_output(
         "registry" | "image" => {
             let target = name.ok_or_else(|| anyhow!("--output {spec}: missing name="))?;
             let r = Reference::parse(&target)?;
+            if let Some(a) = attested {
+                let index = attested_index(a)?;
+                rt.block_on(crate::attest::store::push_index(
+                    client,
+                    store,
+                    &index,
+                    &[r],
+                ))?;
+                return Ok(());
+            }
             let opts = crate::registry::PushOptions {
                 format: oci_types,
                 compression,
