@@ -99,7 +99,10 @@ fn run_has_its_own_network_by_default() {
     // The host's network when the build asks for it: buildx's `--network host`
     // grants the network.host entitlement itself (Docker 26.1.5 builds it without
     // `--allow`, recorded in tests/build_flags.rs network_host_needs_no_allow).
-    for extra in [&["--network", "host"][..], &["--network", "host", "--allow", "network.host"]] {
+    for extra in [
+        &["--network", "host"][..],
+        &["--network", "host", "--allow", "network.host"],
+    ] {
         let o = w.build(&df, extra);
         let out = text(&o);
         assert!(o.status.success(), "{extra:?}: {out}");

@@ -2,8 +2,8 @@
 //! (see `frontend/dockerfile/dockerfile2llb/validations.go` and
 //! `instructions/parse.go`), with `linter/ruleset.go`'s texts.
 
-use std::sync::LazyLock;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
 use super::{Finding, Rule};
 use crate::dockerfile::{Dockerfile, Instruction};
