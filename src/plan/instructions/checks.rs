@@ -1,0 +1,61 @@
+//! Checks of single values shared by the parser (literal values) and the
+//! stage evaluator (values known after expansion): `--chmod` modes, EXPOSE
+//! ports and STOPSIGNAL names.
+
+pub(crate) fn check_chmod(v: &str) -> Result<u32, String> {
+    match u32::from_str_radix(v, 8) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(format!(
+            "invalid chmod parameter: {v:?} is not an octal mode (e.g. 755)"
+        )),
+    }
+}
+
+/// Checks an EXPOSE entry: `port[-port][/tcp|udp|sctp]`.
+pub(crate) fn check_port(p: &str) -> Result<(), String> {
+    let (range, proto) = match p.split_once('/') {
+        Some((r, proto)) => (r, proto.to_ascii_lowercase()),
+        None => (p, "tcp".to_string()),
+    };
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        return Err(format!("invalid proto: {proto}"));
+    }
+    let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+    let port = |s: &str| s.parse::<u16>().ok();
+    match (port(lo), port(hi)) {
+        (Some(l), Some(h)) if l <= h => Ok(()),
+        _ => Err(format!("invalid containerPort: {range}")),
+    }
+}
+
+const SIGNALS: &[&str] = &[
+    "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL",
+    "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP",
+    "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "UNUSED",
+];
+
+/// Checks a STOPSIGNAL value: a number, a name with or without `SIG`, or `RTMIN+n`.
+pub(crate) fn check_signal(s: &str) -> Result<(), String> {
+    if let Ok(n) = s.parse::<u32>() {
+        return if (1..=64).contains(&n) {
+            Ok(())
+        } else {
+            Err(format!("Invalid signal: {s}"))
+        };
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let rt = |base: &str| {
+        name.strip_prefix(base).is_some_and(|rest| {
+            rest.is_empty()
+                || rest
+                    .strip_prefix(['+', '-'])
+                    .is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n <= 15))
+        })
+    };
+    if SIGNALS.contains(&name) || rt("RTMIN") || rt("RTMAX") {
+        Ok(())
+    } else {
+        Err(format!("Invalid signal: {s}"))
+    }
+}
