@@ -13,40 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::world::World;
 use support::{run, run_ok, Auth, Registry};
 
-const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-struct World {
-    dir: tempfile::TempDir,
-}
-
 impl World {
-    /// A world whose store holds `busybox` (imported from the busybox rootfs).
-    fn new() -> World {
-        let w = World {
-            dir: tempfile::Builder::new()
-                .prefix("build-flags-")
-                .tempdir()
-                .unwrap(),
-        };
-        run_ok(
-            w.builder()
-                .args(["import", "--source-date-epoch", "0", "--env", PATH_ENV])
-                .args(["--cmd", "sh", "-t", "busybox"])
-                .arg(support::busybox_rootfs("build-flags-busybox-rootfs")),
-        );
-        w
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn builder(&self) -> Command {
-        support::builder(&self.path("store"), &self.path("docker"))
-    }
-
     fn dir_with(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
         let d = self.path(name);
         fs::create_dir_all(&d).unwrap();
@@ -57,14 +27,6 @@ impl World {
             fs::write(d.join(p), content).unwrap();
         }
         d
-    }
-
-    fn build(&self, args: &[&str], ctx: &Path) -> Output {
-        run(self
-            .builder()
-            .args(["build", "--progress", "plain"])
-            .args(args)
-            .arg(ctx))
     }
 
     /// Builds to a local directory and returns it.
@@ -96,7 +58,7 @@ fn stderr(o: &Output) -> String {
 /// The hosts file and the sizes are Docker 26.1.5's for the same build.
 #[test]
 fn add_host_and_shm_size_reach_run() {
-    let w = World::new();
+    let w = World::with_busybox("build-flags-");
     let ctx = w.dir_with(
         "ctx",
         &[(
@@ -136,7 +98,7 @@ fn add_host_and_shm_size_reach_run() {
 /// Bad values fail before any work, naming the flag.
 #[test]
 fn bad_values_fail_before_the_build() {
-    let w = World::new();
+    let w = World::with_busybox("build-flags-");
     let ctx = w.dir_with("ctx", &[("Dockerfile", "FROM busybox\nRUN true\n")]);
     for (args, want) in [
         (
@@ -186,7 +148,7 @@ fn bad_values_fail_before_the_build() {
 /// src names it); `env=` as well; the id is what RUN mounts.
 #[test]
 fn secret_from_env_as_buildx() {
-    let w = World::new();
+    let w = World::with_busybox("build-flags-");
     let ctx = w.dir_with(
         "ctx",
         &[(
@@ -218,7 +180,7 @@ fn secret_from_env_as_buildx() {
 /// not allowed`.
 #[test]
 fn network_host_needs_no_allow() {
-    let w = World::new();
+    let w = World::with_busybox("build-flags-");
     let ctx = w.dir_with(
         "ctx",
         &[(
@@ -253,7 +215,7 @@ fn network_host_needs_no_allow() {
 /// owned 1234 on the host, as here).
 #[test]
 fn build_context_dir_image_and_stage_override() {
-    let w = World::new();
+    let w = World::with_busybox("build-flags-");
     let extra = w.dir_with(
         "extra",
         &[
@@ -310,7 +272,7 @@ fn build_context_dir_image_and_stage_override() {
 /// layout (never from a registry) for `FROM NAME`.
 #[test]
 fn build_context_oci_layout() {
-    let w = World::new();
+    let w = World::with_busybox("build-flags-");
     let base = support::make_base_image(0);
     let ctx = w.dir_with(
         "ctx",
@@ -340,7 +302,7 @@ fn build_context_oci_layout() {
 #[test]
 fn annotations_are_pushed() {
     let reg = Registry::start(Auth::Plain);
-    let w = World::new();
+    let w = World::with_busybox("build-flags-");
     let ctx = w.dir_with(
         "ctx",
         &[("Dockerfile", "FROM busybox\nCOPY a /a\n"), ("a", "a")],

@@ -184,14 +184,7 @@ impl Machine {
 
     /// Builds; returns the whole log.
     fn build(&self, fleet: &Fleet, args: &[&str]) -> String {
-        let o = self.try_build(fleet, args);
-        let log = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert!(o.status.success(), "build failed:\n{log}");
-        log
+        support::output_ok(&self.try_build(fleet, args), "build")
     }
 }
 
@@ -242,8 +235,9 @@ fn big_blobs(blobs: &BTreeMap<String, u64>, at_least: u64) -> usize {
     blobs.values().filter(|&&n| n >= at_least).count()
 }
 
-#[test]
-fn a_second_runner_restores_the_mount_and_compiles_only_the_changed_source() {
+/// A fleet on the busybox base whose context builds every source of
+/// [`SOURCES`] (each `return 1`) through the compile cache mount.
+fn busybox_fleet() -> Fleet {
     let fleet = Fleet::new(
         &support::busybox_rootfs("cache-mounts-busybox-rootfs"),
         "busybox:1",
@@ -257,6 +251,12 @@ fn a_second_runner_restores_the_mount_and_compiles_only_the_changed_source() {
     for s in SOURCES {
         fleet.write_source(s, &format!("int {s}(void) {{ return 1; }}\n"));
     }
+    fleet
+}
+
+#[test]
+fn a_second_runner_restores_the_mount_and_compiles_only_the_changed_source() {
+    let fleet = busybox_fleet();
     let a = fleet.machine("a");
 
     // Without the attribute the export carries no mount: no config entry,
@@ -409,19 +409,7 @@ fn a_second_runner_restores_the_mount_and_compiles_only_the_changed_source() {
 
 #[test]
 fn a_local_cache_layout_carries_the_mounts_too() {
-    let fleet = Fleet::new(
-        &support::busybox_rootfs("cache-mounts-busybox-rootfs"),
-        "busybox:1",
-        "sh",
-    );
-    fs::write(
-        fleet.path("ctx/Dockerfile"),
-        busybox_dockerfile(&fleet.image("busybox:1")),
-    )
-    .unwrap();
-    for s in SOURCES {
-        fleet.write_source(s, &format!("int {s}(void) {{ return 1; }}\n"));
-    }
+    let fleet = busybox_fleet();
     let dir = fleet.path("layout");
     let dest = format!("type=local,dest={},cache-mounts=true", dir.display());
     let log = fleet.machine("a").build(&fleet, &["--cache-to", &dest]);

@@ -157,13 +157,7 @@ impl Machine {
     }
 
     fn build(&self, fleet: &Fleet, args: &[&str]) -> Built {
-        let o = self.try_build(fleet, args);
-        let log = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert!(o.status.success(), "build failed:\n{log}");
+        let log = support::output_ok(&self.try_build(fleet, args), "build");
         Built {
             log,
             image_id: fs::read_to_string(self.root.with_extension("iid")).unwrap(),

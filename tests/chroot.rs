@@ -12,7 +12,6 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
 use support::{run, run_ok, run_ok_all};
 
 const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -80,18 +79,7 @@ impl World {
 
     fn diff_ids(&self, store: &str, tag: &str) -> Vec<String> {
         let out = run_ok(self.builder(store).args(["inspect", tag]));
-        let v: Value = serde_json::from_str(&out).unwrap();
-        let cfg = if v.get("rootfs").is_some() {
-            &v
-        } else {
-            &v["Config"]
-        };
-        cfg["rootfs"]["diff_ids"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no diff_ids in {v}"))
-            .iter()
-            .map(|d| d.as_str().unwrap().to_string())
-            .collect()
+        support::diff_ids(&out)
     }
 }
 
@@ -194,12 +182,7 @@ fn without_sys_admin_and_user_namespaces_auto_picks_chroot() {
         .env("BUILDER_ROOT", w.path("s3"))
         .env("DOCKER_CONFIG", w.path("docker"))
         .env_remove("BUILDER_ISOLATION"));
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{out}");
+    let out = support::output_ok(&o, "build in a user namespace");
     assert!(out.starts_with("isolation: chroot\n"), "{out}");
     assert!(out.contains("root without CAP_SYS_ADMIN"), "{out}");
     // The base was imported in the namespace, whose single-ID map squashes

@@ -11,56 +11,43 @@ mod support;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use support::world::World;
 use support::{run, run_ok};
 
 const DOCKERFILE: &str = "FROM busybox\nLABEL a=b\nRUN echo hi > /x && mkdir /d && head -c 5000 /dev/zero > /d/f\nENV FOO=bar\nCMD [\"sh\"]\n";
 
-struct World {
-    dir: tempfile::TempDir,
+/// A world whose store holds `busybox` and whose `ctx/` holds [`DOCKERFILE`].
+fn world() -> World {
+    let w = World::new("cli-cmds-");
+    w.import_busybox("PATH=/bin", "busybox", "cli-commands-busybox");
+    std::fs::create_dir_all(w.ctx()).unwrap();
+    std::fs::write(w.ctx().join("Dockerfile"), DOCKERFILE).unwrap();
+    w
 }
 
 impl World {
-    fn new() -> World {
-        let w = World {
-            dir: tempfile::Builder::new()
-                .prefix("cli-cmds-")
-                .tempdir()
-                .unwrap(),
-        };
-        run_ok(
-            w.builder("store")
-                .args(["import", "--source-date-epoch", "0", "--env", "PATH=/bin"])
-                .args(["--cmd", "sh", "-t", "busybox"])
-                .arg(support::busybox_rootfs("cli-commands-busybox")),
-        );
-        std::fs::create_dir_all(w.ctx()).unwrap();
-        std::fs::write(w.ctx().join("Dockerfile"), DOCKERFILE).unwrap();
-        w
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
     fn ctx(&self) -> PathBuf {
         self.path("ctx")
     }
-    fn builder(&self, store: &str) -> Command {
+    /// A `builder` command on a second store `store` in the world's dir.
+    fn builder_at(&self, store: &str) -> Command {
         support::builder(&self.path(store), &self.path("docker"))
     }
-    fn build(&self, extra: &[&str]) -> std::process::Output {
+    fn build_ctx(&self, extra: &[&str]) -> std::process::Output {
         run(self
-            .builder("store")
+            .builder()
             .args(["build", "--progress", "plain", "--source-date-epoch", "0"])
             .args(extra)
             .arg(self.ctx()))
     }
     /// The image ID of the Dockerfile's image (`build -q`).
     fn id(&self) -> String {
-        let o = self.build(&["-q"]);
+        let o = self.build_ctx(&["-q"]);
         assert!(o.status.success(), "{}", stderr(&o));
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
     fn ok(&self, args: &[&str]) -> String {
-        run_ok(self.builder("store").args(args))
+        run_ok(self.builder().args(args))
     }
 }
 
@@ -70,15 +57,15 @@ fn stderr(o: &std::process::Output) -> String {
 
 #[test]
 fn archives_on_stdout_and_load_round_trip() {
-    let w = World::new();
+    let w = world();
     let id = w.id();
-    let o = w.build(&["-t", "app:1", "-o", "type=docker,dest=-"]);
+    let o = w.build_ctx(&["-t", "app:1", "-o", "type=docker,dest=-"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let archive = w.path("app.tar");
     std::fs::write(&archive, &o.stdout).unwrap();
     // Into another store through stdin, as `| docker load`.
     let mut load = w
-        .builder("store2")
+        .builder_at("store2")
         .arg("load")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -91,14 +78,14 @@ fn archives_on_stdout_and_load_round_trip() {
         String::from_utf8_lossy(&out.stdout),
         "Loaded image: app:1\n"
     );
-    let listed = run_ok(w.builder("store2").args([
+    let listed = run_ok(w.builder_at("store2").args([
         "images",
         "--format",
         "{{.Repository}}:{{.Tag}} {{.ID}}",
     ]));
     assert_eq!(listed, format!("app:1 {}\n", &id[7..19]));
     // `-o -` is the rootfs tar.
-    let o = w.build(&["-o", "-"]);
+    let o = w.build_ctx(&["-o", "-"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let mut names = Vec::new();
     for e in tar::Archive::new(&o.stdout[..]).entries().unwrap() {
@@ -124,13 +111,13 @@ fn archives_on_stdout_and_load_round_trip() {
         "{all}"
     );
     assert!(!all.contains("#1 "), "built before refusing: {all}");
-    let o = w.build(&["-o", "type=local,dest=-"]);
+    let o = w.build_ctx(&["-o", "type=local,dest=-"]);
     assert!(
         stderr(&o).contains("dest=- (stdout) is for type=tar, oci or docker"),
         "{}",
         stderr(&o)
     );
-    let o = w.build(&["-o", "-", "-o", "type=oci,dest=-"]);
+    let o = w.build_ctx(&["-o", "-", "-o", "type=oci,dest=-"]);
     assert!(
         stderr(&o).contains("only one output can write to stdout"),
         "{}",
@@ -166,7 +153,7 @@ fn archives_on_stdout_and_load_round_trip() {
     ]);
     assert_eq!(cmd, format!("[sh] [{diff}]\n"));
     let bad = run(w
-        .builder("store")
+        .builder()
         .args(["load", "-i"])
         .arg(w.ctx().join("Dockerfile")));
     assert!(!bad.status.success());
@@ -174,12 +161,12 @@ fn archives_on_stdout_and_load_round_trip() {
 
 #[test]
 fn load_flag_pipes_into_docker_or_says_why_not() {
-    let w = World::new();
+    let w = world();
     // No docker CLI on PATH: refused before the first step.
     let empty = w.path("emptybin");
     std::fs::create_dir_all(&empty).unwrap();
     let o = run(w
-        .builder("store")
+        .builder()
         .env("PATH", &empty)
         .args(["build", "--progress", "plain", "--load", "-t", "x:1"])
         .arg(w.ctx()));
@@ -201,7 +188,7 @@ fn load_flag_pipes_into_docker_or_says_why_not() {
     }
     let want = w.id();
     let tag = format!("builder-cli-load-{}:1", std::process::id());
-    let o = w.build(&["--load", "-t", &tag]);
+    let o = w.build_ctx(&["--load", "-t", &tag]);
     assert!(o.status.success(), "{}", stderr(&o));
     let id = run_ok(Command::new("docker").args(["image", "inspect", "--format", "{{.Id}}", &tag]));
     let _ = run(Command::new("docker").args(["rmi", &tag]));
@@ -229,8 +216,8 @@ IMAGE          CREATED AT             CREATED BY                                
 
 #[test]
 fn history_images_inspect_as_docker_shows_them() {
-    let w = World::new();
-    let o = w.build(&["-t", "app:1", "--provenance=false", "--sbom=false"]);
+    let w = world();
+    let o = w.build_ctx(&["-t", "app:1", "--provenance=false", "--sbom=false"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // Both off: the store keeps a plain manifest (tests/attestations.rs has them on).
     assert!(!stderr(&o).contains("attestations yet"), "{}", stderr(&o));
@@ -272,7 +259,7 @@ fn history_images_inspect_as_docker_shows_them() {
     w.ok(&["tag", short, "other:2"]);
     assert!(w.ok(&["history", "-q", ID]).starts_with(short));
     w.ok(&["save", "-o", w.path("s.tar").to_str().unwrap(), short]);
-    let o = run(w.builder("store").args(["rmi", short]));
+    let o = run(w.builder().args(["rmi", short]));
     assert!(
         !o.status.success() && stderr(&o).contains("referenced in multiple repositories"),
         "{}",
@@ -305,9 +292,7 @@ fn history_images_inspect_as_docker_shows_them() {
         (Some("busybox"), Some("1.99MB"), Some("1.986MB"))
     );
     assert_eq!(v["CreatedAt"], "1970-01-01 00:00:00 +0000 UTC");
-    let o = run(w
-        .builder("store")
-        .args(["images", "--filter", "colour=red"]));
+    let o = run(w.builder().args(["images", "--filter", "colour=red"]));
     assert!(!o.status.success() && stderr(&o).contains("invalid filter"));
     w.ok(&["rmi", "other:2"]);
     let out = w.ok(&["rmi", short]);

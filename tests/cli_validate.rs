@@ -9,66 +9,13 @@ mod support;
 
 use std::fs;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::world::World;
 use support::{run, run_ok};
 
-const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-struct World {
-    dir: tempfile::TempDir,
-}
-
 impl World {
-    fn new() -> World {
-        World {
-            dir: tempfile::Builder::new()
-                .prefix("cli-validate-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    fn with_busybox() -> World {
-        let w = World::new();
-        run_ok(
-            w.builder()
-                .args(["import", "--source-date-epoch", "0", "--env", PATH_ENV])
-                .args(["--cmd", "sh", "-t", "busybox"])
-                .arg(support::busybox_rootfs("cli-validate-busybox-rootfs")),
-        );
-        w
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn builder(&self) -> Command {
-        support::builder(&self.path("store"), &self.path("docker"))
-    }
-
-    fn context(&self, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
-        let ctx = self.path(name);
-        fs::create_dir_all(&ctx).unwrap();
-        fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
-        for (p, content) in files {
-            fs::write(ctx.join(p), content).unwrap();
-        }
-        ctx
-    }
-
-    fn build(&self, args: &[&str], ctx: &Path) -> Output {
-        let mut c = self.builder();
-        c.arg("build");
-        if !args.contains(&"--progress") {
-            c.args(["--progress", "plain"]);
-        }
-        run(c.args(args).arg(ctx))
-    }
-
     fn build_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
         let mut child = self
             .builder()
@@ -97,7 +44,7 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn bad_flags_fail_before_any_work_naming_the_flag_and_the_choices() {
-    let w = World::new();
+    let w = World::new("cli-validate-");
     // Were any of these checked late, the build would first fail reaching this registry.
     let ctx = w.context("ctx", "FROM 127.0.0.1:9/base\nRUN true\n", &[("a", "a")]);
     let cases: &[(&[&str], &str)] = &[
@@ -201,7 +148,7 @@ fn bad_flags_fail_before_any_work_naming_the_flag_and_the_choices() {
 
 #[test]
 fn push_with_a_registry_output_needs_no_tag() {
-    let w = World::new();
+    let w = World::new("cli-validate-");
     let ctx = w.context("ctx", "FROM 127.0.0.1:9/base\n", &[]);
     // Valid flags: the build starts and fails on the unreachable registry instead.
     let o = w.build(
@@ -215,7 +162,7 @@ fn push_with_a_registry_output_needs_no_tag() {
 
 #[test]
 fn bare_pull_does_not_take_the_context() {
-    let w = World::new();
+    let w = World::new("cli-validate-");
     let ctx = w.context(
         "ctx",
         "FROM scratch\nCOPY a /a\n",
@@ -247,7 +194,7 @@ fn bare_pull_does_not_take_the_context() {
 
 #[test]
 fn dockerfile_on_stdin_builds_with_an_empty_context() {
-    let w = World::with_busybox();
+    let w = World::with_busybox("cli-validate-");
     // docker build - < Dockerfile: no context, so RUN works and COPY finds nothing.
     let o = w.build_stdin(&["-t", "stdin"], b"FROM busybox\nRUN echo built > /x\n");
     assert!(o.status.success(), "{}", stderr(&o));
@@ -290,7 +237,7 @@ fn dockerfile_on_stdin_builds_with_an_empty_context() {
 
 #[test]
 fn unconsumed_build_args_warn_once_and_suggest_the_declared_arg() {
-    let w = World::new();
+    let w = World::new("cli-validate-");
     let ctx = w.context("ctx", "FROM scratch\nARG VERSION\nLABEL v=$VERSION\n", &[]);
     let o = w.build(&["--build-arg", "VERSOIN=1", "--build-arg", "ZZZ=2"], &ctx);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -141,15 +141,7 @@ fn push_base(reg: &Registry) -> String {
 
 /// Each layer of an OCI archive: entry name → (uid:gid, sorted xattr names).
 fn layers(archive: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut a = tar::Archive::new(fs::File::open(archive).unwrap());
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        let p = e.path().unwrap().to_string_lossy().to_string();
-        let mut b = Vec::new();
-        e.read_to_end(&mut b).unwrap();
-        blobs.insert(p, b);
-    }
+    let blobs = support::tar_files(archive);
     let blob = |d: &Value| &blobs[&format!("blobs/sha256/{}", &d.as_str().unwrap()[7..])];
     let index: Value = serde_json::from_slice(&blobs["index.json"]).unwrap();
     let manifest: Value = serde_json::from_slice(blob(&index["manifests"][0]["digest"])).unwrap();

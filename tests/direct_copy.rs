@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -114,15 +113,7 @@ fn build(dir: &Path, ctx: &Path, overlay_only: bool) -> (PathBuf, PathBuf) {
 
 /// Every layer of an OCI archive as a list of entry descriptions.
 fn layers(archive: &Path) -> Vec<Vec<String>> {
-    let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut a = tar::Archive::new(fs::File::open(archive).unwrap());
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        let p = e.path().unwrap().to_string_lossy().to_string();
-        let mut b = Vec::new();
-        e.read_to_end(&mut b).unwrap();
-        blobs.insert(p, b);
-    }
+    let blobs = support::tar_files(archive);
     let json = |p: &str| -> Value { serde_json::from_slice(&blobs[p]).unwrap() };
     let blob = |d: &Value| {
         format!(

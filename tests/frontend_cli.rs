@@ -6,68 +6,15 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use builder::plan::Platform;
 use serde_json::Value;
+use support::world::World;
 use support::{run, run_ok};
 
-const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-struct World {
-    dir: tempfile::TempDir,
-}
-
 impl World {
-    fn new() -> World {
-        World {
-            dir: tempfile::Builder::new()
-                .prefix("frontend-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    /// A world whose store holds `busybox` (the busybox rootfs of scripts/mkrootfs-busybox.sh).
-    fn with_busybox() -> World {
-        let w = World::new();
-        run_ok(
-            w.builder()
-                .args(["import", "--source-date-epoch", "0", "--env", PATH_ENV])
-                .args(["--cmd", "sh", "-t", "busybox"])
-                .arg(support::busybox_rootfs("frontend-busybox-rootfs")),
-        );
-        w
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn builder(&self) -> std::process::Command {
-        support::builder(&self.path("store"), &self.path("docker"))
-    }
-
-    /// A context `name` holding `Dockerfile` (bytes) and files.
-    fn context(&self, name: &str, dockerfile: &[u8], files: &[(&str, &str)]) -> PathBuf {
-        let ctx = self.path(name);
-        fs::create_dir_all(&ctx).unwrap();
-        fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
-        for (p, content) in files {
-            fs::write(ctx.join(p), content).unwrap();
-        }
-        ctx
-    }
-
-    fn build(&self, args: &[&str], ctx: &Path) -> Output {
-        run(self
-            .builder()
-            .args(["build", "--progress", "plain"])
-            .args(args)
-            .arg(ctx))
-    }
-
     fn build_ok(&self, args: &[&str], ctx: &Path) {
         let o = self.build(args, ctx);
         assert!(
@@ -91,7 +38,7 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn latin1_dockerfile_builds_like_docker() {
-    let w = World::with_busybox();
+    let w = World::with_busybox("frontend-");
     let df = b"# caf\xe9 comment\nFROM busybox\nLABEL l=caf\xe9 \"k\xe9y\"=\"v\xe2\x82\"\nENV e=caf\xe9\n\
 RUN printf \"%s\" \"$e\" > /env.txt && echo caf\xe9 > /run.txt\nWORKDIR /w\xe9\n\
 COPY <<EOF /h1.txt\ncaf\xe9\nEOF\nCOPY <<\"EOF\" /h2.txt\ncaf\xe9\nEOF\n\
@@ -134,7 +81,7 @@ RUN cat <<'EOF' > /h5.txt\ncaf\xe9\nEOF\nCMD echo caf\xe9\n";
 
 #[test]
 fn invalid_bytes_in_errors_are_located() {
-    let w = World::new();
+    let w = World::new("frontend-");
     // Docker 26.1 fails here with an INTERNAL gRPC error (its message holds the raw byte).
     let ctx = w.context("badkw", b"FROM scratch\nRU\xe9N echo\n", &[]);
     let o = w.build(&["--dry-run"], &ctx);
@@ -146,7 +93,7 @@ fn invalid_bytes_in_errors_are_located() {
 
 #[test]
 fn physical_lines_over_64k_fail_continuations_do_not() {
-    let w = World::new();
+    let w = World::new("frontend-");
     let long = |n: usize| format!("LABEL a={}", "x".repeat(n - 8));
     // Docker 26.1: 65535 bytes build; 65536 fail with this message.
     let ctx = w.context(
@@ -182,7 +129,7 @@ fn physical_lines_over_64k_fail_continuations_do_not() {
 
 #[test]
 fn repeated_stage_names_use_the_last_stage() {
-    let w = World::new();
+    let w = World::new("frontend-");
     // Docker 26.1 copied "2" (the later of the stages named a / A).
     let df = b"FROM scratch AS a\nCOPY one /x\nFROM scratch AS A\nCOPY two /x\nFROM scratch\nCOPY --from=a /x /x\n";
     let ctx = w.context("dup", df, &[("one", "1"), ("two", "2")]);
@@ -208,7 +155,7 @@ fn repeated_stage_names_use_the_last_stage() {
 
 #[test]
 fn from_an_upper_case_stage_name_fails_like_docker() {
-    let w = World::new();
+    let w = World::new("frontend-");
     let ctx = w.context("upper", b"FROM scratch AS Builder\nFROM Builder\n", &[]);
     let o = w.build(&[], &ctx);
     assert!(!o.status.success());
@@ -220,7 +167,7 @@ fn from_an_upper_case_stage_name_fails_like_docker() {
 
 #[test]
 fn foreign_platform_builds_without_run_and_bad_lists_are_refused_before_any_work() {
-    let w = World::new();
+    let w = World::new("frontend-");
     let ctx = w.context("pf", b"FROM scratch\nCOPY x /x\n", &[("x", "x")]);
     // A copy-only build for another platform needs no emulation (RUN steps do:
     // tests/emulation.rs).
@@ -256,7 +203,7 @@ fn foreign_platform_builds_without_run_and_bad_lists_are_refused_before_any_work
 /// the refusal is at the RUN line (`tests/multiplatform.rs`).
 #[test]
 fn foreign_platform_without_run_builds() {
-    let w = World::new();
+    let w = World::new("frontend-");
     let ctx = w.context("pf", b"FROM scratch\nCOPY x /x\n", &[("x", "x")]);
     let foreign = if Platform::host().architecture == "arm64" {
         ("linux/amd64", "amd64")
@@ -269,7 +216,7 @@ fn foreign_platform_without_run_builds() {
 
 #[test]
 fn host_platform_in_any_spelling_builds() {
-    let w = World::new();
+    let w = World::new("frontend-");
     let df = b"FROM --platform=$BUILDPLATFORM scratch AS b\nCOPY x /x\n\
 FROM --platform=$TARGETPLATFORM scratch\nCOPY --from=b /x /y\n";
     let ctx = w.context("host", df, &[("x", "x")]);
@@ -303,7 +250,7 @@ FROM --platform=$TARGETPLATFORM scratch\nCOPY --from=b /x /y\n";
 /// (SIGPIPE, as docker), never with a panic.
 #[test]
 fn iidfile_in_the_current_dir_and_a_closed_stdout_pipe() {
-    let w = World::with_busybox();
+    let w = World::with_busybox("frontend-");
     let ctx = w.context("ctx-iid", b"FROM busybox\nLABEL a=b\n", &[]);
     let o = run(w
         .builder()
@@ -337,7 +284,7 @@ fn iidfile_in_the_current_dir_and_a_closed_stdout_pipe() {
 /// base's own ID, and `FROM base` + LABEL gets the same ID each time (its time is the base's).
 #[test]
 fn rebuilds_without_layer_steps_keep_their_image_id() {
-    let w = World::with_busybox();
+    let w = World::with_busybox("frontend-");
     let base = run_ok(w.builder().args(["inspect", "busybox"]));
     let base: Value = serde_json::from_str(&base).unwrap();
     let id = |df: &[u8], name: &str| {

@@ -10,57 +10,14 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
+use support::world::{World, PATH_ENV};
 use support::{run, run_ok, run_ok_all, Auth, Registry};
 
-const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-struct World {
-    dir: tempfile::TempDir,
-}
-
 impl World {
-    /// A store holding `busybox` (the busybox rootfs as one layer).
-    fn new() -> World {
-        let w = World {
-            dir: tempfile::Builder::new()
-                .prefix("stacks-")
-                .tempdir()
-                .unwrap(),
-        };
-        run_ok(
-            w.builder()
-                .args(["import", "--source-date-epoch", "0"])
-                .args(["--env", PATH_ENV, "--cmd", "sh", "-t", "busybox"])
-                .arg(support::busybox_rootfs("stacks-busybox-rootfs")),
-        );
-        w
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn builder(&self) -> Command {
-        support::builder(&self.path("store"), &self.path("docker"))
-    }
-
-    /// A context dir holding `Dockerfile` and `files`.
-    fn context(&self, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
-        let ctx = self.path(name);
-        fs::create_dir_all(&ctx).unwrap();
-        fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
-        for (p, c) in files {
-            let f = ctx.join(p);
-            fs::create_dir_all(f.parent().unwrap()).unwrap();
-            fs::write(f, c).unwrap();
-        }
-        ctx
-    }
-
     /// `builder build` with `extra` flags; returns stdout+stderr, asserting success.
     fn build_ok(&self, extra: &[&str], ctx: &Path) -> String {
         run_ok_all(
@@ -115,7 +72,7 @@ fn diff_ids(config: &Value) -> Vec<String> {
 /// `builder run` reading the stage.
 #[test]
 fn identical_layers_in_a_row() {
-    let w = World::new();
+    let w = World::with_busybox("stacks-");
     let ctx = w.context(
         "ctx",
         "FROM busybox AS same\nRUN echo one\nRUN echo two\nRUN echo three\n\
@@ -161,7 +118,7 @@ fn identical_layers_in_a_row() {
 /// store paths; Docker builds both.
 #[test]
 fn deep_chains_of_runs_and_copies() {
-    let w = World::new();
+    let w = World::with_busybox("stacks-");
     let mut df = String::from("FROM busybox\n");
     for i in 0..60 {
         df.push_str(&format!("RUN echo {i} > /r{i}\n"));
@@ -182,7 +139,7 @@ fn deep_chains_of_runs_and_copies() {
 /// type=local and builder run.
 #[test]
 fn a_128_layer_chain_is_read_through_every_overlay() {
-    let w = World::new();
+    let w = World::with_busybox("stacks-");
     let mut df = String::from("FROM busybox AS deep\n");
     // 1 base layer + 127 steps = 128 layers; half of them identical.
     for i in 0..62 {
@@ -225,7 +182,7 @@ fn a_128_layer_chain_is_read_through_every_overlay() {
 /// 129-layer stage with COPY --from: builder says so at the step.
 #[test]
 fn a_step_on_129_layers_is_max_depth_exceeded_at_the_step() {
-    let w = World::new();
+    let w = World::with_busybox("stacks-");
     let mut df = String::from("FROM busybox AS deep\n");
     for i in 0..128 {
         df.push_str(&format!("COPY a.txt /f{i}\n"));
@@ -235,7 +192,7 @@ fn a_step_on_129_layers_is_max_depth_exceeded_at_the_step() {
     assert_eq!(diff_ids(&w.config("d129")).len(), 129);
     let ctx = w.context(
         "run",
-        &format!("{df}RUN ls / > /list\n"),
+        format!("{df}RUN ls / > /list\n"),
         &[("a.txt", "a\n")],
     );
     let err = w.build_err(&["-t", "d130"], &ctx);
@@ -245,7 +202,7 @@ fn a_step_on_129_layers_is_max_depth_exceeded_at_the_step() {
 
     let ctx = w.context(
         "from",
-        &format!("{df}FROM busybox\nCOPY --from=deep /f1 /f1\n"),
+        format!("{df}FROM busybox\nCOPY --from=deep /f1 /f1\n"),
         &[("a.txt", "a\n")],
     );
     let err = w.build_err(&["-t", "reads-129"], &ctx);
@@ -320,7 +277,7 @@ fn push_stacked_image(layers: &[Vec<u8>], dest: &str) {
 #[test]
 fn base_images_with_repeated_and_many_layers() {
     let reg = Registry::start(Auth::Plain);
-    let w = World::new();
+    let w = World::with_busybox("stacks-");
     let regcfg = w.path("registries.toml");
     fs::write(
         &regcfg,
@@ -344,7 +301,7 @@ fn base_images_with_repeated_and_many_layers() {
     );
     let ctx = w.context(
         "rep",
-        &format!(
+        format!(
             "FROM {repeated}\nRUN cat /etc/marker /x > /seen\nCOPY a.txt /a\nRUN cat /a >> /seen\n"
         ),
         &[("a.txt", "a\n")],
@@ -374,7 +331,7 @@ fn base_images_with_repeated_and_many_layers() {
         "99\n1\n99\n"
     );
 
-    let ctx = w.context("over", &format!("{df}RUN true\n"), &[("a.txt", "a\n")]);
+    let ctx = w.context("over", format!("{df}RUN true\n"), &[("a.txt", "a\n")]);
     let err = w.build_err(&["--registry-config", &regcfg, "-t", "over"], &ctx);
     assert!(err.contains("max depth exceeded"), "{err}");
     assert!(err.contains("Dockerfile:31"), "{err}");

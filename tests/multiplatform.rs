@@ -66,11 +66,19 @@ impl World {
     }
 
     fn build_ok(&self, store: &str, args: &[&str], ctx: &Path) -> String {
-        let o = self.build(store, args, ctx);
-        let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
-        assert!(o.status.success(), "build failed:\n{all}");
-        all
+        support::output_ok(&self.build(store, args, ctx), "build")
     }
+}
+
+/// A registry holding the two-platform base image (see
+/// [`support::make_base_image`]) pushed as the index `REG/mp/busybox:1`:
+/// the registry (stopped on drop), the base and that reference.
+fn registry_with_base() -> (Registry, support::BaseImage, String) {
+    let reg = Registry::start(Auth::Plain);
+    let base = support::make_base_image(0);
+    let busybox = format!("{}/mp/busybox:1", reg.addr);
+    base.push("index", &busybox, false, None);
+    (reg, base, busybox)
 }
 
 fn text(b: &[u8]) -> String {
@@ -401,10 +409,7 @@ fn foreign_single_platform_matches_docker() {
 /// can make the two platforms see the same random token.
 #[test]
 fn buildplatform_stage_runs_once_for_every_platform() {
-    let reg = Registry::start(Auth::Plain);
-    let base = support::make_base_image(0);
-    let busybox = format!("{}/mp/busybox:1", reg.addr);
-    base.push("index", &busybox, false, None);
+    let (_reg, _base, busybox) = registry_with_base();
     let w = World::new();
     // No `ARG TARGETARCH` in the build stage: a RUN that sees it runs per
     // platform (its environment differs), as in BuildKit.
@@ -441,10 +446,7 @@ fn buildplatform_stage_runs_once_for_every_platform() {
 /// base lacks is an error at the FROM line naming it and the image.
 #[test]
 fn from_picks_each_platform_of_a_base_index() {
-    let reg = Registry::start(Auth::Plain);
-    let base = support::make_base_image(0);
-    let busybox = format!("{}/mp/busybox:1", reg.addr);
-    base.push("index", &busybox, false, None);
+    let (reg, base, busybox) = registry_with_base();
     let w = World::new();
     let ctx = w.context(
         "ctx",
@@ -539,10 +541,7 @@ fn two_platforms_run_their_own_run_steps() {
 /// both platforms; `builder run --platform` picks one (the native one runs).
 #[test]
 fn pull_platforms_and_run_one() {
-    let reg = Registry::start(Auth::Plain);
-    let base = support::make_base_image(0);
-    let busybox = format!("{}/mp/busybox:1", reg.addr);
-    base.push("index", &busybox, false, None);
+    let (_reg, base, busybox) = registry_with_base();
     for how in [
         &["--platform", "linux/amd64,linux/arm64"][..],
         &["--all-platforms"][..],
@@ -605,10 +604,7 @@ fn pull_platforms_and_run_one() {
 /// would write a new random token).
 #[test]
 fn shared_cache_serves_every_platform() {
-    let reg = Registry::start(Auth::Plain);
-    let base = support::make_base_image(0);
-    let busybox = format!("{}/mp/busybox:1", reg.addr);
-    base.push("index", &busybox, false, None);
+    let (reg, _base, busybox) = registry_with_base();
     let w = World::new();
     let df = format!(
         "FROM --platform=$BUILDPLATFORM {busybox} AS build\n\

@@ -12,7 +12,6 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
 use support::{run, run_ok, run_ok_all};
 
 const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -94,18 +93,7 @@ impl World {
 
     fn diff_ids(&self, store: &Path) -> Vec<String> {
         let out = run_ok(self.builder(store).args(["inspect", "t"]));
-        let v: Value = serde_json::from_str(&out).unwrap();
-        let cfg = if v.get("rootfs").is_some() {
-            &v
-        } else {
-            &v["Config"]
-        };
-        cfg["rootfs"]["diff_ids"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no diff_ids in {v}"))
-            .iter()
-            .map(|d| d.as_str().unwrap().to_string())
-            .collect()
+        support::diff_ids(&out)
     }
 }
 

@@ -12,43 +12,24 @@ mod support;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use support::run_ok;
+use support::world::{World, PATH_ENV};
 
-const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-struct World {
-    dir: tempfile::TempDir,
+/// A store holding `base:1`: busybox, with `nobody` (65534:65534) in
+/// passwd and `nogroup` (65534) in group.
+fn world() -> World {
+    let w = World::new("owners-");
+    w.import_busybox(
+        PATH_ENV,
+        "base:1",
+        concat!("busybox-for-", env!("CARGO_CRATE_NAME")),
+    );
+    w
 }
 
 impl World {
-    /// A store holding `base:1`: busybox, with `nobody` (65534:65534) in
-    /// passwd and `nogroup` (65534) in group.
-    fn new() -> World {
-        support::ensure_packages();
-        let dir = tempfile::Builder::new()
-            .prefix("owners-")
-            .tempdir()
-            .unwrap();
-        let w = World { dir };
-        let rootfs = support::busybox_rootfs(concat!("busybox-for-", env!("CARGO_CRATE_NAME")));
-        run_ok(
-            w.builder()
-                .args(["import", "--source-date-epoch", "0", "--env", PATH_ENV])
-                .args(["--cmd", "sh", "-t", "base:1"])
-                .arg(rootfs),
-        );
-        w
-    }
-
-    fn builder(&self) -> Command {
-        let p = self.dir.path();
-        support::builder(&p.join("store"), &p.join("docker"))
-    }
-
     /// Builds `dockerfile` (context: a file `f`); success, output, rootfs.
-    fn build(&self, name: &str, dockerfile: &str) -> (bool, String, PathBuf) {
+    fn build_out(&self, name: &str, dockerfile: &str) -> (bool, String, PathBuf) {
         let ctx = self.dir.path().join(name);
         fs::create_dir_all(&ctx).unwrap();
         fs::write(ctx.join("f"), "f\n").unwrap();
@@ -77,9 +58,9 @@ fn owner(root: &Path, p: &str) -> (u32, u32) {
 
 #[test]
 fn chown_and_workdir_owners() {
-    let w = World::new();
+    let w = world();
     // No /etc/passwd at all (FROM scratch): ids and root only.
-    let (ok, out, root) = w.build(
+    let (ok, out, root) = w.build_out(
         "scratch",
         "FROM scratch\n\
          COPY --chown=root:root f /f1\nCOPY --chown=root f /f2\n\
@@ -99,7 +80,7 @@ fn chown_and_workdir_owners() {
     }
     // Names missing from passwd/group are root, not errors; a group name
     // that is missing keeps the user's gid.
-    let (ok, out, root) = w.build(
+    let (ok, out, root) = w.build_out(
         "names",
         "FROM base:1\n\
          COPY --chown=nosuch f /f1\nCOPY --chown=nobody:nosuchgroup f /f2\n\
@@ -118,7 +99,7 @@ fn chown_and_workdir_owners() {
         assert_eq!(owner(&root, p), ids, "{p}");
     }
     // Only one of the two files.
-    let (ok, out, root) = w.build(
+    let (ok, out, root) = w.build_out(
         "one-file",
         "FROM base:1 AS b\nFROM scratch\n\
          COPY --from=b /etc/passwd /etc/passwd\nCOPY --chown=nobody:nobody f /f1\n\
@@ -139,7 +120,7 @@ fn chown_and_workdir_owners() {
         ),
         ("idx-workdir", "FROM scratch\nUSER nosuch\nWORKDIR /x\n", 3),
     ] {
-        let (ok, out, _) = w.build(name, dockerfile);
+        let (ok, out, _) = w.build_out(name, dockerfile);
         assert!(!ok, "{dockerfile}");
         assert!(out.contains("invalid user index: -1"), "{out}");
         assert!(out.contains(&format!("Dockerfile:{line}:")), "{out}");
@@ -148,7 +129,7 @@ fn chown_and_workdir_owners() {
 
 #[test]
 fn run_users() {
-    let w = World::new();
+    let w = world();
     let scratch = |user: &str, extra: &str| {
         format!(
             "FROM base:1 AS b\nFROM scratch\nCOPY --from=b /bin/busybox /busybox\n{extra}USER {user}\nRUN [\"/busybox\", \"id\"]\n"
@@ -160,7 +141,7 @@ fn run_users() {
         ("root:0", "uid=0 gid=0 groups=0"),
         ("1000:1000", "uid=1000 gid=1000 groups=1000"),
     ] {
-        let (ok, out, _) = w.build(
+        let (ok, out, _) = w.build_out(
             &format!("run-ok-{}", user.replace(':', "-")),
             &scratch(user, ""),
         );
@@ -182,18 +163,18 @@ fn run_users() {
         ),
     ];
     for (i, (user, extra, want)) in refused.into_iter().enumerate() {
-        let (ok, out, _) = w.build(&format!("run-err-{i}"), &scratch(user, extra));
+        let (ok, out, _) = w.build_out(&format!("run-err-{i}"), &scratch(user, extra));
         assert!(!ok && out.contains(want), "USER {user}: want {want}\n{out}");
         let line = 5 + extra.lines().count();
         assert!(out.contains(&format!("Dockerfile:{line}:")), "{out}");
     }
     // passwd without an entry for a numeric uid: gid 0, no group file needed.
     // (Docker, USER 1000 on a passwd without 1000: uid=1000 gid=0 groups=0.)
-    let (ok, out, _) = w.build("run-uid", &scratch("4242", passwd));
+    let (ok, out, _) = w.build_out("run-uid", &scratch("4242", passwd));
     assert!(ok && out.contains("uid=4242 gid=0 groups=0"), "{out}");
     // No USER, USER root and USER 0: root's memberships are supplementary
     // groups (Docker: groups=0(root),4(adm),10(wheel)).
-    let (ok, out, _) = w.build(
+    let (ok, out, _) = w.build_out(
         "run-groups",
         "FROM base:1\n\
          RUN echo 'wheel:x:10:root' >> /etc/group && echo 'adm:x:4:daemon,root' >> /etc/group\n\

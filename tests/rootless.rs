@@ -144,10 +144,18 @@ RUN chown 65534:65534 /data/f.txt && rm /data/b/hard
 ";
 
 fn context(dir: &Path) -> PathBuf {
-    let ctx = dir.join("ctx");
+    user_context(dir, "ctx", DOCKERFILE, &[("f.txt", "hello\n")])
+}
+
+/// A context `dir/name` holding `dockerfile` and `files`, readable by the
+/// unprivileged test users.
+fn user_context(dir: &Path, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
+    let ctx = dir.join(name);
     fs::create_dir(&ctx).unwrap();
-    fs::write(ctx.join("Dockerfile"), DOCKERFILE).unwrap();
-    fs::write(ctx.join("f.txt"), "hello\n").unwrap();
+    fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    for (p, content) in files {
+        fs::write(ctx.join(p), content).unwrap();
+    }
     sh(&format!("chmod -R a+rX {}", ctx.display()));
     ctx
 }
@@ -327,14 +335,12 @@ fn single_id_map_warns_and_builds_root_owned_files() {
     let dir = scratch();
     let home = dir.path().join("home");
     seeded_store(&home.join("data/builder"), Some(USER_NO_RANGES));
-    let ctx = dir.path().join("ctx1");
-    fs::create_dir(&ctx).unwrap();
-    fs::write(
-        ctx.join("Dockerfile"),
+    let ctx = user_context(
+        dir.path(),
+        "ctx1",
         "FROM busybox:latest\nRUN echo hi > /hi && id -u > /uid\n",
-    )
-    .unwrap();
-    sh(&format!("chmod -R a+rX {}", ctx.display()));
+        &[],
+    );
     let (ok, out) = output(
         as_user(USER_NO_RANGES, &home)
             .args(["build", "-t", "s:1"])
@@ -461,15 +467,13 @@ fn sigterm_stops_the_build_in_the_namespace() {
     let dir = scratch();
     let home = dir.path().join("home");
     seeded_store(&home.join("data/builder"), Some(USER));
-    let ctx = dir.path().join("ctx-sleep");
-    fs::create_dir(&ctx).unwrap();
     // A marker argument so only this test's sleep is looked for.
-    fs::write(
-        ctx.join("Dockerfile"),
+    let ctx = user_context(
+        dir.path(),
+        "ctx-sleep",
         "FROM busybox:latest\nRUN sleep 3617\n",
-    )
-    .unwrap();
-    sh(&format!("chmod -R a+rX {}", ctx.display()));
+        &[],
+    );
     let mut child = as_user(USER, &home)
         .args(["build", "--no-cache", "-q"])
         .arg(&ctx)

@@ -6,41 +6,20 @@
 mod support;
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use support::world::World;
 use support::{run, run_ok};
 
-struct World {
-    dir: tempfile::TempDir,
+/// A world whose store holds busybox as `bb` (env `PATH=/bin`).
+fn world() -> World {
+    let w = World::new("run-cli-");
+    w.import_busybox("PATH=/bin", "bb", "run-cli-busybox-rootfs");
+    w
 }
 
 impl World {
-    fn new() -> World {
-        let w = World {
-            dir: tempfile::Builder::new()
-                .prefix("run-cli-")
-                .tempdir()
-                .unwrap(),
-        };
-        run_ok(
-            w.builder()
-                .args(["import", "--source-date-epoch", "0", "--env", "PATH=/bin"])
-                .args(["--cmd", "sh", "-t", "bb"])
-                .arg(support::busybox_rootfs("run-cli-busybox-rootfs")),
-        );
-        w
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn builder(&self) -> Command {
-        support::builder(&self.path("store"), &self.path("docker"))
-    }
-
     /// Starts `builder run ARGS` and waits until the command printed `ready`.
     fn start(&self, args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>) {
         let mut child = self
@@ -76,7 +55,7 @@ fn wait_for(child: &mut Child, limit: Duration) -> Option<i32> {
 
 #[test]
 fn arguments_after_the_image_are_the_commands() {
-    let w = World::new();
+    let w = world();
     // Flags after the image (even builder's own) are the command's, as with `docker run`.
     let out = run_ok(
         w.builder()
@@ -98,7 +77,7 @@ fn arguments_after_the_image_are_the_commands() {
 
 #[test]
 fn stdin_is_forwarded_with_i_only() {
-    let w = World::new();
+    let w = world();
     for (flag, want) in [(Some("-i"), "hello from stdin\n"), (None, "")] {
         let mut c = w.builder();
         c.arg("run");
@@ -123,7 +102,7 @@ fn stdin_is_forwarded_with_i_only() {
 
 #[test]
 fn stop_signals_reach_the_command_and_its_status_is_returned() {
-    let w = World::new();
+    let w = world();
     for (sig, name, code) in [
         (libc::SIGTERM, "TERM", 41),
         (libc::SIGINT, "INT", 42),
@@ -147,7 +126,7 @@ fn stop_signals_reach_the_command_and_its_status_is_returned() {
 
 #[test]
 fn a_command_ended_by_a_signal_exits_128_plus_n() {
-    let w = World::new();
+    let w = world();
     // At the chroot level the command is not PID 1, so SIGTERM's default action ends it.
     let (mut child, _out) = w.start(&[
         "--isolation",

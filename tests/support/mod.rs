@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod images;
 pub mod multiarch;
 pub mod podman;
+pub mod world;
 
 use std::collections::HashSet;
 use std::fs;
@@ -948,12 +949,18 @@ pub fn busybox_rootfs(name: &str) -> PathBuf {
 /// (build logs go to stderr).
 pub fn run_ok_all(cmd: &mut Command) -> String {
     let o = run(cmd);
+    output_ok(&o, &format!("{cmd:?}"))
+}
+
+/// A finished command's stdout and stderr together (build logs go to
+/// stderr); panics with them, naming `what`, when it failed.
+pub fn output_ok(o: &Output, what: &str) -> String {
     let all = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(o.status.success(), "{cmd:?} failed:\n{all}");
+    assert!(o.status.success(), "{what} failed:\n{all}");
     all
 }
 
@@ -970,4 +977,35 @@ pub fn default_sigint(cmd: &mut Command) -> &mut Command {
             Ok(())
         })
     }
+}
+
+/// The `rootfs.diff_ids` of `builder inspect` output: an image config, or
+/// a record whose `Config` is one.
+pub fn diff_ids(inspect_json: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(inspect_json).unwrap();
+    let cfg = if v.get("rootfs").is_some() {
+        &v
+    } else {
+        &v["Config"]
+    };
+    cfg["rootfs"]["diff_ids"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no diff_ids in {v}"))
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every file of a tar archive (an OCI or docker archive) by entry name.
+pub fn tar_files(archive: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut a = tar::Archive::new(fs::File::open(archive).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().to_string();
+        let mut b = Vec::new();
+        e.read_to_end(&mut b).unwrap();
+        files.insert(p, b);
+    }
+    files
 }
