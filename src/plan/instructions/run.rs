@@ -19,19 +19,27 @@ pub(super) fn parse_run(src: &SourceText, inst: &Instruction) -> Result<Command,
             ("security", Kind::Str),
         ],
     )?;
+    // A value outside a flag's set: the error under that flag, with the set.
+    let invalid = |index: usize, message: String, help: &str| {
+        flag_diag(
+            src,
+            inst,
+            FlagError {
+                index,
+                message,
+                help: Some(help.into()),
+            },
+        )
+    };
     let network = match f.get("network") {
         None | Some(("default", _)) => Network::Default,
         Some(("none", _)) => Network::None,
         Some(("host", _)) => Network::Host,
         Some((v, i)) => {
-            return Err(flag_diag(
-                src,
-                inst,
-                FlagError {
-                    index: i,
-                    message: format!("invalid network mode {v:?}"),
-                    help: Some("--network takes default, none or host".into()),
-                },
+            return Err(invalid(
+                i,
+                format!("invalid network mode {v:?}"),
+                "--network takes default, none or host",
             ))
         }
     };
@@ -39,14 +47,10 @@ pub(super) fn parse_run(src: &SourceText, inst: &Instruction) -> Result<Command,
         None | Some(("sandbox", _)) => Security::Sandbox,
         Some(("insecure", _)) => Security::Insecure,
         Some((v, i)) => {
-            return Err(flag_diag(
-                src,
-                inst,
-                FlagError {
-                    index: i,
-                    message: format!("security {v:?} is not valid"),
-                    help: Some("--security takes sandbox or insecure".into()),
-                },
+            return Err(invalid(
+                i,
+                format!("security {v:?} is not valid"),
+                "--security takes sandbox or insecure",
             ))
         }
     };
