@@ -144,6 +144,30 @@ fn flag_errors_point_at_the_flag() {
 }
 
 #[test]
+fn run_network_and_security_values_are_checked() {
+    let t = "FROM alpine\nRUN --network=bogus true\n";
+    let e = err_of(t, opts(t));
+    assert!(
+        e.starts_with("Dockerfile:2:5: invalid network mode \"bogus\""),
+        "{e}"
+    );
+    assert!(
+        e.ends_with("help: --network takes default, none or host"),
+        "{e}"
+    );
+    let t = "FROM alpine\nRUN --security=wide true\n";
+    let e = err_of(t, opts(t));
+    assert!(
+        e.starts_with("Dockerfile:2:5: security \"wide\" is not valid"),
+        "{e}"
+    );
+    assert!(
+        e.ends_with("help: --security takes sandbox or insecure"),
+        "{e}"
+    );
+}
+
+#[test]
 fn typed_instructions() {
     let t = "FROM alpine\n\
 RUN --mount=type=secret,id=tok,env=TOKEN --network=none --security=insecure make\n\
