@@ -20,9 +20,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::world::{World, PATH_ENV};
 use support::{run, run_ok, Auth, Registry};
-
-const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The example of the README, `examples/hello`.
 fn example_dir() -> PathBuf {
@@ -34,65 +33,17 @@ fn rootfs() -> PathBuf {
     support::busybox_rootfs("e2e-busybox-rootfs")
 }
 
-/// One test's private world: a store root, a docker config dir, scratch.
-struct World {
-    dir: tempfile::TempDir,
+/// A fresh world whose store already holds `ubuntu:16.04` (the busybox
+/// rootfs), imported locally.
+fn with_base() -> World {
+    let w = World::new("e2e-");
+    w.import_busybox(PATH_ENV, "ubuntu:16.04", "e2e-busybox-rootfs");
+    w
 }
 
 impl World {
-    /// A fresh world whose store already holds `ubuntu:16.04` (the busybox
-    /// rootfs), imported locally.
-    fn with_base() -> World {
-        let w = World::empty();
-        run_ok(
-            w.builder()
-                .args(["import", "--source-date-epoch", "0"])
-                .args(["--env", PATH_ENV, "--cmd", "sh", "-t", "ubuntu:16.04"])
-                .arg(rootfs()),
-        );
-        w
-    }
-
-    /// A fresh world with an empty store.
-    fn empty() -> World {
-        World {
-            dir: tempfile::Builder::new().prefix("e2e-").tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
     fn root(&self) -> PathBuf {
         self.path("store")
-    }
-
-    /// The builder binary pointed at this world's store and docker config.
-    fn builder(&self) -> Command {
-        support::builder(&self.root(), &self.path("docker"))
-    }
-
-    /// Writes a context dir `name` with this Dockerfile and files.
-    fn context(&self, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
-        let ctx = self.path(name);
-        fs::create_dir_all(&ctx).unwrap();
-        fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
-        for (p, content) in files {
-            let f = ctx.join(p);
-            fs::create_dir_all(f.parent().unwrap()).unwrap();
-            fs::write(f, content).unwrap();
-        }
-        ctx
-    }
-
-    /// `builder build --progress plain ARGS CTX`, output captured.
-    fn build(&self, args: &[&str], ctx: &Path) -> Output {
-        run(self
-            .builder()
-            .args(["build", "--progress", "plain"])
-            .args(args)
-            .arg(ctx))
     }
 
     /// Like [`World::build`], asserting success.
@@ -220,7 +171,7 @@ fn runc_run(layout: &Path, tag: &str, scratch: &Path) -> String {
 #[test]
 fn example_builds_pushes_and_runs_everywhere() {
     let reg = Registry::start(Auth::Plain);
-    let w = World::empty();
+    let w = World::new("e2e-");
     let regcfg = w.path("registries.toml");
     fs::write(
         &regcfg,
@@ -233,7 +184,7 @@ fn example_builds_pushes_and_runs_everywhere() {
     let regcfg_s = regcfg.to_str().unwrap();
 
     // The base image, pushed with builder from another store.
-    let base = World::empty();
+    let base = World::new("e2e-");
     let base_ref = format!("{}/library/ubuntu:16.04", reg.addr);
     run_ok(
         base.builder()
@@ -275,7 +226,7 @@ fn example_builds_pushes_and_runs_everywhere() {
 /// and the command's last output lines.
 #[test]
 fn run_failure_names_line_code_and_output() {
-    let w = World::with_base();
+    let w = with_base();
     let ctx = w.context(
         "ctx",
         "FROM ubuntu:16.04\nRUN echo fine\nRUN echo out-line-1; echo err-line-2 >&2; exit 3\nRUN echo never\n",
@@ -298,7 +249,7 @@ fn run_failure_names_line_code_and_output() {
 /// cannot mount.
 #[test]
 fn run_is_isolated() {
-    let w = World::with_base();
+    let w = with_base();
     let secret = format!("host-only-{}", std::process::id());
     let sentinel = w.path("sentinel");
     fs::write(&sentinel, &secret).unwrap();
@@ -334,7 +285,7 @@ fn run_is_isolated() {
 /// never reaches the image.
 #[test]
 fn cache_mounts_persist_and_stay_out_of_the_image() {
-    let w = World::with_base();
+    let w = with_base();
     let ctx = w.context(
         "ctx",
         "FROM ubuntu:16.04\nARG N\n\
@@ -381,7 +332,7 @@ fn cache_mounts_persist_and_stay_out_of_the_image() {
 /// not in any store file (layers, configs, history, cache), not in the log.
 #[test]
 fn secrets_leave_no_trace() {
-    let w = World::with_base();
+    let w = with_base();
     let value = format!("s3cret-e2e-{}-{:?}", std::process::id(), Instant::now());
     let src = w.path("tok");
     fs::write(&src, &value).unwrap();
@@ -451,11 +402,11 @@ fn processes_with_env(marker: &str) -> Vec<u32> {
 /// (f) SIGINT stops a build promptly, with no process and no mount left.
 #[test]
 fn ctrl_c_stops_everything() {
-    let w = World::with_base();
+    let w = with_base();
     let marker = format!("E2E_SIGINT_MARK=m{}", std::process::id());
     let ctx = w.context(
         "ctx",
-        &format!("FROM ubuntu:16.04\nRUN {marker} sleep 100\n"),
+        format!("FROM ubuntu:16.04\nRUN {marker} sleep 100\n"),
         &[],
     );
     let mut child = support::default_sigint(&mut w.builder())
@@ -542,7 +493,7 @@ fn manifest_digest(meta: &Path) -> String {
 /// gives the same manifest digest.
 #[test]
 fn builds_are_reproducible() {
-    let w = World::with_base();
+    let w = with_base();
     let ctx = w.context(
         "ctx-a",
         "FROM ubuntu:16.04\nCOPY . /app\nRUN echo built > /app/stamp && mkdir -p /var/e2e\n\
@@ -552,7 +503,7 @@ fn builds_are_reproducible() {
     let copy = w.path("elsewhere/ctx-b");
     fs::create_dir_all(copy.parent().unwrap()).unwrap();
     run_ok(Command::new("cp").arg("-a").arg(&ctx).arg(&copy));
-    let other = World::with_base();
+    let other = with_base();
     let meta_a = w.path("meta-a.json");
     let meta_b = w.path("meta-b.json");
     let epoch = ["--source-date-epoch", "1700000000"];
@@ -574,7 +525,7 @@ fn builds_are_reproducible() {
 /// oci-image-tool, `--output type=docker` read by skopeo.
 #[test]
 fn images_validate_with_outside_tools() {
-    let w = World::with_base();
+    let w = with_base();
     let oci_tar = w.path("out-oci.tar");
     let docker_tar = w.path("out-docker.tar");
     w.build_ok(
@@ -654,7 +605,7 @@ fn images_validate_with_outside_tools() {
 /// (i) `--output type=local` and `type=tar` hold the image's files.
 #[test]
 fn local_and_tar_outputs_hold_the_files() {
-    let w = World::with_base();
+    let w = with_base();
     let dir = w.path("local");
     let tarf = w.path("rootfs.tar");
     w.build_ok(
@@ -708,7 +659,7 @@ fn local_and_tar_outputs_hold_the_files() {
 /// (j) `--iidfile` and `-q` give the same image ID, the one the store has.
 #[test]
 fn iidfile_and_quiet_agree() {
-    let w = World::with_base();
+    let w = with_base();
     let iid = w.path("iid");
     let o = run(w
         .builder()
@@ -742,7 +693,7 @@ fn iidfile_and_quiet_agree() {
 #[test]
 fn push_compression_variants() {
     let reg = Registry::start(Auth::Plain);
-    let w = World::with_base();
+    let w = with_base();
     let regcfg = w.path("registries.toml");
     fs::write(
         &regcfg,
