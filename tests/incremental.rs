@@ -149,64 +149,102 @@ fn builder(dir: &Path, store: &str) -> Command {
     support::builder(&dir.join(store), &dir.join("docker"))
 }
 
-/// `(linked, written)` of every incremental snapshot line in `out`.
-fn incremental_lines(out: &str) -> Vec<(u64, u64)> {
+/// One `snapshot: …` progress line: how a COPY/ADD layer's snapshot was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Snap {
+    /// A delta over the base (else a full snapshot cloned from it).
+    delta: bool,
+    /// The short diffID of the base.
+    base: String,
+    /// Files linked from (clone) or left to (delta) the base.
+    kept: u64,
+    written: u64,
+    whiteouts: u64,
+}
+
+/// Every incremental snapshot line in `out`, in order: `snapshot: delta over
+/// BASE (K files unchanged, W written, N whiteouts)` or `snapshot:
+/// incremental (K files linked from BASE, W written)`.
+fn snapshot_lines(out: &str) -> Vec<Snap> {
+    let num = |s: &str| s.trim().split(' ').next().unwrap().parse::<u64>().unwrap();
     out.lines()
-        .filter_map(|l| l.split_once("snapshot: incremental (")?.1.split_once(')'))
-        .map(|(inside, _)| {
-            let num = |s: &str| s.trim().split(' ').next().unwrap().parse::<u64>().unwrap();
+        .filter_map(|l| {
+            if let Some((_, rest)) = l.split_once("snapshot: delta over ") {
+                let (base, inside) = rest.split_once(" (").unwrap();
+                let parts: Vec<&str> = inside.trim_end_matches(')').split(", ").collect();
+                return Some(Snap {
+                    delta: true,
+                    base: base.to_string(),
+                    kept: num(parts[0]),
+                    written: num(parts[1]),
+                    whiteouts: num(parts[2]),
+                });
+            }
+            let (inside, _) = l.split_once("snapshot: incremental (")?.1.split_once(')')?;
             let (linked, rest) = inside.split_once(" files linked from ").unwrap();
-            let written = rest
-                .split_once(", ")
-                .unwrap()
-                .1
-                .trim_end_matches(" written");
-            (num(linked), num(written))
+            let (base, written) = rest.split_once(", ").unwrap();
+            Some(Snap {
+                delta: false,
+                base: base.to_string(),
+                kept: num(linked),
+                written: num(written),
+                whiteouts: 0,
+            })
         })
         .collect()
+}
+
+/// The written counts of `lines`, asserting each snapshot was made as a delta.
+fn delta_written(lines: &[Snap], out: &str) -> Vec<u64> {
+    assert!(
+        lines.iter().all(|l| l.delta),
+        "every snapshot is a delta:\n{out}"
+    );
+    lines.iter().map(|l| l.written).collect()
 }
 
 /// Builds v1, applies `change`, builds v2 (with `v2_args`) incrementally and
 /// cold, and checks everything the module docs list. `written` is what each
 /// incremental snapshot must have written (`None`: that snapshot is not
-/// expected to be made); returns the incremental build's listing.
+/// expected to be made), each a delta over the v1 snapshot; returns the
+/// incremental build's listing and its snapshot lines.
 fn case(
     change: impl FnOnce(&World),
     v2_args: &[&str],
     src_written: Option<u64>,
     data_written: u64,
-) -> String {
+) -> (String, Vec<Snap>) {
     let w = World::new();
     let (v1, first) = w.build("incr", &[]);
     assert!(
-        incremental_lines(&first).is_empty(),
+        snapshot_lines(&first).is_empty(),
         "nothing to reuse on a cold build:\n{first}"
     );
     change(&w);
     w.pin(PINNED + 100);
     let (v2, out) = w.build("incr", v2_args);
     assert_ne!(v1, v2, "the change must change the image");
-    let lines = incremental_lines(&out);
+    let lines = snapshot_lines(&out);
     let want: Vec<u64> = src_written.into_iter().chain([data_written]).collect();
     assert_eq!(
-        lines.iter().map(|l| l.1).collect::<Vec<_>>(),
+        delta_written(&lines, &out),
         want,
-        "files written by each incremental snapshot:\n{out}"
+        "files written by each delta snapshot:\n{out}"
     );
-    for (linked, _) in &lines {
-        assert!(*linked >= 150, "most files are linked:\n{out}");
+    for l in &lines {
+        assert!(l.kept >= 150, "most files are left to the base:\n{out}");
     }
     let (cold, _) = w.build("cold", v2_args);
     assert_eq!(v2, cold, "incremental and cold builds differ");
     w.check_store("incr");
     let listing = w.listing("incr", v2_args);
     assert_eq!(listing, w.listing("cold", v2_args));
-    listing
+    (listing, lines)
 }
 
 #[test]
 fn changed_content_of_the_same_size() {
-    let l = case(
+    let (l, _) = case(
         |w| fs::write(w.ctx.join("a/f000"), "FILE 0\n").unwrap(),
         &[],
         Some(1),
@@ -217,7 +255,7 @@ fn changed_content_of_the_same_size() {
 
 #[test]
 fn added_files_and_dirs() {
-    let l = case(
+    let (l, _) = case(
         |w| {
             fs::write(w.ctx.join("c/new"), "new\n").unwrap();
             fs::create_dir_all(w.ctx.join("newdir/sub")).unwrap();
@@ -232,7 +270,7 @@ fn added_files_and_dirs() {
 
 #[test]
 fn removed_files_and_a_removed_dir() {
-    let l = case(
+    let (l, lines) = case(
         |w| {
             fs::remove_file(w.ctx.join("a/f004")).unwrap();
             fs::remove_dir_all(w.ctx.join("d")).unwrap();
@@ -242,11 +280,16 @@ fn removed_files_and_a_removed_dir() {
         0,
     );
     assert!(!l.contains("/data/a/f004") && !l.contains("/data/d"), "{l}");
+    // One whiteout for the file, one for the topmost removed dir.
+    assert_eq!(
+        lines.iter().map(|l| l.whiteouts).collect::<Vec<_>>(),
+        [2, 2]
+    );
 }
 
 #[test]
 fn renamed_file() {
-    let l = case(
+    let (l, lines) = case(
         |w| fs::rename(w.ctx.join("a/f008"), w.ctx.join("a/renamed")).unwrap(),
         &[],
         Some(1),
@@ -256,11 +299,12 @@ fn renamed_file() {
         l.contains("/data/a/renamed ") && !l.contains("/data/a/f008"),
         "{l}"
     );
+    assert!(lines.iter().all(|l| l.whiteouts == 1), "{lines:?}");
 }
 
 #[test]
 fn mode_only_change() {
-    let l = case(
+    let (l, _) = case(
         |w| fs::set_permissions(w.ctx.join("a/f012"), fs::Permissions::from_mode(0o750)).unwrap(),
         &[],
         Some(1),
@@ -273,7 +317,7 @@ fn mode_only_change() {
 /// `COPY --from` keeps: its layer differs in the three owned files.
 #[test]
 fn owner_only_change() {
-    let l = case(|_| {}, &["--build-arg", "OWNER=5:6"], None, 3);
+    let (l, _) = case(|_| {}, &["--build-arg", "OWNER=5:6"], None, 3);
     assert!(l.contains("/data/owned/x 81a4 5 6 "), "{l}");
 }
 
@@ -282,7 +326,7 @@ fn owner_only_change() {
 #[test]
 fn file_replaced_by_a_dir_and_back() {
     let f = "a/f016";
-    let l = case(
+    let (l, _) = case(
         |w| {
             fs::remove_file(w.ctx.join(f)).unwrap();
             fs::create_dir(w.ctx.join(f)).unwrap();
@@ -305,19 +349,15 @@ fn file_replaced_by_a_dir_and_back() {
     fs::write(w.ctx.join(f), "a file again\n").unwrap();
     w.pin(PINNED + 200);
     let (v3, out) = w.build("incr", &[]);
-    let lines = incremental_lines(&out);
-    assert_eq!(
-        lines.iter().map(|l| l.1).collect::<Vec<_>>(),
-        vec![1, 1],
-        "{out}"
-    );
+    let lines = snapshot_lines(&out);
+    assert_eq!(delta_written(&lines, &out), vec![1, 1], "{out}");
     assert_eq!(v3, w.build("cold", &[]).0, "incremental and cold v3 differ");
     w.check_store("incr");
 }
 
 #[test]
 fn symlink_target_changed() {
-    let l = case(
+    let (l, _) = case(
         |w| {
             fs::remove_file(w.ctx.join("c/link")).unwrap();
             symlink("../a/f004", w.ctx.join("c/link")).unwrap();
@@ -354,32 +394,51 @@ fn hardlinked_pair_split() {
     fs::write(w.ctx.join("c/bump"), "bump\n").unwrap();
     w.pin(PINNED + 100);
     let (v2, out) = w.build("incr", &[]);
-    assert!(!incremental_lines(&out).is_empty(), "{out}");
+    let lines = snapshot_lines(&out);
+    assert!(!lines.is_empty() && lines.iter().all(|l| l.delta), "{out}");
     assert_eq!(
         v2,
         w.build("cold", &[]).0,
         "incremental and cold builds differ"
     );
     w.check_store("incr");
-    // The two names are separate inodes in the new snapshot, as extracted.
-    let snaps = w.dir.path().join("incr/snapshots");
+    // The two names are separate inodes in the new layer's tree (a delta:
+    // what it lacks shows through from its base), as extracted.
     let mut split = 0;
-    for s in fs::read_dir(&snaps).unwrap() {
-        let d = s.unwrap().path();
-        if !d.join("src/c/bump").exists() {
+    for (tree, base) in deltas(&w.dir.path().join("incr")) {
+        if !tree.join("src/c/bump").exists() {
             continue;
         }
         use std::os::unix::fs::MetadataExt;
-        let ino = |p: &str| fs::symlink_metadata(d.join(p)).unwrap().ino();
+        let ino = |p: &str| {
+            let top = tree.join(p);
+            let at = if top.exists() { top } else { base.join(p) };
+            fs::symlink_metadata(at).unwrap().ino()
+        };
         assert_ne!(
             ino("src/a/h1"),
             ino("src/a/h2"),
             "{} joined h1 and h2",
-            d.display()
+            tree.display()
         );
         split += 1;
     }
-    assert_eq!(split, 1, "one snapshot holds the split pair");
+    assert_eq!(split, 1, "one delta holds the split pair");
+}
+
+/// `(tree, base snapshot dir)` of every delta snapshot in the store at `root`.
+fn deltas(root: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let Ok(entries) = fs::read_dir(root.join("deltas")) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| {
+            let d = e.unwrap().path();
+            let record = fs::read_to_string(d.join("base")).unwrap();
+            let hex = record.lines().next().unwrap().trim_start_matches("sha256:");
+            (d.join("tree"), root.join("snapshots").join(hex))
+        })
+        .collect()
 }
 
 /// `prune` drops the snapshots and with them the hints that named them: the
@@ -404,7 +463,95 @@ fn prune_forgets_hints_of_removed_snapshots() {
     fs::write(w.ctx.join("a/f000"), "FILE 0\n").unwrap();
     w.pin(PINNED + 100);
     let (v2, out) = w.build("incr", &[]);
-    assert!(incremental_lines(&out).is_empty(), "{out}");
+    assert!(snapshot_lines(&out).is_empty(), "{out}");
     assert_eq!(v2, w.build("cold", &[]).0);
+    w.check_store("incr");
+}
+
+/// A series of edits: each change is a delta over the last full snapshot
+/// until `MAX_DELTA_DEPTH` (4) deltas in a row, then the next is a full
+/// snapshot again (cloned), and the one after is a delta over that. Every
+/// version equals its cold build.
+#[test]
+fn series_of_edits_past_the_squash_bound() {
+    let w = World::new();
+    w.build("incr", &[]);
+    let mut kinds = Vec::new();
+    let mut bases = Vec::new();
+    for i in 1..=6 {
+        fs::write(w.ctx.join("a/f000"), format!("version {i}\n")).unwrap();
+        w.pin(PINNED + 100 * i);
+        let (_, out) = w.build("incr", &[]);
+        let lines = snapshot_lines(&out);
+        assert_eq!(lines.len(), 2, "both COPY snapshots are made:\n{out}");
+        // The delta holds what changed since its base: the one file.
+        assert!(lines.iter().all(|l| l.written == 1), "{out}");
+        kinds.push(lines[0].delta);
+        bases.push(lines[0].base.clone());
+    }
+    // Every delta sits on a full snapshot (two lowers per layer, never a
+    // chain), at most 4 edits after it.
+    let root = w.dir.path().join("incr");
+    for (tree, base) in deltas(&root) {
+        assert!(base.is_dir(), "{}", base.display());
+        let record = fs::read_to_string(tree.parent().unwrap().join("base")).unwrap();
+        let depth: u32 = record.lines().nth(1).unwrap().parse().unwrap();
+        assert!((1..=4).contains(&depth), "{record}");
+    }
+    assert_eq!(kinds, [true, true, true, true, false, true]);
+    assert!(bases[..5].iter().all(|b| *b == bases[0]), "{bases:?}");
+    assert_ne!(
+        bases[5], bases[0],
+        "the sixth edit is a delta over the fifth"
+    );
+    let (v6, _) = w.build("incr", &[]);
+    assert_eq!(v6, w.build("cold", &[]).0, "incremental and cold differ");
+    w.check_store("incr");
+    assert_eq!(w.listing("incr", &[]), w.listing("cold", &[]));
+}
+
+/// A delta of a tagged image keeps its base snapshot through `prune` (the
+/// base's own image is gone), and a later change still builds as a delta over
+/// it and equals its cold build; once nothing references the delta, `prune`
+/// removes both.
+#[test]
+fn prune_keeps_the_base_of_a_referenced_delta() {
+    let w = World::new();
+    w.build("incr", &[]);
+    fs::write(w.ctx.join("a/f000"), "FILE 0\n").unwrap();
+    w.pin(PINNED + 100);
+    let (_, out) = w.build("incr", &["-t", "keep:1"]);
+    assert!(snapshot_lines(&out).iter().all(|l| l.delta), "{out}");
+    let root = w.dir.path().join("incr");
+    let all = deltas(&root);
+    assert_eq!(all.len(), 2, "one delta per COPY");
+    // The image holds the final stage's COPY layer, not the first stage's.
+    let before: Vec<_> = all
+        .into_iter()
+        .filter(|d| d.0.join("data").is_dir())
+        .collect();
+    assert_eq!(before.len(), 1);
+    run_ok_all(builder(w.dir.path(), "incr").arg("prune"));
+    assert_eq!(deltas(&root), before, "prune kept the wrong deltas");
+    for (tree, base) in &before {
+        assert!(tree.is_dir() && base.is_dir(), "{} lost", base.display());
+    }
+    w.check_store("incr");
+    fs::write(w.ctx.join("a/f004"), "FILE 4\n").unwrap();
+    w.pin(PINNED + 200);
+    let (v3, out) = w.build("incr", &[]);
+    let lines = snapshot_lines(&out);
+    // The first stage's COPY lost its base to prune (a full extraction, no
+    // line); the final one is a delta over the kept base.
+    assert_eq!(delta_written(&lines, &out), [2], "{out}");
+    assert_eq!(v3, w.build("cold", &[]).0, "incremental and cold differ");
+    assert_eq!(w.listing("incr", &[]), w.listing("cold", &[]));
+    w.check_store("incr");
+    run_ok_all(builder(w.dir.path(), "incr").args(["rmi", "keep:1"]));
+    run_ok_all(builder(w.dir.path(), "incr").arg("prune"));
+    assert!(deltas(&root).is_empty(), "unreferenced deltas left");
+    for (_, base) in &before {
+        assert!(!base.exists(), "{} kept", base.display());
+    }
     w.check_store("incr");
 }
