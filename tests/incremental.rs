@@ -43,6 +43,8 @@ const DOCKERFILE: &str = "FROM base:1 AS src\n\
 struct World {
     dir: tempfile::TempDir,
     ctx: PathBuf,
+    /// `--isolation` of every build, when not the default.
+    isolation: Option<&'static str>,
 }
 
 impl World {
@@ -75,7 +77,11 @@ impl World {
         fs::write(ctx.join("a/h1"), "linked pair\n").unwrap();
         fs::hard_link(ctx.join("a/h1"), ctx.join("a/h2")).unwrap();
         fs::write(ctx.join("Dockerfile"), DOCKERFILE).unwrap();
-        let w = World { dir, ctx };
+        let w = World {
+            dir,
+            ctx,
+            isolation: None,
+        };
         w.pin(PINNED);
         w
     }
@@ -113,6 +119,7 @@ impl World {
         let out = run_ok_all(
             builder(self.dir.path(), store)
                 .args(["build", "--progress", "plain", "--source-date-epoch", EPOCH])
+                .args(self.isolation.iter().flat_map(|l| ["--isolation", l]))
                 .args(args)
                 .arg("--iidfile")
                 .arg(&iid)
@@ -128,6 +135,7 @@ impl World {
         run_ok_all(
             builder(self.dir.path(), store)
                 .args(["build", "--progress", "plain", "--source-date-epoch", EPOCH])
+                .args(self.isolation.iter().flat_map(|l| ["--isolation", l]))
                 .args(args)
                 .arg("--output")
                 .arg(format!("type=local,dest={}", dest.display()))
@@ -554,4 +562,42 @@ fn prune_keeps_the_base_of_a_referenced_delta() {
         assert!(!base.exists(), "{} kept", base.display());
     }
     w.check_store("incr");
+}
+
+/// Every kind of change at once (content, added, removed file and dir, a file
+/// replaced by a dir, a symlink target), built at the other isolation levels:
+/// rootless (a user namespace; the deltas' whiteouts must be overlay's there
+/// too) and chroot (no mounts: the lowers, delta and base, are merged by
+/// copying). Each is a delta and equals its cold build at the same level.
+#[test]
+fn all_changes_at_the_rootless_and_chroot_levels() {
+    for level in ["rootless", "chroot"] {
+        let mut w = World::new();
+        w.isolation = Some(level);
+        w.build("incr", &[]);
+        fs::write(w.ctx.join("a/f000"), "FILE 0\n").unwrap();
+        fs::write(w.ctx.join("c/new"), "new\n").unwrap();
+        fs::remove_file(w.ctx.join("a/f004")).unwrap();
+        fs::remove_dir_all(w.ctx.join("d")).unwrap();
+        fs::remove_file(w.ctx.join("a/f016")).unwrap();
+        fs::create_dir(w.ctx.join("a/f016")).unwrap();
+        fs::write(w.ctx.join("a/f016/inside"), "inside\n").unwrap();
+        fs::remove_file(w.ctx.join("c/link")).unwrap();
+        symlink("../a/f008", w.ctx.join("c/link")).unwrap();
+        w.pin(PINNED + 100);
+        let (v2, out) = w.build("incr", &[]);
+        let lines = snapshot_lines(&out);
+        assert_eq!(delta_written(&lines, &out), [3, 3], "{level}: {out}");
+        assert!(lines.iter().all(|l| l.whiteouts == 2), "{level}: {out}");
+        assert_eq!(
+            v2,
+            w.build("cold", &[]).0,
+            "{level}: incremental and cold differ"
+        );
+        w.check_store("incr");
+        let listing = w.listing("incr", &[]);
+        assert!(listing.contains("/data/a/f016/inside "), "{listing}");
+        assert!(listing.contains("/data/c/link -> ../a/f008"), "{listing}");
+        assert_eq!(listing, w.listing("cold", &[]), "{level}");
+    }
 }
