@@ -80,6 +80,9 @@ impl Store {
         }
         let base_dir = self.snapshot_path(base);
         anyhow::ensure!(base_dir.is_dir(), "the base snapshot {base} is gone");
+        // Before any work: a store that cannot hold deltas (read-only) fails here.
+        let dir = self.deltas_dir();
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let tmp = tempfile::Builder::new()
             .prefix("delta-")
             .tempdir_in(self.temp_dir()?)
@@ -98,8 +101,6 @@ impl Store {
             format!("{base}\n{depth}\n").as_bytes(),
             0o644,
         )?;
-        let dir = self.deltas_dir();
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let target = dir.join(diff_id.hex());
         let tmp_path = tmp.keep();
         match fs::rename(&tmp_path, &target) {
