@@ -7,7 +7,7 @@ mod interrupt;
 mod json;
 pub mod names;
 mod plain;
-mod screen;
+pub mod screen;
 mod tty;
 
 use std::io::IsTerminal;
