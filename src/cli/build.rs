@@ -160,6 +160,19 @@ pub struct BuildArgs {
 
 /// Runs `builder build`.
 pub fn run(args: BuildArgs) -> Result<i32> {
+    // With --progress=json every line is an event: the error that ends the
+    // build too (not an `error:` text line).
+    let json = !args.quiet && matches!(args.progress.as_str(), "json" | "rawjson");
+    match run_build(args) {
+        Err(e) if json => {
+            crate::progress::Progress::new(Mode::Json).build_error(format!("{e:#}"));
+            Ok(1)
+        }
+        other => other,
+    }
+}
+
+fn run_build(args: BuildArgs) -> Result<i32> {
     // Before any work: the target platforms (all Linux); whether a RUN can execute for a
     // foreign one is checked when the first one runs (sandbox::binfmt::ensure_runnable).
     let platforms: Vec<Platform> = match &args.platform {
@@ -266,7 +279,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     };
     let progress = Progress::new(mode);
     for w in &plan.warnings {
-        eprintln!("warning: {w}");
+        progress.warn(w.as_str());
     }
     super::lint::print_warnings(&findings, &lint_config)?;
 
@@ -285,6 +298,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     // What Docker's client would send of it (see context_paths).
     context.limit_to_read_paths(crate::plan::context_paths(&plan))?;
     let rt = runtime()?;
+    progress.report_interrupts(rt.handle());
     let allow_network_host = allowed
         .iter()
         .any(|a| a == crate::plan::entitlements::NETWORK_HOST);
@@ -295,13 +309,13 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         other => bail!("--network {other}: use default, host or none"),
     };
     if network == Network::Default && crate::sandbox::isolation::chroot_level() {
-        eprintln!(
-            "warning: the chroot isolation level cannot give RUN a network namespace: RUN \
-             steps share the host's network (see docs/compatibility.md)"
+        progress.warn(
+            "the chroot isolation level cannot give RUN a network namespace: RUN steps share \
+             the host's network (see docs/compatibility.md)",
         );
     } else if network == Network::Default {
         if let Some(why) = crate::sandbox::network::tun_unusable() {
-            eprintln!("warning: {why}");
+            progress.warn(why);
         }
     }
     let cache_from: Vec<CacheSpec> = args
@@ -344,7 +358,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     let mut images = match engine.build_many(&plans, &context) {
         Ok(img) => img,
         Err(e) => {
-            progress.finish(None);
+            progress.fail();
             return Err(e);
         }
     };
@@ -485,14 +499,8 @@ pub fn run(args: BuildArgs) -> Result<i32> {
             ))?;
             Some(d.to_string())
         };
-        if !args.quiet {
-            for d in &dests {
-                eprintln!(
-                    "pushed {} ({})",
-                    d.familiar(),
-                    pushed_digest.clone().unwrap_or_default()
-                );
-            }
+        for d in &dests {
+            progress.pushed(d.familiar(), pushed_digest.clone().unwrap_or_default());
         }
     }
     let output_compression =

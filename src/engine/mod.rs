@@ -275,17 +275,23 @@ impl Engine {
         let stage = &plan.stages[index];
         let done = self.wait_for(slots, changed, &stage.deps)?;
         self.shared.check_cancelled()?;
-        let total = stage.steps.len() + 1;
-        let from_name = format!(
-            "[{} 1/{total}] FROM {}",
-            stage.display_name(),
-            describe_base(plan, &stage.base)
+        // Only FROM an image is a step (BuildKit prints none for a stage or scratch).
+        let platform = self.shared.platform_labels.load(Ordering::SeqCst);
+        let platform_name = stage.platform.to_string();
+        let mut names = crate::progress::names::StepNames::new(
+            plan,
+            stage,
+            0,
+            platform.then_some(platform_name.as_str()),
         );
-        let from_name = match self.shared.platform_labels.load(Ordering::SeqCst) {
-            true => from_name.replacen('[', &format!("[{} ", stage.platform), 1),
-            false => from_name,
+        let id = match &stage.base {
+            Base::Image(_) => Some(
+                self.shared
+                    .progress
+                    .start(names.next(&format!("FROM {}", describe_base(plan, &stage.base)))),
+            ),
+            _ => None,
         };
-        let id = self.shared.progress.start(from_name);
         let base = match &stage.base {
             Base::Scratch => Ok(base::scratch(&stage.platform)),
             Base::Stage(i) => done[*i]
@@ -294,25 +300,29 @@ impl Engine {
             Base::Image(r) => self
                 .shared
                 .block_on(crate::registry::client::scoped(
-                    id,
+                    id.unwrap_or(0),
                     base::resolve_image_with(
                         &self.shared.store,
                         &self.shared.client,
                         r,
                         &stage.platform,
                         self.shared.pull,
-                        self.shared.platform_labels.load(Ordering::SeqCst),
+                        platform,
                     ),
                 ))
                 .map(|(img, _)| img),
         };
         let base = match base {
             Ok(b) => {
-                self.shared.progress.done(id, true);
+                if let Some(id) = id {
+                    self.shared.progress.done(id, true);
+                }
                 b
             }
             Err(e) => {
-                self.shared.progress.error(id, format!("{e:#}"));
+                if let Some(id) = id {
+                    self.shared.progress.error(id, format!("{e:#}"));
+                }
                 return Err(self.located(&stage.from, "FROM", e));
             }
         };
@@ -328,7 +338,7 @@ impl Engine {
                     let (img, _) = self
                         .shared
                         .block_on(crate::registry::client::scoped(
-                            id,
+                            id.unwrap_or(0),
                             base::resolve_image_with(
                                 &self.shared.store,
                                 &self.shared.client,

@@ -1,8 +1,13 @@
 //! Build events and their renderers: indicatif bars on a terminal,
 //! BuildKit-style numbered plain lines for CI logs, one JSON object per line
-//! for tools, or nothing. Renderers only display; they decide nothing.
+//! for tools (schema: docs/progress-json.md), or nothing. Renderers only
+//! display; they decide nothing.
 
+mod interrupt;
+mod json;
+pub mod names;
 mod plain;
+pub mod screen;
 mod tty;
 
 use std::io::IsTerminal;
@@ -13,6 +18,7 @@ use serde::Serialize;
 
 use crate::registry::client::TransferUpdate;
 
+pub use json::JsonRenderer;
 pub use plain::PlainRenderer;
 pub use tty::TtyRenderer;
 
@@ -42,14 +48,28 @@ pub enum Event {
     Cached { step: usize },
     /// The step finished.
     Done { step: usize, seconds: f64 },
-    /// The step failed.
-    Error { step: usize, message: String },
-    /// The build finished (summary).
+    /// The step failed; `step` is absent for a build that failed outside
+    /// any step (JSON mode's last event of a failed build).
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        step: Option<usize>,
+        message: String,
+    },
+    /// A non-fatal finding (plan warnings, a network that falls back, …).
+    Warning { message: String },
+    /// An image was pushed: `reference` as given (`-t`), `digest` the
+    /// manifest's or index's digest the registry holds.
+    Pushed { reference: String, digest: String },
+    /// The build was interrupted (SIGINT); `steps` are the names of the
+    /// steps that were running and are abandoned.
+    Cancelled { steps: Vec<String> },
+    /// The build finished (summary); `failed` when it ended in an error.
     Summary {
         run: usize,
         cached: usize,
         seconds: f64,
         image: Option<String>,
+        failed: bool,
     },
 }
 
@@ -102,30 +122,45 @@ impl std::str::FromStr for Mode {
     }
 }
 
-/// The closing line of a build: steps run, cached, time and image.
-pub fn summary_line(run: usize, cached: usize, seconds: f64, image: Option<&str>) -> String {
+/// The closing line of a build: `done:` or `failed:`, steps run, cached,
+/// time and image.
+pub fn summary_line(
+    run: usize,
+    cached: usize,
+    seconds: f64,
+    image: Option<&str>,
+    failed: bool,
+) -> String {
     let image = image.map(|i| format!(", image {i}")).unwrap_or_default();
-    format!("done: {run} steps run, {cached} cached in {seconds:.1}s{image}")
+    let word = if failed { "failed" } else { "done" };
+    format!("{word}: {run} steps run, {cached} cached in {seconds:.1}s{image}")
 }
 
-/// Renders events as JSON lines on stderr.
-#[derive(Debug, Default)]
-pub struct JsonRenderer;
-
-impl Renderer for JsonRenderer {
-    fn event(&mut self, event: &Event) {
-        if let Ok(line) = serde_json::to_string(event) {
-            eprintln!("{line}");
-        }
+/// The line shown for a cancelled build: `cancelled: [2/3] RUN make, …`.
+pub fn cancelled_line(steps: &[String]) -> String {
+    match steps.is_empty() {
+        true => "cancelled (no step was running)".to_string(),
+        false => format!("cancelled: {}", steps.join(", ")),
     }
 }
 
-/// Drops every event.
+/// The first line of an error message: what a step's `ERROR:` line shows
+/// (the whole message, with its last output and Dockerfile excerpt, is
+/// printed once at the end of the build).
+pub fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or("")
+}
+
+/// Drops every event but warnings (`-q` hides progress, not problems).
 #[derive(Debug, Default)]
 pub struct QuietRenderer;
 
 impl Renderer for QuietRenderer {
-    fn event(&mut self, _event: &Event) {}
+    fn event(&mut self, event: &Event) {
+        if let Event::Warning { message } = event {
+            eprintln!("warning: {message}");
+        }
+    }
 }
 
 /// The handle the engine reports through: cheap to clone, thread-safe,
@@ -142,6 +177,9 @@ struct Inner {
     cached: usize,
     started: Instant,
     step_started: std::collections::HashMap<usize, Instant>,
+    /// Names of the steps running now (for a cancellation report).
+    running: std::collections::BTreeMap<usize, String>,
+    json: bool,
 }
 
 impl std::fmt::Debug for Progress {
@@ -157,10 +195,18 @@ impl Progress {
             Mode::Auto if std::io::stderr().is_terminal() => Box::new(TtyRenderer::new()),
             Mode::Auto | Mode::Plain => Box::new(PlainRenderer::new(std::io::stderr())),
             Mode::Tty => Box::new(TtyRenderer::new()),
-            Mode::Json => Box::new(JsonRenderer),
+            Mode::Json => Box::new(JsonRenderer::new(std::io::stderr())),
             Mode::Quiet => Box::new(QuietRenderer),
         };
-        Self::with_renderer(renderer)
+        let p = Self::with_renderer(renderer);
+        p.with(|i| i.json = mode == Mode::Json);
+        p
+    }
+
+    /// True when events go out as JSON lines (errors must then be events
+    /// too, not text).
+    pub fn is_json(&self) -> bool {
+        self.with(|i| i.json)
     }
 
     /// A handle over any renderer (tests use a recording one).
@@ -173,6 +219,8 @@ impl Progress {
                 cached: 0,
                 started: Instant::now(),
                 step_started: Default::default(),
+                running: Default::default(),
+                json: false,
             })),
         }
     }
@@ -189,10 +237,9 @@ impl Progress {
             let step = i.next_step;
             i.next_step += 1;
             i.step_started.insert(step, Instant::now());
-            i.renderer.event(&Event::Started {
-                step,
-                name: name.into(),
-            });
+            let name = name.into();
+            i.running.insert(step, name.clone());
+            i.renderer.event(&Event::Started { step, name });
             step
         })
     }
@@ -246,6 +293,7 @@ impl Progress {
         self.with(|i| {
             i.cached += 1;
             i.step_started.remove(&step);
+            i.running.remove(&step);
             i.renderer.event(&Event::Cached { step })
         })
     }
@@ -256,6 +304,7 @@ impl Progress {
             if executed {
                 i.run += 1;
             }
+            i.running.remove(&step);
             let seconds = i
                 .step_started
                 .remove(&step)
@@ -270,21 +319,72 @@ impl Progress {
     pub fn error(&self, step: usize, message: impl Into<String>) {
         self.with(|i| {
             i.step_started.remove(&step);
+            i.running.remove(&step);
             i.renderer.event(&Event::Error {
-                step,
+                step: Some(step),
                 message: message.into(),
             })
         })
     }
 
+    /// The error that ended a build, outside any step (JSON mode prints it
+    /// as its last event instead of an `error:` text line).
+    pub fn build_error(&self, message: impl Into<String>) {
+        self.with(|i| {
+            i.renderer.event(&Event::Error {
+                step: None,
+                message: message.into(),
+            })
+        })
+    }
+
+    /// A warning (shown as `warning: …`, or a `warning` event).
+    pub fn warn(&self, message: impl Into<String>) {
+        self.with(|i| {
+            i.renderer.event(&Event::Warning {
+                message: message.into(),
+            })
+        })
+    }
+
+    /// An image pushed to `reference` with manifest (or index) `digest`.
+    pub fn pushed(&self, reference: impl Into<String>, digest: impl Into<String>) {
+        self.with(|i| {
+            i.renderer.event(&Event::Pushed {
+                reference: reference.into(),
+                digest: digest.into(),
+            })
+        })
+    }
+
+    /// Reports the steps running now as cancelled and tears the renderer
+    /// down (SIGINT, see [`Progress::report_interrupts`]).
+    pub fn cancelled(&self) {
+        self.with(|i| {
+            let steps = i.running.values().cloned().collect();
+            i.renderer.event(&Event::Cancelled { steps });
+            i.renderer.finish();
+        })
+    }
+
     /// Ends the build with a summary and tears the renderer down.
     pub fn finish(&self, image: Option<String>) {
+        self.summary(image, false)
+    }
+
+    /// Ends a failed build: the summary says `failed`.
+    pub fn fail(&self) {
+        self.summary(None, true)
+    }
+
+    fn summary(&self, image: Option<String>, failed: bool) {
         self.with(|i| {
             let event = Event::Summary {
                 run: i.run,
                 cached: i.cached,
                 seconds: i.started.elapsed().as_secs_f64(),
                 image,
+                failed,
             };
             i.renderer.event(&event);
             i.renderer.finish();

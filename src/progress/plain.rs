@@ -1,6 +1,7 @@
 //! BuildKit-style plain lines: `#3 [build 2/4] RUN make`, output prefixed
-//! with its step number and seconds since the build began, `#3 CACHED`,
-//! `#3 DONE 1.2s`. Stable for CI logs. A transfer (blob pull or push)
+//! with its step number and seconds since the step began (`#3 0.123 …`),
+//! `#3 CACHED`, `#3 DONE 1.2s`, `#3 ERROR: <first line of the error>` (the
+//! whole error is printed once, at the end). Stable for CI logs. A transfer (blob pull or push)
 //! that takes longer than [`TRANSFER_EVERY`] gets BuildKit's byte line
 //! (`#3 sha256:… 12.58MB / 50.33MB 4.2s`) at most that often, with what it
 //! waits for while it is stalled, and a `done` line at its end; quick ones
@@ -28,7 +29,8 @@ pub fn waiting_note(w: &Waiting) -> String {
 /// Writes plain progress lines to any writer (stderr in a build).
 pub struct PlainRenderer<W: Write + Send> {
     out: W,
-    started: Instant,
+    /// When each step started (output times are relative to it).
+    started: HashMap<usize, Instant>,
     /// When each (step, blob) transfer last got a line.
     transfers: HashMap<(usize, String), Instant>,
 }
@@ -38,7 +40,7 @@ impl<W: Write + Send> PlainRenderer<W> {
     pub fn new(out: W) -> Self {
         PlainRenderer {
             out,
-            started: Instant::now(),
+            started: HashMap::new(),
             transfers: HashMap::new(),
         }
     }
@@ -53,12 +55,15 @@ impl<W: Write + Send> Renderer for PlainRenderer<W> {
     fn event(&mut self, event: &Event) {
         // Progress output must never fail a build: write errors are ignored.
         let _ = match event {
-            Event::Started { step, name } => writeln!(self.out, "#{step} {name}"),
-            Event::Log { step, line } => writeln!(
-                self.out,
-                "#{step} {:.3} {line}",
-                self.started.elapsed().as_secs_f64()
-            ),
+            Event::Started { step, name } => {
+                self.started.insert(*step, Instant::now());
+                writeln!(self.out, "#{step} {name}")
+            }
+            Event::Log { step, line } => {
+                let at = self.started.get(step).map(Instant::elapsed);
+                let seconds = at.unwrap_or_default().as_secs_f64();
+                writeln!(self.out, "#{step} {seconds:.3} {line}")
+            }
             Event::Progress {
                 step,
                 id,
@@ -95,19 +100,32 @@ impl<W: Write + Send> Renderer for PlainRenderer<W> {
                     human_size(*total)
                 )
             }
-            Event::Cached { step } => writeln!(self.out, "#{step} CACHED"),
+            Event::Cached { step } => writeln!(self.out, "#{step} CACHED\n"),
             Event::Done { step, seconds } => writeln!(self.out, "#{step} DONE {seconds:.1}s\n"),
-            Event::Error { step, message } => writeln!(self.out, "#{step} ERROR: {message}"),
+            Event::Error {
+                step: Some(step),
+                message,
+            } => writeln!(self.out, "#{step} ERROR: {}\n", super::first_line(message)),
+            Event::Error {
+                step: None,
+                message,
+            } => writeln!(self.out, "error: {message}"),
+            Event::Warning { message } => writeln!(self.out, "warning: {message}"),
+            Event::Pushed { reference, digest } => {
+                writeln!(self.out, "pushed {reference} ({digest})")
+            }
+            Event::Cancelled { steps } => writeln!(self.out, "{}", super::cancelled_line(steps)),
             Event::Summary {
                 run,
                 cached,
                 seconds,
                 image,
+                failed,
             } => {
                 writeln!(
                     self.out,
                     "{}",
-                    super::summary_line(*run, *cached, *seconds, image.as_deref())
+                    super::summary_line(*run, *cached, *seconds, image.as_deref(), *failed)
                 )
             }
         };
@@ -132,7 +150,10 @@ mod tests {
             seconds: 1.25,
         });
         let text = String::from_utf8(r.into_inner()).unwrap();
-        assert_eq!(text, "#5 [build 2/4] RUN make\n#5 CACHED\n#6 DONE 1.2s\n\n");
+        assert_eq!(
+            text,
+            "#5 [build 2/4] RUN make\n#5 CACHED\n\n#6 DONE 1.2s\n\n"
+        );
     }
 
     #[test]

@@ -121,38 +121,41 @@ impl<'a> StageRunner<'a> {
         );
         let triggers = std::mem::take(&mut self.image.config.config.on_build);
         let trigger_steps = self.trigger_steps(&triggers)?;
-        let total = self.stage.steps.len() + trigger_steps.len() + 1;
-        for (i, step) in trigger_steps
+        let platform = self
+            .shared
+            .platform_labels
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let platform_name = self.stage.platform.to_string();
+        let counted = trigger_steps
             .iter()
-            .chain(self.stage.steps.iter())
-            .enumerate()
-        {
+            .filter(|s| crate::progress::names::is_step(&s.ast.keyword))
+            .count();
+        let mut names = crate::progress::names::StepNames::new(
+            self.plan,
+            self.stage,
+            counted,
+            platform.then_some(platform_name.as_str()),
+        );
+        names.skip_from(self.stage);
+        for step in trigger_steps.iter().chain(self.stage.steps.iter()) {
             self.shared.check_cancelled()?;
-            let label = match self
-                .shared
-                .platform_labels
-                .load(std::sync::atomic::Ordering::SeqCst)
-            {
-                true => format!("{} {}", self.stage.platform, self.stage.display_name()),
-                false => self.stage.display_name(),
-            };
-            let name = format!(
-                "[{} {}/{}] {}",
-                label,
-                i + 2,
-                total,
-                first_line(&step.ast.original)
-            );
-            let id = self.shared.progress.start(name);
+            // Config-only instructions (ENV, LABEL, …) are no steps, as in BuildKit.
+            let id = crate::progress::names::is_step(&step.ast.keyword).then(|| {
+                let name = names.next(&first_line(&step.ast.original));
+                self.shared.progress.start(name)
+            });
             let result = evaluator
                 .next(step)
                 .map_err(|d| anyhow!("{d}"))
-                .and_then(|ev| self.cached_step(step, &ev, id));
-            match result {
-                Ok(true) => self.shared.progress.cached(id),
-                Ok(false) => self.shared.progress.done(id, true),
-                Err(e) => {
-                    self.shared.progress.error(id, format!("{e:#}"));
+                .and_then(|ev| self.cached_step(step, &ev, id.unwrap_or(0)));
+            match (result, id) {
+                (Ok(true), Some(id)) => self.shared.progress.cached(id),
+                (Ok(false), Some(id)) => self.shared.progress.done(id, true),
+                (Ok(_), None) => {}
+                (Err(e), id) => {
+                    if let Some(id) = id {
+                        self.shared.progress.error(id, format!("{e:#}"));
+                    }
                     return Err(e);
                 }
             }

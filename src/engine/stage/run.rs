@@ -189,7 +189,8 @@ impl StageRunner<'_> {
                 if tail.len() == 10 {
                     tail.pop_front();
                 }
-                tail.push_back(line.clone());
+                // The error's "last output" as a terminal showed it (a CR restarts the line).
+                tail.push_back(crate::progress::screen::clean_line(&line, usize::MAX));
                 progress.log(id, line);
             })?
         };
