@@ -179,6 +179,18 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     // Lint rules (BuildKit's): with --check / --call check they are the result.
     let (findings, lint_config) = super::lint::run(&df, &text, &file_name, &build_args)?;
     if super::lint::is_check(&args) {
+        let findings = super::lint::check_findings(
+            &args,
+            &df,
+            &text,
+            &file_name,
+            &build_args,
+            &named,
+            &platforms,
+            dockerfile_path.as_deref(),
+            findings,
+            &lint_config,
+        )?;
         return super::lint::report_check(&findings, &lint_config, &file_name, &text);
     }
     super::output::check_outputs(&args.outputs, args.load)?;
@@ -268,7 +280,6 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
-    super::lint::print_warnings(&findings, &lint_config)?;
 
     let store_args = StoreArgs {
         root: args.root.clone(),
@@ -285,6 +296,21 @@ pub fn run(args: BuildArgs) -> Result<i32> {
     // What Docker's client would send of it (see context_paths).
     context.limit_to_read_paths(crate::plan::context_paths(&plan))?;
     let rt = runtime()?;
+    // The rules that need the build's state, with the file's, before any step runs.
+    let mut findings = findings;
+    findings.extend(super::lint::stage_findings(
+        &super::lint::StageInputs {
+            plans: &plans,
+            all_stages: false,
+            ignore: Some(context.ignore()),
+            store: &store,
+            client: &store_args.client()?,
+            pull: args.pull.parse().map_err(|e: String| anyhow!(e))?,
+            rt: &rt,
+        },
+        &lint_config,
+    ));
+    super::lint::print_warnings(&super::lint::sorted(findings), &lint_config)?;
     let allow_network_host = allowed
         .iter()
         .any(|a| a == crate::plan::entitlements::NETWORK_HOST);

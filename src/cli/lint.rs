@@ -91,3 +91,186 @@ pub fn print_warnings(findings: &[Finding], config: &Config) -> Result<()> {
     }
     Ok(())
 }
+
+/// Where the stage rules get what they need of the build: the plans (one per
+/// target platform), the store and registry for base images, the main
+/// context's `.dockerignore`.
+pub struct StageInputs<'a> {
+    /// The plans to check (findings are merged without repeats).
+    pub plans: &'a [crate::plan::Plan],
+    /// Every stage (`--check`) or the needed ones (a build).
+    pub all_stages: bool,
+    /// The main context's ignore matcher.
+    pub ignore: Option<&'a crate::context::PatternMatcher>,
+    /// Store and client base images are looked up in / pulled with.
+    pub store: &'a crate::store::Store,
+    /// Registry client for bases not in the store.
+    pub client: &'a crate::registry::RegistryClient,
+    /// `--pull`: with `never` a base not in the store is not fetched.
+    pub pull: crate::engine::base::PullPolicy,
+    /// The runtime pulls run on.
+    pub rt: &'a tokio::runtime::Runtime,
+}
+
+/// The findings of the rules that need the build's state
+/// (`dockerfile::lint::stages`), minus those `config` turns off. A base
+/// image is looked up in the store, pulled when missing (as BuildKit
+/// resolves base image configs before the build); one that cannot be had
+/// is left to the build to report.
+pub fn stage_findings(inputs: &StageInputs<'_>, config: &Config) -> Vec<Finding> {
+    use crate::dockerfile::lint::stages::{lint_stages, BaseImage, StageLint};
+    if config.skip_all {
+        return Vec::new();
+    }
+    let mut resolve = |name: &str, platform: &crate::plan::Platform| -> Option<BaseImage> {
+        let image = stored_or_pulled(&inputs, name, platform)?;
+        let c = &image.config;
+        let platform = format!("{}/{}", c.os, c.architecture)
+            .parse::<crate::plan::Platform>()
+            .ok()
+            .map(|mut p| {
+                if !c.variant.is_empty() && c.architecture != "arm64" {
+                    p.variant = c.variant.clone();
+                }
+                p
+            })
+            .unwrap_or_else(|| platform.clone());
+        Some(BaseImage {
+            env: image.scope.env.iter().cloned().collect(),
+            platform,
+        })
+    };
+    let mut out: Vec<Finding> = Vec::new();
+    for plan in inputs.plans {
+        let found = lint_stages(
+            plan,
+            StageLint {
+                all_stages: inputs.all_stages,
+                ignore: inputs.ignore,
+                resolve_all: inputs.all_stages,
+                resolve: &mut resolve,
+            },
+        );
+        for f in found {
+            if config.enabled(&f.rule) && !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// A base image for the stage rules: the stored one for any platform (so a
+/// base for another platform is seen as such), else pulled.
+fn stored_or_pulled(
+    inputs: &StageInputs<'_>,
+    name: &str,
+    platform: &crate::plan::Platform,
+) -> Option<crate::engine::StageImage> {
+    use crate::engine::base::{load_local, resolve_image, PullPolicy};
+    let r = crate::registry::Reference::parse(name).ok()?;
+    let want: crate::store::Platform = platform.to_string().parse().ok()?;
+    // The stored copy even with --pull=always: the build fetches the tag's
+    // current image itself, the lint only needs its ENV and platform.
+    if let Ok(Some(desc)) = inputs.store.resolve(&super::pull::store_name(&r)) {
+        if let Ok((image, _)) = load_local(inputs.store, &desc, &want) {
+            return Some(image);
+        }
+    }
+    if inputs.pull == PullPolicy::Never {
+        return None;
+    }
+    inputs
+        .rt
+        .block_on(resolve_image(
+            inputs.store,
+            inputs.client,
+            name,
+            platform,
+            PullPolicy::Missing,
+        ))
+        .ok()
+        .map(|(image, _)| image)
+}
+
+/// All findings in BuildKit's order (by line, then rule).
+pub fn sorted(mut findings: Vec<Finding>) -> Vec<Finding> {
+    findings.sort_by(|a, b| {
+        a.start_line
+            .cmp(&b.start_line)
+            .then(a.rule.name.cmp(b.rule.name))
+    });
+    findings
+}
+
+/// `--check`: the file rules' `findings` plus the stage rules over every
+/// stage, planned as the build would plan them (named contexts that are
+/// images are honoured; directories and OCI layouts are not stored for a check).
+#[allow(clippy::too_many_arguments)]
+pub fn check_findings(
+    args: &BuildArgs,
+    df: &Dockerfile,
+    text: &str,
+    file: &str,
+    build_args: &BTreeMap<String, String>,
+    named: &BTreeMap<String, super::build_context::NamedContext>,
+    platforms: &[crate::plan::Platform],
+    dockerfile_path: Option<&std::path::Path>,
+    findings: Vec<Finding>,
+    config: &Config,
+) -> Result<Vec<Finding>> {
+    let named_images: BTreeMap<String, String> = named
+        .iter()
+        .filter_map(|(k, v)| match v {
+            super::build_context::NamedContext::Image(r) => Some((k.clone(), r.clone())),
+            _ => None,
+        })
+        .collect();
+    let targets: Vec<Option<crate::plan::Platform>> = match platforms.len() {
+        0 => vec![None],
+        _ => platforms.iter().cloned().map(Some).collect(),
+    };
+    let mut plans = Vec::new();
+    for platform in targets {
+        let opts = crate::plan::PlanOptions {
+            build_args: build_args.clone(),
+            target: args.target.clone(),
+            platform,
+            build_platform: None,
+            source: text.to_string(),
+            file: file.to_string(),
+            named_contexts: named_images.clone(),
+        };
+        plans.push(crate::plan::plan(df, &opts).map_err(|d| anyhow!("{d}"))?);
+    }
+    let ignore = if args.context == "-" {
+        None
+    } else {
+        let root = std::path::Path::new(&args.context);
+        let spec = crate::context::IgnoreSpec::Auto {
+            dockerfile: dockerfile_path
+                .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())),
+        };
+        let loaded = crate::context::load_ignore(root, &spec)?;
+        Some(crate::context::dockerignore::build_matcher(&loaded)?)
+    };
+    let store_args = super::pull::StoreArgs {
+        root: args.root.clone(),
+        registry_config: args.registry_config.clone(),
+    };
+    let store = store_args.open_store()?;
+    let client = store_args.client()?;
+    let rt = super::pull::runtime()?;
+    let inputs = StageInputs {
+        plans: &plans,
+        all_stages: true,
+        ignore: ignore.as_ref(),
+        store: &store,
+        client: &client,
+        pull: args.pull.parse().map_err(|e: String| anyhow!(e))?,
+        rt: &rt,
+    };
+    let mut all = findings;
+    all.extend(stage_findings(&inputs, config));
+    Ok(sorted(all))
+}

@@ -14,6 +14,7 @@ macro_rules! rule {
             name: $name,
             description: $desc,
             url: concat!("https://docs.docker.com/go/dockerfile/rule/", $slug, "/"),
+            experimental: false,
         };
     };
 }
@@ -100,6 +101,14 @@ rule!(
     "expose-proto-casing"
 );
 
+rule!(EXPOSE_INVALID_FORMAT, "ExposeInvalidFormat", "IP address and host-port mapping should not be used in EXPOSE instruction. This will become an error in a future release", "expose-invalid-format");
+pub const INVALID_DEFINITION_DESCRIPTION: Rule = Rule {
+    name: "InvalidDefinitionDescription",
+    description: "Comment for build stage or argument should follow the format: `# <arg/stage name> <description>`. If this is not intended to be a description comment, add an empty line or comment between the instruction and the comment.",
+    url: "https://docs.docker.com/go/dockerfile/rule/invalid-definition-description/",
+    experimental: true,
+};
+
 rule!(
     INVALID_DEFAULT_ARG_IN_FROM,
     "InvalidDefaultArgInFrom",
@@ -148,6 +157,7 @@ fn self_consistent(s: &str) -> bool {
 pub fn all(df: &Dockerfile, text: &str, build_args: &BTreeMap<String, String>) -> Vec<Finding> {
     let mut out = Vec::new();
     casing(df, &mut out);
+    definition_descriptions(df, text, &mut out);
     empty_continuations(df, text, &mut out);
     invalid_default_args(df, &mut out);
     let mut global_args: BTreeSet<String> = build_args.keys().cloned().collect();
@@ -224,6 +234,11 @@ pub fn all(df: &Dockerfile, text: &str, build_args: &BTreeMap<String, String>) -
             }
             "expose" => {
                 for p in &inst.args {
+                    if expose_maps_host(p) {
+                        out.push(finding(EXPOSE_INVALID_FORMAT, inst, format!(
+                            "EXPOSE instruction should not define an IP address or host-port mapping, found '{p}'"
+                        )));
+                    }
                     if let Some((_, proto)) = p.split_once('/') {
                         if proto != proto.to_lowercase() {
                             out.push(finding(
@@ -476,3 +491,70 @@ fn invalid_default_args(df: &Dockerfile, out: &mut Vec<Finding>) {
         }
     }
 }
+
+/// Whether an EXPOSE port spec has an IP or a host port (`[ip:]host:container`,
+/// go-connections `nat.SplitParts` as BuildKit's `portSpecs.splitParts`).
+fn expose_maps_host(spec: &str) -> bool {
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts.len() {
+        0 | 1 => false,
+        2 => !parts[0].is_empty(),
+        n => !parts[..n - 2].join(":").is_empty() || !parts[n - 2].is_empty(),
+    }
+}
+
+/// `validateDefinitionDescription` (experimental): the last comment before a
+/// named FROM or an ARG must start with the stage's / an argument's name.
+/// The comments are those since the previous instruction, parser directives
+/// excepted; an empty `#` starts them afresh (BuildKit's `PrevComment`).
+fn definition_descriptions(df: &Dockerfile, text: &str, out: &mut Vec<Finding>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut prev_end = 0usize;
+    for inst in &df.instructions {
+        let keys: Vec<&str> = match inst.keyword.as_str() {
+            "from" if inst.args.len() >= 3 => vec![inst.args[2].as_str()],
+            "arg" => inst
+                .args
+                .iter()
+                .map(|a| a.split_once('=').map_or(a.as_str(), |(k, _)| k))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let start = inst.span.line.saturating_sub(1).min(lines.len());
+        if !keys.is_empty() {
+            let mut last: Option<&str> = None;
+            for line in &lines[prev_end.min(start)..start] {
+                let Some(c) = line.trim_start().strip_prefix('#') else {
+                    continue;
+                };
+                let c = c.trim();
+                if c.is_empty() {
+                    last = None;
+                } else if !DIRECTIVE.is_match(line) || prev_end > 0 {
+                    last = Some(c);
+                }
+            }
+            if let Some(c) = last {
+                let first = c.split(' ').next().unwrap_or_default();
+                if !keys.contains(&first) {
+                    let what = if inst.keyword == "from" {
+                        "FROM"
+                    } else {
+                        "ARG"
+                    };
+                    let example = if keys.len() > 1 { "<arg_key>" } else { keys[0] };
+                    out.push(finding(
+                        INVALID_DEFINITION_DESCRIPTION,
+                        inst,
+                        format!("Comment for {what} should follow the format: `# {example} <description>`"),
+                    ));
+                }
+            }
+        }
+        prev_end = inst.span.end_line.max(inst.span.line);
+    }
+}
+
+static DIRECTIVE: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)^\s*#\s*(syntax|escape|check)\s*=").expect("static regex")
+});
