@@ -102,10 +102,11 @@ pub struct StageInputs<'a> {
     pub all_stages: bool,
     /// The main context's ignore matcher.
     pub ignore: Option<&'a crate::context::PatternMatcher>,
-    /// Store and client base images are looked up in / pulled with.
-    pub store: &'a crate::store::Store,
+    /// Store base images are looked up in (and pulled to); `None` when no
+    /// stage has an image base (`--check` then leaves no store behind).
+    pub store: Option<&'a crate::store::Store>,
     /// Registry client for bases not in the store.
-    pub client: &'a crate::registry::RegistryClient,
+    pub client: Option<&'a crate::registry::RegistryClient>,
     /// `--pull`: with `never` a base not in the store is not fetched.
     pub pull: crate::engine::base::PullPolicy,
     /// The runtime pulls run on.
@@ -123,7 +124,7 @@ pub fn stage_findings(inputs: &StageInputs<'_>, config: &Config) -> Vec<Finding>
         return Vec::new();
     }
     let mut resolve = |name: &str, platform: &crate::plan::Platform| -> Option<BaseImage> {
-        let image = stored_or_pulled(&inputs, name, platform)?;
+        let image = stored_or_pulled(inputs, name, platform)?;
         let c = &image.config;
         let platform = format!("{}/{}", c.os, c.architecture)
             .parse::<crate::plan::Platform>()
@@ -168,12 +169,13 @@ fn stored_or_pulled(
     platform: &crate::plan::Platform,
 ) -> Option<crate::engine::StageImage> {
     use crate::engine::base::{load_local, resolve_image, PullPolicy};
+    let (store, client) = (inputs.store?, inputs.client?);
     let r = crate::registry::Reference::parse(name).ok()?;
     let want: crate::store::Platform = platform.to_string().parse().ok()?;
     // The stored copy even with --pull=always: the build fetches the tag's
     // current image itself, the lint only needs its ENV and platform.
-    if let Ok(Some(desc)) = inputs.store.resolve(&super::pull::store_name(&r)) {
-        if let Ok((image, _)) = load_local(inputs.store, &desc, &want) {
+    if let Ok(Some(desc)) = store.resolve(&super::pull::store_name(&r)) {
+        if let Ok((image, _)) = load_local(store, &desc, &want) {
             return Some(image);
         }
     }
@@ -183,8 +185,8 @@ fn stored_or_pulled(
     inputs
         .rt
         .block_on(resolve_image(
-            inputs.store,
-            inputs.client,
+            store,
+            client,
             name,
             platform,
             PullPolicy::Missing,
@@ -241,7 +243,12 @@ pub fn check_findings(
             file: file.to_string(),
             named_contexts: named_images.clone(),
         };
-        plans.push(crate::plan::plan(df, &opts).map_err(|d| anyhow!("{d}"))?);
+        // A file the build would refuse (an invalid base name, an unknown
+        // --target) still gets its file rules' result; the stage rules need a plan.
+        match crate::plan::plan(df, &opts) {
+            Ok(p) => plans.push(p),
+            Err(_) => return Ok(sorted(findings)),
+        }
     }
     let ignore = if args.context == "-" {
         None
@@ -258,15 +265,23 @@ pub fn check_findings(
         root: args.root.clone(),
         registry_config: args.registry_config.clone(),
     };
-    let store = store_args.open_store()?;
-    let client = store_args.client()?;
+    let image_bases = plans.iter().any(|p| {
+        p.stages
+            .iter()
+            .any(|s| matches!(s.base, crate::plan::Base::Image(_)))
+    });
+    let (store, client) = if image_bases {
+        (Some(store_args.open_store()?), Some(store_args.client()?))
+    } else {
+        (None, None)
+    };
     let rt = super::pull::runtime()?;
     let inputs = StageInputs {
         plans: &plans,
         all_stages: true,
         ignore: ignore.as_ref(),
-        store: &store,
-        client: &client,
+        store: store.as_ref(),
+        client: client.as_ref(),
         pull: args.pull.parse().map_err(|e: String| anyhow!(e))?,
         rt: &rt,
     };

@@ -139,6 +139,9 @@ pub fn lint_stages(plan: &Plan, opts: StageLint<'_>) -> Vec<Finding> {
     out
 }
 
+/// A stage's end state, the ARGs it declared and its chain's image stage.
+type Walked = (StageState, BTreeSet<String>, Option<usize>);
+
 struct Found {
     finding: Finding,
     /// The image stage the finding's stage chain starts from.
@@ -155,8 +158,7 @@ fn run(
     opts: Option<&StageLint<'_>>,
 ) -> Vec<Found> {
     let default_path = [("PATH".to_string(), crate::sandbox::DEFAULT_PATH.to_string())];
-    let mut states: Vec<Option<(StageState, BTreeSet<String>, Option<usize>)>> =
-        vec![None; plan.stages.len()];
+    let mut states: Vec<Option<Walked>> = vec![None; plan.stages.len()];
     let budget = crate::plan::Budget::new(plan.planning_bytes);
     let mut out = Vec::new();
     for &i in selected {
