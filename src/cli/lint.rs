@@ -153,7 +153,8 @@ pub fn stage_findings(inputs: &StageInputs<'_>, config: &Config) -> Vec<Finding>
             },
         );
         for f in found {
-            if config.enabled(&f.rule) && !out.contains(&f) {
+            // Platforms' plans mostly repeat each other's findings: keep one of each.
+            if config.enabled(&f.rule) && (inputs.plans.len() == 1 || !out.contains(&f)) {
                 out.push(f);
             }
         }

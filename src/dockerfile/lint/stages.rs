@@ -190,8 +190,10 @@ fn run(
         }
         let mut ev = StageEvaluator::with_base(plan, i, base).with_budget(budget.clone());
         for step in &stage.steps {
-            let options: Vec<String> = ev.state().run_env.iter().map(|(k, _)| k.clone()).collect();
             let Ok(e) = ev.next(step) else {
+                if budget.exhausted() {
+                    return out; // later words are unknown; the build stops here too
+                }
                 continue; // the build reports it at this step
             };
             for var in &e.unset_vars {
@@ -199,7 +201,9 @@ fn run(
                     continue;
                 }
                 let mut msg = format!("Usage of undefined variable '${var}'");
-                if let Some(s) = suggest(var, &options) {
+                // Suggested from the environment after the step (holding the one
+                // before would make every ENV copy the whole list).
+                if let Some(s) = suggest(var, &ev.state().run_env) {
                     msg.push_str(&format!(" (did you mean ${s}?)"));
                 }
                 out.push(Found {
@@ -237,10 +241,10 @@ fn with_path(env: &[(String, String)]) -> Vec<(String, String)> {
 
 /// BuildKit's `suggest.Search` (case-sensitive): the first option at the
 /// smallest Levenshtein distance below 3; none when one matches exactly.
-fn suggest(var: &str, options: &[String]) -> Option<String> {
+fn suggest(var: &str, options: &[(String, String)]) -> Option<String> {
     let mut best: Option<&String> = None;
     let mut min = 3;
-    for o in options {
+    for (o, _) in options {
         if o == var {
             return None;
         }
