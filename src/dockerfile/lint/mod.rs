@@ -3,7 +3,8 @@
 //! the parsed file. `docker build --check` prints them as the result; a
 //! normal build prints them as warnings.
 //!
-//! * [`rules`]: the checks.
+//! * [`ruleset`]: the rules' names, descriptions and URLs.
+//! * [`rules`]: the checks on the file.
 //! * [`print`]: BuildKit's text output (`WARNING: Rule - URL`, the message,
 //!   the source snippet).
 //! * [`Config`]: the `# check=skip=…;error=true` directive.
@@ -13,6 +14,7 @@
 
 pub mod print;
 mod rules;
+pub mod ruleset;
 pub mod stages;
 
 use std::collections::BTreeMap;

@@ -18,32 +18,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::ruleset::{COPY_IGNORED_FILE, INVALID_BASE_IMAGE_PLATFORM, UNDEFINED_VAR};
 use super::{Finding, Rule};
 use crate::context::PatternMatcher;
 use crate::dockerfile::Instruction;
 use crate::plan::{Base, Command, Plan, Platform, StageEvaluator, StageState};
-
-/// `UndefinedVar`.
-pub const UNDEFINED_VAR: Rule = Rule {
-    name: "UndefinedVar",
-    description: "Variables should be defined before their use",
-    url: "https://docs.docker.com/go/dockerfile/rule/undefined-var/",
-    experimental: false,
-};
-/// `CopyIgnoredFile`.
-pub const COPY_IGNORED_FILE: Rule = Rule {
-    name: "CopyIgnoredFile",
-    description: "Attempting to Copy file that is excluded by .dockerignore",
-    url: "https://docs.docker.com/go/dockerfile/rule/copy-ignored-file/",
-    experimental: false,
-};
-/// `InvalidBaseImagePlatform` (BuildKit gives it no URL).
-pub const INVALID_BASE_IMAGE_PLATFORM: Rule = Rule {
-    name: "InvalidBaseImagePlatform",
-    description: "Base image platform does not match expected target platform",
-    url: "",
-    experimental: false,
-};
 
 /// Args BuildKit never puts in the environment (`nonEnvArgs`), so they are
 /// never reported as undefined.
