@@ -327,6 +327,14 @@ fn stage_rules_in_build() {
         ),
         "{stderr}"
     );
+    // As BuildKit: the IP and host port are dropped, the container port exposed.
+    let o = run(
+        support::builder(&w.dir.path().join("store"), &w.dir.path().join("docker"))
+            .args(["inspect", "stage-rules:1"]),
+    );
+    let inspect: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ports = inspect.pointer("/Config/config/ExposedPorts");
+    assert_eq!(ports, Some(&serde_json::json!({"80/tcp": {}})), "{inspect}");
     // Only the stages the target needs are checked in a build.
     let ctx = w.context(
         "unneeded",
