@@ -128,6 +128,20 @@ fn bad_values_fail_before_the_build() {
             &["--build-context", "Bad Name=/tmp"],
             "invalid context name",
         ),
+        // buildx parses NAME as an image name: a per-platform `NAME::PLATFORM`
+        // key (BuildKit's form for bake targets) is refused there too.
+        (
+            &["--build-context", "alpine::linux/arm64=/tmp"],
+            "per-platform names (NAME::PLATFORM) are not accepted",
+        ),
+        (
+            &["--build-context", "x=git@github.com:a/b.git"],
+            "--build-context x=git@github.com:a/b.git: git, HTTP and bake sources",
+        ),
+        (
+            &["--build-context", "x=https://example.com/ctx.tar.gz"],
+            "--build-context x=https://example.com/ctx.tar.gz: git, HTTP and bake sources",
+        ),
         (&["--secret", "src=/etc/hostname"], "secret missing ID"),
         (
             &["--secret", "id=a,type=vault"],

@@ -188,3 +188,178 @@ fn build_lists_findings() {
         "{stderr}"
     );
 }
+
+/// Extra context files: `(name, content)`.
+type Files = &'static [(&'static str, &'static str)];
+
+/// A platform that is not the host's (for a base image built for it).
+fn foreign_platform() -> &'static str {
+    if std::env::consts::ARCH == "aarch64" {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    }
+}
+
+fn host_platform() -> &'static str {
+    if std::env::consts::ARCH == "aarch64" {
+        "linux/arm64"
+    } else {
+        "linux/amd64"
+    }
+}
+
+impl World {
+    /// `base:1` (ENV FOO=bar, host platform) and `foreign:1` (another
+    /// platform) in the store, built from scratch.
+    fn bases(&self) {
+        let ctx = self.context("base", "FROM scratch\nENV FOO=bar\nCOPY a /a\n");
+        for args in [
+            &["-t", "base:1"][..],
+            &["-t", "foreign:1", "--platform", foreign_platform()],
+        ] {
+            let o = self.build(args, &ctx);
+            assert!(o.status.success(), "{args:?}: {}", out(&o).1);
+        }
+    }
+
+    fn context_with(&self, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
+        let ctx = self.context(name, dockerfile);
+        for (p, c) in files {
+            fs::write(ctx.join(p), c).unwrap();
+        }
+        ctx
+    }
+}
+
+/// The rules that need the build's state (BuildKit's `validations.go`):
+/// UndefinedVar with the base image's ENV, declared ARGs and its "did you
+/// mean", CopyIgnoredFile against `.dockerignore`, InvalidBaseImagePlatform
+/// against a stored base for another platform; and the file rules
+/// ExposeInvalidFormat and (experimental) InvalidDefinitionDescription.
+#[test]
+fn stage_rules_in_check() {
+    let w = World::new();
+    w.bases();
+    let foreign = foreign_platform();
+    let host = host_platform();
+    let platform_msg = format!(
+        "Base image foreign:1 was pulled with platform \"{foreign}\", expected \"{host}\" for current build"
+    );
+    let cases: Vec<(&str, Files, &str, String)> = vec![
+        ("FROM base:1\nENV Y=$FOOO\n", &[], "UndefinedVar - https://docs.docker.com/go/dockerfile/rule/undefined-var/", "Usage of undefined variable '$FOOO' (did you mean $FOO?)".into()),
+        ("FROM scratch\nWORKDIR /$TARGETPLATFORM\n", &[], "UndefinedVar", "Usage of undefined variable '$TARGETPLATFORM'".into()),
+        ("FROM scratch\nARG A=${NOPE:-x}\n", &[], "UndefinedVar", "Usage of undefined variable '$NOPE'".into()),
+        ("FROM scratch\nCOPY a /a\n", &[(".dockerignore", "a\n")], "CopyIgnoredFile - https://docs.docker.com/go/dockerfile/rule/copy-ignored-file/", "Attempting to Copy file \"a\" that is excluded by .dockerignore".into()),
+        ("FROM scratch\nADD ./sub/../a /a\n", &[(".dockerignore", "*\n")], "CopyIgnoredFile", "Attempting to Add file \"a\" that is excluded by .dockerignore".into()),
+        ("FROM foreign:1\n", &[], "InvalidBaseImagePlatform\n", platform_msg),
+        ("FROM scratch\nEXPOSE 127.0.0.1:8080:80\n", &[], "ExposeInvalidFormat - https://docs.docker.com/go/dockerfile/rule/expose-invalid-format/", "EXPOSE instruction should not define an IP address or host-port mapping, found '127.0.0.1:8080:80'".into()),
+        ("FROM scratch\nEXPOSE 8080:80/udp\n", &[], "ExposeInvalidFormat", "EXPOSE instruction should not define an IP address or host-port mapping, found '8080:80/udp'".into()),
+        ("# check=experimental=InvalidDefinitionDescription\nFROM scratch\n# the version to use\nARG VERSION=1\n", &[], "InvalidDefinitionDescription - https://docs.docker.com/go/dockerfile/rule/invalid-definition-description/", "Comment for ARG should follow the format: `# VERSION <description>`".into()),
+        ("# check=experimental=all\n# the build stage\nFROM scratch AS build\n", &[], "InvalidDefinitionDescription", "Comment for FROM should follow the format: `# build <description>`".into()),
+    ];
+    for (i, (df, files, rule, message)) in cases.iter().enumerate() {
+        let ctx = w.context_with(&format!("s{i}"), df, files);
+        let o = w.build(&["--check"], &ctx);
+        let (stdout, stderr) = out(&o);
+        assert_eq!(o.status.code(), Some(0), "{df}: {stderr}");
+        assert!(
+            stdout.contains(&format!("WARNING: {rule}")),
+            "{df}:\n{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("\n{message}\n")),
+            "{df}:\n{stdout}"
+        );
+        assert!(
+            stdout.starts_with("Check complete, 1 warning has been found!"),
+            "{df}:\n{stdout}"
+        );
+    }
+    // Not findings: what BuildKit counts as defined (base ENV, PATH, ENV, a
+    // declared ARG even without a value, a declared predefined ARG, the SBOM
+    // args), ignored files with a `!` exception, the base for this platform,
+    // a plain EXPOSE, a matching description, experimental rules off.
+    let clean: Vec<(&str, Files)> = vec![
+        ("FROM base:1\nARG A\nARG TARGETPLATFORM\nENV X=$FOO Y=$A Z=$PATH\nENV W=$X\nWORKDIR /$TARGETPLATFORM\nLABEL s=$BUILDKIT_SBOM_SCAN_STAGE\n", &[]),
+        ("FROM base:1 AS one\nENV BAR=1\nFROM one\nENV Y=$BAR$FOO\n", &[]),
+        ("FROM scratch\nCOPY a /a\n", &[(".dockerignore", "a\n!a\n")]),
+        ("FROM scratch\nCOPY a /a\n", &[(".dockerignore", "other\n")]),
+        ("FROM scratch\nCOPY . /a\n", &[(".dockerignore", "other\n")]),
+        ("FROM base:1\nEXPOSE 80 443/tcp\n", &[]),
+        ("# check=experimental=InvalidDefinitionDescription\nFROM scratch\n# VERSION the version to use\nARG VERSION=1\n#\nARG OTHER=2\n", &[]),
+        ("FROM scratch\n# the version to use\nARG VERSION=1\n", &[]),
+    ];
+    for (i, (df, files)) in clean.iter().enumerate() {
+        let ctx = w.context_with(&format!("n{i}"), df, files);
+        let (stdout, stderr) = out(&w.build(&["--check"], &ctx));
+        assert_eq!(
+            stdout, "Check complete, no warnings found.\n",
+            "{df}: {stderr}"
+        );
+    }
+    // The base for the platform asked for: no InvalidBaseImagePlatform.
+    let ctx = w.context("plat", "FROM foreign:1\n");
+    let (stdout, _) = out(&w.build(&["--check", "--platform", foreign], &ctx));
+    assert_eq!(stdout, "Check complete, no warnings found.\n");
+}
+
+/// The stage rules as a build's warnings: listed before the steps, the
+/// build still runs; and a `# check=skip=` drops them.
+#[test]
+fn stage_rules_in_build() {
+    let w = World::new();
+    w.bases();
+    let ctx = w.context_with(
+        "b",
+        "FROM base:1\nENV A=$FOOO B=$FOO\nCOPY . /x/\nEXPOSE 127.0.0.1:80:80\n",
+        &[(".dockerignore", "*\n")],
+    );
+    let o = w.build(&["-t", "stage-rules:1"], &ctx);
+    let (_, stderr) = out(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            " 3 lint findings (builder build --check shows them in full):\n \
+             - UndefinedVar: Usage of undefined variable '$FOOO' (did you mean $FOO?) (line 2)\n \
+             - CopyIgnoredFile: Attempting to Copy file \".\" that is excluded by .dockerignore (line 3)\n \
+             - ExposeInvalidFormat: EXPOSE instruction should not define an IP address or host-port mapping, found '127.0.0.1:80:80' (line 4)\n"
+        ),
+        "{stderr}"
+    );
+    // As BuildKit: the IP and host port are dropped, the container port exposed.
+    let o = run(
+        support::builder(&w.dir.path().join("store"), &w.dir.path().join("docker"))
+            .args(["inspect", "stage-rules:1"]),
+    );
+    let inspect: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ports = inspect.pointer("/Config/config/ExposedPorts");
+    assert_eq!(ports, Some(&serde_json::json!({"80/tcp": {}})), "{inspect}");
+    // Only the stages the target needs are checked in a build.
+    let ctx = w.context(
+        "unneeded",
+        "FROM scratch AS unused\nENV A=$NOPE\nFROM base:1\nENV B=$FOO\n",
+    );
+    w.builds_without_findings(&ctx, "stage-rules:2");
+    let (stdout, _) = out(&w.build(&["--check"], &ctx));
+    assert!(
+        stdout.contains("Usage of undefined variable '$NOPE'"),
+        "{stdout}"
+    );
+
+    let ctx = w.context(
+        "skipped",
+        "# check=skip=UndefinedVar\nFROM base:1\nENV A=$FOOO\n",
+    );
+    w.builds_without_findings(&ctx, "stage-rules:3");
+}
+
+impl World {
+    /// Builds `ctx` as `tag`: it succeeds and lists no lint finding.
+    fn builds_without_findings(&self, ctx: &Path, tag: &str) {
+        let o = self.build(&["-t", tag], ctx);
+        let (_, stderr) = out(&o);
+        assert!(o.status.success(), "{stderr}");
+        assert!(!stderr.contains("lint finding"), "{stderr}");
+    }
+}

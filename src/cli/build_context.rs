@@ -54,6 +54,16 @@ pub fn parse_all(values: &[String]) -> Result<BTreeMap<String, NamedContext>> {
         let (name, value) = v
             .split_once('=')
             .ok_or_else(|| anyhow!("--build-context {v}: expected NAME=VALUE"))?;
+        if name.contains("::") {
+            // `NAME::PLATFORM` is the key BuildKit's dockerui looks up first, but
+            // buildx fills it only for bake `target:` contexts: its --build-context
+            // parses NAME as an image name and refuses this one the same way.
+            bail!(
+                "--build-context {v}: invalid context name {name:?}: per-platform names \
+                 (NAME::PLATFORM) are not accepted by buildx's --build-context either; give one \
+                 context per build (--platform) instead"
+            );
+        }
         let key = lookup_name(name)
             .ok_or_else(|| anyhow!("--build-context {v}: invalid context name {name:?}"))?;
         out.insert(key, parse_value(v, value)?);

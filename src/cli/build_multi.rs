@@ -114,15 +114,7 @@ impl Finish<'_> {
                     pushed.digest.map(|d| d.to_string())
                 }
             };
-            if !args.quiet {
-                for d in &dests {
-                    eprintln!(
-                        "pushed {} ({})",
-                        d.familiar(),
-                        pushed_digest.clone().unwrap_or_default()
-                    );
-                }
-            }
+            super::build_single::report_pushed(self.progress, &dests, pushed_digest.as_deref());
         }
         // A multi-platform image's ID is its index digest (BuildKit's
         // `containerimage.digest`): the pushed one (layers compressed)
@@ -145,20 +137,7 @@ impl Finish<'_> {
                 attested.as_ref(),
             )?;
         }
-        // One cache for every platform: step keys include the platform.
-        for spec in self.cache_to {
-            match self.engine.export_cache(self.plan, spec) {
-                Ok(s) if !args.quiet => eprintln!(
-                    "exported cache to {} ({} step records, {} layers, {})",
-                    spec.location, s.records, s.layers, s.digest
-                ),
-                Ok(_) => {}
-                Err(e) if spec.ignore_error => {
-                    eprintln!("warning: cache export to {} failed: {e:#}", spec.location)
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.export_caches()?;
         if let Some(path) = &args.metadata_file {
             let meta = serde_json::json!({
                 "containerimage.digest": pushed_digest.clone().unwrap_or_else(|| index_digest.clone()),

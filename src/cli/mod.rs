@@ -4,12 +4,15 @@
 use clap::{Parser, Subcommand};
 
 pub mod build;
+mod build_args;
 pub mod build_attest;
 pub mod build_context;
 mod build_flags;
 mod build_input;
 mod build_multi;
 mod build_multi_attest;
+mod build_prepare;
+mod build_single;
 pub mod debug;
 pub mod format;
 pub mod history;

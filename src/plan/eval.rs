@@ -56,6 +56,9 @@ pub struct Evaluated {
     pub args: Vars,
     /// Variable names the expansion used that were set.
     pub used_vars: Vec<String>,
+    /// Variable names the expansion referenced that were not set (BuildKit's
+    /// `unmatched`, what the `UndefinedVar` lint rule reports).
+    pub unset_vars: Vec<String>,
 }
 
 /// Evaluates the steps of one stage in order.
@@ -66,6 +69,7 @@ pub struct StageEvaluator<'p> {
     lexer: Lexer,
     state: StageState,
     used: std::collections::BTreeSet<String>,
+    unset: std::collections::BTreeSet<String>,
     /// Where expansion results are counted (the plan's unless [`Self::with_budget`]).
     budget: super::Budget,
 }
@@ -85,6 +89,7 @@ impl<'p> StageEvaluator<'p> {
             lexer: Lexer::new(plan.escape),
             state: base,
             used: Default::default(),
+            unset: Default::default(),
             budget: plan.budget.clone(),
         }
     }
@@ -114,6 +119,7 @@ impl<'p> StageEvaluator<'p> {
     /// Expands one step and applies its effect on ENV/ARG scope.
     pub fn next(&mut self, step: &Step) -> Result<Evaluated, Diagnostic> {
         self.used.clear();
+        self.unset.clear();
         let mut mounts = Vec::new();
         let mut chmod = None;
         let command = match &step.command {
@@ -169,6 +175,7 @@ impl<'p> StageEvaluator<'p> {
                         .process(p, &*self.state.run_env)
                         .map_err(|e| self.expand_diag(step, p, e))?;
                     self.used.extend(words.matched);
+                    self.unset.extend(words.unmatched);
                     self.charge(step, p, words.result.len())?;
                     for w in words.words {
                         check_port(&w).map_err(|e| self.plan.source.at_text(&step.ast, p, 0, e))?;
@@ -192,6 +199,7 @@ impl<'p> StageEvaluator<'p> {
                         .process(&f.data, &*self.state.run_env)
                         .map_err(|e| self.expand_diag(step, &f.name, e))?;
                     self.used.extend(e.matched);
+                    self.unset.extend(e.unmatched);
                     self.charge(step, &f.name, e.result.len())?;
                     f.data = e.result;
                 }
@@ -252,6 +260,7 @@ impl<'p> StageEvaluator<'p> {
             run_env,
             args: self.state.args.clone(),
             used_vars: self.used.iter().cloned().collect(),
+            unset_vars: self.unset.iter().cloned().collect(),
         })
     }
 
@@ -270,6 +279,7 @@ impl<'p> StageEvaluator<'p> {
             .process(w, &*self.state.run_env)
             .map_err(|e| self.expand_diag(step, w, e))?;
         self.used.extend(e.matched);
+        self.unset.extend(e.unmatched);
         self.charge(step, w, e.result.len())?;
         Ok(e.result)
     }

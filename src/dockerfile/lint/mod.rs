@@ -3,16 +3,19 @@
 //! the parsed file. `docker build --check` prints them as the result; a
 //! normal build prints them as warnings.
 //!
-//! * [`rules`]: the checks.
+//! * [`ruleset`]: the rules' names, descriptions and URLs.
+//! * [`rules`]: the checks on the file.
 //! * [`print`]: BuildKit's text output (`WARNING: Rule - URL`, the message,
 //!   the source snippet).
 //! * [`Config`]: the `# check=skip=…;error=true` directive.
 //!
-//! Not checked (they need the build's state): `UndefinedVar`,
-//! `InvalidBaseImagePlatform`, `CopyIgnoredFile`.
+//! * [`stages`]: the rules that need the build's state (`UndefinedVar`,
+//!   `CopyIgnoredFile`, `InvalidBaseImagePlatform`), run on the plan.
 
 pub mod print;
 mod rules;
+pub mod ruleset;
+pub mod stages;
 
 use std::collections::BTreeMap;
 
@@ -27,6 +30,9 @@ pub struct Rule {
     pub description: &'static str,
     /// Its documentation page (empty for rules that have none).
     pub url: &'static str,
+    /// Reported only when the `# check=experimental=…` directive names it
+    /// (or says `all`), as BuildKit's `LinterRule.Experimental`.
+    pub experimental: bool,
 }
 
 /// One finding: the rule, the message, and the lines it covers (1-based,
@@ -53,6 +59,10 @@ pub struct Config {
     pub skip_all: bool,
     /// `error=true`: findings fail the build / the check.
     pub error: bool,
+    /// `experimental=Rule1,Rule2`: experimental rules turned on.
+    pub experimental: Vec<String>,
+    /// `experimental=all`.
+    pub experimental_all: bool,
 }
 
 impl Config {
@@ -70,7 +80,10 @@ impl Config {
             match k.trim() {
                 "skip" if v.trim() == "all" => c.skip_all = true,
                 "skip" => c.skip = v.split(',').map(|r| r.trim().to_string()).collect(),
-                "experimental" => {}
+                "experimental" if v.trim() == "all" => c.experimental_all = true,
+                "experimental" => {
+                    c.experimental = v.split(',').map(|r| r.trim().to_string()).collect()
+                }
                 "error" => {
                     c.error = parse_go_bool(v.trim())
                         .ok_or_else(|| format!("failed to parse check option {part:?}"))?
@@ -79,6 +92,20 @@ impl Config {
             }
         }
         Ok(c)
+    }
+}
+
+impl Config {
+    /// Whether findings of `rule` are reported (BuildKit's `LintConfig`
+    /// check in `Linter.Run`): not skipped, and an experimental rule only
+    /// when turned on.
+    pub fn enabled(&self, rule: &Rule) -> bool {
+        if self.skip_all || self.skip.iter().any(|s| s == rule.name) {
+            return false;
+        }
+        !rule.experimental
+            || self.experimental_all
+            || self.experimental.iter().any(|e| e == rule.name)
     }
 }
 
@@ -104,7 +131,7 @@ pub fn lint(
         return Vec::new();
     }
     let mut out = rules::all(df, text, build_args);
-    out.retain(|f| !config.skip.iter().any(|s| s == f.rule.name));
+    out.retain(|f| config.enabled(&f.rule));
     out.sort_by(|a, b| {
         a.start_line
             .cmp(&b.start_line)

@@ -8,104 +8,7 @@ use std::sync::LazyLock;
 use super::{Finding, Rule};
 use crate::dockerfile::{Dockerfile, Instruction};
 
-macro_rules! rule {
-    ($id:ident, $name:literal, $desc:literal, $slug:literal) => {
-        pub const $id: Rule = Rule {
-            name: $name,
-            description: $desc,
-            url: concat!("https://docs.docker.com/go/dockerfile/rule/", $slug, "/"),
-        };
-    };
-}
-
-rule!(
-    STAGE_NAME_CASING,
-    "StageNameCasing",
-    "Stage names should be lowercase",
-    "stage-name-casing"
-);
-rule!(
-    FROM_AS_CASING,
-    "FromAsCasing",
-    "The 'as' keyword should match the case of the 'from' keyword",
-    "from-as-casing"
-);
-rule!(
-    NO_EMPTY_CONTINUATION,
-    "NoEmptyContinuation",
-    "Empty continuation lines will become errors in a future release",
-    "no-empty-continuation"
-);
-rule!(
-    CONSISTENT_CASING,
-    "ConsistentInstructionCasing",
-    "All commands within the Dockerfile should use the same casing (either upper or lower)",
-    "consistent-instruction-casing"
-);
-rule!(
-    DUPLICATE_STAGE_NAME,
-    "DuplicateStageName",
-    "Stage names should be unique",
-    "duplicate-stage-name"
-);
-rule!(
-    RESERVED_STAGE_NAME,
-    "ReservedStageName",
-    "Reserved words should not be used as stage names",
-    "reserved-stage-name"
-);
-rule!(JSON_ARGS, "JSONArgsRecommended", "JSON arguments recommended for ENTRYPOINT/CMD to prevent unintended behavior related to OS signals", "json-args-recommended");
-rule!(
-    MAINTAINER,
-    "MaintainerDeprecated",
-    "The MAINTAINER instruction is deprecated, use a label instead to define an image author",
-    "maintainer-deprecated"
-);
-rule!(
-    UNDEFINED_ARG_IN_FROM,
-    "UndefinedArgInFrom",
-    "FROM command must use declared ARGs",
-    "undefined-arg-in-from"
-);
-rule!(WORKDIR_RELATIVE, "WorkdirRelativePath", "Relative workdir without an absolute workdir declared within the build can have unexpected results if the base image changes", "workdir-relative-path");
-rule!(
-    MULTIPLE_INSTRUCTIONS,
-    "MultipleInstructionsDisallowed",
-    "Multiple instructions of the same type should not be used in the same stage",
-    "multiple-instructions-disallowed"
-);
-rule!(
-    LEGACY_KEY_VALUE,
-    "LegacyKeyValueFormat",
-    "Legacy key/value format with whitespace separator should not be used",
-    "legacy-key-value-format"
-);
-rule!(REDUNDANT_TARGET_PLATFORM, "RedundantTargetPlatform", "Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior", "redundant-target-platform");
-rule!(
-    SECRETS_IN_ARG_OR_ENV,
-    "SecretsUsedInArgOrEnv",
-    "Sensitive data should not be used in the ARG or ENV commands",
-    "secrets-used-in-arg-or-env"
-);
-rule!(
-    FROM_PLATFORM_CONST,
-    "FromPlatformFlagConstDisallowed",
-    "FROM --platform flag should not use a constant value",
-    "from-platform-flag-const-disallowed"
-);
-rule!(
-    EXPOSE_PROTO_CASING,
-    "ExposeProtoCasing",
-    "Protocol in EXPOSE instruction should be lowercase",
-    "expose-proto-casing"
-);
-
-rule!(
-    INVALID_DEFAULT_ARG_IN_FROM,
-    "InvalidDefaultArgInFrom",
-    "Default value for global ARG results in an empty or invalid base image name",
-    "invalid-default-arg-in-from"
-);
+use super::ruleset::*;
 
 /// The predefined platform ARGs (`BUILDPLATFORM`, `TARGETARCH`, …) a FROM
 /// may use undeclared.
@@ -148,6 +51,7 @@ fn self_consistent(s: &str) -> bool {
 pub fn all(df: &Dockerfile, text: &str, build_args: &BTreeMap<String, String>) -> Vec<Finding> {
     let mut out = Vec::new();
     casing(df, &mut out);
+    definition_descriptions(df, text, &mut out);
     empty_continuations(df, text, &mut out);
     invalid_default_args(df, &mut out);
     let mut global_args: BTreeSet<String> = build_args.keys().cloned().collect();
@@ -224,6 +128,11 @@ pub fn all(df: &Dockerfile, text: &str, build_args: &BTreeMap<String, String>) -
             }
             "expose" => {
                 for p in &inst.args {
+                    if expose_maps_host(p) {
+                        out.push(finding(EXPOSE_INVALID_FORMAT, inst, format!(
+                            "EXPOSE instruction should not define an IP address or host-port mapping, found '{p}'"
+                        )));
+                    }
                     if let Some((_, proto)) = p.split_once('/') {
                         if proto != proto.to_lowercase() {
                             out.push(finding(
@@ -476,3 +385,70 @@ fn invalid_default_args(df: &Dockerfile, out: &mut Vec<Finding>) {
         }
     }
 }
+
+/// Whether an EXPOSE port spec has an IP or a host port (`[ip:]host:container`,
+/// go-connections `nat.SplitParts` as BuildKit's `portSpecs.splitParts`).
+fn expose_maps_host(spec: &str) -> bool {
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts.len() {
+        0 | 1 => false,
+        2 => !parts[0].is_empty(),
+        n => !parts[..n - 2].join(":").is_empty() || !parts[n - 2].is_empty(),
+    }
+}
+
+/// `validateDefinitionDescription` (experimental): the last comment before a
+/// named FROM or an ARG must start with the stage's / an argument's name.
+/// The comments are those since the previous instruction, parser directives
+/// excepted; an empty `#` starts them afresh (BuildKit's `PrevComment`).
+fn definition_descriptions(df: &Dockerfile, text: &str, out: &mut Vec<Finding>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut prev_end = 0usize;
+    for inst in &df.instructions {
+        let keys: Vec<&str> = match inst.keyword.as_str() {
+            "from" if inst.args.len() >= 3 => vec![inst.args[2].as_str()],
+            "arg" => inst
+                .args
+                .iter()
+                .map(|a| a.split_once('=').map_or(a.as_str(), |(k, _)| k))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let start = inst.span.line.saturating_sub(1).min(lines.len());
+        if !keys.is_empty() {
+            let mut last: Option<&str> = None;
+            for line in &lines[prev_end.min(start)..start] {
+                let Some(c) = line.trim_start().strip_prefix('#') else {
+                    continue;
+                };
+                let c = c.trim();
+                if c.is_empty() {
+                    last = None;
+                } else if !DIRECTIVE.is_match(line) || prev_end > 0 {
+                    last = Some(c);
+                }
+            }
+            if let Some(c) = last {
+                let first = c.split(' ').next().unwrap_or_default();
+                if !keys.contains(&first) {
+                    let what = if inst.keyword == "from" {
+                        "FROM"
+                    } else {
+                        "ARG"
+                    };
+                    let example = if keys.len() > 1 { "<arg_key>" } else { keys[0] };
+                    out.push(finding(
+                        INVALID_DEFINITION_DESCRIPTION,
+                        inst,
+                        format!("Comment for {what} should follow the format: `# {example} <description>`"),
+                    ));
+                }
+            }
+        }
+        prev_end = inst.span.end_line.max(inst.span.line);
+    }
+}
+
+static DIRECTIVE: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)^\s*#\s*(syntax|escape|check)\s*=").expect("static regex")
+});

@@ -20,6 +20,18 @@ pub(crate) fn check_port(p: &str) -> Result<(), String> {
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
         return Err(format!("invalid proto: {proto}"));
     }
+    // `[ip:]hostPort:containerPort` is accepted, only the container port
+    // exposed (BuildKit's `portSpecs.parsePort`; the ExposeInvalidFormat lint
+    // rule warns about it).
+    let parts: Vec<&str> = range.split(':').collect();
+    let range = parts[parts.len() - 1];
+    if parts.len() > 2 {
+        let ip = parts[..parts.len() - 2].join(":");
+        let bare = ip.trim_start_matches('[').trim_end_matches(']');
+        if bare.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!("invalid IP address: {ip}"));
+        }
+    }
     let (lo, hi) = range.split_once('-').unwrap_or((range, range));
     let port = |s: &str| s.parse::<u16>().ok();
     match (port(lo), port(hi)) {
