@@ -8,8 +8,8 @@ use anyhow::{bail, Result};
 use super::build_multi::Finish;
 use crate::engine::StageImage;
 use crate::image::annotations::Level;
-use crate::registry::Reference;
 use crate::progress::Progress;
+use crate::registry::Reference;
 
 impl Finish<'_> {
     /// Stores `image` (the one platform's) and does the build's outputs with it.
