@@ -149,19 +149,27 @@ impl super::Shared {
         let hinted = base_snapshot(store, &family);
         let current = hinted.as_ref().is_some_and(|(d, _)| *d == layer.diff_id);
         let base = hinted.filter(|_| !current).map(|h| h.1);
-        let id = self
-            .progress
-            .start(format!("snapshot of layer {}", short(&layer.diff_id)));
+        // A step on the progress display only when there is a base to work
+        // over (a delta or a clone): a plain extraction is not a build step
+        // (BuildKit shows none either).
+        let id = base.as_ref().map(|_| {
+            self.progress
+                .start(format!("snapshot of layer {}", short(&layer.diff_id)))
+        });
+        let log = |line: String| {
+            if let Some(id) = id {
+                self.progress.log(id, line);
+            }
+        };
         let stack = match &base {
             Some((base, dir, depth)) if delta && *depth < MAX_DELTA_DEPTH => {
                 match make_delta(store, layer, (base, *depth + 1)) {
                     Ok((d, stats)) => {
-                        self.progress.log(id, describe_delta(&stats, base));
+                        log(describe_delta(&stats, base));
                         Some(vec![d.tree, dir.clone()])
                     }
                     Err(e) => {
-                        self.progress
-                            .log(id, format!("snapshot: no delta ({e:#}), cloning instead"));
+                        log(format!("snapshot: no delta ({e:#}), cloning instead"));
                         None
                     }
                 }
@@ -174,12 +182,14 @@ impl super::Shared {
                 let base_dir = base.as_ref().map(|b| b.1.as_path());
                 let (path, stats) = ensure_snapshot_over(store, layer, base_dir)?;
                 if let (Some(stats), Some((base, _, _))) = (stats, &base) {
-                    self.progress.log(id, describe(&stats, base));
+                    log(describe(&stats, base));
                 }
                 vec![path]
             }
         };
-        self.progress.done(id, false);
+        if let Some(id) = id {
+            self.progress.done(id, false);
+        }
         if !current {
             // Best effort: without the hint the next change extracts in full.
             let _ = remember(store, &family, &layer.diff_id);
