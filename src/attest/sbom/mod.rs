@@ -1,13 +1,13 @@
-//! The SBOM of an image root file system: its OS packages (dpkg, apk), the
-//! distribution from os-release, and language packages from the lock files
-//! in it, as an SPDX 2.3 JSON document ([`spdx::document`]) wrapped by the
+//! The SBOM of an image root file system: its OS packages (dpkg, apk, rpm),
+//! the distribution from os-release, language packages from the lock files
+//! in it and the Go modules of Go binaries, as an SPDX 2.3 JSON document ([`spdx::document`]) wrapped by the
 //! caller in an in-toto statement with predicate type
 //! `https://spdx.dev/Document`, as BuildKit's SBOM scanner's output is.
-//!
-//! Not read yet (see docs): the rpm database and Go binaries' build info.
 
+pub mod golang;
 pub mod lang;
 pub mod os;
+pub mod rpm;
 pub mod spdx;
 
 use std::io::Read as _;
@@ -31,7 +31,7 @@ pub struct Package {
     pub version: String,
     /// Package URL (`pkg:deb/debian/bash@5.2.15-2?arch=amd64&distro=debian-12`).
     pub purl: String,
-    /// Ecosystem (`deb`, `apk`, `npm`, `cargo`, `python`).
+    /// Ecosystem (`deb`, `apk`, `rpm`, `npm`, `cargo`, `python`, `go-module`).
     pub kind: &'static str,
     /// Where it was found in the image (`/var/lib/dpkg/status`).
     pub location: String,
@@ -94,6 +94,7 @@ pub fn scan(root: &Path) -> (Option<os::OsRelease>, Vec<Package>) {
     let release = os::os_release(root);
     let mut pkgs = os::dpkg(root, release.as_ref());
     pkgs.extend(os::apk(root, release.as_ref()));
+    pkgs.extend(rpm::rpm(root, release.as_ref()));
     let walker = walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
@@ -109,6 +110,7 @@ pub fn scan(root: &Path) -> (Option<os::OsRelease>, Vec<Package>) {
         let rel = e.path().strip_prefix(root).unwrap_or(e.path());
         let loc = format!("/{}", rel.display());
         pkgs.extend(lang::lockfile(e.path(), &loc));
+        pkgs.extend(golang::binary(e.path(), &loc));
     }
     pkgs.sort_by(|a, b| (&a.purl, &a.location).cmp(&(&b.purl, &b.location)));
     pkgs.dedup_by(|a, b| a.purl == b.purl && a.location == b.location);

@@ -1,0 +1,147 @@
+//! SBOM contents beyond dpkg and lock files, and attestations in the
+//! outputs BuildKit treats specially: the rpm database and Go binaries'
+//! build info (made here with Debian's `rpm`/`rpmbuild` and `golang-go`),
+//! `BUILDKIT_SBOM_SCAN_STAGE`/`BUILDKIT_SBOM_SCAN_CONTEXT` (extra SBOMs,
+//! as BuildKit's dockerfile frontend asks its scanner for them), and
+//! `type=tar`/`type=docker` outputs and `builder save` of attested images.
+//! Documents are validated with `pyspdxtools` (see `tests/support/attest.rs`).
+//!
+//! Needs root, busybox-static, rpm and golang-go (`scripts/install-deps.sh`).
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use support::attest::{json, purls, tar_files, validate_spdx, World};
+use support::{run, run_ok};
+
+/// An rpm database (SQLite, as rpm 4.16+ writes it) at `db` holding one
+/// package, `hello-attest-1:1.2.3-4.noarch`, built with `rpmbuild` in `work`.
+fn rpm_db(work: &Path, db: &Path) {
+    fs::create_dir_all(work).unwrap();
+    fs::write(
+        work.join("t.spec"),
+        "Name: hello-attest\nVersion: 1.2.3\nRelease: 4\nEpoch: 1\nSummary: t\nLicense: MIT\n\
+         Vendor: Builder Tests\nBuildArch: noarch\n%description\nt\n%files\n",
+    )
+    .unwrap();
+    run_ok(
+        Command::new("rpmbuild")
+            .args(["-bb", "--define"])
+            .arg(format!("_topdir {}", work.join("top").display()))
+            .arg(work.join("t.spec")),
+    );
+    fs::create_dir_all(db).unwrap();
+    let dbpath = db.canonicalize().unwrap();
+    run_ok(
+        Command::new("rpm")
+            .arg("--initdb")
+            .arg("--dbpath")
+            .arg(&dbpath),
+    );
+    run_ok(
+        Command::new("rpm")
+            .args(["-i", "--justdb", "--nodeps", "--dbpath"])
+            .arg(&dbpath)
+            .arg(work.join("top/RPMS/noarch/hello-attest-1.2.3-4.noarch.rpm")),
+    );
+    for junk in [".rpm.lock", "rpmdb.sqlite-shm", "rpmdb.sqlite-wal"] {
+        let _ = fs::remove_file(db.join(junk));
+    }
+}
+
+/// A static Go binary at `out` of module `example.com/hello`, which
+/// requires `example.com/greet v0.1.0` (vendored: no network).
+fn go_binary(work: &Path, out: &Path) {
+    let greet = work.join("vendor/example.com/greet");
+    fs::create_dir_all(&greet).unwrap();
+    fs::write(
+        work.join("go.mod"),
+        "module example.com/hello\n\ngo 1.19\n\nrequire example.com/greet v0.1.0\n",
+    )
+    .unwrap();
+    fs::write(
+        work.join("main.go"),
+        "package main\n\nimport \"example.com/greet\"\n\nfunc main() { println(greet.Hello()) }\n",
+    )
+    .unwrap();
+    fs::write(
+        greet.join("greet.go"),
+        "package greet\n\nfunc Hello() string { return \"hi\" }\n",
+    )
+    .unwrap();
+    fs::write(
+        work.join("vendor/modules.txt"),
+        "# example.com/greet v0.1.0\n## explicit\nexample.com/greet\n",
+    )
+    .unwrap();
+    run_ok(
+        Command::new("go")
+            .args(["build", "-trimpath", "-o"])
+            .arg(out)
+            .arg(".")
+            .current_dir(work)
+            .env("HOME", work)
+            .env("GOCACHE", work.join("gocache"))
+            .env("GOPATH", work.join("gopath"))
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "-mod=vendor")
+            .env("CGO_ENABLED", "0"),
+    );
+}
+
+/// The SPDX document of the image `tag`'s SBOM named `name` (`builder inspect`).
+fn sbom_docs(w: &World, tag: &str) -> Vec<Value> {
+    let out: Value = serde_json::from_str(&run_ok(w.builder().args(["inspect", tag]))).unwrap();
+    out["Attestations"][0]["Statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["predicateType"] == "https://spdx.dev/Document")
+        .map(|s| s["predicate"].clone())
+        .collect()
+}
+
+#[test]
+fn sbom_lists_rpm_packages_and_go_modules_with_purls_and_validates() {
+    let w = World::new();
+    w.import("base:1", &support::busybox_rootfs("attest-busybox-rootfs"));
+    let ctx = w.context(
+        "ctx",
+        "FROM base:1\nCOPY os-release /etc/os-release\nCOPY rpm/ /var/lib/rpm/\n\
+         COPY hello /usr/local/bin/hello\n",
+        &[("os-release", "ID=fedora\nVERSION_ID=40\n")],
+    );
+    rpm_db(&w.path("rpmwork"), &ctx.join("rpm"));
+    go_binary(&w.path("gowork"), &ctx.join("hello"));
+    run_ok(
+        w.builder()
+            .args(["build", "--sbom=true", "--provenance=false", "-t", "rg:1"])
+            .arg(&ctx),
+    );
+    let docs = sbom_docs(&w, "rg:1");
+    assert_eq!(docs.len(), 1);
+    let purls = purls(&docs[0]);
+    let go = run_ok(Command::new("go").args(["env", "GOVERSION"]));
+    let stdlib = format!("pkg:golang/stdlib@{}", go.trim().trim_start_matches("go"));
+    for want in [
+        "pkg:rpm/fedora/hello-attest@1.2.3-4?arch=noarch&distro=fedora-40&epoch=1\
+         &upstream=hello-attest-1.2.3-4.src.rpm",
+        "pkg:golang/example.com/greet@v0.1.0",
+        "pkg:golang/example.com/hello@(devel)",
+        &stdlib,
+    ] {
+        assert!(purls.iter().any(|p| p == want), "{want} not in {purls:?}");
+    }
+    let rpm = docs[0]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "hello-attest")
+        .unwrap();
+    assert_eq!(rpm["versionInfo"], "1:1.2.3-4");
+    validate_spdx(&w, &docs[0], "rpm-go.spdx.json");
+}
