@@ -15,8 +15,8 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::attest::{json, purls, tar_files, validate_spdx, World};
-use support::{run, run_ok};
+use support::attest::{json, purls, validate_spdx, World};
+use support::run_ok;
 
 /// An rpm database (SQLite, as rpm 4.16+ writes it) at `db` holding one
 /// package, `hello-attest-1:1.2.3-4.noarch`, built with `rpmbuild` in `work`.
@@ -144,4 +144,96 @@ fn sbom_lists_rpm_packages_and_go_modules_with_purls_and_validates() {
         .unwrap();
     assert_eq!(rpm["versionInfo"], "1:1.2.3-4");
     validate_spdx(&w, &docs[0], "rpm-go.spdx.json");
+}
+
+/// The BuildKit test's shape (`dockerfile_sbom_test.go`): a global
+/// `BUILDKIT_SBOM_SCAN_CONTEXT`, stages with `BUILDKIT_SBOM_SCAN_STAGE`,
+/// one of them not built.
+const SCAN_DOCKERFILE: &str = "ARG BUILDKIT_SBOM_SCAN_CONTEXT=true
+FROM base:1 AS deps
+ARG BUILDKIT_SBOM_SCAN_STAGE=true
+COPY package-lock.json /app/
+FROM base:1 AS unused
+ARG BUILDKIT_SBOM_SCAN_STAGE=true
+RUN exit 1
+FROM base:1
+ARG BUILDKIT_SBOM_SCAN_STAGE=true
+COPY --from=deps /app/package-lock.json /copied.json
+";
+
+#[test]
+fn scan_stage_and_context_add_sboms_named_as_buildkit_names_them() {
+    let w = World::new();
+    w.import("base:1", &support::busybox_rootfs("attest-busybox-rootfs"));
+    let ctx = w.context(
+        "ctx",
+        SCAN_DOCKERFILE,
+        &[
+            (
+                "package-lock.json",
+                r#"{"lockfileVersion":3,"packages":{"":{},"node_modules/left-pad":{"version":"1.3.0"}}}"#,
+            ),
+            (
+                "Cargo.lock",
+                "version = 3\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.11\"\n",
+            ),
+        ],
+    );
+    let out = w.path("out");
+    run_ok(
+        w.builder()
+            .args(["build", "--sbom=true", "--provenance=false", "-t", "scan:1"])
+            .arg("--output")
+            .arg(format!("type=local,dest={}", out.display()))
+            .arg(&ctx),
+    );
+    // Core first, then the extras by name; the unbuilt stage has none.
+    let docs = sbom_docs(&w, "scan:1");
+    let names: Vec<&str> = docs.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "docker.io/library/scan:1",
+            "docker.io/library/scan:1 (context)",
+            "docker.io/library/scan:1 (stage deps)"
+        ],
+        "{names:?}"
+    );
+    let has = |d: &Value, p: &str| purls(d).iter().any(|x| x == p);
+    assert!(!has(&docs[0], "pkg:npm/left-pad@1.3.0"));
+    assert!(has(&docs[1], "pkg:cargo/itoa@1.0.11"));
+    assert!(has(&docs[2], "pkg:npm/left-pad@1.3.0"));
+    assert!(!has(&docs[2], "pkg:cargo/itoa@1.0.11"));
+    validate_spdx(&w, &docs[2], "stage.spdx.json");
+    // type=local: one file per statement, named by its attestation path.
+    for f in [
+        "sbom.spdx.json",
+        "sbom-context.spdx.json",
+        "sbom-deps.spdx.json",
+    ] {
+        let stmt = json(&fs::read(out.join(f)).unwrap());
+        assert_eq!(stmt["predicateType"], "https://spdx.dev/Document", "{f}");
+    }
+    // A --build-arg overrides the declared ARGs: scanning off.
+    run_ok(
+        w.builder()
+            .args(["build", "--sbom=true", "--provenance=false", "-t", "scan:2"])
+            .args(["--build-arg", "BUILDKIT_SBOM_SCAN_STAGE=false"])
+            .args(["--build-arg", "BUILDKIT_SBOM_SCAN_CONTEXT=false"])
+            .arg(&ctx),
+    );
+    assert_eq!(sbom_docs(&w, "scan:2").len(), 1);
+    // A --build-arg alone enables nothing (BuildKit: it only overrides ARGs).
+    let plain = w.context(
+        "plain",
+        "FROM base:1 AS a\nRUN true\nFROM base:1\nCOPY --from=a /bin/sh /sh\n",
+        &[],
+    );
+    run_ok(
+        w.builder()
+            .args(["build", "--sbom=true", "--provenance=false", "-t", "scan:3"])
+            .args(["--build-arg", "BUILDKIT_SBOM_SCAN_STAGE=true"])
+            .arg(&plain),
+    );
+    assert_eq!(sbom_docs(&w, "scan:3").len(), 1);
 }

@@ -341,13 +341,27 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         no_cache_stages: args.no_cache_filter.clone(),
         cache_from: cache_from.clone(),
     });
-    let mut images = match engine.build_many(&plans, &context) {
-        Ok(img) => img,
-        Err(e) => {
-            progress.finish(None);
-            return Err(e);
-        }
-    };
+    // `BUILDKIT_SBOM_SCAN_STAGE`: the scanned stages' images are kept for the SBOM.
+    let keep: Vec<Vec<usize>> = plans
+        .iter()
+        .map(|p| match &attest_opts.sbom {
+            Some(_) => crate::attest::sbom::targets::scan_targets(p).stages,
+            None => Vec::new(),
+        })
+        .collect();
+    let (mut images, scanned): (Vec<_>, Vec<_>) =
+        match engine.build_many_keeping(&plans, &context, &keep) {
+            Ok(built) => built.into_iter().unzip(),
+            Err(e) => {
+                progress.finish(None);
+                return Err(e);
+            }
+        };
+    let scanned: Vec<_> = plans
+        .iter()
+        .map(|p| p.platform.clone())
+        .zip(scanned)
+        .collect();
     // As BuildKit's dockerfile2llb does for an explicit target platform: the image's platform is
     // the normalised target's (`linux/arm64`, no `v8`), whatever its base's config said.
     if args.platform.is_some() {
@@ -392,6 +406,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
                 build_args: &build_args,
                 labels: &labels,
                 started,
+                scanned: &scanned,
             },
         };
         return done.finish(images);
@@ -422,6 +437,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
         build_args: &build_args,
         labels: &labels,
         started,
+        scanned: &scanned,
     };
     let preds = super::build_attest::store_attested(
         &attest_opts,

@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::build::BuildArgs;
 use crate::attest::provenance::{self, BuildInfo, Material, Step};
 use crate::attest::{self, AttestOptions, Predicate, ProvenanceMode};
-use crate::engine::StoredImage;
+use crate::engine::{StageImage, StoredImage};
 use crate::plan::{Base, Plan, SourceRef};
 use crate::registry::convert::{export_manifest, ExportCompression, ExportOptions};
 use crate::registry::ManifestFormat;
@@ -49,6 +49,9 @@ pub struct Inputs<'a> {
     pub labels: &'a [(String, String)],
     /// Unix seconds the build started.
     pub started: i64,
+    /// Per platform, the images of the stages `BUILDKIT_SBOM_SCAN_STAGE`
+    /// marks (index into the plan's stages, image), for extra SBOMs.
+    pub scanned: &'a [(crate::plan::Platform, Vec<(usize, StageImage)>)],
 }
 
 /// Base images and `COPY --from`/`RUN --mount=from` images of the needed
@@ -216,11 +219,58 @@ pub fn predicates(
         let created = epoch.unwrap_or(now);
         let mut pred = None;
         super::output::rootfs(store, stored, |root| {
-            pred = Some(attest::sbom::predicate(root, &name, created));
+            pred = Some(attest::sbom::predicate(root, &name, created, None));
+            Ok(())
+        })?;
+        out.extend(pred);
+        out.extend(extra_sboms(inputs, plan, store, &name, created)?);
+    }
+    Ok(out)
+}
+
+/// The SBOMs of the stages and context `BUILDKIT_SBOM_SCAN_STAGE` and
+/// `BUILDKIT_SBOM_SCAN_CONTEXT` mark (see `attest::sbom::targets`), ordered
+/// by name as BuildKit lists them after the core SBOM. The context is the
+/// context directory as given (a `-` or URL context is not scanned).
+fn extra_sboms(
+    inputs: &Inputs<'_>,
+    plan: &Plan,
+    store: &Store,
+    image: &str,
+    created: i64,
+) -> Result<Vec<Predicate>> {
+    use attest::sbom::targets;
+    let mut out = Vec::new();
+    let kept = inputs
+        .scanned
+        .iter()
+        .find(|(p, _)| *p == plan.platform)
+        .map(|(_, k)| k.as_slice())
+        .unwrap_or_default();
+    for (i, img) in kept {
+        let stage = targets::stage_name(plan, *i);
+        let doc = format!("{image} (stage {stage})");
+        let mut pred = None;
+        super::output::stage_rootfs(store, img, |root| {
+            pred = Some(attest::sbom::predicate(root, &doc, created, Some(&stage)));
             Ok(())
         })?;
         out.extend(pred);
     }
+    let dir = std::path::Path::new(&inputs.args.context);
+    if targets::scan_targets(plan).context {
+        if dir.is_dir() {
+            let doc = format!("{image} (context)");
+            out.push(attest::sbom::predicate(dir, &doc, created, Some("context")));
+        } else {
+            eprintln!(
+                "warning: {}: the build context {} is not a local directory; it is not scanned",
+                targets::SCAN_CONTEXT,
+                inputs.args.context
+            );
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 

@@ -371,6 +371,15 @@ pub(crate) fn rootfs(
 ) -> Result<()> {
     let (img, _) =
         crate::engine::base::load_local(store, &image.manifest, &crate::store::Platform::host())?;
+    stage_rootfs(store, &img, f)
+}
+
+/// Mounts a built stage's layers read-only and hands the merged root to `f`.
+pub(crate) fn stage_rootfs(
+    store: &Store,
+    img: &crate::engine::StageImage,
+    f: impl FnOnce(&std::path::Path) -> Result<()> + Send,
+) -> Result<()> {
     let lowers = img.lowers(store)?;
     with_overlays(
         &[OverlaySpec {

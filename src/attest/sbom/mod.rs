@@ -9,6 +9,7 @@ pub mod lang;
 pub mod os;
 pub mod rpm;
 pub mod spdx;
+pub mod targets;
 
 use std::io::Read as _;
 use std::path::Path;
@@ -118,12 +119,18 @@ pub fn scan(root: &Path) -> (Option<os::OsRelease>, Vec<Package>) {
 }
 
 /// The SPDX predicate of the root file system at `root`; `name` is the
-/// document name (the image's, or `stage NAME`), `created` Unix seconds.
-pub fn predicate(root: &Path, name: &str, created: i64) -> super::Predicate {
+/// document name (the image's, or `stage NAME`), `created` Unix seconds;
+/// `extra` names a scanned stage or the context (`sbom-EXTRA`), `None` is
+/// the core SBOM (`sbom`).
+pub fn predicate(root: &Path, name: &str, created: i64, extra: Option<&str>) -> super::Predicate {
     let (release, pkgs) = scan(root);
     super::Predicate {
         predicate_type: SPDX_PREDICATE.into(),
         statement_type: super::STATEMENT_V01,
         body: spdx::document(name, release.as_ref(), &pkgs, created),
+        name: match extra {
+            Some(e) => format!("sbom-{e}"),
+            None => "sbom".into(),
+        },
     }
 }
