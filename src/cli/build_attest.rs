@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::build::BuildArgs;
 use crate::attest::provenance::{self, BuildInfo, Material, Step};
 use crate::attest::{self, AttestOptions, Predicate, ProvenanceMode};
-use crate::engine::{StageImage, StoredImage};
+use crate::engine::StoredImage;
 use crate::plan::{Base, Plan, SourceRef};
 use crate::registry::convert::{export_manifest, ExportCompression, ExportOptions};
 use crate::registry::ManifestFormat;
@@ -51,7 +51,7 @@ pub struct Inputs<'a> {
     pub started: i64,
     /// Per platform, the images of the stages `BUILDKIT_SBOM_SCAN_STAGE`
     /// marks (index into the plan's stages, image), for extra SBOMs.
-    pub scanned: &'a [(crate::plan::Platform, Vec<(usize, StageImage)>)],
+    pub scanned: &'a [(crate::plan::Platform, crate::engine::KeptStages)],
 }
 
 /// Base images and `COPY --from`/`RUN --mount=from` images of the needed

@@ -109,6 +109,9 @@ pub struct Engine {
     shared: Shared,
 }
 
+/// Stage images kept besides a plan's target: (stage index, image).
+pub type KeptStages = Vec<(usize, StageImage)>;
+
 /// Per-stage outcome slots: `None` while running.
 type Slots = Mutex<Vec<Option<std::result::Result<StageImage, ()>>>>;
 
@@ -154,7 +157,7 @@ impl Engine {
         plans: &[Plan],
         context: &BuildContext,
         keep: &[Vec<usize>],
-    ) -> Result<Vec<(StageImage, Vec<(usize, StageImage)>)>> {
+    ) -> Result<Vec<(StageImage, KeptStages)>> {
         self.shared
             .platform_labels
             .store(plans.len() > 1, Ordering::SeqCst);
