@@ -15,8 +15,8 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::attest::{json, purls, validate_spdx, World};
-use support::run_ok;
+use support::attest::{json, purls, tar_files, validate_spdx, World};
+use support::{run, run_ok};
 
 /// An rpm database (SQLite, as rpm 4.16+ writes it) at `db` holding one
 /// package, `hello-attest-1:1.2.3-4.noarch`, built with `rpmbuild` in `work`.
@@ -131,7 +131,7 @@ fn sbom_lists_rpm_packages_and_go_modules_with_purls_and_validates() {
         "pkg:rpm/fedora/hello-attest@1.2.3-4?arch=noarch&distro=fedora-40&epoch=1\
          &upstream=hello-attest-1.2.3-4.src.rpm",
         "pkg:golang/example.com/greet@v0.1.0",
-        "pkg:golang/example.com/hello@(devel)",
+        "pkg:golang/example.com/hello@%28devel%29",
         &stdlib,
     ] {
         assert!(purls.iter().any(|p| p == want), "{want} not in {purls:?}");
@@ -236,4 +236,68 @@ fn scan_stage_and_context_add_sboms_named_as_buildkit_names_them() {
             .arg(&plain),
     );
     assert_eq!(sbom_docs(&w, "scan:3").len(), 1);
+}
+
+#[test]
+fn tar_docker_and_save_outputs_of_attested_images_do_as_buildkit() {
+    let w = World::new();
+    w.import("base:1", &support::busybox_rootfs("attest-busybox-rootfs"));
+    let ctx = w.context(
+        "ctx",
+        "FROM base:1\nCOPY a.txt /a.txt\n",
+        &[("a.txt", "a\n")],
+    );
+    // type=tar: the statements are files at the archive's top, as type=local.
+    let tar = w.path("root.tar");
+    let docker = w.path("docker.tar");
+    run_ok(
+        w.builder()
+            .args(["build", "--sbom=true", "--provenance=true", "-t", "at:1"])
+            .arg("--output")
+            .arg(format!("type=tar,dest={}", tar.display()))
+            .arg("--output")
+            .arg(format!("type=docker,dest={}", docker.display()))
+            .arg(&ctx),
+    );
+    let files = tar_files(&tar);
+    let sbom = json(&files["sbom.spdx.json"]);
+    assert_eq!(sbom["predicateType"], "https://spdx.dev/Document");
+    assert!(files.contains_key("provenance.json"));
+    assert!(files.contains_key("a.txt"));
+    // type=docker: no attestations in a docker archive (BuildKit's docker exporter).
+    let d = tar_files(&docker);
+    let m = json(&d["manifest.json"]);
+    assert_eq!(m.as_array().unwrap().len(), 1);
+    // --format docker with attestations asked for: an error before the build.
+    let o = run(w
+        .builder()
+        .args(["build", "--sbom=true", "--format", "docker", "-t", "at:2"])
+        .arg(&ctx));
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("oci-mediatypes=false"), "{err}");
+    // builder save of the attested store tag: OCI keeps the index with the
+    // attestation manifest; docker saves the image alone.
+    let oci = w.path("save.tar");
+    run_ok(
+        w.builder()
+            .args(["save", "--format", "oci", "-o"])
+            .arg(&oci)
+            .arg("at:1"),
+    );
+    let f = tar_files(&oci);
+    let top = json(&f["index.json"]);
+    let d = top["manifests"][0]["digest"].as_str().unwrap();
+    let index = json(&f[&format!("blobs/sha256/{}", &d[7..])]);
+    let kinds: Vec<&Value> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["annotations"]["vnd.docker.reference.type"])
+        .collect();
+    assert_eq!(kinds[1], "attestation-manifest", "{index}");
+    let saved = w.path("save-docker.tar");
+    run_ok(w.builder().args(["save", "-o"]).arg(&saved).arg("at:1"));
+    let m = json(&tar_files(&saved)["manifest.json"]);
+    assert_eq!(m[0]["RepoTags"][0], "at:1");
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::build::BuildArgs;
 use crate::attest::provenance::{self, BuildInfo, Material, Step};
@@ -17,24 +17,59 @@ use crate::registry::ManifestFormat;
 use crate::store::{Descriptor, Store};
 
 /// `--sbom`/`--provenance`/`--attest` of `args`, checked (before any work).
+///
+/// Attestations need OCI media types (an image index with an attestation
+/// manifest): as BuildKit's image writer refuses them with
+/// `oci-mediatypes=false` ("cannot export attestations with
+/// \"oci-mediatypes=false\""), asking for attestations with `--format
+/// docker` or an `oci-mediatypes=false` output is an error; the implicit
+/// `mode=min` provenance of a push is then left off, with a warning.
 pub fn options(args: &BuildArgs) -> Result<AttestOptions> {
+    let outputs: Vec<_> = args
+        .outputs
+        .iter()
+        .filter_map(|o| super::output::parse_output(o).ok())
+        .collect();
     let registry_output = args.push
-        || args.outputs.iter().any(|o| {
-            super::output::parse_output(o)
-                .map(|f| {
-                    matches!(
-                        f.get("type").map(String::as_str),
-                        Some("registry" | "image")
-                    )
-                })
-                .unwrap_or(false)
+        || outputs.iter().any(|f| {
+            matches!(
+                f.get("type").map(String::as_str),
+                Some("registry" | "image")
+            )
         });
-    attest::options::parse(
+    let mut opts = attest::options::parse(
         args.sbom.as_deref(),
         args.provenance.as_deref(),
         &args.attest,
         registry_output,
-    )
+    )?;
+    let docker_types = if args.format == "docker" {
+        Some("--format docker".to_string())
+    } else {
+        outputs
+            .iter()
+            .find(|f| {
+                f.get("oci-mediatypes")
+                    .is_some_and(|v| v == "false" || v == "0")
+            })
+            .map(|f| format!("--output type={},oci-mediatypes=false", f["type"]))
+    };
+    if let (Some(what), true) = (docker_types, opts.any()) {
+        let explicit = args.sbom.is_some() || args.provenance.is_some() || !args.attest.is_empty();
+        if explicit {
+            bail!(
+                "{what}: cannot export attestations with Docker media types (BuildKit: \
+                 \"oci-mediatypes=false\"); attestations live in an OCI image index: drop \
+                 {what}, or --sbom/--provenance/--attest"
+            );
+        }
+        eprintln!(
+            "warning: {what}: the default provenance attestation is left off (attestations \
+             need OCI media types); --provenance=false silences this"
+        );
+        opts.provenance = None;
+    }
+    Ok(opts)
 }
 
 /// What the provenance of a build is made from, besides the plan.

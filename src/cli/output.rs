@@ -212,7 +212,8 @@ pub struct Attested<'a> {
 /// archives without `name=` are named by `tags` (the build's `-t`), as buildx.
 /// With `attested`, `oci` and `registry` outputs get an image index with the
 /// attestation manifest, and `local` the statements as files, as BuildKit
-/// writes them (`docker` and `tar` outputs carry none yet).
+/// writes them; `tar` gets the statements as files too, `docker` none (a
+/// warning says so), as BuildKit's tar and docker exporters.
 #[allow(clippy::too_many_arguments)]
 pub fn write_output(
     store: &Store,
@@ -288,14 +289,19 @@ pub fn write_output(
         // type=oci writes OCI media types; type=docker keeps the build's
         // (`--format`, OCI by default) unless oci-mediatypes= says.
         "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
-        "docker" => archive(ArchiveFormat::Docker, None),
-        "tar" if to_stdout(&f) => rootfs(store, image, |root| {
+        "docker" => {
+            if attested.is_some() {
+                warn_docker_drops_attestations(spec);
+            }
+            archive(ArchiveFormat::Docker, None)
+        }
+        "tar" if to_stdout(&f) => tar_root(store, image, attested, |root| {
             let opts = crate::layer::WriteOptions::default();
             let (_, _, mut out) = crate::layer::write_to(root, std::io::stdout().lock(), &opts)?;
             std::io::Write::flush(&mut out).context("writing to stdout")?;
             Ok(())
         }),
-        "tar" => rootfs(store, image, |root| {
+        "tar" => tar_root(store, image, attested, |root| {
             let out = dest()?;
             let tmp = out.with_extension("tmp");
             let file = std::fs::File::create(&tmp)
@@ -372,6 +378,51 @@ pub(crate) fn rootfs(
     let (img, _) =
         crate::engine::base::load_local(store, &image.manifest, &crate::store::Platform::host())?;
     stage_rootfs(store, &img, f)
+}
+
+/// `type=docker` with attestations: BuildKit's docker exporter writes the
+/// image's own manifest and blobs only, so the attestations are not in the
+/// archive; say so (and what keeps them).
+pub(super) fn warn_docker_drops_attestations(spec: &str) {
+    eprintln!(
+        "warning: --output {spec}: docker archives carry no attestations (as BuildKit's \
+         docker exporter); use type=oci to keep them"
+    );
+}
+
+/// The root `type=tar` archives: the image's root file system, and with
+/// `attested` the statements as files at its top (`provenance.json`,
+/// `sbom.spdx.json`, their subjects the image's files), as BuildKit's tar
+/// exporter writes them (the local exporter's file system, tarred). The
+/// statements go to a scratch upper dir, never into the image's layers.
+fn tar_root(
+    store: &Store,
+    image: &StoredImage,
+    attested: Option<&Attested<'_>>,
+    f: impl FnOnce(&std::path::Path) -> Result<()> + Send,
+) -> Result<()> {
+    let Some(a) = attested else {
+        return rootfs(store, image, f);
+    };
+    let (img, _) =
+        crate::engine::base::load_local(store, &image.manifest, &crate::store::Platform::host())?;
+    let lowers = img.lowers(store)?;
+    let scratch = tempfile::tempdir_in(store.temp_dir()?)?;
+    let upper = scratch.path().join("upper");
+    std::fs::create_dir(&upper)?;
+    with_overlays(
+        &[OverlaySpec {
+            lowers,
+            upper: Some(upper),
+        }],
+        &store.temp_dir()?,
+        |roots| {
+            crate::attest::export::write_local_files(&roots[0], a.predicates)
+                .and_then(|()| f(&roots[0]))
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))
+        },
+    )?;
+    Ok(())
 }
 
 /// Mounts a built stage's layers read-only and hands the merged root to `f`.

@@ -72,7 +72,12 @@ pub fn write_index_output(
             crate::attest::export::save_oci_index(store, &index, name.as_deref(), &dest()?)
         }
         "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
-        "docker" => archive(ArchiveFormat::Docker, format),
+        "docker" => {
+            if attested.is_some() {
+                super::output::warn_docker_drops_attestations(spec);
+            }
+            archive(ArchiveFormat::Docker, format)
+        }
         "local" => {
             let out = dest()?;
             for (i, (platform, image)) in index.images.iter().enumerate() {
