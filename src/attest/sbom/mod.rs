@@ -14,8 +14,6 @@ pub mod targets;
 use std::io::Read as _;
 use std::path::Path;
 
-use anyhow::Result;
-
 /// The SPDX predicate type.
 pub const SPDX_PREDICATE: &str = "https://spdx.dev/Document";
 
