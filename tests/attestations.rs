@@ -18,98 +18,13 @@ use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::Value;
+use support::attest::{
+    attestation_blobs, basic, fixture, get, json, keys, purls, strs, tar_files, validate_spdx,
+    World, INDEX, MANIFEST, PATH_ENV,
+};
 use support::{run, run_ok, Auth, Registry, PASS, USER};
 
-const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const SECRET: &str = "s3cr3t-attest-VALUE-4242";
-
-fn fixture() -> Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/attestations/buildkit-0.13-structure.json");
-    serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
-}
-
-struct World {
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    fn new() -> World {
-        World {
-            dir: tempfile::Builder::new()
-                .prefix("attest-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn builder(&self) -> Command {
-        support::builder(&self.path("store"), &self.path("docker"))
-    }
-    /// Imports the busybox rootfs as `name` (SOURCE_DATE_EPOCH 0).
-    fn import(&self, name: &str, rootfs: &Path) {
-        run_ok(
-            self.builder()
-                .args(["import", "--source-date-epoch", "0", "--env", PATH_ENV])
-                .args(["-t", name])
-                .arg(rootfs),
-        );
-    }
-    fn context(&self, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
-        let ctx = self.path(name);
-        fs::create_dir_all(&ctx).unwrap();
-        fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
-        for (p, c) in files {
-            fs::write(ctx.join(p), c).unwrap();
-        }
-        ctx
-    }
-}
-
-fn basic() -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"))
-}
-
-/// GET from the registry with credentials; returns the body.
-fn get(reg: &Registry, path: &str) -> Vec<u8> {
-    let auth = format!("Basic {}", basic());
-    let accept = format!("{INDEX}, {MANIFEST}");
-    let (status, _, body) = support::http(
-        &reg.addr,
-        "GET",
-        path,
-        &[("Authorization", &auth), ("Accept", &accept)],
-        b"",
-    )
-    .unwrap();
-    assert_eq!(
-        status,
-        200,
-        "GET {path}: {}",
-        String::from_utf8_lossy(&body)
-    );
-    body
-}
-
-fn json(b: &[u8]) -> Value {
-    serde_json::from_slice(b).unwrap()
-}
-
-fn keys(v: &Value) -> Vec<String> {
-    v.as_object().unwrap().keys().cloned().collect()
-}
-
-fn strs(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect()
-}
 
 /// The busybox base, pushed to `reg` as `busybox:1` from a store of its
 /// own, so the build pulls it (provenance names the registry's digest).
@@ -136,29 +51,6 @@ fn base(w: &World, reg: &Registry) -> String {
             .args(["push", &name]),
     );
     name
-}
-
-/// Every attestation blob (index, manifest, config, statements) reachable
-/// from the index at `repo:tag`, by digest.
-fn attestation_blobs(reg: &Registry, repo: &str, tag: &str) -> Vec<(String, Vec<u8>)> {
-    let index_bytes = get(reg, &format!("/v2/{repo}/manifests/{tag}"));
-    let index = json(&index_bytes);
-    let mut out = vec![("index".to_string(), index_bytes)];
-    for m in index["manifests"].as_array().unwrap() {
-        let d = m["digest"].as_str().unwrap();
-        let mb = get(reg, &format!("/v2/{repo}/manifests/{d}"));
-        let mj = json(&mb);
-        out.push((d.to_string(), mb));
-        let cd = mj["config"]["digest"].as_str().unwrap();
-        out.push((cd.to_string(), get(reg, &format!("/v2/{repo}/blobs/{cd}"))));
-        if m["platform"]["os"] == "unknown" {
-            for l in mj["layers"].as_array().unwrap() {
-                let ld = l["digest"].as_str().unwrap();
-                out.push((ld.to_string(), get(reg, &format!("/v2/{repo}/blobs/{ld}"))));
-            }
-        }
-    }
-    out
 }
 
 /// Checks `index` and its attestation manifest `att` against BuildKit's
@@ -487,17 +379,6 @@ fn debian_rootfs() -> PathBuf {
     rootfs
 }
 
-fn pyspdxtools() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/spdx-venv/bin/pyspdxtools");
-    if !p.exists() {
-        run_ok(
-            Command::new("bash")
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-deps.sh")),
-        );
-    }
-    p
-}
-
 #[test]
 fn sbom_of_a_debian_image_lists_dpkg_and_lockfile_packages_and_validates() {
     let w = World::new();
@@ -534,13 +415,7 @@ fn sbom_of_a_debian_image_lists_dpkg_and_lockfile_packages_and_validates() {
     let doc = &stmt["predicate"];
     assert_eq!(doc["spdxVersion"], f["sbom"]["spdxVersion"]);
     assert_eq!(keys(doc), strs(&f["sbom"]["document_keys"]));
-    let purls: Vec<String> = doc["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
-        .map(str::to_string)
-        .collect();
+    let purls = purls(doc);
     let has = |prefix: &str| purls.iter().any(|p| p.starts_with(prefix));
     assert!(has("pkg:deb/debian/base-files@"), "{purls:?}");
     assert!(has("pkg:deb/debian/dpkg@"), "{purls:?}");
@@ -557,29 +432,9 @@ fn sbom_of_a_debian_image_lists_dpkg_and_lockfile_packages_and_validates() {
         purls.len()
     );
     // The SPDX project's validator accepts the document.
-    let spdx = w.path("sbom.spdx.json");
-    fs::write(&spdx, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
-    let o = run(Command::new(pyspdxtools()).arg("-i").arg(&spdx));
-    assert!(
-        o.status.success(),
-        "pyspdxtools: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    validate_spdx(&w, doc, "sbom.spdx.json");
     // The OCI archive's index has the image and the attestation manifest.
-    let mut a = tar::Archive::new(fs::File::open(&tar).unwrap());
-    let mut files = std::collections::BTreeMap::new();
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        let p = e.path().unwrap().to_string_lossy().to_string();
-        if p.len() < 200 && !p.ends_with('/') {
-            let mut b = Vec::new();
-            std::io::Read::read_to_end(&mut e, &mut b).unwrap();
-            if b.len() < 4 << 20 {
-                files.insert(p, b);
-            }
-        }
-    }
+    let files = tar_files(&tar);
     let top = json(&files["index.json"]);
     let d = top["manifests"][0]["digest"].as_str().unwrap();
     assert_eq!(top["manifests"][0]["mediaType"], INDEX);

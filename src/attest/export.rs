@@ -103,12 +103,14 @@ pub fn save_oci_index(
     Ok(())
 }
 
-/// The file name BuildKit's local exporter gives a predicate's statement.
-pub fn local_file_name(predicate_type: &str) -> &'static str {
-    if predicate_type == super::sbom::SPDX_PREDICATE {
-        "sbom.spdx.json"
+/// The file name BuildKit's local exporter gives a predicate's statement:
+/// its attestation path (`sbom.spdx.json`, `sbom-build.spdx.json`,
+/// `provenance.json`).
+pub fn local_file_name(p: &Predicate) -> String {
+    if p.predicate_type == super::sbom::SPDX_PREDICATE {
+        format!("{}.spdx.json", p.name)
     } else {
-        "provenance.json"
+        format!("{}.json", p.name)
     }
 }
 
@@ -133,11 +135,7 @@ pub fn write_local_files(dest: &Path, predicates: &[Predicate]) -> Result<()> {
         .collect();
     for p in predicates {
         let bytes = indented(&statement(p, subjects.clone()))?;
-        crate::store::fsutil::write_atomic(
-            &dest.join(local_file_name(&p.predicate_type)),
-            &bytes,
-            0o644,
-        )?;
+        crate::store::fsutil::write_atomic(&dest.join(local_file_name(p)), &bytes, 0o644)?;
     }
     Ok(())
 }

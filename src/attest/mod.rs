@@ -54,6 +54,10 @@ pub struct Predicate {
     pub statement_type: &'static str,
     /// The predicate document.
     pub body: Value,
+    /// BuildKit's attestation path without extension: `provenance`, `sbom`
+    /// (the core SBOM) or `sbom-NAME` (a scanned stage or `context`), which
+    /// names the statement's file in `type=local`/`tar` outputs.
+    pub name: String,
 }
 
 /// An in-toto statement over `subjects` (`[{name, digest:{sha256}}]`), with

@@ -229,6 +229,7 @@ fn v02(info: &BuildInfo, opts: &ProvenanceOptions) -> Predicate {
         predicate_type: SLSA_V02.into(),
         statement_type: STATEMENT_V01,
         body: Value::Object(p),
+        name: "provenance".into(),
     }
 }
 
@@ -276,6 +277,7 @@ fn v1(info: &BuildInfo, opts: &ProvenanceOptions) -> Predicate {
         predicate_type: SLSA_V1.into(),
         statement_type: STATEMENT_V1,
         body: json!({"buildDefinition": def, "runDetails": run}),
+        name: "provenance".into(),
     }
 }
 

@@ -312,10 +312,18 @@ pub fn republish(
             } else {
                 super::STATEMENT_V01
             };
+            // The manifest keeps no file names: a re-published SBOM
+            // or provenance gets its kind's name.
+            let name = if ptype == super::sbom::SPDX_PREDICATE {
+                "sbom"
+            } else {
+                "provenance"
+            };
             preds.push(Predicate {
                 predicate_type: ptype,
                 statement_type: st,
                 body: s["predicate"].clone(),
+                name: name.into(),
             });
         }
         names.sort();

@@ -138,13 +138,29 @@ fn run_build(args: BuildArgs) -> Result<i32> {
         no_cache_stages: args.no_cache_filter.clone(),
         cache_from: cache_from.clone(),
     });
-    let mut images = match engine.build_many(&p.plans, &context) {
-        Ok(img) => img,
-        Err(e) => {
-            progress.fail();
-            return Err(e);
-        }
-    };
+    // `BUILDKIT_SBOM_SCAN_STAGE`: the scanned stages' images are kept for the SBOM.
+    let keep: Vec<Vec<usize>> = p
+        .plans
+        .iter()
+        .map(|plan| match &p.attest_opts.sbom {
+            Some(_) => crate::attest::sbom::targets::scan_targets(plan).stages,
+            None => Vec::new(),
+        })
+        .collect();
+    let (mut images, scanned): (Vec<_>, Vec<_>) =
+        match engine.build_many_keeping(&p.plans, &context, &keep) {
+            Ok(built) => built.into_iter().unzip(),
+            Err(e) => {
+                progress.fail();
+                return Err(e);
+            }
+        };
+    let scanned: Vec<_> = p
+        .plans
+        .iter()
+        .map(|p| p.platform.clone())
+        .zip(scanned)
+        .collect();
     // As BuildKit's dockerfile2llb does for an explicit target platform: the image's platform is
     // the normalised target's (`linux/arm64`, no `v8`), whatever its base's config said.
     if args.platform.is_some() {
@@ -189,6 +205,7 @@ fn run_build(args: BuildArgs) -> Result<i32> {
             build_args: &p.build_args,
             labels: &p.labels,
             started: p.started,
+            scanned: &scanned,
         },
     };
     if p.plans.len() > 1 {

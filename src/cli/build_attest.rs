@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::build::BuildArgs;
 use crate::attest::provenance::{self, BuildInfo, Material, Step};
@@ -17,24 +17,59 @@ use crate::registry::ManifestFormat;
 use crate::store::{Descriptor, Store};
 
 /// `--sbom`/`--provenance`/`--attest` of `args`, checked (before any work).
+///
+/// Attestations need OCI media types (an image index with an attestation
+/// manifest): as BuildKit's image writer refuses them with
+/// `oci-mediatypes=false` ("cannot export attestations with
+/// \"oci-mediatypes=false\""), asking for attestations with `--format
+/// docker` or an `oci-mediatypes=false` output is an error; the implicit
+/// `mode=min` provenance of a push is then left off, with a warning.
 pub fn options(args: &BuildArgs) -> Result<AttestOptions> {
+    let outputs: Vec<_> = args
+        .outputs
+        .iter()
+        .filter_map(|o| super::output::parse_output(o).ok())
+        .collect();
     let registry_output = args.push
-        || args.outputs.iter().any(|o| {
-            super::output::parse_output(o)
-                .map(|f| {
-                    matches!(
-                        f.get("type").map(String::as_str),
-                        Some("registry" | "image")
-                    )
-                })
-                .unwrap_or(false)
+        || outputs.iter().any(|f| {
+            matches!(
+                f.get("type").map(String::as_str),
+                Some("registry" | "image")
+            )
         });
-    attest::options::parse(
+    let mut opts = attest::options::parse(
         args.sbom.as_deref(),
         args.provenance.as_deref(),
         &args.attest,
         registry_output,
-    )
+    )?;
+    let docker_types = if args.format == "docker" {
+        Some("--format docker".to_string())
+    } else {
+        outputs
+            .iter()
+            .find(|f| {
+                f.get("oci-mediatypes")
+                    .is_some_and(|v| v == "false" || v == "0")
+            })
+            .map(|f| format!("--output type={},oci-mediatypes=false", f["type"]))
+    };
+    if let (Some(what), true) = (docker_types, opts.any()) {
+        let explicit = args.sbom.is_some() || args.provenance.is_some() || !args.attest.is_empty();
+        if explicit {
+            bail!(
+                "{what}: cannot export attestations with Docker media types (BuildKit: \
+                 \"oci-mediatypes=false\"); attestations live in an OCI image index: drop \
+                 {what}, or --sbom/--provenance/--attest"
+            );
+        }
+        eprintln!(
+            "warning: {what}: the default provenance attestation is left off (attestations \
+             need OCI media types); --provenance=false silences this"
+        );
+        opts.provenance = None;
+    }
+    Ok(opts)
 }
 
 /// What the provenance of a build is made from, besides the plan.
@@ -49,6 +84,9 @@ pub struct Inputs<'a> {
     pub labels: &'a [(String, String)],
     /// Unix seconds the build started.
     pub started: i64,
+    /// Per platform, the images of the stages `BUILDKIT_SBOM_SCAN_STAGE`
+    /// marks (index into the plan's stages, image), for extra SBOMs.
+    pub scanned: &'a [(crate::plan::Platform, crate::engine::KeptStages)],
 }
 
 /// Base images and `COPY --from`/`RUN --mount=from` images of the needed
@@ -216,11 +254,58 @@ pub fn predicates(
         let created = epoch.unwrap_or(now);
         let mut pred = None;
         super::output::rootfs(store, stored, |root| {
-            pred = Some(attest::sbom::predicate(root, &name, created));
+            pred = Some(attest::sbom::predicate(root, &name, created, None));
+            Ok(())
+        })?;
+        out.extend(pred);
+        out.extend(extra_sboms(inputs, plan, store, &name, created)?);
+    }
+    Ok(out)
+}
+
+/// The SBOMs of the stages and context `BUILDKIT_SBOM_SCAN_STAGE` and
+/// `BUILDKIT_SBOM_SCAN_CONTEXT` mark (see `attest::sbom::targets`), ordered
+/// by name as BuildKit lists them after the core SBOM. The context is the
+/// context directory as given (a `-` or URL context is not scanned).
+fn extra_sboms(
+    inputs: &Inputs<'_>,
+    plan: &Plan,
+    store: &Store,
+    image: &str,
+    created: i64,
+) -> Result<Vec<Predicate>> {
+    use attest::sbom::targets;
+    let mut out = Vec::new();
+    let kept = inputs
+        .scanned
+        .iter()
+        .find(|(p, _)| *p == plan.platform)
+        .map(|(_, k)| k.as_slice())
+        .unwrap_or_default();
+    for (i, img) in kept {
+        let stage = targets::stage_name(plan, *i);
+        let doc = format!("{image} (stage {stage})");
+        let mut pred = None;
+        super::output::stage_rootfs(store, img, |root| {
+            pred = Some(attest::sbom::predicate(root, &doc, created, Some(&stage)));
             Ok(())
         })?;
         out.extend(pred);
     }
+    let dir = std::path::Path::new(&inputs.args.context);
+    if targets::scan_targets(plan).context {
+        if dir.is_dir() {
+            let doc = format!("{image} (context)");
+            out.push(attest::sbom::predicate(dir, &doc, created, Some("context")));
+        } else {
+            eprintln!(
+                "warning: {}: the build context {} is not a local directory; it is not scanned",
+                targets::SCAN_CONTEXT,
+                inputs.args.context
+            );
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 

@@ -26,6 +26,7 @@ pub mod load;
 pub mod login;
 pub mod logout;
 pub mod output;
+mod output_index;
 pub mod prune;
 pub mod pull;
 pub mod push;

@@ -21,6 +21,8 @@ use crate::registry::convert::{export_manifest, ExportCompression, ExportOptions
 use crate::registry::{ManifestFormat, Reference, RegistryClient};
 use crate::store::{save_archive, ArchiveFormat, ArchiveImage, Store};
 
+pub use super::output_index::write_index_output;
+
 /// Parses `type=X,dest=Y,…` into its fields.
 pub fn parse_output(spec: &str) -> Result<BTreeMap<String, String>> {
     if spec.trim().is_empty() {
@@ -54,7 +56,7 @@ pub fn parse_output(spec: &str) -> Result<BTreeMap<String, String>> {
 }
 
 /// Whether an output writes to stdout (`dest=-`, `-o -`).
-fn to_stdout(f: &BTreeMap<String, String>) -> bool {
+pub(super) fn to_stdout(f: &BTreeMap<String, String>) -> bool {
     f.get("dest").is_some_and(|d| d == "-")
 }
 
@@ -162,7 +164,11 @@ fn save_archive_to(
 }
 
 /// A boolean exporter attribute (`true`/`false`, `1`/`0`), if given.
-fn bool_attr(f: &BTreeMap<String, String>, key: &str, spec: &str) -> Result<Option<bool>> {
+pub(super) fn bool_attr(
+    f: &BTreeMap<String, String>,
+    key: &str,
+    spec: &str,
+) -> Result<Option<bool>> {
     f.get(key)
         .map(|v| match v.as_str() {
             "true" | "1" => Ok(true),
@@ -174,7 +180,7 @@ fn bool_attr(f: &BTreeMap<String, String>, key: &str, spec: &str) -> Result<Opti
 
 /// The layer compression an output asks for: its `compression=` and
 /// `compression-level=` attributes over the build's `defaults`.
-fn output_compression(
+pub(super) fn output_compression(
     f: &BTreeMap<String, String>,
     spec: &str,
     defaults: ExportCompression,
@@ -206,7 +212,8 @@ pub struct Attested<'a> {
 /// archives without `name=` are named by `tags` (the build's `-t`), as buildx.
 /// With `attested`, `oci` and `registry` outputs get an image index with the
 /// attestation manifest, and `local` the statements as files, as BuildKit
-/// writes them (`docker` and `tar` outputs carry none yet).
+/// writes them; `tar` gets the statements as files too, `docker` none (a
+/// warning says so), as BuildKit's tar and docker exporters.
 #[allow(clippy::too_many_arguments)]
 pub fn write_output(
     store: &Store,
@@ -282,14 +289,19 @@ pub fn write_output(
         // type=oci writes OCI media types; type=docker keeps the build's
         // (`--format`, OCI by default) unless oci-mediatypes= says.
         "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
-        "docker" => archive(ArchiveFormat::Docker, None),
-        "tar" if to_stdout(&f) => rootfs(store, image, |root| {
+        "docker" => {
+            if attested.is_some() {
+                warn_docker_drops_attestations(spec);
+            }
+            archive(ArchiveFormat::Docker, None)
+        }
+        "tar" if to_stdout(&f) => tar_root(store, image, attested, |root| {
             let opts = crate::layer::WriteOptions::default();
             let (_, _, mut out) = crate::layer::write_to(root, std::io::stdout().lock(), &opts)?;
             std::io::Write::flush(&mut out).context("writing to stdout")?;
             Ok(())
         }),
-        "tar" => rootfs(store, image, |root| {
+        "tar" => tar_root(store, image, attested, |root| {
             let out = dest()?;
             let tmp = out.with_extension("tmp");
             let file = std::fs::File::create(&tmp)
@@ -329,13 +341,7 @@ pub fn write_output(
                     a.platform,
                     a.predicates,
                 )?;
-                rt.block_on(crate::attest::store::push_index(
-                    client,
-                    store,
-                    &index,
-                    &[r],
-                ))?;
-                return Ok(());
+                return push_attested(client, rt, store, &index, r);
             }
             let opts = crate::registry::PushOptions {
                 format: oci_types.map(|oci| {
@@ -363,125 +369,6 @@ pub fn write_output(
     }
 }
 
-/// Writes one `--output` of a multi-platform build: archives hold the
-/// index (a Docker manifest list for `oci-mediatypes=false`, or for
-/// `type=docker` under `--format docker`), `type=local` one directory per
-/// platform named as buildx names them (`linux_amd64`), registries get the
-/// index and every platform's image. With `attested` (each platform's
-/// predicates), `oci` and `registry` get the index with one attestation
-/// manifest per platform and `local` each platform's statements as files
-/// (`docker` carries none, as in single-platform builds).
-#[allow(clippy::too_many_arguments)]
-pub fn write_index_output(
-    store: &Store,
-    index: &crate::engine::StoredIndex,
-    spec: &str,
-    client: &RegistryClient,
-    rt: &tokio::runtime::Runtime,
-    compression: ExportCompression,
-    format: Option<ManifestFormat>,
-    attested: Option<&super::build_multi_attest::MultiAttested>,
-) -> Result<()> {
-    let f = parse_output(spec)?;
-    let compression = output_compression(&f, spec, compression)?;
-    let force = bool_attr(&f, "force-compression", spec)?.unwrap_or(false);
-    let oci_types = bool_attr(&f, "oci-mediatypes", spec)?.map(|oci| match oci {
-        true => ManifestFormat::Oci,
-        false => ManifestFormat::Docker,
-    });
-    let dest = || -> Result<PathBuf> {
-        f.get("dest")
-            .map(PathBuf::from)
-            .ok_or_else(|| anyhow!("--output {spec}: missing dest="))
-    };
-    let name = f.get("name").cloned();
-    let archive = |kind, default_format: Option<ManifestFormat>| -> Result<()> {
-        let opts = ExportOptions {
-            format: oci_types.or(default_format),
-            compression,
-            force,
-        };
-        let exported = crate::registry::export_index(store, &index.index, &opts)
-            .context("preparing the images for the archive")?;
-        let img = ArchiveImage {
-            familiar: name
-                .as_deref()
-                .and_then(|n| Reference::parse(n).ok())
-                .map(|r| r.familiar()),
-            name: name.clone(),
-            manifest: exported,
-        };
-        save_archive(store, &[img], kind, &dest()?)
-    };
-    let names: Vec<String> = name.iter().cloned().collect();
-    let attested_index =
-        |a| super::build_multi_attest::published_index(store, index, compression, force, &names, a);
-    match f["type"].as_str() {
-        "oci" if attested.is_some() => {
-            let index = attested_index(attested.expect("checked"))?;
-            crate::attest::export::save_oci_index(store, &index, name.as_deref(), &dest()?)
-        }
-        "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
-        "docker" => archive(ArchiveFormat::Docker, format),
-        "local" => {
-            let out = dest()?;
-            for (i, (platform, image)) in index.images.iter().enumerate() {
-                let dir = out.join(crate::plan::platform::dir_name(platform));
-                let preds = attested.and_then(|a| a.per_platform.get(i));
-                let att = preds.map(|(p, preds)| Attested {
-                    predicates: preds,
-                    platform: p,
-                });
-                write_output(
-                    store,
-                    image,
-                    &format!("type=local,dest={}", dir.display()),
-                    &[],
-                    client,
-                    rt,
-                    compression,
-                    att.as_ref(),
-                )?;
-            }
-            Ok(())
-        }
-        "tar" => bail!(
-            "--output {spec}: type=tar of several platforms is not supported yet; use \
-             type=local (one directory per platform) or type=oci"
-        ),
-        "registry" | "image" => {
-            let target = name.ok_or_else(|| anyhow!("--output {spec}: missing name="))?;
-            let r = Reference::parse(&target)?;
-            if let Some(a) = attested {
-                let index = attested_index(a)?;
-                rt.block_on(crate::attest::store::push_index(
-                    client,
-                    store,
-                    &index,
-                    &[r],
-                ))?;
-                return Ok(());
-            }
-            let opts = crate::registry::PushOptions {
-                format: oci_types,
-                compression,
-                ..Default::default()
-            };
-            rt.block_on(crate::registry::push_index(
-                client,
-                store,
-                &index.index,
-                &[r],
-                &opts,
-            ))?;
-            Ok(())
-        }
-        other => {
-            bail!("--output type={other} is not supported: use oci, docker, tar, local or registry")
-        }
-    }
-}
-
 /// Mounts the image's layers read-only and hands the merged root to `f`.
 pub(crate) fn rootfs(
     store: &Store,
@@ -490,6 +377,60 @@ pub(crate) fn rootfs(
 ) -> Result<()> {
     let (img, _) =
         crate::engine::base::load_local(store, &image.manifest, &crate::store::Platform::host())?;
+    stage_rootfs(store, &img, f)
+}
+
+/// `type=docker` with attestations: BuildKit's docker exporter writes the
+/// image's own manifest and blobs only, so the attestations are not in the
+/// archive; say so (and what keeps them).
+pub(super) fn warn_docker_drops_attestations(spec: &str) {
+    eprintln!(
+        "warning: --output {spec}: docker archives carry no attestations (as BuildKit's \
+         docker exporter); use type=oci to keep them"
+    );
+}
+
+/// The root `type=tar` archives: the image's root file system, and with
+/// `attested` the statements as files at its top (`provenance.json`,
+/// `sbom.spdx.json`, their subjects the image's files), as BuildKit's tar
+/// exporter writes them (the local exporter's file system, tarred). The
+/// statements go to a scratch upper dir, never into the image's layers.
+fn tar_root(
+    store: &Store,
+    image: &StoredImage,
+    attested: Option<&Attested<'_>>,
+    f: impl FnOnce(&std::path::Path) -> Result<()> + Send,
+) -> Result<()> {
+    let Some(a) = attested else {
+        return rootfs(store, image, f);
+    };
+    let (img, _) =
+        crate::engine::base::load_local(store, &image.manifest, &crate::store::Platform::host())?;
+    let lowers = img.lowers(store)?;
+    let scratch = tempfile::tempdir_in(store.temp_dir()?)?;
+    let upper = scratch.path().join("upper");
+    std::fs::create_dir(&upper)?;
+    with_overlays(
+        &[OverlaySpec {
+            lowers,
+            upper: Some(upper),
+        }],
+        &store.temp_dir()?,
+        |roots| {
+            crate::attest::export::write_local_files(&roots[0], a.predicates)
+                .and_then(|()| f(&roots[0]))
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))
+        },
+    )?;
+    Ok(())
+}
+
+/// Mounts a built stage's layers read-only and hands the merged root to `f`.
+pub(crate) fn stage_rootfs(
+    store: &Store,
+    img: &crate::engine::StageImage,
+    f: impl FnOnce(&std::path::Path) -> Result<()> + Send,
+) -> Result<()> {
     let lowers = img.lowers(store)?;
     with_overlays(
         &[OverlaySpec {
@@ -499,5 +440,24 @@ pub(crate) fn rootfs(
         &store.temp_dir()?,
         |roots| f(&roots[0]).map_err(|e| std::io::Error::other(format!("{e:#}"))),
     )?;
+    Ok(())
+}
+
+/// Pushes an attested image index (image manifests and their attestation
+/// manifests, see `attest::store::push_index`) as `target`: the registry
+/// branch of both [`write_output`] and [`write_index_output`].
+pub(super) fn push_attested(
+    client: &RegistryClient,
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    index: &crate::store::Descriptor,
+    target: Reference,
+) -> Result<()> {
+    rt.block_on(crate::attest::store::push_index(
+        client,
+        store,
+        index,
+        &[target],
+    ))?;
     Ok(())
 }

@@ -109,6 +109,9 @@ pub struct Engine {
     shared: Shared,
 }
 
+/// Stage images kept besides a plan's target: (stage index, image).
+pub type KeptStages = Vec<(usize, StageImage)>;
+
 /// Per-stage outcome slots: `None` while running.
 type Slots = Mutex<Vec<Option<std::result::Result<StageImage, ()>>>>;
 
@@ -140,6 +143,21 @@ impl Engine {
     /// --platform=$BUILDPLATFORM` stage, identical for every target) runs
     /// once and the others wait for its result ([`Shared::flight`]).
     pub fn build_many(&self, plans: &[Plan], context: &BuildContext) -> Result<Vec<StageImage>> {
+        let keep = vec![Vec::new(); plans.len()];
+        let built = self.build_many_keeping(plans, context, &keep)?;
+        Ok(built.into_iter().map(|(target, _)| target).collect())
+    }
+
+    /// [`Engine::build_many`], also returning, per plan, the images of the
+    /// needed stages listed in `keep[i]` (indexes into `plans[i].stages`;
+    /// stages not built are left out), with their layers in the store: what
+    /// `BUILDKIT_SBOM_SCAN_STAGE` scans besides the target.
+    pub fn build_many_keeping(
+        &self,
+        plans: &[Plan],
+        context: &BuildContext,
+        keep: &[Vec<usize>],
+    ) -> Result<Vec<(StageImage, KeptStages)>> {
         self.shared
             .platform_labels
             .store(plans.len() > 1, Ordering::SeqCst);
@@ -186,14 +204,21 @@ impl Engine {
             return Err(e);
         }
         let mut out = Vec::new();
-        for (plan, slots) in plans.iter().zip(all_slots) {
+        for ((plan, slots), keep) in plans.iter().zip(all_slots).zip(keep) {
             let mut slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
+            let mut kept = Vec::new();
+            for &i in keep {
+                if let Some(Some(Ok(image))) = slots.get(i).filter(|_| i != plan.target) {
+                    self.shared.fetch_missing(&image.layers)?;
+                    kept.push((i, image.clone()));
+                }
+            }
             match slots[plan.target].take() {
                 Some(Ok(image)) => {
                     // The result's layers must be in the store, even those a
                     // cache import only promised.
                     self.shared.fetch_missing(&image.layers)?;
-                    out.push(image);
+                    out.push((image, kept));
                 }
                 _ => bail!("the target stage did not finish"),
             }

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod attest;
 pub mod fixtures;
 pub mod images;
 pub mod multiarch;

@@ -1,19 +1,18 @@
-//! The SBOM of an image root file system: its OS packages (dpkg, apk), the
-//! distribution from os-release, and language packages from the lock files
-//! in it, as an SPDX 2.3 JSON document ([`spdx::document`]) wrapped by the
+//! The SBOM of an image root file system: its OS packages (dpkg, apk, rpm),
+//! the distribution from os-release, language packages from the lock files
+//! in it and the Go modules of Go binaries, as an SPDX 2.3 JSON document ([`spdx::document`]) wrapped by the
 //! caller in an in-toto statement with predicate type
 //! `https://spdx.dev/Document`, as BuildKit's SBOM scanner's output is.
-//!
-//! Not read yet (see docs): the rpm database and Go binaries' build info.
 
+pub mod golang;
 pub mod lang;
 pub mod os;
+pub mod rpm;
 pub mod spdx;
+pub mod targets;
 
 use std::io::Read as _;
 use std::path::Path;
-
-use anyhow::Result;
 
 /// The SPDX predicate type.
 pub const SPDX_PREDICATE: &str = "https://spdx.dev/Document";
@@ -31,7 +30,7 @@ pub struct Package {
     pub version: String,
     /// Package URL (`pkg:deb/debian/bash@5.2.15-2?arch=amd64&distro=debian-12`).
     pub purl: String,
-    /// Ecosystem (`deb`, `apk`, `npm`, `cargo`, `python`).
+    /// Ecosystem (`deb`, `apk`, `rpm`, `npm`, `cargo`, `python`, `go-module`).
     pub kind: &'static str,
     /// Where it was found in the image (`/var/lib/dpkg/status`).
     pub location: String,
@@ -41,9 +40,13 @@ pub struct Package {
     pub source_info: String,
 }
 
-/// A package URL built with the `packageurl` crate; a name `scope/name`
-/// (npm) becomes namespace `scope` and name `name`. Falls back to a plain
-/// `pkg:` string if the crate refuses a part.
+/// A package URL as syft and BuildKit write them (Go's `packageurl-go`):
+/// `pkg:TYPE/NAMESPACE/NAME@VERSION?k=v&…`, qualifiers sorted by key. Path
+/// parts are escaped as Go's `url.PathEscape` (`+` and `:` stay: `@2.36-9+deb12u4`),
+/// qualifier values as `url.QueryEscape` (`/` becomes `%2F`, `@` `%40`:
+/// `platform=linux%2Famd64`, `upstream=gcc-12%4012.2.0`), per the purl
+/// spec's percent-encoding. A name `scope/name` (npm, Go module paths)
+/// puts `scope` in the namespace; namespace segments are escaped one by one.
 pub fn purl(
     ty: &str,
     namespace: Option<&str>,
@@ -55,20 +58,54 @@ pub fn purl(
         (None, Some((scope, n))) => (Some(scope), n),
         _ => (namespace, name),
     };
-    let build = || -> Result<String, packageurl::Error> {
-        let mut p = packageurl::PackageUrl::new(ty, name)?;
-        if let Some(ns) = ns {
-            p.with_namespace(ns);
+    let mut out = format!("pkg:{}/", ty.to_ascii_lowercase());
+    if let Some(ns) = ns.filter(|n| !n.is_empty()) {
+        let segs: Vec<String> = ns.split('/').map(|s| escape(s, Part::Name)).collect();
+        out.push_str(&segs.join("/"));
+        out.push('/');
+    }
+    out.push_str(&escape(name, Part::Name));
+    if !version.is_empty() {
+        out.push('@');
+        out.push_str(&escape(version, Part::Path));
+    }
+    let mut q: Vec<&(&str, String)> = q.iter().filter(|(_, v)| !v.is_empty()).collect();
+    q.sort();
+    for (i, (k, v)) in q.iter().enumerate() {
+        out.push(if i == 0 { '?' } else { '&' });
+        out.push_str(&k.to_ascii_lowercase());
+        out.push('=');
+        out.push_str(&escape(v, Part::Query));
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    /// `url.PathEscape`, `@` escaped too (it separates the version).
+    Name,
+    /// `url.PathEscape`.
+    Path,
+    /// `url.QueryEscape`.
+    Query,
+}
+
+fn escape(s: &str, part: Part) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~')
+            || (part != Part::Query && matches!(b, b'$' | b'&' | b'+' | b',' | b':' | b';' | b'='))
+            || (part == Part::Path && b == b'@');
+        if keep {
+            out.push(b as char);
+        } else if part == Part::Query && b == b' ' {
+            out.push('+');
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
-        p.with_version(version);
-        let mut q = q.to_vec();
-        q.sort();
-        for (k, v) in q {
-            p.add_qualifier(k, v)?;
-        }
-        Ok(p.to_string())
-    };
-    build().unwrap_or_else(|_| format!("pkg:{ty}/{name}@{version}"))
+    }
+    out
 }
 
 /// The bytes of a regular file of at most [`MAX_FILE_BYTES`] (symlinks are
@@ -94,6 +131,7 @@ pub fn scan(root: &Path) -> (Option<os::OsRelease>, Vec<Package>) {
     let release = os::os_release(root);
     let mut pkgs = os::dpkg(root, release.as_ref());
     pkgs.extend(os::apk(root, release.as_ref()));
+    pkgs.extend(rpm::rpm(root, release.as_ref()));
     let walker = walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
@@ -109,6 +147,7 @@ pub fn scan(root: &Path) -> (Option<os::OsRelease>, Vec<Package>) {
         let rel = e.path().strip_prefix(root).unwrap_or(e.path());
         let loc = format!("/{}", rel.display());
         pkgs.extend(lang::lockfile(e.path(), &loc));
+        pkgs.extend(golang::binary(e.path(), &loc));
     }
     pkgs.sort_by(|a, b| (&a.purl, &a.location).cmp(&(&b.purl, &b.location)));
     pkgs.dedup_by(|a, b| a.purl == b.purl && a.location == b.location);
@@ -116,12 +155,58 @@ pub fn scan(root: &Path) -> (Option<os::OsRelease>, Vec<Package>) {
 }
 
 /// The SPDX predicate of the root file system at `root`; `name` is the
-/// document name (the image's, or `stage NAME`), `created` Unix seconds.
-pub fn predicate(root: &Path, name: &str, created: i64) -> super::Predicate {
+/// document name (the image's, or `stage NAME`), `created` Unix seconds;
+/// `extra` names a scanned stage or the context (`sbom-EXTRA`), `None` is
+/// the core SBOM (`sbom`).
+pub fn predicate(root: &Path, name: &str, created: i64, extra: Option<&str>) -> super::Predicate {
     let (release, pkgs) = scan(root);
     super::Predicate {
         predicate_type: SPDX_PREDICATE.into(),
         statement_type: super::STATEMENT_V01,
         body: spdx::document(name, release.as_ref(), &pkgs, created),
+        name: match extra {
+            Some(e) => format!("sbom-{e}"),
+            None => "sbom".into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purl_escaping_as_packageurl_go() {
+        let q = |v: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+            v.iter().map(|(k, v)| (*k, v.to_string())).collect()
+        };
+        assert_eq!(
+            purl(
+                "deb",
+                Some("debian"),
+                "libc6",
+                "2.36-9+deb12u4",
+                &q(&[("distro", "debian-12"), ("arch", "amd64"), ("upstream", "gcc-12@12.2.0")])
+            ),
+            "pkg:deb/debian/libc6@2.36-9+deb12u4?arch=amd64&distro=debian-12&upstream=gcc-12%4012.2.0"
+        );
+        assert_eq!(
+            purl(
+                "docker",
+                Some("library"),
+                "busybox",
+                "1",
+                &q(&[("platform", "linux/arm/v7")])
+            ),
+            "pkg:docker/library/busybox@1?platform=linux%2Farm%2Fv7"
+        );
+        assert_eq!(
+            purl("golang", None, "github.com/a/b", "(devel)", &[]),
+            "pkg:golang/github.com/a/b@%28devel%29"
+        );
+        assert_eq!(
+            purl("npm", None, "@scope/x", "1.0.0", &[]),
+            "pkg:npm/%40scope/x@1.0.0"
+        );
     }
 }
