@@ -1,212 +1,27 @@
-//! Incremental snapshots (`engine::incremental`, `layer::reuse`): after a
-//! change to the files a COPY reads, the snapshot a later RUN needs is made
-//! from the previous one. For each kind of change the context is built
+//! Incremental snapshots (`engine::incremental`, `layer::delta`,
+//! `layer::reuse`): after a change to the files a COPY reads, the snapshot a
+//! later RUN needs is made as a delta over the previous one. For each kind of change the context is built
 //! (v1), changed and built again (v2) in one store, and built once, cold,
 //! at v2 in a fresh store: the image IDs must be equal (every layer, the
 //! RUN's listing of the tree it saw included: paths, modes, owners, sizes,
 //! mtimes, contents, link targets), the store must pass `builder debug
 //! check-store` (each snapshot equal to a fresh extraction of its layer),
-//! and the plain progress output must show the incremental path taken with
-//! the number of files it wrote. Needs root (overlay mounts) and
+//! and the plain progress output must show the delta path taken with the
+//! number of files it wrote. Needs root (overlay mounts) and
 //! busybox-static.
 
+mod incremental_world;
 mod support;
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use support::{run_ok, run_ok_all};
-
-const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// Later than every context mtime (so those stay as they are in the layers)
-/// and earlier than the RUN's files (so its layer and the history are fixed).
-const EPOCH: &str = "1700000000";
-/// Context mtimes: pinned below the epoch, a new value for each version.
-const PINNED: i64 = 1_600_000_000;
-
-/// A context stage copied from the context and chowned by a build arg, and a
-/// final stage copying it and listing what a RUN sees: every COPY is
-/// followed by a RUN, so both the context COPY and the `COPY --from` need
-/// their snapshot.
-const DOCKERFILE: &str = "FROM base:1 AS src\n\
-     COPY . /src/\n\
-     ARG OWNER=0:0\n\
-     RUN chown -R $OWNER /src/owned\n\
-     FROM base:1\n\
-     COPY --from=src /src/ /data/\n\
-     RUN mkdir /out && find /data | sort | while read -r p; do stat -c '%n %f %u %g %s %Y' \"$p\"; done > /out/meta \\\n\
-         && find /data -type f | sort | xargs sha256sum > /out/sums \\\n\
-         && find /data -type l | sort | while read -r p; do echo \"$p -> $(readlink \"$p\")\"; done > /out/links\n";
-
-struct World {
-    dir: tempfile::TempDir,
-    ctx: PathBuf,
-}
-
-impl World {
-    /// Two stores with the busybox base imported and a context of 200
-    /// files in nested dirs, a symlink, a hardlinked pair and three files
-    /// the build arg chowns.
-    fn new() -> World {
-        let rootfs = support::busybox_rootfs("incremental-busybox");
-        let dir = tempfile::Builder::new().prefix("incr-").tempdir().unwrap();
-        for store in ["incr", "cold"] {
-            run_ok(
-                builder(dir.path(), store)
-                    .args(["import", "--source-date-epoch", "0", "--env", PATH_ENV])
-                    .args(["--cmd", "sh", "-t", "base:1"])
-                    .arg(&rootfs),
-            );
-        }
-        let ctx = dir.path().join("ctx");
-        for i in 0..200 {
-            let sub = ["a", "a/b", "c", "d/e/f"][i % 4];
-            fs::create_dir_all(ctx.join(sub)).unwrap();
-            let body = format!("file {i}\n").repeat(1 + i % 50);
-            fs::write(ctx.join(format!("{sub}/f{i:03}")), body).unwrap();
-        }
-        fs::create_dir_all(ctx.join("owned")).unwrap();
-        for n in ["x", "y", "z"] {
-            fs::write(ctx.join("owned").join(n), n).unwrap();
-        }
-        symlink("../a/f000", ctx.join("c/link")).unwrap();
-        fs::write(ctx.join("a/h1"), "linked pair\n").unwrap();
-        fs::hard_link(ctx.join("a/h1"), ctx.join("a/h2")).unwrap();
-        fs::write(ctx.join("Dockerfile"), DOCKERFILE).unwrap();
-        let w = World { dir, ctx };
-        w.pin(PINNED);
-        w
-    }
-
-    /// Sets the mtime of every context entry changed since the last pin
-    /// (all of them the first time) to `t`.
-    fn pin(&self, t: i64) {
-        let ts = nix::sys::time::TimeSpec::new(t, 0);
-        let mut all: Vec<PathBuf> = walkdir::WalkDir::new(&self.ctx)
-            .into_iter()
-            .map(|e| e.unwrap().path().to_path_buf())
-            .filter(|p| {
-                use std::os::unix::fs::MetadataExt;
-                fs::symlink_metadata(p).unwrap().mtime() > PINNED + 50_000_000
-            })
-            .collect();
-        // Children first: setting a file's time does not move its dir's.
-        all.reverse();
-        for p in all {
-            nix::sys::stat::utimensat(
-                nix::fcntl::AT_FDCWD,
-                &p,
-                &ts,
-                &ts,
-                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-            )
-            .unwrap();
-        }
-    }
-
-    /// Builds the context into `store`; returns the image ID and the plain
-    /// progress output.
-    fn build(&self, store: &str, args: &[&str]) -> (String, String) {
-        let iid = self.dir.path().join(format!("{store}.iid"));
-        let out = run_ok_all(
-            builder(self.dir.path(), store)
-                .args(["build", "--progress", "plain", "--source-date-epoch", EPOCH])
-                .args(args)
-                .arg("--iidfile")
-                .arg(&iid)
-                .arg(&self.ctx),
-        );
-        (fs::read_to_string(&iid).unwrap(), out)
-    }
-
-    /// What the RUN of the final stage listed, from an image in `store`.
-    fn listing(&self, store: &str, args: &[&str]) -> String {
-        let dest = self.dir.path().join(format!("{store}-rootfs"));
-        let _ = fs::remove_dir_all(&dest);
-        run_ok_all(
-            builder(self.dir.path(), store)
-                .args(["build", "--progress", "plain", "--source-date-epoch", EPOCH])
-                .args(args)
-                .arg("--output")
-                .arg(format!("type=local,dest={}", dest.display()))
-                .arg(&self.ctx),
-        );
-        ["meta", "sums", "links"]
-            .iter()
-            .map(|f| fs::read_to_string(dest.join("out").join(f)).unwrap())
-            .collect()
-    }
-
-    fn check_store(&self, store: &str) {
-        let out = run_ok_all(builder(self.dir.path(), store).args(["debug", "check-store"]));
-        assert!(out.contains(" 0 problems"), "check-store: {out}");
-    }
-}
-
-fn builder(dir: &Path, store: &str) -> Command {
-    support::builder(&dir.join(store), &dir.join("docker"))
-}
-
-/// `(linked, written)` of every incremental snapshot line in `out`.
-fn incremental_lines(out: &str) -> Vec<(u64, u64)> {
-    out.lines()
-        .filter_map(|l| l.split_once("snapshot: incremental (")?.1.split_once(')'))
-        .map(|(inside, _)| {
-            let num = |s: &str| s.trim().split(' ').next().unwrap().parse::<u64>().unwrap();
-            let (linked, rest) = inside.split_once(" files linked from ").unwrap();
-            let written = rest
-                .split_once(", ")
-                .unwrap()
-                .1
-                .trim_end_matches(" written");
-            (num(linked), num(written))
-        })
-        .collect()
-}
-
-/// Builds v1, applies `change`, builds v2 (with `v2_args`) incrementally and
-/// cold, and checks everything the module docs list. `written` is what each
-/// incremental snapshot must have written (`None`: that snapshot is not
-/// expected to be made); returns the incremental build's listing.
-fn case(
-    change: impl FnOnce(&World),
-    v2_args: &[&str],
-    src_written: Option<u64>,
-    data_written: u64,
-) -> String {
-    let w = World::new();
-    let (v1, first) = w.build("incr", &[]);
-    assert!(
-        incremental_lines(&first).is_empty(),
-        "nothing to reuse on a cold build:\n{first}"
-    );
-    change(&w);
-    w.pin(PINNED + 100);
-    let (v2, out) = w.build("incr", v2_args);
-    assert_ne!(v1, v2, "the change must change the image");
-    let lines = incremental_lines(&out);
-    let want: Vec<u64> = src_written.into_iter().chain([data_written]).collect();
-    assert_eq!(
-        lines.iter().map(|l| l.1).collect::<Vec<_>>(),
-        want,
-        "files written by each incremental snapshot:\n{out}"
-    );
-    for (linked, _) in &lines {
-        assert!(*linked >= 150, "most files are linked:\n{out}");
-    }
-    let (cold, _) = w.build("cold", v2_args);
-    assert_eq!(v2, cold, "incremental and cold builds differ");
-    w.check_store("incr");
-    let listing = w.listing("incr", v2_args);
-    assert_eq!(listing, w.listing("cold", v2_args));
-    listing
-}
+use incremental_world::*;
+use support::run_ok_all;
 
 #[test]
 fn changed_content_of_the_same_size() {
-    let l = case(
+    let (l, _) = case(
         |w| fs::write(w.ctx.join("a/f000"), "FILE 0\n").unwrap(),
         &[],
         Some(1),
@@ -217,7 +32,7 @@ fn changed_content_of_the_same_size() {
 
 #[test]
 fn added_files_and_dirs() {
-    let l = case(
+    let (l, _) = case(
         |w| {
             fs::write(w.ctx.join("c/new"), "new\n").unwrap();
             fs::create_dir_all(w.ctx.join("newdir/sub")).unwrap();
@@ -232,7 +47,7 @@ fn added_files_and_dirs() {
 
 #[test]
 fn removed_files_and_a_removed_dir() {
-    let l = case(
+    let (l, lines) = case(
         |w| {
             fs::remove_file(w.ctx.join("a/f004")).unwrap();
             fs::remove_dir_all(w.ctx.join("d")).unwrap();
@@ -242,11 +57,16 @@ fn removed_files_and_a_removed_dir() {
         0,
     );
     assert!(!l.contains("/data/a/f004") && !l.contains("/data/d"), "{l}");
+    // One whiteout for the file, one for the topmost removed dir.
+    assert_eq!(
+        lines.iter().map(|l| l.whiteouts).collect::<Vec<_>>(),
+        [2, 2]
+    );
 }
 
 #[test]
 fn renamed_file() {
-    let l = case(
+    let (l, lines) = case(
         |w| fs::rename(w.ctx.join("a/f008"), w.ctx.join("a/renamed")).unwrap(),
         &[],
         Some(1),
@@ -256,11 +76,12 @@ fn renamed_file() {
         l.contains("/data/a/renamed ") && !l.contains("/data/a/f008"),
         "{l}"
     );
+    assert!(lines.iter().all(|l| l.whiteouts == 1), "{lines:?}");
 }
 
 #[test]
 fn mode_only_change() {
-    let l = case(
+    let (l, _) = case(
         |w| fs::set_permissions(w.ctx.join("a/f012"), fs::Permissions::from_mode(0o750)).unwrap(),
         &[],
         Some(1),
@@ -273,7 +94,7 @@ fn mode_only_change() {
 /// `COPY --from` keeps: its layer differs in the three owned files.
 #[test]
 fn owner_only_change() {
-    let l = case(|_| {}, &["--build-arg", "OWNER=5:6"], None, 3);
+    let (l, _) = case(|_| {}, &["--build-arg", "OWNER=5:6"], None, 3);
     assert!(l.contains("/data/owned/x 81a4 5 6 "), "{l}");
 }
 
@@ -282,7 +103,7 @@ fn owner_only_change() {
 #[test]
 fn file_replaced_by_a_dir_and_back() {
     let f = "a/f016";
-    let l = case(
+    let (l, _) = case(
         |w| {
             fs::remove_file(w.ctx.join(f)).unwrap();
             fs::create_dir(w.ctx.join(f)).unwrap();
@@ -305,19 +126,15 @@ fn file_replaced_by_a_dir_and_back() {
     fs::write(w.ctx.join(f), "a file again\n").unwrap();
     w.pin(PINNED + 200);
     let (v3, out) = w.build("incr", &[]);
-    let lines = incremental_lines(&out);
-    assert_eq!(
-        lines.iter().map(|l| l.1).collect::<Vec<_>>(),
-        vec![1, 1],
-        "{out}"
-    );
+    let lines = snapshot_lines(&out);
+    assert_eq!(delta_written(&lines, &out), vec![1, 1], "{out}");
     assert_eq!(v3, w.build("cold", &[]).0, "incremental and cold v3 differ");
     w.check_store("incr");
 }
 
 #[test]
 fn symlink_target_changed() {
-    let l = case(
+    let (l, _) = case(
         |w| {
             fs::remove_file(w.ctx.join("c/link")).unwrap();
             symlink("../a/f004", w.ctx.join("c/link")).unwrap();
@@ -354,32 +171,36 @@ fn hardlinked_pair_split() {
     fs::write(w.ctx.join("c/bump"), "bump\n").unwrap();
     w.pin(PINNED + 100);
     let (v2, out) = w.build("incr", &[]);
-    assert!(!incremental_lines(&out).is_empty(), "{out}");
+    let lines = snapshot_lines(&out);
+    assert!(!lines.is_empty() && lines.iter().all(|l| l.delta), "{out}");
     assert_eq!(
         v2,
         w.build("cold", &[]).0,
         "incremental and cold builds differ"
     );
     w.check_store("incr");
-    // The two names are separate inodes in the new snapshot, as extracted.
-    let snaps = w.dir.path().join("incr/snapshots");
+    // The two names are separate inodes in the new layer's tree (a delta:
+    // what it lacks shows through from its base), as extracted.
     let mut split = 0;
-    for s in fs::read_dir(&snaps).unwrap() {
-        let d = s.unwrap().path();
-        if !d.join("src/c/bump").exists() {
+    for (tree, base) in deltas(&w.dir.path().join("incr")) {
+        if !tree.join("src/c/bump").exists() {
             continue;
         }
         use std::os::unix::fs::MetadataExt;
-        let ino = |p: &str| fs::symlink_metadata(d.join(p)).unwrap().ino();
+        let ino = |p: &str| {
+            let top = tree.join(p);
+            let at = if top.exists() { top } else { base.join(p) };
+            fs::symlink_metadata(at).unwrap().ino()
+        };
         assert_ne!(
             ino("src/a/h1"),
             ino("src/a/h2"),
             "{} joined h1 and h2",
-            d.display()
+            tree.display()
         );
         split += 1;
     }
-    assert_eq!(split, 1, "one snapshot holds the split pair");
+    assert_eq!(split, 1, "one delta holds the split pair");
 }
 
 /// `prune` drops the snapshots and with them the hints that named them: the
@@ -404,7 +225,7 @@ fn prune_forgets_hints_of_removed_snapshots() {
     fs::write(w.ctx.join("a/f000"), "FILE 0\n").unwrap();
     w.pin(PINNED + 100);
     let (v2, out) = w.build("incr", &[]);
-    assert!(incremental_lines(&out).is_empty(), "{out}");
+    assert!(snapshot_lines(&out).is_empty(), "{out}");
     assert_eq!(v2, w.build("cold", &[]).0);
     w.check_store("incr");
 }

@@ -24,13 +24,25 @@ fn hints_dir(store: &Store) -> PathBuf {
     store.cache_dir().join("similar")
 }
 
-/// The diffID and snapshot dir of the family's last snapshotted layer, if
-/// that snapshot is still in the store.
-pub fn base_snapshot(store: &Store, family: &str) -> Option<(Digest, PathBuf)> {
+/// Deltas in a row over one full snapshot before the next change is made a
+/// full snapshot again (by the hard-link clone): a delta holds everything
+/// changed since its base, so a long series of edits would grow it (and its
+/// whiteouts) without bound.
+pub const MAX_DELTA_DEPTH: u32 = 4;
+
+/// The family's last snapshotted layer: its diffID, and the diffID, dir and
+/// delta depth of the full snapshot it is (depth 0) or is a delta over, if
+/// that is still in the store.
+pub fn base_snapshot(store: &Store, family: &str) -> Option<(Digest, (Digest, PathBuf, u32))> {
     let text = std::fs::read_to_string(hints_dir(store).join(family)).ok()?;
     let diff_id = Digest::parse(text.trim()).ok()?;
     let path = store.snapshot_path(&diff_id);
-    path.is_dir().then_some((diff_id, path))
+    if path.is_dir() {
+        return Some((diff_id.clone(), (diff_id, path, 0)));
+    }
+    let d = store.delta(&diff_id)?;
+    let path = store.snapshot_path(&d.base);
+    Some((diff_id, (d.base, path, d.depth)))
 }
 
 /// Records `diff_id` (whose snapshot exists) as the family's latest.
@@ -90,6 +102,17 @@ pub fn describe(stats: &ReuseStats, base: &Digest) -> String {
     )
 }
 
+/// The progress line for a snapshot made as a delta over the one of `base`.
+pub fn describe_delta(stats: &ReuseStats, base: &Digest) -> String {
+    format!(
+        "snapshot: delta over {} ({} files unchanged, {} written, {} whiteouts)",
+        short(base),
+        stats.linked,
+        stats.written,
+        stats.whiteouts
+    )
+}
+
 fn short(d: &Digest) -> String {
     let s = d.to_string();
     s.chars().take(19).collect()
@@ -104,9 +127,11 @@ impl super::Shared {
             .insert(diff_id.clone(), family);
     }
 
-    /// The snapshot dir of `layer`, made over its family's previous snapshot
-    /// when it is a COPY/ADD layer of this build that is not there yet.
-    pub(crate) fn snapshot(&self, layer: &LayerRef) -> Result<PathBuf> {
+    /// The lower dirs that show `layer`'s tree, top first: its snapshot dir,
+    /// or a delta over a similar layer's snapshot when it is a COPY/ADD layer
+    /// of this build and delta lowers are allowed (`delta`), else a snapshot
+    /// made over its family's previous one.
+    pub(crate) fn snapshot_stack(&self, layer: &LayerRef, delta: bool) -> Result<Vec<PathBuf>> {
         let family = self
             .families
             .lock()
@@ -114,25 +139,70 @@ impl super::Shared {
             .get(&layer.diff_id)
             .cloned();
         let store = &self.store;
-        let Some(family) = family else {
-            return super::state::ensure_snapshot(store, layer);
+        let full = store.snapshot_path(&layer.diff_id);
+        let Some(family) = family.filter(|_| !full.is_dir()) else {
+            return Ok(vec![super::state::ensure_snapshot(store, layer)?]);
         };
+        if let Some(d) = store.delta(&layer.diff_id).filter(|_| delta) {
+            return Ok(vec![d.tree, store.snapshot_path(&d.base)]);
+        }
         let hinted = base_snapshot(store, &family);
         let current = hinted.as_ref().is_some_and(|(d, _)| *d == layer.diff_id);
-        let base = hinted.filter(|_| !current);
-        let (path, stats) =
-            ensure_snapshot_over(store, layer, base.as_ref().map(|b| b.1.as_path()))?;
-        if let (Some(stats), Some((base, _))) = (stats, &base) {
-            let id = self
-                .progress
-                .start(format!("snapshot of layer {}", short(&layer.diff_id)));
-            self.progress.log(id, describe(&stats, base));
-            self.progress.done(id, false);
-        }
+        let base = hinted.filter(|_| !current).map(|h| h.1);
+        let id = self
+            .progress
+            .start(format!("snapshot of layer {}", short(&layer.diff_id)));
+        let stack = match &base {
+            Some((base, dir, depth)) if delta && *depth < MAX_DELTA_DEPTH => {
+                match make_delta(store, layer, (base, *depth + 1)) {
+                    Ok((d, stats)) => {
+                        self.progress.log(id, describe_delta(&stats, base));
+                        Some(vec![d.tree, dir.clone()])
+                    }
+                    Err(e) => {
+                        self.progress
+                            .log(id, format!("snapshot: no delta ({e:#}), cloning instead"));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let stack = match stack {
+            Some(s) => s,
+            None => {
+                let base_dir = base.as_ref().map(|b| b.1.as_path());
+                let (path, stats) = ensure_snapshot_over(store, layer, base_dir)?;
+                if let (Some(stats), Some((base, _, _))) = (stats, &base) {
+                    self.progress.log(id, describe(&stats, base));
+                }
+                vec![path]
+            }
+        };
+        self.progress.done(id, false);
         if !current {
             // Best effort: without the hint the next change extracts in full.
             let _ = remember(store, &family, &layer.diff_id);
         }
-        Ok(path)
+        Ok(stack)
     }
+}
+
+/// Makes the delta of `layer` over the full snapshot of `base` (see
+/// `layer::extract_delta`).
+fn make_delta(
+    store: &Store,
+    layer: &LayerRef,
+    base: (&Digest, u32),
+) -> Result<(crate::store::DeltaSnapshot, ReuseStats)> {
+    let mut stats = ReuseStats::default();
+    let mut extract = |input: &mut dyn std::io::Read, dest: &Path, base: &Path| -> Result<()> {
+        let opts = crate::layer::ExtractOptions::default();
+        stats = crate::layer::extract_delta(input, dest, &opts, base)?.reuse;
+        Ok(())
+    };
+    let d = store
+        .ensure_delta(&layer.diff_id, &layer.blob.digest, base, &mut extract)
+        .with_context(|| format!("making the delta snapshot of layer {}", layer.diff_id))?;
+    Ok((d, stats))
 }

@@ -135,14 +135,23 @@ impl Shared {
 
     /// The snapshot dirs of `image`'s chain (top first), fetching and
     /// extracting what is missing.
+    /// A layer may be shown by two dirs (a delta over a similar layer's
+    /// snapshot, see `incremental`) as long as the chain stays within
+    /// [`super::stage::MAX_LOWER_DEPTH`] dirs; past that, full snapshots.
     pub fn lowers(&self, image: &StageImage) -> Result<Vec<PathBuf>> {
         self.fetch_missing(&image.layers)?;
-        image
-            .layers
-            .iter()
-            .rev()
-            .map(|l| self.snapshot(l))
-            .collect()
+        let stacks = |delta: bool| -> Result<Vec<PathBuf>> {
+            let mut out = Vec::with_capacity(image.layers.len());
+            for l in image.layers.iter().rev() {
+                out.extend(self.snapshot_stack(l, delta)?);
+            }
+            Ok(out)
+        };
+        let lowers = stacks(true)?;
+        if lowers.len() <= super::stage::MAX_LOWER_DEPTH.max(image.layers.len()) {
+            return Ok(lowers);
+        }
+        stacks(false)
     }
 
     /// Remembers what a layered step produced, for `--cache-to`.

@@ -10,6 +10,7 @@
 //! temp dir and rename it into place only on success.
 
 use super::compress::{decompress, StreamFormat};
+use super::delta::{Delta, Seen};
 use super::digest::{Digest, HashingReader};
 use super::entry_meta::{copy_buf, read_meta, set_xattr_tolerant, Meta};
 use super::reuse::{Base, Placed, ReuseStats};
@@ -83,7 +84,7 @@ pub struct Extracted {
 
 /// Extracts the layer read from `input` into the existing directory `dest`.
 pub fn extract<R: Read>(input: R, dest: &Path, opts: &ExtractOptions) -> Result<Extracted> {
-    extract_with(input, dest, opts, None)
+    extract_with(input, dest, opts, None, false)
 }
 
 /// [`extract`] over `base`, the snapshot of a similar layer (immutable, on the destination's
@@ -95,7 +96,20 @@ pub fn extract_over<R: Read>(
     opts: &ExtractOptions,
     base: &Path,
 ) -> Result<Extracted> {
-    extract_with(input, dest, opts, Some(base))
+    extract_with(input, dest, opts, Some(base), false)
+}
+
+/// The delta of the layer over `base` (see `delta`): only what differs from the full
+/// snapshot `base` of a similar layer, with whiteouts for what the layer lacks, so that
+/// `[dest, base]` as overlay lowers shows what [`extract`] makes. `reuse.linked` counts the
+/// files left out, `reuse.whiteouts` the whiteouts. Errors on a layer with whiteouts.
+pub fn extract_delta<R: Read>(
+    input: R,
+    dest: &Path,
+    opts: &ExtractOptions,
+    base: &Path,
+) -> Result<Extracted> {
+    extract_with(input, dest, opts, Some(base), true)
 }
 
 fn extract_with<R: Read>(
@@ -103,6 +117,7 @@ fn extract_with<R: Read>(
     dest: &Path,
     opts: &ExtractOptions,
     base: Option<&Path>,
+    delta: bool,
 ) -> Result<Extracted> {
     let root = Root::open(dest).with_context(|| format!("opening {}", dest.display()))?;
     let mut raw = HashingReader::new(input);
@@ -113,10 +128,13 @@ fn extract_with<R: Read>(
         let mut plain = HashingReader::new(BufReader::with_capacity(64 * 1024, decoded));
         let mut x = Extractor::new(&root);
         if let Some(base) = base {
-            x.base = Some(Base::open(base)?);
+            x.base = Some(Base::open(base, delta)?);
+            x.delta = delta.then(|| Delta::new(base));
         }
         x.run(&mut plain)?;
-        reuse = x.base.map(|b| b.stats).unwrap_or_default();
+        let whiteouts = x.delta.map_or(0, |d| d.whiteouts);
+        let stats = x.base.map(|b| b.stats).unwrap_or_default();
+        reuse = ReuseStats { whiteouts, ..stats };
         plain.drain().context("reading the end of the layer")?;
         let (d, n) = plain.finish();
         (format, d, n)
@@ -169,6 +187,8 @@ struct Extractor<'a> {
     archive: bool,
     /// A similar snapshot to link unchanged files from.
     base: Option<Base>,
+    /// Set when only the difference from `base` is written (see `delta`).
+    delta: Option<Delta>,
 }
 
 impl<'a> Extractor<'a> {
@@ -180,6 +200,7 @@ impl<'a> Extractor<'a> {
             buf: vec![0; IO_BUF],
             archive: false,
             base: None,
+            delta: None,
         }
     }
 
@@ -190,6 +211,9 @@ impl<'a> Extractor<'a> {
             let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             self.entry(&mut entry)
                 .with_context(|| format!("extracting {name:?}"))?;
+        }
+        if let Some(d) = self.delta.as_mut() {
+            d.write_whiteouts(self.root)?;
         }
         for (comps, mtime) in std::mem::take(&mut self.dir_times).into_iter().rev() {
             let Some((name, parent)) = comps.split_last() else {
@@ -291,6 +315,9 @@ impl<'a> Extractor<'a> {
         }
 
         if let Some(target) = name.strip_prefix(b".wh.").filter(|_| !self.archive) {
+            if let Some(d) = &self.delta {
+                d.refuse_whiteout()?;
+            }
             let (dir, _) = self.parent(parent_comps, name)?;
             if super::whiteout_files::enabled() {
                 return self.whiteout_file(&dir, name, target, &unsafe_err);
@@ -329,6 +356,13 @@ impl<'a> Extractor<'a> {
         let (dir, real_parent) = self.parent(parent_comps, name)?;
         let n = OsStr::from_bytes(name);
         let is_dir = kind == EntryType::Directory;
+        if let Some(d) = self.delta.as_mut() {
+            d.note(
+                &real_parent,
+                name,
+                if is_dir { Seen::Dir } else { Seen::Written },
+            );
+        }
         self.remove_existing(&dir, name, is_dir)?;
 
         match kind {
@@ -357,7 +391,12 @@ impl<'a> Extractor<'a> {
                     None => None,
                 };
                 let file = match placed {
-                    Some(Placed::Linked) => return Ok(()),
+                    Some(Placed::Linked) => {
+                        if let Some(d) = self.delta.as_mut() {
+                            d.note(&real_parent, name, Seen::Skipped);
+                        }
+                        return Ok(());
+                    }
                     Some(Placed::Written(file)) => file,
                     None => {
                         let fd = openat(
@@ -408,6 +447,13 @@ impl<'a> Extractor<'a> {
                 let Some((tname, tparent)) = tcomps.split_last() else {
                     return Err(unsafe_err("hardlink to the layer root").into());
                 };
+                if let Some(d) = self.delta.as_mut() {
+                    let mut link = real_parent.clone();
+                    link.push(name.to_vec());
+                    if d.hardlink(self.root, &tcomps, &link)? {
+                        return Ok(());
+                    }
+                }
                 let tdir = self
                     .root
                     .open_dir(tparent, false)

@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 use nix::errno::Errno;
-use nix::fcntl::{openat, AtFlags, OFlag};
-use nix::sys::stat::{fstatat, Mode, SFlag};
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{fstatat, SFlag};
 use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
 use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
@@ -33,13 +33,8 @@ impl Extractor<'_> {
             self.remove_existing(dir, target, false)?;
         }
         self.remove_existing(dir, name, false)?;
-        let fd = openat(
-            dir,
-            OsStr::from_bytes(name),
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        )
-        .context("creating whiteout file")?;
+        let fd = super::super::reuse::create(dir, OsStr::from_bytes(name))
+            .context("creating whiteout file")?;
         fchown(&fd, Some(Uid::from_raw(0)), Some(Gid::from_raw(0))).context("chown of whiteout")?;
         Ok(())
     }

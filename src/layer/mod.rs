@@ -3,6 +3,7 @@
 //! Digests are always computed in the same streaming pass as the bytes they cover.
 
 mod compress;
+mod delta;
 mod digest;
 mod entry_meta;
 mod extract;
@@ -20,7 +21,8 @@ pub use compress::{
 };
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
 pub use extract::{
-    extract, extract_over, squash_unmapped, unpack_archive, ExtractError, ExtractOptions, Extracted,
+    extract, extract_delta, extract_over, squash_unmapped, unpack_archive, ExtractError,
+    ExtractOptions, Extracted,
 };
 pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
 pub use reuse::ReuseStats;

@@ -31,6 +31,8 @@ pub struct ReuseStats {
     pub linked: u64,
     /// Regular files written from the layer (new, changed, or differing in metadata).
     pub written: u64,
+    /// Whiteouts a delta holds for the base's paths the layer lacks (see `extract_delta`).
+    pub whiteouts: u64,
 }
 
 /// The base snapshot an extraction links from.
@@ -42,6 +44,8 @@ pub(super) struct Base {
     /// Inodes of the base already linked into the new snapshot: one is never linked to two
     /// paths the layer writes as separate files (it would join them into one inode).
     linked: std::collections::HashSet<(u64, u64)>,
+    /// A delta: an equal file is left out (the base shows through) instead of linked.
+    delta: bool,
     pub stats: ReuseStats,
 }
 
@@ -54,13 +58,14 @@ pub(super) enum Placed {
 }
 
 impl Base {
-    /// Opens the base snapshot dir.
-    pub fn open(path: &Path) -> Result<Base> {
+    /// Opens the base snapshot dir; `delta`: equal files are left out, not linked.
+    pub fn open(path: &Path, delta: bool) -> Result<Base> {
         Ok(Base {
             root: Root::open(path).with_context(|| format!("opening {}", path.display()))?,
             cache: None,
             cmp: Vec::new(),
             linked: std::collections::HashSet::new(),
+            delta,
             stats: ReuseStats::default(),
         })
     }
@@ -111,6 +116,11 @@ impl Base {
         if done != size {
             // The tar reader ends an entry at its size; a short one is the reader's error.
             anyhow::bail!("layer entry ended after {done} of {size} bytes");
+        }
+        if self.delta {
+            self.linked.insert(inode);
+            self.stats.linked += 1;
+            return Ok(Some(Placed::Linked));
         }
         let Some(from) = self.parent_fd(parent) else {
             anyhow::bail!("the base directory of a reused file went away");
@@ -179,7 +189,9 @@ impl Base {
     }
 }
 
-fn create(dir: &OwnedFd, name: &std::ffi::OsStr) -> Result<File> {
+/// Creates the new file `name` in `dir` (mode 0600 until the caller sets its own; fails if
+/// anything is there).
+pub(super) fn create(dir: &OwnedFd, name: &std::ffi::OsStr) -> Result<File> {
     let fd = openat(
         dir,
         name,

@@ -114,6 +114,7 @@ impl Store {
                 Err(err) => report.problems.push(format!("snapshot {diff_id}: {err:#}")),
             }
         }
+        report.snapshots_unverified += self.check_deltas(&mut report.problems);
         Ok(report)
     }
 

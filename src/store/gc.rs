@@ -164,8 +164,11 @@ impl Store {
 
     /// [`Store::prune`] for a caller that already holds the exclusive lock.
     pub(super) fn prune_locked(&self, extra: &GcRoots) -> Result<PruneReport> {
-        let (blobs, snaps) = self.reachable_from(extra, &HashSet::new())?;
+        let (blobs, mut snaps) = self.reachable_from(extra, &HashSet::new())?;
         let mut report = PruneReport::default();
+        let (deltas, freed) = self.keep_delta_bases(&mut snaps)?;
+        report.snapshots_removed += deltas;
+        report.bytes_freed += freed;
         let blob_dir = self.root.join("blobs/sha256");
         for e in
             fs::read_dir(&blob_dir).with_context(|| format!("listing {}", blob_dir.display()))?

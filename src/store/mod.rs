@@ -5,6 +5,7 @@
 //! ```text
 //! ROOT/oci-layout, index.json, blobs/sha256/<hex>   OCI layout; tags are ref.name annotations
 //! ROOT/snapshots/<diffid-hex>/                      extracted layers (overlay whiteout format)
+//! ROOT/deltas/<diffid-hex>/{tree/,base}             a layer as a delta over a similar one's snapshot
 //! ROOT/cache/                                       the step cache index (owned by the engine)
 //! ROOT/cache/roots/*                                GC roots: one digest per line
 //! ROOT/tmp/area-<pid>-<random>/ and ….lock        one temp area per open store (see `tmp`)
@@ -24,6 +25,7 @@ mod archive;
 mod blobs;
 mod cache_prune;
 mod check;
+mod delta;
 pub mod descriptor;
 pub mod digest;
 pub mod fsutil;
@@ -46,6 +48,7 @@ pub use archive::{save_archive, write_archive, ArchiveFormat, ArchiveImage};
 pub use blobs::BlobWriter;
 pub use cache_prune::{CacheEntry, CacheKind, CachePolicy, CachePruneReport};
 pub use check::CheckReport;
+pub use delta::DeltaSnapshot;
 pub use descriptor::{Descriptor, Platform};
 pub use digest::Digest;
 pub use gc::{GcRoots, PruneReport};

@@ -58,24 +58,7 @@ impl Store {
             .prefix("snap-")
             .tempdir_in(self.temp_dir()?)
             .context("creating a temp dir for a snapshot")?;
-        let hashing = HashingReader::new(decompress(self.open_blob(blob)?)?);
-        // Inflate + hash on one core, create files on the other.
-        let got = std::thread::scope(|s| -> Result<Digest> {
-            let (mut reader, producer) = super::pipe::spawn_reader(s, hashing, |h| h.finish());
-            let extracted = extract(&mut reader, tmp.path())
-                .with_context(|| format!("extracting layer {blob}"))
-                // The digest covers the whole stream, trailing padding too.
-                .and_then(|()| Ok(io::copy(&mut reader, &mut io::sink())?));
-            drop(reader);
-            let hashed = producer
-                .join()
-                .map_err(|_| anyhow::anyhow!("layer reader thread panicked"))?;
-            extracted?;
-            Ok(hashed.with_context(|| format!("reading layer {blob}"))?.0)
-        })?;
-        if got != *diff_id {
-            bail!("layer {blob} does not match its diffID: expected {diff_id}, got {got}");
-        }
+        self.extract_checked(diff_id, blob, tmp.path(), extract)?;
         let tmp_path = tmp.keep();
         if let Err(e) = fs::rename(&tmp_path, &target) {
             if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::EROFS)) {
@@ -98,6 +81,37 @@ impl Store {
         })?;
         fsutil::sync_dir(&self.root.join("snapshots"))?;
         Ok(target)
+    }
+
+    /// Extracts blob `blob` into the dir `dest` with `extract`, inflating and
+    /// hashing on one thread while `extract` creates files on this one;
+    /// errors unless the uncompressed stream hashes to `diff_id`.
+    pub(super) fn extract_checked(
+        &self,
+        diff_id: &Digest,
+        blob: &Digest,
+        dest: &Path,
+        extract: &mut Extractor<'_>,
+    ) -> Result<()> {
+        let hashing = HashingReader::new(decompress(self.open_blob(blob)?)?);
+        // Inflate + hash on one core, create files on the other.
+        let got = std::thread::scope(|s| -> Result<Digest> {
+            let (mut reader, producer) = super::pipe::spawn_reader(s, hashing, |h| h.finish());
+            let extracted = extract(&mut reader, dest)
+                .with_context(|| format!("extracting layer {blob}"))
+                // The digest covers the whole stream, trailing padding too.
+                .and_then(|()| Ok(io::copy(&mut reader, &mut io::sink())?));
+            drop(reader);
+            let hashed = producer
+                .join()
+                .map_err(|_| anyhow::anyhow!("layer reader thread panicked"))?;
+            extracted?;
+            Ok(hashed.with_context(|| format!("reading layer {blob}"))?.0)
+        })?;
+        if got != *diff_id {
+            bail!("layer {blob} does not match its diffID: expected {diff_id}, got {got}");
+        }
+        Ok(())
     }
 }
 
