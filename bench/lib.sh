@@ -218,7 +218,7 @@ discard() {
 
 # wipe TOOL : everything the tool cached or pulled goes; the next build is cold.
 # BuildKit: every image of the dockerd (not only ours: a base layer kept by any image would stay
-# cached) and the whole build cache. Use a dockerd dedicated to the benchmark.
+# cached) and the whole build cache, in the bench's own dockerd (bench_dockerd).
 wipe() {
   case $1 in
     builder)  discard "$BROOT" ;;

@@ -166,3 +166,8 @@ for t in "${ALL[@]}"; do
     "$(ratio "$(stat_of push builder cold)" "$(stat_of push "$t" cold)")"
 done
 echo "load average (1/5/15 min): $LOAD_START at the start, $(load_avg) at the end; $(nproc) CPUs"
+# Disk is precious: the tools' states and the generated context go (KEEP=1 keeps them).
+if [ "${KEEP:-0}" != 1 ]; then
+  for t in builder buildah; do if tool_enabled "$t"; then wipe "$t"; fi; done
+  rm -rf "$CTX" "$PUSHREG_DIR"
+fi
