@@ -89,7 +89,10 @@ pub(super) async fn upload_while_compressing(
     let mut seen: Vec<Digest> = Vec::new();
     let layers = doc.get("layers").and_then(Value::as_array);
     for l in layers.into_iter().flatten() {
-        let mt = l.get("mediaType").and_then(Value::as_str).unwrap_or_default();
+        let mt = l
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if mt != OCI_LAYER_TAR && mt != DOCKER_LAYER_TAR {
             continue;
         }
