@@ -66,7 +66,10 @@ main() {
 
   log "load at end: $(uptime)"
   if [ "${KEEP:-0}" != 1 ]; then
-    for t in $TOOLS; do wipe "$t"; done
+    # BuildKit's private dockerd is deleted whole at exit (bench/lib.sh): no slow prune first.
+    for t in $TOOLS; do
+      if [ "$t" != buildkit ] || [ -z "$BENCH_DOCKERD_PID" ]; then wipe "$t"; fi
+    done
     rm -rf "$ctx" "$ctx.ok" "$dfs"
   fi
   printf '\n%-9s %9s %9s %9s %11s %9s   %s\n' tool cold_s cached_s change_s change-copy touch-all \
