@@ -24,7 +24,15 @@ BUILDER=${BUILDER:-}
 BROOT=$OUT/builder-root
 BASEROOT=$OUT/builder-base-root
 BAH=(buildah --root "$OUT/buildah/root" --runroot "$OUT/buildah/run")
-DOCKER=(env DOCKER_BUILDKIT=1 /usr/bin/docker)
+# BuildKit runs in a dockerd private to the benchmark (own socket, data root and exec root; see
+# bench_dockerd): the wipe removes every image and the whole build cache, which must neither break
+# nor be broken by other users of a shared dockerd (their prune deleted our COPY's snapshots while
+# it ran: "failed to copy files: failed to open source/target ... no such file or directory").
+# BENCH_DOCKER_HOST=unix:///... uses an existing dockerd instead (then it must be dedicated too).
+BENCH_DOCKER_ROOT=${BENCH_DOCKER_ROOT:-/var/lib/docker26-bench}
+BENCH_DOCKER_DIR=${BENCH_DOCKER_DIR:-/run/builder-bench-docker}
+BENCH_DOCKER_HOST=${BENCH_DOCKER_HOST:-unix://$BENCH_DOCKER_DIR/docker.sock}
+DOCKER=(env DOCKER_BUILDKIT=1 DOCKER_HOST="$BENCH_DOCKER_HOST" /usr/bin/docker)
 ENVPATH=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 RESULTS=$OUT/results.tsv
 mkdir -p "$OUT/logs" "$CACHE"
@@ -67,12 +75,9 @@ setup_tools() {
         if [ -z "$BUILDER" ]; then log "builder: no binary with a working 'build' (set BUILDER=...); skipped"; continue; fi
         write_builder_registries ;;
       buildkit)
-        # Benchmarks are not CI: the peers are started with the shared helper scripts.
-        if ! "${DOCKER[@]}" version >/dev/null 2>&1; then
-          if [ -x "$PEER_TOOLS/start-dockerd.sh" ]; then "$PEER_TOOLS/start-dockerd.sh" >&2 || true; fi
-        fi
+        bench_dockerd || true
         if ! "${DOCKER[@]}" version -f '{{.Server.Version}}' 2>/dev/null | grep -q '^26\.'; then
-          log "buildkit: no dockerd 26 (start $PEER_TOOLS/start-dockerd.sh); skipped"; continue
+          log "buildkit: no dockerd 26 at $BENCH_DOCKER_HOST (see bench_dockerd in bench/lib.sh); skipped"; continue
         fi ;;
       buildah)
         if ! command -v buildah >/dev/null; then
@@ -87,6 +92,77 @@ setup_tools() {
   TOOLS="${keep[*]}"
   [ -n "$TOOLS" ] || die "no tool left to benchmark"
   log "tools: $TOOLS"
+}
+
+# bench_dockerd : starts the benchmark's own dockerd 26.1 (the binaries start-dockerd.sh unpacks
+# under /tmp/docker26/root; fetched by it when missing) unless BENCH_DOCKER_HOST answers already.
+# docker.io is mirrored by $REG. Its containers (RUN steps) use a bridge of its own,
+# $BENCH_BRIDGE ($BENCH_BRIDGE_CIDR), and it writes no iptables rules, so it never touches the shared
+# dockerd's docker0 (the bench's RUN steps need no network). Stopped, its bridge and data root
+# deleted, when the script exits (stop_bench_dockerd).
+BENCH_BRIDGE=${BENCH_BRIDGE:-bbench0}
+BENCH_BRIDGE_CIDR=${BENCH_BRIDGE_CIDR:-172.31.254.1/24}
+BENCH_DOCKERD_PID=
+bench_dockerd() {
+  "${DOCKER[@]}" version >/dev/null 2>&1 && return 0
+  [ "$BENCH_DOCKER_HOST" = "unix://$BENCH_DOCKER_DIR/docker.sock" ] || return 1
+  local R=${DOCKER26_ROOT:-/tmp/docker26/root}
+  if [ ! -x "$R/usr/sbin/dockerd" ] && [ -x "$PEER_TOOLS/start-dockerd.sh" ]; then
+    # start-dockerd.sh fetches the binaries first; the shared dockerd it may start is not used.
+    "$PEER_TOOLS/start-dockerd.sh" >&2 || true
+  fi
+  [ -x "$R/usr/sbin/dockerd" ] || { log "buildkit: no dockerd 26 binaries under $R"; return 1; }
+  local d=$BENCH_DOCKER_DIR
+  mkdir -p "$d" "$BENCH_DOCKER_ROOT"
+  if ! ip link show "$BENCH_BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BENCH_BRIDGE" type bridge && ip addr add "$BENCH_BRIDGE_CIDR" dev "$BENCH_BRIDGE" &&
+      ip link set "$BENCH_BRIDGE" up || { log "buildkit: cannot create bridge $BENCH_BRIDGE"; return 1; }
+  fi
+  cat >"$d/daemon.json" <<EOF
+{
+  "data-root": "$BENCH_DOCKER_ROOT",
+  "exec-root": "$d/exec",
+  "pidfile": "$d/dockerd.pid",
+  "hosts": ["$BENCH_DOCKER_HOST"],
+  "bridge": "$BENCH_BRIDGE",
+  "iptables": false,
+  "ip6tables": false,
+  "insecure-registries": ["$REG"],
+  "registry-mirrors": ["http://$REG"],
+  "features": { "buildkit": true }
+}
+EOF
+  PATH=$R/usr/bin:$R/usr/sbin:$PATH setsid "$R/usr/sbin/dockerd" --config-file "$d/daemon.json" \
+    >"$d/dockerd.log" 2>&1 </dev/null &
+  BENCH_DOCKERD_PID=$!
+  local _
+  for _ in $(seq 150); do
+    "${DOCKER[@]}" version >/dev/null 2>&1 && break
+    kill -0 "$BENCH_DOCKERD_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ! "${DOCKER[@]}" version >/dev/null 2>&1; then
+    log "buildkit: private dockerd did not start (log $d/dockerd.log)"; tail -5 "$d/dockerd.log" >&2
+    stop_bench_dockerd; return 1
+  fi
+  log "buildkit: private dockerd $("${DOCKER[@]}" version -f '{{.Server.Version}}') on $BENCH_DOCKER_HOST (pid $BENCH_DOCKERD_PID, data $BENCH_DOCKER_ROOT)"
+}
+
+# stop_bench_dockerd : stops the dockerd bench_dockerd started (if any) and deletes its data root.
+stop_bench_dockerd() {
+  [ -n "$BENCH_DOCKERD_PID" ] || return 0
+  kill "$BENCH_DOCKERD_PID" 2>/dev/null || true
+  local _
+  for _ in $(seq 100); do kill -0 "$BENCH_DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
+  kill -9 "$BENCH_DOCKERD_PID" 2>/dev/null || true
+  BENCH_DOCKERD_PID=
+  # overlay mounts left by a killed daemon would keep the data root busy
+  local m
+  for m in $(awk -v r="$BENCH_DOCKER_ROOT" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  ip link del "$BENCH_BRIDGE" 2>/dev/null || true
+  rm -rf "$BENCH_DOCKER_ROOT" "$BENCH_DOCKER_DIR"
 }
 
 write_builder_registries() {
@@ -142,7 +218,7 @@ discard() {
 
 # wipe TOOL : everything the tool cached or pulled goes; the next build is cold.
 # BuildKit: every image of the dockerd (not only ours: a base layer kept by any image would stay
-# cached) and the whole build cache. Use a dockerd dedicated to the benchmark.
+# cached) and the whole build cache, in the bench's own dockerd (bench_dockerd).
 wipe() {
   case $1 in
     builder)  discard "$BROOT" ;;
@@ -293,7 +369,7 @@ record() {
 RUNFILE=$OUT/.run-$$.tsv
 : >"$RUNFILE"
 LOAD_START=$(load_avg)
-trap 'rm -f "$RUNFILE" "$OUT/.rss"' EXIT
+trap 'rm -f "$RUNFILE" "$OUT/.rss"; stop_bench_dockerd' EXIT
 
 # measure SCENARIO TOOL KIND RUNS PREP_FUNC CMD... : RUNS timed runs, PREP_FUNC (untimed) before each.
 # A failed run is recorded as FAIL and stops this series.

@@ -10,9 +10,12 @@
 #   touch-all       every file's mtime touched, rebuild (COPY + RUN)
 #
 #   bench/one_change.sh      env: COLD_RUNS (1), CACHED_RUNS (3), CHANGE_RUNS (3), CTX_FILES (100000),
-#                            CTX_BYTES (100000000), SETTLE (0: seconds to wait after a wipe, untimed),
-#                            TOOLS, OUT, BUILDER, RUN_TIMEOUT. Delete $OUT/ctx-* and $OUT/trash after.
+#                            CTX_BYTES (100000000), TOOLS, OUT, BUILDER, RUN_TIMEOUT, SETTLE_SECS,
+#                            KEEP=1 (keep the context and the tools' states at the end).
+# Before the cold run: the file is changed, then the tool's state wiped + sync + settle (cold_prep
+# in bench/lib.sh, the same for every tool). BuildKit runs in the bench's own dockerd (bench/lib.sh).
 set -euo pipefail
+COLD_RUNS=${COLD_RUNS:-1}   # before lib.sh, whose default is 3
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -22,7 +25,6 @@ main() {
   CHANGE_RUNS=${CHANGE_RUNS:-3}
   CTX_FILES=${CTX_FILES:-100000}
   CTX_BYTES=${CTX_BYTES:-100000000}
-  SETTLE=${SETTLE:-0}
 
   setup_tools
   base_busybox
@@ -45,7 +47,6 @@ main() {
 
   change_one() { date +%s%N >"$ctx/d07/e3/changed.txt"; }
   touch_all() { find "$ctx" -type f -print0 | xargs -0 touch; }
-  cold_prep() { wipe "$1"; change_one; [ "$SETTLE" = 0 ] || sleep "$SETTLE"; }
 
   local t
   for t in $TOOLS; do
@@ -64,6 +65,13 @@ main() {
   done
 
   log "load at end: $(uptime)"
+  if [ "${KEEP:-0}" != 1 ]; then
+    # BuildKit's private dockerd is deleted whole at exit (bench/lib.sh): no slow prune first.
+    for t in $TOOLS; do
+      if [ "$t" != buildkit ] || [ -z "$BENCH_DOCKERD_PID" ]; then wipe "$t"; fi
+    done
+    rm -rf "$ctx" "$ctx.ok" "$dfs"
+  fi
   printf '\n%-9s %9s %9s %9s %11s %9s   %s\n' tool cold_s cached_s change_s change-copy touch-all \
     "(median wall seconds; $(nproc) CPUs; load at end: $(uptime | sed 's/.*load average: //'))"
   for t in $TOOLS; do
@@ -99,6 +107,6 @@ cmd_for() {
   esac
 }
 
-cold_prep_t() { cold_prep "$wipe_this"; }
+cold_prep_t() { change_one; cold_prep "$wipe_this"; }
 
 main "$@"; exit $?

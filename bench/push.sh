@@ -84,7 +84,7 @@ EOF
   for _ in $(seq 100); do curl -sf "http://$DEST/v2/" >/dev/null && return 0; sleep 0.1; done
   die "scratch registry did not start ($PUSHREG_DIR/log)"
 }
-trap 'stop_push_registry; rm -f "$RUNFILE" "$OUT/.rss"' EXIT
+trap 'stop_push_registry; rm -f "$RUNFILE" "$OUT/.rss"; stop_bench_dockerd' EXIT
 
 # prep_push TOOL : untimed, before each timed push: drop the tool's memo of compressed layers
 # (builder), start an empty registry, sync and settle.
@@ -166,3 +166,8 @@ for t in "${ALL[@]}"; do
     "$(ratio "$(stat_of push builder cold)" "$(stat_of push "$t" cold)")"
 done
 echo "load average (1/5/15 min): $LOAD_START at the start, $(load_avg) at the end; $(nproc) CPUs"
+# Disk is precious: the tools' states and the generated context go (KEEP=1 keeps them).
+if [ "${KEEP:-0}" != 1 ]; then
+  for t in builder buildah; do if tool_enabled "$t"; then wipe "$t"; fi; done
+  rm -rf "$CTX" "$PUSHREG_DIR"
+fi

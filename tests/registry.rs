@@ -8,6 +8,7 @@ mod support;
 
 use std::fs;
 use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
 use support::*;
@@ -544,4 +545,74 @@ fn a_slow_push_shows_byte_lines() {
     }
     assert!(proxy.uploaded.load(std::sync::atomic::Ordering::SeqCst) > 1_400_000);
     assert_eq!(skopeo_digest(&dest, None), img.amd64);
+}
+
+/// A built image's plain layer is uploaded while it is compressed (POST,
+/// one streamed PATCH, PUT with the digest). The manifest digest is the one
+/// a later push of the remembered blob (a plain file upload) gives, and the
+/// same from a fresh store; the registry holds exactly those bytes.
+#[test]
+fn built_layers_upload_while_compressed() {
+    let reg = Registry::start(Auth::Plain);
+    let img = make_base_image(0);
+    let base = format!("{}/library/busybox:latest", reg.addr);
+    img.push("amd64", &base, false, None);
+    let ctx = tempfile::tempdir().unwrap();
+    // Several 1 MiB gzip blocks: text (deflated) and noise (stored runs).
+    let mut data = Vec::new();
+    for i in 0..200_000u32 {
+        data.extend_from_slice(format!("line {i} of the layer\n").as_bytes());
+    }
+    let mut x = 0x9e37_79b9_u32;
+    for _ in 0..1_500_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        data.push((x >> 24) as u8);
+    }
+    fs::write(ctx.path().join("f.bin"), &data).unwrap();
+    fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {base}\nCOPY f.bin /f.bin\n"),
+    )
+    .unwrap();
+    let c = ctx.path().to_str().unwrap();
+    let push = |env: &Env, dest: &str| {
+        let o = run(env.cmd().args(["push", "local/s:1", dest]));
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains("uploaded"), "{err}");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    // Streamed: the layer is made during the push.
+    let env = Env::new();
+    env.ok(&["build", "-q", "-t", "local/s:1", c]);
+    let streamed = push(&env, &format!("{}/s/a:1", reg.addr));
+    // From the remembered blob (made by the push above): same digest.
+    assert_eq!(push(&env, &format!("{}/s/b:1", reg.addr)), streamed);
+    for repo in ["s/a:1", "s/b:1"] {
+        assert_eq!(
+            skopeo_digest(&format!("{}/{repo}", reg.addr), None),
+            streamed
+        );
+    }
+    // A fresh store streams the same layer bytes (the config differs: its
+    // creation time).
+    let env2 = Env::new();
+    env2.ok(&["build", "-q", "-t", "local/s:1", c]);
+    push(&env2, &format!("{}/s/c:1", reg.addr));
+    let layers = |r: &str| -> Value {
+        let raw = run_ok(Command::new("skopeo").args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{}/{r}", reg.addr),
+        ]));
+        serde_json::from_str::<Value>(&raw).unwrap()["layers"].clone()
+    };
+    assert_eq!(layers("s/c:1"), layers("s/a:1"));
+    // The registry's layer decompresses to a tar holding the file.
+    let env3 = Env::new();
+    env3.ok(&["pull", &format!("{}/s/c:1", reg.addr)]);
+    verify_store(env3.root.path());
 }

@@ -132,10 +132,24 @@ pub struct CompressedBlob {
 /// Compresses the stream `input` into a new temp file in `tmp_dir`.
 /// `level` of `None` uses [`Compression::default_level`].
 pub fn compress<R: Read>(
+    input: R,
+    tmp_dir: &Path,
+    compression: Compression,
+    level: Option<i32>,
+) -> Result<CompressedBlob> {
+    compress_tee(input, tmp_dir, compression, level, None)
+}
+
+/// [`compress`], also handing every compressed byte, in order, to `tee` as it is written (e.g. to
+/// upload the blob while it is made). `tee` is dropped once the last byte is written, before the
+/// temp file is fsynced; a `tee` write error only stops the copy to `tee` (the blob is still
+/// written whole), so the caller must check that its copy is complete.
+pub fn compress_tee<R: Read>(
     mut input: R,
     tmp_dir: &Path,
     compression: Compression,
     level: Option<i32>,
+    tee: Option<Box<dyn Write + Send + '_>>,
 ) -> Result<CompressedBlob> {
     let level = compression.check_level(level.unwrap_or(compression.default_level()))?;
     let tmp = tempfile::Builder::new()
@@ -143,7 +157,11 @@ pub fn compress<R: Read>(
         .suffix(".tmp")
         .tempfile_in(tmp_dir)
         .with_context(|| format!("creating temp file in {}", tmp_dir.display()))?;
-    let (digest, size) = compress_to(&mut input, tmp.as_file(), compression, level)?;
+    let out = Tee {
+        file: tmp.as_file(),
+        tee,
+    };
+    let (digest, size) = compress_to(&mut input, out, compression, level)?;
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("fsync of {}", tmp.path().display()))?;
@@ -151,6 +169,33 @@ pub fn compress<R: Read>(
         .keep()
         .with_context(|| format!("keeping temp file in {}", tmp_dir.display()))?;
     Ok(CompressedBlob { path, digest, size })
+}
+
+/// Writes to `file`, and the same bytes to `tee` while `tee` accepts them.
+struct Tee<'a, F> {
+    file: F,
+    tee: Option<Box<dyn Write + Send + 'a>>,
+}
+
+impl<F: Write> Write for Tee<'_, F> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        if let Some(t) = &mut self.tee {
+            if t.write_all(&buf[..n]).is_err() {
+                self.tee = None;
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if let Some(t) = &mut self.tee {
+            if t.flush().is_err() {
+                self.tee = None;
+            }
+        }
+        self.file.flush()
+    }
 }
 
 /// Compresses `input` into `out`, returning the blob digest and size (level already checked).

@@ -16,8 +16,8 @@ mod write;
 pub mod xattrs;
 
 pub use compress::{
-    compress, compress_file, compress_many, compress_to, decompress, detect, CompressedBlob,
-    Compression, StreamFormat,
+    compress, compress_file, compress_many, compress_tee, compress_to, decompress, detect,
+    CompressedBlob, Compression, StreamFormat,
 };
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
 pub use extract::{

@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod pull;
 pub mod push;
 pub mod push_index;
+mod push_stream;
 pub mod reference;
 
 pub use client::{RegistryClient, RetryPolicy};

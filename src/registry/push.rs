@@ -136,11 +136,22 @@ pub async fn push(
     if dests.is_empty() {
         bail!("no destination to push to");
     }
+    // Plain layers not compressed yet are uploaded to the first repository
+    // while they are compressed; the conversion below then finds them made.
+    let streamed =
+        super::push_stream::upload_while_compressing(client, store, manifest, &dests[0], opts)
+            .await;
     // Conversion may compress layers; that happens before any upload
     // starts, so blocking this task does not stall other transfers.
     let (bytes, media_type) =
         super::convert::prepare_export_with(store, manifest, opts.format, opts.compression)?;
-    push_manifest_bytes(client, store, bytes, media_type, dests, &opts.mount_from).await
+    let mut pushed =
+        push_manifest_bytes(client, store, bytes, media_type, dests, &opts.mount_from).await?;
+    // The streamed blobs were found by the HEAD checks: they were uploaded.
+    let n = streamed.len().min(pushed.skipped);
+    pushed.skipped -= n;
+    pushed.uploaded += n;
+    Ok(pushed)
 }
 
 /// Pushes a manifest exactly as given (no conversion) after the blobs it

@@ -223,3 +223,86 @@ impl RegistryClient {
         }
     }
 }
+
+impl RegistryClient {
+    /// Uploads a blob whose bytes arrive while it is made: POST, then one
+    /// PATCH streaming `body` (chunked, no length), then the closing PUT
+    /// with the digest `digest` resolves to once the body has ended (the
+    /// distribution spec's chunked upload, as `docker push` does). Nothing
+    /// is retried (the body cannot be replayed); `None` from `digest`
+    /// (the blob was not made whole) cancels the upload. The caller falls
+    /// back to [`RegistryClient::upload_blob`] on any error.
+    pub async fn upload_blob_streamed(
+        &self,
+        target: &Repo<'_>,
+        body: reqwest::Body,
+        digest: impl std::future::Future<Output = Option<String>>,
+        what: &str,
+    ) -> Result<String, RegistryError> {
+        let (ep, repo) = (target.ep, target.name);
+        let scopes = Self::push_scopes(repo);
+        let start = self.repo_url(target, "blobs/uploads/");
+        let bad = |detail: String| {
+            RegistryError::new(ErrorKind::BadContent, what, start.as_str(), detail)
+        };
+        let location = |resp: &Response| -> Result<reqwest::Url, RegistryError> {
+            let loc = resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| bad("upload without a Location header".into()))?;
+            let u = start
+                .join(loc)
+                .map_err(|e| bad(format!("bad upload Location {loc:?}: {e}")))?;
+            // Credentials only ever go to the registry itself.
+            if u.host_str() != ep.base.host_str()
+                || u.port_or_known_default() != ep.base.port_or_known_default()
+            {
+                return Err(bad("upload location on another host".into()));
+            }
+            Ok(u)
+        };
+        let resp = self
+            .send(ep, &scopes, what, true, |h| {
+                Ok(h.post(start.clone()).header(CONTENT_LENGTH, 0))
+            })
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(status_error(resp, what).await);
+        }
+        let patch = location(&resp)?;
+        let body = std::sync::Mutex::new(Some(body));
+        let resp = self
+            .send(ep, &scopes, what, false, |h| {
+                let b = body
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .ok_or_else(|| bad("streamed upload refused (sent once already)".into()))?;
+                Ok(h.patch(patch.clone())
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .body(b))
+            })
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(status_error(resp, what).await);
+        }
+        let mut put = location(&resp)?;
+        let Some(digest) = digest.await else {
+            let _ = self
+                .send(ep, &scopes, what, false, |h| Ok(h.delete(put.clone())))
+                .await;
+            return Err(bad("the blob was not made whole; upload cancelled".into()));
+        };
+        put.query_pairs_mut().append_pair("digest", &digest);
+        let resp = self
+            .send(ep, &scopes, what, false, |h| {
+                Ok(h.put(put.clone()).header(CONTENT_LENGTH, 0))
+            })
+            .await?;
+        if !resp.status().is_success() {
+            return Err(status_error(resp, what).await);
+        }
+        Ok(digest)
+    }
+}

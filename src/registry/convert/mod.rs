@@ -111,22 +111,48 @@ pub fn compress_layer_with(
     algorithm: crate::layer::Compression,
     level: Option<i32>,
 ) -> Result<(Digest, u64)> {
+    if let Some(done) = remembered_variant(store, blob, algorithm, level)? {
+        return Ok(done);
+    }
+    compress_layer_tee(store, blob, algorithm, level, None)
+}
+
+/// The remembered variant (digest, size) of `blob`, if it was made and is still stored.
+pub fn remembered_variant(
+    store: &Store,
+    blob: &Digest,
+    algorithm: crate::layer::Compression,
+    level: Option<i32>,
+) -> Result<Option<(Digest, u64)>> {
     let memo = variant_memo(store, blob, algorithm, level)?;
     if let Ok(text) = std::fs::read_to_string(&memo) {
         if let Some((d, n)) = text.trim().split_once(' ') {
             if let (Ok(d), Ok(n)) = (Digest::parse(d), n.parse::<u64>()) {
                 if store.has_blob(&d) {
-                    return Ok((d, n));
+                    return Ok(Some((d, n)));
                 }
             }
         }
     }
+    Ok(None)
+}
+
+/// Makes (always) and remembers the variant of `blob`, handing the compressed bytes to `tee` as
+/// they are written too (see [`crate::layer::compress_tee`]): a push uploads them meanwhile.
+pub fn compress_layer_tee(
+    store: &Store,
+    blob: &Digest,
+    algorithm: crate::layer::Compression,
+    level: Option<i32>,
+    tee: Option<Box<dyn std::io::Write + Send + '_>>,
+) -> Result<(Digest, u64)> {
+    let memo = variant_memo(store, blob, algorithm, level)?;
     // The layer module's streaming compressor (digest computed in the same
     // pass); its temp file lands in the store's tmp dir and is adopted.
     let raw = std::io::BufReader::new(store.open_blob(blob)?);
     let (_, plain) =
         crate::layer::decompress(raw).with_context(|| format!("reading layer {blob}"))?;
-    let c = crate::layer::compress(plain, &store.temp_dir()?, algorithm, level)
+    let c = crate::layer::compress_tee(plain, &store.temp_dir()?, algorithm, level, tee)
         .with_context(|| format!("compressing layer {blob}"))?;
     let d = Digest::parse(&c.digest.to_string())?;
     let n = c.size;
