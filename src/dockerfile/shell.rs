@@ -28,6 +28,15 @@ fn too_long() -> String {
     )
 }
 
+/// Fails before `add` more bytes are appended to a result of `len` bytes if that would pass
+/// [`MAX_WORD_BYTES`]: a chain that quadruples a value stops before copying it again.
+fn fits(len: usize, add: usize) -> Result<(), String> {
+    if len.saturating_add(add) > MAX_WORD_BYTES {
+        return Err(too_long());
+    }
+    Ok(())
+}
+
 /// Where variable values come from during expansion.
 pub trait Lookup {
     /// The value of `name`, or `None` when it is not set (set-but-empty is `Some("")`).
@@ -150,7 +159,7 @@ impl Lexer {
 
     /// Expands `word` into one string (whitespace kept).
     pub fn process_word(&self, word: &str, env: &dyn Lookup) -> Result<String, ExpandError> {
-        self.process(word, env).map(|e| e.result)
+        self.process_unsplit(word, env).map(|e| e.result)
     }
 
     /// Expands `word` and splits the result into words at unquoted whitespace.
@@ -160,7 +169,18 @@ impl Lexer {
 
     /// Expands `word`, reporting the result, its words and which variables it used.
     pub fn process(&self, word: &str, env: &dyn Lookup) -> Result<Expansion, ExpandError> {
+        self.expand(word, env, true)
+    }
+
+    /// [`Lexer::process`] without splitting into words (`words` is empty): for callers
+    /// that use only the result, which spares a second pass over a large expanded value.
+    pub fn process_unsplit(&self, word: &str, env: &dyn Lookup) -> Result<Expansion, ExpandError> {
+        self.expand(word, env, false)
+    }
+
+    fn expand(&self, word: &str, env: &dyn Lookup, split: bool) -> Result<Expansion, ExpandError> {
         let mut w = Walker {
+            split,
             lex: self,
             chars: word.chars().collect(),
             pos: 0,
@@ -187,15 +207,29 @@ impl Lexer {
 
 /// Accumulates words while text is appended: unquoted whitespace ends a word,
 /// quoted or escaped characters never do.
-#[derive(Default)]
 struct Words {
+    /// Off when the caller does not want words (and inside `${…}`, whose words are
+    /// never used): every push is then a no-op.
+    on: bool,
     buf: String,
     words: Vec<String>,
     in_word: bool,
 }
 
 impl Words {
+    fn new(on: bool) -> Self {
+        Words {
+            on,
+            buf: String::new(),
+            words: Vec::new(),
+            in_word: false,
+        }
+    }
+
     fn push_char(&mut self, c: char) {
+        if !self.on {
+            return;
+        }
         if c.is_whitespace() {
             if self.in_word && !self.buf.is_empty() {
                 self.words.push(std::mem::take(&mut self.buf));
@@ -207,15 +241,37 @@ impl Words {
     }
 
     fn push_raw_char(&mut self, c: char) {
+        if !self.on {
+            return;
+        }
         self.buf.push(c);
         self.in_word = true;
     }
 
+    /// Appends `s` as unquoted text: whitespace-free runs are copied whole (an expanded
+    /// value can be a mebibyte), each whitespace character may end a word.
     fn push_str(&mut self, s: &str) {
-        s.chars().for_each(|c| self.push_char(c));
+        if !self.on {
+            return;
+        }
+        let mut rest = s;
+        while let Some(at) = rest.find(char::is_whitespace) {
+            if at > 0 {
+                self.push_raw_str(&rest[..at]);
+            }
+            let ws = rest[at..].chars().next().unwrap_or(' ');
+            self.push_char(ws);
+            rest = &rest[at + ws.len_utf8()..];
+        }
+        if !rest.is_empty() {
+            self.push_raw_str(rest);
+        }
     }
 
     fn push_raw_str(&mut self, s: &str) {
+        if !self.on {
+            return;
+        }
         self.buf.push_str(s);
         self.in_word = true;
     }
@@ -234,6 +290,8 @@ struct Walker<'a> {
     chars: Vec<char>,
     pos: usize,
     env: &'a dyn Lookup,
+    /// Whether the top level splits its result into words.
+    split: bool,
     raw_escapes: bool,
     /// How many `${…}` the walker is inside (bounded by [`MAX_NESTING`]).
     depth: usize,
@@ -287,7 +345,8 @@ impl Walker<'_> {
 
     fn until_inner(&mut self, stop: Option<char>) -> Result<(String, Vec<String>), String> {
         let mut result = String::new();
-        let mut words = Words::default();
+        // `until` has counted this level: depth 1 is the top.
+        let mut words = Words::new(self.split && self.depth == 1);
         while let Some(c) = self.peek() {
             if result.len() > MAX_WORD_BYTES {
                 return Err(too_long());
@@ -299,6 +358,7 @@ impl Walker<'_> {
             match c {
                 '$' => {
                     let s = self.dollar()?;
+                    fits(result.len(), s.len())?;
                     result.push_str(&s);
                     words.push_str(&s);
                 }
@@ -395,6 +455,7 @@ impl Walker<'_> {
                 }
                 Some('$') => {
                     let s = self.dollar()?;
+                    fits(out.len(), s.len())?;
                     out.push_str(&s);
                 }
                 Some(c) => {
