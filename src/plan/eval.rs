@@ -196,7 +196,7 @@ impl<'p> StageEvaluator<'p> {
                 let heredoc_lexer = Lexer::new(self.plan.escape).skip_quotes(true);
                 for f in c.inline.iter_mut().filter(|f| f.expand) {
                     let e = heredoc_lexer
-                        .process(&f.data, &*self.state.run_env)
+                        .process_unsplit(&f.data, &*self.state.run_env)
                         .map_err(|e| self.expand_diag(step, &f.name, e))?;
                     self.used.extend(e.matched);
                     self.unset.extend(e.unmatched);
@@ -232,7 +232,7 @@ impl<'p> StageEvaluator<'p> {
                     let budget = &self.budget;
                     let mut used = Vec::new();
                     let mut expand = |v: &str| {
-                        let e = lexer.process(v, env).map_err(|e| e.to_string())?;
+                        let e = lexer.process_unsplit(v, env).map_err(|e| e.to_string())?;
                         budget.charge(e.result.len())?;
                         used.extend(e.matched);
                         Ok(Some(e.result))
@@ -276,7 +276,7 @@ impl<'p> StageEvaluator<'p> {
     fn word(&mut self, step: &Step, w: &str) -> Result<String, Diagnostic> {
         let e = self
             .lexer
-            .process(w, &*self.state.run_env)
+            .process_unsplit(w, &*self.state.run_env)
             .map_err(|e| self.expand_diag(step, w, e))?;
         self.used.extend(e.matched);
         self.unset.extend(e.unmatched);
