@@ -429,3 +429,44 @@ fn context_file_swapped_for_a_fifo_mid_build_does_not_hang() {
         );
     }
 }
+
+/// A context nested as deep as paths allow (2,000 directory levels: a 4,000-byte path) is
+/// copied whole, as BuildKit copies it: every walk over the context, the layer and the
+/// exported rootfs gets through it without overflowing a stack.
+#[test]
+fn deepest_context_directories_copy_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    let mut deepest = ctx.clone();
+    for _ in 0..2000 {
+        deepest.push("d");
+    }
+    std::fs::create_dir_all(&deepest).unwrap();
+    std::fs::write(deepest.join("f"), "bottom").unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY . /x/\n").unwrap();
+    let out = dir.path().join("out.tar");
+    let (code, stderr) = build_context(
+        dir.path(),
+        &ctx,
+        &["--output", &format!("type=tar,dest={}", out.display())],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let want = format!("x/{}f", "d/".repeat(2000));
+    let mut archive = tar::Archive::new(std::fs::File::open(&out).unwrap());
+    let mut found = None;
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        if path.trim_start_matches("./").trim_start_matches('/') == want {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+            found = Some(text);
+        }
+    }
+    assert_eq!(
+        found.as_deref(),
+        Some("bottom"),
+        "no {} in the tar",
+        &want[..40]
+    );
+}

@@ -50,6 +50,13 @@ use crate::progress::Progress;
 use crate::registry::RegistryClient;
 use crate::store::Store;
 
+/// Stack of each stage's thread, in bytes. Directory walks over the context, layers and RUN
+/// output recurse once per directory level, and a context or a RUN may nest directories as
+/// deep as paths allow (PATH_MAX 4096 bytes: ~2,000 levels), which overflowed the default
+/// 2 MiB (at ~500 levels in a debug build). Stacks are reserved address space, touched only
+/// as deep as a walk goes, so 10,000 stage threads still cost no memory up front.
+const STAGE_STACK_BYTES: usize = 64 << 20;
+
 /// Everything a build needs besides the plan and the context.
 pub struct EngineOptions {
     /// The store.
@@ -173,7 +180,10 @@ impl Engine {
             for ((plan, slots), changed) in plans.iter().zip(&all_slots).zip(&all_changed) {
                 for index in plan.build_order() {
                     let first_error = &first_error;
-                    scope.spawn(move || {
+                    let stage_thread = std::thread::Builder::new()
+                        .name(format!("stage-{index}"))
+                        .stack_size(STAGE_STACK_BYTES);
+                    let spawned = stage_thread.spawn_scoped(scope, move || {
                         let outcome = self.run_stage(plan, context, index, slots, changed);
                         let mut guard = slots.lock().unwrap_or_else(|e| e.into_inner());
                         match outcome {
@@ -190,6 +200,17 @@ impl Engine {
                         drop(guard);
                         changed.notify_all();
                     });
+                    if let Err(e) = spawned {
+                        let mut guard = slots.lock().unwrap_or_else(|e| e.into_inner());
+                        guard[index] = Some(Err(()));
+                        let mut fe = first_error.lock().unwrap_or_else(|e| e.into_inner());
+                        fe.get_or_insert_with(|| {
+                            anyhow::anyhow!("starting the thread of stage {index}: {e}")
+                        });
+                        self.shared.cancel();
+                        drop(guard);
+                        changed.notify_all();
+                    }
                 }
             }
         });
