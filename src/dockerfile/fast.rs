@@ -8,41 +8,57 @@ fn plain(s: &str) -> bool {
     !s.bytes().any(|b| matches!(b, b'\'' | b'"' | b'\\' | b'`'))
 }
 
-/// Words split on Unicode white space outside quotes, quotes kept, with their byte offsets
-/// (BuildKit's parseWords on text without escape characters; an unterminated quote runs to
-/// the end).
-pub(crate) fn words(rest: &str) -> Option<Vec<(usize, &str)>> {
-    if rest.bytes().any(|b| b == b'\\' || b == b'`') {
-        return None;
-    }
+/// Words split on Unicode white space outside quotes, quotes and escapes kept, with their byte
+/// offsets: BuildKit's `parseWords` (frontend/dockerfile/parser/line_parsers.go). `esc` followed
+/// by any character keeps both (outside quotes and inside double quotes; nothing is escaped
+/// inside single quotes); an escape character at the very end is dropped and ends the word; an
+/// unterminated quote runs to the end. One pass over the text: the grammar's `words_bs`/
+/// `words_bt` rules say the same (`parser::tests` checks the two agree) but cost a pest parse,
+/// which is far slower on a long ENV/LABEL line.
+pub(crate) fn words(rest: &str, esc: char) -> Vec<(usize, &str)> {
     let mut words = Vec::new();
-    let mut start = None;
-    let mut quote = None;
-    for (i, c) in rest.char_indices() {
+    let mut start: Option<usize> = None;
+    let mut quote: Option<char> = None;
+    let mut chars = rest.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         if let Some(q) = quote {
             if c == q {
                 quote = None;
+            } else if c == esc && q != '\'' && chars.next().is_none() {
+                // A trailing escape inside double quotes is dropped; the word ends.
+                let s = start.unwrap_or(i);
+                words.push((s, &rest[s..i]));
+                return words;
             }
             continue;
         }
-        match (c.is_whitespace(), start) {
-            (true, Some(s)) => {
+        if c.is_whitespace() {
+            if let Some(s) = start.take() {
                 words.push((s, &rest[s..i]));
-                start = None;
             }
-            (true, None) => {}
-            (false, _) => {
-                start.get_or_insert(i);
-                if c == '"' || c == '\'' {
-                    quote = Some(c);
+            continue;
+        }
+        if c == esc {
+            if chars.peek().is_none() {
+                // A trailing escape is dropped (and alone makes no word).
+                if let Some(s) = start.take() {
+                    words.push((s, &rest[s..i]));
                 }
+                return words;
             }
+            start.get_or_insert(i);
+            chars.next();
+            continue;
+        }
+        start.get_or_insert(i);
+        if c == '"' || c == '\'' {
+            quote = Some(c);
         }
     }
     if let Some(s) = start {
         words.push((s, &rest[s..]));
     }
-    Some(words)
+    words
 }
 
 /// Leading `--flag` words of `text` and the byte offset where the arguments start, if no flag

@@ -105,23 +105,62 @@ pub(crate) fn check(parsed: &Parsed) -> Result<(), LineError> {
 fn suggestion(word: &str) -> Option<&'static str> {
     KEYWORDS
         .iter()
-        .map(|k| (edit_distance(word, k), *k))
-        .filter(|&(d, _)| d <= 2)
+        .filter_map(|k| Some((edit_distance_within(word, k, 2)?, *k)))
         .min_by_key(|&(d, _)| d)
         .map(|(_, k)| k)
 }
 
 /// Levenshtein distance over characters.
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    edit_distance_within(a, b, usize::MAX).unwrap_or(usize::MAX)
+}
+
+/// The Levenshtein distance over characters when it is at most `max`, else `None`. Every
+/// "did you mean" asks only for distances up to 2, so a pair whose lengths differ by more
+/// is rejected without the quadratic table (a hostile Dockerfile's 50 KB keyword or
+/// variable name against every option), and the table stops once a whole row exceeds `max`.
+pub fn edit_distance_within(a: &str, b: &str, max: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
     let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != cb);
             cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
-        prev = cur;
+        if cur.iter().all(|&d| d > max) {
+            return None;
+        }
+        std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
+    Some(prev[b.len()]).filter(|&d| d <= max)
+}
+
+#[cfg(test)]
+mod edit_distance_tests {
+    use super::*;
+
+    #[test]
+    fn bounded_distance_agrees_with_the_full_table() {
+        let words = [
+            "", "a", "ab", "abc", "RUN", "RUNN", "CMD", "COPY", "cpoy", "élan", "elan",
+        ];
+        for a in words {
+            for b in words {
+                let full = edit_distance(a, b);
+                for max in 0..5 {
+                    let want = (full <= max).then_some(full);
+                    assert_eq!(edit_distance_within(a, b, max), want, "{a:?} {b:?} {max}");
+                }
+            }
+        }
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        let long = "C".repeat(60_000);
+        assert_eq!(suggestion(&long), None);
+    }
 }

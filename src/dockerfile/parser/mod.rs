@@ -357,10 +357,11 @@ fn split_list(rest: &str) -> Vec<String> {
 
 /// BuildKit's parseWords: words with quotes and escapes kept, with their byte offsets.
 fn words(rest: &str, esc: char) -> Vec<(usize, &str)> {
-    fast::words(rest).unwrap_or_else(|| grammar_words(rest, esc))
+    fast::words(rest, esc)
 }
 
-/// [`words`] by the grammar alone.
+/// [`words`] by the grammar alone: the reference the fast scan is tested against.
+#[cfg(test)]
 fn grammar_words(rest: &str, esc: char) -> Vec<(usize, &str)> {
     let rule = if esc == '`' {
         Rule::words_bt
