@@ -451,8 +451,12 @@ fn not_a_stage(plan: &Plan, name: &str, err: anyhow::Error) -> anyhow::Error {
         .stages
         .iter()
         .filter_map(|s| s.name.as_deref())
-        .map(|s| (crate::dockerfile::edit_distance(&name.to_lowercase(), s), s))
-        .filter(|&(d, _)| d <= 2)
+        .filter_map(|s| {
+            Some((
+                crate::dockerfile::edit_distance_within(&name.to_lowercase(), s, 2)?,
+                s,
+            ))
+        })
         .min_by_key(|&(d, _)| d);
     let hint = best.map_or(String::new(), |(_, s)| format!(" (did you mean {s}?)"));
     anyhow!("no stage is named {name}{hint}, and as an image it failed: {err:#}")

@@ -289,8 +289,8 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         for u in &unused {
             let best = declared
                 .iter()
-                .map(|d| (crate::dockerfile::edit_distance(u, d), d))
-                .filter(|&(n, d)| n <= 2 && n < d.chars().count().max(2))
+                .filter_map(|d| Some((crate::dockerfile::edit_distance_within(u, d, 2)?, d)))
+                .filter(|&(n, d)| n < d.chars().count().max(2))
                 .min_by_key(|&(n, _)| n);
             if let Some((_, d)) = best {
                 warnings.push(format!("build-arg {u} is not declared (did you mean {d}?)"));

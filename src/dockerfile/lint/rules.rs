@@ -215,8 +215,9 @@ fn from_rules(
                             .collect::<Vec<_>>()
                             .iter(),
                     )
-                    .filter(|k| crate::dockerfile::edit_distance(k, &var) <= 2)
-                    .min_by_key(|k| crate::dockerfile::edit_distance(k, &var))
+                    .filter_map(|k| Some((crate::dockerfile::edit_distance_within(k, &var, 2)?, k)))
+                    .min_by_key(|&(d, _)| d)
+                    .map(|(_, k)| k)
                     .cloned();
                 let mut msg = format!("FROM argument '{var}' is not declared");
                 if let Some(s) = suggest {

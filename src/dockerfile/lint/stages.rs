@@ -227,7 +227,9 @@ fn suggest(var: &str, options: &[(String, String)]) -> Option<String> {
         if o == var {
             return None;
         }
-        let d = crate::dockerfile::edit_distance(var, o);
+        let Some(d) = crate::dockerfile::edit_distance_within(var, o, min - 1) else {
+            continue;
+        };
         if d < min {
             min = d;
             best = Some(o);
