@@ -96,8 +96,11 @@ impl SourceText {
     /// the instruction's lines, after the keyword.
     fn find(&self, inst: &Instruction, needle: &str, mut skip: usize) -> Option<(usize, usize)> {
         let end = inst.span.end_line.max(inst.span.line);
-        for n in inst.span.line..=end {
-            let text = self.line(n)?;
+        // One pass over the text: looking each line up from the start made an error in a
+        // long continued instruction (9,000 lines) quadratic.
+        let first = inst.span.line.checked_sub(1)?;
+        let lines = self.text.lines().enumerate().skip(first);
+        for (n, text) in lines.take(end - first).map(|(i, t)| (i + 1, t)) {
             let start_char = if n == inst.span.line {
                 inst.span.column.saturating_sub(1)
             } else {
