@@ -100,6 +100,8 @@ impl SourceText {
         // long continued instruction (9,000 lines) quadratic.
         let first = inst.span.line.checked_sub(1)?;
         let lines = self.text.lines().enumerate().skip(first);
+        // The needle (a whole word, up to the 1 MiB bound) is prepared once, not per line.
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
         for (n, text) in lines.take(end - first).map(|(i, t)| (i + 1, t)) {
             let start_char = if n == inst.span.line {
                 inst.span.column.saturating_sub(1)
@@ -111,7 +113,11 @@ impl SourceText {
                 .nth(start_char)
                 .map_or(text.len(), |(b, _)| b);
             let mut from = start_byte;
-            while let Some(found) = text[from..].find(needle) {
+            while let Some(found) = text
+                .get(from..)
+                .filter(|rest| rest.len() >= needle.len())
+                .and_then(|rest| finder.find(rest.as_bytes()))
+            {
                 let byte = from + found;
                 if skip == 0 {
                     return Some((n, text[..byte].chars().count() + 1));
