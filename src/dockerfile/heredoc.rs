@@ -298,18 +298,9 @@ impl<'a> Lexer<'a> {
         }
         loop {
             match self.peek() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching double-quote"
-                            .into(),
-                    )
-                }
-                Some('"') => {
+                end @ (None | Some('"')) => {
                     self.bump();
-                    if self.raw_quotes {
-                        out.push('"');
-                    }
-                    return Ok(out);
+                    return super::shell::end_double_quote(end, out, self.raw_quotes);
                 }
                 Some('$') => out.push_str(&self.dollar()?),
                 Some(_) => {

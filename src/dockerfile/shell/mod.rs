@@ -29,6 +29,27 @@ fn too_deep() -> String {
     )
 }
 
+/// Ends a double-quoted string at `end`, the character after its body
+/// (`None`: the input ended first; else the closing `"`, already consumed),
+/// as BuildKit's `processDoubleQuote` does: the error for an unclosed quote,
+/// or `out` with the closing quote kept when quotes are kept raw. Shared by
+/// the shell lexer and the heredoc scanner, which must agree on both.
+pub(crate) fn end_double_quote(
+    end: Option<char>,
+    mut out: String,
+    raw_quotes: bool,
+) -> Result<String, String> {
+    match end {
+        None => Err("unexpected end of statement while looking for matching double-quote".into()),
+        Some(q) => {
+            if raw_quotes {
+                out.push(q);
+            }
+            Ok(out)
+        }
+    }
+}
+
 /// The reason given when a word expands past [`MAX_WORD_BYTES`].
 fn too_long() -> String {
     format!(

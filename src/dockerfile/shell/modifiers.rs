@@ -3,7 +3,7 @@
 
 use super::pattern::{pattern_regex, trim_prefix, trim_suffix};
 use super::walker::Walker;
-use super::{too_deep, too_long, MAX_WORD_BYTES};
+use super::{too_long, MAX_WORD_BYTES};
 
 impl Walker<'_> {
     /// `${name<op>word}` for the `-`, `+`, `?`, `#` and `%` families.
@@ -24,13 +24,7 @@ impl Walker<'_> {
         if null_is_unset && pattern_op {
             return Err(format!("unsupported modifier ({spelled}) in substitution"));
         }
-        let word = match self.until(Some('}'), pattern_op) {
-            Ok((w, _)) => w,
-            Err(e) if self.peek().is_none() && e != too_deep() => {
-                return Err("syntax error: missing '}'".into())
-            }
-            Err(e) => return Err(e),
-        };
+        let word = self.until_closed('}', pattern_op, "syntax error: missing '}'")?;
         let value = self.lookup(&name);
         if value.is_none() && self.lex.skip_unset {
             return Ok(format!("${{{name}{spelled}{word}}}"));
@@ -86,20 +80,8 @@ impl Walker<'_> {
         if all {
             self.pos += 1;
         }
-        let pattern = match self.until(Some('/'), true) {
-            Ok((w, _)) => w,
-            Err(e) if self.peek().is_none() && e != too_deep() => {
-                return Err("syntax error: missing '/' in ${}".into())
-            }
-            Err(e) => return Err(e),
-        };
-        let replacement = match self.until(Some('}'), true) {
-            Ok((w, _)) => w,
-            Err(e) if self.peek().is_none() && e != too_deep() => {
-                return Err("syntax error: missing '}'".into())
-            }
-            Err(e) => return Err(e),
-        };
+        let pattern = self.until_closed('/', true, "syntax error: missing '/' in ${}")?;
+        let replacement = self.until_closed('}', true, "syntax error: missing '}'")?;
         let value = self.lookup(&name);
         if value.is_none() && self.lex.skip_unset {
             let slashes = if all { "//" } else { "/" };

@@ -65,6 +65,22 @@ impl Walker<'_> {
         out
     }
 
+    /// [`Walker::until`] for the part of a `${…}` modifier that must end at
+    /// `stop`: running out of input there is reported as `missing` (the
+    /// shell's message for the unclosed form), any other error as it is.
+    pub(super) fn until_closed(
+        &mut self,
+        stop: char,
+        raw_escapes: bool,
+        missing: &str,
+    ) -> Result<String, String> {
+        match self.until(Some(stop), raw_escapes) {
+            Ok((w, _)) => Ok(w),
+            Err(e) if self.peek().is_none() && e != too_deep() => Err(missing.into()),
+            Err(e) => Err(e),
+        }
+    }
+
     fn until_inner(&mut self, stop: Option<char>) -> Result<(String, Vec<String>), String> {
         let mut result = String::new();
         // `until` has counted this level: depth 1 is the top.
@@ -162,18 +178,9 @@ impl Walker<'_> {
                 return Err(too_long());
             }
             match self.peek() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching double-quote"
-                            .into(),
-                    )
-                }
-                Some('"') => {
-                    self.pos += 1;
-                    if self.lex.raw_quotes {
-                        out.push('"');
-                    }
-                    return Ok(out);
+                end @ (None | Some('"')) => {
+                    self.pos += usize::from(end.is_some());
+                    return super::end_double_quote(end, out, self.lex.raw_quotes);
                 }
                 Some('$') => {
                     let s = self.dollar()?;
