@@ -302,7 +302,13 @@ fn history_images_inspect_as_docker_shows_them() {
     let types: Vec<&str> = df.lines().map(|l| l.split("  ").next().unwrap()).collect();
     assert_eq!(
         types,
-        ["TYPE", "Images", "Build Cache", "Snapshots"],
+        [
+            "TYPE",
+            "Images",
+            "Build Cache",
+            "Snapshots",
+            "Snapshot Deltas"
+        ],
         "{df}"
     );
     assert!(w.ok(&["version", "--format", "{{.Version}}"]).trim() == env!("CARGO_PKG_VERSION"));

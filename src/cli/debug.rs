@@ -20,9 +20,10 @@ pub enum DebugCommand {
         /// The Dockerfile (`-` for stdin).
         file: PathBuf,
     },
-    /// Verify the store: every blob's content against its digest name, and
-    /// every snapshot against a fresh extraction of its layer. Exit status 1
-    /// when something is wrong, each problem on a line of its own.
+    /// Verify the store: every blob's content against its digest name,
+    /// every snapshot against a fresh extraction of its layer, and every
+    /// delta snapshot's record, base and tree over that base likewise. Exit
+    /// status 1 when something is wrong, each problem on a line of its own.
     CheckStore {
         #[command(flatten)]
         store: super::pull::StoreArgs,
@@ -60,9 +61,10 @@ fn check_store(args: &super::pull::StoreArgs) -> anyhow::Result<i32> {
         println!("problem: {p}");
     }
     println!(
-        "{} blobs verified, {} snapshots compared with their layer, {} without a layer to compare, {} problems",
+        "{} blobs verified, {} snapshots and {} deltas compared with their layer, {} without a layer to compare, {} problems",
         r.blobs,
         r.snapshots_compared,
+        r.deltas_compared,
         r.snapshots_unverified,
         r.problems.len()
     );

@@ -1,5 +1,5 @@
-//! `builder system df`: the store's disk usage by images, build cache and
-//! layer snapshots, laid out as `docker system df` (TYPE, TOTAL, ACTIVE,
+//! `builder system df`: the store's disk usage by images, build cache,
+//! layer snapshots and delta snapshots, laid out as `docker system df` (TYPE, TOTAL, ACTIVE,
 //! SIZE, RECLAIMABLE with its percentage); see
 //! [`crate::store::DiskUsage`] for what each row counts.
 
@@ -70,6 +70,7 @@ fn df(args: DfArgs) -> Result<i32> {
         row("Images", &u.images),
         row("Build Cache", &u.build_cache),
         row("Snapshots", &u.snapshots),
+        row("Snapshot Deltas", &u.deltas),
     ];
     let headers = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE",
         "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});

@@ -18,17 +18,11 @@ use anyhow::{Context as _, Result};
 
 use super::state::LayerRef;
 use crate::layer::ReuseStats;
-use crate::store::{Digest, Store};
+use crate::store::{Digest, Store, MAX_DELTA_DEPTH};
 
 fn hints_dir(store: &Store) -> PathBuf {
     store.cache_dir().join("similar")
 }
-
-/// Deltas in a row over one full snapshot before the next change is made a
-/// full snapshot again (by the hard-link clone): a delta holds everything
-/// changed since its base, so a long series of edits would grow it (and its
-/// whiteouts) without bound.
-pub const MAX_DELTA_DEPTH: u32 = 4;
 
 /// The family's last snapshotted layer: its diffID, and the diffID, dir and
 /// delta depth of the full snapshot it is (depth 0) or is a delta over, if

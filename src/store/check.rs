@@ -10,7 +10,10 @@
 //!   contents, symlink targets and device numbers (mtimes are not compared:
 //!   a RUN step's snapshot is its overlay upper dir, whose mtimes the layer
 //!   tar clamps to `SOURCE_DATE_EPOCH`);
-//! - nothing else sits in those two namespaces.
+//! - nothing else sits in those two namespaces;
+//! - every delta snapshot (`deltas/<diffid-hex>`, see `check_delta`) has a
+//!   sound record, its base snapshot, and, over that base, the tree of its
+//!   layer.
 //!
 //! A snapshot removed half-way (what a killed `prune` left before removals
 //! went through the temp area) fails the comparison.
@@ -34,14 +37,22 @@ pub struct CheckReport {
     pub blobs: usize,
     /// Snapshots compared with a fresh extraction of their layer.
     pub snapshots_compared: usize,
-    /// Snapshots with no layer blob in the store to compare with.
+    /// Delta snapshots whose tree over their base was compared with a fresh
+    /// extraction of their layer.
+    pub deltas_compared: usize,
+    /// Snapshots and deltas with no layer blob in the store to compare with.
     pub snapshots_unverified: usize,
     /// One line per problem; empty when the store is sound.
     pub problems: Vec<String>,
 }
 
-/// One tree entry as compared: type, mode bits, owner, size, content.
-type TreeEntry = (char, u32, u32, u32, u64, String);
+/// One tree entry as compared: type (`f`ile, `d`ir, `l`ink, `c`har or
+/// `b`lock device, `o`ther), mode bits, owner, size, content (a file's
+/// digest, a link's target, a device's number).
+pub(super) type TreeEntry = (char, u32, u32, u32, u64, String);
+
+/// Every entry of a tree by its path relative to the root.
+pub(super) type Tree = BTreeMap<String, TreeEntry>;
 
 impl Store {
     /// Checks every blob and snapshot (see the module docs); `extract`
@@ -49,19 +60,7 @@ impl Store {
     /// cannot be listed; what is wrong in it goes to the report.
     pub fn check(&self, extract: &mut Extractor<'_>) -> Result<CheckReport> {
         let mut report = CheckReport::default();
-        let blob_dir = self.root.join("blobs/sha256");
-        let mut names: Vec<_> = fs::read_dir(&blob_dir)
-            .with_context(|| format!("listing {}", blob_dir.display()))?
-            .collect::<std::io::Result<_>>()?;
-        names.sort_by_key(|e| e.file_name());
-        for e in names {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Ok(want) = Digest::from_hex(&name) else {
-                report
-                    .problems
-                    .push(format!("blobs/sha256/{name}: not a digest name"));
-                continue;
-            };
+        for (want, e) in self.digest_entries("blobs/sha256", &mut report.problems)? {
             let got = fs::File::open(e.path())
                 .map_err(anyhow::Error::from)
                 .and_then(|f| {
@@ -78,35 +77,18 @@ impl Store {
             }
         }
         let layers = self.layer_blobs();
-        let snap_dir = self.root.join("snapshots");
-        let mut snaps: Vec<_> = fs::read_dir(&snap_dir)
-            .with_context(|| format!("listing {}", snap_dir.display()))?
-            .collect::<std::io::Result<_>>()?;
-        snaps.sort_by_key(|e| e.file_name());
-        for e in snaps {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Ok(diff_id) = Digest::from_hex(&name) else {
-                report
-                    .problems
-                    .push(format!("snapshots/{name}: not a digest name"));
-                continue;
-            };
+        for (diff_id, e) in self.digest_entries("snapshots", &mut report.problems)? {
             if !e.file_type().is_ok_and(|t| t.is_dir()) {
                 report
                     .problems
                     .push(format!("snapshot {diff_id}: not a directory"));
                 continue;
             }
-            let blob = if self.has_blob(&diff_id) {
-                Some(diff_id.clone())
-            } else {
-                layers.get(&diff_id).filter(|b| self.has_blob(b)).cloned()
-            };
-            let Some(blob) = blob else {
+            let Some(blob) = self.layer_blob(&diff_id, &layers) else {
                 report.snapshots_unverified += 1;
                 continue;
             };
-            match self.compare_snapshot(&e.path(), &diff_id, &blob, extract) {
+            match self.compare_with_layer(|| tree(&e.path()), &diff_id, &blob, extract) {
                 Ok(None) => report.snapshots_compared += 1,
                 Ok(Some(diff)) => report
                     .problems
@@ -114,12 +96,40 @@ impl Store {
                 Err(err) => report.problems.push(format!("snapshot {diff_id}: {err:#}")),
             }
         }
-        report.snapshots_unverified += self.check_deltas(&mut report.problems);
+        self.check_deltas(&layers, extract, &mut report)?;
         Ok(report)
     }
 
+    /// The entries of `ROOT/<rel>` in name order, each with the digest its
+    /// name spells (hex), and a problem in `problems` for each name that
+    /// spells none. Errors when the dir cannot be listed.
+    pub(super) fn digest_entries(
+        &self,
+        rel: &str,
+        problems: &mut Vec<String>,
+    ) -> Result<Vec<(Digest, fs::DirEntry)>> {
+        let dir = self.root.join(rel);
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .with_context(|| format!("listing {}", dir.display()))?
+            .collect::<std::io::Result<_>>()?;
+        names.sort_by_key(|e| e.file_name());
+        Ok(names
+            .into_iter()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                match Digest::from_hex(&name) {
+                    Ok(d) => Some((d, e)),
+                    Err(_) => {
+                        problems.push(format!("{rel}/{name}: not a digest name"));
+                        None
+                    }
+                }
+            })
+            .collect())
+    }
+
     /// diffID → compressed blob, from every manifest in the store.
-    fn layer_blobs(&self) -> HashMap<Digest, Digest> {
+    pub(super) fn layer_blobs(&self) -> HashMap<Digest, Digest> {
         let mut out = HashMap::new();
         let Ok(entries) = fs::read_dir(self.root.join("blobs/sha256")) else {
             return out;
@@ -165,15 +175,30 @@ impl Store {
         out
     }
 
-    /// `None` when `snapshot` has the tree of layer `blob` extracted, else
-    /// the first difference.
-    fn compare_snapshot(
+    /// `None` when the tree `shown` lists (a snapshot's, a delta over its
+    /// base) is the tree of layer `blob` extracted, else the first
+    /// difference.
+    pub(super) fn compare_with_layer(
         &self,
-        snapshot: &Path,
+        shown: impl FnOnce() -> Result<Tree>,
         diff_id: &Digest,
         blob: &Digest,
         extract: &mut Extractor<'_>,
     ) -> Result<Option<String>> {
+        Ok(match self.layer_tree(diff_id, blob, extract)? {
+            Ok(want) => first_difference(&shown()?, &want),
+            Err(wrong) => Some(wrong),
+        })
+    }
+
+    /// The tree a fresh extraction of layer `blob` (diffID `diff_id`) gives,
+    /// or, as `Err`, why the blob is not that layer.
+    fn layer_tree(
+        &self,
+        diff_id: &Digest,
+        blob: &Digest,
+        extract: &mut Extractor<'_>,
+    ) -> Result<std::result::Result<Tree, String>> {
         let fresh = tempfile::Builder::new()
             .prefix("check-")
             .tempdir_in(self.temp_dir()?)
@@ -183,27 +208,45 @@ impl Store {
         std::io::copy(&mut hashing, &mut std::io::sink())?;
         let (got, _) = hashing.finish()?;
         if got != *diff_id {
-            return Ok(Some(format!("its layer {blob} has diffID {got}")));
+            return Ok(Err(format!("its layer {blob} has diffID {got}")));
         }
-        let (a, b) = (tree(snapshot)?, tree(fresh.path())?);
-        for (path, want) in &b {
-            match a.get(path) {
-                None => return Ok(Some(format!("/{path} is missing"))),
-                Some(have) if have != want => {
-                    return Ok(Some(format!("/{path} is {have:?}, expected {want:?}")))
-                }
-                Some(_) => {}
-            }
+        Ok(Ok(tree(fresh.path())?))
+    }
+
+    /// The blob holding layer `diff_id`, if the store has one: the layer
+    /// itself (built or imported layers are stored uncompressed) or the
+    /// compressed blob a manifest pairs with it (`layers`, see
+    /// [`Store::layer_blobs`]).
+    pub(super) fn layer_blob(
+        &self,
+        diff_id: &Digest,
+        layers: &HashMap<Digest, Digest>,
+    ) -> Option<Digest> {
+        if self.has_blob(diff_id) {
+            Some(diff_id.clone())
+        } else {
+            layers.get(diff_id).filter(|b| self.has_blob(b)).cloned()
         }
-        if let Some(extra) = a.keys().find(|p| !b.contains_key(*p)) {
-            return Ok(Some(format!("/{extra} is not in the layer")));
-        }
-        Ok(None)
     }
 }
 
+/// The first difference between a tree as found (`have`) and as its layer
+/// gives it (`want`), `None` when they are equal.
+pub(super) fn first_difference(have: &Tree, want: &Tree) -> Option<String> {
+    for (path, w) in want {
+        match have.get(path) {
+            None => return Some(format!("/{path} is missing")),
+            Some(h) if h != w => return Some(format!("/{path} is {h:?}, expected {w:?}")),
+            Some(_) => {}
+        }
+    }
+    have.keys()
+        .find(|p| !want.contains_key(*p))
+        .map(|extra| format!("/{extra} is not in the layer"))
+}
+
 /// Every entry under `root` (not `root` itself) as compared by the check.
-fn tree(root: &Path) -> Result<BTreeMap<String, TreeEntry>> {
+pub(super) fn tree(root: &Path) -> Result<Tree> {
     let mut out = BTreeMap::new();
     for e in walkdir::WalkDir::new(root).min_depth(1) {
         let e = e?;
@@ -218,8 +261,10 @@ fn tree(root: &Path) -> Result<BTreeMap<String, TreeEntry>> {
             ('d', String::new())
         } else if ft.is_symlink() {
             ('l', fs::read_link(e.path())?.to_string_lossy().into_owned())
-        } else if ft.is_char_device() || ft.is_block_device() {
+        } else if ft.is_char_device() {
             ('c', m.rdev().to_string())
+        } else if ft.is_block_device() {
+            ('b', m.rdev().to_string())
         } else {
             ('o', String::new())
         };

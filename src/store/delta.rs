@@ -32,7 +32,14 @@ pub struct DeltaSnapshot {
     pub depth: u32,
 }
 
-fn parse_record(text: &str) -> Option<(Digest, u32)> {
+/// Deltas in a row over one full snapshot before the next change is made a
+/// full snapshot again (by the hard-link clone): a delta holds everything
+/// changed since its base, so a long series of edits would grow it (and its
+/// whiteouts) without bound. A recorded depth is 1 to this.
+pub const MAX_DELTA_DEPTH: u32 = 4;
+
+/// The base record's (`sha256:…\n<depth>\n`) base and depth.
+pub(super) fn parse_record(text: &str) -> Option<(Digest, u32)> {
     let mut lines = text.lines();
     let base = Digest::parse(lines.next()?.trim()).ok()?;
     let depth = lines.next()?.trim().parse().ok()?;
@@ -40,7 +47,7 @@ fn parse_record(text: &str) -> Option<(Digest, u32)> {
 }
 
 impl Store {
-    fn deltas_dir(&self) -> PathBuf {
+    pub(super) fn deltas_dir(&self) -> PathBuf {
         self.root.join("deltas")
     }
 
@@ -147,32 +154,5 @@ impl Store {
             }
         }
         Ok((removed, freed))
-    }
-
-    /// For `check-store`: one problem per delta that is not a digest-named
-    /// dir with a tree and a record naming a base snapshot in the store.
-    /// Returns the number of deltas checked.
-    pub(super) fn check_deltas(&self, problems: &mut Vec<String>) -> usize {
-        let Ok(entries) = fs::read_dir(self.deltas_dir()) else {
-            return 0;
-        };
-        let mut n = 0;
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            n += 1;
-            if Digest::from_hex(&name).is_err() {
-                problems.push(format!("deltas/{name}: not a digest name"));
-                continue;
-            }
-            match self.delta_at(e.path()) {
-                None => problems.push(format!("delta {name}: no tree or base record")),
-                Some(d) if !self.snapshot_path(&d.base).is_dir() => problems.push(format!(
-                    "delta {name}: its base snapshot {} is gone",
-                    d.base
-                )),
-                Some(_) => {}
-            }
-        }
-        n
     }
 }

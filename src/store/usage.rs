@@ -41,9 +41,14 @@ pub struct DiskUsage {
     /// Build cache: step records and cache mounts; size: their files plus
     /// the blobs no image references; all reclaimable by `builder prune`.
     pub build_cache: Usage,
-    /// Extracted layer snapshots; active: those of images' layers;
-    /// reclaimable: the others.
+    /// Extracted layer snapshots; active: those of images' layers and the
+    /// bases of active deltas; reclaimable: the others.
     pub snapshots: Usage,
+    /// Delta snapshots (`ROOT/deltas`, a layer's tree as what differs from
+    /// a similar layer's snapshot); active: those of images' layers whose
+    /// base is there; reclaimable: the others (what `prune` removes once
+    /// the build cache is gone).
+    pub deltas: Usage,
 }
 
 /// Total size of the files under `path` (not following symlinks).
@@ -135,7 +140,7 @@ impl Store {
         Ok(total)
     }
 
-    /// Disk usage by images, build cache and snapshots; `cache_entries` is
+    /// Disk usage by images, build cache, snapshots and deltas; `cache_entries` is
     /// the number of build cache entries (the engine knows their format).
     pub fn disk_usage(&self, cache_entries: usize) -> Result<DiskUsage> {
         let images = self.list_images()?;
@@ -171,13 +176,36 @@ impl Store {
             }
         }
         let cache_size = du(&self.cache_dir()) + cache_only;
+        // A delta kept keeps its base snapshot (as `prune` does).
+        let mut deltas = Usage::default();
+        let mut bases = HashSet::new();
+        for e in fs::read_dir(self.deltas_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let size = du(&e.path());
+            deltas.total += 1;
+            deltas.size += size;
+            let live = Digest::from_hex(&e.file_name().to_string_lossy())
+                .ok()
+                .filter(|d| image_snaps.contains(d))
+                .and_then(|d| self.delta(&d));
+            match live {
+                Some(d) => {
+                    deltas.active += 1;
+                    bases.insert(d.base);
+                }
+                None => deltas.reclaimable += size,
+            }
+        }
         let mut snaps = Usage::default();
         for e in fs::read_dir(self.root.join("snapshots"))?.flatten() {
             let size = du(&e.path());
             snaps.total += 1;
             snaps.size += size;
             let d = Digest::from_hex(&e.file_name().to_string_lossy()).ok();
-            if d.is_some_and(|d| image_snaps.contains(&d)) {
+            if d.is_some_and(|d| image_snaps.contains(&d) || bases.contains(&d)) {
                 snaps.active += 1;
             } else {
                 snaps.reclaimable += size;
@@ -192,6 +220,7 @@ impl Store {
                 reclaimable: cache_size,
             },
             snapshots: snaps,
+            deltas,
         })
     }
 
