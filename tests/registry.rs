@@ -13,37 +13,6 @@ use std::process::Command;
 use serde_json::Value;
 use support::*;
 
-struct Env {
-    root: tempfile::TempDir,
-    home: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            root: tempfile::tempdir().unwrap(),
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn cmd(&self) -> std::process::Command {
-        builder(self.root.path(), self.home.path())
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        run_ok(self.cmd().args(args))
-    }
-    fn fail(&self, args: &[&str]) -> String {
-        let o = run(self.cmd().args(args));
-        assert!(!o.status.success(), "{args:?} unexpectedly succeeded");
-        String::from_utf8_lossy(&o.stderr).to_string()
-    }
-    fn index(&self) -> Value {
-        serde_json::from_slice(&fs::read(self.root.path().join("index.json")).unwrap()).unwrap()
-    }
-    fn inspect(&self, r: &str) -> Value {
-        serde_json::from_str(&self.ok(&["inspect", r])).unwrap()
-    }
-}
-
 #[test]
 fn pull_push_round_trip_keeps_digests_and_mounts() {
     let reg = Registry::start(Auth::Plain);
@@ -424,7 +393,7 @@ fn retries_on_503_and_dropped_connections_and_rejects_corrupt_blobs() {
     let src = format!("{}/library/busybox:flaky", reg.addr);
     img.push("amd64", &src, false, None);
     for mode in [ProxyMode::Fail503Once, ProxyMode::DropOnce] {
-        let proxy = Proxy::start(&reg.addr, mode);
+        let proxy = Proxy::start(&reg.addr, mode.clone());
         let env = Env::new();
         let r = format!("{}/library/busybox:flaky", proxy.addr);
         let o = run(env.cmd().args(["pull", &r]));
@@ -558,19 +527,7 @@ fn built_layers_upload_while_compressed() {
     let base = format!("{}/library/busybox:latest", reg.addr);
     img.push("amd64", &base, false, None);
     let ctx = tempfile::tempdir().unwrap();
-    // Several 1 MiB gzip blocks: text (deflated) and noise (stored runs).
-    let mut data = Vec::new();
-    for i in 0..200_000u32 {
-        data.extend_from_slice(format!("line {i} of the layer\n").as_bytes());
-    }
-    let mut x = 0x9e37_79b9_u32;
-    for _ in 0..1_500_000 {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        data.push((x >> 24) as u8);
-    }
-    fs::write(ctx.path().join("f.bin"), &data).unwrap();
+    fs::write(ctx.path().join("f.bin"), text_and_noise(200_000, 1_500_000)).unwrap();
     fs::write(
         ctx.path().join("Dockerfile"),
         format!("FROM {base}\nCOPY f.bin /f.bin\n"),

@@ -10,10 +10,11 @@
 use std::io::{self, Write};
 
 use bytes::Bytes;
+use futures::StreamExt as _;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::client::{RegistryClient, Repo};
+use super::client::{host_of, RegistryClient, Repo};
 use super::convert::{compress_layer_tee, remembered_variant, ManifestFormat};
 use super::push::PushOptions;
 use super::reference::Reference;
@@ -132,8 +133,23 @@ fn one(
 ) -> anyhow::Result<Digest> {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(QUEUE);
     let (dtx, drx) = oneshot::channel::<Option<String>>();
+    // Progress as the ordinary upload reports it, except that the blob's
+    // digest and size are not known before its last byte: the transfer is
+    // named by the plain layer's digest and sized by it until the end,
+    // when the compressed size becomes the total.
+    let meter = client.transfer(
+        &blob.to_string(),
+        &host_of(target.ep.base.as_str()),
+        store.blob_size(blob).unwrap_or(0),
+    );
+    let counted = meter.clone();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
+    })
+    .inspect(move |chunk| {
+        if let Ok(b) = chunk {
+            counted.advance(b.len() as u64);
+        }
     });
     let body = reqwest::Body::wrap_stream(stream);
     let (made, sent) = tokio::task::block_in_place(|| {
@@ -156,11 +172,12 @@ fn one(
             (made, sent)
         })
     });
-    let (digest, _size) = made?;
+    let (digest, size) = made?;
     let sent = sent?;
     anyhow::ensure!(
         sent == digest.to_string(),
         "uploaded {sent}, compressed {digest}"
     );
+    meter.finish_with_total(size);
     Ok(digest)
 }

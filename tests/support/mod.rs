@@ -13,12 +13,12 @@ pub mod fixtures;
 pub mod images;
 pub mod multiarch;
 pub mod podman;
+pub mod proxy;
 pub mod world;
 
-use std::collections::HashSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -30,6 +30,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
+
+// Not every test uses the proxy.
+#[allow(unused_imports)]
+pub use proxy::{Proxy, ProxyMode};
 
 /// sha256:hex of bytes.
 pub fn digest(b: &[u8]) -> String {
@@ -185,7 +189,17 @@ impl Registry {
         Self::start_with(Auth::Plain, Some((cert, key)))
     }
 
+    /// Starts a registry in `auth` mode that answers with relative URLs
+    /// (`http.relativeurls`: upload `Location`s such as `/v2/…`).
+    pub fn start_relative_urls(auth: Auth) -> Registry {
+        Self::start_full(auth, None, "  relativeurls: true\n")
+    }
+
     fn start_with(auth: Auth, tls: Option<(&Path, &Path)>) -> Registry {
+        Self::start_full(auth, tls, "")
+    }
+
+    fn start_full(auth: Auth, tls: Option<(&Path, &Path)>, http_extra: &str) -> Registry {
         ensure_packages();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -233,7 +247,7 @@ impl Registry {
         fs::write(
             &cfg,
             format!(
-                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: builder-test-secret\n{tls_yaml}{auth_yaml}",
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: builder-test-secret\n{http_extra}{tls_yaml}{auth_yaml}",
                 dir.path().join("data").display()
             ),
         )
@@ -486,169 +500,61 @@ fn rand_u64() -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// What the failure-injecting proxy does.
-#[derive(Clone, Copy, Debug)]
-pub enum ProxyMode {
-    /// Answer 503 to the first request for each path, then forward.
-    Fail503Once,
-    /// Close the connection without an answer on the first request for each path.
-    DropOnce,
-    /// Forward, but send response bytes at about this many bytes/second.
-    Throttle(usize),
-    /// Forward, but flip the last byte of blob bodies.
-    CorruptBlobs,
-    /// Forward, but read request bodies at about this many bytes/second
-    /// (counted in [`Proxy::uploaded`]).
-    ThrottleUpload(usize),
+/// `lines` numbered text lines, then `noise` bytes of xorshift noise: a
+/// file that compresses in several 1 MiB gzip blocks of both kinds
+/// (deflated text, stored runs), the same bytes every time.
+pub fn text_and_noise(lines: u32, noise: usize) -> Vec<u8> {
+    let mut data = Vec::new();
+    for i in 0..lines {
+        data.extend_from_slice(format!("line {i} of the layer\n").as_bytes());
+    }
+    let mut x = 0x9e37_79b9_u32;
+    for _ in 0..noise {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        data.push((x >> 24) as u8);
+    }
+    data
 }
 
-/// An HTTP proxy in front of a registry that injects failures.
-pub struct Proxy {
-    /// `127.0.0.1:PORT`.
-    pub addr: String,
-    /// Failures injected so far.
-    pub injected: Arc<AtomicUsize>,
-    /// Request body bytes read so far in [`ProxyMode::ThrottleUpload`].
-    pub uploaded: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
+/// A store and a docker config dir, for the builder commands of a test.
+pub struct Env {
+    pub root: tempfile::TempDir,
+    pub home: tempfile::TempDir,
 }
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr);
-    }
-}
-
-impl Proxy {
-    /// Starts a proxy to `upstream` in `mode`.
-    pub fn start(upstream: &str, mode: ProxyMode) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let injected = Arc::new(AtomicUsize::new(0));
-        let uploaded = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let seen = Arc::new(Mutex::new(HashSet::new()));
-        let (inj, upl, st, up) = (
-            injected.clone(),
-            uploaded.clone(),
-            stop.clone(),
-            upstream.to_string(),
-        );
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                if st.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let (inj, upl, seen, up) = (inj.clone(), upl.clone(), seen.clone(), up.clone());
-                thread::spawn(move || {
-                    let _ = proxy_conn(conn, &up, mode, (&inj, &upl), &seen);
-                });
-            }
-        });
-        Proxy {
-            addr,
-            injected,
-            uploaded,
-            stop,
+#[allow(clippy::new_without_default)]
+impl Env {
+    /// Fresh, empty dirs.
+    pub fn new() -> Env {
+        Env {
+            root: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir().unwrap(),
         }
     }
-}
-
-fn proxy_conn(
-    conn: TcpStream,
-    upstream: &str,
-    mode: ProxyMode,
-    (injected, uploaded): (&AtomicUsize, &AtomicUsize),
-    seen: &Mutex<HashSet<String>>,
-) -> std::io::Result<()> {
-    let mut r = BufReader::new(conn.try_clone()?);
-    let mut w = conn;
-    // One request per connection: we force `Connection: close`.
-    let mut head = String::new();
-    r.read_line(&mut head)?;
-    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
-    let method = head.split_whitespace().next().unwrap_or("").to_string();
-    let mut hdrs = Vec::new();
-    let mut clen = 0usize;
-    loop {
-        let mut l = String::new();
-        if r.read_line(&mut l)? == 0 || l == "\r\n" {
-            break;
-        }
-        let lower = l.to_ascii_lowercase();
-        if lower.starts_with("connection:") {
-            continue;
-        }
-        if let Some(v) = lower.strip_prefix("content-length:") {
-            clen = v.trim().parse().unwrap_or(0);
-        }
-        hdrs.push(l);
+    /// A builder command on this store.
+    pub fn cmd(&self) -> std::process::Command {
+        builder(self.root.path(), self.home.path())
     }
-    let mut body = vec![0u8; clen];
-    if let ProxyMode::ThrottleUpload(bps) = mode {
-        let step = (bps / 20).max(1);
-        let mut got = 0;
-        while got < clen {
-            let n = r.read(&mut body[got..clen.min(got + step)])?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            got += n;
-            uploaded.fetch_add(n, Ordering::SeqCst);
-            thread::sleep(Duration::from_millis(50));
-        }
-    } else {
-        r.read_exact(&mut body)?;
+    /// Runs builder with `args`, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        run_ok(self.cmd().args(args))
     }
-    let first = seen.lock().unwrap().insert(format!("{method} {path}"));
-    match mode {
-        ProxyMode::Fail503Once if first && path != "/v2/" => {
-            injected.fetch_add(1, Ordering::SeqCst);
-            w.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
-            return Ok(());
-        }
-        ProxyMode::DropOnce if first && path != "/v2/" => {
-            injected.fetch_add(1, Ordering::SeqCst);
-            let _ = w.shutdown(Shutdown::Both);
-            return Ok(());
-        }
-        _ => {}
+    /// Runs builder with `args`, asserting failure; returns stderr.
+    pub fn fail(&self, args: &[&str]) -> String {
+        let o = run(self.cmd().args(args));
+        assert!(!o.status.success(), "{args:?} unexpectedly succeeded");
+        String::from_utf8_lossy(&o.stderr).to_string()
     }
-    let mut up = TcpStream::connect(upstream)?;
-    up.write_all(head.as_bytes())?;
-    for h in &hdrs {
-        up.write_all(h.as_bytes())?;
+    /// The store's `index.json`.
+    pub fn index(&self) -> Value {
+        serde_json::from_slice(&fs::read(self.root.path().join("index.json")).unwrap()).unwrap()
     }
-    up.write_all(b"Connection: close\r\n\r\n")?;
-    up.write_all(&body)?;
-    match mode {
-        ProxyMode::Throttle(bps) => {
-            let mut buf = vec![0u8; (bps / 20).max(1)];
-            loop {
-                let n = up.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                w.write_all(&buf[..n])?;
-                thread::sleep(Duration::from_millis(50));
-            }
-        }
-        ProxyMode::CorruptBlobs if path.contains("/blobs/sha256:") && method == "GET" => {
-            let mut all = Vec::new();
-            up.read_to_end(&mut all)?;
-            if let Some(last) = all.last_mut() {
-                *last ^= 0xff;
-                injected.fetch_add(1, Ordering::SeqCst);
-            }
-            w.write_all(&all)?;
-        }
-        _ => {
-            std::io::copy(&mut up, &mut w)?;
-        }
+    /// `builder inspect r`, parsed.
+    pub fn inspect(&self, r: &str) -> Value {
+        serde_json::from_str(&self.ok(&["inspect", r])).unwrap()
     }
-    Ok(())
 }
 
 /// Runs a command, returning its output.

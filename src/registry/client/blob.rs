@@ -1,5 +1,7 @@
-//! Blobs: streamed GET, HEAD, cross-repository mount and the POST + PUT
-//! upload from a store file.
+//! Blobs: streamed GET, HEAD, cross-repository mount, the POST + PUT
+//! upload from a store file and the POST + PATCH + PUT upload of a blob
+//! still being made. Every upload session's `Location` is followed the
+//! same way (`upload_location`, `send_upload`).
 
 use std::path::Path;
 
@@ -104,16 +106,58 @@ impl RegistryClient {
             StatusCode::CREATED => Ok(true),
             StatusCode::ACCEPTED => {
                 // An upload session was opened instead; cancel it politely.
-                if let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
-                    if let Ok(u) = url.join(loc) {
-                        let _ = self
-                            .send(ep, &scopes, what, false, |h| Ok(h.delete(u.clone())))
-                            .await;
-                    }
+                if let Ok(u) = upload_location(&resp, what) {
+                    let _ = self
+                        .send_upload(ep, &scopes, what, &u, |h| Ok(h.delete(u.clone())))
+                        .await;
                 }
                 Ok(false)
             }
             _ => Err(status_error(resp, what).await),
+        }
+    }
+
+    /// Opens an upload session in `target` (POST `blobs/uploads/`, which
+    /// must answer 202) and returns where its data goes: the `Location`
+    /// header resolved as [`upload_location`] does. Not retried here: the
+    /// callers retry whole exchanges, since a session does not survive a
+    /// failed request.
+    async fn start_upload(
+        &self,
+        target: &Repo<'_>,
+        scopes: &[String],
+        what: &str,
+    ) -> Result<reqwest::Url, RegistryError> {
+        let start = self.repo_url(target, "blobs/uploads/");
+        let resp = self
+            .send(target.ep, scopes, what, true, |h| {
+                Ok(h.post(start.clone()).header(CONTENT_LENGTH, 0))
+            })
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(status_error(resp, what).await);
+        }
+        upload_location(&resp, what)
+    }
+
+    /// Sends one request of an upload session to `url` (a resolved
+    /// `Location`), once: with the registry's credentials when `url` is on
+    /// the registry's own host and port, without any elsewhere (a storage
+    /// backend's signed URL), as docker does: its credentials are keyed by
+    /// the `host:port` that challenged for them.
+    async fn send_upload(
+        &self,
+        ep: &crate::registry::config::Endpoint,
+        scopes: &[String],
+        what: &str,
+        url: &reqwest::Url,
+        build: impl Fn(&reqwest::Client) -> Result<reqwest::RequestBuilder, RegistryError> + Send + Sync,
+    ) -> Result<Response, RegistryError> {
+        if same_origin(url, &ep.base) {
+            self.send(ep, scopes, what, false, build).await
+        } else {
+            let http = self.http.clone();
+            self.send_raw(what, false, &|| build(&http)).await
         }
     }
 
@@ -128,46 +172,16 @@ impl RegistryClient {
         size: u64,
         what: &str,
     ) -> Result<(), RegistryError> {
-        let (ep, repo) = (target.ep, target.name);
-        let scopes = Self::push_scopes(repo);
-        let start = self.repo_url(target, "blobs/uploads/");
+        let ep = target.ep;
+        let scopes = Self::push_scopes(target.name);
         let attempts = self.retry.attempts.max(1);
         let mut n = 0;
         loop {
             n += 1;
             let meter = self.transfer(digest, &host_of(ep.base.as_str()), size);
             let result: Result<(), RegistryError> = async {
-                let resp = self
-                    .send(ep, &scopes, what, true, |h| {
-                        Ok(h.post(start.clone()).header(CONTENT_LENGTH, 0))
-                    })
-                    .await?;
-                if resp.status() != StatusCode::ACCEPTED {
-                    return Err(status_error(resp, what).await);
-                }
-                let loc = resp
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| {
-                        RegistryError::new(
-                            ErrorKind::BadContent,
-                            what,
-                            start.as_str(),
-                            "upload started without a Location header",
-                        )
-                    })?;
-                let mut put = start.join(loc).map_err(|e| {
-                    RegistryError::new(
-                        ErrorKind::BadContent,
-                        what,
-                        start.as_str(),
-                        format!("bad upload Location {loc:?}: {e}"),
-                    )
-                })?;
+                let mut put = self.start_upload(target, &scopes, what).await?;
                 put.query_pairs_mut().append_pair("digest", digest);
-                let same_host = put.host_str() == ep.base.host_str()
-                    && put.port_or_known_default() == ep.base.port_or_known_default();
                 let body_err = |e: std::io::Error| {
                     RegistryError::new(
                         ErrorKind::BadContent,
@@ -176,28 +190,15 @@ impl RegistryClient {
                         e.to_string(),
                     )
                 };
-                let resp = if same_host {
-                    self.send(ep, &scopes, what, false, |h| {
+                let resp = self
+                    .send_upload(ep, &scopes, what, &put, |h| {
                         Ok(h.request(Method::PUT, put.clone())
                             .header(CONTENT_TYPE, "application/octet-stream")
                             .header(CONTENT_LENGTH, size)
                             .body(metered_file_body(path, meter.clone()).map_err(body_err)?))
                     })
-                    .await?
-                } else {
-                    // Never send credentials to another host (e.g. a
-                    // storage backend's signed URL).
-                    let http = self.http.clone();
-                    self.send_raw(what, false, &|| {
-                        Ok(http
-                            .request(Method::PUT, put.clone())
-                            .header(CONTENT_TYPE, "application/octet-stream")
-                            .header(CONTENT_LENGTH, size)
-                            .body(metered_file_body(path, meter.clone()).map_err(body_err)?))
-                    })
-                    .await?
-                };
-                if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
+                    .await?;
+                if !resp.status().is_success() {
                     return Err(status_error(resp, what).await);
                 }
                 meter.finish();
@@ -222,9 +223,7 @@ impl RegistryClient {
             }
         }
     }
-}
 
-impl RegistryClient {
     /// Uploads a blob whose bytes arrive while it is made: POST, then one
     /// PATCH streaming `body` (chunked, no length), then the closing PUT
     /// with the digest `digest` resolves to once the body has ended (the
@@ -239,46 +238,24 @@ impl RegistryClient {
         digest: impl std::future::Future<Output = Option<String>>,
         what: &str,
     ) -> Result<String, RegistryError> {
-        let (ep, repo) = (target.ep, target.name);
-        let scopes = Self::push_scopes(repo);
-        let start = self.repo_url(target, "blobs/uploads/");
-        let bad = |detail: String| {
-            RegistryError::new(ErrorKind::BadContent, what, start.as_str(), detail)
-        };
-        let location = |resp: &Response| -> Result<reqwest::Url, RegistryError> {
-            let loc = resp
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| bad("upload without a Location header".into()))?;
-            let u = start
-                .join(loc)
-                .map_err(|e| bad(format!("bad upload Location {loc:?}: {e}")))?;
-            // Credentials only ever go to the registry itself.
-            if u.host_str() != ep.base.host_str()
-                || u.port_or_known_default() != ep.base.port_or_known_default()
-            {
-                return Err(bad("upload location on another host".into()));
-            }
-            Ok(u)
-        };
-        let resp = self
-            .send(ep, &scopes, what, true, |h| {
-                Ok(h.post(start.clone()).header(CONTENT_LENGTH, 0))
-            })
-            .await?;
-        if resp.status() != StatusCode::ACCEPTED {
-            return Err(status_error(resp, what).await);
-        }
-        let patch = location(&resp)?;
+        let ep = target.ep;
+        let scopes = Self::push_scopes(target.name);
+        let patch = self.start_upload(target, &scopes, what).await?;
         let body = std::sync::Mutex::new(Some(body));
         let resp = self
-            .send(ep, &scopes, what, false, |h| {
+            .send_upload(ep, &scopes, what, &patch, |h| {
                 let b = body
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .take()
-                    .ok_or_else(|| bad("streamed upload refused (sent once already)".into()))?;
+                    .ok_or_else(|| {
+                        RegistryError::new(
+                            ErrorKind::BadContent,
+                            what,
+                            patch.as_str(),
+                            "streamed upload refused (sent once already)",
+                        )
+                    })?;
                 Ok(h.patch(patch.clone())
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .body(b))
@@ -287,16 +264,21 @@ impl RegistryClient {
         if resp.status() != StatusCode::ACCEPTED {
             return Err(status_error(resp, what).await);
         }
-        let mut put = location(&resp)?;
+        let mut put = upload_location(&resp, what)?;
         let Some(digest) = digest.await else {
             let _ = self
-                .send(ep, &scopes, what, false, |h| Ok(h.delete(put.clone())))
+                .send_upload(ep, &scopes, what, &put, |h| Ok(h.delete(put.clone())))
                 .await;
-            return Err(bad("the blob was not made whole; upload cancelled".into()));
+            return Err(RegistryError::new(
+                ErrorKind::BadContent,
+                what,
+                put.as_str(),
+                "the blob was not made whole; upload cancelled",
+            ));
         };
         put.query_pairs_mut().append_pair("digest", &digest);
         let resp = self
-            .send(ep, &scopes, what, false, |h| {
+            .send_upload(ep, &scopes, what, &put, |h| {
                 Ok(h.put(put.clone()).header(CONTENT_LENGTH, 0))
             })
             .await?;
@@ -305,4 +287,27 @@ impl RegistryClient {
         }
         Ok(digest)
     }
+}
+
+/// Where an upload session continues: `resp`'s `Location` header resolved
+/// against the URL of the request it answers (the distribution spec lets
+/// it be relative or absolute, on the registry's host or another). Errors
+/// (`BadContent`) when the header is missing or no URL.
+fn upload_location(resp: &Response, what: &str) -> Result<reqwest::Url, RegistryError> {
+    let at = resp.url();
+    let bad = |detail: String| RegistryError::new(ErrorKind::BadContent, what, at.as_str(), detail);
+    let loc = resp
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| bad("upload answered without a Location header".into()))?;
+    at.join(loc)
+        .map_err(|e| bad(format!("bad upload Location {loc:?}: {e}")))
+}
+
+/// Whether `url` is on `base`'s host and port (the port defaulted from the
+/// scheme), the key docker's credential store uses.
+fn same_origin(url: &reqwest::Url, base: &reqwest::Url) -> bool {
+    url.host_str().map(str::to_ascii_lowercase) == base.host_str().map(str::to_ascii_lowercase)
+        && url.port_or_known_default() == base.port_or_known_default()
 }

@@ -160,11 +160,24 @@ impl Transfer {
         }
     }
 
-    /// The transfer completed: a last report with `done`.
+    /// The transfer completed: a last report with `done`, all `total`
+    /// bytes moved.
     pub fn finish(&self) {
+        self.end(|l| l.current = l.total);
+    }
+
+    /// The transfer of a blob whose size was not known when it started
+    /// (compressed while it was sent) completed with `total` bytes: a last
+    /// report with `done`, that total and the bytes counted (equal to it
+    /// when every byte went through [`Transfer::advance`]).
+    pub fn finish_with_total(&self, total: u64) {
+        self.end(|l| l.total = total);
+    }
+
+    fn end(&self, last: impl FnOnce(&mut Live)) {
         let Some(h) = &self.0 else { return };
         let last = h.tracker.lock().remove(&h.key).map(|mut l| {
-            l.current = l.total;
+            last(&mut l);
             l.update(true)
         });
         if let Some(u) = last {
