@@ -286,6 +286,19 @@ pub fn rpm(root: &Path, os: Option<&OsRelease>) -> Vec<Package> {
         .collect()
 }
 
+/// A backend reader over a byte slice.
+#[cfg(test)]
+type Reader = fn(&[u8], &mut dyn FnMut(&[u8]), &mut dyn FnMut(String)) -> Result<(), String>;
+
+/// The values a reader gives for `d`, or its error, and its warnings
+/// (the backends' unit tests).
+#[cfg(test)]
+fn collect(read: Reader, d: &[u8]) -> (Result<Vec<Vec<u8>>, String>, Vec<String>) {
+    let (mut out, mut warnings) = (Vec::new(), Vec::new());
+    let r = read(d, &mut |b| out.push(b.to_vec()), &mut |w| warnings.push(w));
+    (r.map(|()| out), warnings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,5 +341,27 @@ mod tests {
         bad[8 + 8..8 + 12].copy_from_slice(&1000u32.to_be_bytes());
         assert!(parse_header(&bad).is_none());
         assert!(parse_header(&[0xff; 8]).is_none());
+    }
+
+    #[test]
+    fn database_found_only_without_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let (root, outside) = (d.path().join("root"), d.path().join("outside"));
+        std::fs::create_dir_all(root.join("var/lib")).unwrap();
+        std::fs::create_dir_all(root.join("usr/lib/sysimage/rpm")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("Packages"), b"x").unwrap();
+        std::fs::write(root.join("usr/lib/sysimage/rpm/Packages.db"), b"x").unwrap();
+        // var/lib/rpm points out of the root: not followed.
+        std::os::unix::fs::symlink(&outside, root.join("var/lib/rpm")).unwrap();
+        let found = DB_PATHS
+            .iter()
+            .find_map(|(rel, b)| plain_file(&root, rel).map(|_| (*rel, *b)));
+        assert_eq!(
+            found,
+            Some(("usr/lib/sysimage/rpm/Packages.db", Backend::Ndb))
+        );
+        assert!(plain_file(&root, "var/lib/rpm/Packages").is_none());
+        assert!(plain_file(&outside, "Packages").is_some());
     }
 }

@@ -220,3 +220,99 @@ pub fn read<S: Source + ?Sized>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database of 512-byte pages in the given byte order: a hash page
+    /// (1) with an on-page value `v1` and an off-page one whose chain is
+    /// pages 2 -> 3 (`next` of page 3 as given).
+    fn db(big_endian: bool, last_next: u32) -> Vec<u8> {
+        let ps = 512usize;
+        // Writes the low `n` bytes of `v` in the database's byte order.
+        let w = |b: &mut [u8], at: usize, v: u32, n: usize| {
+            let x = if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            };
+            let x = if big_endian { &x[4 - n..] } else { &x[..n] };
+            b[at..at + n].copy_from_slice(x);
+        };
+        let w16 = |b: &mut [u8], at: usize, v: u16| w(b, at, u32::from(v), 2);
+        let w32 = |b: &mut [u8], at: usize, v: u32| w(b, at, v, 4);
+        let mut d = vec![0u8; ps * 4];
+        w32(&mut d, 12, HASH_MAGIC);
+        w32(&mut d, 20, ps as u32);
+        d[25] = P_HASHMETA;
+        w32(&mut d, 32, 3);
+        // Hash page: items from the page end down: key1, v1, key2, off-page.
+        let p = &mut d[ps..2 * ps];
+        p[25] = P_HASH;
+        w16(p, 20, 4);
+        let items: [&[u8]; 4] = [
+            &[H_KEYDATA, 1],
+            &[H_KEYDATA, b'v', b'1'],
+            &[H_KEYDATA, 2],
+            &[H_OFFPAGE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ];
+        let mut end = ps;
+        for (i, it) in items.iter().enumerate() {
+            let start = end - it.len();
+            p[start..end].copy_from_slice(it);
+            w16(p, PAGE_HEADER + 2 * i, start as u16);
+            end = start;
+        }
+        w32(p, end + 4, 2);
+        w32(p, end + 8, 600);
+        for (pg, next, n) in [(2usize, 3u32, 400u16), (3, last_next, 200)] {
+            let o = &mut d[pg * ps..(pg + 1) * ps];
+            o[25] = P_OVERFLOW;
+            w32(o, 16, next);
+            w16(o, 22, n);
+            o[PAGE_HEADER..PAGE_HEADER + usize::from(n)].fill(pg as u8);
+        }
+        d
+    }
+
+    fn values(d: &[u8]) -> (Result<Vec<Vec<u8>>, String>, Vec<String>) {
+        super::super::collect(read::<[u8]>, d)
+    }
+
+    #[test]
+    fn both_byte_orders_on_page_and_overflow_values() {
+        for be in [false, true] {
+            let (v, warnings) = values(&db(be, 0));
+            let v = v.unwrap();
+            assert!(warnings.is_empty(), "{warnings:?}");
+            assert_eq!(v[0], b"v1");
+            assert_eq!(v[1].len(), 600);
+            assert!(v[1][..400].iter().all(|b| *b == 2) && v[1][400..].iter().all(|b| *b == 3));
+        }
+    }
+
+    #[test]
+    fn loops_truncation_and_garbage_are_errors_or_warnings() {
+        // The chain's last page points back to its first: a loop.
+        let (v, warnings) = values(&db(true, 2));
+        assert_eq!(v.unwrap().len(), 1);
+        assert!(warnings[0].contains("longer than 600"), "{warnings:?}");
+        // Cut inside the chain: the value is skipped, the rest is read.
+        let d = db(false, 0);
+        let (v, warnings) = values(&d[..512 * 3 + 10]);
+        assert_eq!(v.unwrap().len(), 1);
+        assert!(warnings[0].contains("past the end"), "{warnings:?}");
+        // An entry count past the page; a huge off-page length.
+        let mut bad = db(false, 0);
+        bad[512 + 20..512 + 22].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert!(values(&bad).1[0].contains("entries"));
+        let mut bad = db(false, 0);
+        let off = u16::from_le_bytes([bad[512 + 32], bad[512 + 33]]) as usize;
+        bad[512 + off + 8..512 + off + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(values(&bad).1[0].contains("limit"));
+        for garbage in [&[][..], &[0x61, 0x15, 6, 0][..], &[0xff; 1000][..]] {
+            assert!(values(garbage).0.is_err());
+        }
+    }
+}

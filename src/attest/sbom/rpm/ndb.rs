@@ -150,3 +150,61 @@ pub fn read<S: Source + ?Sized>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-page database holding `blob` as package 7.
+    fn db(blob: &[u8]) -> Vec<u8> {
+        let mut d = vec![0u8; PAGE as usize];
+        for s in d.chunks_exact_mut(SLOT as usize).skip(2) {
+            s[..4].copy_from_slice(&SLOT_MAGIC.to_le_bytes());
+        }
+        let w = |d: &mut [u8], at: usize, v: u32| d[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        w(&mut d, 0, MAGIC);
+        w(&mut d, 12, 1);
+        let blkcnt = (HEAD + blob.len() as u64 + TAIL).div_ceil(BLOCK) as u32;
+        w(&mut d, 32 + 4, 7);
+        w(&mut d, 32 + 8, (PAGE / BLOCK) as u32);
+        w(&mut d, 32 + 12, blkcnt);
+        let mut b = vec![0u8; (u64::from(blkcnt) * BLOCK) as usize];
+        w(&mut b, 0, BLOB_MAGIC);
+        w(&mut b, 4, 7);
+        w(&mut b, 12, blob.len() as u32);
+        b[16..16 + blob.len()].copy_from_slice(blob);
+        let n = b.len();
+        let mut adler = adler2::Adler32::new();
+        adler.write_slice(&b[..n - 12]);
+        w(&mut b, n - 12, adler.checksum());
+        w(&mut b, n - 8, blob.len() as u32);
+        w(&mut b, n - 4, TAIL_MAGIC);
+        d.extend(b);
+        d
+    }
+
+    fn blobs(d: &[u8]) -> (Result<Vec<Vec<u8>>, String>, Vec<String>) {
+        super::super::collect(read::<[u8]>, d)
+    }
+
+    #[test]
+    fn blob_read_and_damage_detected() {
+        let d = db(b"a header blob");
+        assert_eq!(blobs(&d).0.unwrap(), vec![b"a header blob".to_vec()]);
+        // A flipped byte of the blob: checksum; a cut file: the slot no longer fits.
+        let mut bad = d.clone();
+        bad[4096 + 20] ^= 1;
+        assert!(blobs(&bad).1[0].contains("checksum"));
+        assert!(blobs(&d[..d.len() - 1]).1[0].contains("do not fit"));
+        // Huge counts: slot pages, blocks.
+        let mut bad = d.clone();
+        bad[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(blobs(&bad).0.is_err());
+        let mut bad = d.clone();
+        bad[44..48].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(blobs(&bad).0.is_err());
+        for garbage in [&[][..], &b"RpmP"[..], &[0xff; 5000][..]] {
+            assert!(blobs(garbage).0.is_err());
+        }
+    }
+}
