@@ -5,10 +5,12 @@
 # slirp4netns gives RUN its own network (src/sandbox/network.rs); time measures RSS in tests/registry_bounds.rs.
 # openssh-client (ssh-agent, ssh-keygen) for tests/chroot.rs; debootstrap for scripts/mkbase-debian.sh;
 # python3-venv for the SPDX validator below; rpm (rpmbuild, rpm --justdb) and golang-go make the rpm
-# database and the Go binary whose packages tests/attestations_sbom.rs finds in an image's SBOM.
+# database and the Go binary whose packages tests/attestations_sbom.rs finds in an image's SBOM;
+# db5.3-util (db5.3_load) writes the Berkeley DB rpm databases of tests/sbom_rpmdb.rs (Debian's rpm
+# only reads that format).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-want=(docker-registry apache2-utils busybox-static skopeo umoci runc oci-image-tool openssl curl xz-utils bzip2 zstd ca-certificates uidmap podman gcc libc6-dev util-linux slirp4netns time openssh-client debootstrap python3-venv rpm golang-go)
+want=(docker-registry apache2-utils busybox-static skopeo umoci runc oci-image-tool openssl curl xz-utils bzip2 zstd ca-certificates uidmap podman gcc libc6-dev util-linux slirp4netns time openssh-client debootstrap python3-venv rpm golang-go db5.3-util)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,43 +15,8 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::attest::{json, purls, tar_files, validate_spdx, World};
+use support::attest::{json, purls, rpm_db, tar_files, validate_spdx, World};
 use support::{run, run_ok};
-
-/// An rpm database (SQLite, as rpm 4.16+ writes it) at `db` holding one
-/// package, `hello-attest-1:1.2.3-4.noarch`, built with `rpmbuild` in `work`.
-fn rpm_db(work: &Path, db: &Path) {
-    fs::create_dir_all(work).unwrap();
-    fs::write(
-        work.join("t.spec"),
-        "Name: hello-attest\nVersion: 1.2.3\nRelease: 4\nEpoch: 1\nSummary: t\nLicense: MIT\n\
-         Vendor: Builder Tests\nBuildArch: noarch\n%description\nt\n%files\n",
-    )
-    .unwrap();
-    run_ok(
-        Command::new("rpmbuild")
-            .args(["-bb", "--define"])
-            .arg(format!("_topdir {}", work.join("top").display()))
-            .arg(work.join("t.spec")),
-    );
-    fs::create_dir_all(db).unwrap();
-    let dbpath = db.canonicalize().unwrap();
-    run_ok(
-        Command::new("rpm")
-            .arg("--initdb")
-            .arg("--dbpath")
-            .arg(&dbpath),
-    );
-    run_ok(
-        Command::new("rpm")
-            .args(["-i", "--justdb", "--nodeps", "--dbpath"])
-            .arg(&dbpath)
-            .arg(work.join("top/RPMS/noarch/hello-attest-1.2.3-4.noarch.rpm")),
-    );
-    for junk in [".rpm.lock", "rpmdb.sqlite-shm", "rpmdb.sqlite-wal"] {
-        let _ = fs::remove_file(db.join(junk));
-    }
-}
 
 /// A static Go binary at `out` of module `example.com/hello`, which
 /// requires `example.com/greet v0.1.0` (vendored: no network).

@@ -186,3 +186,54 @@ pub fn attestation_blobs(reg: &Registry, repo: &str, tag: &str) -> Vec<(String, 
     }
     out
 }
+
+/// An rpm database (SQLite, as rpm 4.16+ writes it) at `db` holding one
+/// package, `hello-attest-1:1.2.3-4.noarch`, built with `rpmbuild` in `work`.
+pub fn rpm_db(work: &Path, db: &Path) {
+    rpm_db_of(work, db, &[("hello-attest", "1.2.3", "4", Some(1), "t")]);
+}
+
+/// An rpm database (SQLite) at `db` holding one noarch package per
+/// `(name, version, release, epoch, description)`, each built with
+/// `rpmbuild` in `work` (vendor `Builder Tests`).
+pub fn rpm_db_of(work: &Path, db: &Path, pkgs: &[(&str, &str, &str, Option<u32>, &str)]) {
+    fs::create_dir_all(work).unwrap();
+    fs::create_dir_all(db).unwrap();
+    let dbpath = db.canonicalize().unwrap();
+    run_ok(
+        Command::new("rpm")
+            .arg("--initdb")
+            .arg("--dbpath")
+            .arg(&dbpath),
+    );
+    for (name, version, release, epoch, description) in pkgs {
+        let epoch = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
+        let spec = work.join(format!("{name}.spec"));
+        fs::write(
+            &spec,
+            format!(
+                "Name: {name}\nVersion: {version}\nRelease: {release}\n{epoch}Summary: t\n\
+                 License: MIT\nVendor: Builder Tests\nBuildArch: noarch\n%description\n\
+                 {description}\n%files\n"
+            ),
+        )
+        .unwrap();
+        run_ok(
+            Command::new("rpmbuild")
+                .args(["-bb", "--define"])
+                .arg(format!("_topdir {}", work.join("top").display()))
+                .arg(&spec),
+        );
+        run_ok(
+            Command::new("rpm")
+                .args(["-i", "--justdb", "--nodeps", "--dbpath"])
+                .arg(&dbpath)
+                .arg(work.join(format!(
+                    "top/RPMS/noarch/{name}-{version}-{release}.noarch.rpm"
+                ))),
+        );
+    }
+    for junk in [".rpm.lock", "rpmdb.sqlite-shm", "rpmdb.sqlite-wal"] {
+        let _ = fs::remove_file(db.join(junk));
+    }
+}

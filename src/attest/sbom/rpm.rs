@@ -1,27 +1,88 @@
-//! Installed rpm packages from the rpm database in SQLite form
-//! (`var/lib/rpm/rpmdb.sqlite`, rpm >= 4.16's default backend: Fedora 33+,
-//! RHEL/Rocky/Alma 9, openSUSE, Amazon Linux 2023; also `usr/lib/sysimage/rpm`).
-//! Its `Packages` table holds one rpm header per package (`hnum`, `blob`);
-//! the header format is rpm's `headerExport` (big-endian index count and
-//! data length, 16-byte index entries `tag, type, offset, count`, then the
-//! data store), read here because no maintained crate parses a bare header
-//! blob. The Berkeley DB (`Packages`) and ndb (`Packages.db`) backends of
-//! older images are not read.
+//! Installed rpm packages from the rpm database, in any of rpm's three
+//! backends: SQLite (`rpmdb.sqlite`, rpm >= 4.16's default: Fedora 33+,
+//! RHEL/Rocky/Alma 9, Amazon Linux 2023), ndb (`Packages.db`, openSUSE and
+//! SLE 15 SP3+, see [`ndb`]) and Berkeley DB hash (`Packages`, CentOS/RHEL
+//! <= 8, Amazon Linux 2, older Fedora and SUSE, see [`bdb`]), each looked
+//! for in `var/lib/rpm` and `usr/lib/sysimage/rpm` (Fedora 36+, openSUSE).
+//! Every backend stores one rpm header per package; the header format is
+//! rpm's `headerExport` (big-endian index count and data length, 16-byte
+//! index entries `tag, type, offset, count`, then the data store), read
+//! here because no maintained crate parses a bare header blob.
 //!
 //! purls follow syft's `rpm` packages: `pkg:rpm/ID/NAME@VERSION-RELEASE`
 //! with `arch`, `distro=ID-VERSION_ID`, `epoch` (when set) and `upstream`
 //! (the source rpm) qualifiers.
+
+pub mod bdb;
+pub mod ndb;
 
 use std::path::Path;
 
 use super::os::OsRelease;
 use super::{purl, Package};
 
-/// Where rpm keeps its SQLite database, relative to the image root.
-pub const DB_PATHS: [&str; 2] = [
-    "var/lib/rpm/rpmdb.sqlite",
-    "usr/lib/sysimage/rpm/rpmdb.sqlite",
+/// Where rpm keeps its database, relative to the image root, in the order
+/// they are tried: the first one present is read (rpm itself uses one,
+/// `%_db_backend`; `rpmdb --rebuilddb` removes the files of the old one).
+pub const DB_PATHS: [(&str, Backend); 6] = [
+    ("var/lib/rpm/rpmdb.sqlite", Backend::Sqlite),
+    ("var/lib/rpm/Packages.db", Backend::Ndb),
+    ("var/lib/rpm/Packages", Backend::Bdb),
+    ("usr/lib/sysimage/rpm/rpmdb.sqlite", Backend::Sqlite),
+    ("usr/lib/sysimage/rpm/Packages.db", Backend::Ndb),
+    ("usr/lib/sysimage/rpm/Packages", Backend::Bdb),
 ];
+
+/// The rpm database backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, `rpmdb.sqlite`.
+    Sqlite,
+    /// rpm's own "ndb" package database, `Packages.db`.
+    Ndb,
+    /// Berkeley DB hash database, `Packages`.
+    Bdb,
+}
+
+/// Read access to a database file by offset: a [`std::fs::File`] (read
+/// page by page, so a large database is never held in memory whole) or a
+/// byte slice (tests, fuzzing).
+pub trait Source {
+    /// Length in bytes.
+    fn len(&self) -> u64;
+    /// Whether it has no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Fills `buf` from byte `offset`; an error past the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+}
+
+impl Source for [u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.get(o..o.checked_add(buf.len())?))
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// A file and its length (taken once: the image's database does not change).
+pub struct FileSource(pub std::fs::File, pub u64);
+
+impl Source for FileSource {
+    fn len(&self) -> u64 {
+        self.1
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.0, buf, offset)
+    }
+}
 
 const TAG_NAME: i32 = 1000;
 const TAG_VERSION: i32 = 1001;
@@ -123,27 +184,77 @@ fn blobs(db: &Path) -> rusqlite::Result<Vec<Vec<u8>>> {
     rows.collect()
 }
 
+/// `rel` under `root` when it is a regular file reached without following
+/// a symlink: an absolute link (`var/lib/rpm -> /usr/lib/sysimage/rpm`)
+/// would otherwise resolve on the host, and the linked-to location is
+/// tried on its own anyway.
+fn plain_file(root: &Path, rel: &str) -> Option<(std::path::PathBuf, u64)> {
+    let mut p = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        p.push(part);
+        let m = std::fs::symlink_metadata(&p).ok()?;
+        let last = i + 1 == parts.len();
+        if (last && !m.is_file()) || (!last && !m.is_dir()) {
+            return None;
+        }
+        if last {
+            return Some((p, m.len()));
+        }
+    }
+    None
+}
+
+/// Calls `each` with every header blob of the database at `db`; an error
+/// when it cannot be read at all (a bad record is skipped with a warning).
+fn each_blob(
+    db: &Path,
+    len: u64,
+    backend: Backend,
+    each: &mut dyn FnMut(&[u8]),
+) -> Result<(), String> {
+    match backend {
+        Backend::Sqlite => {
+            if len > super::MAX_FILE_BYTES {
+                return Err(format!("larger than {} bytes", super::MAX_FILE_BYTES));
+            }
+            blobs(db)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .for_each(|b| each(b));
+            Ok(())
+        }
+        Backend::Ndb | Backend::Bdb => {
+            let file = std::fs::File::open(db).map_err(|e| e.to_string())?;
+            let src = FileSource(file, len);
+            let warn = &mut |w: String| eprintln!("warning: sbom: {}: {w}", db.display());
+            if backend == Backend::Ndb {
+                ndb::read(&src, each, warn)
+            } else {
+                bdb::read(&src, each, warn)
+            }
+        }
+    }
+}
+
 /// Installed rpm packages of the image at `root` (empty without an rpm
 /// database or when it cannot be read: an SBOM lists what it can read).
 pub fn rpm(root: &Path, os: Option<&OsRelease>) -> Vec<Package> {
-    let Some((rel, db)) = DB_PATHS.iter().map(|p| (*p, root.join(p))).find(|(_, p)| {
-        std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file() && m.len() <= super::MAX_FILE_BYTES)
-    }) else {
+    let Some((rel, backend, db, len)) = DB_PATHS
+        .iter()
+        .find_map(|(rel, b)| plain_file(root, rel).map(|(p, len)| (*rel, *b, p, len)))
+    else {
         return Vec::new();
     };
-    let blobs = match blobs(&db) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("warning: sbom: cannot read the rpm database /{rel}: {e}");
-            return Vec::new();
-        }
-    };
+    let mut headers = Vec::new();
+    if let Err(e) = each_blob(&db, len, backend, &mut |b| headers.extend(parse_header(b))) {
+        eprintln!("warning: sbom: cannot read the rpm database /{rel}: {e}");
+    }
     let namespace = os.map(|o| o.id.clone()).filter(|s| !s.is_empty());
     let distro = os.and_then(OsRelease::distro);
     let location = format!("/{rel}");
-    blobs
-        .iter()
-        .filter_map(|b| parse_header(b))
+    headers
+        .into_iter()
         .map(|h| {
             let version = format!("{}-{}", h.version, h.release);
             let mut q = Vec::new();
@@ -173,6 +284,19 @@ pub fn rpm(root: &Path, os: Option<&OsRelease>) -> Vec<Package> {
             }
         })
         .collect()
+}
+
+/// A backend reader over a byte slice.
+#[cfg(test)]
+type Reader = fn(&[u8], &mut dyn FnMut(&[u8]), &mut dyn FnMut(String)) -> Result<(), String>;
+
+/// The values a reader gives for `d`, or its error, and its warnings
+/// (the backends' unit tests).
+#[cfg(test)]
+fn collect(read: Reader, d: &[u8]) -> (Result<Vec<Vec<u8>>, String>, Vec<String>) {
+    let (mut out, mut warnings) = (Vec::new(), Vec::new());
+    let r = read(d, &mut |b| out.push(b.to_vec()), &mut |w| warnings.push(w));
+    (r.map(|()| out), warnings)
 }
 
 #[cfg(test)]
@@ -217,5 +341,27 @@ mod tests {
         bad[8 + 8..8 + 12].copy_from_slice(&1000u32.to_be_bytes());
         assert!(parse_header(&bad).is_none());
         assert!(parse_header(&[0xff; 8]).is_none());
+    }
+
+    #[test]
+    fn database_found_only_without_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let (root, outside) = (d.path().join("root"), d.path().join("outside"));
+        std::fs::create_dir_all(root.join("var/lib")).unwrap();
+        std::fs::create_dir_all(root.join("usr/lib/sysimage/rpm")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("Packages"), b"x").unwrap();
+        std::fs::write(root.join("usr/lib/sysimage/rpm/Packages.db"), b"x").unwrap();
+        // var/lib/rpm points out of the root: not followed.
+        std::os::unix::fs::symlink(&outside, root.join("var/lib/rpm")).unwrap();
+        let found = DB_PATHS
+            .iter()
+            .find_map(|(rel, b)| plain_file(&root, rel).map(|_| (*rel, *b)));
+        assert_eq!(
+            found,
+            Some(("usr/lib/sysimage/rpm/Packages.db", Backend::Ndb))
+        );
+        assert!(plain_file(&root, "var/lib/rpm/Packages").is_none());
+        assert!(plain_file(&outside, "Packages").is_some());
     }
 }
