@@ -293,13 +293,7 @@ fn bad_attestation_flags_fail_before_the_build() {
 
 #[test]
 fn local_output_has_max_provenance_as_files() {
-    let w = World::new();
-    w.import("base:1", &support::busybox_rootfs("attest-busybox-rootfs"));
-    let ctx = w.context(
-        "ctx",
-        "FROM base:1\nCOPY a.txt /a.txt\n",
-        &[("a.txt", "a\n")],
-    );
+    let (w, ctx) = World::with_copy_context();
     let out = w.path("out");
     run_ok(
         w.builder()
@@ -487,4 +481,70 @@ fn builder_push_of_a_stored_attested_image_reattaches_its_attestations() {
         .as_str()
         .unwrap()
         .ends_with("+gzip"));
+}
+
+/// `--load` goes through a docker archive, which holds no attestations:
+/// buildx refuses it ("docker exporter does not currently support exporting
+/// manifest lists"); builder loads the image and says, in those words, what
+/// stays behind. With a running dockerd the image is loaded (and removed
+/// after); without one the warning still comes first, before the load fails.
+#[test]
+fn load_warns_that_the_attestations_stay_behind() {
+    let cli = Command::new("docker")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .status();
+    if cli.is_err() {
+        eprintln!("no docker CLI on PATH: --load is refused before the build, not exercised");
+        return;
+    }
+    let (w, ctx) = World::with_copy_context();
+    let docker_up = Command::new("docker")
+        .arg("info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let tag = format!("builder-attest-load-{}:1", std::process::id());
+    let mut cmd = w.builder();
+    cmd.args([
+        "build",
+        "--sbom=true",
+        "--provenance=mode=max",
+        "--load",
+        "-t",
+        &tag,
+    ])
+    .arg(&ctx);
+    if !docker_up {
+        cmd.env(
+            "DOCKER_HOST",
+            format!("unix://{}", w.path("no-docker.sock").display()),
+        );
+    }
+    let o = run(&mut cmd);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if docker_up {
+        let _ = run(Command::new("docker").args(["rmi", &tag]));
+        assert!(o.status.success(), "{err}");
+    }
+    let warning = err
+        .lines()
+        .find(|l| l.starts_with("warning: --load: "))
+        .unwrap_or_else(|| panic!("no --load warning: {err}"));
+    assert!(
+        warning.contains("docker exporter does not currently support exporting manifest lists")
+            && warning.contains("(provenance, sbom)")
+            && warning.contains("--output type=oci"),
+        "{warning}"
+    );
+    // The store keeps them: the tag names the attested index.
+    let out: Value = serde_json::from_str(&run_ok(w.builder().args(["inspect", &tag]))).unwrap();
+    assert_eq!(
+        out["Attestations"][0]["Statements"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }

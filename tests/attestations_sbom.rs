@@ -107,8 +107,7 @@ fn sbom_docs(w: &World, tag: &str) -> Vec<Value> {
 
 #[test]
 fn sbom_lists_rpm_packages_and_go_modules_with_purls_and_validates() {
-    let w = World::new();
-    w.import("base:1", &support::busybox_rootfs("attest-busybox-rootfs"));
+    let w = World::with_base();
     let ctx = w.context(
         "ctx",
         "FROM base:1\nCOPY os-release /etc/os-release\nCOPY rpm/ /var/lib/rpm/\n\
@@ -163,8 +162,7 @@ COPY --from=deps /app/package-lock.json /copied.json
 
 #[test]
 fn scan_stage_and_context_add_sboms_named_as_buildkit_names_them() {
-    let w = World::new();
-    w.import("base:1", &support::busybox_rootfs("attest-busybox-rootfs"));
+    let w = World::with_base();
     let ctx = w.context(
         "ctx",
         SCAN_DOCKERFILE,
@@ -201,7 +199,10 @@ fn scan_stage_and_context_add_sboms_named_as_buildkit_names_them() {
     );
     let has = |d: &Value, p: &str| purls(d).iter().any(|x| x == p);
     assert!(!has(&docs[0], "pkg:npm/left-pad@1.3.0"));
-    assert!(has(&docs[1], "pkg:cargo/itoa@1.0.11"));
+    // The context as BuildKit's client sends it: only what the build reads
+    // (`FollowPaths`): package-lock.json, not the Cargo.lock next to it.
+    assert!(has(&docs[1], "pkg:npm/left-pad@1.3.0"));
+    assert!(!has(&docs[1], "pkg:cargo/itoa@1.0.11"));
     assert!(has(&docs[2], "pkg:npm/left-pad@1.3.0"));
     assert!(!has(&docs[2], "pkg:cargo/itoa@1.0.11"));
     validate_spdx(&w, &docs[2], "stage.spdx.json");
@@ -240,13 +241,7 @@ fn scan_stage_and_context_add_sboms_named_as_buildkit_names_them() {
 
 #[test]
 fn tar_docker_and_save_outputs_of_attested_images_do_as_buildkit() {
-    let w = World::new();
-    w.import("base:1", &support::busybox_rootfs("attest-busybox-rootfs"));
-    let ctx = w.context(
-        "ctx",
-        "FROM base:1\nCOPY a.txt /a.txt\n",
-        &[("a.txt", "a\n")],
-    );
+    let (w, ctx) = World::with_copy_context();
     // type=tar: the statements are files at the archive's top, as type=local.
     let tar = w.path("root.tar");
     let docker = w.path("docker.tar");
@@ -300,4 +295,73 @@ fn tar_docker_and_save_outputs_of_attested_images_do_as_buildkit() {
     run_ok(w.builder().args(["save", "-o"]).arg(&saved).arg("at:1"));
     let m = json(&tar_files(&saved)["manifest.json"]);
     assert_eq!(m[0]["RepoTags"][0], "at:1");
+}
+
+/// `BUILDKIT_SBOM_SCAN_CONTEXT` over a context whose `.dockerignore`
+/// hides a lock file: the context SBOM leaves it out, from a directory and
+/// from the same context as a tar on stdin (its `.dockerignore` read from
+/// the archive), as the image's `COPY . /src` does.
+#[test]
+fn context_scan_honours_dockerignore_in_directory_and_stdin_tar_contexts() {
+    let w = World::with_base();
+    let ctx = w.context(
+        "ctx",
+        "ARG BUILDKIT_SBOM_SCAN_CONTEXT=true\nFROM base:1\nCOPY . /src\n",
+        &[
+            (
+                "Cargo.lock",
+                "version = 3\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.11\"\n",
+            ),
+            (".dockerignore", "vendor\n"),
+        ],
+    );
+    fs::create_dir_all(ctx.join("vendor")).unwrap();
+    fs::write(
+        ctx.join("vendor/package-lock.json"),
+        r#"{"lockfileVersion":3,"packages":{"":{},"node_modules/left-pad":{"version":"1.3.0"}}}"#,
+    )
+    .unwrap();
+    let tar = w.path("ctx.tar");
+    run_ok(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&ctx)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+    );
+    run_ok(
+        w.builder()
+            .args(["build", "--sbom=true", "--provenance=false", "-t", "cs:1"])
+            .arg(&ctx),
+    );
+    let o = run(w
+        .builder()
+        .args([
+            "build",
+            "--sbom=true",
+            "--provenance=false",
+            "-t",
+            "cs:2",
+            "-f",
+        ])
+        .arg(ctx.join("Dockerfile"))
+        .arg("-")
+        .stdin(fs::File::open(&tar).unwrap()));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for tag in ["cs:1", "cs:2"] {
+        let docs = sbom_docs(&w, tag);
+        let names: Vec<&str> = docs.iter().map(|d| d["name"].as_str().unwrap()).collect();
+        assert_eq!(names.len(), 2, "{tag}: {names:?}");
+        assert!(names[1].ends_with(" (context)"), "{tag}: {names:?}");
+        for doc in &docs {
+            let p = purls(doc);
+            assert!(
+                p.iter().any(|x| x == "pkg:cargo/itoa@1.0.11"),
+                "{tag}: {p:?}"
+            );
+            assert!(!p.iter().any(|x| x.contains("left-pad")), "{tag}: {p:?}");
+        }
+    }
+    validate_spdx(&w, &sbom_docs(&w, "cs:2")[1], "context.spdx.json");
 }
