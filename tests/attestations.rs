@@ -257,6 +257,37 @@ fn provenance_false_pushes_a_plain_manifest() {
         index["manifests"][1]["annotations"]["vnd.docker.reference.digest"],
         index["manifests"][0]["digest"]
     );
+    // Registry outputs with --provenance=false (cli/output.rs push_plain): a
+    // plain manifest, and for two platforms an index of the two images only.
+    let scratch = w.context("scratch", "FROM scratch\nCOPY a.txt /\n", &[("a.txt", "a")]);
+    for (platforms, repo, want) in [
+        ("linux/amd64", "plainout", MANIFEST),
+        ("linux/amd64,linux/arm64", "plainmulti", INDEX),
+    ] {
+        run_ok(
+            w.builder()
+                .args([
+                    "build",
+                    "--provenance=false",
+                    "--platform",
+                    platforms,
+                    "--output",
+                ])
+                .arg(format!("type=registry,name={}/{repo}:1", reg.addr))
+                .arg(&scratch),
+        );
+        let m = json(&get(&reg, &format!("/v2/{repo}/manifests/1")));
+        assert_eq!(m["mediaType"], want, "{m}");
+        if want == INDEX {
+            let platforms: Vec<&str> = m["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["platform"]["architecture"].as_str().unwrap())
+                .collect();
+            assert_eq!(platforms, ["amd64", "arm64"], "{m}");
+        }
+    }
 }
 
 #[test]
