@@ -11,12 +11,10 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use base64::Engine as _;
 use serde_json::Value;
 use support::attest::{
     attestation_blobs, basic, fixture, get, json, keys, purls, strs, tar_files, validate_spdx,
@@ -323,44 +321,6 @@ fn bad_attestation_flags_fail_before_the_build() {
 }
 
 #[test]
-fn local_output_has_max_provenance_as_files() {
-    let (w, ctx) = World::with_copy_context();
-    let out = w.path("out");
-    run_ok(
-        w.builder()
-            .args(["build", "--provenance=mode=max", "--output"])
-            .arg(format!("type=local,dest={}", out.display()))
-            .arg(&ctx),
-    );
-    let f = fixture();
-    let file = f["local_files"]["provenance"].as_str().unwrap();
-    let stmt = json(&fs::read(out.join(file)).unwrap());
-    assert_eq!(stmt["predicateType"], f["provenance"]["predicateType"]);
-    let p = &stmt["predicate"];
-    assert_eq!(keys(p), strs(&f["provenance"]["max_keys"]));
-    assert_eq!(
-        keys(&p["metadata"]),
-        strs(&f["provenance"]["max_metadata_keys"])
-    );
-    let bk = &p["metadata"]["https://mobyproject.org/buildkit@v1#metadata"];
-    let src = &bk["source"]["infos"][0];
-    assert_eq!(src["filename"], "Dockerfile");
-    let df = base64::engine::general_purpose::STANDARD
-        .decode(src["data"].as_str().unwrap())
-        .unwrap();
-    assert_eq!(df, fs::read(ctx.join("Dockerfile")).unwrap());
-    // Subjects are the exported files.
-    let names: BTreeSet<&str> = stmt["subject"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert!(names.contains("a.txt"), "{names:?}");
-    assert!(out.join("a.txt").exists());
-}
-
-#[test]
 fn source_date_epoch_makes_attestations_reproducible() {
     let reg = Registry::start(Auth::Htpasswd);
     let w = World::new();
@@ -512,70 +472,4 @@ fn builder_push_of_a_stored_attested_image_reattaches_its_attestations() {
         .as_str()
         .unwrap()
         .ends_with("+gzip"));
-}
-
-/// `--load` goes through a docker archive, which holds no attestations:
-/// buildx refuses it ("docker exporter does not currently support exporting
-/// manifest lists"); builder loads the image and says, in those words, what
-/// stays behind. With a running dockerd the image is loaded (and removed
-/// after); without one the warning still comes first, before the load fails.
-#[test]
-fn load_warns_that_the_attestations_stay_behind() {
-    let cli = Command::new("docker")
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .status();
-    if cli.is_err() {
-        eprintln!("no docker CLI on PATH: --load is refused before the build, not exercised");
-        return;
-    }
-    let (w, ctx) = World::with_copy_context();
-    let docker_up = Command::new("docker")
-        .arg("info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let tag = format!("builder-attest-load-{}:1", std::process::id());
-    let mut cmd = w.builder();
-    cmd.args([
-        "build",
-        "--sbom=true",
-        "--provenance=mode=max",
-        "--load",
-        "-t",
-        &tag,
-    ])
-    .arg(&ctx);
-    if !docker_up {
-        cmd.env(
-            "DOCKER_HOST",
-            format!("unix://{}", w.path("no-docker.sock").display()),
-        );
-    }
-    let o = run(&mut cmd);
-    let err = String::from_utf8_lossy(&o.stderr);
-    if docker_up {
-        let _ = run(Command::new("docker").args(["rmi", &tag]));
-        assert!(o.status.success(), "{err}");
-    }
-    let warning = err
-        .lines()
-        .find(|l| l.starts_with("warning: --load: "))
-        .unwrap_or_else(|| panic!("no --load warning: {err}"));
-    assert!(
-        warning.contains("docker exporter does not currently support exporting manifest lists")
-            && warning.contains("(provenance, sbom)")
-            && warning.contains("--output type=oci"),
-        "{warning}"
-    );
-    // The store keeps them: the tag names the attested index.
-    let out: Value = serde_json::from_str(&run_ok(w.builder().args(["inspect", &tag]))).unwrap();
-    assert_eq!(
-        out["Attestations"][0]["Statements"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
 }
