@@ -11,12 +11,10 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use base64::Engine as _;
 use serde_json::Value;
 use support::attest::{
     attestation_blobs, basic, fixture, get, json, keys, purls, strs, tar_files, validate_spdx,
@@ -257,6 +255,37 @@ fn provenance_false_pushes_a_plain_manifest() {
         index["manifests"][1]["annotations"]["vnd.docker.reference.digest"],
         index["manifests"][0]["digest"]
     );
+    // Registry outputs with --provenance=false (cli/output.rs push_plain): a
+    // plain manifest, and for two platforms an index of the two images only.
+    let scratch = w.context("scratch", "FROM scratch\nCOPY a.txt /\n", &[("a.txt", "a")]);
+    for (platforms, repo, want) in [
+        ("linux/amd64", "plainout", MANIFEST),
+        ("linux/amd64,linux/arm64", "plainmulti", INDEX),
+    ] {
+        run_ok(
+            w.builder()
+                .args([
+                    "build",
+                    "--provenance=false",
+                    "--platform",
+                    platforms,
+                    "--output",
+                ])
+                .arg(format!("type=registry,name={}/{repo}:1", reg.addr))
+                .arg(&scratch),
+        );
+        let m = json(&get(&reg, &format!("/v2/{repo}/manifests/1")));
+        assert_eq!(m["mediaType"], want, "{m}");
+        if want == INDEX {
+            let platforms: Vec<&str> = m["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["platform"]["architecture"].as_str().unwrap())
+                .collect();
+            assert_eq!(platforms, ["amd64", "arm64"], "{m}");
+        }
+    }
 }
 
 #[test]
@@ -289,50 +318,6 @@ fn bad_attestation_flags_fail_before_the_build() {
             "work was done for {flags:?}"
         );
     }
-}
-
-#[test]
-fn local_output_has_max_provenance_as_files() {
-    let w = World::new();
-    w.import("base:1", &support::busybox_rootfs("attest-busybox-rootfs"));
-    let ctx = w.context(
-        "ctx",
-        "FROM base:1\nCOPY a.txt /a.txt\n",
-        &[("a.txt", "a\n")],
-    );
-    let out = w.path("out");
-    run_ok(
-        w.builder()
-            .args(["build", "--provenance=mode=max", "--output"])
-            .arg(format!("type=local,dest={}", out.display()))
-            .arg(&ctx),
-    );
-    let f = fixture();
-    let file = f["local_files"]["provenance"].as_str().unwrap();
-    let stmt = json(&fs::read(out.join(file)).unwrap());
-    assert_eq!(stmt["predicateType"], f["provenance"]["predicateType"]);
-    let p = &stmt["predicate"];
-    assert_eq!(keys(p), strs(&f["provenance"]["max_keys"]));
-    assert_eq!(
-        keys(&p["metadata"]),
-        strs(&f["provenance"]["max_metadata_keys"])
-    );
-    let bk = &p["metadata"]["https://mobyproject.org/buildkit@v1#metadata"];
-    let src = &bk["source"]["infos"][0];
-    assert_eq!(src["filename"], "Dockerfile");
-    let df = base64::engine::general_purpose::STANDARD
-        .decode(src["data"].as_str().unwrap())
-        .unwrap();
-    assert_eq!(df, fs::read(ctx.join("Dockerfile")).unwrap());
-    // Subjects are the exported files.
-    let names: BTreeSet<&str> = stmt["subject"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert!(names.contains("a.txt"), "{names:?}");
-    assert!(out.join("a.txt").exists());
 }
 
 #[test]

@@ -206,6 +206,7 @@ fn run_build(args: BuildArgs) -> Result<i32> {
             labels: &p.labels,
             started: p.started,
             scanned: &scanned,
+            context: &context,
         },
     };
     if p.plans.len() > 1 {

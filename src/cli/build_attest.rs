@@ -87,6 +87,9 @@ pub struct Inputs<'a> {
     /// Per platform, the images of the stages `BUILDKIT_SBOM_SCAN_STAGE`
     /// marks (index into the plan's stages, image), for extra SBOMs.
     pub scanned: &'a [(crate::plan::Platform, crate::engine::KeptStages)],
+    /// The build context as opened for the build (a directory, or the
+    /// extracted stdin tar), for `BUILDKIT_SBOM_SCAN_CONTEXT`.
+    pub context: &'a crate::context::BuildContext,
 }
 
 /// Base images and `COPY --from`/`RUN --mount=from` images of the needed
@@ -265,8 +268,9 @@ pub fn predicates(
 
 /// The SBOMs of the stages and context `BUILDKIT_SBOM_SCAN_STAGE` and
 /// `BUILDKIT_SBOM_SCAN_CONTEXT` mark (see `attest::sbom::targets`), ordered
-/// by name as BuildKit lists them after the core SBOM. The context is the
-/// context directory as given (a `-` or URL context is not scanned).
+/// by name as BuildKit lists them after the core SBOM. The context is
+/// scanned as BuildKit's scanner gets it: through `.dockerignore`, limited
+/// to what the build reads (see `attest::sbom::context`).
 fn extra_sboms(
     inputs: &Inputs<'_>,
     plan: &Plan,
@@ -292,18 +296,15 @@ fn extra_sboms(
         })?;
         out.extend(pred);
     }
-    let dir = std::path::Path::new(&inputs.args.context);
     if targets::scan_targets(plan).context {
-        if dir.is_dir() {
-            let doc = format!("{image} (context)");
-            out.push(attest::sbom::predicate(dir, &doc, created, Some("context")));
-        } else {
-            eprintln!(
-                "warning: {}: the build context {} is not a local directory; it is not scanned",
-                targets::SCAN_CONTEXT,
-                inputs.args.context
-            );
-        }
+        let doc = format!("{image} (context)");
+        let scratch = store.temp_dir()?;
+        out.push(attest::sbom::context::predicate(
+            inputs.context,
+            &scratch,
+            &doc,
+            created,
+        )?);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)

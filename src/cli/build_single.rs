@@ -130,6 +130,9 @@ impl Finish<'_> {
             )?;
         }
         if args.load {
+            if !preds.is_empty() {
+                super::output::warn_docker_drops_attestations("--load", &preds);
+            }
             super::output::load_into_docker(store, &stored, tags)?;
         }
         self.export_caches()?;

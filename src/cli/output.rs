@@ -290,8 +290,8 @@ pub fn write_output(
         // (`--format`, OCI by default) unless oci-mediatypes= says.
         "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
         "docker" => {
-            if attested.is_some() {
-                warn_docker_drops_attestations(spec);
+            if let Some(a) = attested {
+                warn_docker_drops_attestations(&format!("--output {spec}"), a.predicates);
             }
             archive(ArchiveFormat::Docker, None)
         }
@@ -343,25 +343,11 @@ pub fn write_output(
                 )?;
                 return push_attested(client, rt, store, &index, r);
             }
-            let opts = crate::registry::PushOptions {
-                format: oci_types.map(|oci| {
-                    if oci {
-                        ManifestFormat::Oci
-                    } else {
-                        ManifestFormat::Docker
-                    }
-                }),
-                compression,
-                ..Default::default()
-            };
-            rt.block_on(crate::registry::push(
-                client,
-                store,
-                &image.manifest,
-                &[r],
-                &opts,
-            ))?;
-            Ok(())
+            let format = oci_types.map(|oci| match oci {
+                true => ManifestFormat::Oci,
+                false => ManifestFormat::Docker,
+            });
+            push_plain(client, rt, store, &image.manifest, r, format, compression)
         }
         other => {
             bail!("--output type={other} is not supported: use oci, docker, tar, local or registry")
@@ -380,13 +366,20 @@ pub(crate) fn rootfs(
     stage_rootfs(store, &img, f)
 }
 
-/// `type=docker` with attestations: BuildKit's docker exporter writes the
-/// image's own manifest and blobs only, so the attestations are not in the
-/// archive; say so (and what keeps them).
-pub(super) fn warn_docker_drops_attestations(spec: &str) {
+/// A docker archive (`--output type=docker`, `--load`'s `docker load`)
+/// with attestations: it holds one image manifest, no index, so the
+/// attestations (`preds`, named by their attestation paths) are left out.
+/// buildx refuses this case with "docker exporter does not currently
+/// support exporting manifest lists"; builder writes the image and warns
+/// with the same words, naming what is dropped and what keeps it. `what`
+/// is the flag (`--load`, `--output SPEC`).
+pub(super) fn warn_docker_drops_attestations(what: &str, preds: &[crate::attest::Predicate]) {
+    let names: Vec<&str> = preds.iter().map(|p| p.name.as_str()).collect();
     eprintln!(
-        "warning: --output {spec}: docker archives carry no attestations (as BuildKit's \
-         docker exporter); use type=oci to keep them"
+        "warning: {what}: docker exporter does not currently support exporting manifest \
+         lists: the image goes without its attestations ({}); use --push or --output \
+         type=oci to keep them",
+        names.join(", ")
     );
 }
 
@@ -440,6 +433,36 @@ pub(crate) fn stage_rootfs(
         &store.temp_dir()?,
         |roots| f(&roots[0]).map_err(|e| std::io::Error::other(format!("{e:#}"))),
     )?;
+    Ok(())
+}
+
+/// Pushes an image without attestations, a manifest or a multi-platform
+/// index (told apart by `desc`'s media type), as `target` with the
+/// output's `oci-mediatypes=` (`format`, `None`: as stored) and
+/// compression: the registry branch of both [`write_output`] and
+/// [`write_index_output`] when nothing is attested.
+pub(super) fn push_plain(
+    client: &RegistryClient,
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    desc: &crate::store::Descriptor,
+    target: Reference,
+    format: Option<ManifestFormat>,
+    compression: ExportCompression,
+) -> Result<()> {
+    let opts = crate::registry::PushOptions {
+        format,
+        compression,
+        ..Default::default()
+    };
+    let dests = [target];
+    if crate::store::descriptor::is_index(&desc.media_type) {
+        rt.block_on(crate::registry::push_index(
+            client, store, desc, &dests, &opts,
+        ))?;
+    } else {
+        rt.block_on(crate::registry::push(client, store, desc, &dests, &opts))?;
+    }
     Ok(())
 }
 

@@ -73,8 +73,8 @@ pub fn write_index_output(
         }
         "oci" => archive(ArchiveFormat::Oci, Some(ManifestFormat::Oci)),
         "docker" => {
-            if attested.is_some() {
-                super::output::warn_docker_drops_attestations(spec);
+            if let Some((_, preds)) = attested.and_then(|a| a.per_platform.first()) {
+                super::output::warn_docker_drops_attestations(&format!("--output {spec}"), preds);
             }
             archive(ArchiveFormat::Docker, format)
         }
@@ -110,19 +110,7 @@ pub fn write_index_output(
             if let Some(a) = attested {
                 return push_attested(client, rt, store, &attested_index(a)?, r);
             }
-            let opts = crate::registry::PushOptions {
-                format: oci_types,
-                compression,
-                ..Default::default()
-            };
-            rt.block_on(crate::registry::push_index(
-                client,
-                store,
-                &index.index,
-                &[r],
-                &opts,
-            ))?;
-            Ok(())
+            super::output::push_plain(client, rt, store, &index.index, r, oci_types, compression)
         }
         other => {
             bail!("--output type={other} is not supported: use oci, docker, tar, local or registry")

@@ -204,6 +204,31 @@ impl BuildContext {
             .collect())
     }
 
+    /// The regular files of the context as Docker's client sends it to
+    /// BuildKit: those `.dockerignore` leaves (the transfer walker's rules,
+    /// `!` re-inclusions too) and, once [`Self::limit_to_read_paths`] named
+    /// the paths the build reads, only those and what is below them
+    /// (BuildKit's `FollowPaths`). Each as (context-relative path, absolute
+    /// path), in lexical order. What BuildKit's
+    /// `BUILDKIT_SBOM_SCAN_CONTEXT` scan sees of the context.
+    pub fn sent_files(&self) -> Result<Vec<(PathBuf, PathBuf)>> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let view = self.view();
+        let Some(root) = view.lookup(b"")? else {
+            return Ok(Vec::new());
+        };
+        let follow = self.follow.as_ref().filter(|_| self.sent);
+        let mut out = Vec::new();
+        view.walk(&root, &mut |n| {
+            if n.meta.is_file() && follow.is_none_or(|f| f.matches_or_parent_matches(n.rel)) {
+                let rel = std::ffi::OsStr::from_bytes(n.rel);
+                out.push((PathBuf::from(rel), n.abs.to_path_buf()));
+            }
+            Ok(view::Flow::Continue)
+        })?;
+        Ok(out)
+    }
+
     /// The content digest of selected sources; see [`digest_sources`].
     pub fn digest_sources(
         &self,

@@ -58,6 +58,25 @@ impl World {
                 .arg(rootfs),
         );
     }
+    /// A world with `base:1`, the busybox rootfs (imported by
+    /// [`World::import`]).
+    pub fn with_base() -> World {
+        let w = World::new();
+        w.import("base:1", &super::busybox_rootfs("attest-busybox-rootfs"));
+        w
+    }
+    /// A world with `base:1` (the busybox rootfs) and the context `ctx`
+    /// whose Dockerfile copies `a.txt` (`a\n`) onto it: the image the
+    /// output tests attest. Returns the world and the context directory.
+    pub fn with_copy_context() -> (World, PathBuf) {
+        let w = World::with_base();
+        let ctx = w.context(
+            "ctx",
+            "FROM base:1\nCOPY a.txt /a.txt\n",
+            &[("a.txt", "a\n")],
+        );
+        (w, ctx)
+    }
     pub fn context(&self, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
         let ctx = self.path(name);
         fs::create_dir_all(&ctx).unwrap();

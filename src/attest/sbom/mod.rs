@@ -4,6 +4,7 @@
 //! caller in an in-toto statement with predicate type
 //! `https://spdx.dev/Document`, as BuildKit's SBOM scanner's output is.
 
+pub mod context;
 pub mod golang;
 pub mod lang;
 pub mod os;
