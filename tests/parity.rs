@@ -15,6 +15,8 @@ mod cases;
 mod compare;
 #[path = "parity/failure.rs"]
 mod failure;
+#[path = "parity/layer_entries.rs"]
+mod layer_entries;
 #[path = "parity/lister.rs"]
 mod lister;
 #[path = "parity/selftests.rs"]
@@ -232,7 +234,7 @@ fn record() -> Result<()> {
             let listing = lister::list_archive(&img)
                 .with_context(|| format!("case {}: listing {}", case.name, img.display()))?;
             let strip = base_history_of(&listing, &base.history, &case)?;
-            let doc = listing.to_json(&case.name, &strip);
+            let doc = layer_entries::document(&listing, &case, &strip);
             ("expected.json", "expected-error.json", doc)
         };
         write_atomic(&case.dir.join(file), compare::render(&doc).as_bytes())?;
@@ -355,13 +357,20 @@ fn check_case(case: &Case, env: &Env, bases: &mut Bases) -> Result<Vec<String>> 
     run(builder_save_cmd(env.root, &tag, &tar), "builder save")?;
     let listing = lister::list_archive(&tar)?;
     let strip = base_history_of(&listing, env.base_history, case)?;
-    let actual = listing.to_json(&case.name, &strip);
+    let actual = layer_entries::document(&listing, case, &strip);
     let exp_path = case.dir.join("expected.json");
     let mut expected: Value = serde_json::from_slice(
         &std::fs::read(&exp_path).with_context(|| format!("reading {}", exp_path.display()))?,
     )?;
     adapt_busybox(&mut expected, &env.busybox.0, env.busybox.1)?;
-    Ok(compare::diff(&expected, &actual))
+    let mut diffs = compare::diff(&expected, &actual);
+    if case.layers {
+        diffs.extend(layer_entries::diff(
+            &expected["layer_entries"],
+            &actual["layer_entries"],
+        ));
+    }
+    Ok(diffs)
 }
 
 /// The comparison with BuildKit: every case not in known-differences.txt must list exactly as

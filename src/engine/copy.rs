@@ -358,7 +358,8 @@ fn chown_nofollow(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
     .map_err(|e| with_path(e.into(), path))
 }
 
-fn set_times(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
+/// Gives `path` (not followed) the access and modification times of `meta`.
+pub(crate) fn set_times(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
     let atime = TimeSpec::new(meta.atime(), meta.atime_nsec());
     let mtime = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
     utimensat(

@@ -119,7 +119,15 @@ where
             return Ok(None);
         };
         let comps: Vec<&str> = comps.iter().map(String::as_str).collect();
-        match plan_in(image, selected, dest, &comps, opts, now)? {
+        match plan_in(
+            image,
+            selected,
+            dest,
+            &comps,
+            opts,
+            now,
+            source_lowers.is_none(),
+        )? {
             Some(entries) => Ok(Some(write(&entries)?)),
             None => Ok(None),
         }
@@ -166,6 +174,7 @@ fn plan_in(
     comps: &[&str],
     opts: &CopyOptions,
     now: i64,
+    from_context: bool,
 ) -> Result<Option<Vec<PlannedEntry>>> {
     let matches: usize = selected.iter().map(|s| s.matches.len()).sum();
     if matches == 0 {
@@ -227,9 +236,14 @@ fn plan_in(
     // between separately named sources: the overlay path does the same.
     let mut groups: HashMap<Vec<u8>, (usize, u64, u64)> = HashMap::new();
     let mut match_index = 0;
+    // fsutil's copier gives the destination of a directory copy the source directory's
+    // timestamps once its contents are in, whether it made the directory or it existed; a
+    // later file source written into it makes it "now" again (see `dest_dir_mtime`).
+    let mut dest_mtime: Option<i64> = None;
     for source in selected {
         for m in &source.matches {
             match_index += 1;
+            dest_mtime = dest_dir_mtime(m, from_context);
             if m.kind == FileKind::Dir {
                 for entry in &m.entries {
                     if entry.dest.as_os_str().is_empty() {
@@ -286,6 +300,11 @@ fn plan_in(
             }
         }
     }
+    if let Some(t) = dest_mtime {
+        if let Some(d) = out[..fixed].iter_mut().find(|e| e.rel == dest_rel) {
+            d.mtime = t;
+        }
+    }
     out.sort_by(|a, b| layer_order(&a.rel, &b.rel));
     // The first of each linked group in layer order holds the content, as
     // the directory writer makes it.
@@ -301,6 +320,18 @@ fn plan_in(
         }
     }
     Ok(Some(out))
+}
+
+/// The destination directory's mtime after source `m` of a COPY is placed (`None`: the time
+/// of the copy): a directory source leaves its own mtime on the destination (fsutil
+/// `copy.Copy` ends with `copyFileTimestamp` of the source onto the target, recorded with
+/// Docker 26.1 for created and existing destinations alike); a file written into it is a
+/// change made after that. The build context's root is the exception (`from_context` and an
+/// empty `rel`): BuildKit's copy of the context has a root of its own, made when the context
+/// was received, so `COPY . /x/` leaves the time of the build.
+pub(crate) fn dest_dir_mtime(m: &crate::context::SourceMatch, from_context: bool) -> Option<i64> {
+    let context_root = from_context && m.rel.as_os_str().is_empty();
+    (m.kind == FileKind::Dir && !context_root).then(|| m.metadata.mtime())
 }
 
 fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {

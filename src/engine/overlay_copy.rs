@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::add::{detect_archive, extract_archive};
-use super::copy::{mkdir_all, non_directory, place_entry, CopyOptions, HardlinkMap};
+use super::copy::{mkdir_all, non_directory, place_entry, set_times, CopyOptions, HardlinkMap};
 use crate::context::{FileKind, SelectedSource};
 
 /// One COPY/ADD's sources, as the overlay path places them.
@@ -35,6 +35,8 @@ pub struct Placement<'a> {
     pub opts: &'a CopyOptions,
     /// ADD: local archives are extracted.
     pub unpack: bool,
+    /// The sources are the build context's (not a `--from` stage's or image's).
+    pub from_context: bool,
 }
 
 /// Places everything under `root`; errors name paths inside the image.
@@ -62,10 +64,23 @@ fn place_in(root: &Path, p: &Placement<'_>) -> Result<()> {
                 // Hardlinks are kept inside one copied directory, never
                 // across sources (each is its own copy).
                 let mut dir_links = HardlinkMap::default();
+                let mut dirs = Vec::new();
                 for entry in &m.entries {
                     let target = dest.join(&entry.dest);
                     let keep = entry.dest.as_os_str().is_empty();
                     place_entry(&entry.path, &target, p.opts, &mut dir_links, keep)?;
+                    if entry.kind == FileKind::Dir && !keep {
+                        dirs.push((target, &entry.metadata));
+                    }
+                }
+                // A directory's timestamps are its source's once its children are in (they
+                // changed it), deepest first; the destination, made or existing, ends with
+                // the source directory's (fsutil's copier; see `direct_copy::dest_dir_mtime`).
+                for (target, meta) in dirs.iter().rev() {
+                    set_times(target, meta)?;
+                }
+                if super::direct_copy::dest_dir_mtime(m, p.from_context).is_some() {
+                    set_times(&dest, &m.metadata)?;
                 }
             } else {
                 place_entry(&m.path, &dest, p.opts, &mut links, false)?;

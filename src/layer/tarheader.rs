@@ -58,23 +58,25 @@ pub(crate) struct EntryHeader {
 const NAME_LEN: usize = 100;
 const PREFIX_LEN: usize = 155;
 
-/// Writes the (optional) PAX header and the ustar header of `h`.
+/// Writes the (optional) PAX header and the ustar header of `h`, choosing as Go's archive/tar
+/// `Writer` does for the headers moby's `pkg/archive` hands it (the reference for layer bytes):
+/// plain ustar when every field fits it (an ASCII name split into prefix and name); otherwise a
+/// PAX header (mode 0, named `<dir>/PaxHeaders.0/<base>`) whose records are every field ustar
+/// cannot hold, a name or link target over 100 bytes or not ASCII among them, followed by a
+/// ustar header whose name and link fields hold the ASCII bytes of the values cut to 100
+/// bytes and no prefix.
 pub(crate) fn write_header<W: Write>(w: &mut W, h: &EntryHeader) -> io::Result<()> {
     let mut pax: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
 
-    let (name_field, prefix_field) = match split_ustar_path(&h.name) {
-        Some(split) => split,
-        None => {
-            pax.push((b"path".to_vec(), h.name.clone()));
-            (&h.name[..NAME_LEN.min(h.name.len())], &h.name[..0])
-        }
-    };
-    let link_field: &[u8] = if h.link.len() > NAME_LEN {
+    let name_is_ustar = h.name.is_ascii() && split_ustar_path(&h.name).is_some();
+    let long_name = h.name.len() > NAME_LEN || !h.name.is_ascii();
+    if !name_is_ustar {
+        pax.push((b"path".to_vec(), h.name.clone()));
+    }
+    let long_link = h.link.len() > NAME_LEN || !h.link.is_ascii();
+    if long_link {
         pax.push((b"linkpath".to_vec(), h.link.clone()));
-        &h.link[..NAME_LEN]
-    } else {
-        &h.link
-    };
+    }
     // ustar numeric fields hold (width - 1) octal digits; anything larger goes to PAX.
     let uid = pax_if_too_big(&mut pax, "uid", h.uid, 8);
     let gid = pax_if_too_big(&mut pax, "gid", h.gid, 8);
@@ -91,7 +93,19 @@ pub(crate) fn write_header<W: Write>(w: &mut W, h: &EntryHeader) -> io::Result<(
         pax.push((key, v.clone()));
     }
 
-    if !pax.is_empty() {
+    let (name_field, prefix_field, link_field);
+    if pax.is_empty() {
+        let (n, p) = split_ustar_path(&h.name).unwrap_or((&h.name, &h.name[..0]));
+        (name_field, prefix_field, link_field) = (n.to_vec(), p.to_vec(), h.link.clone());
+    } else {
+        // In PAX form Go writes the long or non-ASCII name in full as a record even when
+        // another field forced the PAX header (a 150-byte name with an xattr).
+        if long_name && name_is_ustar {
+            pax.push((b"path".to_vec(), h.name.clone()));
+        }
+        name_field = ascii_cut(&h.name);
+        prefix_field = Vec::new();
+        link_field = ascii_cut(&h.link);
         pax.sort_by(|a, b| a.0.cmp(&b.0));
         let mut body = Vec::new();
         for (k, v) in &pax {
@@ -100,7 +114,7 @@ pub(crate) fn write_header<W: Write>(w: &mut W, h: &EntryHeader) -> io::Result<(
         let pax_name = pax_header_name(&h.name);
         let mut block = [0u8; BLOCK];
         put_bytes(&mut block[0..100], &pax_name);
-        put_octal(&mut block[100..108], 0o644);
+        put_octal(&mut block[100..108], 0);
         put_octal(&mut block[108..116], 0);
         put_octal(&mut block[116..124], 0);
         put_octal(&mut block[124..136], body.len() as u64);
@@ -113,17 +127,17 @@ pub(crate) fn write_header<W: Write>(w: &mut W, h: &EntryHeader) -> io::Result<(
     }
 
     let mut block = [0u8; BLOCK];
-    put_bytes(&mut block[0..100], name_field);
+    put_bytes(&mut block[0..100], &name_field);
     put_octal(&mut block[100..108], u64::from(h.mode & 0o7777));
     put_octal(&mut block[108..116], uid);
     put_octal(&mut block[116..124], gid);
     put_octal(&mut block[124..136], size);
     put_octal(&mut block[136..148], mtime);
     block[156] = h.kind.flag();
-    put_bytes(&mut block[157..257], link_field);
+    put_bytes(&mut block[157..257], &link_field);
     put_numeric(&mut block[329..337], h.dev_major);
     put_numeric(&mut block[337..345], h.dev_minor);
-    put_bytes(&mut block[345..500], prefix_field);
+    put_bytes(&mut block[345..500], &prefix_field);
     finish_ustar(&mut block);
     w.write_all(&block)
 }
@@ -172,17 +186,31 @@ fn split_ustar_path(name: &[u8]) -> Option<(&[u8], &[u8])> {
         .map(|i| (&name[i + 1..], &name[..i]))
 }
 
-/// Name of the PAX header entry: `<dir>/PaxHeaders.0/<base>`, cut to 100 bytes (as Go does).
+/// Go's `toASCII` (bytes of 0x80 and up dropped), cut to a 100-byte ustar field.
+fn ascii_cut(v: &[u8]) -> Vec<u8> {
+    let mut out: Vec<u8> = v.iter().copied().filter(|&b| b != 0 && b < 0x80).collect();
+    out.truncate(NAME_LEN);
+    out
+}
+
+/// Name of the PAX header entry as Go makes it: `path.Join(dir, "PaxHeaders.0", base)` of
+/// the entry's name split after its last `/` (a directory `a/b/` gives `a/b/PaxHeaders.0`),
+/// non-ASCII bytes dropped, cut to 100 bytes, trailing `/` trimmed.
 fn pax_header_name(name: &[u8]) -> Vec<u8> {
-    let trimmed = name.strip_suffix(b"/").unwrap_or(name);
-    let (dir, base) = match trimmed.iter().rposition(|&b| b == b'/') {
-        Some(i) => (&trimmed[..=i], &trimmed[i + 1..]),
-        None => (&trimmed[..0], trimmed),
+    let (dir, base) = match name.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&name[..=i], &name[i + 1..]),
+        None => (&name[..0], name),
     };
     let mut out = dir.to_vec();
-    out.extend_from_slice(b"PaxHeaders.0/");
-    out.extend_from_slice(base);
-    out.truncate(NAME_LEN);
+    out.extend_from_slice(b"PaxHeaders.0");
+    if !base.is_empty() {
+        out.push(b'/');
+        out.extend_from_slice(base);
+    }
+    let mut out = ascii_cut(&out);
+    while out.last() == Some(&b'/') {
+        out.pop();
+    }
     out
 }
 
@@ -307,5 +335,71 @@ mod tests {
         assert!(pax.contains(&("uid".to_string(), b"3000000".to_vec())));
         assert!(pax.contains(&("SCHILY.xattr.user.k".to_string(), b"v".to_vec())));
         assert!(entries.next().is_none());
+    }
+
+    fn header(name: &[u8], link: &[u8], xattrs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<u8> {
+        let h = EntryHeader {
+            name: name.to_vec(),
+            kind: if link.is_empty() {
+                Kind::Regular
+            } else {
+                Kind::Symlink
+            },
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 1_500_000_000,
+            link: link.to_vec(),
+            dev_major: 0,
+            dev_minor: 0,
+            xattrs,
+        };
+        let mut out = Vec::new();
+        write_header(&mut out, &h).unwrap();
+        out
+    }
+
+    /// The bytes Go's archive/tar writes for moby's headers (recorded with Docker 26.1 in
+    /// tests/parity case 151-layers-pax-names).
+    #[test]
+    fn pax_form_follows_go() {
+        // Non-ASCII: a PAX path; both headers' names hold the ASCII bytes only; PAX mode 0.
+        let out = header("d/caf\u{e9}".as_bytes(), b"", Vec::new());
+        assert_eq!(out.len(), 3 * BLOCK);
+        assert_eq!(&out[..18], b"d/PaxHeaders.0/caf");
+        assert_eq!(out[18], 0);
+        assert_eq!(&out[100..108], b"0000000\0");
+        assert_eq!(&out[BLOCK..BLOCK + 16], "16 path=d/caf\u{e9}\n".as_bytes());
+        assert_eq!(&out[2 * BLOCK..2 * BLOCK + 6], b"d/caf\0");
+        // A non-ASCII link target: a PAX linkpath.
+        let out = header(b"l", "caf\u{e9}".as_bytes(), Vec::new());
+        assert_eq!(
+            &out[BLOCK..BLOCK + 18],
+            "18 linkpath=caf\u{e9}\n".as_bytes()
+        );
+        // A directory's PAX header is named `<dir>/PaxHeaders.0`.
+        let long_dir = [vec![b'g'; 120], b"/".to_vec()].concat();
+        assert_eq!(
+            pax_header_name(&long_dir),
+            [vec![b'g'; 100]].concat(),
+            "cut to 100 bytes"
+        );
+        assert_eq!(pax_header_name(b"a/b/"), b"a/b/PaxHeaders.0");
+        assert_eq!(pax_header_name(b"a/b"), b"a/PaxHeaders.0/b");
+        // A name ustar could split, in a header that needs PAX for an xattr: the full name is a
+        // record and the ustar name field holds its first 100 bytes, no prefix.
+        let name = [vec![b'p'; 120], b"/file".to_vec()].concat();
+        let out = header(&name, b"", vec![(b"user.k".to_vec(), b"v".to_vec())]);
+        let body = String::from_utf8_lossy(&out[BLOCK..2 * BLOCK]);
+        assert!(body.contains(" path=pppp"), "{body}");
+        assert_eq!(&out[2 * BLOCK..2 * BLOCK + 100], &name[..100]);
+        assert!(out[2 * BLOCK + 345..2 * BLOCK + 500]
+            .iter()
+            .all(|&b| b == 0));
+        // Without another reason, the same name is split into ustar prefix and name.
+        let out = header(&name, b"", Vec::new());
+        assert_eq!(out.len(), BLOCK);
+        assert_eq!(&out[..5], b"file\0");
     }
 }

@@ -198,6 +198,18 @@ fn emit<W: Write>(
         // overlayfs whiteout → OCI whiteout file `.wh.NAME` (Docker writes mode 0600).
         h.name = whiteout_name(&item.rel, b".wh.");
         h.mode = 0o600;
+        if meta.nlink() > 1 && !item.whiteout_file {
+            // The kernel (5.8+) links whiteouts to one shared inode. moby's tar writer sees
+            // the second and later as hardlinks before its whiteout converter makes them
+            // empty regular files, which keeps the link name: the first one's path, without
+            // `.wh.` (recorded with Docker 26.1: `rm /a /b` gives `.wh.b` linking `a`).
+            match links.get(&(meta.dev(), meta.ino())) {
+                Some(first) => h.link = first.clone(),
+                None => {
+                    links.insert((meta.dev(), meta.ino()), item.rel.clone());
+                }
+            }
+        }
         write_header(w, &h)?;
         return Ok(());
     }
@@ -212,10 +224,12 @@ fn emit<W: Write>(
             // applies it before unpacking this layer's own children.
             let mut name = item.rel.clone();
             name.extend_from_slice(b"/.wh..wh..opq");
+            // moby's converter leaves its time unset: Go writes the zero time as 0.
             let marker = EntryHeader {
                 name,
                 kind: Kind::Regular,
                 mode: h.mode & 0o777,
+                mtime: 0,
                 xattrs: Vec::new(),
                 ..h
             };

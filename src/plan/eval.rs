@@ -2,7 +2,7 @@
 //! where Docker does, with the environment the stage has at that point.
 
 use super::args::is_proxy_arg;
-use super::instructions::{check_chmod, check_port, check_signal, mount_diag, Command, KeyValue};
+use super::instructions::{check_port, check_signal, mount_diag, parse_chmod, Command, KeyValue};
 use super::mount::{parse_mount, Mount};
 use super::{Plan, Step};
 use crate::diag::Diagnostic;
@@ -187,7 +187,7 @@ impl<'p> StageEvaluator<'p> {
             Command::Copy(c) => {
                 let mut c = c.clone();
                 c.chown = self.opt_word(step, c.chown.as_deref())?;
-                c.chmod = self.opt_word(step, c.chmod.as_deref())?;
+                // `--chmod` is read literally (see `parse_chmod`).
                 c.checksum = self.opt_word(step, c.checksum.as_deref())?;
                 for s in c.sources.iter_mut() {
                     *s = self.word(step, s)?;
@@ -203,17 +203,21 @@ impl<'p> StageEvaluator<'p> {
                     self.charge(step, &f.name, e.result.len())?;
                     f.data = e.result;
                 }
-                if let Some(m) = &c.chmod {
+                chmod = c.chmod.as_deref().and_then(parse_chmod);
+                if c.checksum.is_some() && c.sources.iter().any(|s| !is_http_source(s)) {
+                    // BuildKit's dispatchCopy refuses it before anything is fetched.
                     let index = step
                         .ast
                         .flags
                         .iter()
-                        .position(|f| f.starts_with("--chmod"))
+                        .position(|f| f.starts_with("--checksum"))
                         .unwrap_or(0);
-                    chmod = Some(
-                        check_chmod(m)
-                            .map_err(|e| self.plan.source.at_flag(&step.ast, index, None, e))?,
-                    );
+                    return Err(self.plan.source.at_flag(
+                        &step.ast,
+                        index,
+                        None,
+                        "checksum can't be specified for non-HTTP sources".to_string(),
+                    ));
                 }
                 Command::Copy(c)
             }
@@ -305,4 +309,9 @@ impl<'p> StageEvaluator<'p> {
         }
         Ok(out)
     }
+}
+
+/// BuildKit's `isHTTPSource`: what ADD downloads (and what `--checksum` may verify).
+fn is_http_source(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
 }

@@ -8,6 +8,9 @@
 //!   empty directories, odd modes)
 //! - `base`: names of per-case base images (one a line), made by `bases.rs` and reached as
 //!   `FROM NAME` (Docker through its docker.io mirror, builder from a registry the test starts)
+//! - `layers`: also list every entry of each layer the case adds, in tar order, with mtimes,
+//!   PAX records and link names, and the layer's diffID when no mtime in it is recent (see
+//!   `layer_entries.rs`); expected.json then has `layer_entries`
 //! - `expect-error`: the case must fail; its lines are fragments of Docker's error that builder's
 //!   error must contain too (`#` comments)
 //! - `expected.json`: what Docker 26.1 / BuildKit 0.13 produced, written by the recorder; for
@@ -27,6 +30,7 @@ pub const META_FILES: &[&str] = &[
     "setup.sh",
     "base",
     "expect-error",
+    "layers",
     "expected.json",
     "expected-error.json",
 ];
@@ -48,6 +52,8 @@ pub struct Case {
     pub bases: Vec<String>,
     /// Fragments of the expected error (`expect-error`); `None` when the build must succeed.
     pub expect_error: Option<Vec<String>>,
+    /// Layer entries are compared too (a `layers` file).
+    pub layers: bool,
 }
 
 /// The suite directory (`tests/parity`).
@@ -160,6 +166,7 @@ pub fn load_case(dir: &Path) -> Result<Case> {
         is_run,
         bases,
         expect_error,
+        layers: dir.join("layers").exists(),
     })
 }
 

@@ -58,6 +58,8 @@ pub struct Listing {
     /// `(created_by, empty_layer)` for every history entry.
     pub history: Vec<(String, bool)>,
     pub layers: usize,
+    /// Every layer's entries in tar order (see `layer_entries`).
+    pub layer_listings: Vec<super::layer_entries::LayerListing>,
     /// Absolute path → entry, sorted.
     pub files: BTreeMap<String, FileEntry>,
 }
@@ -405,12 +407,14 @@ pub fn list_archive(path: &Path) -> Result<Listing> {
         })
         .collect::<Result<_>>()?;
     let mut tree = Tree::default();
+    let mut layer_listings = Vec::new();
     for name in &layer_names {
         let blob = files
             .get(&normalise(name))
             .ok_or_else(|| anyhow!("layer {name} missing from the archive"))?;
         let raw = decompress(blob).with_context(|| format!("layer {name}"))?;
         tree.apply_layer(&raw, &format!("layer {name}"))?;
+        layer_listings.push(super::layer_entries::list(&raw, &format!("layer {name}"))?);
     }
     let cfg = config.get("config").cloned().unwrap_or(Value::Null);
     let mut fields = Map::new();
@@ -443,6 +447,7 @@ pub fn list_archive(path: &Path) -> Result<Listing> {
         config: fields,
         history,
         layers: layer_names.len(),
+        layer_listings,
         files: tree.finish(),
     })
 }

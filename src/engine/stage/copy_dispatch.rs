@@ -23,10 +23,12 @@ impl StageRunner<'_> {
         if c.parents {
             msg.push_str(" --parents");
         }
-        if let Some(o) = &c.chown {
+        // An empty flag value is no flag at all, in the history as in the copy (BuildKit's
+        // dispatchCopy writes only non-empty ones).
+        if let Some(o) = c.chown.as_deref().filter(|o| !o.is_empty()) {
             msg.push_str(&format!(" --chown={o}"));
         }
-        if let Some(m) = &c.chmod {
+        if let Some(m) = c.chmod.as_deref().filter(|m| !m.is_empty()) {
             msg.push_str(&format!(" --chmod={m}"));
         }
         for s in &c.sources {
@@ -43,7 +45,7 @@ impl StageRunner<'_> {
 
     fn copy(&mut self, c: &Copy, ev: &Evaluated) -> Result<()> {
         let lowers = self.shared.lowers(&self.image)?;
-        let owner = match &c.chown {
+        let owner = match c.chown.as_deref().filter(|s| !s.is_empty()) {
             Some(spec) => Some(sandbox::chown::resolve_chown(&lowers, spec)?),
             None => None,
         };
@@ -182,6 +184,7 @@ impl StageRunner<'_> {
                     dest: &dest,
                     opts: &opts,
                     unpack,
+                    from_context: roots.get(1).is_none(),
                 };
                 crate::engine::overlay_copy::place(&roots[0], &placement)
             })();

@@ -1,14 +1,17 @@
 //! Checks of single values shared by the parser (literal values) and the
-//! stage evaluator (values known after expansion): `--chmod` modes, EXPOSE
-//! ports and STOPSIGNAL names.
+//! stage evaluator (values known after expansion): EXPOSE ports and
+//! STOPSIGNAL names; and the reading of `--chmod` modes.
 
-pub(crate) fn check_chmod(v: &str) -> Result<u32, String> {
-    match u32::from_str_radix(v, 8) {
-        Ok(m) if m <= 0o7777 => Ok(m),
-        _ => Err(format!(
-            "invalid chmod parameter: {v:?} is not an octal mode (e.g. 755)"
-        )),
+/// The mode a `--chmod` value sets, as BuildKit 0.13's Dockerfile frontend reads it: the
+/// literal flag (no variable expansion) parsed as Go's `strconv.ParseUint(v, 8, 32)`, the
+/// permission, setuid, setgid and sticky bits kept (`77777` is `7777`). Anything else (`u+x`,
+/// `888`, `$MODE`, empty) is ignored: `None`, the source's mode is kept (recorded with
+/// Docker 26.1, which neither fails nor warns).
+pub(crate) fn parse_chmod(v: &str) -> Option<u32> {
+    if v.is_empty() || !v.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
     }
+    u32::from_str_radix(v, 8).ok().map(|m| m & 0o7777)
 }
 
 /// Checks an EXPOSE entry: `port[-port][/tcp|udp|sctp]`.
@@ -69,5 +72,29 @@ pub(crate) fn check_signal(s: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("Invalid signal: {s}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_chmod;
+
+    #[test]
+    fn chmod_as_go_parse_uint_base_8() {
+        assert_eq!(parse_chmod("755"), Some(0o755));
+        assert_eq!(parse_chmod("0640"), Some(0o640));
+        assert_eq!(parse_chmod("77777"), Some(0o7777));
+        for ignored in [
+            "u+x",
+            "888",
+            "$M",
+            "",
+            "+755",
+            "0o755",
+            "7_55",
+            "77777777777777",
+        ] {
+            assert_eq!(parse_chmod(ignored), None, "{ignored}");
+        }
     }
 }

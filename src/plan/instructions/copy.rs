@@ -1,6 +1,5 @@
 //! COPY and ADD: flags, sources, inline heredoc files and the destination.
 
-use super::checks::check_chmod;
 use super::{flag_diag, flags, Command, Copy, InlineFile};
 use crate::diag::Diagnostic;
 use crate::dockerfile::Instruction;
@@ -61,21 +60,6 @@ pub(super) fn parse_copy(
                 expand: h.expand,
             }),
             None => sources.push(s.clone()),
-        }
-    }
-    if let Some((v, i)) = f.get("chmod") {
-        if !v.contains('$') {
-            check_chmod(v).map_err(|m| {
-                flag_diag(
-                    src,
-                    inst,
-                    FlagError {
-                        index: i,
-                        message: m,
-                        help: None,
-                    },
-                )
-            })?;
         }
     }
     if let Some((v, i)) = f.get("from") {

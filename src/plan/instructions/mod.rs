@@ -9,7 +9,7 @@ mod copy;
 mod healthcheck;
 mod run;
 
-pub(crate) use checks::{check_chmod, check_port, check_signal};
+pub(crate) use checks::{check_port, check_signal, parse_chmod};
 pub use command::parse_command;
 pub(crate) use run::mount_diag;
 
