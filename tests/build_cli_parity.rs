@@ -320,3 +320,50 @@ fn forwarding_an_ssh_agent_reruns_the_step() {
         "sock=/run/buildkit/ssh_agent.0\n"
     );
 }
+
+/// `--ulimit` is part of a RUN's cache key (BuildKit's ExecOp holds it):
+/// Docker 26.1.5 printed `1024 2048` with `--ulimit nofile=1024:2048` and
+/// then its default (`20000 20000` there) without it, not the cached
+/// result. The default here is builder's own, so only the change is checked.
+#[test]
+fn a_ulimit_change_reruns_the_step() {
+    let w = World::with_busybox("cli-parity-");
+    let ctx = w.context(
+        "ctx",
+        "FROM busybox\nRUN echo $(ulimit -n) $(ulimit -Hn) > /o\n",
+        &[],
+    );
+    let dest = w.path("out");
+    let out = format!("type=local,dest={}", dest.display());
+    let o = w.build(&["--ulimit", "nofile=1024:2048", "-o", &out], &ctx);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(dest.join("o")).unwrap(), "1024 2048\n");
+    let o = w.build(&["-o", &out], &ctx);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(fs::read_to_string(dest.join("o")).unwrap(), "1024 2048\n");
+}
+
+/// A RUN sees the image's /etc/hostname, none in busybox (Docker 26.1.5:
+/// `ls: /etc/hostname: No such file or directory`), while `hostname` is
+/// `buildkitsandbox` and /etc/hosts is generated.
+#[test]
+fn run_has_no_generated_etc_hostname() {
+    let w = World::with_busybox("cli-parity-");
+    let ctx = w.context(
+        "ctx",
+        "FROM busybox\nRUN hostname > /o; test -e /etc/hostname && echo has >> /o; \
+         grep -c buildkitsandbox /etc/hosts >> /o\n",
+        &[],
+    );
+    let dest = w.path("out");
+    let o = w.build(
+        &["-o", &format!("type=local,dest={}", dest.display())],
+        &ctx,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(dest.join("o")).unwrap(),
+        "buildkitsandbox\n1\n"
+    );
+    assert!(!dest.join("etc/hostname").exists());
+}

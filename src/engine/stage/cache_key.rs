@@ -68,6 +68,12 @@ impl StageRunner<'_> {
                 if !extras.extra_hosts.is_empty() || extras.shm_size.is_some() {
                     k.part("run-extras", &format!("{extras:?}"));
                 }
+                // So are `--ulimit`s (ExecOp `Meta.Ulimit`): a RUN sees them
+                // (`ulimit -n`), so a build with others must not reuse its result.
+                let ulimits = &self.shared.limits.ulimits;
+                if !ulimits.is_empty() {
+                    k.part("ulimits", &format!("{ulimits:?}"));
+                }
                 for m in &ev.mounts {
                     // Secrets count by id only; their content never enters a key.
                     k.part(

@@ -131,11 +131,15 @@ impl StageRunner<'_> {
             }
         }
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let etc = sandbox::EtcFiles::with_hosts(
+        let mut etc = sandbox::EtcFiles::with_hosts(
             "buildkitsandbox",
             &host_resolv,
             &self.shared.run_extras.extra_hosts,
         );
+        // BuildKit's executor mounts /etc/hosts and /etc/resolv.conf only:
+        // a RUN sees the image's /etc/hostname, if any (Docker 26.1.5: none
+        // in busybox), while `hostname` still says buildkitsandbox.
+        etc.hostname = None;
         // Copies (the chroot level, a store on overlayfs): a copy of the
         // chain, recorded. The chroot level also writes the /etc files in
         // (put back before the diff) and plants RUN --mount sources, having
