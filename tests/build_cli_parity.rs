@@ -367,3 +367,24 @@ fn run_has_no_generated_etc_hostname() {
     );
     assert!(!dest.join("etc/hostname").exists());
 }
+
+/// A missing context or Dockerfile fails in buildx's and BuildKit's words
+/// (Docker 26.1.5: `unable to prepare context: path "/nonexistent/ctx" not
+/// found`; `failed to read dockerfile: open Dockerfile: no such file or
+/// directory`); a git or HTTP context is refused by name.
+#[test]
+fn missing_contexts_and_dockerfiles_in_docker_words() {
+    let w = World::with_busybox("cli-parity-");
+    let o = run(w.builder().args(["build", "/nonexistent/ctx"]));
+    fails_with(
+        &o,
+        "unable to prepare context: path \"/nonexistent/ctx\" not found",
+    );
+    let empty = w.path("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let o = w.build(&[], &empty);
+    fails_with(&o, "failed to read dockerfile: open ");
+    fails_with(&o, "Dockerfile: no such file or directory");
+    let o = run(w.builder().args(["build", "https://github.com/a/b.git"]));
+    fails_with(&o, "git and HTTP contexts are not supported");
+}

@@ -34,6 +34,20 @@ pub(super) fn read_dockerfile(args: &BuildArgs) -> Result<Dockerfile> {
         Some(f) => PathBuf::from(f),
         None => Path::new(&args.context).join("Dockerfile"),
     };
+    let c = &args.context;
+    if c.contains("://") || c.starts_with("git@") || c.starts_with("github.com/") {
+        bail!(
+            "the build context {c}: git and HTTP contexts are not supported; clone or download \
+             it and give the directory (or a tar on stdin with -)"
+        );
+    }
+    // A missing context is named before its Dockerfile, in buildx's words.
+    if !Path::new(&args.context).exists() {
+        bail!(
+            "unable to prepare context: path {:?} not found",
+            args.context
+        );
+    }
     let (_, text) = super::read_dockerfile(&path)?;
     let name = if args.file.is_none() {
         "Dockerfile".to_string()

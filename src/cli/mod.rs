@@ -225,6 +225,16 @@ pub fn read_dockerfile(path: &std::path::Path) -> anyhow::Result<(String, Vec<u8
     }
     // Only a regular file: a FIFO would block the open, a device never end.
     let bytes = read_regular(path, "Dockerfile", MAX_DOCKERFILE_BYTES).map_err(|e| match e {
+        // BuildKit's words for a missing one (`failed to read dockerfile:
+        // open Dockerfile: no such file or directory`), with the path.
+        crate::context::ContextError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            anyhow::anyhow!(
+                "failed to read dockerfile: open {}: no such file or directory",
+                path.display()
+            )
+        }
         crate::context::ContextError::Io { source, .. } => {
             anyhow::Error::new(source).context(format!("reading the Dockerfile {}", path.display()))
         }
