@@ -388,3 +388,35 @@ fn missing_contexts_and_dockerfiles_in_docker_words() {
     let o = run(w.builder().args(["build", "https://github.com/a/b.git"]));
     fails_with(&o, "git and HTTP contexts are not supported");
 }
+
+/// A RUN whose command cannot be executed fails as BuildKit reports it, a
+/// process that exited 1 (Docker 26.1.5: `process "nosuchcmd x" did not
+/// complete successfully: exit code: 1` after runc's `exec: "nosuchcmd":
+/// executable file not found in $PATH`), with the cause kept.
+#[test]
+fn an_unexecutable_command_is_a_process_that_exited_1() {
+    let w = World::with_busybox("cli-parity-");
+    for (df, cause) in [
+        (
+            "FROM busybox\nRUN [\"nosuchcmd\", \"x\"]\n",
+            "executable file not found in $PATH",
+        ),
+        (
+            "FROM busybox\nRUN [\"/nonexistent\"]\n",
+            "exec \"/nonexistent\"",
+        ),
+    ] {
+        let ctx = w.context("ctx", df, &[]);
+        let o = w.build(&[], &ctx);
+        let argv = if df.contains("nosuch") {
+            "nosuchcmd x"
+        } else {
+            "/nonexistent"
+        };
+        fails_with(
+            &o,
+            &format!("process \"{argv}\" did not complete successfully: exit code: 1"),
+        );
+        fails_with(&o, cause);
+    }
+}

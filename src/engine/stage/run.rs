@@ -188,7 +188,7 @@ impl StageRunner<'_> {
             let _permit = self.shared.run_permit();
             let running = sandbox::spawn(&self.shared.helper, &spec)?;
             self.shared.register_killer(running.killer());
-            running.wait_outcome(|_, line| {
+            let waited = running.wait_outcome(|_, line| {
                 let line = String::from_utf8_lossy(line).into_owned();
                 if tail.len() == 10 {
                     tail.pop_front();
@@ -196,7 +196,22 @@ impl StageRunner<'_> {
                 // The error's "last output" as a terminal showed it (a CR restarts the line).
                 tail.push_back(crate::progress::screen::clean_line(&line, usize::MAX));
                 progress.log(id, line);
-            })?
+            });
+            match waited {
+                // A command that cannot be executed is, in BuildKit, a
+                // process that exited 1 after runc's "unable to start
+                // container process: exec: …" (Docker 26.1.5).
+                Err(sandbox::SandboxError::Setup(msg))
+                    if msg.starts_with("exec \"") || msg.starts_with("exec: \"") =>
+                {
+                    bail!(
+                        "process {:?} did not complete successfully: exit code: 1\n\
+                     unable to start container process: {msg}",
+                        argv.join(" ")
+                    )
+                }
+                other => other?,
+            }
         };
         drop(keep_alive);
         let code = outcome.code;
