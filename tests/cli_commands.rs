@@ -36,7 +36,14 @@ impl World {
     fn build_ctx(&self, extra: &[&str]) -> std::process::Output {
         run(self
             .builder()
-            .args(["build", "--progress", "plain", "--source-date-epoch", "0"])
+            .arg("build")
+            // `-q` with a progress display is an error, as in buildx.
+            .args(if extra.contains(&"-q") {
+                &[][..]
+            } else {
+                &["--progress", "plain"]
+            })
+            .args(["--source-date-epoch", "0"])
             .args(extra)
             .arg(self.ctx()))
     }

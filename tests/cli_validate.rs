@@ -54,8 +54,10 @@ fn bad_flags_fail_before_any_work_naming_the_flag_and_the_choices() {
         ),
         (&["-t", "app:bad:tag"], "-t/--tag \"app:bad:tag\": invalid reference format"),
         (&["--push"], "--push needs the image's name: give -t REGISTRY/NAME:TAG"),
-        (&["--label", "foo"], "--label \"foo\": expected KEY=VALUE"),
-        (&["--label", "=v"], "--label \"=v\": the key is empty"),
+        (
+            &["--label", "=v"],
+            "--label \"=v\": invalid key-value pair \"=v\": empty key",
+        ),
         (
             &["-o", "type=foo"],
             "--output type=foo: type=foo is not supported: use oci, docker, tar, local, registry, image",

@@ -204,7 +204,10 @@ fn empty_keys_and_outputs_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
     for (args, want) in [
-        (vec!["--label", "=x"], "--label \"=x\": the key is empty"),
+        (
+            vec!["--label", "=x"],
+            "invalid key-value pair \"=x\": empty key",
+        ),
         (
             vec!["--build-arg", "=x"],
             "--build-arg \"=x\": the name is empty",

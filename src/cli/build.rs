@@ -36,7 +36,7 @@ pub fn run(args: BuildArgs) -> Result<i32> {
 }
 
 fn run_build(args: BuildArgs) -> Result<i32> {
-    let p = match prepare(&args)? {
+    let mut p = match prepare(&args)? {
         Next::Exit(code) => return Ok(code),
         Next::Build(p) => *p,
     };
@@ -56,7 +56,15 @@ fn run_build(args: BuildArgs) -> Result<i32> {
     };
     let store = Arc::new(store_args.open_store()?);
     let client = Arc::new(store_args.client()?.with_transfers(progress.on_transfer()));
-    let mut context = if args.context == "-" && args.file.is_none() {
+    // Declared before `context`, so its store (whose temp area holds the
+    // extracted tar) is dropped after it.
+    let (stdin_context, _stdin_store) = match p.stdin_context.take() {
+        Some(t) => (Some(t.context), Some(t.store)),
+        None => (None, None),
+    };
+    let mut context = if let Some(c) = stdin_context {
+        c
+    } else if args.context == "-" {
         // The Dockerfile came on stdin: the context is empty, as Docker's.
         BuildContext::from_tar_in(std::io::empty(), IgnoreSpec::None, &store.temp_dir()?)?
     } else {

@@ -143,6 +143,9 @@ pub struct BuildArgs {
     /// An attestation, `type=sbom|provenance[,disabled=true][,KEY=VALUE…]` (repeatable).
     #[arg(long = "attest")]
     pub attest: Vec<String>,
+    /// `docker build` flags buildx accepts and ignores (hidden).
+    #[command(flatten)]
+    pub compat: super::build_compat::CompatArgs,
     /// The build context: a directory, or `-` for a tar on stdin.
     pub context: String,
 }

@@ -27,12 +27,16 @@ pub(super) fn parse_build_args(raw: &[String]) -> Result<BTreeMap<String, String
     Ok(out)
 }
 
+/// `--label KEY=VALUE` or `--label KEY` (an empty value), as buildx's
+/// `listToMap(labels, false)`; an empty key is refused with buildx's words
+/// (`invalid key-value pair "=x": empty key`).
 pub(super) fn parse_labels(raw: &[String]) -> Result<Vec<(String, String)>> {
     raw.iter()
         .map(|l| match l.split_once('=') {
-            Some(("", _)) => bail!("--label {l}: the key is empty (expected KEY=VALUE)"),
+            Some(("", _)) => bail!("--label {l:?}: invalid key-value pair {l:?}: empty key"),
             Some((k, v)) => Ok((k.to_string(), v.to_string())),
-            None => bail!("--label {l}: expected KEY=VALUE"),
+            None if l.is_empty() => bail!("--label: invalid key-value pair \"\": empty key"),
+            None => Ok((l.to_string(), String::new())),
         })
         .collect()
 }

@@ -146,7 +146,7 @@ impl Finish<'_> {
                     "digest": index_desc.digest.to_string(),
                     "size": index_desc.size,
                 },
-                "image.name": self.tags.join(","),
+                "image.name": super::build_single::metadata_image_name(&args.tags),
             });
             crate::store::fsutil::write_atomic(
                 path,

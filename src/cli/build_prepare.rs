@@ -19,6 +19,8 @@ pub(super) struct Prepared {
     pub file_name: String,
     pub bytes: Vec<u8>,
     pub dockerfile_path: Option<PathBuf>,
+    /// The context tar read from stdin (it held the Dockerfile).
+    pub stdin_context: Option<super::build_input::StdinTar>,
     /// The Dockerfile decoded as BuildKit reads it.
     pub text: String,
     pub build_args: std::collections::BTreeMap<String, String>,
@@ -55,14 +57,22 @@ pub(super) fn prepare(args: &BuildArgs) -> Result<Next> {
         Some(p) => crate::plan::platform::build_targets(p)?,
         None => Vec::new(),
     };
-    let (file_name, bytes, dockerfile_path) = super::build_input::read_dockerfile(args)?;
+    let (file_name, bytes, dockerfile_path, stdin_context) =
+        super::build_input::read_dockerfile(args)?;
     // Bytes that are not UTF-8 are read as BuildKit reads them (see dockerfile::parse_bytes).
     let text = crate::dockerfile::decode(&bytes);
     let df = match crate::dockerfile::parse_bytes(&bytes) {
         Ok(df) => df,
         Err(diag) => bail!("{}", diag.in_file(file_name)),
     };
-    let build_args = parse_build_args(&args.build_args)?;
+    let mut build_args = parse_build_args(&args.build_args)?;
+    // buildx passes SOURCE_DATE_EPOCH from its environment as the build-arg
+    // unless one is given (`build/build.go`), so `ARG SOURCE_DATE_EPOCH` sees it.
+    if let Some(epoch) = args.source_date_epoch {
+        build_args
+            .entry("SOURCE_DATE_EPOCH".to_string())
+            .or_insert_with(|| epoch.to_string());
+    }
     let named = super::build_context::parse_all(&args.build_contexts)?;
     let annotations = crate::image::annotations::Annotations::parse(&args.annotations)?;
     // Lint rules (BuildKit's): with --check / --call check they are the result.
@@ -169,6 +179,7 @@ pub(super) fn prepare(args: &BuildArgs) -> Result<Next> {
         file_name,
         bytes,
         dockerfile_path,
+        stdin_context,
         text,
         build_args,
         annotations,

@@ -65,6 +65,13 @@ impl Finish<'_> {
             )?;
         }
         let mut pushed_digest = None;
+        // `containerimage.descriptor` of --metadata-file: the manifest as
+        // stored, or as pushed (an index with attestations: not known here).
+        let mut descriptor = Some(serde_json::json!({
+            "mediaType": stored.manifest.media_type,
+            "digest": stored.manifest.digest.to_string(),
+            "size": stored.manifest.size,
+        }));
         if args.push {
             if tags.is_empty() {
                 bail!("--push needs at least one -t NAME:TAG");
@@ -94,8 +101,16 @@ impl Finish<'_> {
                     format!("pushing {}", names.join(", ")),
                     crate::registry::push(client, store, &stored.manifest, &dests, &opts),
                 )?;
+                descriptor = pushed.digest.as_ref().map(|d| {
+                    serde_json::json!({
+                        "mediaType": pushed.media_type,
+                        "digest": d.to_string(),
+                        "size": pushed.size,
+                    })
+                });
                 pushed.digest.map(|d| d.to_string())
             } else {
+                descriptor = None;
                 let index = super::build_attest::published_index(
                     store,
                     &stored,
@@ -137,11 +152,14 @@ impl Finish<'_> {
         }
         self.export_caches()?;
         if let Some(path) = &args.metadata_file {
-            let meta = serde_json::json!({
+            let mut meta = serde_json::json!({
                 "containerimage.config.digest": stored.config_digest.to_string(),
                 "containerimage.digest": pushed_digest.clone().unwrap_or_else(|| stored.manifest.digest.to_string()),
-                "image.name": tags.join(","),
+                "image.name": metadata_image_name(&args.tags),
             });
+            if let Some(d) = descriptor {
+                meta["containerimage.descriptor"] = d;
+            }
             crate::store::fsutil::write_atomic(
                 path,
                 serde_json::to_string_pretty(&meta)?.as_bytes(),
@@ -177,6 +195,17 @@ impl Finish<'_> {
         }
         Ok(())
     }
+}
+
+/// `image.name` of `--metadata-file`: the `-t` names as buildx passes them
+/// to BuildKit, each normalised (`docker.io/library/…`) but with no `:latest`
+/// added (`reference.ParseNormalizedNamed(t).String()`), joined by commas.
+/// The tags were checked before the build; one that does not parse is kept as given.
+pub(super) fn metadata_image_name(tags: &[String]) -> String {
+    tags.iter()
+        .map(|t| Reference::parse_named(t).map_or_else(|_| t.clone(), |r| r.to_string()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `pushed NAME (DIGEST)` per destination, through the progress stream

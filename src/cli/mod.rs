@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 pub mod build;
 mod build_args;
 pub mod build_attest;
+pub mod build_compat;
 pub mod build_context;
 mod build_flags;
 mod build_input;
@@ -117,7 +118,15 @@ pub fn main() -> i32 {
             std::env::remove_var(var);
         }
     }
-    let cli = Cli::parse_from(validate::normalize_pull(std::env::args_os().collect()));
+    let cli = match Cli::try_parse_from(validate::normalize_pull(std::env::args_os().collect())) {
+        Ok(cli) => cli,
+        // A usage error (an unknown flag, a missing value) exits 125, as the
+        // docker CLI's do; `--help` and `--version` print and exit 0.
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 125 } else { 0 };
+        }
+    };
     // Bad flags fail before any work (and before a rootless re-exec).
     if let Command::Build(args) = &cli.command {
         if let Err(err) = validate::check(args) {
@@ -216,6 +225,16 @@ pub fn read_dockerfile(path: &std::path::Path) -> anyhow::Result<(String, Vec<u8
     }
     // Only a regular file: a FIFO would block the open, a device never end.
     let bytes = read_regular(path, "Dockerfile", MAX_DOCKERFILE_BYTES).map_err(|e| match e {
+        // BuildKit's words for a missing one (`failed to read dockerfile:
+        // open Dockerfile: no such file or directory`), with the path.
+        crate::context::ContextError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            anyhow::anyhow!(
+                "failed to read dockerfile: open {}: no such file or directory",
+                path.display()
+            )
+        }
         crate::context::ContextError::Io { source, .. } => {
             anyhow::Error::new(source).context(format!("reading the Dockerfile {}", path.display()))
         }

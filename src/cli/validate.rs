@@ -31,13 +31,7 @@ pub fn check(args: &BuildArgs) -> Result<()> {
     for a in &args.build_args {
         check_build_arg(a)?;
     }
-    for l in &args.labels {
-        match l.split_once('=') {
-            Some(("", _)) => bail!("--label {l:?}: the key is empty (expected KEY=VALUE)"),
-            Some(_) => {}
-            None => bail!("--label {l:?}: expected KEY=VALUE"),
-        }
-    }
+    super::build_flags::parse_labels(&args.labels)?;
     let algo: crate::layer::Compression = args
         .compression
         .parse()
@@ -67,6 +61,15 @@ pub fn check(args: &BuildArgs) -> Result<()> {
         args.progress
             .parse::<crate::progress::Mode>()
             .map_err(|e| anyhow!("--progress: {e}"))?;
+    } else if !matches!(args.progress.as_str(), "auto" | "quiet") {
+        // buildx refuses a progress display the quiet flag would hide (its words).
+        bail!(
+            "-q/--quiet: progress={} and quiet cannot be used together",
+            args.progress
+        );
+    }
+    for w in args.compat.warnings()? {
+        eprintln!("warning: {w}");
     }
     args.pull
         .parse::<crate::engine::base::PullPolicy>()

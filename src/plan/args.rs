@@ -23,6 +23,14 @@ pub fn is_proxy_arg(name: &str) -> bool {
     PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
+/// True for the build-args BuildKit's frontend and exporters read themselves
+/// (`BUILDKIT_INLINE_CACHE`, `BUILDKIT_SANDBOX_HOSTNAME`, … and
+/// `SOURCE_DATE_EPOCH`, which buildx also sets from its environment): never
+/// reported as unused, as Docker 26.1 reports none of them.
+pub fn is_frontend_arg(name: &str) -> bool {
+    name.starts_with("BUILDKIT_") || name == "SOURCE_DATE_EPOCH"
+}
+
 /// The predefined global arguments for a build, in BuildKit's order:
 /// `BUILD*` from the build platform, `TARGET*` from the target platform and
 /// `TARGETSTAGE`. A `--build-arg` of the same name overrides the value.

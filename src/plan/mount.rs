@@ -322,8 +322,9 @@ pub(crate) fn parse_mount(spec: &str, expand: &mut ValueExpander<'_>) -> Result<
         MountType::Bind | MountType::Cache | MountType::Tmpfs
     ) && m.target.as_deref().is_none_or(str::is_empty)
     {
+        // BuildKit's words first: the empty target becomes "/" there.
         return Err(plain(format!(
-            "mount target must be specified for type={} mounts",
+            "invalid mount target \"/\": mount target must be specified for type={} mounts",
             m.kind
         )));
     }
@@ -465,7 +466,10 @@ mod tests {
             ("type=secret", "one of source, target required"),
             ("type=bind,target=/a,bogus=1", "unexpected key 'bogus'"),
             ("type=bind,target=/a,ro=perhaps", "invalid value for ro"),
-            ("type=cache", "mount target must be specified"),
+            (
+                "type=cache",
+                "invalid mount target \"/\": mount target must be specified",
+            ),
             (
                 "type=bind,target=/a,from=$STAGE",
                 "doesn't support variable expansion",

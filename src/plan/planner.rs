@@ -276,7 +276,12 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     let unused: Vec<&str> = opts
         .build_args
         .keys()
-        .filter(|k| !declared.contains(*k) && !args::is_predefined_arg(k) && !args::is_proxy_arg(k))
+        .filter(|k| {
+            !declared.contains(*k)
+                && !args::is_predefined_arg(k)
+                && !args::is_proxy_arg(k)
+                && !args::is_frontend_arg(k)
+        })
         .map(String::as_str)
         .collect();
     if !unused.is_empty() {

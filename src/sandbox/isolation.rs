@@ -39,8 +39,10 @@ pub const ISOLATION_ENV: &str = "BUILDER_ISOLATION";
 /// What `--isolation` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Choice {
-    /// The best level this process can use.
+    /// The best level this process can use (`default`: docker build's
+    /// spelling, which buildx accepts).
     #[default]
+    #[value(alias = "default")]
     Auto,
     /// Root with CAP_SYS_ADMIN.
     Namespaces,

@@ -78,7 +78,11 @@ impl World {
     pub fn build(&self, args: &[&str], ctx: &Path) -> Output {
         let mut c = self.builder();
         c.arg("build");
-        if !args.contains(&"--progress") {
+        // `-q` with a progress display is an error, as in buildx.
+        if !args
+            .iter()
+            .any(|a| ["--progress", "-q", "--quiet"].contains(a))
+        {
             c.args(["--progress", "plain"]);
         }
         super::run(c.args(args).arg(ctx))

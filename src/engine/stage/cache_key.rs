@@ -68,13 +68,28 @@ impl StageRunner<'_> {
                 if !extras.extra_hosts.is_empty() || extras.shm_size.is_some() {
                     k.part("run-extras", &format!("{extras:?}"));
                 }
+                // So are `--ulimit`s (ExecOp `Meta.Ulimit`): a RUN sees them
+                // (`ulimit -n`), so a build with others must not reuse its result.
+                let ulimits = &self.shared.limits.ulimits;
+                if !ulimits.is_empty() {
+                    k.part("ulimits", &format!("{ulimits:?}"));
+                }
                 for m in &ev.mounts {
                     // Secrets count by id only; their content never enters a key.
                     k.part(
                         "mount",
                         &format!("{:?}/{:?}/{:?}/{:?}", m.kind, m.id, m.target, m.from),
                     );
-                    if m.kind == MountType::Bind {
+                    if m.kind == MountType::Ssh {
+                        // BuildKit re-runs a step whose SSH agent was not
+                        // forwarded before and is now (recorded with Docker
+                        // 26.1); a secret's presence does not count there.
+                        let id = m.id.as_deref().unwrap_or("default");
+                        let given = self.shared.ssh.contains_key(id);
+                        k.part("ssh-given", if given { "1" } else { "0" });
+                    }
+                    let seeded_cache = m.kind == MountType::Cache && m.from.is_some();
+                    if m.kind == MountType::Bind || seeded_cache {
                         match &m.from {
                             None => {
                                 let src = m.source.clone().unwrap_or_else(|| "/".to_string());

@@ -131,11 +131,15 @@ impl StageRunner<'_> {
             }
         }
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let etc = sandbox::EtcFiles::with_hosts(
+        let mut etc = sandbox::EtcFiles::with_hosts(
             "buildkitsandbox",
             &host_resolv,
             &self.shared.run_extras.extra_hosts,
         );
+        // BuildKit's executor mounts /etc/hosts and /etc/resolv.conf only:
+        // a RUN sees the image's /etc/hostname, if any (Docker 26.1.5: none
+        // in busybox), while `hostname` still says buildkitsandbox.
+        etc.hostname = None;
         // Copies (the chroot level, a store on overlayfs): a copy of the
         // chain, recorded. The chroot level also writes the /etc files in
         // (put back before the diff) and plants RUN --mount sources, having
@@ -184,7 +188,7 @@ impl StageRunner<'_> {
             let _permit = self.shared.run_permit();
             let running = sandbox::spawn(&self.shared.helper, &spec)?;
             self.shared.register_killer(running.killer());
-            running.wait_outcome(|_, line| {
+            let waited = running.wait_outcome(|_, line| {
                 let line = String::from_utf8_lossy(line).into_owned();
                 if tail.len() == 10 {
                     tail.pop_front();
@@ -192,7 +196,22 @@ impl StageRunner<'_> {
                 // The error's "last output" as a terminal showed it (a CR restarts the line).
                 tail.push_back(crate::progress::screen::clean_line(&line, usize::MAX));
                 progress.log(id, line);
-            })?
+            });
+            match waited {
+                // A command that cannot be executed is, in BuildKit, a
+                // process that exited 1 after runc's "unable to start
+                // container process: exec: …" (Docker 26.1.5).
+                Err(sandbox::SandboxError::Setup(msg))
+                    if msg.starts_with("exec \"") || msg.starts_with("exec: \"") =>
+                {
+                    bail!(
+                        "process {:?} did not complete successfully: exit code: 1\n\
+                     unable to start container process: {msg}",
+                        argv.join(" ")
+                    )
+                }
+                other => other?,
+            }
         };
         drop(keep_alive);
         let code = outcome.code;

@@ -27,8 +27,22 @@ impl StageRunner<'_> {
             let wd = &self.image.config.config.working_dir;
             format!("{}/{t}", wd.trim_end_matches('/'))
         };
+        let mut id = m.id.clone().unwrap_or_else(|| target.clone());
+        if let Some(from) = &m.from {
+            // BuildKit keys a cache made from another stage's files by that
+            // base too (`id:refID`): another base, another cache.
+            let r = self
+                .stage_ref(from, from.parse().ok())
+                .unwrap_or_else(|| SourceRef::Image(from.clone()));
+            let base = (self.sources)(&r).map(|i| i.cache_key).unwrap_or_default();
+            let source = m.source.as_deref().unwrap_or("/");
+            id = format!(
+                "{id}:{}",
+                crate::store::Digest::of(format!("{base}\n{source}").as_bytes()).hex()
+            );
+        }
         Some(crate::engine::cache_mounts::MountUse {
-            id: m.id.clone().unwrap_or_else(|| target.clone()),
+            id,
             target,
             sharing: m.sharing.unwrap_or(Sharing::Shared),
             uid: m.uid.unwrap_or(0),
@@ -61,46 +75,9 @@ impl StageRunner<'_> {
                         crate::engine::fsroot::resolve_in_root(self.context.root(), &source, true)?
                     }
                     Some(from) => {
-                        let by_index = from.parse::<usize>().ok();
-                        let r = self
-                            .stage_ref(from, by_index)
-                            .unwrap_or_else(|| SourceRef::Image(from.clone()));
-                        let img = (self.sources)(&r)
-                            .ok_or_else(|| anyhow!("--mount from={from}: not available"))?;
-                        super::check_readable(&img, from)?;
-                        let lowers = self.shared.lowers(&img)?;
-                        // The sandbox runs in another process, so the stage's
-                        // files are copied out of a read-only overlay.
                         let copy = scratch.join(format!("bind-{}", keep_alive.len()));
                         std::fs::create_dir(&copy)?;
-                        let src = source.clone();
-                        let dst = copy.clone();
-                        with_overlays(
-                            &[OverlaySpec {
-                                lowers,
-                                upper: None,
-                            }],
-                            scratch,
-                            move |roots| {
-                                let from_path =
-                                    crate::engine::fsroot::resolve_in_root(&roots[0], &src, true)?;
-                                let opts = CopyOptions {
-                                    preserve_owner: true,
-                                    ..Default::default()
-                                };
-                                let mut links = HardlinkMap::default();
-                                if from_path.is_dir() {
-                                    crate::engine::copy::copy_dir_contents(
-                                        &from_path, &dst, &opts, &mut links,
-                                    )
-                                } else {
-                                    let out = dst.join("file");
-                                    crate::engine::copy::copy_entry(
-                                        &from_path, &out, &opts, &mut links,
-                                    )
-                                }
-                            },
-                        )?;
+                        self.copy_from_source(from, &source, &copy, scratch)?;
                         if copy.join("file").exists() && !copy.join("file").is_dir() {
                             copy.join("file")
                         } else {
@@ -122,7 +99,22 @@ impl StageRunner<'_> {
                 let key = crate::store::Digest::of(id.as_bytes());
                 let dir = self.shared.store.cache_dir().join("mounts").join(key.hex());
                 self.shared.prepare_cache_mount(&used);
-                if !dir.exists() {
+                if !dir.exists() && m.from.is_some() {
+                    // BuildKit makes a new cache on top of `from`'s files
+                    // (at `source`), so it starts with them; mode, uid and gid
+                    // are those files'. Made aside, then renamed into place.
+                    let from = m.from.as_deref().unwrap_or_default();
+                    let source = m.source.clone().unwrap_or_else(|| "/".to_string());
+                    let parent = dir
+                        .parent()
+                        .ok_or_else(|| anyhow!("cache dir has no parent"))?;
+                    std::fs::create_dir_all(parent)?;
+                    let seed = tempfile::Builder::new()
+                        .prefix(".seed-")
+                        .tempdir_in(parent)?;
+                    self.copy_from_source(from, &source, seed.path(), scratch)?;
+                    std::fs::rename(seed.keep(), &dir)?;
+                } else if !dir.exists() {
                     std::fs::create_dir_all(&dir)?;
                     let mode = m.mode.unwrap_or(0o755);
                     std::fs::set_permissions(
@@ -164,7 +156,11 @@ impl StageRunner<'_> {
                         .unwrap_or_default();
                 let Some(content) = self.shared.secrets.get(&id) else {
                     if m.required {
-                        bail!("secret {id} is required but was not given: pass --secret id={id},src=FILE");
+                        // BuildKit's words first (`secret X: not found`), then the fix.
+                        bail!(
+                            "secret {id}: not found (the mount is required: pass --secret \
+                             id={id},src=FILE)"
+                        );
                     }
                     return Ok(None);
                 };
@@ -207,5 +203,50 @@ impl StageRunner<'_> {
                 }
             }
         }))
+    }
+}
+
+impl StageRunner<'_> {
+    /// Copies `source` of the stage or image `from` (owners kept) into the
+    /// empty dir `dst`: a directory's contents, or a file as `dst/file`.
+    /// The sandbox runs in another process, so files are copied out of a
+    /// read-only overlay of the stage's layers. Errors: `from` unknown, too
+    /// deep, `source` missing.
+    fn copy_from_source(&self, from: &str, source: &str, dst: &Path, scratch: &Path) -> Result<()> {
+        let by_index = from.parse::<usize>().ok();
+        let r = self
+            .stage_ref(from, by_index)
+            .unwrap_or_else(|| SourceRef::Image(from.to_string()));
+        let img =
+            (self.sources)(&r).ok_or_else(|| anyhow!("--mount from={from}: not available"))?;
+        super::check_readable(&img, from)?;
+        let lowers = self.shared.lowers(&img)?;
+        let src = source.to_string();
+        let dst = dst.to_path_buf();
+        Ok(with_overlays(
+            &[OverlaySpec {
+                lowers,
+                upper: None,
+            }],
+            scratch,
+            move |roots| {
+                let from_path = crate::engine::fsroot::resolve_in_root(&roots[0], &src, true)?;
+                let opts = CopyOptions {
+                    preserve_owner: true,
+                    ..Default::default()
+                };
+                let mut links = HardlinkMap::default();
+                if from_path.is_dir() {
+                    crate::engine::copy::copy_dir_contents(&from_path, &dst, &opts, &mut links)
+                } else {
+                    crate::engine::copy::copy_entry(
+                        &from_path,
+                        &dst.join("file"),
+                        &opts,
+                        &mut links,
+                    )
+                }
+            },
+        )?)
     }
 }
