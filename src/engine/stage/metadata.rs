@@ -37,9 +37,9 @@ impl StageRunner<'_> {
                     unreachable!("ARG evaluates to ARG")
                 };
                 let mut parts = Vec::new();
-                for d in raw {
+                for (i, d) in raw.iter().enumerate() {
                     self.arg_names.push(d.name.clone());
-                    parts.push(match &d.default {
+                    parts.push(match ev.arg_defaults.get(i).and_then(Option::as_ref) {
                         Some(v) => format!("{}={}", d.name, v),
                         None => d.name.clone(),
                     });
