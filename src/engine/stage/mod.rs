@@ -68,6 +68,9 @@ pub struct StageRunner<'a> {
     /// Every ARG declared in the stage, in order (BuildKit lists them, even
     /// twice, in RUN history).
     arg_names: Vec<String>,
+    /// Whether a CMD of this stage (an ONBUILD trigger's included) has run: an ENTRYPOINT
+    /// then keeps CMD, else it clears the inherited one (BuildKit's `cmdSet`).
+    cmd_set: bool,
     /// Position of each name in the config's `Env` (`KEY=value` strings), built on the first
     /// ENV and dropped whenever the config is replaced: a linear search per ENV made a stage
     /// of n ENV lines cost n² (issue 17).
@@ -92,6 +95,7 @@ impl<'a> StageRunner<'a> {
             sources,
             image,
             arg_names: Vec::new(),
+            cmd_set: false,
             env_index: None,
         }
     }
