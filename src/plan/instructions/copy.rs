@@ -78,19 +78,6 @@ pub(super) fn parse_copy(
             })?;
         }
     }
-    if let Some((v, i)) = f.get("from") {
-        if v.contains('$') {
-            return Err(flag_diag(
-                src,
-                inst,
-                FlagError {
-                    index: i,
-                    message: "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround".into(),
-                    help: None,
-                },
-            ));
-        }
-    }
     Ok(Command::Copy(Copy {
         add,
         from: f.string("from"),
