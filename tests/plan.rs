@@ -132,7 +132,7 @@ fn flag_errors_point_at_the_flag() {
     let e = err_of(t, opts(t));
     assert_eq!(
         e,
-        "Dockerfile:2:23: unknown flag: --bogus\n2 | COPY --link --chown=1 --bogus=2 a b\n  |                       ^^^^^^^\n  help: accepted flags: --chown, --from, --chmod, --link, --exclude, --parents"
+        "Dockerfile:2:23: unknown flag: bogus\n2 | COPY --link --chown=1 --bogus=2 a b\n  |                       ^^^^^^^\n  help: accepted flags: --chown, --from, --chmod, --link, --exclude, --parents"
     );
     let t = "FROM alpine\nRUN --mount=type=cache,target=/c,sharing=wild make\n";
     let e = err_of(t, opts(t));

@@ -54,7 +54,10 @@ impl Flags {
                     let names: Vec<String> = spec.iter().map(|(n, _)| format!("--{n}")).collect();
                     format!("accepted flags: {}", names.join(", "))
                 };
-                return Err(err(format!("unknown flag: --{name}"), Some(help)));
+                // BuildKit's BFlags wording: the name without dashes, and a close one.
+                let mean = crate::dockerfile::suggest(name, spec.iter().map(|(n, _)| *n))
+                    .map_or(String::new(), |s| format!(" (did you mean {s}?)"));
+                return Err(err(format!("unknown flag: {name}{mean}"), Some(help)));
             };
             if kind != Kind::Strs && flags.values.iter().any(|(n, _, _)| *n == name) {
                 return Err(err(format!("duplicate flag specified: --{name}"), None));
@@ -135,7 +138,7 @@ mod tests {
         assert_eq!(f.bool("link"), Some(true));
         assert_eq!(f.all("exclude").len(), 2);
         let e = Flags::parse(&raw(&["--from=a", "--chown=1"]), SPEC).unwrap_err();
-        assert_eq!((e.index, e.message.as_str()), (1, "unknown flag: --chown"));
+        assert_eq!((e.index, e.message.as_str()), (1, "unknown flag: chown"));
         let e = Flags::parse(&raw(&["--from=a", "--from=b"]), SPEC).unwrap_err();
         assert_eq!(e.message, "duplicate flag specified: --from");
         assert!(Flags::parse(&raw(&["--from"]), SPEC)
