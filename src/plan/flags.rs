@@ -60,24 +60,24 @@ impl Flags {
                 return Err(err(format!("unknown flag: {name}{mean}"), Some(help)));
             };
             if kind != Kind::Strs && flags.values.iter().any(|(n, _, _)| *n == name) {
-                return Err(err(format!("duplicate flag specified: --{name}"), None));
+                return Err(err(format!("duplicate flag specified: {name}"), None));
             }
             let value = match (kind, value) {
                 (Kind::Bool, None) => "true".to_string(),
                 (Kind::Bool, Some("")) => {
-                    return Err(err(format!("missing a value on flag: --{name}"), None))
+                    return Err(err(format!("missing a value on flag: {name}"), None))
                 }
                 (Kind::Bool, Some(v)) => match v.to_ascii_lowercase().as_str() {
                     "true" => "true".into(),
                     "false" => "false".into(),
                     _ => {
                         return Err(err(
-                            format!("expecting boolean value for flag --{name}, not: {v}"),
+                            format!("expecting boolean value for flag {name}, not: {v}"),
                             None,
                         ));
                     }
                 },
-                (_, None) => return Err(err(format!("missing a value on flag: --{name}"), None)),
+                (_, None) => return Err(err(format!("missing a value on flag: {name}"), None)),
                 (_, Some(v)) => v.to_string(),
             };
             flags.values.push((name, value, index));
@@ -140,7 +140,7 @@ mod tests {
         let e = Flags::parse(&raw(&["--from=a", "--chown=1"]), SPEC).unwrap_err();
         assert_eq!((e.index, e.message.as_str()), (1, "unknown flag: chown"));
         let e = Flags::parse(&raw(&["--from=a", "--from=b"]), SPEC).unwrap_err();
-        assert_eq!(e.message, "duplicate flag specified: --from");
+        assert_eq!(e.message, "duplicate flag specified: from");
         assert!(Flags::parse(&raw(&["--from"]), SPEC)
             .unwrap_err()
             .message

@@ -23,10 +23,11 @@ impl StageRunner<'_> {
         if c.parents {
             msg.push_str(" --parents");
         }
-        if let Some(o) = &c.chown {
+        // BuildKit writes these flags only with a value (`--chown=` leaves no trace).
+        if let Some(o) = c.chown.as_ref().filter(|o| !o.is_empty()) {
             msg.push_str(&format!(" --chown={o}"));
         }
-        if let Some(m) = &c.chmod {
+        if let Some(m) = c.chmod.as_ref().filter(|m| !m.is_empty()) {
             msg.push_str(&format!(" --chmod={m}"));
         }
         for s in &c.sources {
