@@ -47,6 +47,9 @@ pub struct Heredoc {
     pub expand: bool,
     /// True for `<<-`.
     pub chomp: bool,
+    /// The body as written (before `<<-` removes tabs) starts with `#!`: BuildKit runs a RUN
+    /// whose command is only this heredoc as a file (`/dev/pipes/NAME`), not as `sh -c` text.
+    pub shebang: bool,
 }
 
 /// One instruction, with its arguments as BuildKit keeps them: raw, unexpanded.

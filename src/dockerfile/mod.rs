@@ -17,7 +17,7 @@ mod prepass;
 pub mod shell;
 mod source;
 mod validate;
-pub use validate::{edit_distance, edit_distance_within};
+pub use validate::{edit_distance, edit_distance_within, suggest};
 
 pub use ast::{Directives, Dockerfile, Heredoc, Instruction, Span};
 pub use dump::{dump, go_quote};

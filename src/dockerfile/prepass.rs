@@ -44,8 +44,15 @@ impl LogicalLine {
     }
 }
 
-/// A heredoc body: its text, and its bytes when they differ (a file that is not UTF-8).
-pub(crate) type HeredocBody = (String, Option<Vec<u8>>);
+/// A heredoc body read by [`Lines::heredoc_body`].
+pub(crate) struct HeredocBody {
+    /// The text (tabs removed for `<<-`).
+    pub text: String,
+    /// The bytes of the file when they differ from `text` (a file that is not UTF-8).
+    pub raw: Option<Vec<u8>>,
+    /// Whether the body as written (before `<<-` removes tabs) starts with `#!`.
+    pub shebang: bool,
+}
 
 /// A cursor over the physical lines of a Dockerfile.
 pub(crate) struct Lines<'a> {
@@ -199,8 +206,7 @@ impl<'a> Lines<'a> {
 
     /// Reads a heredoc body up to the line `name` (after leading tabs when `chomp`).
     /// Returns `None` when the file ends first. Body lines keep their line endings; with
-    /// `chomp` their leading tabs are removed. The second value is the body as bytes of the
-    /// file when they differ from the text (a file that is not UTF-8).
+    /// `chomp` their leading tabs are removed (see [`HeredocBody`]).
     pub fn heredoc_body(
         &mut self,
         name: &str,
@@ -208,6 +214,10 @@ impl<'a> Lines<'a> {
     ) -> Result<Option<HeredocBody>, Diagnostic> {
         let mut content = String::new();
         let mut raw_content: Vec<u8> = Vec::new();
+        let shebang = self
+            .lines
+            .get(self.next)
+            .is_some_and(|first| first.starts_with("#!"));
         while let Some(&raw) = self.lines.get(self.next) {
             self.check_length(self.next)?;
             let bytes = self.raw.as_ref().map(|r| r[self.next]);
@@ -221,7 +231,11 @@ impl<'a> Lines<'a> {
             if candidate == name {
                 let raw_body = (self.raw.is_some() && raw_content != content.as_bytes())
                     .then_some(raw_content);
-                return Ok(Some((content, raw_body)));
+                return Ok(Some(HeredocBody {
+                    text: content,
+                    raw: raw_body,
+                    shebang,
+                }));
             }
             content.push_str(if chomp {
                 raw.trim_start_matches('\t')

@@ -14,6 +14,7 @@ fn heredoc(name: &str, content: &str, expand: bool, chomp: bool) -> Heredoc {
         raw: None,
         expand,
         chomp,
+        shebang: content.starts_with("#!"),
     }
 }
 

@@ -110,6 +110,26 @@ fn suggestion(word: &str) -> Option<&'static str> {
         .map(|(_, k)| k)
 }
 
+/// BuildKit's `suggest.Search`, case-sensitive: the first of `options` at the smallest
+/// Levenshtein distance below 3 from `word`; none when one equals `word`.
+pub fn suggest<'a>(word: &str, options: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best = None;
+    let mut min = 3;
+    for o in options {
+        if o == word {
+            return None;
+        }
+        let Some(d) = edit_distance_within(word, o, min - 1) else {
+            continue;
+        };
+        if d < min {
+            min = d;
+            best = Some(o);
+        }
+    }
+    best
+}
+
 /// Levenshtein distance over characters.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     edit_distance_within(a, b, usize::MAX).unwrap_or(usize::MAX)

@@ -18,6 +18,29 @@ pub const PROXY_ARGS: &[&str] = &[
     "all_proxy",
 ];
 
+/// The environment BuildKit gives every RUN from the proxy build args, declared or not
+/// (`proxyEnvFromBuildArgs` + the exec op's `proxyEnvList`): for each of the five kinds, the
+/// `--build-arg` whose name matches case-insensitively sets both the upper- and lower-case
+/// variable, in the kinds' order; an empty value sets nothing. These entries are appended after
+/// the step's own environment, so they override a same-named ARG or ENV value. When both
+/// spellings are given, BuildKit's pick depends on Go map order; here the last name in
+/// byte order wins (lower case).
+pub fn proxy_env(build_args: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for upper in &PROXY_ARGS[..5] {
+        let value = build_args
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(upper))
+            .map(|(_, v)| v)
+            .next_back();
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            out.push((upper.to_string(), v.clone()));
+            out.push((upper.to_ascii_lowercase(), v.clone()));
+        }
+    }
+    out
+}
+
 /// True for the proxy variables (any case, as BuildKit compares them).
 pub fn is_proxy_arg(name: &str) -> bool {
     PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(name))

@@ -1,7 +1,6 @@
 //! Walking one stage instruction by instruction, expanding words exactly
 //! where Docker does, with the environment the stage has at that point.
 
-use super::args::is_proxy_arg;
 use super::instructions::{check_port, check_signal, mount_diag, parse_chmod, Command, KeyValue};
 use super::mount::{parse_mount, Mount};
 use super::{Plan, Step};
@@ -48,9 +47,14 @@ pub struct Evaluated {
     pub mounts: Vec<Mount>,
     /// COPY/ADD `--chmod` as a mode.
     pub chmod: Option<u32>,
+    /// For ARG, each name's default as written, expanded (quotes removed) with the
+    /// environment before the instruction; `None` where no default is given. BuildKit's
+    /// ARG history entry shows these, whatever `--build-arg` sets. Empty for other steps.
+    pub arg_defaults: Vec<Option<String>>,
     /// Config Env after this instruction.
     pub env: Vars,
-    /// What a RUN here sees: `run_env` plus proxy build args (undeclared).
+    /// What a RUN here sees, before the proxy variables of [`super::args::proxy_env`] (which
+    /// BuildKit adds outside the step's environment: not in its history or cache key).
     pub run_env: Vars,
     /// ARGs in scope after this instruction.
     pub args: Vars,
@@ -122,6 +126,7 @@ impl<'p> StageEvaluator<'p> {
         self.unset.clear();
         let mut mounts = Vec::new();
         let mut chmod = None;
+        let mut arg_defaults = Vec::new();
         let command = match &step.command {
             Command::Env(pairs) => {
                 let pairs = self.kvs(step, pairs)?;
@@ -133,12 +138,20 @@ impl<'p> StageEvaluator<'p> {
             }
             Command::Label(pairs) => Command::Label(self.kvs(step, pairs)?),
             Command::Arg(decls) => {
-                let mut out = Vec::new();
+                // BuildKit expands every default of the instruction first, with the
+                // environment before it (`ArgCommand.Expand`), then declares the names in
+                // order: `ARG X=1 Y=$X` leaves Y as X was before the line. The expanded
+                // defaults are also what the ARG history entry shows.
+                let mut defaults = Vec::with_capacity(decls.len());
                 for d in decls {
+                    defaults.push(self.opt_word(step, d.default.as_deref())?);
+                }
+                let mut out = Vec::new();
+                for (d, default) in decls.iter().zip(&defaults) {
                     let value = if let Some(v) = self.plan.build_args.get(&d.name) {
                         Some(v.clone())
-                    } else if let Some(def) = &d.default {
-                        Some(self.word(step, def)?)
+                    } else if default.is_some() {
+                        default.clone()
                     } else {
                         super::shell_get(&self.plan.global_args, &d.name)
                     };
@@ -151,6 +164,7 @@ impl<'p> StageEvaluator<'p> {
                         default: value,
                     });
                 }
+                arg_defaults = defaults;
                 Command::Arg(out)
             }
             Command::Workdir(p) => Command::Workdir(self.word(step, p)?),
@@ -250,16 +264,12 @@ impl<'p> StageEvaluator<'p> {
             }
             other => other.clone(),
         };
-        let mut run_env = self.state.run_env.clone();
-        for (k, v) in &self.plan.build_args {
-            if is_proxy_arg(k) && !run_env.contains_name(k) {
-                std::sync::Arc::make_mut(&mut run_env).set(k, v);
-            }
-        }
+        let run_env = self.state.run_env.clone();
         Ok(Evaluated {
             command,
             mounts,
             chmod,
+            arg_defaults,
             env: self.state.env.clone(),
             run_env,
             args: self.state.args.clone(),

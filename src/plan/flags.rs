@@ -54,27 +54,30 @@ impl Flags {
                     let names: Vec<String> = spec.iter().map(|(n, _)| format!("--{n}")).collect();
                     format!("accepted flags: {}", names.join(", "))
                 };
-                return Err(err(format!("unknown flag: --{name}"), Some(help)));
+                // BuildKit's BFlags wording: the name without dashes, and a close one.
+                let mean = crate::dockerfile::suggest(name, spec.iter().map(|(n, _)| *n))
+                    .map_or(String::new(), |s| format!(" (did you mean {s}?)"));
+                return Err(err(format!("unknown flag: {name}{mean}"), Some(help)));
             };
             if kind != Kind::Strs && flags.values.iter().any(|(n, _, _)| *n == name) {
-                return Err(err(format!("duplicate flag specified: --{name}"), None));
+                return Err(err(format!("duplicate flag specified: {name}"), None));
             }
             let value = match (kind, value) {
                 (Kind::Bool, None) => "true".to_string(),
                 (Kind::Bool, Some("")) => {
-                    return Err(err(format!("missing a value on flag: --{name}"), None))
+                    return Err(err(format!("missing a value on flag: {name}"), None))
                 }
                 (Kind::Bool, Some(v)) => match v.to_ascii_lowercase().as_str() {
                     "true" => "true".into(),
                     "false" => "false".into(),
                     _ => {
                         return Err(err(
-                            format!("expecting boolean value for flag --{name}, not: {v}"),
+                            format!("expecting boolean value for flag {name}, not: {v}"),
                             None,
                         ));
                     }
                 },
-                (_, None) => return Err(err(format!("missing a value on flag: --{name}"), None)),
+                (_, None) => return Err(err(format!("missing a value on flag: {name}"), None)),
                 (_, Some(v)) => v.to_string(),
             };
             flags.values.push((name, value, index));
@@ -135,9 +138,9 @@ mod tests {
         assert_eq!(f.bool("link"), Some(true));
         assert_eq!(f.all("exclude").len(), 2);
         let e = Flags::parse(&raw(&["--from=a", "--chown=1"]), SPEC).unwrap_err();
-        assert_eq!((e.index, e.message.as_str()), (1, "unknown flag: --chown"));
+        assert_eq!((e.index, e.message.as_str()), (1, "unknown flag: chown"));
         let e = Flags::parse(&raw(&["--from=a", "--from=b"]), SPEC).unwrap_err();
-        assert_eq!(e.message, "duplicate flag specified: --from");
+        assert_eq!(e.message, "duplicate flag specified: from");
         assert!(Flags::parse(&raw(&["--from"]), SPEC)
             .unwrap_err()
             .message

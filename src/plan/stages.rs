@@ -140,7 +140,25 @@ pub(crate) fn step_sources(
                 }
                 return Ok(vec![SourceRef::Stage(n as usize)]);
             }
-            Ok(vec![by_name(from)])
+            let source = by_name(from);
+            // Not a stage: an image reference, checked as BuildKit checks every base before
+            // resolving one (`--from` is never expanded: `$NAME` fails here).
+            if let SourceRef::Image(image) = &source {
+                if let Err(e) = Reference::parse(image) {
+                    let index = inst
+                        .flags
+                        .iter()
+                        .position(|f| f.starts_with("--from"))
+                        .unwrap_or(0);
+                    return Err(src.at_flag(
+                        inst,
+                        index,
+                        None,
+                        format!("failed to parse stage name {image:?}: {e}"),
+                    ));
+                }
+            }
+            Ok(vec![source])
         }
         Command::Run(r) => {
             let mut out = Vec::new();

@@ -480,7 +480,39 @@ impl MountPoints<'_> {
 
 /// Creates the working directory (and missing parents) owned by the user,
 /// as Docker does, and enters it.
+///
+/// A WORKDIR keeps an absolute path as written (BuildKit's `NormalizeWorkdir`), so `cwd` may
+/// hold `..`: BuildKit's executor creates the cleaned path for the user, then runc's
+/// `os.MkdirAll(cwd, 0755)` walks the raw one and also creates, as root, each directory
+/// named before a `..` (`/x/../y` leaves `/x` in the RUN's layer).
 pub(super) fn make_cwd(cwd: &str, uid: u32, gid: u32) -> Result<()> {
+    let entered = make_clean_cwd(cwd, uid, gid)?;
+    let mut raw = PathBuf::from("/");
+    for c in Path::new(cwd).components() {
+        match c {
+            Component::Normal(n) => {
+                raw.push(n);
+                match std::fs::create_dir(&raw) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => {
+                        return Err(e)
+                            .with_context(|| format!("creating the working directory {cwd}"))
+                    }
+                }
+            }
+            Component::ParentDir => {
+                raw.pop();
+            }
+            _ => {}
+        }
+    }
+    std::env::set_current_dir(&entered)
+        .with_context(|| format!("entering the working directory {cwd}"))
+}
+
+/// The cleaned `cwd` created with missing parents owned by the user; returns its path.
+fn make_clean_cwd(cwd: &str, uid: u32, gid: u32) -> Result<PathBuf> {
     let mut cur = PathBuf::from("/");
     for part in components(cwd) {
         cur.push(part);
@@ -494,5 +526,5 @@ pub(super) fn make_cwd(cwd: &str, uid: u32, gid: u32) -> Result<()> {
             }
         }
     }
-    std::env::set_current_dir(&cur).with_context(|| format!("entering the working directory {cwd}"))
+    Ok(cur)
 }

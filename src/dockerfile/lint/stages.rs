@@ -182,7 +182,8 @@ fn run(
                 let mut msg = format!("Usage of undefined variable '${var}'");
                 // Suggested from the environment after the step (holding the one
                 // before would make every ENV copy the whole list).
-                if let Some(s) = suggest(var, &ev.state().run_env) {
+                let names = ev.state().run_env.iter().map(|(k, _)| k.as_str());
+                if let Some(s) = crate::dockerfile::suggest(var, names) {
                     msg.push_str(&format!(" (did you mean ${s}?)"));
                 }
                 out.push(Found {
@@ -216,26 +217,6 @@ fn with_path(env: &[(String, String)]) -> Vec<(String, String)> {
         env.push(("PATH".into(), crate::sandbox::DEFAULT_PATH.into()));
     }
     env
-}
-
-/// BuildKit's `suggest.Search` (case-sensitive): the first option at the
-/// smallest Levenshtein distance below 3; none when one matches exactly.
-fn suggest(var: &str, options: &[(String, String)]) -> Option<String> {
-    let mut best: Option<&String> = None;
-    let mut min = 3;
-    for (o, _) in options {
-        if o == var {
-            return None;
-        }
-        let Some(d) = crate::dockerfile::edit_distance_within(var, o, min - 1) else {
-            continue;
-        };
-        if d < min {
-            min = d;
-            best = Some(o);
-        }
-    }
-    best.cloned()
 }
 
 /// `validateCopySourcePath` for one (expanded) source of the main context.

@@ -25,10 +25,18 @@ pub(super) fn maybe_json(rest: &str, offset: usize) -> Result<(Vec<String>, bool
 
 /// `Some(elements)` for a JSON array of strings, `None` when `rest` is not valid JSON (or not
 /// an array), an error for valid JSON with other elements.
+///
+/// Only the first JSON value counts: BuildKit's `parseJSON` reads it with a `json.Decoder`,
+/// which never looks past its end, so `RUN ["echo", "x"] > /f` is the exec form `echo x`
+/// and `CMD ["a"] words` is `["a"]` (the rest is dropped).
 pub(super) fn try_json(rest: &str, offset: usize) -> Result<Option<Vec<String>>, LineError> {
     if !rest.starts_with('[') {
         return Ok(None);
     }
+    let Some(end) = first_value_end(rest) else {
+        return Ok(None);
+    };
+    let rest = &rest[..end];
     match fast::json_strings(rest) {
         Some(strings) => Ok(Some(strings)),
         None => grammar_json(rest, offset),
@@ -93,10 +101,10 @@ pub(super) fn grammar_json(rest: &str, offset: usize) -> Result<Option<Vec<Strin
     Ok(Some(elements))
 }
 
-/// Deepest `[`/`{` nesting outside strings (cheap guard before the recursive grammar).
-fn json_depth(text: &str) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for b in text.bytes() {
+/// The bytes of `text` outside JSON strings (the quotes included), with their offsets.
+fn outside_strings(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let (mut in_string, mut escaped) = (false, false);
+    text.bytes().enumerate().filter(move |&(_, b)| {
         if in_string {
             match b {
                 _ if escaped => escaped = false,
@@ -104,10 +112,39 @@ fn json_depth(text: &str) -> usize {
                 b'"' => in_string = false,
                 _ => {}
             }
-            continue;
+            return false;
         }
+        if b == b'"' {
+            in_string = true;
+        }
+        true
+    })
+}
+
+/// The byte length of the bracketed value `text` starts with: up to the `]` or `}` that
+/// closes its first bracket, strings skipped; `None` when it is never closed.
+fn first_value_end(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, b) in outside_strings(text) {
         match b {
-            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Deepest `[`/`{` nesting outside strings (cheap guard before the recursive grammar).
+fn json_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for (_, b) in outside_strings(text) {
+        match b {
             b'[' | b'{' => {
                 depth += 1;
                 max = max.max(depth);

@@ -113,7 +113,7 @@ pub(crate) fn parse_lines(mut lines: Lines<'_>) -> Result<Dockerfile, Diagnostic
             }
             let mut heredocs = Vec::with_capacity(marks.len());
             for mark in marks {
-                let Some((content, raw)) = lines.heredoc_body(&mark.name, mark.chomp)? else {
+                let Some(body) = lines.heredoc_body(&mark.name, mark.chomp)? else {
                     let token = logical.text.get(mark.start..mark.end).unwrap_or("<<");
                     let err = LineError::new(
                         mark.start,
@@ -133,10 +133,11 @@ pub(crate) fn parse_lines(mut lines: Lines<'_>) -> Result<Dockerfile, Diagnostic
                 };
                 heredocs.push(Heredoc {
                     name: mark.name,
-                    content,
-                    raw,
+                    content: body.text,
+                    raw: body.raw,
                     expand: mark.expand,
                     chomp: mark.chomp,
+                    shebang: body.shebang,
                 });
             }
             if let Some(child) = parsed.inst.child.as_mut() {

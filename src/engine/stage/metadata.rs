@@ -37,9 +37,9 @@ impl StageRunner<'_> {
                     unreachable!("ARG evaluates to ARG")
                 };
                 let mut parts = Vec::new();
-                for d in raw {
+                for (i, d) in raw.iter().enumerate() {
                     self.arg_names.push(d.name.clone());
-                    parts.push(match &d.default {
+                    parts.push(match ev.arg_defaults.get(i).and_then(Option::as_ref) {
                         Some(v) => format!("{}={}", d.name, v),
                         None => d.name.clone(),
                     });
@@ -77,6 +77,7 @@ impl StageRunner<'_> {
             }
             Command::Cmd(cl) => {
                 let args = self.with_shell(&cl.args, cl.exec_form);
+                self.cmd_set = true;
                 let cfg = &mut self.image.config.config;
                 cfg.cmd = args.clone();
                 // BuildKit marks every CMD so (Docker's Windows-era flag).
@@ -85,7 +86,7 @@ impl StageRunner<'_> {
             }
             Command::Entrypoint(cl) => {
                 let args = self.with_shell(&cl.args, cl.exec_form);
-                let keep_cmd = self.stage_set_cmd(step);
+                let keep_cmd = self.cmd_set;
                 let cfg = &mut self.image.config.config;
                 cfg.entrypoint = args.clone();
                 if !cl.exec_form {
@@ -140,21 +141,6 @@ impl StageRunner<'_> {
                 env.push(entry);
             }
         }
-    }
-
-    /// Whether this stage sets CMD itself (before or after ENTRYPOINT).
-    fn stage_set_cmd(&self, current: &Step) -> bool {
-        let mut before = true;
-        for s in &self.stage.steps {
-            if std::ptr::eq(s, current) {
-                before = false;
-                continue;
-            }
-            if before && matches!(s.command, Command::Cmd(_)) {
-                return true;
-            }
-        }
-        false
     }
 }
 

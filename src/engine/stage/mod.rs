@@ -68,6 +68,9 @@ pub struct StageRunner<'a> {
     /// Every ARG declared in the stage, in order (BuildKit lists them, even
     /// twice, in RUN history).
     arg_names: Vec<String>,
+    /// Whether a CMD of this stage (an ONBUILD trigger's included) has run: an ENTRYPOINT
+    /// then keeps CMD, else it clears the inherited one (BuildKit's `cmdSet`).
+    cmd_set: bool,
     /// Position of each name in the config's `Env` (`KEY=value` strings), built on the first
     /// ENV and dropped whenever the config is replaced: a linear search per ENV made a stage
     /// of n ENV lines cost n² (issue 17).
@@ -92,6 +95,7 @@ impl<'a> StageRunner<'a> {
             sources,
             image,
             arg_names: Vec::new(),
+            cmd_set: false,
             env_index: None,
         }
     }
@@ -99,20 +103,11 @@ impl<'a> StageRunner<'a> {
     /// Runs ONBUILD triggers of the base, then every step; returns the image.
     pub fn run(mut self) -> Result<StageImage> {
         if self.image.layers.len() > MAX_LOWER_DEPTH + 1 {
-            let from = &self.stage.from;
             let err = max_depth_error(&format!(
                 "the base image has {} layers",
                 self.image.layers.len()
             ));
-            let diag = crate::diag::Diagnostic::at(
-                &self.shared.dockerfile_text,
-                from.span.line,
-                from.span.column,
-                format!("FROM failed: {err:#}"),
-            )
-            .in_file(self.shared.dockerfile_name.clone())
-            .width(4);
-            return Err(anyhow!("{diag}"));
+            return Err(self.at_from(format!("FROM failed: {err:#}")));
         }
         let mut evaluator = crate::plan::StageEvaluator::with_base(
             self.plan,
@@ -252,6 +247,25 @@ impl<'a> StageRunner<'a> {
             .any(|s| s.eq_ignore_ascii_case(&name) || *s == index)
     }
 
+    /// An error located at this stage's FROM line.
+    fn at_from(&self, message: String) -> anyhow::Error {
+        let from = &self.stage.from;
+        let diag = crate::diag::Diagnostic::at(
+            &self.shared.dockerfile_text,
+            from.span.line,
+            from.span.column,
+            message,
+        )
+        .in_file(self.shared.dockerfile_name.clone())
+        .width(4);
+        anyhow!("{diag}")
+    }
+
+    /// The base image's ONBUILD triggers as steps of this stage.
+    ///
+    /// Errors: an unparsable trigger; a `COPY --from` trigger, which BuildKit 0.13 refuses
+    /// whatever it names (stage, index or image: the trigger's sources are not among the
+    /// stage's dependencies), with its wording, at the FROM line.
     fn trigger_steps(&self, triggers: &[String]) -> Result<Vec<Step>> {
         let mut steps = Vec::new();
         for trigger in triggers {
@@ -261,6 +275,16 @@ impl<'a> StageRunner<'a> {
                 let src = crate::plan::SourceText::new(trigger, "ONBUILD");
                 let command = crate::plan::instructions::parse_command(&src, &inst)
                     .map_err(|d| anyhow!("ONBUILD trigger {trigger:?}: {d}"))?;
+                if let Command::Copy(Copy {
+                    from: Some(from), ..
+                }) = &command
+                {
+                    return Err(self.at_from(format!(
+                        "cannot copy from stage {}, it needs to be defined before current stage {}",
+                        crate::dockerfile::go_quote(from),
+                        crate::dockerfile::go_quote(&self.stage.display_name())
+                    )));
+                }
                 steps.push(Step {
                     ast: inst,
                     command,

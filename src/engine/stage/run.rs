@@ -22,8 +22,8 @@ impl StageRunner<'_> {
         ev: &Evaluated,
         id: usize,
     ) -> Result<()> {
-        let argv = self.run_argv(run);
-        self.execute(run, ev, &argv, id)
+        let (argv, script) = self.run_argv(run);
+        self.execute(run, ev, &argv, script, id)
             .map_err(|e| self.located(step, e))?;
         let args: Vec<(String, String)> = self
             .arg_names
@@ -38,14 +38,39 @@ impl StageRunner<'_> {
         Ok(())
     }
 
-    fn run_argv(&self, run: &Run) -> Vec<String> {
+    /// The RUN's argv, and the file to mount for a lone heredoc that starts with `#!`.
+    ///
+    /// BuildKit's `dispatchRun`: a RUN that is only one heredoc runs its body as `sh -c` text,
+    /// unless the body as written starts with `#!`: then the body is a 0755 root-owned file
+    /// `NAME` in a read-only mount at `/dev/pipes/` and the shell runs `/dev/pipes/NAME` (so the
+    /// interpreter named by the shebang runs it, and the history shows that path). Any other
+    /// heredoc form goes to the shell whole.
+    fn run_argv(&self, run: &Run) -> (Vec<String>, Option<sandbox::Mount>) {
         let cl = &run.command;
         if cl.exec_form {
-            return cl.args.clone();
+            return (cl.args.clone(), None);
         }
         let text = cl.args.join(" ");
+        let mut mount = None;
         let script = if cl.heredocs.len() == 1 && is_only_heredoc(&text, &cl.heredocs[0].name) {
-            cl.heredocs[0].content.clone()
+            let h = &cl.heredocs[0];
+            if h.shebang {
+                let target = format!("/dev/pipes/{}", h.name);
+                mount = Some(sandbox::Mount::Secret {
+                    target: target.clone(),
+                    content: sandbox::SecretBytes(
+                        h.raw
+                            .clone()
+                            .unwrap_or_else(|| h.content.clone().into_bytes()),
+                    ),
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                });
+                target
+            } else {
+                h.content.clone()
+            }
         } else {
             let mut s = text;
             for h in &cl.heredocs {
@@ -57,10 +82,17 @@ impl StageRunner<'_> {
         };
         let mut argv = self.shell();
         argv.push(script);
-        argv
+        (argv, mount)
     }
 
-    fn execute(&mut self, run: &Run, ev: &Evaluated, argv: &[String], id: usize) -> Result<()> {
+    fn execute(
+        &mut self,
+        run: &Run,
+        ev: &Evaluated,
+        argv: &[String],
+        script: Option<sandbox::Mount>,
+        id: usize,
+    ) -> Result<()> {
         // The binaries that run are the image's: check its platform (the
         // stage's when the config names none) before any work.
         let c = &self.image.config;
@@ -82,7 +114,11 @@ impl StageRunner<'_> {
         } else {
             cfg.working_dir.clone()
         };
-        let mut env: Vec<String> = ev.run_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut run_env = (*ev.run_env).clone();
+        for (k, v) in crate::plan::args::proxy_env(&self.plan.build_args) {
+            run_env.set(&k, &v);
+        }
+        let mut env: Vec<String> = run_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if !ev.run_env.iter().any(|(k, _)| k == "PATH") {
             env.push(format!("PATH={}", sandbox::DEFAULT_PATH));
         }
@@ -123,7 +159,7 @@ impl StageRunner<'_> {
                  Kubernetes: hostUsers: false) or run it privileged"
             );
         }
-        let mut mounts = Vec::new();
+        let mut mounts: Vec<sandbox::Mount> = script.into_iter().collect();
         let mut keep_alive = Vec::new();
         for m in &ev.mounts {
             if let Some(mount) = self.run_mount(m, &mut env, dirs.path(), &mut keep_alive)? {

@@ -38,7 +38,8 @@ impl StageRunner<'_> {
             lowers,
             upper: Some(upper.clone()),
         };
-        let path = wd.to_string();
+        // The directory is made at the cleaned path (LLB's Mkdir cleans it).
+        let path = clean_abs(wd);
         with_overlays(&[spec], dirs.path(), move |roots| {
             let target = crate::engine::fsroot::resolve_in_root(&roots[0], &path, true)?;
             mkdir_all(&target, owner)
@@ -48,15 +49,23 @@ impl StageRunner<'_> {
     }
 }
 
-/// BuildKit's WORKDIR rule: relative paths join the current WORKDIR, the
-/// result is cleaned.
+/// BuildKit's WORKDIR rule (`system.NormalizeWorkdir`): an absolute path is kept exactly as
+/// written (`//a/../b/` stays so in the config and the history), a relative one is joined to
+/// the current WORKDIR (`/` when none) and the result cleaned (Go's `path.Join`); an empty one
+/// keeps the current WORKDIR.
 pub fn normalize_workdir(current: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') {
+    let parent = if current.is_empty() { "/" } else { current };
+    if path.starts_with('/') {
         path.to_string()
+    } else if path.is_empty() {
+        if parent.starts_with('/') {
+            parent.to_string()
+        } else {
+            clean_abs(parent)
+        }
     } else {
-        format!("{}/{path}", if current.is_empty() { "/" } else { current })
-    };
-    clean_abs(&joined)
+        clean_abs(&format!("{parent}/{path}"))
+    }
 }
 
 pub(super) fn clean_abs(p: &str) -> String {
@@ -81,5 +90,8 @@ mod tests {
     fn workdir_rules() {
         assert_eq!(normalize_workdir("/a/b", "../c"), "/a/c");
         assert_eq!(normalize_workdir("", "rel"), "/rel");
+        assert_eq!(normalize_workdir("/a", "//x/../y/"), "//x/../y/");
+        assert_eq!(normalize_workdir("//x/../y/", "z"), "/y/z");
+        assert_eq!(normalize_workdir("/a/./b/", ""), "/a/./b/");
     }
 }

@@ -14,14 +14,15 @@ pub(crate) fn parse_chmod(v: &str) -> Option<u32> {
     u32::from_str_radix(v, 8).ok().map(|m| m & 0o7777)
 }
 
-/// Checks an EXPOSE entry: `port[-port][/tcp|udp|sctp]`.
+/// Checks an EXPOSE entry: `port[-port][/tcp|udp|sctp]`. The messages are go-connections'
+/// `nat.ParsePortSpec` ones (v0.5, as Docker 26.1 prints them: capitalised).
 pub(crate) fn check_port(p: &str) -> Result<(), String> {
     let (range, proto) = match p.split_once('/') {
         Some((r, proto)) => (r, proto.to_ascii_lowercase()),
         None => (p, "tcp".to_string()),
     };
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(format!("invalid proto: {proto}"));
+        return Err(format!("Invalid proto: {proto}"));
     }
     // `[ip:]hostPort:containerPort` is accepted, only the container port
     // exposed (BuildKit's `portSpecs.parsePort`; the ExposeInvalidFormat lint
@@ -32,46 +33,85 @@ pub(crate) fn check_port(p: &str) -> Result<(), String> {
         let ip = parts[..parts.len() - 2].join(":");
         let bare = ip.trim_start_matches('[').trim_end_matches(']');
         if bare.parse::<std::net::IpAddr>().is_err() {
-            return Err(format!("invalid IP address: {ip}"));
+            return Err(format!("Invalid ip address: {ip}"));
         }
     }
     let (lo, hi) = range.split_once('-').unwrap_or((range, range));
     let port = |s: &str| s.parse::<u16>().ok();
     match (port(lo), port(hi)) {
         (Some(l), Some(h)) if l <= h => Ok(()),
-        _ => Err(format!("invalid containerPort: {range}")),
+        _ => Err(format!("Invalid containerPort: {range}")),
     }
 }
 
+/// moby/sys/signal's `SignalMap` for Linux (without `SIG`), apart from the real-time ones.
 const SIGNALS: &[&str] = &[
     "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL",
     "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP",
-    "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "UNUSED",
+    "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",
 ];
 
-/// Checks a STOPSIGNAL value: a number, a name with or without `SIG`, or `RTMIN+n`.
+/// Checks a STOPSIGNAL value as moby/sys/signal's `ParseSignal` does: any integer but 0 that
+/// Go's `strconv.Atoi` reads (`-1` and `99` pass), or a name of its map, case-insensitive,
+/// with or without `SIG`: the standard ones, `RTMIN`, `RTMIN+1`…`RTMIN+15`, `RTMAX-14`…
+/// `RTMAX-1`, `RTMAX`. Error text as Docker 26.1 prints it: `invalid signal: VALUE`.
 pub(crate) fn check_signal(s: &str) -> Result<(), String> {
-    if let Ok(n) = s.parse::<u32>() {
-        return if (1..=64).contains(&n) {
-            Ok(())
-        } else {
-            Err(format!("Invalid signal: {s}"))
-        };
+    let invalid = || Err(format!("invalid signal: {s}"));
+    if let Ok(n) = s.parse::<i64>() {
+        return if n != 0 { Ok(()) } else { invalid() };
     }
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let rt = |base: &str| {
+    let offset = |base: &str, sign: char, max: u8| {
         name.strip_prefix(base).is_some_and(|rest| {
             rest.is_empty()
-                || rest
-                    .strip_prefix(['+', '-'])
-                    .is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n <= 15))
+                || rest.strip_prefix(sign).is_some_and(|n| {
+                    n.bytes().all(|b| b.is_ascii_digit())
+                        && !n.starts_with('0')
+                        && n.parse::<u8>().is_ok_and(|n| (1..=max).contains(&n))
+                })
         })
     };
-    if SIGNALS.contains(&name) || rt("RTMIN") || rt("RTMAX") {
+    if SIGNALS.contains(&name) || offset("RTMIN", '+', 15) || offset("RTMAX", '-', 14) {
         Ok(())
     } else {
-        Err(format!("Invalid signal: {s}"))
+        invalid()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_as_moby_parses_them() {
+        for ok in [
+            "99",
+            "-1",
+            "4294967296",
+            "SIGTERM",
+            "term",
+            "RTMIN+3",
+            "sigrtmax-2",
+            "RTMAX",
+        ] {
+            assert_eq!(check_signal(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "0",
+            "SIGUNUSED",
+            "RTMIN-1",
+            "RTMAX+1",
+            "RTMIN+16",
+            "RTMIN+03",
+            "FOO",
+        ] {
+            assert_eq!(
+                check_signal(bad),
+                Err(format!("invalid signal: {bad}")),
+                "{bad}"
+            );
+        }
     }
 }
 

@@ -1,9 +1,9 @@
 //! COPY and ADD: flags, sources, inline heredoc files and the destination.
 
-use super::{flag_diag, flags, Command, Copy, InlineFile};
+use super::{flags, Command, Copy, InlineFile};
 use crate::diag::Diagnostic;
 use crate::dockerfile::Instruction;
-use crate::plan::flags::{FlagError, Kind};
+use crate::plan::flags::Kind;
 use crate::plan::source::SourceText;
 
 pub(super) fn parse_copy(
@@ -60,19 +60,6 @@ pub(super) fn parse_copy(
                 expand: h.expand,
             }),
             None => sources.push(s.clone()),
-        }
-    }
-    if let Some((v, i)) = f.get("from") {
-        if v.contains('$') {
-            return Err(flag_diag(
-                src,
-                inst,
-                FlagError {
-                    index: i,
-                    message: "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround".into(),
-                    help: None,
-                },
-            ));
         }
     }
     Ok(Command::Copy(Copy {

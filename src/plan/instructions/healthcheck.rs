@@ -98,16 +98,32 @@ pub(super) fn parse_healthcheck(
                 ))
             }
             Ok(n) if n <= i64::from(i32::MAX) => n as u32,
-            _ => {
+            // Go's `strconv.ParseInt(v, 10, 32)` error, as Docker 26.1 prints it.
+            parsed => {
+                let why = match parsed {
+                    Err(e)
+                        if !matches!(
+                            e.kind(),
+                            std::num::IntErrorKind::PosOverflow
+                                | std::num::IntErrorKind::NegOverflow
+                        ) =>
+                    {
+                        "invalid syntax"
+                    }
+                    _ => "value out of range",
+                };
                 return Err(flag_diag(
                     src,
                     inst,
                     FlagError {
                         index,
-                        message: format!("invalid --retries value {v:?}: not a number"),
+                        message: format!(
+                            "strconv.ParseInt: parsing {}: {why}",
+                            crate::dockerfile::go_quote(v)
+                        ),
                         help: None,
                     },
-                ))
+                ));
             }
         },
     };
