@@ -172,7 +172,10 @@ fn hardlinked_pair_split() {
     w.pin(PINNED + 100);
     let (v2, out) = w.build("incr", &[]);
     let lines = snapshot_lines(&out);
-    assert!(!lines.is_empty() && lines.iter().all(|l| l.delta), "{out}");
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.delta && l.from_tars),
+        "{out}"
+    );
     assert_eq!(
         v2,
         w.build("cold", &[]).0,
@@ -228,4 +231,44 @@ fn prune_forgets_hints_of_removed_snapshots() {
     assert!(snapshot_lines(&out).is_empty(), "{out}");
     assert_eq!(v2, w.build("cold", &[]).0);
     w.check_store("incr");
+}
+
+/// A delta holds only what changed and the directories above it: a one-file
+/// change leaves every other directory to the base (overlayfs merges only the
+/// dirs both lowers hold, so a RUN's walk over the rest costs what it costs
+/// over one lower), and the delta was planned from the two layer tars.
+#[test]
+fn delta_holds_only_the_changed_file_and_its_dirs() {
+    let w = World::new();
+    w.build("incr", &[]);
+    fs::write(w.ctx.join("d/e/f/f003"), "FILE 3\n").unwrap();
+    w.pin(PINNED + 100);
+    let (v2, out) = w.build("incr", &[]);
+    let lines = snapshot_lines(&out);
+    assert_eq!(delta_written(&lines, &out), [1, 1], "{out}");
+    // Left: a, a/b, c, owned (d, d/e, d/e/f are above the change).
+    assert!(lines.iter().all(|l| l.dirs_left == 4), "{lines:?}\n{out}");
+    let mut trees = deltas(&w.dir.path().join("incr"));
+    trees.sort();
+    assert_eq!(trees.len(), 2);
+    for (tree, _) in trees {
+        let mut got: Vec<String> = walkdir::WalkDir::new(&tree)
+            .min_depth(1)
+            .into_iter()
+            .map(|e| {
+                let e = e.unwrap();
+                e.path().strip_prefix(&tree).unwrap().display().to_string()
+            })
+            .collect();
+        got.sort();
+        let top = &got[0];
+        let want: Vec<String> = ["", "/d", "/d/e", "/d/e/f", "/d/e/f/f003"]
+            .iter()
+            .map(|s| format!("{top}{s}"))
+            .collect();
+        assert_eq!(got, want, "{}", tree.display());
+    }
+    assert_eq!(v2, w.build("cold", &[]).0, "incremental and cold differ");
+    w.check_store("incr");
+    assert_eq!(w.listing("incr", &[]), w.listing("cold", &[]));
 }

@@ -14,6 +14,7 @@ pub mod digest;
 pub mod dockerignore;
 pub mod error;
 pub mod gomatch;
+mod index_file;
 pub mod pattern;
 pub mod regular;
 pub mod select;

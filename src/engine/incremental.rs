@@ -99,11 +99,14 @@ pub fn describe(stats: &ReuseStats, base: &Digest) -> String {
 /// The progress line for a snapshot made as a delta over the one of `base`.
 pub fn describe_delta(stats: &ReuseStats, base: &Digest) -> String {
     format!(
-        "snapshot: delta over {} ({} files unchanged, {} written, {} whiteouts)",
+        "snapshot: delta over {} ({} files unchanged, {} written, {} whiteouts, {} dirs left, \
+         by the {})",
         short(base),
         stats.linked,
         stats.written,
-        stats.whiteouts
+        stats.whiteouts,
+        stats.dirs_left,
+        if stats.from_tars { "tars" } else { "files" }
     )
 }
 
@@ -200,13 +203,34 @@ fn make_delta(
     base: (&Digest, u32),
 ) -> Result<(crate::store::DeltaSnapshot, ReuseStats)> {
     let mut stats = ReuseStats::default();
+    let (base_id, _) = base;
     let mut extract = |input: &mut dyn std::io::Read, dest: &Path, base: &Path| -> Result<()> {
         let opts = crate::layer::ExtractOptions::default();
-        stats = crate::layer::extract_delta(input, dest, &opts, base)?.reuse;
+        // Without a plan (the base's tar is not in the store, or a tar is not in the
+        // writers' order) the files are compared with the base snapshot's instead.
+        let plan = plan(store, layer, base_id).ok();
+        stats = crate::layer::extract_delta(input, dest, &opts, base, plan)?.reuse;
         Ok(())
     };
     let d = store
         .ensure_delta(&layer.diff_id, &layer.blob.digest, base, &mut extract)
         .with_context(|| format!("making the delta snapshot of layer {}", layer.diff_id))?;
     Ok((d, stats))
+}
+
+/// What the delta of `layer` over the snapshot of `base` holds, from the two layer tars
+/// (see `layer::plan_delta`). The base's tar is the blob named by its diffID (a layer this
+/// store built or pulled uncompressed); the new layer's blob may be compressed.
+/// `BUILDER_DELTA_BY_FILES=1` compares with the base snapshot's files instead (the way
+/// before plans; kept to measure against and as a way out).
+fn plan(store: &Store, layer: &LayerRef, base: &Digest) -> Result<crate::layer::DeltaPlan> {
+    use std::io::BufReader;
+    if std::env::var_os("BUILDER_DELTA_BY_FILES").is_some_and(|v| v == "1") {
+        anyhow::bail!("BUILDER_DELTA_BY_FILES=1");
+    }
+    let buf = 256 * 1024;
+    let new = BufReader::with_capacity(buf, store.open_blob(&layer.blob.digest)?);
+    let (_, new) = crate::layer::decompress(new)?;
+    let old = BufReader::with_capacity(buf, store.open_blob(base)?);
+    crate::layer::plan_delta(BufReader::with_capacity(buf, new), old)
 }

@@ -24,11 +24,16 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use nix::sys::stat::{fchmod, futimens, makedev, mknodat, Mode, SFlag};
+use nix::errno::Errno;
+use nix::sys::stat::{fchmod, futimens, makedev, mkdirat, mknodat, Mode, SFlag};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, Gid, Uid};
 
+use super::delta_plan::DeltaPlan;
+use super::entry_meta::Meta;
+use super::reuse::ReuseStats;
 use super::root::Root;
+use tar::EntryType;
 
 /// What the layer has at a path (keyed by its real components joined with `/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +52,17 @@ pub(super) struct Delta {
     seen: HashMap<Vec<u8>, Seen>,
     /// Whiteouts written for paths of the base the layer does not have.
     pub whiteouts: u64,
+    /// What the layer shares with the base, when known from the two tars (see `delta_plan`);
+    /// else equal files are found by `reuse` and removals by walking the base.
+    plan: Option<DeltaPlan>,
+    /// Directories of the layer equal to the base's and not made (yet): made, with this
+    /// metadata, only when something below them is written (`make_parents`).
+    deferred: HashMap<Vec<u8>, Meta>,
+    /// Directories made late, with their mtimes (for the extractor to set last).
+    pub made: Vec<(Vec<Vec<u8>>, i64)>,
+    /// With a plan: regular files left to the base, and written.
+    kept: u64,
+    written: u64,
 }
 
 fn key(parent: &[Vec<u8>], name: &[u8]) -> Vec<u8> {
@@ -59,12 +75,89 @@ fn key(parent: &[Vec<u8>], name: &[u8]) -> Vec<u8> {
 }
 
 impl Delta {
-    pub fn new(base: &Path) -> Delta {
+    pub fn new(base: &Path, plan: Option<DeltaPlan>) -> Delta {
         Delta {
             base: base.to_path_buf(),
             seen: HashMap::new(),
             whiteouts: 0,
+            plan,
+            deferred: HashMap::new(),
+            made: Vec::new(),
+            kept: 0,
+            written: 0,
         }
+    }
+
+    /// The counts of this delta, over those of `reuse` (which found equal files without a plan).
+    pub fn stats(&self, reuse: ReuseStats) -> ReuseStats {
+        let whiteouts = self.whiteouts;
+        match self.plan {
+            Some(_) => ReuseStats {
+                linked: self.kept,
+                written: self.written,
+                whiteouts,
+                dirs_left: self.deferred.len() as u64,
+                from_tars: true,
+            },
+            None => ReuseStats { whiteouts, ..reuse },
+        }
+    }
+
+    /// With a plan: `true` when the entry at `comps` is left to the base (an equal
+    /// non-directory, or a directory deferred until something below it is written).
+    pub fn leave(&mut self, comps: &[Vec<u8>], kind: EntryType, meta: &Meta) -> bool {
+        let Some(plan) = &self.plan else {
+            return false;
+        };
+        let Some((name, parent)) = comps.split_last() else {
+            return false;
+        };
+        let key = comps.join(&b'/');
+        let regular = matches!(
+            kind,
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse
+        );
+        if kind == EntryType::Directory {
+            if !plan.same_dirs.contains(&key) {
+                return false;
+            }
+            self.deferred.insert(key, meta.clone());
+            self.note(parent, name, Seen::Dir);
+            return true;
+        }
+        if !plan.same.contains(&key) {
+            self.written += u64::from(regular);
+            return false;
+        }
+        self.kept += u64::from(regular);
+        self.note(parent, name, Seen::Skipped);
+        true
+    }
+
+    /// Makes the deferred directories among `comps` and its ancestors, top down, each with
+    /// the layer's metadata (its time is set last, by the extractor, from `made`).
+    pub fn make_parents(&mut self, dest: &Root, comps: &[Vec<u8>]) -> Result<()> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        for i in 1..=comps.len() {
+            let Some(meta) = self.deferred.remove(&comps[..i].join(&b'/')) else {
+                continue;
+            };
+            let name = &comps[i - 1];
+            let parent = dest.open_dir(&comps[..i - 1], false)?;
+            match mkdirat(
+                &parent.fd,
+                OsStr::from_bytes(name),
+                Mode::from_bits_truncate(0o700),
+            ) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e).context("creating directory"),
+            }
+            super::entry_meta::apply_meta(&parent.fd, name, &meta, false)?;
+            self.made.push((comps[..i].to_vec(), meta.mtime));
+        }
+        Ok(())
     }
 
     /// Records what the layer put at `parent/name`.
@@ -105,10 +198,11 @@ impl Delta {
         // Copy the base's file (equal to the target entry, metadata included) into the delta.
         let mut from = File::open(&bt).with_context(|| format!("opening {}", bt.display()))?;
         let st = from.metadata()?;
+        self.make_parents(dest, tparent)?;
         let dir = dest.open_dir(tparent, false)?.fd;
         let mut out = create(&dir, tname)?;
         std::io::copy(&mut from, &mut out).context("copying a hardlink target")?;
-        super::extract::squash_unmapped(fchown(
+        super::entry_meta::squash_unmapped(fchown(
             &out,
             Some(Uid::from_raw(st.uid())),
             Some(Gid::from_raw(st.gid())),
@@ -132,6 +226,18 @@ impl Delta {
     /// Writes a whiteout into `dest` for every topmost path of the base the layer does not
     /// have. Runs before directory times are set (a new entry moves its dir's mtime).
     pub fn write_whiteouts(&mut self, dest: &Root) -> Result<()> {
+        if let Some(plan) = self.plan.as_mut() {
+            for comps in std::mem::take(&mut plan.gone) {
+                let Some((name, parent)) = comps.split_last() else {
+                    continue;
+                };
+                self.make_parents(dest, parent)?;
+                let fd = dest.open_dir(parent, false)?.fd;
+                whiteout(&fd, name)?;
+                self.whiteouts += 1;
+            }
+            return Ok(());
+        }
         let mut todo: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
         while let Some(dir) = todo.pop() {
             let path = self.base_path(&dir);
@@ -192,7 +298,7 @@ fn whiteout(dir: &OwnedFd, name: &[u8]) -> Result<()> {
         )
         .context("creating whiteout")?;
     }
-    super::extract::squash_unmapped(fchownat(
+    super::entry_meta::squash_unmapped(fchownat(
         dir,
         OsStr::from_bytes(&n),
         Some(Uid::from_raw(0)),

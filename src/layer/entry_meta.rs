@@ -2,9 +2,21 @@
 //! Go's tolerance, PAX overrides, xattrs without overlayfs' own.
 
 use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{fchmodat, utimensat, FchmodatFlags, Mode, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{fchownat, Gid, Uid};
+use std::ffi::OsStr;
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+
+use super::root::fd_path;
+use super::xattrs;
 
 /// Owner, mode, time and xattrs of one entry (PAX values already applied).
+#[derive(Clone)]
 pub(super) struct Meta {
     pub mode: u32,
     pub uid: u32,
@@ -89,5 +101,45 @@ pub(super) fn copy_buf<R: Read, W: Write>(
         };
         w.write_all(&buf[..n])?;
         total += n as u64;
+    }
+}
+
+/// chown → xattrs → chmod → mtime (chown clears setuid bits and file capabilities, so it
+/// goes first). Symlinks keep their 0777 mode and get no xattrs (Linux refuses user.* there).
+pub(super) fn apply_meta(dir: &OwnedFd, name: &[u8], meta: &Meta, symlink: bool) -> Result<()> {
+    let n = OsStr::from_bytes(name);
+    squash_unmapped(fchownat(
+        dir,
+        n,
+        Some(Uid::from_raw(meta.uid)),
+        Some(Gid::from_raw(meta.gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    ))
+    .context("chown")?;
+    if !symlink {
+        let p = fd_path(dir, name);
+        for (k, v) in &meta.xattrs {
+            set_xattr_tolerant(xattrs::set(&p, k, v), k)?;
+        }
+        fchmodat(
+            dir,
+            n,
+            Mode::from_bits_truncate(meta.mode),
+            FchmodatFlags::FollowSymlink,
+        )
+        .context("chmod")?;
+    }
+    let t = TimeSpec::new(meta.mtime, 0);
+    utimensat(dir, n, &t, &t, UtimensatFlags::NoFollowSymlink).context("setting mtime")?;
+    Ok(())
+}
+
+/// In a user namespace with a single-ID map (no /etc/subuid ranges; builder
+/// warned when it entered it) an owner outside the map cannot be set
+/// (EINVAL): the file keeps the namespace's root as owner ("squashed").
+pub fn squash_unmapped(r: nix::Result<()>) -> nix::Result<()> {
+    match r {
+        Err(Errno::EINVAL) if xattrs::in_user_namespace() => Ok(()),
+        other => other,
     }
 }

@@ -11,21 +11,24 @@
 
 use super::compress::{decompress, StreamFormat};
 use super::delta::{Delta, Seen};
+use super::delta_plan::DeltaPlan;
 use super::digest::{Digest, HashingReader};
-use super::entry_meta::{copy_buf, read_meta, set_xattr_tolerant, Meta};
+pub use super::entry_meta::squash_unmapped;
+use super::entry_meta::{apply_meta, copy_buf, read_meta, set_xattr_tolerant};
 use super::reuse::{Base, Placed, ReuseStats};
 
+#[path = "extract_archive.rs"]
+mod archive;
 #[path = "extract_replace.rs"]
 mod replace;
-use super::root::{clean, fd_path, Create, ResolvedDir, Root};
+use super::root::{clean, fd_path, Root};
 use super::write::IO_BUF;
 use super::xattrs;
 use anyhow::{anyhow, bail, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{
-    fchmod, fchmodat, fstatat, futimens, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, Mode,
-    SFlag, UtimensatFlags,
+    fchmod, fstatat, futimens, makedev, mkdirat, mknodat, utimensat, Mode, SFlag, UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, Gid, Uid};
@@ -96,27 +99,31 @@ pub fn extract_over<R: Read>(
     opts: &ExtractOptions,
     base: &Path,
 ) -> Result<Extracted> {
-    extract_with(input, dest, opts, Some(base), false)
+    extract_with(input, dest, opts, Some((base, None)), false)
 }
 
 /// The delta of the layer over `base` (see `delta`): only what differs from the full
 /// snapshot `base` of a similar layer, with whiteouts for what the layer lacks, so that
 /// `[dest, base]` as overlay lowers shows what [`extract`] makes. `reuse.linked` counts the
 /// files left out, `reuse.whiteouts` the whiteouts. Errors on a layer with whiteouts.
+/// With `plan` (from [`super::plan_delta`] of this layer against the tar `base` was
+/// extracted from) nothing of `base` is read: the plan says what to leave out, and
+/// directories equal to the base's are made only above something written.
 pub fn extract_delta<R: Read>(
     input: R,
     dest: &Path,
     opts: &ExtractOptions,
     base: &Path,
+    plan: Option<DeltaPlan>,
 ) -> Result<Extracted> {
-    extract_with(input, dest, opts, Some(base), true)
+    extract_with(input, dest, opts, Some((base, plan)), true)
 }
 
 fn extract_with<R: Read>(
     input: R,
     dest: &Path,
     opts: &ExtractOptions,
-    base: Option<&Path>,
+    base: Option<(&Path, Option<DeltaPlan>)>,
     delta: bool,
 ) -> Result<Extracted> {
     let root = Root::open(dest).with_context(|| format!("opening {}", dest.display()))?;
@@ -127,14 +134,21 @@ fn extract_with<R: Read>(
         let (format, decoded) = decompress(buffered)?;
         let mut plain = HashingReader::new(BufReader::with_capacity(64 * 1024, decoded));
         let mut x = Extractor::new(&root);
-        if let Some(base) = base {
-            x.base = Some(Base::open(base, delta)?);
-            x.delta = delta.then(|| Delta::new(base));
+        match base {
+            // The plan knows what is equal: the base is never opened.
+            Some((base, Some(plan))) if delta => x.delta = Some(Delta::new(base, Some(plan))),
+            Some((base, _)) => {
+                x.base = Some(Base::open(base, delta)?);
+                x.delta = delta.then(|| Delta::new(base, None));
+            }
+            None => {}
         }
         x.run(&mut plain)?;
-        let whiteouts = x.delta.map_or(0, |d| d.whiteouts);
         let stats = x.base.map(|b| b.stats).unwrap_or_default();
-        reuse = ReuseStats { whiteouts, ..stats };
+        reuse = match x.delta {
+            Some(d) => d.stats(stats),
+            None => stats,
+        };
         plain.drain().context("reading the end of the layer")?;
         let (d, n) = plain.finish();
         (format, d, n)
@@ -214,6 +228,7 @@ impl<'a> Extractor<'a> {
         }
         if let Some(d) = self.delta.as_mut() {
             d.write_whiteouts(self.root)?;
+            self.dir_times.append(&mut d.made);
         }
         for (comps, mtime) in std::mem::take(&mut self.dir_times).into_iter().rev() {
             let Some((name, parent)) = comps.split_last() else {
@@ -252,45 +267,6 @@ impl<'a> Extractor<'a> {
         };
         self.cache = Some((comps.to_vec(), d.fd.try_clone()?, d.comps.clone()));
         Ok((d.fd, d.comps))
-    }
-
-    /// The parent of an archive entry as Docker's chrooted `Unpack` finds it: made (as
-    /// `os.MkdirAll`, never through a symlink) only when nothing is at its path, else opened
-    /// as it is, so a dangling or file symlink there is an error.
-    /// Errors name the entry (`open /absdang/x: no such file or directory`).
-    fn archive_parent(&self, comps: &[Vec<u8>], entry: &[u8]) -> Result<ResolvedDir> {
-        let shown = || {
-            let mut p = comps.to_vec();
-            p.push(entry.to_vec());
-            let mut out = b"/".to_vec();
-            out.extend_from_slice(&p.join(&b'/'));
-            std::path::PathBuf::from(OsStr::from_bytes(&out))
-        };
-        let present = match comps.split_last() {
-            None => true,
-            Some((last, above)) => match self.root.open_dir(above, false) {
-                Ok(d) => {
-                    match fstatat(&d.fd, OsStr::from_bytes(last), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                        Ok(_) => true,
-                        Err(Errno::ENOENT) => false,
-                        Err(e) => {
-                            return Err(crate::diag::go_error("lstat", &shown(), &e.into()).into())
-                        }
-                    }
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => false,
-                Err(e) => return Err(crate::diag::go_error("lstat", &shown(), &e).into()),
-            },
-        };
-        let create = if present {
-            Create::No
-        } else {
-            Create::NotThroughLinks
-        };
-        let op = if present { "open" } else { "mkdir" };
-        self.root
-            .open_dir_with(comps, create)
-            .map_err(|e| crate::diag::go_error(op, &shown(), &e).into())
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
@@ -353,6 +329,12 @@ impl<'a> Extractor<'a> {
             return Ok(());
         }
 
+        if let Some(d) = self.delta.as_mut() {
+            if d.leave(&comps, kind, &meta) {
+                return Ok(());
+            }
+            d.make_parents(self.root, parent_comps)?;
+        }
         let (dir, real_parent) = self.parent(parent_comps, name)?;
         let n = OsStr::from_bytes(name);
         let is_dir = kind == EntryType::Directory;
@@ -371,7 +353,7 @@ impl<'a> Extractor<'a> {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => return Err(e).context("creating directory"),
                 }
-                self.apply_meta(&dir, name, &meta, false)?;
+                apply_meta(&dir, name, &meta, false)?;
                 let mut real = real_parent;
                 real.push(name.to_vec());
                 self.dir_times.push((real, meta.mtime));
@@ -436,7 +418,7 @@ impl<'a> Extractor<'a> {
                 // The target is only data: it is never followed here, and later lookups through
                 // it are confined by `Root`.
                 symlinkat(OsStr::from_bytes(&target), &dir, n).context("creating symlink")?;
-                self.apply_meta(&dir, name, &meta, true)?;
+                apply_meta(&dir, name, &meta, true)?;
             }
             EntryType::Link => {
                 let target = entry
@@ -492,49 +474,10 @@ impl<'a> Extractor<'a> {
                 };
                 mknodat(&dir, n, sflag, Mode::from_bits_truncate(0o600), dev)
                     .context("creating device node")?;
-                self.apply_meta(&dir, name, &meta, false)?;
+                apply_meta(&dir, name, &meta, false)?;
             }
             other => bail!("unsupported tar entry type {other:?}"),
         }
         Ok(())
-    }
-
-    /// chown → xattrs → chmod → mtime (chown clears setuid bits and file capabilities, so it
-    /// goes first). Symlinks keep their 0777 mode and get no xattrs (Linux refuses user.* there).
-    fn apply_meta(&self, dir: &OwnedFd, name: &[u8], meta: &Meta, symlink: bool) -> Result<()> {
-        let n = OsStr::from_bytes(name);
-        squash_unmapped(fchownat(
-            dir,
-            n,
-            Some(Uid::from_raw(meta.uid)),
-            Some(Gid::from_raw(meta.gid)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        ))
-        .context("chown")?;
-        if !symlink {
-            let p = fd_path(dir, name);
-            for (k, v) in &meta.xattrs {
-                set_xattr_tolerant(xattrs::set(&p, k, v), k)?;
-            }
-            fchmodat(
-                dir,
-                n,
-                Mode::from_bits_truncate(meta.mode),
-                FchmodatFlags::FollowSymlink,
-            )
-            .context("chmod")?;
-        }
-        let t = TimeSpec::new(meta.mtime, 0);
-        utimensat(dir, n, &t, &t, UtimensatFlags::NoFollowSymlink).context("setting mtime")?;
-        Ok(())
-    }
-}
-/// In a user namespace with a single-ID map (no /etc/subuid ranges; builder
-/// warned when it entered it) an owner outside the map cannot be set
-/// (EINVAL): the file keeps the namespace's root as owner ("squashed").
-pub fn squash_unmapped(r: nix::Result<()>) -> nix::Result<()> {
-    match r {
-        Err(Errno::EINVAL) if xattrs::in_user_namespace() => Ok(()),
-        other => other,
     }
 }

@@ -4,6 +4,7 @@
 
 mod compress;
 mod delta;
+mod delta_plan;
 mod digest;
 mod entry_meta;
 mod extract;
@@ -19,6 +20,7 @@ pub use compress::{
     compress, compress_file, compress_many, compress_tee, compress_to, decompress, detect,
     CompressedBlob, Compression, StreamFormat,
 };
+pub use delta_plan::{plan_delta, DeltaPlan};
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
 pub use extract::{
     extract, extract_delta, extract_over, squash_unmapped, unpack_archive, ExtractError,

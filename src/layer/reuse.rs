@@ -33,6 +33,11 @@ pub struct ReuseStats {
     pub written: u64,
     /// Whiteouts a delta holds for the base's paths the layer lacks (see `extract_delta`).
     pub whiteouts: u64,
+    /// Directories of the layer a delta left to the base (equal, nothing written below).
+    pub dirs_left: u64,
+    /// Whether a delta knew the equal entries from the two layer tars (`plan_delta`) rather
+    /// than by reading the base snapshot's files.
+    pub from_tars: bool,
 }
 
 /// The base snapshot an extraction links from.
