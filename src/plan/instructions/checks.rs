@@ -113,11 +113,6 @@ mod tests {
             );
         }
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_chmod;
 
     #[test]
     fn chmod_as_go_parse_uint_base_8() {
