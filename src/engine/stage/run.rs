@@ -45,7 +45,7 @@ impl StageRunner<'_> {
     /// `NAME` in a read-only mount at `/dev/pipes/` and the shell runs `/dev/pipes/NAME` (so the
     /// interpreter named by the shebang runs it, and the history shows that path). Any other
     /// heredoc form goes to the shell whole.
-    fn run_argv(&self, run: &Run) -> (Vec<String>, Option<sandbox::Mount>) {
+    fn run_argv(&self, run: &Run) -> (Vec<String>, Option<PipeScript>) {
         let cl = &run.command;
         if cl.exec_form {
             return (cl.args.clone(), None);
@@ -55,19 +55,14 @@ impl StageRunner<'_> {
         let script = if cl.heredocs.len() == 1 && is_only_heredoc(&text, &cl.heredocs[0].name) {
             let h = &cl.heredocs[0];
             if h.shebang {
-                let target = format!("/dev/pipes/{}", h.name);
-                mount = Some(sandbox::Mount::Secret {
-                    target: target.clone(),
-                    content: sandbox::SecretBytes(
-                        h.raw
-                            .clone()
-                            .unwrap_or_else(|| h.content.clone().into_bytes()),
-                    ),
-                    mode: 0o755,
-                    uid: 0,
-                    gid: 0,
+                mount = Some(PipeScript {
+                    name: h.name.clone(),
+                    content: h
+                        .raw
+                        .clone()
+                        .unwrap_or_else(|| h.content.clone().into_bytes()),
                 });
-                target
+                format!("{PIPES_DIR}/{}", h.name)
             } else {
                 h.content.clone()
             }
@@ -90,7 +85,7 @@ impl StageRunner<'_> {
         run: &Run,
         ev: &Evaluated,
         argv: &[String],
-        script: Option<sandbox::Mount>,
+        script: Option<PipeScript>,
         id: usize,
     ) -> Result<()> {
         // The binaries that run are the image's: check its platform (the
@@ -159,7 +154,10 @@ impl StageRunner<'_> {
                  Kubernetes: hostUsers: false) or run it privileged"
             );
         }
-        let mut mounts: Vec<sandbox::Mount> = script.into_iter().collect();
+        let mut mounts: Vec<sandbox::Mount> = Vec::new();
+        if let Some(script) = script {
+            mounts.push(script.mount(dirs.path())?);
+        }
         let mut keep_alive = Vec::new();
         for m in &ev.mounts {
             if let Some(mount) = self.run_mount(m, &mut env, dirs.path(), &mut keep_alive)? {
@@ -292,6 +290,46 @@ pub fn run_user(lowers: &[PathBuf], spec: &str) -> Result<sandbox::User> {
     user.additional_gids.retain(|g| *g != user.gid);
     user.additional_gids.insert(0, user.gid);
     Ok(user)
+}
+
+/// Where BuildKit mounts the script of a shebang heredoc RUN: read-only, under the RUN's own
+/// `/dev`, so it never reaches the layer.
+const PIPES_DIR: &str = "/dev/pipes";
+
+/// The body of `RUN <<NAME` that starts with `#!`, run as a file.
+struct PipeScript {
+    name: String,
+    content: Vec<u8>,
+}
+
+impl PipeScript {
+    /// Writes the body as `SCRATCH/pipes/NAME` (mode 0755, root-owned, as BuildKit's
+    /// `llb.Mkfile(name, 0755, …)`) and binds that directory read-only at `/dev/pipes`: the
+    /// script can neither be changed nor have siblings created next to it, as in BuildKit.
+    ///
+    /// Errors: a heredoc name that is not one file name, or the scratch dir not writable.
+    fn mount(&self, scratch: &std::path::Path) -> Result<sandbox::Mount> {
+        use std::os::unix::fs::PermissionsExt;
+        // The name is a file name in BuildKit's scratch state too: a path could leave the dir.
+        if self.name.is_empty() || self.name.contains('/') || self.name == "." || self.name == ".."
+        {
+            bail!(
+                "heredoc name {:?} cannot be the file name of a script (RUN <<NAME with a #! line \
+                 runs the body as /dev/pipes/NAME)",
+                self.name
+            );
+        }
+        let dir = scratch.join("pipes");
+        std::fs::create_dir(&dir)?;
+        let file = dir.join(&self.name);
+        std::fs::write(&file, &self.content)?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))?;
+        Ok(sandbox::Mount::Bind {
+            source: dir,
+            target: PIPES_DIR.to_string(),
+            readonly: true,
+        })
+    }
 }
 
 fn is_only_heredoc(text: &str, name: &str) -> bool {
