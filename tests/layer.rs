@@ -231,6 +231,7 @@ fn write_then_extract_preserves_everything() {
         &dest,
         &ExtractOptions {
             expected_diff_id: Some(w.diff_id),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -239,6 +240,30 @@ fn write_then_extract_preserves_everything() {
     assert_eq!(got.format, layer::StreamFormat::Plain);
     let want = describe(&src);
     assert_eq!(want, describe(&dest));
+
+    // Unhashed (the store hashes the stream itself): the same tree, the size still counted,
+    // no digest; asking it to check a diffID is refused before any work.
+    let bare = t.path().join("bare");
+    fs::create_dir(&bare).unwrap();
+    let unhashed = ExtractOptions {
+        unhashed: true,
+        ..Default::default()
+    };
+    let got = layer::extract(fs::File::open(&w.path).unwrap(), &bare, &unhashed).unwrap();
+    assert_eq!(
+        got.diff_id.to_string(),
+        format!("sha256:{}", "0".repeat(64))
+    );
+    assert_eq!(got.size, fs::metadata(&w.path).unwrap().len());
+    assert_eq!(want, describe(&bare));
+    let refused = ExtractOptions {
+        expected_diff_id: Some(w.diff_id),
+        unhashed: true,
+    };
+    let never = t.path().join("never");
+    fs::create_dir(&never).unwrap();
+    assert!(layer::extract(fs::File::open(&w.path).unwrap(), &never, &refused).is_err());
+    assert_eq!(fs::read_dir(&never).unwrap().count(), 0);
     // Guard against a vacuous comparison: the interesting properties are really in there.
     let get = |k: &str| {
         want.get(Path::new(k))
@@ -397,6 +422,7 @@ fn overlay_upper_becomes_oci_diff_and_back() {
         &p("snap"),
         &ExtractOptions {
             expected_diff_id: Some(diff_id),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -753,6 +779,7 @@ fn compressed_layers_extract_with_the_same_diff_id() {
             &dest,
             &ExtractOptions {
                 expected_diff_id: Some(w.diff_id),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -777,6 +804,7 @@ fn diff_id_mismatch_is_reported() {
         dest.path(),
         &ExtractOptions {
             expected_diff_id: Some(wrong),
+            ..Default::default()
         },
     )
     .unwrap_err();

@@ -72,7 +72,11 @@ pub fn ensure_snapshot_over(
 ) -> Result<(PathBuf, Option<ReuseStats>)> {
     let mut stats = None;
     let mut extract = |input: &mut dyn std::io::Read, dest: &Path| -> Result<()> {
-        let opts = crate::layer::ExtractOptions::default();
+        // The store hashes the stream on another core (`extract_checked`).
+        let opts = crate::layer::ExtractOptions {
+            unhashed: true,
+            ..Default::default()
+        };
         let done = match base {
             Some(base) => crate::layer::extract_over(input, dest, &opts, base)?,
             None => crate::layer::extract(input, dest, &opts)?,
@@ -205,7 +209,11 @@ fn make_delta(
     let mut stats = ReuseStats::default();
     let (base_id, _) = base;
     let mut extract = |input: &mut dyn std::io::Read, dest: &Path, base: &Path| -> Result<()> {
-        let opts = crate::layer::ExtractOptions::default();
+        // The store hashes the stream on another core (`extract_checked`).
+        let opts = crate::layer::ExtractOptions {
+            unhashed: true,
+            ..Default::default()
+        };
         // Without a plan (the base's tar is not in the store, or a tar is not in the
         // writers' order) the files are compared with the base snapshot's instead.
         let plan = plan(store, layer, base_id).ok();

@@ -55,7 +55,12 @@ impl StageImage {
 /// The snapshot dir of a layer, extracted from its blob if missing.
 pub fn ensure_snapshot(store: &Store, layer: &LayerRef) -> Result<PathBuf> {
     let mut extract = |input: &mut dyn std::io::Read, dest: &std::path::Path| -> Result<()> {
-        crate::layer::extract(input, dest, &Default::default()).map(|_| ())
+        // The store hashes the stream on another core (`extract_checked`).
+        let opts = crate::layer::ExtractOptions {
+            unhashed: true,
+            ..Default::default()
+        };
+        crate::layer::extract(input, dest, &opts).map(|_| ())
     };
     store
         .ensure_snapshot(&layer.diff_id, &layer.blob.digest, &mut extract)
