@@ -46,9 +46,10 @@ pub struct BuildContext {
     follow: Option<PatternMatcher>,
     /// Keeps an extracted tar context alive; removed on drop.
     _extracted: Option<tempfile::TempDir>,
-    /// The last [`Self::resolve_sources`] call and its result: a COPY resolves its sources
-    /// for its cache key and again to write its layer, and on a 100,000-file context each
-    /// walk is ~0.1–0.3 s. The second use also sees exactly the files the key was made of.
+    /// The last [`Self::resolve_sources`] call and its result, until the same call again
+    /// takes it: a COPY resolves its sources for its cache key and again to write its layer,
+    /// and on a 100,000-file context each walk is ~0.1–0.3 s. The second use also sees
+    /// exactly the files the key was made of.
     last_resolved: std::sync::Mutex<Option<Resolved>>,
 }
 
@@ -205,9 +206,13 @@ impl BuildContext {
         opts: &SelectOptions,
     ) -> Result<Vec<SelectedSource>> {
         let mut last = self.last_resolved.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((s, x, p, r)) = last.as_ref() {
+        // The second use takes it: the memory of a 100,000-entry resolution is not kept
+        // for the rest of the build, and a later step walks again.
+        if let Some((s, x, p, _)) = last.as_ref() {
             if s.as_slice() == sources && *x == opts.excludes && *p == opts.parents {
-                return Ok(r.clone());
+                if let Some((.., r)) = last.take() {
+                    return Ok(r);
+                }
             }
         }
         let resolved = select::resolve_sources(self.view(), sources, opts)?;
