@@ -8,6 +8,7 @@ mod delta_plan;
 mod digest;
 mod entry_meta;
 mod extract;
+mod pipe_write;
 mod planned;
 mod reuse;
 mod root;

@@ -6,13 +6,14 @@
 
 use std::cmp::Ordering;
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
 use super::digest::HashingWriter;
+use super::pipe_write::with_sink_thread;
 use super::tarheader::{write_end, write_header, write_padding, EntryHeader, Kind};
 use super::write::{copy_exact, to_temp_file, WriteOptions, WrittenLayer, IO_BUF};
 
@@ -77,16 +78,15 @@ pub fn write_planned(
     opts: &WriteOptions,
 ) -> Result<WrittenLayer> {
     to_temp_file(tmp_dir, |file| {
-        let mut w = BufWriter::with_capacity(IO_BUF, HashingWriter::new(file));
-        for e in entries {
-            emit(&mut w, e, opts)
-                .with_context(|| format!("adding {} to layer", String::from_utf8_lossy(&e.rel)))?;
-        }
-        write_end(&mut w).context("writing end of layer tar")?;
-        let hw = w
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .context("flushing layer tar")?;
+        // Sources are read on this thread, the tar is hashed and written on another.
+        let hw = with_sink_thread(HashingWriter::new(file), IO_BUF, |w| {
+            for e in entries {
+                emit(w, e, opts).with_context(|| {
+                    format!("adding {} to layer", String::from_utf8_lossy(&e.rel))
+                })?;
+            }
+            write_end(w).context("writing end of layer tar")
+        })?;
         let (_, diff_id, size) = hw.finish();
         Ok((diff_id, size))
     })
