@@ -882,27 +882,3 @@ fn wildcard_directories_exist_only_when_the_build_reads_into_them() {
         .matches
         .is_empty());
 }
-
-/// A COPY resolves its sources for its cache key and again for its layer: the second call
-/// reuses the first's walk (the layer holds what the key was made of), once; any other
-/// sources or options walk again.
-#[test]
-fn a_resolution_is_reused_once_then_walked_again() {
-    let (dir, ctx) = ctx_with_ignore(&["a", "d/b"], "");
-    let first = sel(&ctx, &["."]);
-    assert!(first.contains(&"a".to_string()), "{first:?}");
-    fs::write(dir.path().join("new"), "x").unwrap();
-    assert_eq!(sel(&ctx, &["."]), first, "the second call reuses the walk");
-    let third = sel(&ctx, &["."]);
-    assert!(
-        third.contains(&"new".to_string()),
-        "then it walks again: {third:?}"
-    );
-    let opts = SelectOptions {
-        excludes: vec!["a".to_string()],
-        ..Default::default()
-    };
-    let excluded = dests(&select(&ctx, &["."], &opts).unwrap());
-    assert!(!excluded.contains(&"a".to_string()), "{excluded:?}");
-    assert!(sel(&ctx, &["."]).contains(&"a".to_string()));
-}

@@ -46,15 +46,7 @@ pub struct BuildContext {
     follow: Option<PatternMatcher>,
     /// Keeps an extracted tar context alive; removed on drop.
     _extracted: Option<tempfile::TempDir>,
-    /// The last [`Self::resolve_sources`] call and its result, until the same call again
-    /// takes it: a COPY resolves its sources for its cache key and again to write its layer,
-    /// and on a 100,000-file context each walk is ~0.1–0.3 s. The second use also sees
-    /// exactly the files the key was made of.
-    last_resolved: std::sync::Mutex<Option<Resolved>>,
 }
-
-/// A memoised resolution: the sources, the options' `excludes` and `parents`, the result.
-type Resolved = (Vec<String>, Vec<String>, bool, Vec<SelectedSource>);
 
 impl BuildContext {
     /// Uses the directory `path` as the context, with ignore rules from `ignore`.
@@ -105,7 +97,6 @@ impl BuildContext {
             sent: true,
             follow: None,
             _extracted: extracted,
-            last_resolved: std::sync::Mutex::new(None),
         })
     }
 
@@ -125,11 +116,6 @@ impl BuildContext {
     /// them reaches is then missing, as in Docker. Copied files are never
     /// filtered by this: only which directories exist.
     pub fn limit_to_read_paths(&mut self, paths: Option<Vec<String>>) -> Result<()> {
-        // What is visible changes: no earlier resolution holds.
-        *self
-            .last_resolved
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner()) = None;
         let Some(paths) = paths else {
             self.follow = None;
             return Ok(());
@@ -205,24 +191,7 @@ impl BuildContext {
         sources: &[String],
         opts: &SelectOptions,
     ) -> Result<Vec<SelectedSource>> {
-        let mut last = self.last_resolved.lock().unwrap_or_else(|e| e.into_inner());
-        // The second use takes it: the memory of a 100,000-entry resolution is not kept
-        // for the rest of the build, and a later step walks again.
-        if let Some((s, x, p, _)) = last.as_ref() {
-            if s.as_slice() == sources && *x == opts.excludes && *p == opts.parents {
-                if let Some((.., r)) = last.take() {
-                    return Ok(r);
-                }
-            }
-        }
-        let resolved = select::resolve_sources(self.view(), sources, opts)?;
-        *last = Some((
-            sources.to_vec(),
-            opts.excludes.clone(),
-            opts.parents,
-            resolved.clone(),
-        ));
-        Ok(resolved)
+        select::resolve_sources(self.view(), sources, opts)
     }
 
     /// Lists every path of the context visible through `.dockerignore`

@@ -198,16 +198,17 @@ fn emit<W: Write>(
         // overlayfs whiteout → OCI whiteout file `.wh.NAME` (Docker writes mode 0600).
         h.name = whiteout_name(&item.rel, b".wh.");
         h.mode = 0o600;
-        if meta.nlink() > 1 && !item.whiteout_file {
-            // The kernel (5.8+) links whiteouts to one shared inode. moby's tar writer sees
-            // the second and later as hardlinks before its whiteout converter makes them
-            // empty regular files, which keeps the link name: the first one's path, without
-            // `.wh.` (recorded with Docker 26.1: `rm /a /b` gives `.wh.b` linking `a`).
-            match links.get(&(meta.dev(), meta.ino())) {
-                Some(first) => h.link = first.clone(),
-                None => {
-                    links.insert((meta.dev(), meta.ino()), item.rel.clone());
-                }
+        // The kernel (5.8+) links one RUN's whiteouts to one shared inode. moby's tar writer
+        // sees the second and later as hardlinks before its whiteout converter makes them
+        // empty regular files, which keeps the link name: the first one's path, without
+        // `.wh.` (recorded with Docker 26.1: `rm /a /b` gives `.wh.b` linking `a`). Every
+        // whiteout of the layer is treated as that one inode, whatever made it (a kernel
+        // that did not share it, the `.wh.` files of a store on overlayfs, the chroot
+        // level's own diff), so every isolation level writes the same tar.
+        match links.get(&WHITEOUT_INODE) {
+            Some(first) => h.link = first.clone(),
+            None => {
+                links.insert(WHITEOUT_INODE, item.rel.clone());
             }
         }
         write_header(w, &h)?;
@@ -309,6 +310,10 @@ pub(crate) fn copy_exact<W: Write>(file: File, w: &mut W, size: u64) -> Result<(
     }
     Ok(())
 }
+
+/// The key of a layer's whiteouts in the hardlink map: no real (dev, inode) pair, as no file
+/// system uses the maximum inode number of the maximum device.
+const WHITEOUT_INODE: (u64, u64) = (u64::MAX, u64::MAX);
 
 fn whiteout_name(rel: &[u8], prefix: &[u8]) -> Vec<u8> {
     let (dir, base) = match rel.iter().rposition(|&b| b == b'/') {

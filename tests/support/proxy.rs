@@ -107,8 +107,13 @@ struct Counters {
     methods: Arc<Mutex<Vec<String>>>,
 }
 
-/// Reads a chunked body (RFC 9112 7.1) to its end, trailers dropped.
-fn read_chunked(r: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+/// Reads a chunked body (RFC 9112 7.1) to its end, trailers dropped; `step` bytes at a time,
+/// each read reported to `on_read` (which throttles and counts in ThrottleUpload mode).
+fn read_chunked(
+    r: &mut impl BufRead,
+    step: usize,
+    mut on_read: impl FnMut(usize),
+) -> std::io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let mut line = String::new();
@@ -124,9 +129,14 @@ fn read_chunked(r: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
                 }
             }
         }
-        let at = body.len();
+        let mut at = body.len();
         body.resize(at + n, 0);
-        r.read_exact(&mut body[at..])?;
+        while at < body.len() {
+            let end = body.len().min(at.saturating_add(step));
+            r.read_exact(&mut body[at..end])?;
+            on_read(end - at);
+            at = end;
+        }
         line.clear();
         r.read_line(&mut line)?;
     }
@@ -186,7 +196,16 @@ fn proxy_conn(
     }
     let mut body = vec![0u8; clen];
     if chunked {
-        body = read_chunked(&mut r)?;
+        body = match mode {
+            ProxyMode::ThrottleUpload(bps) => {
+                let step = (bps / 20).max(1);
+                read_chunked(&mut r, step, |n| {
+                    uploaded.fetch_add(n, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(50));
+                })?
+            }
+            _ => read_chunked(&mut r, usize::MAX, |_| {})?,
+        };
         hdrs.push(format!("Content-Length: {}\r\n", body.len()));
     } else if let ProxyMode::ThrottleUpload(bps) = mode {
         let step = (bps / 20).max(1);

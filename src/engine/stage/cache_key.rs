@@ -119,11 +119,36 @@ impl StageRunner<'_> {
     /// index (unchanged files are not read again).
     fn context_digest(&self, sources: &[String], select: &SelectOptions) -> Result<String> {
         let selected = self.context.resolve_sources(sources, select)?;
-        let mut index = self
-            .shared
-            .context_index
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        Ok(self.context.digest_sources(&selected, &mut index)?)
+        let digest = {
+            let mut index = self
+                .shared
+                .context_index
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.context.digest_sources(&selected, &mut index)?
+        };
+        *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = Some((
+            sources.to_vec(),
+            select.excludes.clone(),
+            select.parents,
+            selected,
+        ));
+        Ok(digest)
+    }
+
+    /// The resolution [`Self::context_digest`] made for these sources and options in this
+    /// step, taken (a later call resolves again).
+    pub(super) fn take_resolved(
+        &self,
+        sources: &[String],
+        select: &SelectOptions,
+    ) -> Option<Vec<crate::context::SelectedSource>> {
+        let mut slot = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.take() {
+            Some((s, x, p, r)) if s == sources && x == select.excludes && p == select.parents => {
+                Some(r)
+            }
+            _ => None,
+        }
     }
 }

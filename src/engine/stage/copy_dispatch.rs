@@ -84,12 +84,17 @@ impl StageRunner<'_> {
                 &self.shared.store,
                 self.shared.epoch,
             );
+            // The walk the cache key made, if this step made one (see `take_resolved`).
+            let keyed = std::sync::Mutex::new(self.take_resolved(sources, &select));
             let select_from = |src_root: Option<&Path>| -> Result<_> {
                 Ok(match src_root {
                     Some(root) => {
                         BuildContext::stage_root(root)?.resolve_sources(sources, &select)?
                     }
-                    None => context.resolve_sources(sources, &select)?,
+                    None => match keyed.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        Some(resolved) => resolved,
+                        None => context.resolve_sources(sources, &select)?,
+                    },
                 })
             };
             let layer = crate::engine::direct_copy::copy_layer(

@@ -75,7 +75,19 @@ pub struct StageRunner<'a> {
     /// ENV and dropped whenever the config is replaced: a linear search per ENV made a stage
     /// of n ENV lines cost n² (issue 17).
     env_index: Option<std::collections::HashMap<String, usize>>,
+    /// The sources a COPY resolved for its cache key (sources, `--exclude`, `--parents`, the
+    /// resolution), handed to the same step's layer write: on a 100,000-file context a walk
+    /// is ~0.1–0.3 s, and the layer then holds exactly the files the key was made of.
+    resolved: std::sync::Mutex<Option<ResolvedSources>>,
 }
+
+/// See [`StageRunner::resolved`].
+type ResolvedSources = (
+    Vec<String>,
+    Vec<String>,
+    bool,
+    Vec<crate::context::SelectedSource>,
+);
 
 impl<'a> StageRunner<'a> {
     /// A runner for `stage` starting from `image`.
@@ -97,6 +109,7 @@ impl<'a> StageRunner<'a> {
             arg_names: Vec::new(),
             cmd_set: false,
             env_index: None,
+            resolved: std::sync::Mutex::new(None),
         }
     }
 
