@@ -16,18 +16,19 @@ use incremental_world::*;
 use support::{run_ok, run_ok_all};
 
 /// A series of edits: each change is a delta over the last full snapshot
-/// until `MAX_DELTA_DEPTH` (4) deltas in a row, then the next is a full
+/// until `MAX_DELTA_DEPTH` deltas in a row, then the next is a full
 /// snapshot again (cloned), and the one after is a delta over that. Every
 /// version equals its cold build.
 #[test]
 fn series_of_edits_past_the_squash_bound() {
+    let max = builder::store::MAX_DELTA_DEPTH as usize;
     let w = World::new();
     w.build("incr", &[]);
     let mut kinds = Vec::new();
     let mut bases = Vec::new();
-    for i in 1..=6 {
+    for i in 1..=max + 2 {
         fs::write(w.ctx.join("a/f000"), format!("version {i}\n")).unwrap();
-        w.pin(PINNED + 100 * i);
+        w.pin(PINNED + 100 * i as i64);
         let (_, out) = w.build("incr", &[]);
         let lines = snapshot_lines(&out);
         assert_eq!(lines.len(), 2, "both COPY snapshots are made:\n{out}");
@@ -37,24 +38,67 @@ fn series_of_edits_past_the_squash_bound() {
         bases.push(lines[0].base.clone());
     }
     // Every delta sits on a full snapshot (two lowers per layer, never a
-    // chain), at most 4 edits after it.
+    // chain), at most `max` edits after it.
     let root = w.dir.path().join("incr");
     for (tree, base) in deltas(&root) {
         assert!(base.is_dir(), "{}", base.display());
         let record = fs::read_to_string(tree.parent().unwrap().join("base")).unwrap();
-        let depth: u32 = record.lines().nth(1).unwrap().parse().unwrap();
-        assert!((1..=4).contains(&depth), "{record}");
+        let depth: usize = record.lines().nth(1).unwrap().parse().unwrap();
+        assert!((1..=max).contains(&depth), "{record}");
     }
-    assert_eq!(kinds, [true, true, true, true, false, true]);
-    assert!(bases[..5].iter().all(|b| *b == bases[0]), "{bases:?}");
+    let mut want = vec![true; max];
+    want.extend([false, true]);
+    assert_eq!(kinds, want);
+    assert!(bases[..=max].iter().all(|b| *b == bases[0]), "{bases:?}");
     assert_ne!(
-        bases[5], bases[0],
-        "the sixth edit is a delta over the fifth"
+        bases[max + 1],
+        bases[0],
+        "the edit after the clone is a delta over the clone"
     );
-    let (v6, _) = w.build("incr", &[]);
-    assert_eq!(v6, w.build("cold", &[]).0, "incremental and cold differ");
+    let (last, _) = w.build("incr", &[]);
+    assert_eq!(last, w.build("cold", &[]).0, "incremental and cold differ");
     w.check_store("incr");
     assert_eq!(w.listing("incr", &[]), w.listing("cold", &[]));
+}
+
+/// A change of most files (every mtime touched) is not made a delta: that
+/// would rewrite the whole layer now and again at every later edit. It is a
+/// full snapshot (cloned), and the next one-file edit is a small delta over
+/// it. Every version equals its cold build.
+#[test]
+fn a_change_of_most_files_makes_a_full_snapshot() {
+    let w = World::new();
+    w.build("incr", &[]);
+    // One file changed and every file, link and dir touched (a fresh checkout): the
+    // COPY runs again (its key ignores mtimes, not content) and its layer's headers all
+    // change.
+    fs::write(w.ctx.join("a/f004"), "changed\n").unwrap();
+    let at = format!("@{}", PINNED + 1000);
+    run_ok(
+        Command::new("find")
+            .arg(&w.ctx)
+            .args(["-exec", "touch", "-h", "-d", &at, "{}", "+"]),
+    );
+    let (_, out) = w.build("incr", &[]);
+    let lines = snapshot_lines(&out);
+    assert!(!lines.is_empty() && lines.iter().all(|l| !l.delta), "{out}");
+    assert!(
+        out.contains("no delta") && out.contains("files changed"),
+        "{out}"
+    );
+    let clone_base = lines[0].base.clone();
+    fs::write(w.ctx.join("a/f000"), "one more edit\n").unwrap();
+    w.pin(PINNED + 1100);
+    let (v, out) = w.build("incr", &[]);
+    let lines = snapshot_lines(&out);
+    assert!(lines.iter().all(|l| l.delta && l.written == 1), "{out}");
+    assert_ne!(
+        lines[0].base, clone_base,
+        "the delta is over the new full snapshot"
+    );
+    assert_eq!(v, w.build("cold", &[]).0, "incremental and cold differ");
+    assert_eq!(w.listing("incr", &[]), w.listing("cold", &[]));
+    w.check_store("incr");
 }
 
 /// A delta of a tagged image keeps its base snapshot through `prune` (the

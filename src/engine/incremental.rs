@@ -18,7 +18,7 @@ use anyhow::{Context as _, Result};
 
 use super::state::LayerRef;
 use crate::layer::ReuseStats;
-use crate::store::{Digest, Store, MAX_DELTA_DEPTH};
+use crate::store::{Digest, LayerTar, Store, MAX_DELTA_DEPTH};
 
 fn hints_dir(store: &Store) -> PathBuf {
     store.cache_dir().join("similar")
@@ -208,16 +208,33 @@ fn make_delta(
 ) -> Result<(crate::store::DeltaSnapshot, ReuseStats)> {
     let mut stats = ReuseStats::default();
     let (base_id, _) = base;
-    let mut extract = |input: &mut dyn std::io::Read, dest: &Path, base: &Path| -> Result<()> {
-        // The store hashes the stream on another core (`extract_checked`).
+    let mut extract = |tar: LayerTar<'_>, dest: &Path, base: &Path| -> Result<()> {
+        // The store hashes the layer on another core meanwhile.
         let opts = crate::layer::ExtractOptions {
             unhashed: true,
             ..Default::default()
         };
         // Without a plan (the base's tar is not in the store, or a tar is not in the
         // writers' order) the files are compared with the base snapshot's instead.
-        let plan = plan(store, layer, base_id).ok();
-        stats = crate::layer::extract_delta(input, dest, &opts, base, plan)?.reuse;
+        stats = match tar {
+            LayerTar::Mapped(tar) => match plan_mapped(store, tar, base_id) {
+                Ok(plan) => {
+                    worth_a_delta(&plan)?;
+                    crate::layer::extract_delta_mapped(tar, dest, base, plan)?
+                }
+                Err(_) => {
+                    let input = crate::layer::MappedTar::new(tar);
+                    crate::layer::extract_delta(input, dest, &opts, base, None)?.reuse
+                }
+            },
+            LayerTar::Stream(input) => {
+                let plan = plan(store, layer, base_id).ok();
+                if let Some(plan) = &plan {
+                    worth_a_delta(plan)?;
+                }
+                crate::layer::extract_delta(input, dest, &opts, base, plan)?.reuse
+            }
+        };
         Ok(())
     };
     let d = store
@@ -226,16 +243,47 @@ fn make_delta(
     Ok((d, stats))
 }
 
-/// What the delta of `layer` over the snapshot of `base` holds, from the two layer tars
-/// (see `layer::plan_delta`). The base's tar is the blob named by its diffID (a layer this
-/// store built or pulled uncompressed); the new layer's blob may be compressed.
+/// Errors when a delta would rewrite most of the layer (every mtime touched, a new
+/// dependency tree): it would cost a full extraction now, and every later delta over the
+/// same base would rewrite all that again. The caller then makes a full snapshot (the
+/// hard-link clone), which later deltas build on.
+fn worth_a_delta(plan: &crate::layer::DeltaPlan) -> Result<()> {
+    let (rewrites, files) = (plan.rewrites(), plan.files());
+    if rewrites > DELTA_MAX_SMALL_REWRITE && rewrites * 2 > files {
+        anyhow::bail!("{rewrites} of {files} files changed");
+    }
+    Ok(())
+}
+
+/// Rewrites any delta may make: below this, a delta is cheaper than a clone whatever the
+/// layer's size.
+const DELTA_MAX_SMALL_REWRITE: usize = 64;
+
+/// [`plan`] of the new layer's tar in memory against the base's tar, mapped.
+fn plan_mapped(
+    store: &Store,
+    tar: &memmap2::Mmap,
+    base: &Digest,
+) -> Result<crate::layer::DeltaPlan> {
+    by_files_asked()?;
+    crate::layer::plan_delta_mapped(tar, &store.map_blob(base)?)
+}
+
 /// `BUILDER_DELTA_BY_FILES=1` compares with the base snapshot's files instead (the way
 /// before plans; kept to measure against and as a way out).
-fn plan(store: &Store, layer: &LayerRef, base: &Digest) -> Result<crate::layer::DeltaPlan> {
-    use std::io::BufReader;
+fn by_files_asked() -> Result<()> {
     if std::env::var_os("BUILDER_DELTA_BY_FILES").is_some_and(|v| v == "1") {
         anyhow::bail!("BUILDER_DELTA_BY_FILES=1");
     }
+    Ok(())
+}
+
+/// What the delta of `layer` over the snapshot of `base` holds, from the two layer tars
+/// (see `layer::plan_delta`). The base's tar is the blob named by its diffID (a layer this
+/// store built or pulled uncompressed); the new layer's blob may be compressed.
+fn plan(store: &Store, layer: &LayerRef, base: &Digest) -> Result<crate::layer::DeltaPlan> {
+    use std::io::BufReader;
+    by_files_asked()?;
     let buf = 256 * 1024;
     let new = BufReader::with_capacity(buf, store.open_blob(&layer.blob.digest)?);
     let (_, new) = crate::layer::decompress(new)?;

@@ -123,6 +123,23 @@ pub fn extract_delta<R: Read>(
     extract_with(input, dest, opts, Some((base, plan)), true)
 }
 
+/// [`extract_delta`] of an uncompressed layer tar in memory (a mapped store blob) with its
+/// plan: unchanged entries are skipped, not read. Nothing is hashed: the caller checks the
+/// tar's diffID itself (the store hashes the map on another core meanwhile).
+pub fn extract_delta_mapped(
+    tar: &memmap2::Mmap,
+    dest: &Path,
+    base: &Path,
+    plan: DeltaPlan,
+) -> Result<ReuseStats> {
+    let root = Root::open(dest).with_context(|| format!("opening {}", dest.display()))?;
+    let mut x = Extractor::new(&root);
+    x.delta = Some(Delta::new(base, Some(plan)));
+    x.run_seek(super::MappedTar::new(tar))?;
+    let stats = ReuseStats::default();
+    Ok(x.delta.map(|d| d.stats(stats)).unwrap_or(stats))
+}
+
 fn extract_with<R: Read>(
     input: R,
     dest: &Path,
@@ -237,11 +254,25 @@ impl<'a> Extractor<'a> {
 
     fn run<R: Read>(&mut self, input: &mut R) -> Result<()> {
         let mut archive = tar::Archive::new(input);
-        for entry in archive.entries().context("reading layer tar")? {
+        self.run_entries(archive.entries().context("reading layer tar")?)
+    }
+
+    /// [`Self::run`] over a seekable tar: what an entry does not read (a delta's unchanged
+    /// files) is skipped by a seek instead of read.
+    fn run_seek<R: Read + std::io::Seek>(&mut self, input: R) -> Result<()> {
+        let mut archive = tar::Archive::new(input);
+        self.run_entries(archive.entries_with_seek().context("reading layer tar")?)
+    }
+
+    fn run_entries<R: Read>(&mut self, entries: tar::Entries<'_, R>) -> Result<()> {
+        for entry in entries {
             let mut entry = entry.context("reading layer tar entry")?;
-            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            self.entry(&mut entry)
-                .with_context(|| format!("extracting {name:?}"))?;
+            self.entry(&mut entry).with_context(|| {
+                format!(
+                    "extracting {:?}",
+                    String::from_utf8_lossy(&entry.path_bytes())
+                )
+            })?;
         }
         if let Some(d) = self.delta.as_mut() {
             d.write_whiteouts(self.root)?;

@@ -8,6 +8,7 @@ mod delta_plan;
 mod digest;
 mod entry_meta;
 mod extract;
+mod mapped_tar;
 mod pipe_write;
 mod planned;
 mod reuse;
@@ -21,12 +22,13 @@ pub use compress::{
     compress, compress_file, compress_many, compress_tee, compress_to, decompress, detect,
     CompressedBlob, Compression, StreamFormat,
 };
-pub use delta_plan::{plan_delta, DeltaPlan};
+pub use delta_plan::{plan_delta, plan_delta_mapped, DeltaPlan};
 pub use digest::{Digest, HashingReader, HashingWriter, ParseDigestError};
 pub use extract::{
-    extract, extract_delta, extract_over, squash_unmapped, unpack_archive, ExtractError,
-    ExtractOptions, Extracted,
+    extract, extract_delta, extract_delta_mapped, extract_over, squash_unmapped, unpack_archive,
+    ExtractError, ExtractOptions, Extracted,
 };
+pub use mapped_tar::{sha256_releasing, MappedTar};
 pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
 pub use reuse::ReuseStats;
 pub use write::{

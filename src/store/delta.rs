@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::digest::Digest;
+use super::mapped::{LayerTar, MappedExtractor};
 use super::snapshot::Extractor;
 use super::{fsutil, Store};
 
@@ -35,8 +36,11 @@ pub struct DeltaSnapshot {
 /// Deltas in a row over one full snapshot before the next change is made a
 /// full snapshot again (by the hard-link clone): a delta holds everything
 /// changed since its base, so a long series of edits would grow it (and its
-/// whiteouts) without bound. A recorded depth is 1 to this.
-pub const MAX_DELTA_DEPTH: u32 = 4;
+/// whiteouts). A delta that would rewrite most of the layer is not made at all
+/// (the engine clones instead), so this bound only caps the slow growth of
+/// many small edits: a clone of a 100,000-file layer costs as much as ~5
+/// deltas. A recorded depth is 1 to this.
+pub const MAX_DELTA_DEPTH: u32 = 16;
 
 /// The base record's (`sha256:…\n<depth>\n`) base and depth.
 pub(super) fn parse_record(text: &str) -> Option<(Digest, u32)> {
@@ -72,11 +76,7 @@ impl Store {
         diff_id: &Digest,
         blob: &Digest,
         (base, depth): (&Digest, u32),
-        extract: &mut dyn FnMut(
-            &mut dyn std::io::Read,
-            &std::path::Path,
-            &std::path::Path,
-        ) -> Result<()>,
+        extract: &mut dyn FnMut(LayerTar<'_>, &std::path::Path, &std::path::Path) -> Result<()>,
     ) -> Result<DeltaSnapshot> {
         if let Some(d) = self.delta(diff_id) {
             return Ok(d);
@@ -101,8 +101,23 @@ impl Store {
             .mode(0o700)
             .create(&tree)
             .with_context(|| format!("creating {}", tree.display()))?;
-        let mut ex: Box<Extractor<'_>> = Box::new(|r, dest| extract(r, dest, &base_dir));
-        self.extract_checked(diff_id, blob, &tree, &mut *ex)?;
+        // A built layer's blob is its plain tar: mapped, it is hashed on one core while the
+        // delta is planned and made from it in place on the other.
+        match (blob == diff_id)
+            .then(|| self.map_blob(blob).ok())
+            .flatten()
+        {
+            Some(map) => {
+                let mut ex: Box<MappedExtractor<'_>> =
+                    Box::new(|t, dest| extract(LayerTar::Mapped(t), dest, &base_dir));
+                self.extract_mapped(diff_id, &tree, &map, &mut *ex)?;
+            }
+            None => {
+                let mut ex: Box<Extractor<'_>> =
+                    Box::new(|r, dest| extract(LayerTar::Stream(r), dest, &base_dir));
+                self.extract_checked(diff_id, blob, &tree, &mut *ex)?;
+            }
+        }
         self.write_file(
             &tmp.path().join("base"),
             format!("{base}\n{depth}\n").as_bytes(),

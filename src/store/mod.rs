@@ -35,6 +35,7 @@ mod index;
 pub mod load;
 pub mod lock;
 mod lookup;
+mod mapped;
 mod pipe;
 mod snapshot;
 mod tmp;
@@ -54,6 +55,7 @@ pub use descriptor::{Descriptor, Platform};
 pub use digest::Digest;
 pub use gc::{GcRoots, PruneReport};
 pub use index::ImageEntry;
+pub use mapped::{LayerTar, MappedExtractor};
 pub use snapshot::{decompress, Extractor};
 pub use usage::{du, DiskUsage, Usage};
 
