@@ -648,8 +648,8 @@ fn tar_context_rejects_escapes() {
 // ---- digests ----------------------------------------------------------------
 
 fn digest_of(ctx: &BuildContext, srcs: &[&str], index: &mut MetadataIndex) -> String {
-    let s = select(ctx, srcs, &SelectOptions::default()).unwrap();
-    ctx.digest_sources(&s, index).unwrap()
+    let mut s = select(ctx, srcs, &SelectOptions::default()).unwrap();
+    ctx.digest_sources(&mut s, index).unwrap()
 }
 
 fn age(path: &Path) {
@@ -662,6 +662,34 @@ fn fast_index(path: &Path) -> MetadataIndex {
     let mut idx = MetadataIndex::open(path).unwrap();
     idx.set_racy_window(Duration::from_millis(50));
     idx
+}
+
+/// Every regular file's entry carries its content digest after `digest_sources`, whether
+/// read or known from the index; other entries carry none.
+#[test]
+fn digest_sources_gives_each_file_its_content_digest() {
+    use sha2::{Digest as _, Sha256};
+    let state = tempfile::tempdir().unwrap();
+    let (dir, ctx) = ctx_with_ignore(&["app/a.txt", "app/sub/c.txt", "app/l -> a.txt"], "");
+    age(dir.path());
+    for round in ["read", "from the index"] {
+        let mut idx = fast_index(&state.path().join("ctx-index"));
+        let mut s = select(&ctx, &["app"], &SelectOptions::default()).unwrap();
+        assert!(s.iter().flat_map(|s| s.entries()).all(|e| e.digest.is_none()));
+        ctx.digest_sources(&mut s, &mut idx).unwrap();
+        idx.save().unwrap();
+        let mut files = 0;
+        for e in s.iter().flat_map(|s| s.entries()) {
+            if e.kind == FileKind::File {
+                let want: [u8; 32] = Sha256::digest(fs::read(&e.path).unwrap()).into();
+                assert_eq!(e.digest, Some(want), "{round}: {}", e.path.display());
+                files += 1;
+            } else {
+                assert_eq!(e.digest, None, "{round}: {}", e.path.display());
+            }
+        }
+        assert_eq!(files, 2, "{round}");
+    }
 }
 
 #[test]
@@ -805,7 +833,7 @@ fn big_context() {
 
     let ctx = BuildContext::from_dir(dir.path(), IgnoreSpec::Auto { dockerfile: None }).unwrap();
     let t = std::time::Instant::now();
-    let s = select(&ctx, &["."], &SelectOptions::default()).unwrap();
+    let mut s = select(&ctx, &["."], &SelectOptions::default()).unwrap();
     let n = s[0].entries().count();
     eprintln!("selected {n} entries in {:?}", t.elapsed());
     assert_eq!(n, 1 + 1000 + 90_000 + 1);
@@ -813,13 +841,13 @@ fn big_context() {
     let index_path = dir.path().join("../big-index");
     let mut idx = fast_index(&index_path);
     let t = std::time::Instant::now();
-    let d1 = ctx.digest_sources(&s, &mut idx).unwrap();
+    let d1 = ctx.digest_sources(&mut s, &mut idx).unwrap();
     eprintln!("cold digest in {:?} ({:?})", t.elapsed(), idx.stats());
     idx.save().unwrap();
     let mut idx = fast_index(&index_path);
     let t = std::time::Instant::now();
-    let s = select(&ctx, &["."], &SelectOptions::default()).unwrap();
-    let d2 = ctx.digest_sources(&s, &mut idx).unwrap();
+    let mut s = select(&ctx, &["."], &SelectOptions::default()).unwrap();
+    let d2 = ctx.digest_sources(&mut s, &mut idx).unwrap();
     eprintln!(
         "warm select+digest in {:?} ({:?})",
         t.elapsed(),

@@ -272,3 +272,46 @@ fn delta_holds_only_the_changed_file_and_its_dirs() {
     w.check_store("incr");
     assert_eq!(w.listing("incr", &[]), w.listing("cold", &[]));
 }
+
+/// A COPY's layer takes the contents of unchanged files from the same step's previous
+/// layer (no source opened), and reads the changed one from the context, even when the
+/// change keeps the file's size and mtime (its tar header is the previous layer's, byte for
+/// byte: only the content digest tells them apart). The layer equals the cold build's.
+#[test]
+fn the_copy_takes_unchanged_contents_from_its_previous_layer() {
+    let w = World::new();
+    let (_, out) = w.build("incr", &[]);
+    assert!(!out.contains("taken from the previous layer"), "{out}");
+    let f = w.ctx.join("a/b/f001");
+    let upper = fs::read_to_string(&f).unwrap().to_uppercase();
+    fs::write(&f, upper).unwrap();
+    // Back to the pinned mtime: the same size and time, so the entry's header does not
+    // change.
+    let t = nix::sys::time::TimeSpec::new(PINNED, 0);
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        &f,
+        &t,
+        &t,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+    let (v2, out) = w.build("incr", &[]);
+    let taken: Vec<(u64, u64)> = out
+        .lines()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("layer: ")?;
+            let (n, rest) = rest.split_once(" of ")?;
+            let (m, rest) = rest.split_once(' ')?;
+            rest.contains("taken from the previous layer")
+                .then(|| (n.parse().unwrap(), m.parse().unwrap()))
+        })
+        .collect();
+    // The context COPY only: the `COPY --from` stage's files have no known digests.
+    assert_eq!(taken.len(), 1, "{out}");
+    let (n, m) = taken[0];
+    assert!(m > 200 && n == m - 1, "{out}");
+    assert_eq!(v2, w.build("cold", &[]).0, "incremental and cold differ");
+    assert_eq!(w.listing("incr", &[]), w.listing("cold", &[]));
+    w.check_store("incr");
+}

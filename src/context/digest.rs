@@ -282,7 +282,7 @@ fn put(h: &mut Sha256, bytes: &[u8]) {
 /// match its name and type, for each entry its destination path, type,
 /// permission bits, uid/gid, link target, device number and content digest.
 /// Timestamps are not included. File contents come from `index` when unchanged.
-pub fn digest_sources(sources: &[SelectedSource], index: &mut MetadataIndex) -> Result<String> {
+pub fn digest_sources(sources: &mut [SelectedSource], index: &mut MetadataIndex) -> Result<String> {
     // Resolve content digests first: index hits serially, misses in parallel.
     let files: Vec<(&Path, &Metadata)> = sources
         .iter()
@@ -313,7 +313,7 @@ pub fn digest_sources(sources: &[SelectedSource], index: &mut MetadataIndex) -> 
     let mut h = Sha256::new();
     h.update(DIGEST_DOMAIN);
     h.update((sources.len() as u64).to_le_bytes());
-    for source in sources {
+    for source in sources.iter() {
         h.update(b"S");
         h.update((source.matches.len() as u64).to_le_bytes());
         for m in &source.matches {
@@ -348,6 +348,24 @@ pub fn digest_sources(sources: &[SelectedSource], index: &mut MetadataIndex) -> 
                 }
             }
         }
+    }
+    // Each regular file's digest goes with its entry (for the layer write, see
+    // `SelectedEntry::digest`), in entry order once the borrows above end.
+    let known: Vec<Option<[u8; 32]>> = sources
+        .iter()
+        .flat_map(|s| s.entries())
+        .map(|e| {
+            (e.kind == FileKind::File)
+                .then(|| digests.get(e.path.as_path()).copied())
+                .flatten()
+        })
+        .collect();
+    let entries = sources
+        .iter_mut()
+        .flat_map(|s| s.matches.iter_mut())
+        .flat_map(|m| m.entries.iter_mut());
+    for (e, d) in entries.zip(known) {
+        e.digest = d;
     }
     Ok(format!("sha256:{}", hex::encode(h.finalize())))
 }

@@ -230,10 +230,11 @@ impl BuildContext {
         Ok(out)
     }
 
-    /// The content digest of selected sources; see [`digest_sources`].
+    /// The content digest of selected sources; see [`digest_sources`]. Each regular
+    /// file's entry gets its content digest ([`SelectedEntry::digest`]).
     pub fn digest_sources(
         &self,
-        selected: &[SelectedSource],
+        selected: &mut [SelectedSource],
         index: &mut MetadataIndex,
     ) -> Result<String> {
         digest::digest_sources(selected, index)

@@ -109,6 +109,10 @@ pub struct SelectedEntry {
     pub metadata: Metadata,
     /// The link target for symlinks.
     pub link_target: Option<PathBuf>,
+    /// A regular file's content sha256, once [`super::digest::digest_sources`] knows it
+    /// (from the metadata index or by reading the file): what lets a COPY's layer take the
+    /// bytes from its previous layer instead of opening the file (see `layer::previous`).
+    pub digest: Option<[u8; 32]>,
 }
 
 /// One path a source resolved to (one per wildcard match).
@@ -288,6 +292,7 @@ fn resolve_one(
                 kind,
                 metadata: located.meta.clone(),
                 link_target: None,
+                digest: None,
             }]
         };
         matches.push(SourceMatch {
@@ -406,6 +411,7 @@ fn copy_walk(
             kind: FileKind::of(node.meta),
             metadata: node.meta.clone(),
             link_target,
+            digest: None,
         };
         if included {
             // Create deferred parents first, outermost first.

@@ -8,7 +8,9 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use super::state::LayerRef;
-use crate::layer::{write, write_planned, PlannedEntry, SourceKind, WriteOptions};
+use crate::layer::{
+    write, write_planned, PlannedEntry, PlannedKind, PreviousLayer, SourceKind, WriteOptions,
+};
 use crate::store::{Descriptor, Digest, Store};
 
 /// OCI media type of an uncompressed layer.
@@ -43,23 +45,72 @@ pub fn commit_upper(store: &Store, upper: &Path, epoch: Option<i64>) -> Result<L
 
 /// Commits a layer described entry by entry (see `engine::direct_copy`):
 /// the tar is written from the sources and moved into the store; no
-/// snapshot is made until a later step needs one.
+/// snapshot is made until a later step needs one. `previous`: the diffID of
+/// the step's previous layer (its family's), whose unchanged contents are
+/// taken from its plain tar in the store instead of the sources when it is
+/// there (see `layer::PreviousLayer`).
 pub fn commit_planned(
     store: &Store,
     entries: &[PlannedEntry],
     epoch: Option<i64>,
-) -> Result<LayerRef> {
+    previous: Option<&Digest>,
+) -> Result<(LayerRef, Option<TakenFrom>)> {
     let opts = WriteOptions {
         kind: SourceKind::Plain,
         source_date_epoch: epoch,
     };
-    let written =
-        write_planned(entries, &store.temp_dir()?, &opts).context("writing the layer tar")?;
+    // Without it (pruned, or pulled compressed) the sources are read, as in a cold build.
+    let known = |e: &PlannedEntry| {
+        matches!(
+            e.kind,
+            PlannedKind::File {
+                digest: Some(_),
+                ..
+            }
+        )
+    };
+    let from = previous.filter(|d| store.has_blob(d) && entries.iter().any(known));
+    let previous = from
+        .and_then(|d| store.map_blob(d).ok())
+        .and_then(|map| PreviousLayer::open(map).ok());
+    let written = write_planned(entries, &store.temp_dir()?, &opts, previous.as_ref())
+        .context("writing the layer tar")?;
     let diff_id = Digest::parse(&format!("sha256:{}", written.diff_id.hex()))
         .context("the layer writer returned a bad digest")?;
     store.adopt_blob(&written.path, &diff_id, written.size)?;
-    Ok(LayerRef {
+    let taken = previous.zip(from).map(|(p, from)| TakenFrom {
+        layer: from.clone(),
+        files: entries
+            .iter()
+            .filter(|e| matches!(e.kind, PlannedKind::File { .. }))
+            .count(),
+        taken: p.taken(),
+    });
+    let layer = LayerRef {
         blob: Descriptor::new(MEDIA_TYPE_LAYER_TAR, diff_id.clone(), written.size),
         diff_id,
-    })
+    };
+    Ok((layer, taken))
+}
+
+/// What [`commit_planned`] took from the previous layer.
+#[derive(Debug)]
+pub struct TakenFrom {
+    /// The previous layer's diffID.
+    pub layer: Digest,
+    /// Regular files in the new layer.
+    pub files: usize,
+    /// Of those, how many contents came from the previous layer.
+    pub taken: usize,
+}
+
+impl std::fmt::Display for TakenFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short: String = self.layer.to_string().chars().take(19).collect();
+        write!(
+            f,
+            "layer: {} of {} files' contents taken from the previous layer {short}",
+            self.taken, self.files
+        )
+    }
 }

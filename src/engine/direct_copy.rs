@@ -253,8 +253,7 @@ fn plan_in(
                     let Some(e) = planned(
                         rel,
                         entry.kind,
-                        &entry.path,
-                        &entry.metadata,
+                        (&entry.path, &entry.metadata, entry.digest),
                         entry.link_target.as_deref(),
                         opts,
                     )?
@@ -275,7 +274,8 @@ fn plan_in(
                 } else {
                     dest_rel.clone()
                 };
-                if let Some(e) = planned(rel, m.kind, &m.path, &m.metadata, None, opts)? {
+                let digest = m.entries.first().and_then(|e| e.digest);
+                if let Some(e) = planned(rel, m.kind, (&m.path, &m.metadata, digest), None, opts)? {
                     out.push(e);
                 }
             } else {
@@ -346,11 +346,11 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
 
 /// One copied entry as the overlay path would leave it: owner and mode
 /// from the copy options, the source's mtime, the xattrs a copy keeps.
+/// `source`: the path, its metadata and (a regular file's) content digest if known.
 fn planned(
     rel: Vec<u8>,
     kind: FileKind,
-    path: &Path,
-    meta: &fs::Metadata,
+    (path, meta, digest): (&Path, &fs::Metadata, Option<[u8; 32]>),
     link: Option<&Path>,
     opts: &CopyOptions,
 ) -> Result<Option<PlannedEntry>> {
@@ -360,6 +360,7 @@ fn planned(
         FileKind::File => PlannedKind::File {
             source: path.to_path_buf(),
             size: meta.len(),
+            digest,
         },
         FileKind::Dir => PlannedKind::Dir,
         FileKind::Symlink => {

@@ -39,6 +39,31 @@ pub fn base_snapshot(store: &Store, family: &str) -> Option<(Digest, (Digest, Pa
     Some((diff_id, (d.base, path, d.depth)))
 }
 
+/// Where the family's last written layer is named (any layer a COPY wrote, snapshot or not).
+fn written_dir(store: &Store) -> PathBuf {
+    store.cache_dir().join("similar-written")
+}
+
+/// The family's last layer whose plain tar is in the store: the last one written, else the
+/// last one snapshotted. A COPY takes the contents it shares with it from there (see
+/// `layer::PreviousLayer`).
+pub fn previous_layer(store: &Store, family: &str) -> Option<Digest> {
+    let read = |dir: PathBuf| {
+        let text = std::fs::read_to_string(dir.join(family)).ok()?;
+        Digest::parse(text.trim())
+            .ok()
+            .filter(|d| store.has_blob(d))
+    };
+    read(written_dir(store)).or_else(|| read(hints_dir(store)))
+}
+
+/// Records `diff_id` (just written into the store) as the family's last written layer.
+pub fn remember_written(store: &Store, family: &str, diff_id: &Digest) -> Result<()> {
+    let dir = written_dir(store);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    store.write_file(&dir.join(family), diff_id.to_string().as_bytes(), 0o644)
+}
+
 /// Records `diff_id` (whose snapshot exists) as the family's latest.
 pub fn remember(store: &Store, family: &str, diff_id: &Digest) -> Result<()> {
     let dir = hints_dir(store);
@@ -50,17 +75,26 @@ pub fn remember(store: &Store, family: &str, diff_id: &Digest) -> Result<()> {
 /// many. A hint removed while a build rewrites it only costs that build's
 /// next step a plain extraction.
 pub fn forget_dangling(store: &Store) -> usize {
-    let Ok(entries) = std::fs::read_dir(hints_dir(store)) else {
-        return 0;
+    let dangling = |dir: PathBuf, gone: &dyn Fn(&str) -> bool| {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                !name.starts_with('.') && gone(&name)
+            })
+            .filter(|e| std::fs::remove_file(e.path()).is_ok())
+            .count()
     };
-    entries
-        .flatten()
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            !name.starts_with('.') && base_snapshot(store, &name).is_none()
-        })
-        .filter(|e| std::fs::remove_file(e.path()).is_ok())
-        .count()
+    let written_gone = |name: &str| {
+        let text = std::fs::read_to_string(written_dir(store).join(name)).unwrap_or_default();
+        Digest::parse(text.trim()).map_or(true, |d| !store.has_blob(&d))
+    };
+    dangling(hints_dir(store), &|name| {
+        base_snapshot(store, name).is_none()
+    }) + dangling(written_dir(store), &written_gone)
 }
 
 /// The snapshot dir of `layer`, extracted over `base` when given (see

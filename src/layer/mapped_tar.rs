@@ -35,19 +35,21 @@ impl<'a> MappedTar<'a> {
     }
 
     fn release_behind(&mut self) {
-        let upto = self.pos.saturating_sub(WINDOW) & !(page_size() - 1);
-        if upto >= self.released + WINDOW {
-            // SAFETY: the map is a read-only shared file map (`Mmap`); dropped pages are read
-            // again from the file if touched, and nothing here touches them again.
-            let _ = unsafe {
-                self.map.unchecked_advise_range(
-                    UncheckedAdvice::DontNeed,
-                    self.released,
-                    upto - self.released,
-                )
-            };
-            self.released = upto;
-        }
+        release_behind(self.map, self.pos, &mut self.released);
+    }
+}
+
+/// Gives back the pages of `map` more than [`WINDOW`] before `pos` (from `released` on, which
+/// it advances), in steps of at least [`WINDOW`].
+pub(super) fn release_behind(map: &Mmap, pos: usize, released: &mut usize) {
+    let upto = pos.saturating_sub(WINDOW) & !(page_size() - 1);
+    if upto >= *released + WINDOW {
+        // SAFETY: the map is a read-only shared file map (`Mmap`); dropped pages are read
+        // again from the file if touched (a correct read, only slower).
+        let _ = unsafe {
+            map.unchecked_advise_range(UncheckedAdvice::DontNeed, *released, upto - *released)
+        };
+        *released = upto;
     }
 }
 

@@ -11,6 +11,7 @@ mod extract;
 mod mapped_tar;
 mod pipe_write;
 mod planned;
+mod previous;
 mod reuse;
 mod root;
 mod tarheader;
@@ -30,6 +31,7 @@ pub use extract::{
 };
 pub use mapped_tar::{sha256_releasing, MappedTar};
 pub use planned::{layer_order, write_planned, PlannedEntry, PlannedKind};
+pub use previous::PreviousLayer;
 pub use reuse::ReuseStats;
 pub use write::{
     layer_keeps_xattr, read_xattrs, set_xattrs, write, write_to, SourceKind, WriteOptions,

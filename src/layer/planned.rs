@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 
 use super::digest::HashingWriter;
 use super::pipe_write::with_sink_thread;
+use super::previous::PreviousLayer;
 use super::tarheader::{write_end, write_header, write_padding, EntryHeader, Kind};
 use super::write::{copy_exact, to_temp_file, WriteOptions, WrittenLayer, IO_BUF};
 
@@ -28,6 +29,9 @@ pub enum PlannedKind {
         source: PathBuf,
         /// Its length, as the header promises.
         size: u64,
+        /// Its content's sha256 when the build knows it: the bytes may then come from the
+        /// previous layer (see [`PreviousLayer`]) instead of `source`.
+        digest: Option<[u8; 32]>,
     },
     /// A symlink with this target.
     Symlink(Vec<u8>),
@@ -71,17 +75,20 @@ pub fn layer_order(a: &[u8], b: &[u8]) -> Ordering {
 }
 
 /// Writes `entries` (already in [`layer_order`], each parent before its
-/// children) as a layer tar into a new temp file in `tmp_dir`, fsynced.
+/// children) as a layer tar into a new temp file in `tmp_dir`, fsynced. A regular file
+/// whose content `previous` holds (same path, size and sha256) is written from there
+/// without opening its source: the same bytes.
 pub fn write_planned(
     entries: &[PlannedEntry],
     tmp_dir: &std::path::Path,
     opts: &WriteOptions,
+    previous: Option<&PreviousLayer>,
 ) -> Result<WrittenLayer> {
     to_temp_file(tmp_dir, |file| {
         // Sources are read on this thread, the tar is hashed and written on another.
         let hw = with_sink_thread(HashingWriter::new(file), IO_BUF, |w| {
             for e in entries {
-                emit(w, e, opts).with_context(|| {
+                emit(w, e, opts, previous).with_context(|| {
                     format!("adding {} to layer", String::from_utf8_lossy(&e.rel))
                 })?;
             }
@@ -92,7 +99,12 @@ pub fn write_planned(
     })
 }
 
-fn emit<W: Write>(w: &mut W, e: &PlannedEntry, opts: &WriteOptions) -> Result<()> {
+fn emit<W: Write>(
+    w: &mut W,
+    e: &PlannedEntry,
+    opts: &WriteOptions,
+    previous: Option<&PreviousLayer>,
+) -> Result<()> {
     let mtime = match opts.source_date_epoch {
         Some(epoch) if e.mtime > epoch => epoch,
         _ => e.mtime,
@@ -116,8 +128,20 @@ fn emit<W: Write>(w: &mut W, e: &PlannedEntry, opts: &WriteOptions) -> Result<()
             h.name.push(b'/');
             write_header(w, &h)?;
         }
-        PlannedKind::File { source, size } => {
+        PlannedKind::File {
+            source,
+            size,
+            digest,
+        } => {
             h.size = *size;
+            let kept = previous
+                .zip(digest.as_ref())
+                .and_then(|(p, d)| p.content(&e.rel, *size, d));
+            if let Some(bytes) = kept {
+                write_header(w, &h)?;
+                w.write_all(bytes)?;
+                return Ok(write_padding(w, h.size)?);
+            }
             let file = fs::OpenOptions::new()
                 .read(true)
                 // Never blocks on a source that became a FIFO; the size check below then
@@ -162,6 +186,7 @@ fn emit<W: Write>(w: &mut W, e: &PlannedEntry, opts: &WriteOptions) -> Result<()
 mod tests {
     use super::*;
     use crate::layer::{write, SourceKind};
+    use memmap2::Mmap;
     use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
     #[test]
@@ -206,6 +231,7 @@ mod tests {
         let file = |p: &str| PlannedKind::File {
             source: src.join(p),
             size: meta(p).len(),
+            digest: None,
         };
         let mut entries = vec![
             entry("d-x", file("d-x")),
@@ -216,7 +242,7 @@ mod tests {
             entry("d/l", PlannedKind::Symlink(b"f.txt".to_vec())),
         ];
         entries.sort_by(|a, b| layer_order(&a.rel, &b.rel));
-        let got = write_planned(&entries, dir.path(), &opts).unwrap();
+        let got = write_planned(&entries, dir.path(), &opts, None).unwrap();
         assert_eq!(got.diff_id, want.diff_id);
         assert_eq!(fs::read(&got.path).unwrap(), fs::read(&want.path).unwrap());
     }
@@ -230,6 +256,7 @@ mod tests {
             kind: PlannedKind::File {
                 source: dir.path().join("f"),
                 size: 10,
+                digest: None,
             },
             mode: 0o644,
             uid: 0,
@@ -237,7 +264,58 @@ mod tests {
             mtime: 0,
             xattrs: Vec::new(),
         };
-        let err = write_planned(&[e], dir.path(), &WriteOptions::default()).unwrap_err();
+        let err = write_planned(&[e], dir.path(), &WriteOptions::default(), None).unwrap_err();
         assert!(format!("{err:#}").contains("shrank"), "{err:#}");
+    }
+
+    /// Contents the previous layer holds with the known digest are taken from it (the
+    /// source is not even opened); a content whose digest differs is read from its source;
+    /// the tar is the one a write from the sources makes.
+    #[test]
+    fn takes_unchanged_contents_from_the_previous_layer() {
+        use sha2::{Digest as _, Sha256};
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        fs::create_dir(&src).unwrap();
+        let put = |name: &str, body: &[u8]| fs::write(src.join(name), body).unwrap();
+        let entries = |names: &[&str], known: bool| -> Vec<PlannedEntry> {
+            names
+                .iter()
+                .map(|n| {
+                    let body = fs::read(src.join(n)).unwrap_or_default();
+                    PlannedEntry {
+                        rel: format!("data/{n}").into_bytes(),
+                        kind: PlannedKind::File {
+                            source: src.join(n),
+                            size: body.len() as u64,
+                            digest: known.then(|| Sha256::digest(&body).into()),
+                        },
+                        mode: 0o644,
+                        uid: 0,
+                        gid: 0,
+                        mtime: 5,
+                        xattrs: Vec::new(),
+                    }
+                })
+                .collect()
+        };
+        let opts = WriteOptions::default();
+        put("f1", &[1u8; 5000]);
+        put("f2", b"two");
+        let first = write_planned(&entries(&["f1", "f2"], false), dir.path(), &opts, None).unwrap();
+        let map = unsafe { Mmap::map(&fs::File::open(&first.path).unwrap()) }.unwrap();
+        let previous = PreviousLayer::open(map).unwrap();
+        put("f2", b"TWO");
+        put("f3", b"three");
+        let next = entries(&["f1", "f2", "f3"], true);
+        let want = write_planned(&next, dir.path(), &opts, None).unwrap();
+        // f1 is taken from the previous layer: its source may be gone.
+        fs::remove_file(src.join("f1")).unwrap();
+        let got = write_planned(&next, dir.path(), &opts, Some(&previous)).unwrap();
+        assert_eq!(fs::read(&got.path).unwrap(), fs::read(&want.path).unwrap());
+        // f2's known digest is not the previous content's: it is read from the source.
+        fs::remove_file(src.join("f2")).unwrap();
+        let err = write_planned(&next, dir.path(), &opts, Some(&previous)).unwrap_err();
+        assert!(format!("{err:#}").contains("data/f2"), "{err:#}");
     }
 }

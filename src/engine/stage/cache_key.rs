@@ -118,14 +118,14 @@ impl StageRunner<'_> {
     /// The content digest of context sources, through the build's metadata
     /// index (unchanged files are not read again).
     fn context_digest(&self, sources: &[String], select: &SelectOptions) -> Result<String> {
-        let selected = self.context.resolve_sources(sources, select)?;
+        let mut selected = self.context.resolve_sources(sources, select)?;
         let digest = {
             let mut index = self
                 .shared
                 .context_index
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            self.context.digest_sources(&selected, &mut index)?
+            self.context.digest_sources(&mut selected, &mut index)?
         };
         *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = Some((
             sources.to_vec(),

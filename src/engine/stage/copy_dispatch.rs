@@ -97,6 +97,9 @@ impl StageRunner<'_> {
                     },
                 })
             };
+            let family = self.family.as_ref().map(|(f, _)| f.as_str());
+            let previous =
+                family.and_then(|f| crate::engine::incremental::previous_layer(store, f));
             let layer = crate::engine::direct_copy::copy_layer(
                 &lowers,
                 source_lowers.as_deref(),
@@ -105,9 +108,18 @@ impl StageRunner<'_> {
                 &dest,
                 &opts,
                 now_secs(),
-                |entries| crate::engine::commit::commit_planned(store, entries, epoch),
+                |entries| {
+                    crate::engine::commit::commit_planned(store, entries, epoch, previous.as_ref())
+                },
             )?;
-            if let Some(layer) = layer {
+            if let Some((layer, taken)) = layer {
+                if let (Some(taken), Some((_, id))) = (taken, &self.family) {
+                    self.shared.progress.log(*id, taken.to_string());
+                }
+                if let Some(f) = family {
+                    // Best effort: without it the next change reads every source.
+                    let _ = crate::engine::incremental::remember_written(store, f, &layer.diff_id);
+                }
                 self.image.push_layer(layer);
                 return Ok(());
             }

@@ -79,6 +79,9 @@ pub struct StageRunner<'a> {
     /// resolution), handed to the same step's layer write: on a 100,000-file context a walk
     /// is ~0.1–0.3 s, and the layer then holds exactly the files the key was made of.
     resolved: std::sync::Mutex<Option<ResolvedSources>>,
+    /// The family of the COPY/ADD step being run (see `engine::incremental`) and its
+    /// progress id: its previous layer lends the new one its unchanged contents.
+    family: Option<(String, usize)>,
 }
 
 /// See [`StageRunner::resolved`].
@@ -110,6 +113,7 @@ impl<'a> StageRunner<'a> {
             cmd_set: false,
             env_index: None,
             resolved: std::sync::Mutex::new(None),
+            family: None,
         }
     }
 
@@ -232,7 +236,10 @@ impl<'a> StageRunner<'a> {
                 return Ok(true);
             }
         }
-        self.step(step, ev, id)?;
+        self.family = family.clone().map(|f| (f, id));
+        let stepped = self.step(step, ev, id);
+        self.family = None;
+        stepped?;
         if let (Some(family), Some(top)) = (family, self.image.layers.last()) {
             self.shared.note_family(&top.diff_id, family);
         }
