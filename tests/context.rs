@@ -675,7 +675,10 @@ fn digest_sources_gives_each_file_its_content_digest() {
     for round in ["read", "from the index"] {
         let mut idx = fast_index(&state.path().join("ctx-index"));
         let mut s = select(&ctx, &["app"], &SelectOptions::default()).unwrap();
-        assert!(s.iter().flat_map(|s| s.entries()).all(|e| e.digest.is_none()));
+        assert!(s
+            .iter()
+            .flat_map(|s| s.entries())
+            .all(|e| e.digest.is_none()));
         ctx.digest_sources(&mut s, &mut idx).unwrap();
         idx.save().unwrap();
         let mut files = 0;

@@ -112,8 +112,10 @@ fn check_store_compares_deltas_and_reports_damage() {
     let record = delta.join("base");
     let text = fs::read_to_string(&record).unwrap();
     let base_id = text.lines().next().unwrap().to_string();
-    fs::write(&record, format!("{base_id}\n9\n")).unwrap();
-    assert_problem(&w, &[&hex, "depth 9 is outside 1..=4"]);
+    let past = builder::store::MAX_DELTA_DEPTH + 1;
+    fs::write(&record, format!("{base_id}\n{past}\n")).unwrap();
+    let bound = format!("depth {past} is outside 1..={}", past - 1);
+    assert_problem(&w, &[&hex, &bound]);
     fs::write(&record, format!("sha256:{hex}\n1\n")).unwrap();
     assert_problem(&w, &[&hex, "names itself as its base"]);
     fs::write(&record, "not a record").unwrap();

@@ -256,7 +256,10 @@ impl<'a> View<'a> {
         depth: usize,
         cb: &mut dyn FnMut(&Node<'_>) -> Result<Flow>,
     ) -> Result<Ctl> {
-        let mut names: Vec<(OsString, bool)> = Vec::new();
+        // The entries keep the directory open: each is stat'ed relative to it
+        // (`DirEntry::metadata`: fstatat/statx on the dir's fd, not following a
+        // symlink), one name to resolve instead of the whole path from `/`.
+        let mut names: Vec<(OsString, bool, std::fs::DirEntry)> = Vec::new();
         let rd = std::fs::read_dir(&st.abs).map_err(|e| ContextError::io(&st.abs, e))?;
         for entry in rd {
             let entry = entry.map_err(|e| ContextError::io(&st.abs, e))?;
@@ -264,13 +267,13 @@ impl<'a> View<'a> {
                 .file_type()
                 .map_err(|e| ContextError::io(&entry.path(), e))?
                 .is_dir();
-            names.push((entry.file_name(), is_dir));
+            names.push((entry.file_name(), is_dir, entry));
         }
         names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (name, is_dir) in names {
+        for (name, is_dir, entry) in names {
             let (rel_len, saved_abs) = (st.rel.len(), st.abs.as_os_str().len());
             push_component(&mut st.rel, &mut st.abs, name.as_bytes());
-            let result = self.visit(st, info, depth + 1, is_dir, cb);
+            let result = self.visit(st, info, depth + 1, (is_dir, &entry), cb);
             st.rel.truncate(rel_len);
             truncate_path(&mut st.abs, saved_abs);
             match result? {
@@ -287,9 +290,14 @@ impl<'a> View<'a> {
         st: &mut WalkState,
         parent: &MatchInfo,
         depth: usize,
-        is_dir: bool,
+        (is_dir, entry): (bool, &std::fs::DirEntry),
         cb: &mut dyn FnMut(&Node<'_>) -> Result<Flow>,
     ) -> Result<Ctl> {
+        let lstat = |abs: &Path| match entry.metadata() {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if is_missing(&e) => Ok(None),
+            Err(e) => Err(ContextError::io(abs, e)),
+        };
         let (matched, info) = if is_dir {
             self.ignore.matches_with_parent(&st.rel, parent)
         } else {
