@@ -326,11 +326,12 @@ fn plan_in(
 /// of the copy): a directory source leaves its own mtime on the destination (fsutil
 /// `copy.Copy` ends with `copyFileTimestamp` of the source onto the target, recorded with
 /// Docker 26.1 for created and existing destinations alike); a file written into it is a
-/// change made after that. The build context's root is the exception (`from_context` and an
-/// empty `rel`): BuildKit's copy of the context has a root of its own, made when the context
-/// was received, so `COPY . /x/` leaves the time of the build.
+/// change made after that. The build context's root is the exception (`from_context` and a
+/// match that is the root, named or reached by a symlink): BuildKit's copy of the context has
+/// a root of its own, made when the context was received, so `COPY . /x/` (or `COPY up /x/`
+/// with `up -> .`) leaves the time of the build.
 pub(crate) fn dest_dir_mtime(m: &crate::context::SourceMatch, from_context: bool) -> Option<i64> {
-    let context_root = from_context && m.rel.as_os_str().is_empty();
+    let context_root = from_context && m.is_root;
     (m.kind == FileKind::Dir && !context_root).then(|| m.metadata.mtime())
 }
 

@@ -269,6 +269,17 @@ impl<'a> Extractor<'a> {
         Ok(())
     }
 
+    /// An entry's name or hardlink target as components below the root. A layer refuses
+    /// `..` past its root; an `ADD` archive is unpacked chrooted (moby's `chrootarchive`),
+    /// where `..` stops at the root: `../x` and `/x` are `x` (BuildKit 0.13).
+    fn clean(&self, raw: &[u8]) -> Option<Vec<Vec<u8>>> {
+        if self.archive {
+            Some(super::root::clean_clamped(raw))
+        } else {
+            clean(raw)
+        }
+    }
+
     fn parent(&mut self, comps: &[Vec<u8>], entry: &[u8]) -> Result<(OwnedFd, Vec<Vec<u8>>)> {
         if let Some((key, fd, real)) = &self.cache {
             if key.as_slice() == comps {
@@ -296,7 +307,9 @@ impl<'a> Extractor<'a> {
             entry: String::from_utf8_lossy(&raw_path).into_owned(),
             reason,
         };
-        let comps = clean(&raw_path).ok_or_else(|| unsafe_err("path leaves the layer root"))?;
+        let comps = self
+            .clean(&raw_path)
+            .ok_or_else(|| unsafe_err("path leaves the layer root"))?;
         let Some((name, parent_comps)) = comps.split_last() else {
             return Ok(()); // the root itself ("./"): a snapshot's root is made by the store
         };
@@ -441,7 +454,8 @@ impl<'a> Extractor<'a> {
                 let target = entry
                     .link_name_bytes()
                     .ok_or_else(|| anyhow!("hardlink without a target"))?;
-                let tcomps = clean(&target)
+                let tcomps = self
+                    .clean(&target)
                     .ok_or_else(|| unsafe_err("hardlink target leaves the layer root"))?;
                 let Some((tname, tparent)) = tcomps.split_last() else {
                     return Err(unsafe_err("hardlink to the layer root").into());
@@ -474,6 +488,11 @@ impl<'a> Extractor<'a> {
                     AtFlags::empty(),
                 )
                 .context("creating hardlink")?;
+                if self.archive {
+                    let symlink =
+                        SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK;
+                    super::entry_meta::apply_link_meta(&dir, name, &meta, symlink)?;
+                }
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let (sflag, dev) = match kind {

@@ -140,12 +140,24 @@ pub(crate) fn fd_path(dir: &impl AsRawFd, name: &[u8]) -> PathBuf {
 /// Splits a tar path into normal components: leading `/` and `.` are dropped, `..` cancels the
 /// previous component; `None` when `..` would climb above the root.
 pub(crate) fn clean(raw: &[u8]) -> Option<Vec<Vec<u8>>> {
+    clean_with(raw, false)
+}
+
+/// [`clean`] for a path resolved inside a chroot: `..` at the root stays there.
+pub(crate) fn clean_clamped(raw: &[u8]) -> Vec<Vec<u8>> {
+    clean_with(raw, true).unwrap_or_default()
+}
+
+/// `None` when a `..` would leave the root, unless `clamp` keeps it there.
+fn clean_with(raw: &[u8], clamp: bool) -> Option<Vec<Vec<u8>>> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     for c in raw.split(|&b| b == b'/') {
         match c {
             b"" | b"." => {}
             b".." => {
-                out.pop()?;
+                if out.pop().is_none() && !clamp {
+                    return None;
+                }
             }
             c => out.push(c.to_vec()),
         }
@@ -165,6 +177,8 @@ mod tests {
         assert_eq!(clean(b"a/../b"), Some(v(&["b"])));
         assert_eq!(clean(b"../x"), None);
         assert_eq!(clean(b"a/../../x"), None);
+        assert_eq!(clean_clamped(b"../x"), v(&["x"]));
+        assert_eq!(clean_clamped(b"/a/../../b/./c"), v(&["b", "c"]));
     }
 
     #[test]
