@@ -1,0 +1,6 @@
+mkdir t
+echo fut > t/year-2300
+echo old > t/year-1600
+find . -exec touch -h -d @1500000000 {} +
+touch -d @10413792000 t/year-2300
+touch -d @-11676096000 t/year-1600
