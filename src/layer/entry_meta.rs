@@ -134,6 +134,17 @@ pub(super) fn apply_meta(dir: &OwnedFd, name: &[u8], meta: &Meta, symlink: bool)
     Ok(())
 }
 
+/// Whether an `ADD` archive may hold an entry of this type: the ones moby's
+/// `createTarFile` writes. Any other (GNU sparse `S`, contiguous `7`, volume labels)
+/// fails the build `unhandled tar header type 83`, as in Docker 26.1.
+pub(super) fn archive_handles(kind: tar::EntryType) -> bool {
+    use tar::EntryType as T;
+    matches!(
+        kind,
+        T::Regular | T::Directory | T::Link | T::Symlink | T::Char | T::Block | T::Fifo
+    )
+}
+
 /// The metadata of a hardlink entry of an `ADD` archive, applied to the inode it links to,
 /// as moby's `createTarFile` does after `os.Link`: owner always; mode, xattrs and mtime
 /// unless that inode is a symlink. The last header naming an inode decides its metadata.

@@ -302,6 +302,9 @@ impl<'a> Extractor<'a> {
         if kind == EntryType::XGlobalHeader {
             return Ok(());
         }
+        if self.archive && !super::entry_meta::archive_handles(kind) {
+            bail!("unhandled tar header type {}", kind.as_byte());
+        }
         let raw_path = entry.path_bytes().into_owned();
         let unsafe_err = |reason| ExtractError::Unsafe {
             entry: String::from_utf8_lossy(&raw_path).into_owned(),
