@@ -138,8 +138,9 @@ pub fn copy_entry(
         // the socket's permissions (recorded: `COPY . /ctx/` of a context holding one).
         fs::File::create(dst).map_err(|e| with_path(e, dst))?;
     } else {
-        // Devices and fifos are recreated, not read.
-        let kind = nix::sys::stat::SFlag::from_bits_truncate(meta.mode() & libc::S_IFMT);
+        // Devices and fifos are recreated, not read; a block device as a character device
+        // (see `copied_device_kind`).
+        let kind = nix::sys::stat::SFlag::from_bits_truncate(copied_device_kind(meta.mode()));
         nix::sys::stat::mknod(
             dst,
             kind,
@@ -356,6 +357,20 @@ fn chown_nofollow(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
         FchownatFlags::AT_SYMLINK_NOFOLLOW,
     ))
     .map_err(|e| with_path(e.into(), path))
+}
+
+/// The file type bits (`S_IFMT`) a COPY recreates a non-regular file with: fsutil's
+/// `copyDevice` (BuildKit 0.13) clears `S_IFSOCK`'s bits from the source's, which turns a
+/// block device (`S_IFBLK`, 0o060000) into a character device (0o020000) with the same
+/// device number; recorded with Docker 26.1 (parity 275). Fifos and character devices keep
+/// their type. ADD's archive extraction is not a copy and keeps block devices.
+pub(crate) fn copied_device_kind(st_mode: u32) -> u32 {
+    let kind = st_mode & libc::S_IFMT;
+    if kind == libc::S_IFBLK {
+        libc::S_IFCHR
+    } else {
+        kind
+    }
 }
 
 /// Gives `path` (not followed) the access and modification times of `meta`.

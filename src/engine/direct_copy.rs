@@ -372,11 +372,8 @@ fn planned(
             PlannedKind::Symlink(target.as_os_str().as_bytes().to_vec())
         }
         FileKind::Fifo => PlannedKind::Fifo,
-        FileKind::CharDevice => PlannedKind::Char(
-            u64::from(libc::major(meta.rdev())),
-            u64::from(libc::minor(meta.rdev())),
-        ),
-        FileKind::BlockDevice => PlannedKind::Block(
+        // A block device is copied as a character device (see `copy::copied_device_kind`).
+        FileKind::CharDevice | FileKind::BlockDevice => PlannedKind::Char(
             u64::from(libc::major(meta.rdev())),
             u64::from(libc::minor(meta.rdev())),
         ),
