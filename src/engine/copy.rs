@@ -103,12 +103,12 @@ pub fn copy_entry(
         ensure_dir(dst, &meta, opts)?;
         copy_xattrs(src, dst, &meta, opts)?;
         copy_dir_contents(src, dst, opts, links)?;
-        set_times(dst, &meta)?;
+        set_times(dst, &meta, opts)?;
         return Ok(());
     }
     if ft.is_file() && (meta.nlink() == 1 || links.off) {
         let (uid, gid) = opts.owner_for(&meta);
-        copy_file(src, dst, &meta, (uid, gid), opts.mode_for(&meta))?;
+        copy_file(src, dst, &meta, (uid, gid), opts)?;
         return copy_xattrs(src, dst, &meta, opts);
     }
     replace_non_dir(dst)?;
@@ -124,7 +124,7 @@ pub fn copy_entry(
         let target = fs::read_link(src).map_err(|e| with_path(e, src))?;
         std::os::unix::fs::symlink(&target, dst).map_err(|e| with_path(e, dst))?;
         chown_nofollow(dst, uid, gid)?;
-        set_times(dst, &meta)?;
+        set_times(dst, &meta, opts)?;
         return Ok(());
     }
     if ft.is_file() {
@@ -154,7 +154,7 @@ pub fn copy_entry(
     // chmod after chown: chown clears setuid/setgid bits.
     fs::set_permissions(dst, fs::Permissions::from_mode(opts.mode_for(&meta)))
         .map_err(|e| with_path(e, dst))?;
-    set_times(dst, &meta)
+    set_times(dst, &meta, opts)
 }
 
 /// Creates one selected entry at `dst` (its parent exists). A directory
@@ -182,7 +182,7 @@ pub fn place_entry(
             fs::set_permissions(dst, fs::Permissions::from_mode(opts.mode_for(&meta)))
                 .map_err(|e| with_path(e, dst))?;
             copy_xattrs(src, dst, &meta, opts)?;
-            set_times(dst, &meta)
+            set_times(dst, &meta, opts)
         }
         // A directory never replaces a file, a symlink (even one to a
         // directory: symlinks inside a copied tree are not followed) or a
@@ -191,7 +191,7 @@ pub fn place_entry(
         Err(_) => {
             ensure_dir(dst, &meta, opts)?;
             copy_xattrs(src, dst, &meta, opts)?;
-            set_times(dst, &meta)
+            set_times(dst, &meta, opts)
         }
     }
 }
@@ -231,9 +231,10 @@ fn copy_file(
     dst: &Path,
     meta: &fs::Metadata,
     (uid, gid): (u32, u32),
-    mode: u32,
+    opts: &CopyOptions,
 ) -> io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
+    let mode = opts.mode_for(meta);
     let mut input =
         crate::context::regular::open_regular_nofollow(src).map_err(|e| with_path(e, src))?;
     let create = || {
@@ -263,10 +264,8 @@ fn copy_file(
     // chmod after chown: chown clears setuid/setgid bits.
     out.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| with_path(e, dst))?;
-    let times = fs::FileTimes::new()
-        .set_accessed(meta.accessed()?)
-        .set_modified(meta.modified()?);
-    out.set_times(times).map_err(|e| with_path(e, dst))
+    let (atime, mtime) = copied_times(meta, opts);
+    nix::sys::stat::futimens(&out, &atime, &mtime).map_err(|e| with_path(e.into(), dst))
 }
 
 /// Copies file contents: small files with plain reads and one write (the
@@ -373,10 +372,43 @@ pub(crate) fn copied_device_kind(st_mode: u32) -> u32 {
     }
 }
 
-/// Gives `path` (not followed) the access and modification times of `meta`.
-pub(crate) fn set_times(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
-    let atime = TimeSpec::new(meta.atime(), meta.atime_nsec());
-    let mtime = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
+/// A copied entry's time (seconds, nanoseconds) from its source's: a build-context file's
+/// (`!opts.preserve_owner`) goes through [`context_time`], a stage's or an image's is kept.
+fn copied_time(secs: i64, nsecs: i64, opts: &CopyOptions) -> (i64, i64) {
+    if opts.preserve_owner {
+        (secs, nsecs)
+    } else {
+        context_time(secs, nsecs)
+    }
+}
+
+/// The access and modification times a copy of `meta`'s entry gets (see [`copied_time`]).
+fn copied_times(meta: &fs::Metadata, opts: &CopyOptions) -> (TimeSpec, TimeSpec) {
+    let (a, an) = copied_time(meta.atime(), meta.atime_nsec(), opts);
+    let (m, mn) = copied_time(meta.mtime(), meta.mtime_nsec(), opts);
+    (TimeSpec::new(a, an), TimeSpec::new(m, mn))
+}
+
+/// The time a build-context file has once in BuildKit, in (seconds, nanoseconds): Docker
+/// 26.1's client sends it as int64 Unix nanoseconds (fsutil's `Stat.ModTime`), which wrap
+/// after 2262-04-11, and the daemon's ext4 holds nothing before 1901-12-13 (-2^31 s), where
+/// the wrapped time lands. Recorded: a year-2300 file arrives as -2147483648 (parity 268);
+/// times in 1901–2262 are kept as they are.
+pub(crate) fn context_time(secs: i64, nsecs: i64) -> (i64, i64) {
+    const NS: i64 = 1_000_000_000;
+    let total = secs.wrapping_mul(NS).wrapping_add(nsecs);
+    let (s, ns) = (total.div_euclid(NS), total.rem_euclid(NS));
+    if s < i64::from(i32::MIN) {
+        (i64::from(i32::MIN), 0)
+    } else {
+        (s, ns)
+    }
+}
+
+/// Gives `path` (not followed) the access and modification times of `meta` (see
+/// [`copied_time`]).
+pub(crate) fn set_times(path: &Path, meta: &fs::Metadata, opts: &CopyOptions) -> io::Result<()> {
+    let (atime, mtime) = copied_times(meta, opts);
     utimensat(
         nix::fcntl::AT_FDCWD,
         path,
@@ -393,6 +425,18 @@ fn with_path(err: io::Error, path: &Path) -> io::Error {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn context_times_wrap_as_unix_nanoseconds() {
+        assert_eq!(context_time(1_500_000_000, 7), (1_500_000_000, 7));
+        assert_eq!(context_time(-86_400, 0), (-86_400, 0));
+        assert_eq!(context_time(9_223_372_036, 0), (9_223_372_036, 0));
+        // Past 2262 the nanoseconds wrap into the 1700s, which ext4 holds as 1901-12-13.
+        assert_eq!(context_time(9_223_372_037, 0), (-2_147_483_648, 0));
+        assert_eq!(context_time(10_413_792_000, 0), (-2_147_483_648, 0));
+        // Before 1678 they wrap forward (a filesystem holding 1600 at all sends 2184).
+        assert_eq!(context_time(-11_676_096_000, 0).0, 6_770_648_073);
+    }
+
     use super::*;
 
     #[test]

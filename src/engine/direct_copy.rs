@@ -332,7 +332,12 @@ fn plan_in(
 /// with `up -> .`) leaves the time of the build.
 pub(crate) fn dest_dir_mtime(m: &crate::context::SourceMatch, from_context: bool) -> Option<i64> {
     let context_root = from_context && m.is_root;
-    (m.kind == FileKind::Dir && !context_root).then(|| m.metadata.mtime())
+    let mtime = if from_context {
+        super::copy::context_time(m.metadata.mtime(), 0).0
+    } else {
+        m.metadata.mtime()
+    };
+    (m.kind == FileKind::Dir && !context_root).then_some(mtime)
 }
 
 fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
@@ -387,7 +392,11 @@ fn planned(
         mode,
         uid,
         gid,
-        mtime: meta.mtime(),
+        mtime: if opts.preserve_owner {
+            meta.mtime()
+        } else {
+            super::copy::context_time(meta.mtime(), 0).0
+        },
         xattrs: kept_xattrs(path, meta, opts)?,
     }))
 }
