@@ -75,7 +75,8 @@ pub(super) fn parse_copy(
     }
     Ok(Command::Copy(Copy {
         add,
-        from: f.string("from"),
+        // `--from=` (empty) copies from the context, as no flag (BuildKit 0.13; parity 288).
+        from: f.string("from").filter(|s| !s.is_empty()),
         chown: f.string("chown"),
         chmod: f.string("chmod"),
         link: f.bool("link").unwrap_or(false),
