@@ -238,6 +238,7 @@ impl<'a> View<'a> {
                     if links > MAX_SYMLINKS {
                         return Err(ContextError::SymlinkLoop {
                             path: shown.to_string(),
+                            last: remaining.is_empty(),
                         });
                     }
                     let target =
