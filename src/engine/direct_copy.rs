@@ -333,7 +333,7 @@ fn plan_in(
 pub(crate) fn dest_dir_mtime(m: &crate::context::SourceMatch, from_context: bool) -> Option<i64> {
     let context_root = from_context && m.is_root;
     let mtime = if from_context {
-        super::copy::context_time(m.metadata.mtime(), 0).0
+        super::copy_meta::context_time(m.metadata.mtime(), 0).0
     } else {
         m.metadata.mtime()
     };
@@ -377,7 +377,7 @@ fn planned(
             PlannedKind::Symlink(target.as_os_str().as_bytes().to_vec())
         }
         FileKind::Fifo => PlannedKind::Fifo,
-        // A block device is copied as a character device (see `copy::copied_device_kind`).
+        // A block device is copied as a character device (see `copy_meta::copied_device_kind`).
         FileKind::CharDevice | FileKind::BlockDevice => PlannedKind::Char(
             u64::from(libc::major(meta.rdev())),
             u64::from(libc::minor(meta.rdev())),
@@ -395,7 +395,7 @@ fn planned(
         mtime: if opts.preserve_owner {
             meta.mtime()
         } else {
-            super::copy::context_time(meta.mtime(), 0).0
+            super::copy_meta::context_time(meta.mtime(), 0).0
         },
         xattrs: kept_xattrs(path, meta, opts)?,
     }))

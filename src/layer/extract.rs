@@ -21,7 +21,7 @@ use super::reuse::{Base, Placed, ReuseStats};
 mod archive;
 #[path = "extract_replace.rs"]
 mod replace;
-use super::root::{clean, fd_path, Root};
+use super::root::{clean_entry, fd_path, Root};
 use super::write::IO_BUF;
 use super::xattrs;
 use anyhow::{anyhow, bail, Context, Result};
@@ -269,17 +269,6 @@ impl<'a> Extractor<'a> {
         Ok(())
     }
 
-    /// An entry's name or hardlink target as components below the root. A layer refuses
-    /// `..` past its root; an `ADD` archive is unpacked chrooted (moby's `chrootarchive`),
-    /// where `..` stops at the root: `../x` and `/x` are `x` (BuildKit 0.13).
-    fn clean(&self, raw: &[u8]) -> Option<Vec<Vec<u8>>> {
-        if self.archive {
-            Some(super::root::clean_clamped(raw))
-        } else {
-            clean(raw)
-        }
-    }
-
     fn parent(&mut self, comps: &[Vec<u8>], entry: &[u8]) -> Result<(OwnedFd, Vec<Vec<u8>>)> {
         if let Some((key, fd, real)) = &self.cache {
             if key.as_slice() == comps {
@@ -310,8 +299,7 @@ impl<'a> Extractor<'a> {
             entry: String::from_utf8_lossy(&raw_path).into_owned(),
             reason,
         };
-        let comps = self
-            .clean(&raw_path)
+        let comps = clean_entry(&raw_path, self.archive)
             .ok_or_else(|| unsafe_err("path leaves the layer root"))?;
         let Some((name, parent_comps)) = comps.split_last() else {
             return Ok(()); // the root itself ("./"): a snapshot's root is made by the store
@@ -457,8 +445,7 @@ impl<'a> Extractor<'a> {
                 let target = entry
                     .link_name_bytes()
                     .ok_or_else(|| anyhow!("hardlink without a target"))?;
-                let tcomps = self
-                    .clean(&target)
+                let tcomps = clean_entry(&target, self.archive)
                     .ok_or_else(|| unsafe_err("hardlink target leaves the layer root"))?;
                 let Some((tname, tparent)) = tcomps.split_last() else {
                     return Err(unsafe_err("hardlink to the layer root").into());

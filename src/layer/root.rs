@@ -143,9 +143,12 @@ pub(crate) fn clean(raw: &[u8]) -> Option<Vec<Vec<u8>>> {
     clean_with(raw, false)
 }
 
-/// [`clean`] for a path resolved inside a chroot: `..` at the root stays there.
-pub(crate) fn clean_clamped(raw: &[u8]) -> Vec<Vec<u8>> {
-    clean_with(raw, true).unwrap_or_default()
+/// A tar entry's name or hardlink target as components below the root. A layer refuses
+/// `..` past its root ([`clean`]); an `ADD` archive (`archive`) is unpacked chrooted
+/// (moby's `chrootarchive`), where `..` stops at the root: `../x` and `/x` are `x`
+/// (BuildKit 0.13, parity 239).
+pub(crate) fn clean_entry(raw: &[u8], archive: bool) -> Option<Vec<Vec<u8>>> {
+    clean_with(raw, archive)
 }
 
 /// `None` when a `..` would leave the root, unless `clamp` keeps it there.
@@ -177,8 +180,9 @@ mod tests {
         assert_eq!(clean(b"a/../b"), Some(v(&["b"])));
         assert_eq!(clean(b"../x"), None);
         assert_eq!(clean(b"a/../../x"), None);
-        assert_eq!(clean_clamped(b"../x"), v(&["x"]));
-        assert_eq!(clean_clamped(b"/a/../../b/./c"), v(&["b", "c"]));
+        assert_eq!(clean_entry(b"../x", true), Some(v(&["x"])));
+        assert_eq!(clean_entry(b"/a/../../b/./c", true), Some(v(&["b", "c"])));
+        assert_eq!(clean_entry(b"../x", false), None);
     }
 
     #[test]
