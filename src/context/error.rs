@@ -38,11 +38,15 @@ pub enum ContextError {
         /// The normalised source.
         source_path: String,
     },
-    /// Following symlinks inside the context did not terminate.
-    #[error("too many levels of symbolic links resolving {path:?} in the build context")]
+    /// Following symlinks inside the context did not terminate (more than 255), worded as
+    /// BuildKit's checksum walk: a loop at the source's last component names the source
+    /// (`too many symlinks: /loop`), one in a parent directory does not (`too many links`).
+    #[error("{}", if *.last { format!("too many symlinks: {path}") } else { "too many links".to_string() })]
     SymlinkLoop {
         /// The source being resolved.
         path: String,
+        /// The loop is at the last component.
+        last: bool,
     },
     /// A tar stream tried to write outside the context directory.
     #[error("build context tar entry {entry:?} escapes the context")]

@@ -131,6 +131,9 @@ pub struct SourceMatch {
     pub kind: FileKind,
     /// Metadata after following symlinks.
     pub metadata: Metadata,
+    /// The match is the root of what it was selected from once symlinks are followed
+    /// (`.`, or a link to `.` or `/`).
+    pub is_root: bool,
     /// What to create, in copy order.
     pub entries: Vec<SelectedEntry>,
 }
@@ -273,9 +276,14 @@ fn resolve_one(
     let mut matches = Vec::with_capacity(roots.len());
     for root in roots {
         let shown = format!("/{}", String::from_utf8_lossy(&root));
-        let resolved = view.resolve(&root, &shown)?;
-        let Some(located) = view.lookup(&resolved)? else {
+        let traced = view.resolve_traced(&root, &shown)?;
+        if traced.through_root_link && !wildcard {
             return Err(ContextError::NotFound { path: shown });
+        }
+        let resolved = traced.path;
+        let Some(located) = view.lookup(&resolved)? else {
+            let path = missing_name(view, &root, &resolved, shown)?;
+            return Err(ContextError::NotFound { path });
         };
         let name = root
             .rsplit(|b| *b == b'/')
@@ -296,6 +304,7 @@ fn resolve_one(
             }]
         };
         matches.push(SourceMatch {
+            is_root: resolved.is_empty(),
             rel: PathBuf::from(OsString::from_vec(root)),
             name,
             path: located.abs,
@@ -309,6 +318,28 @@ fn resolve_one(
         normalized,
         wildcard,
         matches,
+    })
+}
+
+/// The path a missing source is reported by, as BuildKit's checksum walk names it: a
+/// source that is itself a symlink (through any chain) whose target is missing is
+/// named by that target (`COPY dangling` -> `"/nowhere": not found`); a source missing
+/// below its (resolved) parent directory is named as written (`"/link/missing"`).
+fn missing_name(view: View<'_>, root: &[u8], resolved: &[u8], shown: String) -> Result<String> {
+    let (parent, last) = match root.iter().rposition(|b| *b == b'/') {
+        Some(i) => (&root[..i], &root[i + 1..]),
+        None => (&root[..0], root),
+    };
+    let mut at = view.resolve(parent, &shown)?;
+    if !at.is_empty() {
+        at.push(b'/');
+    }
+    at.extend_from_slice(last);
+    Ok(match view.lookup(&at)? {
+        Some(l) if l.meta.file_type().is_symlink() => {
+            format!("/{}", String::from_utf8_lossy(resolved))
+        }
+        _ => shown,
     })
 }
 

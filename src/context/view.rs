@@ -108,6 +108,29 @@ fn push_component(rel: &mut Vec<u8>, abs: &mut PathBuf, name: &[u8]) {
     abs.push(std::ffi::OsStr::from_bytes(name));
 }
 
+/// A context path resolved by [`View::resolve_traced`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    /// The path with every symlink followed, relative to the root (empty: the root).
+    pub path: Vec<u8>,
+    /// A symlink before the last component pointed at the root itself.
+    pub through_root_link: bool,
+}
+
+/// How many components deep `target`, read from the directory `dir` (components below
+/// the root), lands once cleaned lexically (Go's `path.Clean`; `..` stops at the root).
+fn lexical_depth(dir: &[Vec<u8>], target: &[u8]) -> usize {
+    let mut depth = dir.len();
+    for comp in target.split(|b| *b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => depth = depth.saturating_sub(1),
+            _ => depth += 1,
+        }
+    }
+    depth
+}
+
 impl<'a> View<'a> {
     /// Looks `rel` up without following a final symlink. `None` when it does
     /// not exist or is hidden by the ignore rules.
@@ -178,6 +201,17 @@ impl<'a> View<'a> {
     /// end resolution and the rest is appended lexically, like BuildKit's
     /// `fs.RootPath`.
     pub fn resolve(&self, path: &[u8], shown: &str) -> Result<Vec<u8>> {
+        Ok(self.resolve_traced(path, shown)?.path)
+    }
+
+    /// [`View::resolve`], also telling what BuildKit's checksum walk (`contenthash`,
+    /// `getFollowLinks`) trips on for a literal source: a symlink met before the last
+    /// component whose target is the root itself (`up -> ..`, `-> /`, `-> .` at the top).
+    /// BuildKit 0.13 then finds nothing below it (`COPY up/etc/group` fails
+    /// `"/up/etc/group": not found`, context and stage sources alike), while a link to
+    /// the root as the last component, or the same prefix of a wildcard source, works.
+    pub fn resolve_traced(&self, path: &[u8], shown: &str) -> Result<Resolved> {
+        let mut through_root_link = false;
         let mut remaining: std::collections::VecDeque<Vec<u8>> = path
             .split(|b| *b == b'/')
             .filter(|c| !c.is_empty() && *c != b".")
@@ -204,6 +238,7 @@ impl<'a> View<'a> {
                     if links > MAX_SYMLINKS {
                         return Err(ContextError::SymlinkLoop {
                             path: shown.to_string(),
+                            last: remaining.is_empty(),
                         });
                     }
                     let target =
@@ -212,6 +247,9 @@ impl<'a> View<'a> {
                     resolved.pop();
                     if target.starts_with(b"/") {
                         resolved.clear();
+                    }
+                    if !remaining.is_empty() && lexical_depth(&resolved, &target) == 0 {
+                        through_root_link = true;
                     }
                     for comp in target.split(|b| *b == b'/').rev() {
                         if !comp.is_empty() && comp != b"." {
@@ -222,7 +260,10 @@ impl<'a> View<'a> {
                 Some(_) => {}
             }
         }
-        Ok(resolved.join(&b'/'))
+        Ok(Resolved {
+            path: resolved.join(&b'/'),
+            through_root_link,
+        })
     }
 
     /// Walks everything below `base` that the filtered view contains, in

@@ -10,8 +10,9 @@ use std::os::unix::fs::{FileTypeExt as _, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{utimensat, UtimensatFlags};
-use nix::sys::time::TimeSpec;
 use nix::unistd::{fchownat, FchownatFlags, Gid, Uid};
+
+use super::copy_meta::{copied_device_kind, copied_times};
 
 /// Ownership and mode rules for one COPY/ADD.
 #[derive(Debug, Clone, Copy, Default)]
@@ -103,12 +104,12 @@ pub fn copy_entry(
         ensure_dir(dst, &meta, opts)?;
         copy_xattrs(src, dst, &meta, opts)?;
         copy_dir_contents(src, dst, opts, links)?;
-        set_times(dst, &meta)?;
+        set_times(dst, &meta, opts)?;
         return Ok(());
     }
     if ft.is_file() && (meta.nlink() == 1 || links.off) {
         let (uid, gid) = opts.owner_for(&meta);
-        copy_file(src, dst, &meta, (uid, gid), opts.mode_for(&meta))?;
+        copy_file(src, dst, &meta, (uid, gid), opts)?;
         return copy_xattrs(src, dst, &meta, opts);
     }
     replace_non_dir(dst)?;
@@ -124,7 +125,7 @@ pub fn copy_entry(
         let target = fs::read_link(src).map_err(|e| with_path(e, src))?;
         std::os::unix::fs::symlink(&target, dst).map_err(|e| with_path(e, dst))?;
         chown_nofollow(dst, uid, gid)?;
-        set_times(dst, &meta)?;
+        set_times(dst, &meta, opts)?;
         return Ok(());
     }
     if ft.is_file() {
@@ -138,8 +139,9 @@ pub fn copy_entry(
         // the socket's permissions (recorded: `COPY . /ctx/` of a context holding one).
         fs::File::create(dst).map_err(|e| with_path(e, dst))?;
     } else {
-        // Devices and fifos are recreated, not read.
-        let kind = nix::sys::stat::SFlag::from_bits_truncate(meta.mode() & libc::S_IFMT);
+        // Devices and fifos are recreated, not read; a block device as a character device
+        // (see `copied_device_kind`).
+        let kind = nix::sys::stat::SFlag::from_bits_truncate(copied_device_kind(meta.mode()));
         nix::sys::stat::mknod(
             dst,
             kind,
@@ -153,7 +155,7 @@ pub fn copy_entry(
     // chmod after chown: chown clears setuid/setgid bits.
     fs::set_permissions(dst, fs::Permissions::from_mode(opts.mode_for(&meta)))
         .map_err(|e| with_path(e, dst))?;
-    set_times(dst, &meta)
+    set_times(dst, &meta, opts)
 }
 
 /// Creates one selected entry at `dst` (its parent exists). A directory
@@ -181,7 +183,7 @@ pub fn place_entry(
             fs::set_permissions(dst, fs::Permissions::from_mode(opts.mode_for(&meta)))
                 .map_err(|e| with_path(e, dst))?;
             copy_xattrs(src, dst, &meta, opts)?;
-            set_times(dst, &meta)
+            set_times(dst, &meta, opts)
         }
         // A directory never replaces a file, a symlink (even one to a
         // directory: symlinks inside a copied tree are not followed) or a
@@ -190,7 +192,7 @@ pub fn place_entry(
         Err(_) => {
             ensure_dir(dst, &meta, opts)?;
             copy_xattrs(src, dst, &meta, opts)?;
-            set_times(dst, &meta)
+            set_times(dst, &meta, opts)
         }
     }
 }
@@ -230,9 +232,10 @@ fn copy_file(
     dst: &Path,
     meta: &fs::Metadata,
     (uid, gid): (u32, u32),
-    mode: u32,
+    opts: &CopyOptions,
 ) -> io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
+    let mode = opts.mode_for(meta);
     let mut input =
         crate::context::regular::open_regular_nofollow(src).map_err(|e| with_path(e, src))?;
     let create = || {
@@ -262,10 +265,8 @@ fn copy_file(
     // chmod after chown: chown clears setuid/setgid bits.
     out.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| with_path(e, dst))?;
-    let times = fs::FileTimes::new()
-        .set_accessed(meta.accessed()?)
-        .set_modified(meta.modified()?);
-    out.set_times(times).map_err(|e| with_path(e, dst))
+    let (atime, mtime) = copied_times(meta, opts);
+    nix::sys::stat::futimens(&out, &atime, &mtime).map_err(|e| with_path(e.into(), dst))
 }
 
 /// Copies file contents: small files with plain reads and one write (the
@@ -358,10 +359,10 @@ fn chown_nofollow(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
     .map_err(|e| with_path(e.into(), path))
 }
 
-/// Gives `path` (not followed) the access and modification times of `meta`.
-pub(crate) fn set_times(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
-    let atime = TimeSpec::new(meta.atime(), meta.atime_nsec());
-    let mtime = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
+/// Gives `path` (not followed) the access and modification times of `meta` (see
+/// [`super::copy_meta::copied_time`]).
+pub(crate) fn set_times(path: &Path, meta: &fs::Metadata, opts: &CopyOptions) -> io::Result<()> {
+    let (atime, mtime) = copied_times(meta, opts);
     utimensat(
         nix::fcntl::AT_FDCWD,
         path,

@@ -326,12 +326,18 @@ fn plan_in(
 /// of the copy): a directory source leaves its own mtime on the destination (fsutil
 /// `copy.Copy` ends with `copyFileTimestamp` of the source onto the target, recorded with
 /// Docker 26.1 for created and existing destinations alike); a file written into it is a
-/// change made after that. The build context's root is the exception (`from_context` and an
-/// empty `rel`): BuildKit's copy of the context has a root of its own, made when the context
-/// was received, so `COPY . /x/` leaves the time of the build.
+/// change made after that. The build context's root is the exception (`from_context` and a
+/// match that is the root, named or reached by a symlink): BuildKit's copy of the context has
+/// a root of its own, made when the context was received, so `COPY . /x/` (or `COPY up /x/`
+/// with `up -> .`) leaves the time of the build.
 pub(crate) fn dest_dir_mtime(m: &crate::context::SourceMatch, from_context: bool) -> Option<i64> {
-    let context_root = from_context && m.rel.as_os_str().is_empty();
-    (m.kind == FileKind::Dir && !context_root).then(|| m.metadata.mtime())
+    let context_root = from_context && m.is_root;
+    let mtime = if from_context {
+        super::copy_meta::context_time(m.metadata.mtime(), 0).0
+    } else {
+        m.metadata.mtime()
+    };
+    (m.kind == FileKind::Dir && !context_root).then_some(mtime)
 }
 
 fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
@@ -372,11 +378,8 @@ fn planned(
             PlannedKind::Symlink(target.as_os_str().as_bytes().to_vec())
         }
         FileKind::Fifo => PlannedKind::Fifo,
-        FileKind::CharDevice => PlannedKind::Char(
-            u64::from(libc::major(meta.rdev())),
-            u64::from(libc::minor(meta.rdev())),
-        ),
-        FileKind::BlockDevice => PlannedKind::Block(
+        // A block device is copied as a character device (see `copy_meta::copied_device_kind`).
+        FileKind::CharDevice | FileKind::BlockDevice => PlannedKind::Char(
             u64::from(libc::major(meta.rdev())),
             u64::from(libc::minor(meta.rdev())),
         ),
@@ -390,7 +393,11 @@ fn planned(
         mode,
         uid,
         gid,
-        mtime: meta.mtime(),
+        mtime: if opts.preserve_owner {
+            meta.mtime()
+        } else {
+            super::copy_meta::context_time(meta.mtime(), 0).0
+        },
         xattrs: kept_xattrs(path, meta, opts)?,
     }))
 }

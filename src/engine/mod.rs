@@ -15,6 +15,7 @@ pub mod cache_mounts;
 pub mod cache_spec;
 pub mod commit;
 pub mod copy;
+pub mod copy_meta;
 pub mod direct_copy;
 pub mod export;
 pub mod export_index;

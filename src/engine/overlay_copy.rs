@@ -77,10 +77,10 @@ fn place_in(root: &Path, p: &Placement<'_>) -> Result<()> {
                 // changed it), deepest first; the destination, made or existing, ends with
                 // the source directory's (fsutil's copier; see `direct_copy::dest_dir_mtime`).
                 for (target, meta) in dirs.iter().rev() {
-                    set_times(target, meta)?;
+                    set_times(target, meta, p.opts)?;
                 }
                 if super::direct_copy::dest_dir_mtime(m, p.from_context).is_some() {
-                    set_times(&dest, &m.metadata)?;
+                    set_times(&dest, &m.metadata, p.opts)?;
                 }
             } else {
                 place_entry(&m.path, &dest, p.opts, &mut links, false)?;

@@ -134,6 +134,40 @@ pub(super) fn apply_meta(dir: &OwnedFd, name: &[u8], meta: &Meta, symlink: bool)
     Ok(())
 }
 
+/// Whether an `ADD` archive may hold an entry of this type: the ones moby's
+/// `createTarFile` writes. Any other (GNU sparse `S`, contiguous `7`, volume labels)
+/// fails the build `unhandled tar header type 83`, as in Docker 26.1.
+pub(super) fn archive_handles(kind: tar::EntryType) -> bool {
+    use tar::EntryType as T;
+    matches!(
+        kind,
+        T::Regular | T::Directory | T::Link | T::Symlink | T::Char | T::Block | T::Fifo
+    )
+}
+
+/// The metadata of a hardlink entry of an `ADD` archive, applied to the inode it links to,
+/// as moby's `createTarFile` does after `os.Link`: owner always; mode, xattrs and mtime
+/// unless that inode is a symlink. The last header naming an inode decides its metadata.
+pub(super) fn apply_link_meta(
+    dir: &OwnedFd,
+    name: &[u8],
+    meta: &Meta,
+    symlink: bool,
+) -> Result<()> {
+    if !symlink {
+        return apply_meta(dir, name, meta, false);
+    }
+    squash_unmapped(fchownat(
+        dir,
+        OsStr::from_bytes(name),
+        Some(Uid::from_raw(meta.uid)),
+        Some(Gid::from_raw(meta.gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    ))
+    .context("chown")?;
+    Ok(())
+}
+
 /// In a user namespace with a single-ID map (no /etc/subuid ranges; builder
 /// warned when it entered it) an owner outside the map cannot be set
 /// (EINVAL): the file keeps the namespace's root as owner ("squashed").

@@ -21,7 +21,7 @@ use super::reuse::{Base, Placed, ReuseStats};
 mod archive;
 #[path = "extract_replace.rs"]
 mod replace;
-use super::root::{clean, fd_path, Root};
+use super::root::{clean_entry, fd_path, Root};
 use super::write::IO_BUF;
 use super::xattrs;
 use anyhow::{anyhow, bail, Context, Result};
@@ -322,12 +322,16 @@ impl<'a> Extractor<'a> {
         if kind == EntryType::XGlobalHeader {
             return Ok(());
         }
+        if self.archive && !super::entry_meta::archive_handles(kind) {
+            bail!("unhandled tar header type {}", kind.as_byte());
+        }
         let raw_path = entry.path_bytes().into_owned();
         let unsafe_err = |reason| ExtractError::Unsafe {
             entry: String::from_utf8_lossy(&raw_path).into_owned(),
             reason,
         };
-        let comps = clean(&raw_path).ok_or_else(|| unsafe_err("path leaves the layer root"))?;
+        let comps = clean_entry(&raw_path, self.archive)
+            .ok_or_else(|| unsafe_err("path leaves the layer root"))?;
         let Some((name, parent_comps)) = comps.split_last() else {
             return Ok(()); // the root itself ("./"): a snapshot's root is made by the store
         };
@@ -472,7 +476,7 @@ impl<'a> Extractor<'a> {
                 let target = entry
                     .link_name_bytes()
                     .ok_or_else(|| anyhow!("hardlink without a target"))?;
-                let tcomps = clean(&target)
+                let tcomps = clean_entry(&target, self.archive)
                     .ok_or_else(|| unsafe_err("hardlink target leaves the layer root"))?;
                 let Some((tname, tparent)) = tcomps.split_last() else {
                     return Err(unsafe_err("hardlink to the layer root").into());
@@ -505,6 +509,11 @@ impl<'a> Extractor<'a> {
                     AtFlags::empty(),
                 )
                 .context("creating hardlink")?;
+                if self.archive {
+                    let symlink =
+                        SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK;
+                    super::entry_meta::apply_link_meta(&dir, name, &meta, symlink)?;
+                }
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let (sflag, dev) = match kind {

@@ -140,12 +140,27 @@ pub(crate) fn fd_path(dir: &impl AsRawFd, name: &[u8]) -> PathBuf {
 /// Splits a tar path into normal components: leading `/` and `.` are dropped, `..` cancels the
 /// previous component; `None` when `..` would climb above the root.
 pub(crate) fn clean(raw: &[u8]) -> Option<Vec<Vec<u8>>> {
+    clean_with(raw, false)
+}
+
+/// A tar entry's name or hardlink target as components below the root. A layer refuses
+/// `..` past its root ([`clean`]); an `ADD` archive (`archive`) is unpacked chrooted
+/// (moby's `chrootarchive`), where `..` stops at the root: `../x` and `/x` are `x`
+/// (BuildKit 0.13, parity 239).
+pub(crate) fn clean_entry(raw: &[u8], archive: bool) -> Option<Vec<Vec<u8>>> {
+    clean_with(raw, archive)
+}
+
+/// `None` when a `..` would leave the root, unless `clamp` keeps it there.
+fn clean_with(raw: &[u8], clamp: bool) -> Option<Vec<Vec<u8>>> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     for c in raw.split(|&b| b == b'/') {
         match c {
             b"" | b"." => {}
             b".." => {
-                out.pop()?;
+                if out.pop().is_none() && !clamp {
+                    return None;
+                }
             }
             c => out.push(c.to_vec()),
         }
@@ -165,6 +180,9 @@ mod tests {
         assert_eq!(clean(b"a/../b"), Some(v(&["b"])));
         assert_eq!(clean(b"../x"), None);
         assert_eq!(clean(b"a/../../x"), None);
+        assert_eq!(clean_entry(b"../x", true), Some(v(&["x"])));
+        assert_eq!(clean_entry(b"/a/../../b/./c", true), Some(v(&["b", "c"])));
+        assert_eq!(clean_entry(b"../x", false), None);
     }
 
     #[test]

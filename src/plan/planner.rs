@@ -19,7 +19,14 @@ pub fn plan(df: &Dockerfile, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     } else {
         opts.file.as_str()
     };
-    let src = SourceText::new(&opts.source, file);
+    let labs = df
+        .directives
+        .syntax
+        .as_deref()
+        .is_some_and(|s| s.contains("labs"));
+    let src = SourceText::new(&opts.source, file)
+        .with_labs(labs)
+        .with_frontend(df.directives.syntax.is_some());
     let lexer = Lexer::new(df.directives.escape);
     let host = Platform::host();
     let platform = opts.platform.clone().unwrap_or_else(|| host.clone());

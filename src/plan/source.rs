@@ -11,6 +11,8 @@ use std::sync::Arc;
 pub struct SourceText {
     text: Arc<str>,
     file: String,
+    labs: bool,
+    frontend: bool,
 }
 
 impl SourceText {
@@ -19,7 +21,36 @@ impl SourceText {
         SourceText {
             text: Arc::from(text),
             file: file.to_string(),
+            labs: false,
+            frontend: false,
         }
+    }
+
+    /// Marks the text as written for a labs frontend (its `# syntax=` names one, e.g.
+    /// `docker/dockerfile:1.7-labs`): only then are labs flags (`COPY --parents`,
+    /// `--exclude`) accepted. Docker 26.1's built-in frontend (BuildKit 0.13, Dockerfile
+    /// 1.7) fails them `unknown flag: parents`.
+    pub fn with_labs(mut self, labs: bool) -> Self {
+        self.labs = labs;
+        self
+    }
+
+    /// Whether labs flags are accepted (see [`SourceText::with_labs`]).
+    pub fn labs(&self) -> bool {
+        self.labs
+    }
+
+    /// Marks the text as naming a frontend of its own (`# syntax=`): flags newer than
+    /// Docker 26.1's built-in frontend (`ADD --unpack`, Dockerfile 1.17) are accepted only
+    /// then; without it they fail `unknown flag: unpack` as in Docker 26.1.
+    pub fn with_frontend(mut self, named: bool) -> Self {
+        self.frontend = named;
+        self
+    }
+
+    /// Whether a frontend is named (see [`SourceText::with_frontend`]).
+    pub fn frontend(&self) -> bool {
+        self.frontend
     }
 
     fn line(&self, n: usize) -> Option<&str> {

@@ -10,7 +10,8 @@
 //!   primary gid) or `/etc/group`; a missing file or a name not in it is
 //!   *not* an error: the user is 0 (and the group what the user side gave);
 //! * on a stage with no file system yet (`FROM scratch` before any layer) a
-//!   name has nothing to be read from: `invalid user index: -1`.
+//!   name has nothing to be read from: `invalid user index: -1`;
+//! * an id of -1 leaves the entry's owner root (`lchown`'s "no change").
 
 use std::path::PathBuf;
 
@@ -68,7 +69,10 @@ pub fn resolve_chown(layers: &[PathBuf], spec: &str) -> Result<(u32, u32), UserE
             }
         }
     }
-    Ok((uid, gid))
+    // An id of -1 (`--chown=-1`, `1000:-1`) is `lchown`'s "leave it": the entry keeps the
+    // owner it was made with, root's (recorded with Docker 26.1, parity 297).
+    let made_as_root = |id: u32| if id == u32::MAX { 0 } else { id };
+    Ok((made_as_root(uid), made_as_root(gid)))
 }
 
 #[cfg(test)]
@@ -116,6 +120,10 @@ mod tests {
         assert_eq!(at(&group_only, "nobody:nobody"), (0, 65534));
         assert_eq!(at(&group_only, "root:nobody"), (0, 65534));
         assert_eq!(at(&full, "1000:"), (1000, 0));
+        // -1 leaves the owner a root-made entry has; other negative ids wrap.
+        assert_eq!(at(&full, "-1"), (0, 0));
+        assert_eq!(at(&full, "1000:-1"), (1000, 0));
+        assert_eq!(at(&full, "1000:-5"), (1000, 4_294_967_291));
     }
 
     #[test]

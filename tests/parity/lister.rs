@@ -236,6 +236,14 @@ impl Tree {
                     .nodes
                     .get(&target)
                     .ok_or_else(|| anyhow!("hardlink {path} → missing {target} in {what}"))?;
+                if t.kind == "symlink" {
+                    // A hardlink to a symlink (an ADD archive can make one): listed as the
+                    // symlink it shares its inode with.
+                    let n = t.clone();
+                    self.remove_children(&path);
+                    self.nodes.insert(path, n);
+                    continue;
+                }
                 if t.kind != "file" {
                     bail!("hardlink {path} → {target} ({}) in {what}", t.kind);
                 }

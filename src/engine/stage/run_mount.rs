@@ -72,7 +72,21 @@ impl StageRunner<'_> {
                 let source = m.source.clone().unwrap_or_else(|| "/".to_string());
                 let host = match &m.from {
                     None => {
-                        crate::engine::fsroot::resolve_in_root(self.context.root(), &source, true)?
+                        let raw = crate::engine::fsroot::resolve_in_root(
+                            self.context.root(),
+                            &source,
+                            true,
+                        )?;
+                        if raw.is_dir() && !self.context.ignore().is_empty() {
+                            // Docker's client never sends what `.dockerignore` hides, so the
+                            // mount shows the context as sent: a filtered copy (parity 291).
+                            let copy = scratch.join(format!("bind-{}", keep_alive.len()));
+                            std::fs::create_dir(&copy)?;
+                            self.copy_context_dir(&source, &copy)?;
+                            copy
+                        } else {
+                            raw
+                        }
                     }
                     Some(from) => {
                         let copy = scratch.join(format!("bind-{}", keep_alive.len()));
@@ -207,6 +221,26 @@ impl StageRunner<'_> {
 }
 
 impl StageRunner<'_> {
+    /// Copies the context directory `source` as Docker's client sends it (without what
+    /// `.dockerignore` hides; owners 0:0, modes and mtimes kept, as `COPY source /`) into
+    /// the empty dir `dst`. Errors: `source` missing or hidden, I/O.
+    fn copy_context_dir(&self, source: &str, dst: &Path) -> Result<()> {
+        let select = crate::context::SelectOptions::default();
+        let selected = self
+            .context
+            .resolve_sources(&[source.to_string()], &select)?;
+        let opts = CopyOptions::default();
+        let placement = crate::engine::overlay_copy::Placement {
+            selected: &selected,
+            files: &[],
+            dest: "/",
+            opts: &opts,
+            unpack: false,
+            from_context: true,
+        };
+        crate::engine::overlay_copy::place(dst, &placement)
+    }
+
     /// Copies `source` of the stage or image `from` (owners kept) into the
     /// empty dir `dst`: a directory's contents, or a file as `dst/file`.
     /// The sandbox runs in another process, so files are copied out of a

@@ -31,7 +31,18 @@ pub(super) fn parse_copy(
             ("parents", Kind::Bool),
         ]
     };
-    let f = flags(src, inst, spec)?;
+    // Labs flags are unknown unless a labs frontend is named (see `with_labs`), flags
+    // newer than Docker 26.1's frontend unless some frontend is (see `with_frontend`).
+    let spec: Vec<(&str, Kind)> = spec
+        .iter()
+        .filter(|(n, _)| match *n {
+            "exclude" | "parents" => src.labs(),
+            "unpack" => src.frontend(),
+            _ => true,
+        })
+        .copied()
+        .collect();
+    let f = flags(src, inst, &spec)?;
     let kw = if add { "ADD" } else { "COPY" };
     if inst.args.len() < 2 {
         return Err(src.at_keyword(
@@ -64,7 +75,8 @@ pub(super) fn parse_copy(
     }
     Ok(Command::Copy(Copy {
         add,
-        from: f.string("from"),
+        // `--from=` (empty) copies from the context, as no flag (BuildKit 0.13; parity 288).
+        from: f.string("from").filter(|s| !s.is_empty()),
         chown: f.string("chown"),
         chmod: f.string("chmod"),
         link: f.bool("link").unwrap_or(false),

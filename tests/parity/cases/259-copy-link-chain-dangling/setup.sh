@@ -1,0 +1,1 @@
+ln -s l2 lnk; ln -s ../../nowhere l2

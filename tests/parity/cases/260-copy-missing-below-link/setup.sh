@@ -1,0 +1,1 @@
+mkdir etc; echo g > etc/group; ln -s etc lnk

@@ -1,0 +1,1 @@
+echo s > secret; ln -s secret lnk

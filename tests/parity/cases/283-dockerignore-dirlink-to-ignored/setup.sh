@@ -1,0 +1,1 @@
+mkdir hidden; echo s > hidden/s; ln -s hidden dl

@@ -1,0 +1,1 @@
+ln -s l2 loop; ln -s loop l2
