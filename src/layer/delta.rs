@@ -160,6 +160,15 @@ impl Delta {
         Ok(())
     }
 
+    /// The plan's entries an extraction must read (see `DeltaPlan::visit`), taken; the files
+    /// it leaves out are counted as kept. `None` without a plan or visits.
+    pub fn take_visits(&mut self) -> Option<Vec<(u64, Vec<u8>)>> {
+        let plan = self.plan.as_mut()?;
+        let visits = plan.visit.take()?;
+        self.kept = plan.same_regular;
+        Some(visits)
+    }
+
     /// Records what the layer put at `parent/name`.
     pub fn note(&mut self, parent: &[Vec<u8>], name: &[u8], seen: Seen) {
         self.seen.insert(key(parent, name), seen);
@@ -179,7 +188,11 @@ impl Delta {
         else {
             return Ok(false);
         };
-        if self.seen.get(&key(tparent, tname)) != Some(&Seen::Skipped) {
+        // Left to the base: seen so, or (when only the plan's visits are read) in the plan.
+        let tkey = key(tparent, tname);
+        let skipped = self.seen.get(&tkey) == Some(&Seen::Skipped)
+            || self.plan.as_ref().is_some_and(|p| p.same.contains(&tkey));
+        if !skipped {
             return Ok(false);
         }
         let bt = self.base_path(target);

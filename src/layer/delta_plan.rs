@@ -42,6 +42,13 @@ pub struct DeltaPlan {
     pub(super) gone: Vec<Vec<Vec<u8>>>,
     /// Non-directory entries of the new layer.
     files: usize,
+    /// Regular files of `same`.
+    pub(super) same_regular: u64,
+    /// The entries of the new tar an extraction must see, as (offset of the entry's first
+    /// header, its extension headers included; its path): every directory and every
+    /// non-directory not in `same`, in tar order. `None` when the tar holds an entry whose
+    /// stored length is not its size (GNU sparse): then every entry is read.
+    pub(super) visit: Option<Vec<(u64, Vec<u8>)>>,
 }
 
 impl DeltaPlan {
@@ -77,6 +84,11 @@ struct Cursor<'a, R: Read> {
     dirs: HashSet<Vec<Vec<u8>>>,
     last: Vec<Vec<u8>>,
     what: &'static str,
+    /// Where the next entry's headers start, and where the last returned entry's did.
+    next_start: u64,
+    last_start: u64,
+    /// Whether a GNU sparse entry was seen (its stored length is not its size).
+    sparse: bool,
 }
 
 type Item<'a, R> = (Vec<Vec<u8>>, Head, tar::Entry<'a, R>);
@@ -97,6 +109,9 @@ impl<'a, R: Read> Cursor<'a, R> {
             dirs,
             last: Vec::new(),
             what,
+            next_start: 0,
+            last_start: 0,
+            sparse: false,
         }
     }
 
@@ -104,9 +119,13 @@ impl<'a, R: Read> Cursor<'a, R> {
         for entry in self.entries.by_ref() {
             let mut entry = entry.with_context(|| format!("reading the {} tar", self.what))?;
             let kind = entry.header().entry_type();
+            let start = self.next_start;
+            self.next_start = entry.raw_file_position() + entry.size().div_ceil(512) * 512;
+            self.sparse |= kind == EntryType::GNUSparse;
             if kind == EntryType::XGlobalHeader {
                 continue;
             }
+            self.last_start = start;
             let raw = entry.path_bytes().into_owned();
             let Some(comps) = clean(&raw) else {
                 bail!("the {} tar has an entry outside its root", self.what);
@@ -210,7 +229,9 @@ fn merge<N: Read, B: Read>(
     // Base paths whose subtree needs no whiteouts (gone whole, or hidden by a non-dir).
     let mut hidden: Option<Vec<Vec<u8>>> = None;
     let mut b = bases.next()?;
+    let mut visit = Vec::new();
     while let Some((comps, head, mut entry)) = news.next()? {
+        let start = news.last_start;
         // Base entries before this one are not in the new layer.
         while let Some((bc, bh, _)) = &b {
             if *bc >= comps {
@@ -229,9 +250,11 @@ fn merge<N: Read, B: Read>(
         }
         let key = comps.join(&b'/');
         let Some((_, bh, mut bentry)) = b.take_if(|(bc, _, _)| *bc == comps) else {
-            continue; // new: written
+            visit.push((start, key)); // new: written
+            continue;
         };
         if head.kind == EntryType::Directory {
+            visit.push((start, key.clone()));
             if head == bh {
                 plan.same_dirs.insert(key);
             }
@@ -254,7 +277,13 @@ fn merge<N: Read, B: Read>(
                     _ => true,
                 };
             if same {
+                plan.same_regular += u64::from(matches!(
+                    head.kind,
+                    EntryType::Regular | EntryType::Continuous
+                ));
                 plan.same.insert(key);
+            } else {
+                visit.push((start, key));
             }
         }
         drop(bentry);
@@ -270,6 +299,7 @@ fn merge<N: Read, B: Read>(
         }
         b = bases.next()?;
     }
+    plan.visit = (!news.sparse).then_some(visit);
     Ok(plan)
 }
 
@@ -352,14 +382,33 @@ mod tests {
             ("a/m", Some(b"mode"), 0o600),
             ("c", Some(b"now a file"), 0o644),
             ("n/", None, 0o700),
+            (LONG, Some(b"a name past 100 bytes"), 0o644),
             ("n/new", Some(b"new"), 0o644),
         ]);
         let streamed = plan_delta(&new[..], &base[..]).unwrap();
         let mapped = plan_delta_mapped(&map(&new), &map(&base)).unwrap();
-        for p in [streamed, mapped] {
-            check_plan(&p);
+        for p in [&streamed, &mapped] {
+            check_plan(p);
         }
+        // The visits: every dir and every entry not left to the base, each at the offset
+        // its entry starts at.
+        let visits = mapped.visit.as_ref().unwrap();
+        let names: Vec<String> = visits
+            .iter()
+            .map(|(_, k)| String::from_utf8_lossy(k).into_owned())
+            .collect();
+        assert_eq!(names, ["a", "a/g", "a/m", "c", "n", LONG, "n/new"]);
+        for (at, key) in visits {
+            let mut a = tar::Archive::new(&new[*at as usize..]);
+            let e = a.entries().unwrap().next().unwrap().unwrap();
+            let got = clean(&e.path_bytes()).unwrap().join(&b'/');
+            assert_eq!(&got, key);
+        }
+        assert_eq!(mapped.same_regular, 1);
     }
+
+    /// A name that takes an extension header before the entry's own.
+    const LONG: &str = "n/long-name-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 
     fn map(bytes: &[u8]) -> Mmap {
         use std::io::Write;
@@ -370,7 +419,7 @@ mod tests {
 
     fn check_plan(p: &DeltaPlan) {
         assert_eq!(keys(&p.same), ["a/f"]);
-        assert_eq!((p.files(), p.rewrites()), (5, 4));
+        assert_eq!((p.files(), p.rewrites()), (6, 5));
         assert_eq!(keys(&p.same_dirs), ["a"]);
         let gone: Vec<String> = p
             .gone

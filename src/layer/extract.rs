@@ -134,8 +134,14 @@ pub fn extract_delta_mapped(
 ) -> Result<ReuseStats> {
     let root = Root::open(dest).with_context(|| format!("opening {}", dest.display()))?;
     let mut x = Extractor::new(&root);
-    x.delta = Some(Delta::new(base, Some(plan)));
-    x.run_seek(super::MappedTar::new(tar))?;
+    let mut delta = Delta::new(base, Some(plan));
+    let visits = delta.take_visits();
+    x.delta = Some(delta);
+    match visits {
+        // Only what the delta holds: the tar's other entries are never parsed.
+        Some(visits) => x.run_visits(tar, &visits)?,
+        None => x.run_seek(super::MappedTar::new(tar))?,
+    }
     let stats = ReuseStats::default();
     Ok(x.delta.map(|d| d.stats(stats)).unwrap_or(stats))
 }
@@ -264,6 +270,30 @@ impl<'a> Extractor<'a> {
         self.run_entries(archive.entries_with_seek().context("reading layer tar")?)
     }
 
+    /// The entries of `tar` whose headers start at the given offsets, each checked to be at
+    /// its path (see `DeltaPlan::visit`), then what [`Self::run`] does last.
+    fn run_visits(&mut self, tar: &memmap2::Mmap, visits: &[(u64, Vec<u8>)]) -> Result<()> {
+        for (at, key) in visits {
+            let at = usize::try_from(*at)?;
+            let mut archive = tar::Archive::new(super::MappedTar::new_at(tar, at));
+            let mut entry = archive
+                .entries_with_seek()?
+                .next()
+                .context("a planned entry is past the layer's end")?
+                .context("reading layer tar entry")?;
+            let at_key = clean_entry(&entry.path_bytes(), false).map(|c| c.join(&b'/'));
+            if at_key.as_ref() != Some(key) {
+                bail!(
+                    "the layer has no entry {:?} where planned",
+                    String::from_utf8_lossy(key)
+                );
+            }
+            self.entry(&mut entry)
+                .with_context(|| format!("extracting {:?}", String::from_utf8_lossy(key)))?;
+        }
+        self.finish()
+    }
+
     fn run_entries<R: Read>(&mut self, entries: tar::Entries<'_, R>) -> Result<()> {
         for entry in entries {
             let mut entry = entry.context("reading layer tar entry")?;
@@ -274,6 +304,12 @@ impl<'a> Extractor<'a> {
                 )
             })?;
         }
+        self.finish()
+    }
+
+    /// After the entries: a delta's whiteouts, then every directory's mtime (children
+    /// change their directory's).
+    fn finish(&mut self) -> Result<()> {
         if let Some(d) = self.delta.as_mut() {
             d.write_whiteouts(self.root)?;
             self.dir_times.append(&mut d.made);

@@ -28,6 +28,15 @@ impl<'a> MappedTar<'a> {
         }
     }
 
+    /// A reader at `pos` of `map` that gives back only pages it reads past (none before `pos`).
+    pub fn new_at(map: &'a Mmap, pos: usize) -> Self {
+        MappedTar {
+            map,
+            pos,
+            released: pos & !(page_size() - 1),
+        }
+    }
+
     /// The whole tar (for contents compared or copied where they lie, at or after the
     /// read position).
     pub fn bytes(&self) -> &'a [u8] {
