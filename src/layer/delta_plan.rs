@@ -430,6 +430,35 @@ mod tests {
         assert_eq!(gone, ["b", "z"]);
     }
 
+    /// Many entries (more than any buffer of the readers): the merge sees them all.
+    #[test]
+    fn a_base_of_many_entries() {
+        let names: Vec<String> = (0..3000).map(|i| format!("f{i:05}")).collect();
+        let entries = |changed: usize| -> Vec<u8> {
+            let list: Vec<(&str, Option<&[u8]>, u32)> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let body: &[u8] = if i == changed { b"new" } else { b"old" };
+                    (n.as_str(), Some(body), 0o644)
+                })
+                .collect();
+            tar_of(&list)
+        };
+        let (base, new) = (entries(usize::MAX), entries(2500));
+        let p = plan_delta_mapped(&map(&new), &map(&base)).unwrap();
+        assert_eq!((p.files(), p.rewrites(), p.same_regular), (3000, 1, 2999));
+        assert!(p.gone.is_empty());
+        let visits: Vec<&[u8]> = p
+            .visit
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|(_, k)| &k[..])
+            .collect();
+        assert_eq!(visits, [b"f02500"]);
+    }
+
     #[test]
     fn out_of_order_is_refused() {
         let t = tar_of(&[("b", Some(b"b"), 0o644), ("a", Some(b"a"), 0o644)]);
@@ -438,6 +467,11 @@ mod tests {
         assert!(format!("{e:#}").contains("layer order"), "{e:#}");
         let e = plan_delta_mapped(&map(&t), &map(&ok)).unwrap_err();
         assert!(format!("{e:#}").contains("layer order"), "{e:#}");
+        let e = plan_delta_mapped(&map(&ok), &map(&t)).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("base tar is not in layer order"),
+            "{e:#}"
+        );
         let orphan = tar_of(&[("d/x", Some(b"x"), 0o644)]);
         assert!(plan_delta(&orphan[..], &ok[..]).is_err());
         assert!(plan_delta_mapped(&map(&orphan), &map(&ok)).is_err());

@@ -190,7 +190,12 @@ impl Store {
         fs::set_permissions(path, fs::Permissions::from_mode(0o644)).context("chmod blob")?;
         fs::rename(path, &target)
             .with_context(|| format!("renaming {} into {}", path.display(), target.display()))?;
-        fsutil::sync_dir(&self.root.join("blobs/sha256"))
+        fsutil::sync_dir(&self.root.join("blobs/sha256"))?;
+        self.adopted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(digest.clone());
+        Ok(())
     }
 
     /// Stores a copy of the file at `path`, verifying it against `expected`.

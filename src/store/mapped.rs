@@ -42,7 +42,9 @@ impl Store {
 
     /// Runs `extract` over `map`, the uncompressed layer tar `diff_id` (its blob is the plain
     /// tar) mapped in memory, while another thread hashes the map: an extraction of a blob that
-    /// does not match its name is an error, as [`Store::extract_checked`]'s.
+    /// does not match its name is an error, as [`Store::extract_checked`]'s. A blob this
+    /// process wrote and hashed itself moments ago (`adopt_blob`) is not hashed again: the
+    /// store took it on that hash already.
     pub(super) fn extract_mapped(
         &self,
         diff_id: &Digest,
@@ -50,6 +52,14 @@ impl Store {
         map: &Mmap,
         extract: &mut MappedExtractor<'_>,
     ) -> Result<()> {
+        let adopted = self
+            .adopted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(diff_id);
+        if adopted {
+            return extract(map, dest).with_context(|| format!("extracting layer {diff_id}"));
+        }
         let got = std::thread::scope(|s| -> Result<Digest> {
             // Its own map: each reader gives back the pages behind it.
             let own = self.map_blob(diff_id)?;

@@ -69,6 +69,9 @@ pub struct Store {
     // Declared before the GC lock: the area goes while the lock is held.
     area: tmp::LazyArea,
     gc_lock: lock::FileLock,
+    /// Blobs this process put in place from files it wrote and hashed itself (see
+    /// [`Store::adopt_blob`]): reading one back needs no second hash (`mapped`).
+    adopted: std::sync::Mutex<std::collections::HashSet<Digest>>,
 }
 
 impl Store {
@@ -112,6 +115,7 @@ impl Store {
             root: root.to_path_buf(),
             area: tmp::LazyArea::new(root.join("tmp")),
             gc_lock,
+            adopted: Default::default(),
         };
         let layout = root.join("oci-layout");
         if !layout.exists() {
