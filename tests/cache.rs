@@ -159,3 +159,56 @@ fn invalidation_is_exact() {
         "--no-cache"
     );
 }
+
+/// Each build context has its own metadata index (`cache/context-index.d/`): a build of
+/// one context neither reads nor rewrites another's, and a build that copies nothing from
+/// its context opens none. The single index of older versions is removed.
+#[test]
+fn each_context_has_its_own_metadata_index() {
+    let w = World::new();
+    let indexes = w.root().join("cache/context-index.d");
+    let files = || -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v: Vec<_> = fs::read_dir(&indexes)
+            .map(|d| {
+                d.map(|e| {
+                    let p = e.unwrap().path();
+                    let bytes = fs::read(&p).unwrap();
+                    (p, bytes)
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    fs::create_dir_all(w.root().join("cache")).unwrap();
+    fs::write(w.root().join("cache/context-index"), "an index of an older version").unwrap();
+    let make = |name: &str, dockerfile: &str| {
+        let ctx = w.dir.path().join(name);
+        fs::create_dir_all(&ctx).unwrap();
+        fs::write(ctx.join("f.txt"), name).unwrap();
+        fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+        ctx
+    };
+    let build = |ctx: &PathBuf| {
+        run_ok(
+            builder()
+                .args(["build", "--progress", "plain", "--root"])
+                .arg(w.root())
+                .arg(ctx),
+        )
+    };
+    let a = make("a", "FROM base:1\nCOPY f.txt /f\n");
+    let b = make("b", "FROM base:1\nCOPY . /ctx/\n");
+    let none = make("none", "FROM base:1\nRUN echo no copy > /x\n");
+    build(&a);
+    let after_a = files();
+    assert_eq!(after_a.len(), 1, "{after_a:?}");
+    assert!(!w.root().join("cache/context-index").exists());
+    build(&b);
+    let after_b = files();
+    assert_eq!(after_b.len(), 2, "{after_b:?}");
+    assert!(after_b.contains(&after_a[0]), "a's index was rewritten by b's build");
+    build(&none);
+    assert_eq!(files(), after_b, "a build that copies nothing touched an index");
+}

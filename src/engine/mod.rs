@@ -14,6 +14,7 @@ pub mod cache_io;
 pub mod cache_mounts;
 pub mod cache_spec;
 pub mod commit;
+mod context_indexes;
 pub mod copy;
 pub mod copy_meta;
 pub mod direct_copy;
@@ -216,12 +217,9 @@ impl Engine {
             }
         });
         // The metadata index only speeds later builds up: failing to save it is not an error.
-        let _ = self
-            .shared
-            .context_index
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .save_via(|| self.shared.store.temp_dir().ok());
+        self.shared
+            .context_indexes
+            .save_all(|| self.shared.store.temp_dir().ok());
         if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(e);
         }

@@ -34,7 +34,8 @@ pub struct Shared {
     pub(super) runtime: tokio::runtime::Handle,
     pub(crate) no_cache: bool,
     pub(crate) no_cache_stages: Vec<String>,
-    pub(crate) context_index: Mutex<crate::context::MetadataIndex>,
+    /// The metadata index of each build context this build digests files of.
+    pub(crate) context_indexes: super::context_indexes::ContextIndexes,
     pub(super) cancelled: AtomicBool,
     pub(super) killers: Mutex<Vec<crate::sandbox::Killer>>,
     pub(super) jobs: usize,
@@ -73,7 +74,7 @@ impl Drop for RunPermit<'_> {
 
 impl Shared {
     pub(super) fn new(o: EngineOptions) -> Self {
-        let index_path = o.store.cache_dir().join("context-index");
+        let context_indexes = super::context_indexes::ContextIndexes::new(&o.store.cache_dir());
         let imported = import_caches(&o);
         Shared {
             store: o.store,
@@ -90,10 +91,7 @@ impl Shared {
             helper: o.helper,
             dockerfile_text: o.dockerfile_text,
             dockerfile_name: o.dockerfile_name,
-            context_index: Mutex::new(
-                crate::context::MetadataIndex::open(index_path)
-                    .unwrap_or_else(|_| crate::context::MetadataIndex::in_memory()),
-            ),
+            context_indexes,
             runtime: o.runtime,
             no_cache: o.no_cache,
             no_cache_stages: o.no_cache_stages,

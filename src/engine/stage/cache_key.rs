@@ -119,14 +119,12 @@ impl StageRunner<'_> {
     /// index (unchanged files are not read again).
     fn context_digest(&self, sources: &[String], select: &SelectOptions) -> Result<String> {
         let mut selected = self.context.resolve_sources(sources, select)?;
-        let digest = {
-            let mut index = self
-                .shared
-                .context_index
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            self.context.digest_sources(&mut selected, &mut index)?
-        };
+        let digest = self
+            .shared
+            .context_indexes
+            .with(self.context.root(), |index| {
+                self.context.digest_sources(&mut selected, index)
+            })?;
         *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = Some((
             sources.to_vec(),
             select.excludes.clone(),
