@@ -92,6 +92,7 @@ setup_tools() {
   TOOLS="${keep[*]}"
   [ -n "$TOOLS" ] || die "no tool left to benchmark"
   log "tools: $TOOLS"
+  probe_baseline
 }
 
 # bench_dockerd : starts the benchmark's own dockerd 26.1 (the binaries start-dockerd.sh unpacks
@@ -209,8 +210,8 @@ build_cmd() {
 }
 
 # discard DIR : deletes a daemonless tool's whole state. Deleting many inodes makes ext4 skip them,
-# slowly, for about a minute (longer while their blocks are dirty) whenever files are created next
-# (see README): `settle` waits that window out, untimed, before every cold run, for every tool.
+# slowly, for a minute or more whenever files are created next (see README): `settle` waits until
+# file creation is fast again, untimed, before every cold run, for every tool.
 discard() {
   [ -e "$1" ] || return 0
   rm -rf "$1"
@@ -225,23 +226,80 @@ wipe() {
     buildkit) local ids=()
               mapfile -t ids < <("${DOCKER[@]}" images -aq 2>/dev/null | sort -u)
               [ ${#ids[@]} -eq 0 ] || "${DOCKER[@]}" rmi -f "${ids[@]}" >/dev/null 2>&1 || true
-              "${DOCKER[@]}" builder prune -af >/dev/null ;;
+              "${DOCKER[@]}" builder prune -af >/dev/null
+              ids=()
+              mapfile -t ids < <("${DOCKER[@]}" images -aq 2>/dev/null)
+              [ ${#ids[@]} -eq 0 ] || log "  wipe buildkit: ${#ids[@]} image(s) still there after rmi -f" ;;
     buildah)  "${BAH[@]}" rm -a >/dev/null 2>&1 || true   # no container (or mount) left
               discard "$OUT/buildah/root"; discard "$OUT/buildah/run" ;;
     *)        die "wipe: unknown tool $1" ;;
   esac
 }
 
-SETTLE_SECS=${SETTLE_SECS:-60}       # quiet time after the dirty pages are written
+SETTLE_SECS=${SETTLE_SECS:-60}       # minimum quiet time after the dirty pages are written
 DIRTY_MAX_KB=${DIRTY_MAX_KB:-32768}  # "written": Dirty in /proc/meminfo at most this
 DIRTY_WAIT_MAX=${DIRTY_WAIT_MAX:-600}
+# The file-creation probe (probe-create.py): PROBE_FILES creates, in a new dir under PROBE_DIR (the
+# file system of the tools' state), timed in CPU seconds of the probe process (user + system): the
+# slow creates are kernel time in the creating process, and CPU time, unlike wall time, does not
+# grow when other jobs take the CPUs. Fast = at most PROBE_TOL x PROBE_BASELINE (best of 3 probes
+# when the script starts, unless set: bench/issue14.sh sets it once for the scripts it runs; lowered
+# to any faster probe seen later).
+PROBE_FILES=${PROBE_FILES:-1000}
+PROBE_TOL=${PROBE_TOL:-1.5}
+PROBE_OK=${PROBE_OK:-2}              # fast probes in a row that end the wait
+PROBE_INTERVAL=${PROBE_INTERVAL:-5}  # seconds between probes
+SETTLE_MAX=${SETTLE_MAX:-600}        # longest settle (seconds); then it goes on, with a note
+PROBE_DIR=${PROBE_DIR:-$OUT/.probe}
+PROBE_LOG=$OUT/logs/probe.log
+PROBE_SEQ=0
 
-# settle : untimed wait before a cold run: `sync`, then until Dirty (/proc/meminfo) is at most
-# DIRTY_MAX_KB (others may keep writing: gives up after DIRTY_WAIT_MAX s, with a note), then
-# SETTLE_SECS more, so ext4's recently-deleted-inode window has passed for whoever runs next.
+probe_log() { log "  settle: $*"; printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" >>"$PROBE_LOG"; }
+
+# probe : one probe (bench/probe-create.py) in a new dir under PROBE_DIR; sets PROBE_WALL and
+# PROBE_CPU (seconds). Its files stay until the next settle starts (see settle).
+probe() {
+  local out
+  mkdir -p "$PROBE_DIR"
+  PROBE_SEQ=$((PROBE_SEQ + 1))
+  out=$(python3 "$BENCH_DIR/probe-create.py" "$PROBE_DIR/$$-$PROBE_SEQ" "$PROBE_FILES") ||
+    die "file-creation probe failed (bench/probe-create.py)"
+  read -r PROBE_WALL PROBE_CPU <<<"$out"
+}
+
+# probe_baseline : sets and exports PROBE_BASELINE (CPU seconds of one probe on the quiet file
+# system: the best of 3) unless it is set already. Called by setup_tools, before any wipe.
+probe_baseline() {
+  [ -z "${PROBE_BASELINE:-}" ] || return 0
+  local i best=
+  for i in 1 2 3; do
+    probe
+    best=$(awk -v a="$best" -v b="$PROBE_CPU" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }')
+  done
+  awk -v b="$best" 'BEGIN { exit !(b + 0 > 0) }' || die "file-creation probe measured $best s"
+  PROBE_BASELINE=$best
+  export PROBE_BASELINE
+  probe_log "baseline: $PROBE_FILES creates in $best s CPU (best of 3, in $PROBE_DIR; load $(load_avg));" \
+    "fast = at most ${PROBE_TOL}x, $PROBE_OK probes in a row"
+}
+
+# settle : untimed wait before a cold run, the same for every tool:
+#  1. the previous settle's probe files are deleted (their window is waited out with the wipe's);
+#  2. `sync`, then until Dirty (/proc/meminfo) is at most DIRTY_MAX_KB (gives up after
+#     DIRTY_WAIT_MAX s, with a note, if others keep writing), then SETTLE_SECS more (the minimum);
+#  3. a file-creation probe every PROBE_INTERVAL s until PROBE_OK probes in a row take at most
+#     PROBE_TOL x PROBE_BASELINE CPU seconds, or SETTLE_MAX s have passed since 1 (then a note).
+# Why: ext4 without a journal (this VM's root) skips inodes deleted in the last 60 s, 360 s while
+# their inode-table block is dirty (fs/ext4/ialloc.c, recently_deleted()), scanning past each one
+# for every new inode, so a tool that creates 100,000 files after a wipe can take 5x longer; no
+# fixed wait covers it (README, "A/B"). Each probe is followed by `sync`: its creates dirty the
+# inode-table blocks, which would keep their deleted neighbours "recent" 5 minutes longer.
+# Every probe is logged (stderr and $OUT/logs/probe.log).
 settle() {
-  local t0 d
+  local t0 d n=0 ok=0 x
+  probe_baseline
   t0=$(date +%s)
+  rm -rf "$PROBE_DIR"
   sync
   while d=$(awk '/^Dirty:/ {print $2}' /proc/meminfo); [ "$d" -gt "$DIRTY_MAX_KB" ]; do
     if [ $(($(date +%s) - t0)) -ge "$DIRTY_WAIT_MAX" ]; then
@@ -250,6 +308,28 @@ settle() {
     sleep 2; sync
   done
   [ "$SETTLE_SECS" -le 0 ] || sleep "$SETTLE_SECS"
+  while :; do
+    probe
+    sync
+    n=$((n + 1))
+    x=$(awk -v c="$PROBE_CPU" -v b="$PROBE_BASELINE" 'BEGIN { printf "%.2f", c / b }')
+    if awk -v c="$PROBE_CPU" -v b="$PROBE_BASELINE" 'BEGIN { exit !(c + 0 > 0 && c + 0 < b + 0) }'; then
+      # A baseline taken inside a slow window (someone deleted files just before) would make the
+      # tolerance loose: the quiet figure is the fastest probe seen.
+      probe_log "baseline lowered from $PROBE_BASELINE to $PROBE_CPU s"
+      PROBE_BASELINE=$PROBE_CPU
+    fi
+    if awk -v x="$x" -v t="$PROBE_TOL" 'BEGIN { exit !(x + 0 <= t + 0) }'; then ok=$((ok + 1)); else ok=0; fi
+    probe_log "probe $n at +$(($(date +%s) - t0))s: cpu $PROBE_CPU s (${x}x baseline), wall $PROBE_WALL s," \
+      "load $(cut -d' ' -f1 /proc/loadavg)"
+    if [ "$ok" -ge "$PROBE_OK" ]; then
+      probe_log "fast again after $(($(date +%s) - t0))s ($n probes)"; return 0
+    fi
+    if [ $(($(date +%s) - t0)) -ge "$SETTLE_MAX" ]; then
+      probe_log "GAVE UP after $(($(date +%s) - t0))s ($n probes): creates still ${x}x baseline"; return 0
+    fi
+    sleep "$PROBE_INTERVAL"
+  done
 }
 
 # cold_prep TOOL : the same untimed preparation before every tool's cold run: wipe, sync, settle.
@@ -369,7 +449,9 @@ record() {
 RUNFILE=$OUT/.run-$$.tsv
 : >"$RUNFILE"
 LOAD_START=$(load_avg)
-trap 'rm -f "$RUNFILE" "$OUT/.rss"; stop_bench_dockerd' EXIT
+# bench_exit : what every script does when it exits (scripts with their own EXIT trap call it too).
+bench_exit() { rm -f "$RUNFILE" "$OUT/.rss"; rm -rf "$PROBE_DIR"; stop_bench_dockerd; }
+trap bench_exit EXIT
 
 # measure SCENARIO TOOL KIND RUNS PREP_FUNC CMD... : RUNS timed runs, PREP_FUNC (untimed) before each.
 # A failed run is recorded as FAIL and stops this series.
