@@ -23,14 +23,25 @@ export OUT
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# runs_of SCENARIO KIND TOOL... : the number of recorded runs per tool, "3/3/1"
-runs_of() {
-  local sc=$1 kind=$2 t out=
-  shift 2
-  for t in "$@"; do
-    out+=${out:+/}$(awk -F'\t' -v s="$sc" -v t="$t" -v k="$kind" '$1==s && $2==t && $3==k' "$RUNFILE" | wc -l)
-  done
-  echo "$out"
+# cell SCENARIO TOOL KIND : "median (runs)" of the recorded seconds, "-" when none
+cell() {
+  local n
+  n=$(awk -F'\t' -v s="$1" -v t="$2" -v k="$3" '$1==s && $2==t && $3==k' "$RUNFILE" | wc -l)
+  if [ "$n" -eq 0 ]; then echo "-"; else echo "$(stat_of "$1" "$2" "$3") ($n)"; fi
+}
+
+# row LABEL SC_A TOOL_A KIND_A SC_B TOOL_B KIND_B GOAL : one ratio row, A ÷ B, with both medians;
+# GOAL is "<= X", "< X", ">= X" or "" (then no verdict).
+row() {
+  local label=$1 goal=$8 a b r met=""
+  a=$(stat_of "$2" "$3" "$4"); b=$(stat_of "$5" "$6" "$7"); r=$(ratio "$a" "$b")
+  if [ -n "$goal" ] && [ "$r" != "-" ]; then
+    met=$(awk -v r="$r" -v op="${goal% *}" -v g="${goal#* }" 'BEGIN {
+      ok = (op == "<=") ? r + 0 <= g + 0 : (op == "<") ? r + 0 < g + 0 : r + 0 >= g + 0
+      print ok ? "yes" : "**no**" }')
+  fi
+  printf '| %s | **%s** | %s ÷ %s | %s | %s |\n' "$label" "$r" "$(cell "$2" "$3" "$4")" \
+    "$(cell "$5" "$6" "$7")" "${goal:-}" "$met"
 }
 
 # issue14_table FILE [LOAD_START LOAD_END] : prints the table (Markdown) from FILE, a results.tsv
@@ -39,57 +50,45 @@ issue14_table() {
   local f=$1 load0=${2:-} load1=${3:-}
   [ -s "$f" ] || die "no results in $f"
   cut -f2- "$f" >"$RUNFILE"
-  local k label b bk bah
-  printf '\n## Issue 14, one run (median wall seconds; ratios below 1: builder is faster)\n\n'
-  printf '| one_change.sh: 100,000 files, COPY + RUN | runs b/BK/bah | builder | BuildKit | buildah | builder ÷ BuildKit | builder ÷ buildah |\n'
-  printf '|---|---|---:|---:|---:|---:|---:|\n'
+  local k label peer pname
+  printf '\n## Issue 14, one run: every figure as a ratio (below 1: builder is faster)\n\n'
+  printf '| figure | ratio | median s (runs) | goal | met |\n|---|---:|---|---|---|\n'
   for k in cold cached change change-copy touch-all; do
     case $k in
-      cold)        label="cold (state wiped, settled)" ;;
-      cached)      label="fully cached" ;;
-      change)      label="one file changed, COPY + RUN" ;;
-      change-copy) label="one file changed, COPY only" ;;
-      touch-all)   label="every mtime touched" ;;
+      cold)        label="100k files, cold (wiped, settled)" ;;
+      cached)      label="100k files, fully cached" ;;
+      change)      label="100k files, one file changed, COPY + RUN" ;;
+      change-copy) label="100k files, one file changed, COPY only" ;;
+      touch-all)   label="100k files, every mtime touched" ;;
     esac
-    b=$(stat_of one-change builder "$k"); bk=$(stat_of one-change buildkit "$k")
-    bah=$(stat_of one-change buildah "$k")
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" \
-      "$(runs_of one-change "$k" builder buildkit buildah)" "$b" "$bk" "$bah" \
-      "$(ratio "$b" "$bk")" "$(ratio "$b" "$bah")"
+    for peer in buildkit buildah; do
+      [ "$peer" = buildkit ] && pname=BuildKit || pname=buildah
+      if [ "$k$peer" = changebuildkit ]; then
+        row "$label: builder ÷ $pname" one-change builder "$k" one-change "$peer" "$k" "<= 0.2"
+      else
+        row "$label: builder ÷ $pname" one-change builder "$k" one-change "$peer" "$k" ""
+      fi
+    done
   done
-  b=$(stat_of one-change builder change)
-  printf '\n- builder change ÷ change-copy: **%s** (goal ≤ 2)\n' "$(ratio "$b" "$(stat_of one-change builder change-copy)")"
-  printf -- '- builder change ÷ BuildKit change: **%s** (goal ≤ 0.2)\n' "$(ratio "$b" "$(stat_of one-change buildkit change)")"
-
-  local t name s
-  b=$(stat_of push builder cold)
-  printf '\n| push.sh: 500 MiB layer to an empty registry | runs | seconds | peak RSS MB | builder ÷ tool |\n'
-  printf '|---|---:|---:|---:|---:|\n'
-  for t in builder buildkit buildah skopeo baseline; do
-    case $t in
-      builder)  name="builder push" ;;
-      buildkit) name="docker push (BuildKit's image)" ;;
-      buildah)  name="buildah push" ;;
-      skopeo)   name="skopeo copy (builder's OCI layout)" ;;
-      baseline) name="builder push, BASELINE binary" ;;
-    esac
-    s=$(stat_of push "$t" cold)
-    printf '| %s | %s | %s | %s | %s |\n' "$name" "$(runs_of push cold "$t")" "$s" \
-      "$(stat_of push "$t" cold 5)" "$(ratio "$b" "$s")"
-  done
-  printf '\n- push speed-up over the baseline builder (baseline ÷ builder): **%s** (goal ≥ 1.8)\n' \
-    "$(ratio "$(stat_of push baseline cold)" "$b")"
-  printf -- '- builder push ÷ skopeo copy: **%s** (goal < 1); builder peak RSS **%s MB** (goal < 100)\n' \
-    "$(ratio "$b" "$(stat_of push skopeo cold)")" "$(stat_of push builder cold 5)"
+  row "100k files, builder: change ÷ change-copy" one-change builder change one-change builder change-copy "<= 2"
+  row "push 500 MiB: builder ÷ docker push (BuildKit)" push builder cold push buildkit cold ""
+  row "push 500 MiB: builder ÷ buildah push" push builder cold push buildah cold ""
+  row "push 500 MiB: builder ÷ skopeo copy" push builder cold push skopeo cold "< 1"
+  row "push 500 MiB: speed-up, BASELINE builder ÷ builder" push baseline cold push builder cold ">= 1.8"
+  local rss met="-"
+  rss=$(stat_of push builder cold 5)
+  case $rss in ''|*[!0-9]*) ;; *) if [ "$rss" -lt 100 ]; then met=yes; else met="**no**"; fi ;; esac
+  printf '| push 500 MiB: builder peak RSS (MB) | **%s** | max of %s runs | < 100 | %s |\n' "$rss" \
+    "$(awk -F'\t' '$1=="push" && $2=="builder" && $3=="cold"' "$RUNFILE" | wc -l)" "$met"
 
   local range
   range=$(awk -F'\t' '$6 ~ /^[0-9.]+$/ { if (n++ == 0 || $6 < lo) lo = $6; if ($6 > hi) hi = $6 }
     END { if (n) printf "%s to %s", lo, hi; else print "-" }' "$RUNFILE")
-  printf '\nMachine: %s CPUs. 1-minute load when each timed run started: %s.\n' "$(nproc)" "$range"
+  printf '\nMachine: %s CPUs; 1-minute load when each timed run started: %s.\n' "$(nproc)" "$range"
   if [ -n "$load0" ]; then
     printf 'Load average (1/5/15 min): %s at the start, %s at the end.\n' "$load0" "$load1"
   fi
-  printf 'Runs: %s (%s lines)\n' "$f" "$(wc -l <"$f")"
+  printf 'Runs: %s (%s lines; medians of every run in it).\n' "$f" "$(wc -l <"$f")"
 }
 
 main() {
@@ -105,7 +104,8 @@ main() {
   # One baseline for both scripts: each would otherwise take its own, push.sh's right after
   # one_change.sh deleted its 100,000-file states.
   probe_baseline
-  first=$(($(wc -l <"$RESULTS" 2>/dev/null || echo 0) + 1))
+  first=1
+  if [ -f "$RESULTS" ]; then first=$(($(wc -l <"$RESULTS") + 1)); fi
   COLD_RUNS=${COLD_RUNS:-3} CACHED_RUNS=${CACHED_RUNS:-3} CHANGE_RUNS=${CHANGE_RUNS:-3} \
     bash "$BENCH_DIR/one_change.sh" || { rc=$?; log "issue14: one_change.sh failed ($rc); going on"; }
   RUNS=${PUSH_RUNS:-3} bash "$BENCH_DIR/push.sh" || { rc=$?; log "issue14: push.sh failed ($rc)"; }
