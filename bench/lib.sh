@@ -92,6 +92,7 @@ setup_tools() {
   TOOLS="${keep[*]}"
   [ -n "$TOOLS" ] || die "no tool left to benchmark"
   log "tools: $TOOLS"
+  probe_baseline
 }
 
 # bench_dockerd : starts the benchmark's own dockerd 26.1 (the binaries start-dockerd.sh unpacks
@@ -209,8 +210,8 @@ build_cmd() {
 }
 
 # discard DIR : deletes a daemonless tool's whole state. Deleting many inodes makes ext4 skip them,
-# slowly, for about a minute (longer while their blocks are dirty) whenever files are created next
-# (see README): `settle` waits that window out, untimed, before every cold run, for every tool.
+# slowly, for a minute or more whenever files are created next (see README): `settle` waits until
+# file creation is fast again, untimed, before every cold run, for every tool.
 discard() {
   [ -e "$1" ] || return 0
   rm -rf "$1"
@@ -225,32 +226,19 @@ wipe() {
     buildkit) local ids=()
               mapfile -t ids < <("${DOCKER[@]}" images -aq 2>/dev/null | sort -u)
               [ ${#ids[@]} -eq 0 ] || "${DOCKER[@]}" rmi -f "${ids[@]}" >/dev/null 2>&1 || true
-              "${DOCKER[@]}" builder prune -af >/dev/null ;;
+              "${DOCKER[@]}" builder prune -af >/dev/null
+              ids=()
+              mapfile -t ids < <("${DOCKER[@]}" images -aq 2>/dev/null)
+              [ ${#ids[@]} -eq 0 ] || log "  wipe buildkit: ${#ids[@]} image(s) still there after rmi -f" ;;
     buildah)  "${BAH[@]}" rm -a >/dev/null 2>&1 || true   # no container (or mount) left
               discard "$OUT/buildah/root"; discard "$OUT/buildah/run" ;;
     *)        die "wipe: unknown tool $1" ;;
   esac
 }
 
-SETTLE_SECS=${SETTLE_SECS:-60}       # quiet time after the dirty pages are written
-DIRTY_MAX_KB=${DIRTY_MAX_KB:-32768}  # "written": Dirty in /proc/meminfo at most this
-DIRTY_WAIT_MAX=${DIRTY_WAIT_MAX:-600}
-
-# settle : untimed wait before a cold run: `sync`, then until Dirty (/proc/meminfo) is at most
-# DIRTY_MAX_KB (others may keep writing: gives up after DIRTY_WAIT_MAX s, with a note), then
-# SETTLE_SECS more, so ext4's recently-deleted-inode window has passed for whoever runs next.
-settle() {
-  local t0 d
-  t0=$(date +%s)
-  sync
-  while d=$(awk '/^Dirty:/ {print $2}' /proc/meminfo); [ "$d" -gt "$DIRTY_MAX_KB" ]; do
-    if [ $(($(date +%s) - t0)) -ge "$DIRTY_WAIT_MAX" ]; then
-      log "  settle: still $d kB dirty after ${DIRTY_WAIT_MAX}s; going on"; break
-    fi
-    sleep 2; sync
-  done
-  [ "$SETTLE_SECS" -le 0 ] || sleep "$SETTLE_SECS"
-}
+# settle, probe_baseline: bench/settle.sh
+# shellcheck source=bench/settle.sh
+. "$BENCH_DIR/settle.sh"
 
 # cold_prep TOOL : the same untimed preparation before every tool's cold run: wipe, sync, settle.
 # Other bench scripts (e.g. bench/one_change.sh) call this before their timed cold runs.
@@ -369,7 +357,9 @@ record() {
 RUNFILE=$OUT/.run-$$.tsv
 : >"$RUNFILE"
 LOAD_START=$(load_avg)
-trap 'rm -f "$RUNFILE" "$OUT/.rss"; stop_bench_dockerd' EXIT
+# bench_exit : what every script does when it exits (scripts with their own EXIT trap call it too).
+bench_exit() { rm -f "$RUNFILE" "$OUT/.rss"; rm -rf "$PROBE_DIR"; stop_bench_dockerd; }
+trap bench_exit EXIT
 
 # measure SCENARIO TOOL KIND RUNS PREP_FUNC CMD... : RUNS timed runs, PREP_FUNC (untimed) before each.
 # A failed run is recorded as FAIL and stops this series.

@@ -84,7 +84,7 @@ EOF
   for _ in $(seq 100); do curl -sf "http://$DEST/v2/" >/dev/null && return 0; sleep 0.1; done
   die "scratch registry did not start ($PUSHREG_DIR/log)"
 }
-trap 'stop_push_registry; rm -f "$RUNFILE" "$OUT/.rss"; stop_bench_dockerd' EXIT
+trap 'stop_push_registry; bench_exit' EXIT
 
 # prep_push TOOL : untimed, before each timed push: drop the tool's memo of compressed layers
 # (builder), start an empty registry, sync and settle.
