@@ -182,7 +182,11 @@ fn each_context_has_its_own_metadata_index() {
         v
     };
     fs::create_dir_all(w.root().join("cache")).unwrap();
-    fs::write(w.root().join("cache/context-index"), "an index of an older version").unwrap();
+    fs::write(
+        w.root().join("cache/context-index"),
+        "an index of an older version",
+    )
+    .unwrap();
     let make = |name: &str, dockerfile: &str| {
         let ctx = w.dir.path().join(name);
         fs::create_dir_all(&ctx).unwrap();
@@ -208,7 +212,14 @@ fn each_context_has_its_own_metadata_index() {
     build(&b);
     let after_b = files();
     assert_eq!(after_b.len(), 2, "{after_b:?}");
-    assert!(after_b.contains(&after_a[0]), "a's index was rewritten by b's build");
+    assert!(
+        after_b.contains(&after_a[0]),
+        "a's index was rewritten by b's build"
+    );
     build(&none);
-    assert_eq!(files(), after_b, "a build that copies nothing touched an index");
+    assert_eq!(
+        files(),
+        after_b,
+        "a build that copies nothing touched an index"
+    );
 }
