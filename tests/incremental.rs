@@ -214,10 +214,12 @@ fn prune_forgets_hints_of_removed_snapshots() {
     let w = World::new();
     w.build("incr", &[]);
     let hints = w.dir.path().join("incr/cache/similar");
+    // The context COPY's under its own context dir's name and the shared one, the
+    // `COPY --from`'s under one.
     assert_eq!(
         fs::read_dir(&hints).unwrap().count(),
-        2,
-        "one hint per COPY"
+        3,
+        "two hints for the context COPY, one for the COPY --from"
     );
     run_ok_all(builder(w.dir.path(), "incr").arg("prune"));
     assert_eq!(
@@ -313,5 +315,51 @@ fn the_copy_takes_unchanged_contents_from_its_previous_layer() {
     assert!(m > 200 && n == m - 1, "{out}");
     assert_eq!(v2, w.build("cold", &[]).0, "incremental and cold differ");
     assert_eq!(w.listing("incr", &[]), w.listing("cold", &[]));
+    w.check_store("incr");
+}
+
+/// Two context directories with the same Dockerfile in one store (two projects, two
+/// checkouts): each COPY takes its contents from, and makes its delta over, its own
+/// context's last layer, not the other's that was built in between.
+#[test]
+fn another_context_in_between_keeps_each_its_own_previous_layer() {
+    let w = World::new();
+    w.build("incr", &[]);
+    let other = w.dir.path().join("ctx-other");
+    support::run_ok(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&w.ctx)
+            .arg(&other),
+    );
+    for i in (0..200).step_by(4) {
+        let f = other.join(format!("a/f{i:03}"));
+        fs::write(&f, format!("other {i}\n")).unwrap();
+    }
+    run_ok_all(
+        builder(w.dir.path(), "incr")
+            .args(["build", "--progress", "plain", "--source-date-epoch", EPOCH])
+            .arg(&other),
+    );
+    fs::write(w.ctx.join("c/f002"), "FILE 2, changed\n").unwrap();
+    w.pin(PINNED + 100);
+    let (v2, out) = w.build("incr", &[]);
+    let taken: Vec<(u64, u64)> = out
+        .lines()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("layer: ")?;
+            let (n, rest) = rest.split_once(" of ")?;
+            let (m, _) = rest.split_once(' ')?;
+            Some((n.parse().ok()?, m.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(taken.len(), 1, "{out}");
+    assert_eq!(taken[0].0, taken[0].1 - 1, "{out}");
+    let lines = snapshot_lines(&out);
+    assert_eq!(
+        lines[0].written, 1,
+        "the context COPY's delta holds the one file:\n{out}"
+    );
+    assert_eq!(v2, w.build("cold", &[]).0, "incremental and cold differ");
     w.check_store("incr");
 }

@@ -24,10 +24,31 @@ fn hints_dir(store: &Store) -> PathBuf {
     store.cache_dir().join("similar")
 }
 
+/// The hint names of `family`, most specific first: a COPY from a context is
+/// `<family>.<context dir id>` (its own project's last layer), then `<family>` (the
+/// same COPY in any context dir: a fresh clone elsewhere, another branch's checkout).
+fn candidates(family: &str) -> impl Iterator<Item = &str> {
+    let shared = family.split_once('.').map(|(f, _)| f);
+    std::iter::once(family).chain(shared)
+}
+
+/// Writes `diff_id` under every hint name of `family` in `dir`.
+fn write_hints(store: &Store, dir: &Path, family: &str, diff_id: &Digest) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for name in candidates(family) {
+        store.write_file(&dir.join(name), diff_id.to_string().as_bytes(), 0o644)?;
+    }
+    Ok(())
+}
+
 /// The family's last snapshotted layer: its diffID, and the diffID, dir and
 /// delta depth of the full snapshot it is (depth 0) or is a delta over, if
 /// that is still in the store.
 pub fn base_snapshot(store: &Store, family: &str) -> Option<(Digest, (Digest, PathBuf, u32))> {
+    candidates(family).find_map(|name| base_snapshot_named(store, name))
+}
+
+fn base_snapshot_named(store: &Store, family: &str) -> Option<(Digest, (Digest, PathBuf, u32))> {
     let text = std::fs::read_to_string(hints_dir(store).join(family)).ok()?;
     let diff_id = Digest::parse(text.trim()).ok()?;
     let path = store.snapshot_path(&diff_id);
@@ -48,27 +69,24 @@ fn written_dir(store: &Store) -> PathBuf {
 /// last one snapshotted. A COPY takes the contents it shares with it from there (see
 /// `layer::PreviousLayer`).
 pub fn previous_layer(store: &Store, family: &str) -> Option<Digest> {
-    let read = |dir: PathBuf| {
-        let text = std::fs::read_to_string(dir.join(family)).ok()?;
+    let read = |dir: PathBuf, name: &str| {
+        let text = std::fs::read_to_string(dir.join(name)).ok()?;
         Digest::parse(text.trim())
             .ok()
             .filter(|d| store.has_blob(d))
     };
-    read(written_dir(store)).or_else(|| read(hints_dir(store)))
+    candidates(family)
+        .find_map(|name| read(written_dir(store), name).or_else(|| read(hints_dir(store), name)))
 }
 
 /// Records `diff_id` (just written into the store) as the family's last written layer.
 pub fn remember_written(store: &Store, family: &str, diff_id: &Digest) -> Result<()> {
-    let dir = written_dir(store);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    store.write_file(&dir.join(family), diff_id.to_string().as_bytes(), 0o644)
+    write_hints(store, &written_dir(store), family, diff_id)
 }
 
 /// Records `diff_id` (whose snapshot exists) as the family's latest.
 pub fn remember(store: &Store, family: &str, diff_id: &Digest) -> Result<()> {
-    let dir = hints_dir(store);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    store.write_file(&dir.join(family), diff_id.to_string().as_bytes(), 0o644)
+    write_hints(store, &hints_dir(store), family, diff_id)
 }
 
 /// Removes the hints whose snapshot is gone (after `prune`); returns how

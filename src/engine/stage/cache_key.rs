@@ -2,6 +2,7 @@
 //! platform, context content digests, the keys of stages it reads).
 
 use anyhow::Result;
+use sha2::{Digest as _, Sha256};
 
 use super::workdir::normalize_workdir;
 use super::{is_url, StageRunner};
@@ -46,6 +47,13 @@ impl StageRunner<'_> {
                         k.part("from", &src.cache_key);
                     }
                     None => {
+                        // The same COPY of another context directory (another project with
+                        // the same Dockerfile) has its own latest layer first (see
+                        // `incremental::candidates`).
+                        family = family.map(|f| {
+                            let root = self.context.root().as_os_str().as_encoded_bytes();
+                            format!("{f}.{}", &hex::encode(Sha256::digest(root))[..16])
+                        });
                         let local: Vec<String> =
                             c.sources.iter().filter(|s| !is_url(s)).cloned().collect();
                         let select = SelectOptions {
