@@ -299,16 +299,7 @@ fn the_copy_takes_unchanged_contents_from_its_previous_layer() {
     )
     .unwrap();
     let (v2, out) = w.build("incr", &[]);
-    let taken: Vec<(u64, u64)> = out
-        .lines()
-        .filter_map(|l| {
-            let (_, rest) = l.split_once("layer: ")?;
-            let (n, rest) = rest.split_once(" of ")?;
-            let (m, rest) = rest.split_once(' ')?;
-            rest.contains("taken from the previous layer")
-                .then(|| (n.parse().unwrap(), m.parse().unwrap()))
-        })
-        .collect();
+    let taken = taken_lines(&out);
     // The context COPY only: the `COPY --from` stage's files have no known digests.
     assert_eq!(taken.len(), 1, "{out}");
     let (n, m) = taken[0];
@@ -344,15 +335,7 @@ fn another_context_in_between_keeps_each_its_own_previous_layer() {
     fs::write(w.ctx.join("c/f002"), "FILE 2, changed\n").unwrap();
     w.pin(PINNED + 100);
     let (v2, out) = w.build("incr", &[]);
-    let taken: Vec<(u64, u64)> = out
-        .lines()
-        .filter_map(|l| {
-            let (_, rest) = l.split_once("layer: ")?;
-            let (n, rest) = rest.split_once(" of ")?;
-            let (m, _) = rest.split_once(' ')?;
-            Some((n.parse().ok()?, m.parse().ok()?))
-        })
-        .collect();
+    let taken = taken_lines(&out);
     assert_eq!(taken.len(), 1, "{out}");
     assert_eq!(taken[0].0, taken[0].1 - 1, "{out}");
     let lines = snapshot_lines(&out);
@@ -362,4 +345,19 @@ fn another_context_in_between_keeps_each_its_own_previous_layer() {
     );
     assert_eq!(v2, w.build("cold", &[]).0, "incremental and cold differ");
     w.check_store("incr");
+}
+
+/// The (taken, files) of every `layer: N of M files' contents taken from the previous layer`
+/// progress line.
+fn taken_lines(out: &str) -> Vec<(u64, u64)> {
+    out.lines()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("layer: ")?;
+            let (n, rest) = rest.split_once(" of ")?;
+            let (m, rest) = rest.split_once(' ')?;
+            rest.contains("taken from the previous layer")
+                .then(|| Some((n.parse().ok()?, m.parse().ok()?)))
+                .flatten()
+        })
+        .collect()
 }
