@@ -289,15 +289,7 @@ fn the_copy_takes_unchanged_contents_from_its_previous_layer() {
     fs::write(&f, upper).unwrap();
     // Back to the pinned mtime: the same size and time, so the entry's header does not
     // change.
-    let t = nix::sys::time::TimeSpec::new(PINNED, 0);
-    nix::sys::stat::utimensat(
-        nix::fcntl::AT_FDCWD,
-        &f,
-        &t,
-        &t,
-        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-    )
-    .unwrap();
+    set_mtime(&f, nix::sys::time::TimeSpec::new(PINNED, 0));
     let (v2, out) = w.build("incr", &[]);
     let taken = taken_lines(&out);
     // The context COPY only: the `COPY --from` stage's files have no known digests.

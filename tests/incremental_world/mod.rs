@@ -87,14 +87,7 @@ impl World {
         // Children first: setting a file's time does not move its dir's.
         all.reverse();
         for p in all {
-            nix::sys::stat::utimensat(
-                nix::fcntl::AT_FDCWD,
-                &p,
-                &ts,
-                &ts,
-                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-            )
-            .unwrap();
+            set_mtime(&p, ts);
         }
     }
 
@@ -137,6 +130,18 @@ impl World {
         let out = run_ok_all(builder(self.dir.path(), store).args(["debug", "check-store"]));
         assert!(out.contains(" 0 problems"), "check-store: {out}");
     }
+}
+
+/// Sets the access and modification times of `path` (not following a symlink) to `t`.
+pub fn set_mtime(path: &Path, t: nix::sys::time::TimeSpec) {
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &t,
+        &t,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
 }
 
 /// Imports the busybox rootfs as `base:1` into `store`.
